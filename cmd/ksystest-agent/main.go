@@ -1,0 +1,33 @@
+// Command ksystest-agent is PID 1 of a ksystest guest: it mounts, runs the
+// cases from the initramfs, reports over the console, and powers off. It is
+// built statically, once per guest GOARCH.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/ksystest/ksystest/harness/agent"
+	"github.com/ksystest/ksystest/harness/proto"
+)
+
+func main() {
+	em := agent.NewEmitter(os.Stdout)
+	err := agent.MountAll(agent.LinuxSystem{}, agent.Mounts)
+	if err == nil {
+		if qerr := agent.QuietKernel(); qerr != nil {
+			fmt.Fprintln(os.Stderr, "ksystest-agent: quiet kernel:", qerr)
+		}
+		err = agent.Run(em, proto.CataloguePath)
+	}
+	if err != nil {
+		em.Emit(proto.Event{Type: proto.EventError, Error: err.Error()})
+	}
+	if os.Getpid() != 1 {
+		return
+	}
+	if err := agent.PowerOff(); err != nil {
+		fmt.Fprintln(os.Stderr, "ksystest-agent: power off:", err)
+	}
+	select {} // PID 1 must not exit: the kernel would panic
+}

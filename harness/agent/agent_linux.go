@@ -1,0 +1,139 @@
+// Package agent is the guest side of ksystest as a library: it mounts what
+// the guest needs, loads the probes with cilium/ebpf, issues each case's
+// syscall from one dedicated thread, and reports what was passed and what
+// the probes captured. It judges nothing; the host compares. It must not
+// import host packages (run, image, qemu, vm).
+package agent
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ksystest/ksystest/harness/proto"
+	"golang.org/x/sys/unix"
+)
+
+// Emitter writes events to the console, one write per line, so that
+// concurrent console output cannot land inside an event.
+type Emitter struct {
+	mu  sync.Mutex
+	w   io.Writer
+	seq int
+}
+
+// NewEmitter writes events to w.
+func NewEmitter(w io.Writer) *Emitter { return &Emitter{w: w} }
+
+// Emit sends e.
+func (e *Emitter) Emit(ev proto.Event) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.seq++
+	ev.Seq = e.seq
+	e.w.Write(proto.Encode(ev))
+}
+
+// Run is the agent's whole life after mounts: hello, load, every case,
+// done. A fatal problem is sent as an error event; the caller powers off
+// either way.
+func Run(em *Emitter, cataloguePath string) error {
+	em.Emit(proto.Event{Type: proto.EventHello, Hello: hello()})
+
+	cat, err := readCatalogue(cataloguePath)
+	if err != nil {
+		return err
+	}
+	var rl = unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}
+	// Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK.
+	_ = unix.Setrlimit(unix.RLIMIT_MEMLOCK, &rl)
+
+	thread := NewThread()
+	start := time.Now()
+	probes, loadErr := LoadProbes(thread.TID)
+	if loadErr == nil {
+		defer probes.Close()
+		em.Emit(proto.Event{Type: proto.EventLoaded, Loaded: &proto.Loaded{
+			Programs:   probes.Programs(),
+			LoadMillis: time.Since(start).Milliseconds(),
+		}})
+	}
+	res := &guestResources{}
+	for _, c := range cat.Cases {
+		r := proto.CaseResult{Name: c.Name}
+		if loadErr != nil {
+			r.Error = loadErr.Error()
+		} else {
+			runCase(&r, c, probes, thread, res)
+		}
+		em.Emit(proto.Event{Type: proto.EventCase, Case: &r})
+	}
+	em.Emit(proto.Event{Type: proto.EventDone})
+	return nil
+}
+
+func runCase(r *proto.CaseResult, c proto.Case, probes *Probes, thread *Thread, res Resources) {
+	nr, err := SyscallNumber(c.Syscall)
+	if err != nil {
+		r.Error = err.Error()
+		return
+	}
+	r.Passed, err = ResolveArgs(c.Args, res)
+	if err != nil {
+		r.Error = err.Error()
+		return
+	}
+	sym, detach, err := probes.Attach(c.Probe)
+	r.Attach = sym
+	if err != nil {
+		r.Error = err.Error()
+		return
+	}
+	defer detach()
+	// Anything left from an earlier case is not this case's.
+	if _, err := probes.Drain(); err != nil {
+		r.Error = err.Error()
+		return
+	}
+	r.Ret, r.Errno = thread.Issue(nr, r.Passed)
+	r.Captures, err = probes.Drain()
+	if err != nil {
+		r.Error = err.Error()
+	}
+}
+
+func readCatalogue(path string) (proto.Catalogue, error) {
+	var cat proto.Catalogue
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return cat, fmt.Errorf("read catalogue: %w", err)
+	}
+	if err := json.Unmarshal(b, &cat); err != nil {
+		return cat, fmt.Errorf("decode catalogue %s: %w", path, err)
+	}
+	if cat.Version != proto.Version {
+		return cat, fmt.Errorf("catalogue version %d, agent speaks %d", cat.Version, proto.Version)
+	}
+	return cat, nil
+}
+
+func hello() *proto.Hello {
+	var u unix.Utsname
+	_ = unix.Uname(&u)
+	h := &proto.Hello{
+		Kernel:  unix.ByteSliceToString(u.Release[:]),
+		Machine: unix.ByteSliceToString(u.Machine[:]),
+		GOARCH:  runtime.GOARCH,
+	}
+	if b, err := os.ReadFile("/proc/uptime"); err == nil {
+		f, _, _ := strings.Cut(string(b), " ")
+		h.UptimeSec, _ = strconv.ParseFloat(f, 64)
+	}
+	return h
+}

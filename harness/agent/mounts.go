@@ -1,0 +1,55 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"os"
+)
+
+// Mount is one filesystem the guest needs.
+type Mount struct {
+	Source, Target, FSType string
+	// Optional mounts may fail on kernels that lack the filesystem; the
+	// agent goes on and reports what is missing where it matters.
+	Optional bool
+}
+
+// Mounts is the guest's filesystem table, in order: tracefs lives under
+// sysfs, bpffs under sysfs. cilium/ebpf needs tracefs to resolve
+// LINUX_HAS_SYSCALL_WRAPPER and /dev to exec anything.
+var Mounts = []Mount{
+	{"proc", "/proc", "proc", false},
+	{"sysfs", "/sys", "sysfs", false},
+	{"devtmpfs", "/dev", "devtmpfs", false},
+	{"tracefs", "/sys/kernel/tracing", "tracefs", false},
+	{"debugfs", "/sys/kernel/debug", "debugfs", true},
+	{"bpf", "/sys/fs/bpf", "bpf", true},
+	{"tmpfs", "/tmp", "tmpfs", false},
+}
+
+// System is the part of the OS the agent drives; the real one is in
+// system_linux.go, tests use a fake.
+type System interface {
+	MkdirAll(path string) error
+	Mount(source, target, fstype string) error
+}
+
+// MountAll mounts the table. Targets that are already mounted (EBUSY) are
+// fine: devtmpfs may be automounted by the kernel.
+func MountAll(sys System, mounts []Mount) error {
+	var errs []error
+	for _, m := range mounts {
+		if err := sys.MkdirAll(m.Target); err != nil {
+			errs = append(errs, fmt.Errorf("mkdir %s: %w", m.Target, err))
+			continue
+		}
+		err := sys.Mount(m.Source, m.Target, m.FSType)
+		if err == nil || errors.Is(err, errBusy) || m.Optional {
+			continue
+		}
+		errs = append(errs, fmt.Errorf("mount %s on %s: %w", m.FSType, m.Target, err))
+	}
+	return errors.Join(errs...)
+}
+
+var errBusy = os.ErrExist

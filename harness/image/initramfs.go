@@ -1,0 +1,103 @@
+package image
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strings"
+)
+
+// File is one entry of an initramfs.
+type File struct {
+	Path string // absolute, inside the guest
+	Mode uint32 // permission bits; the type comes from the entry kind
+	Data []byte
+	// Dir or Char make a directory or a character device (Major:Minor).
+	Dir          bool
+	Char         bool
+	Major, Minor uint32
+}
+
+// cpio newc mode type bits.
+const (
+	modeDir  = 0o040000
+	modeReg  = 0o100000
+	modeChar = 0o020000
+)
+
+// WriteInitramfs writes files as an uncompressed newc cpio archive, the
+// format the kernel unpacks into its rootfs. Parent directories are added
+// as needed, owners are root, and timestamps are zero so that the same
+// files always give the same bytes. No root privilege and no cpio binary
+// are needed: device nodes are just headers.
+func WriteInitramfs(w io.Writer, files []File) error {
+	bw := bufio.NewWriter(w)
+	entries := withParents(files)
+	ino := uint32(1)
+	for _, f := range entries {
+		mode := f.Mode & 0o7777
+		var rdevMajor, rdevMinor uint32
+		switch {
+		case f.Dir:
+			mode |= modeDir
+		case f.Char:
+			mode |= modeChar
+			rdevMajor, rdevMinor = f.Major, f.Minor
+		default:
+			mode |= modeReg
+		}
+		name := strings.TrimPrefix(f.Path, "/")
+		if err := writeEntry(bw, ino, mode, rdevMajor, rdevMinor, name, f.Data); err != nil {
+			return fmt.Errorf("initramfs %s: %w", f.Path, err)
+		}
+		ino++
+	}
+	if err := writeEntry(bw, 0, 0, 0, 0, "TRAILER!!!", nil); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+func writeEntry(w *bufio.Writer, ino, mode, rmaj, rmin uint32, name string, data []byte) error {
+	nlink := uint32(1)
+	if mode&modeDir != 0 {
+		nlink = 2
+	}
+	// magic, ino, mode, uid, gid, nlink, mtime, filesize, devmajor,
+	// devminor, rdevmajor, rdevminor, namesize, check
+	hdr := fmt.Sprintf("070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",
+		ino, mode, 0, 0, nlink, 0, len(data), 0, 0, rmaj, rmin, len(name)+1, 0)
+	w.WriteString(hdr)
+	w.WriteString(name)
+	w.WriteByte(0)
+	pad(w, len(hdr)+len(name)+1)
+	w.Write(data)
+	_, err := w.Write(make([]byte, padLen(len(data))))
+	return err
+}
+
+func padLen(n int) int { return (4 - n%4) % 4 }
+
+func pad(w *bufio.Writer, n int) { w.Write(make([]byte, padLen(n))) }
+
+// withParents returns files sorted by path with every missing parent
+// directory added before its children.
+func withParents(files []File) []File {
+	have := map[string]bool{}
+	for _, f := range files {
+		have[path.Clean(f.Path)] = true
+	}
+	out := append([]File(nil), files...)
+	for _, f := range files {
+		for d := path.Dir(path.Clean(f.Path)); d != "/" && d != "."; d = path.Dir(d) {
+			if !have[d] {
+				have[d] = true
+				out = append(out, File{Path: d, Mode: 0o755, Dir: true})
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}

@@ -1,0 +1,155 @@
+// Package proto holds the types that cross the host/guest boundary: the case
+// catalogue the host hands to the agent, and the events the agent sends back
+// over the console. Standard library only: the agent links it, and so does
+// the host. Every event carries Version; a host refuses events of a version
+// it does not know.
+package proto
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Version is the wire version of Event and Catalogue.
+const Version = 1
+
+// Marker starts every event line on the console. Everything else on the
+// console is left for humans and crash scanning.
+const Marker = "@@ksystest@@ "
+
+// Paths inside the initramfs.
+const (
+	CataloguePath = "/ksystest/cases.json"
+)
+
+// Catalogue is the list of cases the agent runs, in order.
+type Catalogue struct {
+	Version int    `json:"version"`
+	Cases   []Case `json:"cases"`
+}
+
+// Case is one syscall invocation and the probe that should see it.
+type Case struct {
+	Name string `json:"name"`
+	// Probe is the BPF program (its C function name) that should capture
+	// the call. Its section, ksyscall/NAME, says where it attaches.
+	Probe string `json:"probe"`
+	// Syscall is the syscall the agent issues, by its name in the guest's
+	// syscall table.
+	Syscall string `json:"syscall"`
+	Args    []Arg  `json:"args"`
+}
+
+// Arg is one argument as the agent passes it.
+//
+// Value is one of:
+//
+//	a number           passed as is (decimal, 0x hex, or negative)
+//	fd:PATH            a file descriptor for PATH, opened read-write
+//	buf:N              the address of an N-byte buffer filled with a pattern
+type Arg struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// EventType names what an Event reports.
+type EventType string
+
+const (
+	// EventHello: the agent runs (PID 1 started, mounts done).
+	EventHello EventType = "hello"
+	// EventLoaded: probes loaded; carries loader facts.
+	EventLoaded EventType = "loaded"
+	// EventCase: one case ran; carries what was passed and captured.
+	EventCase EventType = "case"
+	// EventError: the agent hit an error it cannot go on from.
+	EventError EventType = "error"
+	// EventDone: every case ran; the agent powers off next.
+	EventDone EventType = "done"
+)
+
+// Event is one message from the agent to the host.
+type Event struct {
+	Version int       `json:"v"`
+	Seq     int       `json:"seq"`
+	Type    EventType `json:"type"`
+
+	Hello  *Hello      `json:"hello,omitempty"`
+	Loaded *Loaded     `json:"loaded,omitempty"`
+	Case   *CaseResult `json:"case,omitempty"`
+	Error  string      `json:"error,omitempty"`
+}
+
+// Hello describes the guest as the agent sees it.
+type Hello struct {
+	Kernel  string `json:"kernel"`  // uname -r
+	Machine string `json:"machine"` // uname -m
+	GOARCH  string `json:"goarch"`
+	// UptimeSec is the kernel's uptime when the agent started.
+	UptimeSec float64 `json:"uptime_sec"`
+}
+
+// Loaded reports how the probes were loaded.
+type Loaded struct {
+	Programs []string `json:"programs"`
+	// LoadMillis is how long loading the collection took.
+	LoadMillis int64 `json:"load_ms"`
+}
+
+// CaseResult is what the agent observed for one case. It judges nothing:
+// the host compares.
+type CaseResult struct {
+	Name string `json:"name"`
+	// Attach is the kernel symbol the probe was attached to.
+	Attach string `json:"attach,omitempty"`
+	// Passed are the argument values the agent actually passed, in order.
+	Passed []uint64 `json:"passed"`
+	// Ret and Errno are the syscall's result.
+	Ret   int64 `json:"ret"`
+	Errno int   `json:"errno"`
+	// Captures holds one row of argument values per event the probe sent
+	// from the agent's trigger thread.
+	Captures [][]uint64 `json:"captures"`
+	// Error says why the case could not run (probe did not load or attach,
+	// bad argument spec); Captures is then empty.
+	Error string `json:"error,omitempty"`
+}
+
+// Encode renders e as one console line, marker included, newline ended.
+func Encode(e Event) []byte {
+	e.Version = Version
+	b, err := json.Marshal(e)
+	if err != nil {
+		// Event has only marshalable fields; this is a programming error.
+		panic(err)
+	}
+	return append(append([]byte(Marker), b...), '\n')
+}
+
+// ErrNotEvent means a console line carries no event.
+var ErrNotEvent = errors.New("not an event line")
+
+// Decode parses a console line. Lines without the marker give ErrNotEvent;
+// lines with it that do not parse are errors, since a garbled event must not
+// pass unnoticed. The marker may follow other text on the same line: the
+// kernel can print in the middle of a console line.
+func Decode(line []byte) (Event, error) {
+	i := bytes.Index(line, []byte(Marker))
+	if i < 0 {
+		return Event{}, ErrNotEvent
+	}
+	payload := strings.TrimRight(string(line[i+len(Marker):]), "\r\n")
+	var e Event
+	dec := json.NewDecoder(strings.NewReader(payload))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		return Event{}, fmt.Errorf("decode event %q: %w", payload, err)
+	}
+	if e.Version != Version {
+		return Event{}, fmt.Errorf("event version %d, want %d", e.Version, Version)
+	}
+	return e, nil
+}
