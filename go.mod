@@ -3,14 +3,17 @@ module github.com/ksystest/ksystest
 go 1.26.8
 
 require (
-	github.com/ProtonMail/go-crypto v1.5.2 // indirect
-	github.com/cilium/ebpf v0.22.0 // indirect
-	github.com/digitalocean/go-qemu v0.0.0-20250212194115-ee9b0668d242 // indirect
-	github.com/goccy/go-yaml v1.19.2 // indirect
+	github.com/ProtonMail/go-crypto v1.5.2
+	github.com/cilium/ebpf v0.22.0
+	github.com/stretchr/testify v1.12.1
+	golang.org/x/sys v0.50.0
+)
+
+require (
+	github.com/cloudflare/circl v1.6.3 // indirect
 	github.com/gofrs/flock v0.13.2 // indirect
 	github.com/klauspost/compress v1.20.4 // indirect
-	github.com/stretchr/testify v1.12.1 // indirect
 	github.com/ulikunitz/xz v0.5.17 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
-	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/crypto v0.41.0 // indirect
 )

@@ -1,0 +1,150 @@
+package image
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+)
+
+// arMagic starts every .deb (a Unix ar archive).
+const arMagic = "!<arch>\n"
+
+// WalkDeb calls fn for every file in a .deb's data archive, in archive
+// order, with the path relative to / ("boot/vmlinuz-6.1.0-50-amd64").
+// fn returns errStopWalk (via StopWalk) to stop early: kernel packages list
+// ./boot/ before ~350 MB of modules, so a reader that wants boot files stops
+// long before the end.
+func WalkDeb(r io.Reader, fn func(name string, hdr *tar.Header, body io.Reader) error) error {
+	br := bufio.NewReaderSize(r, 1<<16)
+	magic := make([]byte, len(arMagic))
+	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != arMagic {
+		return errors.New("not a .deb: no ar header")
+	}
+	for {
+		var hdr [60]byte
+		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+			if errors.Is(err, io.EOF) {
+				return errors.New("not a .deb: no data.tar member")
+			}
+			return fmt.Errorf("read ar header: %w", err)
+		}
+		name := strings.TrimRight(strings.TrimSpace(string(hdr[0:16])), "/")
+		size, err := strconv.ParseInt(strings.TrimSpace(string(hdr[48:58])), 10, 64)
+		if err != nil {
+			return fmt.Errorf("ar member %q: bad size: %w", name, err)
+		}
+		member := io.LimitReader(br, size)
+		if strings.HasPrefix(name, "data.tar") {
+			return walkTar(name, member, fn)
+		}
+		if _, err := io.Copy(io.Discard, member); err != nil {
+			return fmt.Errorf("skip ar member %q: %w", name, err)
+		}
+		if size%2 == 1 {
+			br.ReadByte() // ar pads members to even sizes
+		}
+	}
+}
+
+var errStopWalk = errors.New("stop walk")
+
+// StopWalk is returned by a WalkDeb callback to end the walk without error.
+func StopWalk() error { return errStopWalk }
+
+func walkTar(member string, r io.Reader, fn func(string, *tar.Header, io.Reader) error) error {
+	var dec io.Reader
+	switch {
+	case strings.HasSuffix(member, ".xz"):
+		xr, err := xz.NewReader(r)
+		if err != nil {
+			return fmt.Errorf("%s: %w", member, err)
+		}
+		dec = xr
+	case strings.HasSuffix(member, ".zst"):
+		zr, err := zstd.NewReader(r)
+		if err != nil {
+			return fmt.Errorf("%s: %w", member, err)
+		}
+		defer zr.Close()
+		dec = zr
+	case strings.HasSuffix(member, ".gz"):
+		gr, err := gzip.NewReader(r)
+		if err != nil {
+			return fmt.Errorf("%s: %w", member, err)
+		}
+		dec = gr
+	case member == "data.tar":
+		dec = r
+	default:
+		return fmt.Errorf("%s: unknown compression", member)
+	}
+	tr := tar.NewReader(dec)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", member, err)
+		}
+		name := strings.TrimPrefix(strings.TrimPrefix(hdr.Name, "."), "/")
+		if err := fn(name, hdr, tr); err != nil {
+			if errors.Is(err, errStopWalk) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// BootFiles are what a guest needs from a kernel package.
+type BootFiles struct {
+	Vmlinuz []byte
+	Config  []byte
+	// Release is the kernel release, from the file names (6.1.0-50-amd64).
+	Release string
+}
+
+// ExtractBoot reads /boot/vmlinuz-* and /boot/config-* from a kernel .deb,
+// stopping once it has passed /boot.
+func ExtractBoot(r io.Reader) (*BootFiles, error) {
+	var b BootFiles
+	err := WalkDeb(r, func(name string, hdr *tar.Header, body io.Reader) error {
+		inBoot := strings.HasPrefix(name, "boot/")
+		if !inBoot && b.Vmlinuz != nil && b.Config != nil {
+			return StopWalk()
+		}
+		if !inBoot || hdr.Typeflag != tar.TypeReg {
+			return nil
+		}
+		var buf bytes.Buffer
+		if _, err := io.Copy(&buf, body); err != nil {
+			return fmt.Errorf("read %s: %w", name, err)
+		}
+		base := strings.TrimPrefix(name, "boot/")
+		switch {
+		case strings.HasPrefix(base, "vmlinuz-"), strings.HasPrefix(base, "vmlinux-"):
+			b.Vmlinuz = buf.Bytes()
+			b.Release = base[len("vmlinuz-"):]
+		case strings.HasPrefix(base, "config-"):
+			b.Config = buf.Bytes()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if b.Vmlinuz == nil || b.Config == nil {
+		return nil, errors.New("package has no /boot/vmlinuz-* and /boot/config-*: not a kernel image package")
+	}
+	return &b, nil
+}

@@ -1,0 +1,163 @@
+package image
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// KernelRef says which Debian kernel to boot: a package by name, or the
+// kernel that linux-image-FLAVOUR points at in that suite.
+type KernelRef struct {
+	Suite   string
+	DebArch string
+	Package string // linux-image-6.1.0-50-amd64; empty: resolve Flavour
+	Flavour string // amd64, arm64, s390x, armmp-lpae
+}
+
+// Kernel is a verified, extracted kernel in the cache.
+type Kernel struct {
+	Package string `json:"package"`
+	Version string `json:"version"`
+	Suite   string `json:"suite"`
+	// SHA256 and Size are the .deb's, as the archive's index lists them.
+	SHA256  string `json:"sha256"`
+	Size    int64  `json:"size"`
+	Release string `json:"release"` // uname -r
+	Vmlinuz string `json:"vmlinuz"`
+	Config  string `json:"config"`
+	// Cached is true when nothing was downloaded for this kernel.
+	Cached bool `json:"-"`
+}
+
+// ConfigValue returns CONFIG_NAME's value from the kernel's config: "y",
+// "m", a string, or "" when unset.
+func (k *Kernel) ConfigValue(name string) (string, error) {
+	data, err := os.ReadFile(k.Config)
+	if err != nil {
+		return "", err
+	}
+	prefix := []byte("CONFIG_" + name + "=")
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		if bytes.HasPrefix(line, prefix) {
+			return strings.Trim(string(line[len(prefix):]), `"`), nil
+		}
+	}
+	return "", nil
+}
+
+// Resolve finds the kernel package ref names, without downloading it.
+func (f *Fetcher) Resolve(ctx context.Context, ref KernelRef) (Package, error) {
+	pkgs, err := f.Packages(ctx, ref.Suite, ref.DebArch, "linux-image-")
+	if err != nil {
+		return Package{}, err
+	}
+	name := ref.Package
+	if name == "" {
+		meta, err := FindPackage(pkgs, "linux-image-"+ref.Flavour)
+		if err != nil {
+			return Package{}, fmt.Errorf("suite %s, %s: no kernel flavour %q: %w", ref.Suite, ref.DebArch, ref.Flavour, err)
+		}
+		name = meta.FirstDependency()
+	}
+	p, err := FindPackage(pkgs, name)
+	if err != nil {
+		return Package{}, fmt.Errorf("suite %s, %s: %w", ref.Suite, ref.DebArch, err)
+	}
+	return p, nil
+}
+
+// Kernel returns the kernel ref names, downloading and extracting it only
+// when the cache lacks it.
+func (f *Fetcher) Kernel(ctx context.Context, ref KernelRef) (*Kernel, error) {
+	p, err := f.Resolve(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	dir := f.Cache.Path("kernels", p.SHA256)
+	if k, err := readKernel(dir); err == nil {
+		k.Cached = true
+		return k, nil
+	}
+	unlock, err := f.Cache.Lock(ctx, "kernel-"+p.SHA256[:16])
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if k, err := readKernel(dir); err == nil { // another run got it while we waited
+		k.Cached = true
+		return k, nil
+	}
+
+	tmp, err := f.Cache.TempDir()
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	deb := filepath.Join(tmp, "kernel.deb")
+	start := time.Now()
+	f.logf("downloading %s %s (%d MiB)", p.Name, p.Version, p.Size>>20)
+	if err := f.Download(ctx, f.Mirror+"/"+p.Filename, FileSum{SHA256: p.SHA256, Size: p.Size}, deb); err != nil {
+		return nil, err
+	}
+	f.logf("downloaded %s in %s", p.Name, time.Since(start).Round(time.Millisecond))
+	r, err := os.Open(deb)
+	if err != nil {
+		return nil, err
+	}
+	boot, err := ExtractBoot(r)
+	r.Close()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.Name, err)
+	}
+	entry := filepath.Join(tmp, "entry")
+	k := &Kernel{
+		Package: p.Name, Version: p.Version, Suite: ref.Suite,
+		SHA256: p.SHA256, Size: p.Size, Release: boot.Release,
+	}
+	if err := writeKernel(entry, k, boot); err != nil {
+		return nil, err
+	}
+	os.RemoveAll(dir) // a broken leftover without kernel.json
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(entry, dir); err != nil {
+		return nil, fmt.Errorf("cache kernel: %w", err)
+	}
+	return readKernel(dir)
+}
+
+func writeKernel(dir string, k *Kernel, boot *BootFiles) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "vmlinuz"), boot.Vmlinuz, 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config"), boot.Config, 0o644); err != nil {
+		return err
+	}
+	meta, _ := json.MarshalIndent(k, "", "  ")
+	// kernel.json is written last: its presence marks a complete entry.
+	return os.WriteFile(filepath.Join(dir, "kernel.json"), meta, 0o644)
+}
+
+func readKernel(dir string) (*Kernel, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "kernel.json"))
+	if err != nil {
+		return nil, err
+	}
+	var k Kernel
+	if err := json.Unmarshal(data, &k); err != nil {
+		return nil, err
+	}
+	k.Vmlinuz = filepath.Join(dir, "vmlinuz")
+	k.Config = filepath.Join(dir, "config")
+	return &k, nil
+}

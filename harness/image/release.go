@@ -1,0 +1,247 @@
+package image
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
+)
+
+// DefaultKeyring is where debian-archive-keyring installs the archive keys.
+const DefaultKeyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
+
+// Release is the verified content of a suite's InRelease.
+type Release struct {
+	Suite      string
+	Date       time.Time
+	ValidUntil time.Time // zero when the suite sets none
+	// Files maps a path below dists/SUITE/ to its SHA256 and size.
+	Files map[string]FileSum
+}
+
+// FileSum is a file's expected SHA256 (hex) and size.
+type FileSum struct {
+	SHA256 string
+	Size   int64
+}
+
+// ExpiredError says a Release is past its Valid-Until.
+type ExpiredError struct {
+	Suite      string
+	ValidUntil time.Time
+}
+
+func (e *ExpiredError) Error() string {
+	return fmt.Sprintf("suite %s: InRelease expired on %s (Valid-Until); pass --allow-expired-release or set Acquire::Check-Valid-Until \"false\" in apt's configuration to accept it",
+		e.Suite, e.ValidUntil.Format(time.RFC1123))
+}
+
+// LoadKeyring reads an OpenPGP keyring, binary or armored.
+func LoadKeyring(path string) (openpgp.EntityList, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read keyring (install debian-archive-keyring or pass --keyring): %w", err)
+	}
+	keys, err := openpgp.ReadKeyRing(bytes.NewReader(data))
+	if err != nil {
+		keys, err = openpgp.ReadArmoredKeyRing(bytes.NewReader(data))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("parse keyring %s: %w", path, err)
+	}
+	return keys, nil
+}
+
+// ErrBadSignature means an InRelease did not verify against the keyring.
+var ErrBadSignature = errors.New("InRelease signature does not verify")
+
+// VerifyInRelease checks the clearsigned InRelease against keys and parses
+// the signed text. Nothing outside the signed part is read.
+func VerifyInRelease(data []byte, keys openpgp.KeyRing) (*Release, error) {
+	block, _ := clearsign.Decode(data)
+	if block == nil {
+		return nil, fmt.Errorf("%w: not a clearsigned message", ErrBadSignature)
+	}
+	if _, err := block.VerifySignature(keys, nil); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadSignature, err)
+	}
+	return ParseRelease(block.Plaintext)
+}
+
+// ParseRelease reads the fields of a Release file that ksystest uses.
+func ParseRelease(text []byte) (*Release, error) {
+	f := parseStanza(string(text))
+	// Codename is stable (bookworm-backports); Suite moves (oldstable-backports).
+	r := &Release{Suite: f["Codename"], Files: map[string]FileSum{}}
+	if r.Suite == "" {
+		r.Suite = f["Suite"]
+	}
+	var err error
+	if r.Date, err = parseReleaseTime(f["Date"]); err != nil {
+		return nil, fmt.Errorf("release %s: Date: %w", r.Suite, err)
+	}
+	if v := f["Valid-Until"]; v != "" {
+		if r.ValidUntil, err = parseReleaseTime(v); err != nil {
+			return nil, fmt.Errorf("release %s: Valid-Until: %w", r.Suite, err)
+		}
+	}
+	for _, line := range strings.Split(f["SHA256"], "\n") {
+		parts := strings.Fields(line)
+		if len(parts) != 3 {
+			continue
+		}
+		size, err := strconv.ParseInt(parts[1], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("release %s: SHA256 line %q: %w", r.Suite, line, err)
+		}
+		r.Files[parts[2]] = FileSum{SHA256: parts[0], Size: size}
+	}
+	if len(r.Files) == 0 {
+		return nil, fmt.Errorf("release %s: no SHA256 file list", r.Suite)
+	}
+	return r, nil
+}
+
+func parseReleaseTime(s string) (time.Time, error) {
+	for _, layout := range []string{time.RFC1123, time.RFC1123Z, "Mon, 2 Jan 2006 15:04:05 MST"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("unparsable time %q", s)
+}
+
+// CheckValid returns an ExpiredError when the release is past Valid-Until
+// at now.
+func (r *Release) CheckValid(now time.Time) error {
+	if !r.ValidUntil.IsZero() && now.After(r.ValidUntil) {
+		return &ExpiredError{Suite: r.Suite, ValidUntil: r.ValidUntil}
+	}
+	return nil
+}
+
+// AptChecksValidUntil reports whether the host's apt configuration leaves
+// Valid-Until checking on (apt's default). ksystest follows the host.
+func AptChecksValidUntil(confGlobs ...string) bool {
+	if len(confGlobs) == 0 {
+		confGlobs = []string{"/etc/apt/apt.conf", "/etc/apt/apt.conf.d/*"}
+	}
+	for _, g := range confGlobs {
+		files, _ := filepath.Glob(g)
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			for _, line := range strings.Split(string(data), "\n") {
+				line = strings.TrimSpace(line)
+				if strings.HasPrefix(line, "//") || !strings.HasPrefix(strings.ToLower(line), "acquire::check-valid-until") {
+					continue
+				}
+				v := strings.ToLower(line[len("acquire::check-valid-until"):])
+				if strings.Contains(v, "false") || strings.Contains(v, "\"0\"") || strings.Contains(v, "no") {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// Package is one stanza of a Packages index.
+type Package struct {
+	Name     string
+	Version  string
+	Arch     string
+	Filename string
+	SHA256   string
+	Size     int64
+	Depends  string
+	Source   string
+}
+
+// ParsePackages reads a Packages index. keep, when not nil, selects which
+// packages to return, so a whole suite's index need not stay in memory.
+func ParsePackages(r io.Reader, keep func(name string) bool) ([]Package, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	var (
+		out  []Package
+		cur  Package
+		skip bool
+		line int
+	)
+	flush := func() error {
+		if cur.Name != "" && !skip {
+			if cur.Filename == "" || cur.SHA256 == "" {
+				return fmt.Errorf("package %s %s: no Filename or SHA256 (line %d)", cur.Name, cur.Version, line)
+			}
+			out = append(out, cur)
+		}
+		cur, skip = Package{}, false
+		return nil
+	}
+	for sc.Scan() {
+		line++
+		text := sc.Text()
+		if text == "" {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if skip || text[0] == ' ' || text[0] == '\t' {
+			continue
+		}
+		k, v, ok := strings.Cut(text, ":")
+		if !ok {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		switch k {
+		case "Package":
+			cur.Name = v
+			skip = keep != nil && !keep(v)
+		case "Version":
+			cur.Version = v
+		case "Architecture":
+			cur.Arch = v
+		case "Filename":
+			cur.Filename = v
+		case "SHA256":
+			cur.SHA256 = v
+		case "Size":
+			cur.Size, _ = strconv.ParseInt(v, 10, 64)
+		case "Depends":
+			cur.Depends = v
+		case "Source":
+			cur.Source = v
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read Packages: %w", err)
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// FirstDependency returns the package name of the first Depends entry:
+// linux-image-amd64 depends on exactly the kernel package it stands for.
+func (p Package) FirstDependency() string {
+	first, _, _ := strings.Cut(p.Depends, ",")
+	first, _, _ = strings.Cut(first, "|")
+	name, _, _ := strings.Cut(strings.TrimSpace(first), " ")
+	name, _, _ = strings.Cut(name, ":")
+	return name
+}
