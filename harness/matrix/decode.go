@@ -1,0 +1,101 @@
+package matrix
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
+)
+
+// Problem is one thing wrong with a config file, located by YAML path and,
+// where the file has that path, by line.
+type Problem struct {
+	File string
+	Line int
+	// Path is the YAML path of the offending key ("targets[1].arch").
+	Path string
+	Msg  string
+}
+
+func (p Problem) String() string {
+	loc := p.File
+	if p.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", p.File, p.Line)
+	}
+	if p.Path != "" {
+		return fmt.Sprintf("%s: %s: %s", loc, p.Path, p.Msg)
+	}
+	return fmt.Sprintf("%s: %s", loc, p.Msg)
+}
+
+// ConfigError lists every problem found in a config file.
+type ConfigError struct{ Problems []Problem }
+
+func (e *ConfigError) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// decodeStrict decodes data into v, refusing unknown keys and wrong types,
+// and names file, line and key in the error.
+func decodeStrict(file string, data []byte, v any) error {
+	err := yaml.UnmarshalWithOptions(data, v, yaml.Strict())
+	if err == nil {
+		return nil
+	}
+	p := Problem{File: file, Msg: err.Error()}
+	var yerr yaml.Error
+	if errors.As(err, &yerr) {
+		p.Msg = yerr.GetMessage()
+		if tk := yerr.GetToken(); tk != nil && tk.Position != nil {
+			p.Line = tk.Position.Line
+			if key := keyOf(tk); key != "" && !strings.Contains(p.Msg, `"`+key+`"`) {
+				p.Msg = fmt.Sprintf("key %q: %s", key, p.Msg)
+			}
+		}
+	}
+	return &ConfigError{Problems: []Problem{p}}
+}
+
+// keyOf returns the mapping key a value token belongs to, so a type
+// error names the key and not only Go's struct field.
+func keyOf(tk *token.Token) string {
+	p := tk.Prev
+	if p != nil && p.Type == token.MappingValueType {
+		p = p.Prev
+	}
+	if p == nil || p.Next == nil || p.Next.Type != token.MappingValueType {
+		return ""
+	}
+	return p.Value
+}
+
+// locate fills in the line of each problem from its YAML path, and sorts
+// them by line so they read top to bottom.
+func locate(file string, data []byte, problems []Problem) []Problem {
+	ast, err := parser.ParseBytes(data, 0)
+	for i := range problems {
+		problems[i].File = file
+		if err != nil || problems[i].Path == "" {
+			continue
+		}
+		path, perr := yaml.PathString("$." + problems[i].Path)
+		if perr != nil {
+			continue
+		}
+		if node, ferr := path.FilterFile(ast); ferr == nil && node != nil {
+			if tk := node.GetToken(); tk != nil && tk.Position != nil {
+				problems[i].Line = tk.Position.Line
+			}
+		}
+	}
+	sort.SliceStable(problems, func(i, j int) bool { return problems[i].Line < problems[j].Line })
+	return problems
+}

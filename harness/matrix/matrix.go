@@ -1,0 +1,182 @@
+// Package matrix reads matrix.yaml (which targets to boot) and the case
+// catalogue it names (which syscalls to check), strictly: unknown keys and
+// wrong types are errors with file and line, and Validate reports every
+// problem at once. Defaults live in ApplyDefaults only. It imports arch and
+// proto, nothing that boots or fetches.
+package matrix
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/ksystest/ksystest/harness/arch"
+)
+
+// APIVersion is the matrix.yaml and catalogue format this build reads.
+const APIVersion = "ksystest/v1"
+
+// Matrix is a decoded matrix.yaml.
+type Matrix struct {
+	APIVersion string   `yaml:"apiVersion"`
+	Cases      string   `yaml:"cases"`
+	Targets    []Target `yaml:"targets"`
+
+	// File is where the matrix was read from; paths in it are relative to
+	// its directory.
+	File string `yaml:"-"`
+}
+
+// Target is one guest to boot.
+type Target struct {
+	Name   string `yaml:"name"`
+	Arch   string `yaml:"arch"`
+	Kernel Kernel `yaml:"kernel"`
+	// SyscallWrapper declares whether the kernel has
+	// CONFIG_ARCH_HAS_SYSCALL_WRAPPER. Required: a matrix says what it
+	// expects, and ksystest checks it.
+	SyscallWrapper *bool `yaml:"syscallWrapper"`
+	MemoryMB       int   `yaml:"memoryMB"`
+	// BootTimeout bounds QEMU start to agent start before emulation
+	// slowdown is applied; default from the arch.
+	BootTimeout Duration `yaml:"bootTimeout"`
+}
+
+// Kernel names a Debian kernel: a package, or a flavour whose metapackage
+// (linux-image-FLAVOUR) points at one.
+type Kernel struct {
+	Suite   string `yaml:"suite"`
+	Package string `yaml:"package"`
+	Flavour string `yaml:"flavour"`
+}
+
+// Duration is a time.Duration written as "90s" in YAML.
+type Duration time.Duration
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("duration %q: want a form like 90s or 2m", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Load reads, defaults and validates a matrix file.
+func Load(file string) (*Matrix, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var m Matrix
+	if err := decodeStrict(file, data, &m); err != nil {
+		return nil, err
+	}
+	m.File = file
+	m.ApplyDefaults()
+	if problems := m.Validate(); len(problems) > 0 {
+		return nil, &ConfigError{Problems: locate(file, data, problems)}
+	}
+	return &m, nil
+}
+
+// ApplyDefaults fills every field left empty. It is the only place
+// defaults live.
+func (m *Matrix) ApplyDefaults() {
+	if m.Cases == "" {
+		m.Cases = "bpf/cases.yaml"
+	}
+	for i := range m.Targets {
+		t := &m.Targets[i]
+		if t.Name == "" {
+			t.Name = t.Arch + "-" + t.Kernel.Suite
+		}
+		if t.MemoryMB == 0 {
+			t.MemoryMB = 512
+		}
+		if t.BootTimeout == 0 {
+			t.BootTimeout = Duration(60 * time.Second)
+		}
+		a, err := arch.Lookup(t.Arch)
+		if err == nil && t.Kernel.Package == "" && t.Kernel.Flavour == "" {
+			t.Kernel.Flavour = a.KernelFlavour
+		}
+	}
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// Validate returns every problem with the matrix, each with its YAML path.
+func (m *Matrix) Validate() []Problem {
+	var ps []Problem
+	add := func(path, format string, args ...any) {
+		ps = append(ps, Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
+	if m.APIVersion != APIVersion {
+		add("apiVersion", "is %q, want %q", m.APIVersion, APIVersion)
+	}
+	if len(m.Targets) == 0 {
+		add("targets", "no targets")
+	}
+	seen := map[string]int{}
+	for i, t := range m.Targets {
+		p := fmt.Sprintf("targets[%d]", i)
+		if _, err := arch.Lookup(t.Arch); err != nil {
+			add(p+".arch", "%v", err)
+		}
+		if t.Kernel.Suite == "" {
+			add(p+".kernel.suite", "missing: which Debian suite (bookworm, bookworm-backports, …)")
+		}
+		if t.Kernel.Package != "" && t.Kernel.Flavour != "" {
+			add(p+".kernel", "give package or flavour, not both")
+		}
+		if t.Kernel.Package != "" && !strings.HasPrefix(t.Kernel.Package, "linux-image-") {
+			add(p+".kernel.package", "%q is not a linux-image-* package", t.Kernel.Package)
+		}
+		if t.SyscallWrapper == nil {
+			add(p+".syscallWrapper", "missing: declare whether the kernel has CONFIG_ARCH_HAS_SYSCALL_WRAPPER")
+		}
+		if t.Name != "" && !nameRE.MatchString(t.Name) {
+			add(p+".name", "%q: use letters, digits, '.', '_' and '-'", t.Name)
+		}
+		if j, dup := seen[t.Name]; dup {
+			add(p+".name", "%q already names targets[%d]", t.Name, j)
+		}
+		seen[t.Name] = i
+		if t.MemoryMB < 128 {
+			add(p+".memoryMB", "%d is too little to boot; use at least 128", t.MemoryMB)
+		}
+	}
+	return ps
+}
+
+// CasesPath is the catalogue's path, resolved against the matrix file.
+func (m *Matrix) CasesPath() string {
+	if filepath.IsAbs(m.Cases) {
+		return m.Cases
+	}
+	return filepath.Join(filepath.Dir(m.File), m.Cases)
+}
+
+// Select returns the targets whose name matches the glob pattern; an empty
+// pattern selects all.
+func (m *Matrix) Select(pattern string) ([]Target, error) {
+	if pattern == "" {
+		return m.Targets, nil
+	}
+	var out []Target
+	for _, t := range m.Targets {
+		ok, err := filepath.Match(pattern, t.Name)
+		if err != nil {
+			return nil, fmt.Errorf("--only %q: %w", pattern, err)
+		}
+		if ok {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}

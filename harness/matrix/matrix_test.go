@@ -1,0 +1,136 @@
+package matrix
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func writeFile(t *testing.T, name, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(p, []byte(text), 0o644))
+	return p
+}
+
+func TestLoadDefaultMatrixAndCatalogue(t *testing.T) {
+	m, err := Load("../../matrix.yaml")
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(m.Targets), 3)
+	for _, tg := range m.Targets {
+		assert.NotEmpty(t, tg.Kernel.Flavour+tg.Kernel.Package, tg.Name)
+		assert.Equal(t, 512, tg.MemoryMB)
+	}
+	cat, err := LoadCatalogue(m.CasesPath())
+	require.NoError(t, err)
+	splice, ok := cat.Find("splice")
+	require.True(t, ok)
+	require.Len(t, splice.Args, 6)
+	assert.Equal(t, ArgValue("0x4444000000004404"), splice.Args[3].Value)
+	assert.Equal(t, ExpectMatch, splice.Args[3].Expect)
+	p := cat.Proto()
+	assert.Equal(t, "0x4444000000004404", p.Cases[2].Args[3].Value)
+}
+
+func TestDefaults(t *testing.T) {
+	f := writeFile(t, "m.yaml", `apiVersion: ksystest/v1
+targets:
+  - arch: arm64
+    kernel: {suite: bookworm}
+    syscallWrapper: true
+    bootTimeout: 2m
+`)
+	m, err := Load(f)
+	require.NoError(t, err)
+	tg := m.Targets[0]
+	assert.Equal(t, "arm64-bookworm", tg.Name)
+	assert.Equal(t, "arm64", tg.Kernel.Flavour)
+	assert.Equal(t, Duration(2*time.Minute), tg.BootTimeout)
+	assert.Equal(t, filepath.Join(filepath.Dir(f), "bpf/cases.yaml"), m.CasesPath())
+}
+
+func TestStrictDecodeNamesFileLineKey(t *testing.T) {
+	for name, tc := range map[string]struct{ yaml, want string }{
+		"unknown key": {`apiVersion: ksystest/v1
+targets:
+  - arch: x86_64
+    kernal: {suite: bookworm}
+`, `:4: `},
+		"bad type": {`apiVersion: ksystest/v1
+targets:
+  - arch: x86_64
+    memoryMB: lots
+`, `:4: `},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := writeFile(t, "matrix.yaml", tc.yaml)
+			_, err := Load(f)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), f+tc.want)
+			var ce *ConfigError
+			require.ErrorAs(t, err, &ce)
+		})
+	}
+	_, err := Load(writeFile(t, "matrix.yaml", "apiVersion: ksystest/v1\ntargets:\n  - arch: x86_64\n    kernal: {}\n"))
+	assert.Contains(t, err.Error(), "kernal")
+	_, err = Load(writeFile(t, "matrix.yaml", "apiVersion: ksystest/v1\ntargets:\n  - arch: x86_64\n    memoryMB: lots\n"))
+	assert.Contains(t, err.Error(), "memoryMB")
+}
+
+func TestValidateReportsEveryProblemWithLine(t *testing.T) {
+	f := writeFile(t, "matrix.yaml", `apiVersion: ksystest/v1
+targets:
+  - name: a
+    arch: sparc
+    kernel: {suite: bookworm}
+    syscallWrapper: true
+  - name: a
+    arch: x86_64
+    kernel: {suite: bookworm, package: zsh}
+`)
+	_, err := Load(f)
+	var ce *ConfigError
+	require.ErrorAs(t, err, &ce)
+	got := map[string]int{}
+	for _, p := range ce.Problems {
+		got[p.Path] = p.Line
+	}
+	assert.Equal(t, map[string]int{
+		"targets[0].arch":           4,
+		"targets[1].name":           7,
+		"targets[1].kernel.package": 9,
+		"targets[1].syscallWrapper": 0, // missing keys have no line
+	}, got)
+	assert.Contains(t, err.Error(), f+":4: targets[0].arch: unknown arch \"sparc\"")
+}
+
+func TestCatalogueValidation(t *testing.T) {
+	f := writeFile(t, "cases.yaml", `apiVersion: ksystest/v1
+cases:
+  - name: w
+    probe: ksys_write
+    syscall: write
+    args:
+      - {name: fd, value: "pipe:3"}
+      - {name: n, value: 1, expect: maybe}
+`)
+	_, err := LoadCatalogue(f)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), f+":7: cases[0].args[0].value")
+	assert.Contains(t, err.Error(), f+":8: cases[0].args[1].expect")
+}
+
+func TestSelect(t *testing.T) {
+	m, err := Load("../../matrix.yaml")
+	require.NoError(t, err)
+	sel, err := m.Select("arm64*")
+	require.NoError(t, err)
+	require.Len(t, sel, 1)
+	assert.Equal(t, "arm64", sel[0].Arch)
+	_, err = m.Select("[")
+	assert.Error(t, err)
+}
