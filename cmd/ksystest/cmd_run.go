@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/matrix"
+	"github.com/ksystest/ksystest/harness/report"
+	"github.com/ksystest/ksystest/harness/run"
+	"github.com/ksystest/ksystest/harness/vm"
+)
+
+// archiveFlags are the flags of every command that fetches from Debian.
+type archiveFlags struct {
+	mirror, keyring, cacheDir string
+	allowExpired, refresh     bool
+}
+
+func (a *archiveFlags) register(fs interface {
+	StringVar(*string, string, string, string)
+	BoolVar(*bool, string, bool, string)
+}) {
+	fs.StringVar(&a.mirror, "debian-mirror", "", "Debian mirror URL (default: $"+image.MirrorEnv+", else the host's apt sources)")
+	fs.StringVar(&a.keyring, "keyring", image.DefaultKeyring, "OpenPGP keyring that signs the archive")
+	fs.StringVar(&a.cacheDir, "cache-dir", image.DefaultCacheDir(), "download cache (or $"+image.CacheEnv+")")
+	fs.BoolVar(&a.allowExpired, "allow-expired-release", false, "accept an InRelease past its Valid-Until (default: follow apt's Acquire::Check-Valid-Until)")
+	fs.BoolVar(&a.refresh, "refresh", false, "ask the mirror for new indexes even if the cached ones are recent")
+}
+
+func (a *archiveFlags) fetcher(logf func(string, ...any)) (*image.Fetcher, error) {
+	mirror, from, err := image.DiscoverMirror(a.mirror, image.AptSources)
+	if err != nil {
+		return nil, &exitError{code: exitInfra, err: err}
+	}
+	keys, err := image.LoadKeyring(a.keyring)
+	if err != nil {
+		return nil, &exitError{code: exitInfra, err: err}
+	}
+	maxAge := 6 * time.Hour
+	if a.refresh {
+		maxAge = 0
+	}
+	logf("Debian mirror %s (from %s)", mirror, from)
+	return &image.Fetcher{
+		Mirror: mirror, Keys: keys, Cache: &image.Cache{Dir: a.cacheDir},
+		Client:          &http.Client{Timeout: 30 * time.Minute},
+		Logf:            logf,
+		CheckValidUntil: !a.allowExpired && image.AptChecksValidUntil(),
+		IndexMaxAge:     maxAge,
+		Attempts:        3,
+	}, nil
+}
+
+func cmdRun(ctx context.Context, args []string, s streams) error {
+	fs := newFlagSet("run [flags]", `
+Boot one QEMU guest per matrix target, run every case of the catalogue in
+it, and print a target × case table. Writes DIR/results.json (and
+results.jsonl, one line per finished cell) and each guest's console log
+in DIR/TARGET/console.log.`, s)
+	var (
+		matrixFile = fs.String("matrix", "matrix.yaml", "matrix file")
+		outDir     = fs.String("out", "ksystest-out", "output directory")
+		only       = fs.String("only", "", "run only targets whose name matches this glob (e.g. 'arm64*')")
+		jobs       = fs.Int("jobs", runtime.NumCPU(), "guests to run at once")
+		agentDir   = fs.String("agent-dir", "", "directory with ksystest-agent.GOARCH binaries (default: next to ksystest, else built from source)")
+		accel      = fs.String("accel", "auto", "auto (KVM when the guest is the host's arch and KVM works), kvm or tcg")
+		verbose    = fs.Bool("v", false, "verbose: QEMU command lines and timings")
+		quiet      = fs.Bool("q", false, "quiet: no progress, only the table")
+		af         archiveFlags
+	)
+	af.register(fs)
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
+	}
+
+	if *accel != "auto" && *accel != "kvm" && *accel != "tcg" {
+		return usageErr("--accel %q: want auto, kvm or tcg", *accel)
+	}
+	logf := progressLogger(s, *quiet)
+	m, cat, targets, err := loadConfig(*matrixFile, *only)
+	if err != nil {
+		return err
+	}
+	fetcher, err := af.fetcher(logf)
+	if err != nil {
+		return err
+	}
+	agents, err := findAgents(*agentDir, af.cacheDir)
+	if err != nil {
+		return err
+	}
+	backend := vm.QEMU{}
+	if *verbose {
+		backend.OnStart = func(argv []string) { logf("qemu: %s", strings.Join(argv, " ")) }
+	}
+	res, err := run.Run(ctx, run.Options{
+		Matrix: m, Catalogue: cat, Targets: targets, OutDir: *outDir, Jobs: *jobs,
+		Kernels: run.DebianKernels{Fetcher: fetcher}, Backend: backend, Agents: agents, Logf: logf,
+		Accel: strings.TrimPrefix(*accel, "auto"),
+	})
+	if err != nil {
+		return &exitError{code: exitInfra, err: err}
+	}
+	if err := report.Table(s.out, res); err != nil {
+		return err
+	}
+	fmt.Fprintf(s.err, "results: %s\n", filepath.Join(*outDir, "results.json"))
+	if ctx.Err() != nil {
+		return &exitError{code: exitInfra, err: fmt.Errorf("interrupted: results of finished cells are in %s", *outDir)}
+	}
+	if code := res.ExitCode(); code != 0 {
+		return &exitError{code: code}
+	}
+	return nil
+}
+
+func loadConfig(matrixFile, only string) (*matrix.Matrix, *matrix.Catalogue, []matrix.Target, error) {
+	m, err := matrix.Load(matrixFile)
+	if err != nil {
+		return nil, nil, nil, &exitError{code: exitUsage, err: err}
+	}
+	cat, err := matrix.LoadCatalogue(m.CasesPath())
+	if err != nil {
+		return nil, nil, nil, &exitError{code: exitUsage, err: err}
+	}
+	targets, err := m.Select(only)
+	if err != nil {
+		return nil, nil, nil, &exitError{code: exitUsage, err: err}
+	}
+	if len(targets) == 0 {
+		return nil, nil, nil, usageErr("%v: --only %q matches none of %s", run.ErrNoTargets, only, targetNames(m))
+	}
+	return m, cat, targets, nil
+}
+
+func targetNames(m *matrix.Matrix) string {
+	var names []string
+	for _, t := range m.Targets {
+		names = append(names, t.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// findAgents prefers prebuilt agents next to the executable; inside a
+// source checkout it builds missing ones with the go tool.
+func findAgents(dir, cacheDir string) (*run.Agents, error) {
+	a := &run.Agents{Dir: dir}
+	if dir == "" {
+		if exe, err := os.Executable(); err == nil {
+			a.Dir = filepath.Dir(exe)
+		}
+	}
+	if wd, err := os.Getwd(); err == nil {
+		if root := run.ModuleRoot(wd); root != "" {
+			if _, err := os.Stat(filepath.Join(a.Dir, run.AgentName(runtime.GOARCH))); errors.Is(err, os.ErrNotExist) {
+				a.SourceDir = root
+				a.BuildDir = filepath.Join(cacheDir, "agents")
+			}
+		}
+	}
+	return a, nil
+}
+
+// progressLogger writes timestamped progress lines to stderr.
+func progressLogger(s streams, quiet bool) func(string, ...any) {
+	start := time.Now()
+	return func(format string, args ...any) {
+		if quiet {
+			return
+		}
+		fmt.Fprintf(s.err, "%6.1fs %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
+	}
+}

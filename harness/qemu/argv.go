@@ -1,0 +1,121 @@
+// Package qemu builds QEMU command lines (a pure function of arch, kernel,
+// initramfs and options, table-tested without QEMU) and runs QEMU processes,
+// controlled over QMP with github.com/digitalocean/go-qemu. It knows
+// nothing of agents or verdicts; it imports arch only.
+package qemu
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/ksystest/ksystest/harness/arch"
+)
+
+// Accel names.
+const (
+	AccelKVM = "kvm"
+	AccelTCG = "tcg"
+)
+
+// Config is everything that decides a guest's command line.
+type Config struct {
+	Arch     arch.Arch
+	Kernel   string // vmlinuz path
+	Initrd   string // initramfs path
+	MemoryMB int
+	Accel    string // AccelKVM or AccelTCG
+	// QMPSocket is the unix socket QEMU listens on for QMP.
+	QMPSocket string
+	// ExtraCmdline is appended to the kernel command line.
+	ExtraCmdline []string
+	// Paused starts QEMU with its CPU stopped (-S): the guest never runs.
+	// Tests use it to make a real QEMU that hangs.
+	Paused bool
+}
+
+// Cmdline is the kernel command line: the arch's console, exit on panic
+// (panic=-1 reboots at once, -no-reboot turns that into QEMU exiting),
+// oopses escalated to panics so a broken kernel ends the run instead of
+// hanging it, and quiet so the console carries mostly events.
+func Cmdline(a arch.Arch, extra ...string) string {
+	parts := append([]string{"console=" + a.Console, "panic=-1", "oops=panic", "quiet"}, extra...)
+	return strings.Join(parts, " ")
+}
+
+// Argv returns QEMU's argv, binary first. The console is QEMU's stdio on
+// chardev con0; -nodefaults keeps QEMU from adding devices the guest does
+// not need, -no-reboot makes a guest reboot (panic) end QEMU.
+func Argv(c Config) []string {
+	a := c.Arch
+	cpu := a.CPU
+	if c.Accel == AccelKVM {
+		cpu = "host"
+	}
+	argv := []string{
+		a.QEMU,
+		"-machine", a.Machine,
+		"-accel", c.Accel,
+		"-cpu", cpu,
+		"-smp", "1",
+		"-m", fmt.Sprint(c.MemoryMB),
+		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+		"-chardev", "stdio,id=con0,signal=off",
+	}
+	argv = append(argv, a.ConsoleArgs...)
+	argv = append(argv,
+		"-qmp", "unix:"+c.QMPSocket+",server=on,wait=off",
+		"-kernel", c.Kernel,
+		"-initrd", c.Initrd,
+		"-append", Cmdline(a, c.ExtraCmdline...),
+	)
+	if c.Paused {
+		argv = append(argv, "-S")
+	}
+	return argv
+}
+
+// KVMProbe says whether KVM can run guests here. The real one opens the
+// device and, on x86, also wants the CPU's virtualisation flag: a /dev/kvm
+// that opens but sits on a CPU without vmx/svm boots guests that hang
+// (seen on nested cloud machines).
+type KVMProbe struct {
+	Device  string // /dev/kvm
+	CPUInfo string // /proc/cpuinfo
+}
+
+// ChooseAccel returns KVM when the guest is the host's arch and KVM is
+// usable, TCG otherwise, with the reason.
+func ChooseAccel(a arch.Arch, p KVMProbe) (accel, why string) {
+	if !a.Native() {
+		return AccelTCG, "guest arch differs from host"
+	}
+	f, err := os.OpenFile(p.Device, os.O_RDWR, 0)
+	if err != nil {
+		return AccelTCG, fmt.Sprintf("%s unusable: %v", p.Device, err)
+	}
+	f.Close()
+	if a.HostGOARCH == "amd64" {
+		info, err := os.ReadFile(p.CPUInfo)
+		if err != nil {
+			return AccelTCG, fmt.Sprintf("cannot read %s: %v", p.CPUInfo, err)
+		}
+		if !hasFlag(string(info), "vmx") && !hasFlag(string(info), "svm") {
+			return AccelTCG, fmt.Sprintf("%s exists but the CPU has no vmx/svm flag", p.Device)
+		}
+	}
+	return AccelKVM, p.Device + " usable"
+}
+
+func hasFlag(cpuinfo, flag string) bool {
+	for _, line := range strings.Split(cpuinfo, "\n") {
+		if strings.HasPrefix(line, "flags") {
+			for _, f := range strings.Fields(line) {
+				if f == flag {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}

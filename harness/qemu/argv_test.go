@@ -1,0 +1,93 @@
+package qemu
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func mustArch(t *testing.T, name string) arch.Arch {
+	a, err := arch.Lookup(name)
+	require.NoError(t, err)
+	return a
+}
+
+func TestArgv(t *testing.T) {
+	for _, tc := range []struct {
+		arch  string
+		accel string
+		want  string
+	}{
+		{"x86_64", AccelTCG, "qemu-system-x86_64 -machine q35 -accel tcg -cpu max -smp 1 -m 512 -nodefaults -no-user-config -display none -no-reboot -chardev stdio,id=con0,signal=off -serial chardev:con0 -qmp unix:/run/q.sock,server=on,wait=off -kernel /k/vmlinuz -initrd /k/initrd -append console=ttyS0 panic=-1 oops=panic quiet"},
+		{"x86_64", AccelKVM, "qemu-system-x86_64 -machine q35 -accel kvm -cpu host -smp 1 -m 512 -nodefaults -no-user-config -display none -no-reboot -chardev stdio,id=con0,signal=off -serial chardev:con0 -qmp unix:/run/q.sock,server=on,wait=off -kernel /k/vmlinuz -initrd /k/initrd -append console=ttyS0 panic=-1 oops=panic quiet"},
+		{"arm64", AccelTCG, "qemu-system-aarch64 -machine virt -accel tcg -cpu cortex-a57 -smp 1 -m 512 -nodefaults -no-user-config -display none -no-reboot -chardev stdio,id=con0,signal=off -serial chardev:con0 -qmp unix:/run/q.sock,server=on,wait=off -kernel /k/vmlinuz -initrd /k/initrd -append console=ttyAMA0 panic=-1 oops=panic quiet"},
+		{"s390x", AccelTCG, "qemu-system-s390x -machine s390-ccw-virtio -accel tcg -cpu max -smp 1 -m 512 -nodefaults -no-user-config -display none -no-reboot -chardev stdio,id=con0,signal=off -device sclpconsole,chardev=con0 -qmp unix:/run/q.sock,server=on,wait=off -kernel /k/vmlinuz -initrd /k/initrd -append console=ttysclp0 panic=-1 oops=panic quiet"},
+	} {
+		t.Run(tc.arch+"-"+tc.accel, func(t *testing.T) {
+			argv := Argv(Config{Arch: mustArch(t, tc.arch), Kernel: "/k/vmlinuz", Initrd: "/k/initrd",
+				MemoryMB: 512, Accel: tc.accel, QMPSocket: "/run/q.sock"})
+			assert.Equal(t, tc.want, strings.Join(argv, " "))
+		})
+	}
+}
+
+// Every arch's argv carries the exit-on-panic pair; without it a panicking
+// guest would sit until the deadline instead of ending at once.
+func TestArgvAlwaysExitsOnPanic(t *testing.T) {
+	for _, a := range arch.All() {
+		argv := Argv(Config{Arch: a, Accel: AccelTCG, MemoryMB: 256, ExtraCmdline: []string{"x=1"}, Paused: true})
+		assert.Contains(t, argv, "-no-reboot", a.Name)
+		app := argv[indexOf(argv, "-append")+1]
+		assert.Contains(t, app, "panic=-1", a.Name)
+		assert.True(t, strings.HasSuffix(app, " x=1"), app)
+		assert.Equal(t, "-S", argv[len(argv)-1])
+	}
+}
+
+func indexOf(s []string, v string) int {
+	for i := range s {
+		if s[i] == v {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestChooseAccel(t *testing.T) {
+	foreign := mustArch(t, "s390x")
+	if runtime.GOARCH == "s390x" {
+		foreign = mustArch(t, "x86_64")
+	}
+	dir := t.TempDir()
+	kvm := filepath.Join(dir, "kvm")
+	require.NoError(t, os.WriteFile(kvm, nil, 0o600))
+	withVMX := filepath.Join(dir, "cpuinfo-vmx")
+	require.NoError(t, os.WriteFile(withVMX, []byte("processor: 0\nflags\t\t: fpu vme vmx sse\n"), 0o644))
+	noVMX := filepath.Join(dir, "cpuinfo")
+	require.NoError(t, os.WriteFile(noVMX, []byte("processor: 0\nflags\t\t: fpu vme hypervisor sse\n"), 0o644))
+
+	accel, why := ChooseAccel(foreign, KVMProbe{Device: kvm, CPUInfo: withVMX})
+	assert.Equal(t, AccelTCG, accel)
+	assert.Contains(t, why, "differs")
+
+	x86 := arch.Arch{HostGOARCH: runtime.GOARCH}
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the vmx/svm check is for amd64 hosts")
+	}
+	accel, why = ChooseAccel(x86, KVMProbe{Device: filepath.Join(dir, "none"), CPUInfo: withVMX})
+	assert.Equal(t, AccelTCG, accel)
+	assert.Contains(t, why, "unusable")
+
+	accel, why = ChooseAccel(x86, KVMProbe{Device: kvm, CPUInfo: noVMX})
+	assert.Equal(t, AccelTCG, accel)
+	assert.Contains(t, why, "no vmx/svm")
+
+	accel, _ = ChooseAccel(arch.Arch{HostGOARCH: "amd64"}, KVMProbe{Device: kvm, CPUInfo: withVMX})
+	assert.Equal(t, AccelKVM, accel)
+}

@@ -1,0 +1,193 @@
+package qemu
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/digitalocean/go-qemu/qmp"
+	"github.com/digitalocean/go-qemu/qmp/raw"
+)
+
+// ErrNoQEMU means the QEMU binary for an arch is not installed.
+var ErrNoQEMU = errors.New("QEMU binary not found")
+
+// Process is a running QEMU with its console and QMP connection.
+type Process struct {
+	Argv []string
+
+	cmd     *exec.Cmd
+	console io.ReadCloser
+	stderr  *lockedBuffer
+	done    chan struct{}
+	waitErr error
+
+	mu  sync.Mutex
+	qmp *qmp.SocketMonitor
+}
+
+// Start launches QEMU and connects to its QMP socket. The console is
+// read through Console; QEMU's own stderr is kept for error reports.
+func Start(ctx context.Context, c Config) (*Process, error) {
+	argv := Argv(c)
+	bin, err := exec.LookPath(argv[0])
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s (install the %s package)", ErrNoQEMU, argv[0], c.Arch.QEMUPackage)
+	}
+	cmd := exec.Command(bin, argv[1:]...)
+	cmd.Stdin = nil
+	// Own process group: a Ctrl-C at the terminal reaches ksystest, which
+	// then stops QEMU in order, instead of QEMU dying mid-write.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	console, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	p := &Process{Argv: argv, cmd: cmd, console: console, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	cmd.Stderr = p.stderr
+	os.Remove(c.QMPSocket)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	go func() {
+		p.waitErr = cmd.Wait()
+		close(p.done)
+	}()
+	if err := p.connectQMP(ctx, c.QMPSocket); err != nil {
+		p.Kill()
+		return nil, fmt.Errorf("qmp: %w; qemu said: %s", err, p.Stderr())
+	}
+	return p, nil
+}
+
+// connectQMP waits for QEMU to create its socket; QEMU exiting first means
+// its arguments were refused.
+func (p *Process) connectQMP(ctx context.Context, sock string) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mon, err := qmp.NewSocketMonitor("unix", sock, 2*time.Second)
+		if err == nil {
+			if err = mon.Connect(); err == nil {
+				p.mu.Lock()
+				p.qmp = mon
+				p.mu.Unlock()
+				return nil
+			}
+		}
+		select {
+		case <-p.done:
+			return fmt.Errorf("qemu exited at start (%v)", p.waitErr)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no QMP socket at %s: %w", sock, err)
+		}
+	}
+}
+
+// Console is the guest console (QEMU's stdout); it ends when QEMU exits.
+func (p *Process) Console() io.Reader { return p.console }
+
+// Done is closed when QEMU has exited.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// ExitErr is QEMU's exit status once Done is closed.
+func (p *Process) ExitErr() error { return p.waitErr }
+
+// Stderr is what QEMU printed on stderr.
+func (p *Process) Stderr() string { return p.stderr.String() }
+
+// qmpCall runs f against the raw QMP API with a time bound: go-qemu can
+// block forever on a socket QEMU closed mid-command.
+func (p *Process) qmpCall(timeout time.Duration, f func(*raw.Monitor) error) error {
+	p.mu.Lock()
+	mon := p.qmp
+	p.mu.Unlock()
+	if mon == nil {
+		return errors.New("qmp not connected")
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- f(raw.NewMonitor(mon)) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-time.After(timeout):
+		return fmt.Errorf("qmp: no answer in %s", timeout)
+	case <-p.done:
+		return errors.New("qmp: qemu exited")
+	}
+}
+
+// Status asks QEMU for the guest's run state ("running", "paused", …).
+func (p *Process) Status() (string, error) {
+	var st raw.StatusInfo
+	err := p.qmpCall(2*time.Second, func(m *raw.Monitor) error {
+		var err error
+		st, err = m.QueryStatus()
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return st.Status.String(), nil
+}
+
+// Stop ends QEMU in order: QMP quit, then a kill if it has not exited
+// within grace.
+func (p *Process) Stop(grace time.Duration) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.qmpCall(grace, func(m *raw.Monitor) error { return m.Quit() })
+	select {
+	case <-p.done:
+	case <-time.After(grace):
+		p.Kill()
+	}
+}
+
+// Kill ends QEMU at once and waits for it.
+func (p *Process) Kill() {
+	if p.cmd.Process != nil {
+		_ = p.cmd.Process.Kill()
+	}
+	<-p.done
+	p.mu.Lock()
+	if p.qmp != nil {
+		// Disconnect after exit: the socket is gone, this only frees.
+		go p.qmp.Disconnect()
+		p.qmp = nil
+	}
+	p.mu.Unlock()
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buf.Len() > 64<<10 {
+		return len(p), nil
+	}
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

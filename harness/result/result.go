@@ -1,0 +1,133 @@
+// Package result defines what a run produces: per case a verdict with the
+// per-argument evidence, per cell (target) exactly one outcome with its
+// evidence, and the run that holds them. These are the types results.json
+// is written from. It is a leaf: it imports nothing from the project.
+package result
+
+import "time"
+
+// SchemaVersion is the version of results.json.
+const SchemaVersion = 1
+
+// Verdict judges one case.
+type Verdict string
+
+const (
+	Pass Verdict = "pass"
+	Fail Verdict = "fail"
+)
+
+// Outcome ends every cell, exactly one each.
+type Outcome string
+
+const (
+	OutcomePass Outcome = "pass" // booted, ran every case, every verdict passed
+	OutcomeFail Outcome = "fail" // ran, and at least one case failed
+	// OutcomeBootError: the guest never reached the agent (no crash seen).
+	OutcomeBootError Outcome = "boot-error"
+	// OutcomeCrash: the kernel panicked or oopsed, or the guest ended
+	// without the agent's done.
+	OutcomeCrash Outcome = "crash"
+	// OutcomeTimeout: the agent started but stopped making progress.
+	OutcomeTimeout Outcome = "timeout"
+	// OutcomeInfraError: the host failed (QEMU missing, download failed,
+	// interrupted): says nothing about the kernel.
+	OutcomeInfraError Outcome = "infra-error"
+)
+
+// IsInfra reports whether the outcome is the host's fault, not a finding.
+func (o Outcome) IsInfra() bool { return o == OutcomeInfraError || o == OutcomeBootError }
+
+// Arg is one argument of one case: what was passed and what the probe saw.
+type Arg struct {
+	Name     string  `json:"name"`
+	Expect   string  `json:"expect"`
+	Passed   uint64  `json:"passed"`
+	Captured *uint64 `json:"captured"` // nil: the probe did not fire or did not report it
+	OK       bool    `json:"ok"`
+	// Note explains a mismatch in words ("equals passed arg 5 (len)").
+	Note string `json:"note,omitempty"`
+}
+
+// Case is one case's verdict and evidence.
+type Case struct {
+	Name    string  `json:"name"`
+	Probe   string  `json:"probe"`
+	Syscall string  `json:"syscall"`
+	Attach  string  `json:"attach,omitempty"`
+	Verdict Verdict `json:"verdict"`
+	Args    []Arg   `json:"args"`
+	// Captures is how many events the probe sent for the call.
+	Captures int    `json:"captures"`
+	Ret      int64  `json:"ret"`
+	Errno    int    `json:"errno"`
+	Message  string `json:"message,omitempty"`
+}
+
+// Kernel identifies exactly which kernel a cell booted.
+type Kernel struct {
+	Package string `json:"package"`
+	Version string `json:"version"`
+	Suite   string `json:"suite"`
+	SHA256  string `json:"sha256"`
+	Release string `json:"release"` // uname -r as the guest reported it
+	Cached  bool   `json:"cached"`
+}
+
+// Timings are seconds since QEMU started (fetch is before it).
+type Timings struct {
+	FetchSec      float64 `json:"fetch_sec"`
+	AgentStartSec float64 `json:"agent_start_sec,omitempty"`
+	DoneSec       float64 `json:"done_sec,omitempty"`
+	ExitSec       float64 `json:"exit_sec,omitempty"`
+	// GuestUptimeSec is the kernel's own uptime when the agent started.
+	GuestUptimeSec float64 `json:"guest_uptime_sec,omitempty"`
+	ProbeLoadMS    int64   `json:"probe_load_ms,omitempty"`
+}
+
+// Cell is one target's run.
+type Cell struct {
+	Target  string  `json:"target"`
+	Arch    string  `json:"arch"`
+	Kernel  Kernel  `json:"kernel"`
+	Accel   string  `json:"accel"`
+	Outcome Outcome `json:"outcome"`
+	// Reason says why the outcome is what it is, in one line.
+	Reason  string  `json:"reason,omitempty"`
+	Timings Timings `json:"timings"`
+	Cases   []Case  `json:"cases"`
+	// ConsoleLog is the path of the full console log, relative to the
+	// output directory.
+	ConsoleLog string `json:"console_log,omitempty"`
+	// ConsoleTail holds the last console lines when the outcome is not
+	// pass or fail: the evidence of a crash, hang or boot failure.
+	ConsoleTail []string `json:"console_tail,omitempty"`
+}
+
+// Run is a whole matrix run: results.json.
+type Run struct {
+	Schema  int       `json:"schema"`
+	Matrix  string    `json:"matrix"`
+	Started time.Time `json:"started"`
+	WallSec float64   `json:"wall_sec"`
+	Cells   []Cell    `json:"cells"`
+}
+
+// ExitCode maps a run to ksystest's exit code: 0 every cell passed, 1 a
+// finding (fail, crash, timeout), 3 an infrastructure problem; a finding
+// outranks infrastructure, since it is news about a kernel.
+func (r *Run) ExitCode() int {
+	code := 0
+	for _, c := range r.Cells {
+		switch {
+		case c.Outcome == OutcomePass:
+		case c.Outcome.IsInfra():
+			if code == 0 {
+				code = 3
+			}
+		default:
+			code = 1
+		}
+	}
+	return code
+}

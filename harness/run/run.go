@@ -1,0 +1,360 @@
+// Package run orchestrates a matrix: for each selected target it ensures
+// the kernel, writes the initramfs, boots the guest, watches it, compares
+// what the probes captured with what was passed, and writes results as
+// each cell finishes. It is the only package that knows the whole flow;
+// it must not import agent or bpf (the host never links cilium/ebpf).
+package run
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/expect"
+	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/matrix"
+	"github.com/ksystest/ksystest/harness/proto"
+	"github.com/ksystest/ksystest/harness/qemu"
+	"github.com/ksystest/ksystest/harness/result"
+	"github.com/ksystest/ksystest/harness/vm"
+)
+
+// KernelSource gives the kernel a target boots.
+type KernelSource interface {
+	Kernel(ctx context.Context, t matrix.Target, a arch.Arch) (*image.Kernel, error)
+}
+
+// DebianKernels is the KernelSource backed by Debian's archive.
+type DebianKernels struct{ Fetcher *image.Fetcher }
+
+// Kernel fetches (or finds cached) the target's kernel.
+func (d DebianKernels) Kernel(ctx context.Context, t matrix.Target, a arch.Arch) (*image.Kernel, error) {
+	return d.Fetcher.Kernel(ctx, image.KernelRef{
+		Suite: t.Kernel.Suite, DebArch: a.DebianArch, Package: t.Kernel.Package, Flavour: t.Kernel.Flavour,
+	})
+}
+
+// Options configure a run.
+type Options struct {
+	Matrix    *matrix.Matrix
+	Catalogue *matrix.Catalogue
+	Targets   []matrix.Target
+	OutDir    string
+	Jobs      int
+	Kernels   KernelSource
+	Backend   vm.Backend
+	Agents    *Agents
+	// Accel forces "kvm" or "tcg"; empty chooses per target.
+	Accel string
+	// Logf reports progress (stderr).
+	Logf func(format string, args ...any)
+	// ExtraCmdline and Paused reach every guest (tests use them to make
+	// real guests crash or hang).
+	ExtraCmdline []string
+	Paused       bool
+}
+
+func (o *Options) logf(format string, args ...any) {
+	if o.Logf != nil {
+		o.Logf(format, args...)
+	}
+}
+
+// Run runs every target and returns the results; results.json and
+// results.jsonl in OutDir are updated after each cell, so an interrupted
+// run keeps every finished cell.
+func Run(ctx context.Context, o Options) (*result.Run, error) {
+	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
+		return nil, fmt.Errorf("output directory: %w", err)
+	}
+	rw, err := newResultWriter(o.OutDir, o.Matrix.File)
+	if err != nil {
+		return nil, err
+	}
+	defer rw.close()
+
+	jobs := max(o.Jobs, 1)
+	sem := make(chan struct{}, jobs)
+	cells := make([]result.Cell, len(o.Targets))
+	var wg sync.WaitGroup
+	for i, t := range o.Targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				cells[i] = infraCell(t, "interrupted before start")
+				rw.add(cells[i])
+				return
+			}
+			defer func() { <-sem }()
+			cells[i] = runCell(ctx, &o, t)
+			if err := rw.add(cells[i]); err != nil {
+				o.logf("write results: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	return rw.finish(cells)
+}
+
+func infraCell(t matrix.Target, reason string) result.Cell {
+	return result.Cell{Target: t.Name, Arch: t.Arch, Outcome: result.OutcomeInfraError, Reason: reason}
+}
+
+func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
+	cell := result.Cell{Target: t.Name, Arch: t.Arch}
+	logf := func(format string, args ...any) { o.logf("[%s] "+format, append([]any{t.Name}, args...)...) }
+	fail := func(outcome result.Outcome, reason string) result.Cell {
+		cell.Outcome, cell.Reason = outcome, reason
+		for _, cd := range o.Catalogue.Cases {
+			cell.Cases = append(cell.Cases, expect.Missing(cd, reason))
+		}
+		logf("%s: %s", outcome, reason)
+		return cell
+	}
+	a, err := arch.Lookup(t.Arch)
+	if err != nil {
+		return fail(result.OutcomeInfraError, err.Error())
+	}
+
+	fetchStart := time.Now()
+	logf("fetching kernel (%s)", t.Kernel.Suite)
+	k, err := o.Kernels.Kernel(ctx, t, a)
+	cell.Timings.FetchSec = secs(time.Since(fetchStart))
+	if err != nil {
+		return fail(result.OutcomeInfraError, "kernel: "+err.Error())
+	}
+	cell.Kernel = result.Kernel{Package: k.Package, Version: k.Version, Suite: k.Suite, SHA256: k.SHA256, Release: k.Release, Cached: k.Cached}
+
+	work, err := os.MkdirTemp("", "ksystest-"+t.Name+"-")
+	if err != nil {
+		return fail(result.OutcomeInfraError, err.Error())
+	}
+	defer os.RemoveAll(work)
+	initrd := filepath.Join(work, "initramfs.cpio")
+	if err := writeInitramfs(ctx, o, a, initrd); err != nil {
+		return fail(result.OutcomeInfraError, err.Error())
+	}
+
+	accel, why := o.accel(a)
+	cell.Accel = accel
+	logf("booting %s (%s: %s)", k.Release, accel, why)
+	cellDir := filepath.Join(o.OutDir, t.Name)
+	if err := os.MkdirAll(cellDir, 0o755); err != nil {
+		return fail(result.OutcomeInfraError, err.Error())
+	}
+	consolePath := filepath.Join(cellDir, "console.log")
+	console, err := os.Create(consolePath)
+	if err != nil {
+		return fail(result.OutcomeInfraError, err.Error())
+	}
+	defer console.Close()
+	cell.ConsoleLog = filepath.Join(t.Name, "console.log")
+
+	start := time.Now()
+	inst, err := o.Backend.Start(ctx, vm.Spec{
+		Arch: a, Kernel: k.Vmlinuz, Initrd: initrd, MemoryMB: t.MemoryMB, Accel: accel, Dir: work,
+		ExtraCmdline: o.ExtraCmdline, Paused: o.Paused,
+	})
+	if err != nil {
+		return fail(result.OutcomeInfraError, err.Error())
+	}
+	w := vm.Monitor(ctx, inst, start, deadlines(t, a, accel), console)
+	cell.Timings.AgentStartSec = secs(w.AgentStart)
+	cell.Timings.DoneSec = secs(w.Done)
+	cell.Timings.ExitSec = secs(w.Exit)
+	judge(&cell, o.Catalogue, w)
+	logf("%s in %.1fs (agent %.1fs, done %.1fs)%s", cell.Outcome, cell.Timings.ExitSec,
+		cell.Timings.AgentStartSec, cell.Timings.DoneSec, reasonSuffix(cell.Reason))
+	return cell
+}
+
+func reasonSuffix(r string) string {
+	if r == "" {
+		return ""
+	}
+	return ": " + r
+}
+
+func (o *Options) accel(a arch.Arch) (string, string) {
+	switch o.Accel {
+	case qemu.AccelTCG, qemu.AccelKVM:
+		return o.Accel, "forced by --accel"
+	}
+	return qemu.ChooseAccel(a, qemu.KVMProbe{Device: "/dev/kvm", CPUInfo: "/proc/cpuinfo"})
+}
+
+// deadlines scales the target's boot budget by the arch's emulation
+// slowdown; KVM guests get the unscaled budget.
+func deadlines(t matrix.Target, a arch.Arch, accel string) vm.Deadlines {
+	scale := a.Slowdown
+	if accel == qemu.AccelKVM {
+		scale = 1
+	}
+	s := func(d time.Duration) time.Duration { return time.Duration(float64(d) * scale) }
+	return vm.Deadlines{
+		Boot:     s(time.Duration(t.BootTimeout)),
+		Progress: s(60 * time.Second),
+		Exit:     s(20 * time.Second),
+		Drain:    3 * time.Second,
+	}
+}
+
+// judge turns what the monitor saw into case verdicts and the cell's
+// outcome.
+func judge(cell *result.Cell, cat *matrix.Catalogue, w *vm.Watch) {
+	got := map[string]proto.CaseResult{}
+	for _, ev := range w.Events {
+		switch ev.Type {
+		case proto.EventHello:
+			if ev.Hello != nil {
+				cell.Timings.GuestUptimeSec = ev.Hello.UptimeSec
+				if ev.Hello.Kernel != "" {
+					cell.Kernel.Release = ev.Hello.Kernel
+				}
+			}
+		case proto.EventLoaded:
+			if ev.Loaded != nil {
+				cell.Timings.ProbeLoadMS = ev.Loaded.LoadMillis
+			}
+		case proto.EventCase:
+			if ev.Case != nil {
+				got[ev.Case.Name] = *ev.Case
+			}
+		}
+	}
+	allPass := true
+	for _, cd := range cat.Cases {
+		var c result.Case
+		if r, ok := got[cd.Name]; ok {
+			c = expect.Compare(cd, r)
+		} else {
+			reason := "the agent never reported this case"
+			if w.Outcome != "" {
+				reason = fmt.Sprintf("not run: %s", w.Outcome)
+			}
+			c = expect.Missing(cd, reason)
+		}
+		if c.Verdict != result.Pass {
+			allPass = false
+		}
+		cell.Cases = append(cell.Cases, c)
+	}
+	switch {
+	case w.Outcome != "":
+		cell.Outcome, cell.Reason = w.Outcome, w.Reason
+		cell.ConsoleTail = w.Tail
+	case allPass:
+		cell.Outcome = result.OutcomePass
+	default:
+		cell.Outcome = result.OutcomeFail
+	}
+}
+
+func writeInitramfs(ctx context.Context, o *Options, a arch.Arch, path string) error {
+	agentPath, err := o.Agents.Path(ctx, a.GOARCH, a.GOARM)
+	if err != nil {
+		return err
+	}
+	agent, err := os.ReadFile(agentPath)
+	if err != nil {
+		return err
+	}
+	cat, err := json.Marshal(o.Catalogue.Proto())
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	err = image.WriteInitramfs(f, []image.File{
+		{Path: "/init", Mode: 0o755, Data: agent},
+		// The kernel opens /dev/console for PID 1's stdio before anything
+		// mounts devtmpfs, so the node must be in the archive.
+		{Path: "/dev/console", Mode: 0o600, Char: true, Major: 5, Minor: 1},
+		{Path: proto.CataloguePath, Mode: 0o644, Data: cat},
+	})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write initramfs: %w", err)
+	}
+	return nil
+}
+
+func secs(d time.Duration) float64 {
+	return float64(d.Round(time.Millisecond)) / float64(time.Second)
+}
+
+// resultWriter keeps results.jsonl (one line per finished cell, appended
+// and synced as it finishes) and results.json (rewritten atomically).
+type resultWriter struct {
+	mu      sync.Mutex
+	dir     string
+	jsonl   *os.File
+	run     result.Run
+	started time.Time
+}
+
+func newResultWriter(dir, matrixFile string) (*resultWriter, error) {
+	f, err := os.Create(filepath.Join(dir, "results.jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	return &resultWriter{dir: dir, jsonl: f, started: now,
+		run: result.Run{Schema: result.SchemaVersion, Matrix: matrixFile, Started: now.UTC().Truncate(time.Second)}}, nil
+}
+
+func (w *resultWriter) add(c result.Cell) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	line, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	if _, err := w.jsonl.Write(append(line, '\n')); err != nil {
+		return err
+	}
+	if err := w.jsonl.Sync(); err != nil {
+		return err
+	}
+	w.run.Cells = append(w.run.Cells, c)
+	return w.writeJSON()
+}
+
+func (w *resultWriter) writeJSON() error {
+	w.run.WallSec = secs(time.Since(w.started))
+	data, err := json.MarshalIndent(w.run, "", "  ")
+	if err != nil {
+		return err
+	}
+	return image.WriteFileAtomic(filepath.Join(w.dir, "results.json"), append(data, '\n'), 0o644)
+}
+
+// finish writes the final results.json with cells in matrix order.
+func (w *resultWriter) finish(cells []result.Cell) (*result.Run, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.run.Cells = cells
+	if err := w.writeJSON(); err != nil {
+		return nil, fmt.Errorf("write results.json: %w", err)
+	}
+	r := w.run
+	return &r, nil
+}
+
+func (w *resultWriter) close() { w.jsonl.Close() }
+
+// ErrNoTargets means --only selected nothing.
+var ErrNoTargets = errors.New("no target selected")

@@ -1,0 +1,157 @@
+package vm
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/ksystest/ksystest/harness/proto"
+	"github.com/ksystest/ksystest/harness/result"
+)
+
+// Deadlines bound each phase of a guest's life; they are already scaled
+// for emulation.
+type Deadlines struct {
+	// Boot: QEMU start to the agent's hello.
+	Boot time.Duration
+	// Progress: the longest gap between two events once the agent runs.
+	Progress time.Duration
+	// Exit: done to QEMU exiting by itself.
+	Exit time.Duration
+	// Drain: after a crash line, how long to keep reading for the rest of
+	// the oops before killing.
+	Drain time.Duration
+}
+
+// Watch is what the monitor saw of one guest.
+type Watch struct {
+	// Outcome is set when the guest did not complete (crash, timeout,
+	// boot-error, infra-error); empty when the agent sent done.
+	Outcome result.Outcome
+	Reason  string
+	Events  []proto.Event
+	Tail    []string
+	// Times since start; zero when not reached.
+	AgentStart, Done, Exit time.Duration
+}
+
+// TailLines is how much console a failed cell keeps as evidence.
+const TailLines = 40
+
+// Monitor watches inst until it ends, writing the whole console to log.
+// It never returns before the guest is gone: every path that gives up on a
+// guest stops it first.
+func Monitor(ctx context.Context, inst Instance, start time.Time, dl Deadlines, log io.Writer) *Watch {
+	w := &Watch{}
+	lines := make(chan string, 256)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(inst.Console())
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	t := &tail{n: TailLines}
+	timer := time.NewTimer(dl.Boot)
+	defer timer.Stop()
+	var crashLine string
+	stop := func(outcome result.Outcome, reason string) {
+		if w.Outcome == "" {
+			w.Outcome, w.Reason = outcome, reason
+		}
+		inst.Stop(2 * time.Second)
+	}
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				<-inst.Done()
+				w.Exit = time.Since(start)
+				w.finish(crashLine)
+				w.Tail = t.get()
+				return w
+			}
+			line = strings.TrimRight(line, "\r")
+			fmt.Fprintln(log, line)
+			ev, err := proto.Decode([]byte(line))
+			switch {
+			case errors.Is(err, proto.ErrNotEvent):
+				t.add(line)
+				if crashLine == "" && IsCrashLine(line) {
+					crashLine = line
+					resetTimer(timer, dl.Drain)
+				}
+				continue
+			case err != nil:
+				t.add(line)
+				stop(result.OutcomeInfraError, fmt.Sprintf("garbled event from the agent: %v", err))
+				continue
+			}
+			w.Events = append(w.Events, ev)
+			if crashLine != "" {
+				continue // keep draining; the timer is the drain deadline
+			}
+			switch ev.Type {
+			case proto.EventHello:
+				w.AgentStart = time.Since(start)
+				resetTimer(timer, dl.Progress)
+			case proto.EventDone:
+				w.Done = time.Since(start)
+				resetTimer(timer, dl.Exit)
+			default:
+				resetTimer(timer, dl.Progress)
+			}
+		case <-timer.C:
+			switch {
+			case crashLine != "":
+				stop(result.OutcomeCrash, "kernel: "+strings.TrimSpace(crashLine))
+			case w.AgentStart == 0:
+				stop(result.OutcomeBootError, fmt.Sprintf("no agent within %s of QEMU start", dl.Boot))
+			case w.Done == 0:
+				stop(result.OutcomeTimeout, fmt.Sprintf("no progress from the agent for %s", dl.Progress))
+			default:
+				// done arrived; the guest just did not power off: stop it.
+				inst.Stop(2 * time.Second)
+			}
+		case <-ctx.Done():
+			stop(result.OutcomeInfraError, "interrupted: "+context.Cause(ctx).Error())
+		}
+	}
+}
+
+// finish decides the outcome of a guest that ended by itself.
+func (w *Watch) finish(crashLine string) {
+	if crashLine != "" && (w.Outcome == "" || w.Outcome == result.OutcomeBootError || w.Outcome == result.OutcomeTimeout) {
+		w.Outcome, w.Reason = result.OutcomeCrash, "kernel: "+strings.TrimSpace(crashLine)
+		return
+	}
+	if w.Outcome != "" || w.Done != 0 {
+		return
+	}
+	for _, ev := range w.Events {
+		if ev.Type == proto.EventError {
+			w.Outcome, w.Reason = result.OutcomeCrash, "agent failed: "+ev.Error
+			return
+		}
+	}
+	if w.AgentStart == 0 {
+		w.Outcome, w.Reason = result.OutcomeBootError, "guest exited before the agent started"
+		return
+	}
+	w.Outcome, w.Reason = result.OutcomeCrash, "guest exited without the agent's done"
+}
+
+func resetTimer(t *time.Timer, d time.Duration) {
+	if !t.Stop() {
+		select {
+		case <-t.C:
+		default:
+		}
+	}
+	t.Reset(d)
+}

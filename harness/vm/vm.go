@@ -1,0 +1,63 @@
+// Package vm runs one guest to its end: a narrow Instance interface over a
+// running VM, a monitor loop that watches the console for events, panics
+// and progress, and a fake backend for testing the orchestrator without
+// QEMU. It imports qemu (for the real backend) and proto.
+package vm
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/qemu"
+)
+
+// Instance is a running guest.
+type Instance interface {
+	// Console is the guest's console output; it ends when the guest does.
+	Console() io.Reader
+	// Done is closed when the guest (its VM process) has exited.
+	Done() <-chan struct{}
+	// Stop ends the guest in order, killing it after grace.
+	Stop(grace time.Duration)
+}
+
+// Spec is what a backend needs to boot a guest.
+type Spec struct {
+	Arch     arch.Arch
+	Kernel   string
+	Initrd   string
+	MemoryMB int
+	Accel    string
+	// Dir is a private scratch directory for sockets.
+	Dir          string
+	ExtraCmdline []string
+	Paused       bool
+}
+
+// Backend boots guests.
+type Backend interface {
+	Start(ctx context.Context, s Spec) (Instance, error)
+}
+
+// QEMU is the real backend.
+type QEMU struct {
+	// OnStart, when set, sees each QEMU's argv (for -v).
+	OnStart func(argv []string)
+}
+
+// Start boots s under QEMU.
+func (q QEMU) Start(ctx context.Context, s Spec) (Instance, error) {
+	p, err := qemu.Start(ctx, qemu.Config{
+		Arch: s.Arch, Kernel: s.Kernel, Initrd: s.Initrd, MemoryMB: s.MemoryMB,
+		Accel: s.Accel, QMPSocket: s.Dir + "/qmp.sock", ExtraCmdline: s.ExtraCmdline, Paused: s.Paused,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if q.OnStart != nil {
+		q.OnStart(p.Argv)
+	}
+	return p, nil
+}
