@@ -16,11 +16,12 @@ import (
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	probesMapEvents      = "events"
-	probesProgKsysPrctl  = "ksys_prctl"
-	probesProgKsysSplice = "ksys_splice"
-	probesProgKsysWrite  = "ksys_write"
-	probesVarTargetTid   = "target_tid"
+	probesMapEvents       = "events"
+	probesProgKsysPrctl   = "ksys_prctl"
+	probesProgKsysSplice  = "ksys_splice"
+	probesProgKsysWrite   = "ksys_write"
+	probesProgWrongSplice = "wrong_splice"
+	probesVarTargetTid    = "target_tid"
 )
 
 // loadProbes returns the embedded CollectionSpec for probes.
@@ -65,9 +66,10 @@ type probesSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type probesProgramSpecs struct {
-	KsysPrctl  *ebpf.ProgramSpec `ebpf:"ksys_prctl"`
-	KsysSplice *ebpf.ProgramSpec `ebpf:"ksys_splice"`
-	KsysWrite  *ebpf.ProgramSpec `ebpf:"ksys_write"`
+	KsysPrctl   *ebpf.ProgramSpec `ebpf:"ksys_prctl"`
+	KsysSplice  *ebpf.ProgramSpec `ebpf:"ksys_splice"`
+	KsysWrite   *ebpf.ProgramSpec `ebpf:"ksys_write"`
+	WrongSplice *ebpf.ProgramSpec `ebpf:"wrong_splice"`
 }
 
 // probesMapSpecs contains maps before they are loaded into the kernel.
@@ -124,9 +126,10 @@ type probesVariables struct {
 //
 // It can be passed to loadProbesObjects or ebpf.CollectionSpec.LoadAndAssign.
 type probesPrograms struct {
-	KsysPrctl  *ebpf.Program `ebpf:"ksys_prctl"`
-	KsysSplice *ebpf.Program `ebpf:"ksys_splice"`
-	KsysWrite  *ebpf.Program `ebpf:"ksys_write"`
+	KsysPrctl   *ebpf.Program `ebpf:"ksys_prctl"`
+	KsysSplice  *ebpf.Program `ebpf:"ksys_splice"`
+	KsysWrite   *ebpf.Program `ebpf:"ksys_write"`
+	WrongSplice *ebpf.Program `ebpf:"wrong_splice"`
 }
 
 func (p *probesPrograms) Close() error {
@@ -134,6 +137,7 @@ func (p *probesPrograms) Close() error {
 		p.KsysPrctl,
 		p.KsysSplice,
 		p.KsysWrite,
+		p.WrongSplice,
 	)
 }
 

@@ -75,3 +75,22 @@ int BPF_KSYSCALL(ksys_splice, unsigned long fd_in, unsigned long off_in,
 {
 	return emit(6, fd_in, off_in, fd_out, off_out, len, flags);
 }
+
+/*
+ * A deliberately wrong probe, for proving that ksystest catches one: it
+ * reads the syscall's saved registers with the function-call convention
+ * (PT_REGS_PARMn_CORE) instead of the syscall one. That reads rcx for the
+ * 4th argument on x86_64 (the syscall instruction leaves the return address
+ * there; the argument is in r10) and gprs[2] for the 1st on s390x (the
+ * argument is in orig_gpr2). It assumes the syscall wrapper.
+ * Used by harness/run's VM tests through testdata/wrong-probe.yaml.
+ */
+SEC("ksyscall/splice")
+int BPF_KPROBE(wrong_splice)
+{
+	struct pt_regs *regs = (struct pt_regs *)PT_REGS_PARM1(ctx);
+
+	return emit(6, PT_REGS_PARM1_CORE(regs), PT_REGS_PARM2_CORE(regs),
+		    PT_REGS_PARM3_CORE(regs), PT_REGS_PARM4_CORE(regs),
+		    PT_REGS_PARM5_CORE(regs), 0);
+}

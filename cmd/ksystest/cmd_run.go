@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -36,27 +35,15 @@ func (a *archiveFlags) register(fs interface {
 }
 
 func (a *archiveFlags) fetcher(logf func(string, ...any)) (*image.Fetcher, error) {
-	mirror, from, err := image.DiscoverMirror(a.mirror, image.AptSources)
+	f, mirror, err := image.NewFetcher(image.FetcherConfig{
+		Mirror: a.mirror, Keyring: a.keyring, CacheDir: a.cacheDir,
+		AllowExpired: a.allowExpired, Refresh: a.refresh, Logf: logf,
+	})
 	if err != nil {
 		return nil, &exitError{code: exitInfra, err: err}
 	}
-	keys, err := image.LoadKeyring(a.keyring)
-	if err != nil {
-		return nil, &exitError{code: exitInfra, err: err}
-	}
-	maxAge := 6 * time.Hour
-	if a.refresh {
-		maxAge = 0
-	}
-	logf("Debian mirror %s (from %s)", mirror, from)
-	return &image.Fetcher{
-		Mirror: mirror, Keys: keys, Cache: &image.Cache{Dir: a.cacheDir},
-		Client:          &http.Client{Timeout: 30 * time.Minute},
-		Logf:            logf,
-		CheckValidUntil: !a.allowExpired && image.AptChecksValidUntil(),
-		IndexMaxAge:     maxAge,
-		Attempts:        3,
-	}, nil
+	logf("Debian mirror %s", mirror)
+	return f, nil
 }
 
 func cmdRun(ctx context.Context, args []string, s streams) error {

@@ -82,8 +82,16 @@ func explain(captured uint64, self int, passed []uint64, defs []matrix.ArgDef) s
 	if captured == 0 {
 		return "zero"
 	}
+	if int64(captured) == -errENOSYS {
+		// s390x and others park -ENOSYS in the first argument's register
+		// before dispatching; the argument itself is elsewhere.
+		return "-ENOSYS (the kernel's placeholder return value, not an argument)"
+	}
 	return "unrelated value"
 }
+
+// errENOSYS is ENOSYS on every Linux arch ksystest boots.
+const errENOSYS = 38
 
 func hexOrNone(v *uint64) string {
 	if v == nil {

@@ -50,6 +50,14 @@ func TestCompare(t *testing.T) {
 			verdict: result.Fail,
 			notes:   []string{"", "low 32 bits match, high bits differ", "", "", "", ""},
 		},
+		"s390x gprs[2]": {
+			got: proto.CaseResult{Passed: passed, Captures: [][]uint64{
+				{0xffffffffffffffda, 0x2222000000002202, 0x7ffff003, 0x4444000000004404, 0x5555000000005505, 0},
+			}},
+			verdict: result.Fail,
+			msg:     "arg 1 (fd_in) expected 0x7ffff001, captured 0xffffffffffffffda",
+			notes:   []string{"-ENOSYS (the kernel's placeholder return value, not an argument)", "", "", "", "", ""},
+		},
 		"never fired": {
 			got:     proto.CaseResult{Passed: passed},
 			verdict: result.Fail,

@@ -58,6 +58,9 @@ type Options struct {
 	// real guests crash or hang).
 	ExtraCmdline []string
 	Paused       bool
+	// TimeScale multiplies every deadline (0 means 1); unit tests shrink
+	// them.
+	TimeScale float64
 }
 
 func (o *Options) logf(format string, args ...any) {
@@ -83,17 +86,19 @@ func Run(ctx context.Context, o Options) (*result.Run, error) {
 	sem := make(chan struct{}, jobs)
 	cells := make([]result.Cell, len(o.Targets))
 	var wg sync.WaitGroup
+	// Slots are taken in matrix order, so with one job cells run in the
+	// order the matrix lists them.
 	for i, t := range o.Targets {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			cells[i] = infraCell(t, "interrupted before start")
+			rw.add(cells[i])
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				cells[i] = infraCell(t, "interrupted before start")
-				rw.add(cells[i])
-				return
-			}
 			defer func() { <-sem }()
 			cells[i] = runCell(ctx, &o, t)
 			if err := rw.add(cells[i]); err != nil {
@@ -167,7 +172,7 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 	if err != nil {
 		return fail(result.OutcomeInfraError, err.Error())
 	}
-	w := vm.Monitor(ctx, inst, start, deadlines(t, a, accel), console)
+	w := vm.Monitor(ctx, inst, start, deadlines(t, a, accel, o.TimeScale), console)
 	cell.Timings.AgentStartSec = secs(w.AgentStart)
 	cell.Timings.DoneSec = secs(w.Done)
 	cell.Timings.ExitSec = secs(w.Exit)
@@ -194,17 +199,20 @@ func (o *Options) accel(a arch.Arch) (string, string) {
 
 // deadlines scales the target's boot budget by the arch's emulation
 // slowdown; KVM guests get the unscaled budget.
-func deadlines(t matrix.Target, a arch.Arch, accel string) vm.Deadlines {
+func deadlines(t matrix.Target, a arch.Arch, accel string, timeScale float64) vm.Deadlines {
 	scale := a.Slowdown
 	if accel == qemu.AccelKVM {
 		scale = 1
+	}
+	if timeScale > 0 {
+		scale *= timeScale
 	}
 	s := func(d time.Duration) time.Duration { return time.Duration(float64(d) * scale) }
 	return vm.Deadlines{
 		Boot:     s(time.Duration(t.BootTimeout)),
 		Progress: s(60 * time.Second),
 		Exit:     s(20 * time.Second),
-		Drain:    3 * time.Second,
+		Drain:    s(2 * time.Second),
 	}
 }
 

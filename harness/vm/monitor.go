@@ -78,17 +78,16 @@ func Monitor(ctx context.Context, inst Instance, start time.Time, dl Deadlines, 
 			}
 			line = strings.TrimRight(line, "\r")
 			fmt.Fprintln(log, line)
+			t.add(line)
 			ev, err := proto.Decode([]byte(line))
 			switch {
 			case errors.Is(err, proto.ErrNotEvent):
-				t.add(line)
 				if crashLine == "" && IsCrashLine(line) {
 					crashLine = line
 					resetTimer(timer, dl.Drain)
 				}
 				continue
 			case err != nil:
-				t.add(line)
 				stop(result.OutcomeInfraError, fmt.Sprintf("garbled event from the agent: %v", err))
 				continue
 			}

@@ -1,0 +1,229 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/matrix"
+	"github.com/ksystest/ksystest/harness/result"
+	"github.com/ksystest/ksystest/harness/vm"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// VM tests boot real Debian kernels under QEMU with the real agent and
+// probes. Locally they skip, with the reason, when QEMU or the Debian
+// keyring is missing; under CI=true a missing prerequisite fails.
+
+func requireVM(t *testing.T, arches ...string) {
+	t.Helper()
+	var missing []string
+	for _, name := range arches {
+		a, err := arch.Lookup(name)
+		require.NoError(t, err)
+		if _, err := exec.LookPath(a.QEMU); err != nil {
+			missing = append(missing, fmt.Sprintf("%s (package %s)", a.QEMU, a.QEMUPackage))
+		}
+	}
+	if _, err := os.Stat(image.DefaultKeyring); err != nil {
+		missing = append(missing, "the Debian archive keyring (package debian-archive-keyring)")
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		missing = append(missing, "the go tool (to build the agent)")
+	}
+	if len(missing) == 0 {
+		if testing.Short() && os.Getenv("CI") != "true" {
+			t.Skip("VM test; -short")
+		}
+		return
+	}
+	msg := "VM test needs " + strings.Join(missing, ", ") + "; `make deps` installs them"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+var (
+	agentsOnce sync.Once
+	agents     *Agents
+)
+
+// testAgents builds each agent at most once per test binary.
+func testAgents(t *testing.T) *Agents {
+	agentsOnce.Do(func() {
+		wd, _ := os.Getwd()
+		dir, err := os.MkdirTemp("", "ksystest-agents-")
+		require.NoError(t, err)
+		agents = &Agents{SourceDir: ModuleRoot(wd), BuildDir: dir}
+	})
+	return agents
+}
+
+func vmOptions(t *testing.T, cacheDir string, catalogue string, targets ...string) Options {
+	t.Helper()
+	m, err := matrix.Load("../../matrix.yaml")
+	require.NoError(t, err)
+	if catalogue == "" {
+		catalogue = m.CasesPath()
+	}
+	cat, err := matrix.LoadCatalogue(catalogue)
+	require.NoError(t, err)
+	sel := m.Targets
+	if len(targets) > 0 {
+		sel = nil
+		for _, tg := range m.Targets {
+			for _, want := range targets {
+				if tg.Arch == want {
+					sel = append(sel, tg)
+				}
+			}
+		}
+	}
+	var arches []string
+	for _, tg := range sel {
+		arches = append(arches, tg.Arch)
+	}
+	requireVM(t, arches...)
+	f, _, err := image.NewFetcher(image.FetcherConfig{CacheDir: cacheDir, Logf: t.Logf})
+	require.NoError(t, err)
+	return Options{
+		Matrix: m, Catalogue: cat, Targets: sel, OutDir: t.TempDir(), Jobs: 2,
+		Kernels: DebianKernels{Fetcher: f}, Backend: vm.QEMU{}, Agents: testAgents(t), Logf: t.Logf,
+	}
+}
+
+// The default matrix passes on every arch, from an empty cache; a second
+// run with the network cut works from the cache alone.
+func TestVMDefaultMatrix(t *testing.T) {
+	cache := t.TempDir()
+	o := vmOptions(t, cache, "")
+	res, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	require.Len(t, res.Cells, len(o.Targets))
+	for _, c := range res.Cells {
+		assert.Equal(t, result.OutcomePass, c.Outcome, "%s: %s %v", c.Target, c.Reason, c.ConsoleTail)
+		assert.False(t, c.Kernel.Cached, c.Target)
+		assert.Len(t, c.Kernel.SHA256, 64)
+		assert.NotEmpty(t, c.Kernel.Version)
+		assert.NotZero(t, c.Timings.AgentStartSec)
+		assert.NotZero(t, c.Timings.DoneSec)
+		for _, cs := range c.Cases {
+			assert.Equal(t, result.Pass, cs.Verdict, "%s/%s: %s", c.Target, cs.Name, cs.Message)
+			assert.Equal(t, 1, cs.Captures)
+			for _, a := range cs.Args {
+				require.NotNil(t, a.Captured)
+				assert.Equal(t, a.Passed, *a.Captured, "%s/%s/%s", c.Target, cs.Name, a.Name)
+			}
+		}
+		t.Logf("%s: agent %.2fs done %.2fs exit %.2fs (guest uptime at agent %.2fs, probe load %dms)",
+			c.Target, c.Timings.AgentStartSec, c.Timings.DoneSec, c.Timings.ExitSec, c.Timings.GuestUptimeSec, c.Timings.ProbeLoadMS)
+	}
+	assert.FileExists(t, filepath.Join(o.OutDir, "results.json"))
+
+	// Second run, offline: every request fails, so the kernels (and the
+	// indexes) must come from the cache.
+	o2 := vmOptions(t, cache, "", "arm64")
+	f := o2.Kernels.(DebianKernels).Fetcher
+	f.Client = &http.Client{Transport: offline{}}
+	f.IndexMaxAge = 0
+	res, err = Run(context.Background(), o2)
+	require.NoError(t, err)
+	assert.Equal(t, result.OutcomePass, res.Cells[0].Outcome, res.Cells[0].Reason)
+	assert.True(t, res.Cells[0].Kernel.Cached)
+}
+
+type offline struct{}
+
+func (offline) RoundTrip(*http.Request) (*http.Response, error) {
+	return nil, errors.New("offline (test)")
+}
+
+// A probe that reads the wrong registers fails, with expected vs captured
+// per argument, exactly where the calling convention says it must.
+func TestVMWrongProbeFails(t *testing.T) {
+	o := vmOptions(t, "", "testdata/wrong-probe.yaml", "x86_64", "arm64", "s390x")
+	res, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	byArch := map[string]result.Cell{}
+	for _, c := range res.Cells {
+		byArch[c.Arch] = c
+	}
+	wrongArg := map[string]int{"x86_64": 4, "s390x": 1} // rcx vs r10; gprs[2] vs orig_gpr2
+	for archName, c := range byArch {
+		require.Len(t, c.Cases, 1)
+		cs := c.Cases[0]
+		bad, expectFail := wrongArg[archName]
+		if !expectFail {
+			// arm64: regs[0] still equals orig_x0 at syscall entry.
+			assert.Equal(t, result.OutcomePass, c.Outcome, "%s: %s", archName, cs.Message)
+			continue
+		}
+		assert.Equal(t, result.OutcomeFail, c.Outcome, archName)
+		assert.Equal(t, result.Fail, cs.Verdict)
+		assert.Contains(t, cs.Message, fmt.Sprintf("arg %d (%s) expected %#x, captured", bad, cs.Args[bad-1].Name, cs.Args[bad-1].Passed))
+		for i, a := range cs.Args {
+			require.NotNil(t, a.Captured, "%s arg %d", archName, i+1)
+			assert.Equal(t, i+1 != bad, a.OK, "%s arg %d", archName, i+1)
+		}
+	}
+	assert.Equal(t, 1, res.ExitCode())
+}
+
+// A kernel that panics ends as a crash with the panic in the console tail,
+// at once, not at a deadline.
+func TestVMPanicIsCrash(t *testing.T) {
+	o := vmOptions(t, "", "", "arm64")
+	o.ExtraCmdline = []string{"rdinit=/no-such-init"}
+	start := time.Now()
+	res, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	c := res.Cells[0]
+	assert.Equal(t, result.OutcomeCrash, c.Outcome, c.Reason)
+	assert.Contains(t, c.Reason, "Kernel panic")
+	assert.Contains(t, strings.Join(c.ConsoleTail, "\n"), "Kernel panic - not syncing")
+	assert.Less(t, time.Since(start), 60*time.Second, "a panic ends the cell, not the boot deadline")
+	for _, cs := range c.Cases {
+		assert.Equal(t, result.Fail, cs.Verdict)
+	}
+}
+
+// A guest that never gets going is killed at the boot deadline and leaves
+// no QEMU behind.
+func TestVMHangIsKilled(t *testing.T) {
+	o := vmOptions(t, "", "", "arm64")
+	marker := fmt.Sprintf("ksystest.hangtest=%d", time.Now().UnixNano())
+	o.ExtraCmdline = []string{marker}
+	o.Paused = true
+	o.Targets[0].BootTimeout = matrix.Duration(3 * time.Second)
+	res, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	c := res.Cells[0]
+	assert.Equal(t, result.OutcomeBootError, c.Outcome)
+	assert.Contains(t, c.Reason, "no agent within 3s")
+	assert.Empty(t, processesWith(t, marker), "QEMU left running")
+}
+
+func processesWith(t *testing.T, marker string) []string {
+	var found []string
+	entries, err := os.ReadDir("/proc")
+	require.NoError(t, err)
+	for _, e := range entries {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(cmdline), marker) {
+			found = append(found, e.Name())
+		}
+	}
+	return found
+}
