@@ -8,4 +8,4 @@
 //	LIBBPF_INCLUDE=/path/to/include go generate ./bpf/...
 package bpf
 
-//go:generate go run github.com/cilium/ebpf/cmd/bpf2go -tags linux -target amd64,arm64,s390x probes c/probes.c -- -O2 -g -Wall -Werror -I./c -I${LIBBPF_INCLUDE}
+//go:generate go tool bpf2go -tags linux -target amd64,arm64,s390x probes c/probes.c -- -O2 -g -Wall -Werror -I./c -I${LIBBPF_INCLUDE}

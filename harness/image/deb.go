@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -147,4 +149,35 @@ func ExtractBoot(r io.Reader) (*BootFiles, error) {
 		return nil, errors.New("package has no /boot/vmlinuz-* and /boot/config-*: not a kernel image package")
 	}
 	return &b, nil
+}
+
+// ExtractTree writes the regular files of a .deb's data archive that lie
+// under prefix (a path relative to /, like "usr/include/bpf") into dest,
+// keeping their paths. It returns how many files it wrote.
+func ExtractTree(r io.Reader, prefix, dest string) (int, error) {
+	prefix = strings.Trim(prefix, "/") + "/"
+	n := 0
+	err := WalkDeb(r, func(name string, hdr *tar.Header, body io.Reader) error {
+		if hdr.Typeflag != tar.TypeReg || !strings.HasPrefix(name, prefix) || strings.Contains(name, "..") {
+			return nil
+		}
+		out := filepath.Join(dest, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+			return err
+		}
+		f, err := os.Create(out)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(f, body); err != nil {
+			f.Close()
+			return err
+		}
+		n++
+		return f.Close()
+	})
+	if err == nil && n == 0 {
+		err = fmt.Errorf("no files under /%s", prefix)
+	}
+	return n, err
 }

@@ -72,6 +72,21 @@ func (f *Fetcher) Resolve(ctx context.Context, ref KernelRef) (Package, error) {
 	return p, nil
 }
 
+// FetchPackage downloads the named package of suite/main for debArch into
+// dest, verified against the signed index.
+func (f *Fetcher) FetchPackage(ctx context.Context, suite, debArch, name, dest string) (Package, error) {
+	pkgs, err := f.Packages(ctx, suite, debArch, name)
+	if err != nil {
+		return Package{}, err
+	}
+	p, err := FindPackage(pkgs, name)
+	if err != nil {
+		return Package{}, fmt.Errorf("suite %s, %s: %w", suite, debArch, err)
+	}
+	f.logf("downloading %s %s (%d KiB)", p.Name, p.Version, p.Size>>10)
+	return p, f.Download(ctx, f.Mirror+"/"+p.Filename, FileSum{SHA256: p.SHA256, Size: p.Size}, dest)
+}
+
 // Kernel returns the kernel ref names, downloading and extracting it only
 // when the cache lacks it.
 func (f *Fetcher) Kernel(ctx context.Context, ref KernelRef) (*Kernel, error) {
