@@ -59,6 +59,7 @@ in DIR/TARGET/console.log.`, s)
 		jobs       = fs.Int("jobs", runtime.NumCPU(), "guests to run at once")
 		agentDir   = fs.String("agent-dir", "", "directory with ksystest-agent.GOARCH binaries (default: next to ksystest, else built from source)")
 		accel      = fs.String("accel", "auto", "auto (KVM when the guest is the host's arch and KVM works), kvm or tcg")
+		appendArgs = fs.String("kernel-append", "", "extra kernel command line for every guest (e.g. 'loglevel=8')")
 		verbose    = fs.Bool("v", false, "verbose: QEMU command lines and timings")
 		quiet      = fs.Bool("q", false, "quiet: no progress, only the table")
 		af         archiveFlags
@@ -91,7 +92,8 @@ in DIR/TARGET/console.log.`, s)
 	res, err := run.Run(ctx, run.Options{
 		Matrix: m, Catalogue: cat, Targets: targets, OutDir: *outDir, Jobs: *jobs,
 		Kernels: run.DebianKernels{Fetcher: fetcher}, Backend: backend, Agents: agents, Logf: logf,
-		Accel: strings.TrimPrefix(*accel, "auto"),
+		Accel:        strings.TrimPrefix(*accel, "auto"),
+		ExtraCmdline: strings.Fields(*appendArgs),
 	})
 	if err != nil {
 		return &exitError{code: exitInfra, err: err}

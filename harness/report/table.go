@@ -92,7 +92,7 @@ func writeCaseDiff(w io.Writer, cs result.Case) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "    ARG\tNAME\tEXPECTED\tCAPTURED\t\n")
+	fmt.Fprintf(tw, "    ARG\tNAME\tEXPECTED\tCAPTURED\tRESULT\n")
 	for i, a := range cs.Args {
 		mark := "ok"
 		switch {

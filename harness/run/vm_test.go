@@ -212,6 +212,7 @@ func TestVMHangIsKilled(t *testing.T) {
 	c := res.Cells[0]
 	assert.Equal(t, result.OutcomeBootError, c.Outcome)
 	assert.Contains(t, c.Reason, "no agent within 3s")
+	assert.Contains(t, c.Reason, "(VM state: prelaunch)", "QMP says the CPU never started")
 	assert.Empty(t, processesWith(t, marker), "QEMU left running")
 }
 

@@ -74,8 +74,9 @@ type fakeInstance struct {
 	Stopped  bool
 }
 
-func (i *fakeInstance) Console() io.Reader    { return i.console }
-func (i *fakeInstance) Done() <-chan struct{} { return i.done }
+func (i *fakeInstance) Console() io.Reader      { return i.console }
+func (i *fakeInstance) Status() (string, error) { return "running", nil }
+func (i *fakeInstance) Done() <-chan struct{}   { return i.done }
 func (i *fakeInstance) Stop(time.Duration) {
 	i.stopOnce.Do(func() { i.Stopped = true; close(i.stop) })
 	<-i.done

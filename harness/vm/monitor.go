@@ -110,9 +110,9 @@ func Monitor(ctx context.Context, inst Instance, start time.Time, dl Deadlines, 
 			case crashLine != "":
 				stop(result.OutcomeCrash, "kernel: "+strings.TrimSpace(crashLine))
 			case w.AgentStart == 0:
-				stop(result.OutcomeBootError, fmt.Sprintf("no agent within %s of QEMU start", dl.Boot))
+				stop(result.OutcomeBootError, fmt.Sprintf("no agent within %s of QEMU start%s", dl.Boot, vmState(inst)))
 			case w.Done == 0:
-				stop(result.OutcomeTimeout, fmt.Sprintf("no progress from the agent for %s", dl.Progress))
+				stop(result.OutcomeTimeout, fmt.Sprintf("no progress from the agent for %s%s", dl.Progress, vmState(inst)))
 			default:
 				// done arrived; the guest just did not power off: stop it.
 				inst.Stop(2 * time.Second)
@@ -121,6 +121,17 @@ func Monitor(ctx context.Context, inst Instance, start time.Time, dl Deadlines, 
 			stop(result.OutcomeInfraError, "interrupted: "+context.Cause(ctx).Error())
 		}
 	}
+}
+
+// vmState asks the VM monitor what the guest is doing, for the reason
+// line: a paused or stopped VM points at the host, a running one at the
+// guest.
+func vmState(inst Instance) string {
+	st, err := inst.Status()
+	if err != nil {
+		return fmt.Sprintf(" (VM state unknown: %v)", err)
+	}
+	return fmt.Sprintf(" (VM state: %s)", st)
 }
 
 // finish decides the outcome of a guest that ended by itself.

@@ -21,6 +21,9 @@ type Instance interface {
 	Done() <-chan struct{}
 	// Stop ends the guest in order, killing it after grace.
 	Stop(grace time.Duration)
+	// Status is the VM's run state as its monitor reports it ("running",
+	// "paused", ...): evidence when a guest goes quiet.
+	Status() (string, error)
 }
 
 // Spec is what a backend needs to boot a guest.

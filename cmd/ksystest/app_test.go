@@ -1,0 +1,66 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := runMain(context.Background(), args, streams{out: &out, err: &errb})
+	code = exitCode(err, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestHelpAndUsage(t *testing.T) {
+	code, out, _ := runCLI(t, "--help")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "Usage: ksystest COMMAND")
+	assert.Contains(t, out, "run ")
+
+	code, _, errs := runCLI(t, "frobnicate")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errs, `unknown command "frobnicate"`)
+
+	code, _, errs = runCLI(t, "run", "-h")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, errs, "-matrix")
+	assert.Contains(t, errs, "results.json")
+
+	code, _, _ = runCLI(t, "run", "--no-such-flag")
+	assert.Equal(t, exitUsage, code)
+
+	code, _, errs = runCLI(t, "run", "--accel", "hvf")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errs, "--accel")
+}
+
+// A bad matrix is a usage error naming file, line and key, before
+// anything is fetched or booted.
+func TestBadMatrixIsUsageError(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "matrix.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("apiVersion: ksystest/v1\ntargets:\n  - arch: x86_64\n    kernal: {suite: bookworm}\n"), 0o644))
+	code, _, errs := runCLI(t, "run", "--matrix", bad)
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errs, bad+":4:")
+	assert.Contains(t, errs, "kernal")
+
+	code, _, errs = runCLI(t, "run", "--matrix", "../../matrix.yaml", "--only", "mips*")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errs, "matches none of x86_64-6.1")
+}
+
+func TestNoMirrorIsInfraError(t *testing.T) {
+	t.Setenv("KSYSTEST_DEBIAN_MIRROR", "")
+	code, _, errs := runCLI(t, "run", "--matrix", "../../matrix.yaml", "--keyring", "/nonexistent.gpg", "--debian-mirror", "http://127.0.0.1:9/debian")
+	assert.Equal(t, exitInfra, code)
+	assert.Contains(t, errs, "keyring")
+}

@@ -1,0 +1,84 @@
+package report
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ksystest/ksystest/harness/result"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func u64(v uint64) *uint64 { return &v }
+
+// sampleRun has one cell of each kind a reader must be able to read.
+func sampleRun() *result.Run {
+	kernel := result.Kernel{Package: "linux-image-6.1.0-50-amd64", Version: "6.1.176-1", Suite: "bookworm",
+		SHA256: "7b5597492a0a65aee61985a492e6bcc3f2cde830072a0e3b3d8c7e1b90279bd3", Release: "6.1.0-50-amd64"}
+	pass := result.Case{Name: "write", Probe: "ksys_write", Syscall: "write", Attach: "sys_write", Verdict: result.Pass, Captures: 1,
+		Args: []result.Arg{{Name: "fd", Expect: "match", Passed: 3, Captured: u64(3), OK: true}}}
+	fail := result.Case{Name: "splice", Probe: "wrong_splice", Syscall: "splice", Attach: "sys_splice", Verdict: result.Fail, Captures: 1,
+		Message: "arg 4 (off_out) expected 0x4444000000004404, captured 0x40a96e",
+		Args: []result.Arg{
+			{Name: "fd_in", Expect: "match", Passed: 0x7ffff001, Captured: u64(0x7ffff001), OK: true},
+			{Name: "off_out", Expect: "match", Passed: 0x4444000000004404, Captured: u64(0x40a96e), Note: "unrelated value"},
+			{Name: "flags", Expect: "ignore", Passed: 0x66000006, Captured: u64(0), OK: true},
+		}}
+	missed := result.Case{Name: "splice", Probe: "ksys_splice", Syscall: "splice", Verdict: result.Fail,
+		Message: "not run: crash", Args: []result.Arg{{Name: "fd_in", Expect: "match", Note: "not run"}}}
+	return &result.Run{
+		Schema: result.SchemaVersion, Matrix: "matrix.yaml", WallSec: 12.3,
+		Started: time.Date(2026, 11, 25, 23, 0, 0, 0, time.UTC),
+		Cells: []result.Cell{
+			{Target: "x86_64-6.1", Arch: "x86_64", Kernel: kernel, Accel: "tcg", Outcome: result.OutcomeFail,
+				Timings: result.Timings{AgentStartSec: 4.6, DoneSec: 5.5, ExitSec: 5.5}, Cases: []result.Case{pass, fail},
+				ConsoleLog: "x86_64-6.1/console.log"},
+			{Target: "arm64-6.1", Arch: "arm64", Kernel: kernel, Accel: "tcg", Outcome: result.OutcomePass,
+				Timings: result.Timings{AgentStartSec: 1.4, DoneSec: 2.3, ExitSec: 2.3}, Cases: []result.Case{pass, pass}},
+			{Target: "s390x-6.12", Arch: "s390x", Accel: "tcg", Outcome: result.OutcomeCrash,
+				Reason: "kernel: [    1.63] Kernel panic - not syncing: VFS: Unable to mount root fs",
+				Timings: result.Timings{ExitSec: 1.7}, Cases: []result.Case{missed},
+				ConsoleLog: "s390x-6.12/console.log", ConsoleTail: []string{"[    1.63] Kernel panic - not syncing: VFS: Unable to mount root fs", "[    1.64] ret_from_fork+0xa/0x38"}},
+		},
+	}
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		require.NoError(t, os.WriteFile(path, got, 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "run with -update to create")
+	assert.Equal(t, string(want), string(got))
+}
+
+func TestTableGolden(t *testing.T) {
+	var b bytes.Buffer
+	require.NoError(t, Table(&b, sampleRun()))
+	golden(t, "table.golden", b.Bytes())
+}
+
+func TestJSONGolden(t *testing.T) {
+	var b bytes.Buffer
+	require.NoError(t, JSON(&b, sampleRun()))
+	golden(t, "results.golden.json", b.Bytes())
+}
+
+func TestExitCode(t *testing.T) {
+	r := sampleRun()
+	assert.Equal(t, 1, r.ExitCode(), "fail and crash are findings")
+	r.Cells = r.Cells[1:2]
+	assert.Equal(t, 0, r.ExitCode())
+	r.Cells = append(r.Cells, result.Cell{Outcome: result.OutcomeBootError})
+	assert.Equal(t, 3, r.ExitCode())
+	r.Cells = append(r.Cells, result.Cell{Outcome: result.OutcomeTimeout})
+	assert.Equal(t, 1, r.ExitCode(), "a finding outranks infrastructure")
+}
