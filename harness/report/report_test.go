@@ -42,7 +42,7 @@ func sampleRun() *result.Run {
 			{Target: "arm64-6.1", Arch: "arm64", Kernel: kernel, Accel: "tcg", Outcome: result.OutcomePass,
 				Timings: result.Timings{AgentStartSec: 1.4, DoneSec: 2.3, ExitSec: 2.3}, Cases: []result.Case{pass, pass}},
 			{Target: "s390x-6.12", Arch: "s390x", Accel: "tcg", Outcome: result.OutcomeCrash,
-				Reason: "kernel: [    1.63] Kernel panic - not syncing: VFS: Unable to mount root fs",
+				Reason:  "kernel: [    1.63] Kernel panic - not syncing: VFS: Unable to mount root fs",
 				Timings: result.Timings{ExitSec: 1.7}, Cases: []result.Case{missed},
 				ConsoleLog: "s390x-6.12/console.log", ConsoleTail: []string{"[    1.63] Kernel panic - not syncing: VFS: Unable to mount root fs", "[    1.64] ret_from_fork+0xa/0x38"}},
 		},

@@ -89,14 +89,14 @@ func TestConsoleGolden(t *testing.T) {
 
 func TestIsCrashLine(t *testing.T) {
 	for line, want := range map[string]bool{
-		"[    1.6] Kernel panic - not syncing: VFS: Unable to mount root fs": true,
+		"[    1.6] Kernel panic - not syncing: VFS: Unable to mount root fs":        true,
 		"[    2.0] BUG: kernel NULL pointer dereference, address: 0000000000000008": true,
-		"[    2.0] Oops: 0002 [#1] PREEMPT SMP NOPTI":                             true,
-		"[    2.0] Internal error: Oops: 96000005 [#1] SMP":                       true,
-		"[    2.0] Unable to handle kernel paging request at virtual address 0":   true,
-		"[    0.0] Booting Linux on physical CPU 0x0000000000 [0x411fd070]":       false,
-		`@@ksystest@@ {"v":1,"seq":6,"type":"done"}`:                            false,
-		"[    0.5] OOPS_ENABLED=1 is not a crash":                                 false,
+		"[    2.0] Oops: 0002 [#1] PREEMPT SMP NOPTI":                               true,
+		"[    2.0] Internal error: Oops: 96000005 [#1] SMP":                         true,
+		"[    2.0] Unable to handle kernel paging request at virtual address 0":     true,
+		"[    0.0] Booting Linux on physical CPU 0x0000000000 [0x411fd070]":         false,
+		`@@ksystest@@ {"v":1,"seq":6,"type":"done"}`:                                false,
+		"[    0.5] OOPS_ENABLED=1 is not a crash":                                   false,
 	} {
 		assert.Equal(t, want, IsCrashLine(line), line)
 	}
