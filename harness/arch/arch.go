@@ -40,6 +40,10 @@ type Arch struct {
 	Console string
 	// HostGOARCH is the host GOARCH on which KVM can run this guest.
 	HostGOARCH string
+	// BootVmlinux boots the uncompressed kernel taken out of the
+	// packaged image when the kernel supports it (x86: PVH), skipping the
+	// image's self-decompression.
+	BootVmlinux bool
 
 	// Slowdown scales boot and progress deadlines under emulation.
 	Slowdown float64
@@ -60,6 +64,7 @@ var table = map[string]Arch{
 		ConsoleArgs:   []string{"-serial", "chardev:con0"},
 		Console:       "ttyS0",
 		HostGOARCH:    "amd64",
+		BootVmlinux:   true,
 		Slowdown:      1.5,
 	},
 	"arm64": {

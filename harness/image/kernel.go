@@ -18,6 +18,8 @@ type KernelRef struct {
 	DebArch string
 	Package string // linux-image-6.1.0-50-amd64; empty: resolve Flavour
 	Flavour string // amd64, arm64, s390x, armmp-lpae
+	// UnpackBzImage asks for the uncompressed vmlinux too (x86: PVH boot).
+	UnpackBzImage bool
 }
 
 // Kernel is a verified, extracted kernel in the cache.
@@ -31,6 +33,9 @@ type Kernel struct {
 	Release string `json:"release"` // uname -r
 	Vmlinuz string `json:"vmlinuz"`
 	Config  string `json:"config"`
+	// Vmlinux is the uncompressed kernel when asked for and bootable
+	// (see VmlinuxFromBzImage); empty otherwise.
+	Vmlinux string `json:"-"`
 	// Cached is true when nothing was downloaded for this kernel.
 	Cached bool `json:"-"`
 }
@@ -95,6 +100,14 @@ func (f *Fetcher) Kernel(ctx context.Context, ref KernelRef) (*Kernel, error) {
 		return nil, err
 	}
 	dir := f.Cache.Path("kernels", p.SHA256)
+	k, err := f.kernel(ctx, p, ref, dir)
+	if err == nil && ref.UnpackBzImage {
+		f.ensureVmlinux(ctx, k, dir)
+	}
+	return k, err
+}
+
+func (f *Fetcher) kernel(ctx context.Context, p Package, ref KernelRef, dir string) (*Kernel, error) {
 	if k, err := readKernel(dir); err == nil {
 		k.Cached = true
 		return k, nil

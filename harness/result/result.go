@@ -72,6 +72,9 @@ type Kernel struct {
 	SHA256  string `json:"sha256"`
 	Release string `json:"release"` // uname -r as the guest reported it
 	Cached  bool   `json:"cached"`
+	// BootImage is what QEMU was given: "vmlinuz" as packaged, or
+	// "vmlinux" unpacked from it (x86 PVH boot).
+	BootImage string `json:"boot_image,omitempty"`
 }
 
 // Timings are seconds since QEMU started (fetch is before it).

@@ -37,6 +37,7 @@ type DebianKernels struct{ Fetcher *image.Fetcher }
 func (d DebianKernels) Kernel(ctx context.Context, t matrix.Target, a arch.Arch) (*image.Kernel, error) {
 	return d.Fetcher.Kernel(ctx, image.KernelRef{
 		Suite: t.Kernel.Suite, DebArch: a.DebianArch, Package: t.Kernel.Package, Flavour: t.Kernel.Flavour,
+		UnpackBzImage: a.BootVmlinux,
 	})
 }
 
@@ -165,8 +166,14 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 	cell.ConsoleLog = filepath.Join(t.Name, "console.log")
 
 	start := time.Now()
+	bootImage := k.Vmlinuz
+	cell.Kernel.BootImage = "vmlinuz"
+	if k.Vmlinux != "" {
+		bootImage = k.Vmlinux
+		cell.Kernel.BootImage = "vmlinux"
+	}
 	inst, err := o.Backend.Start(ctx, vm.Spec{
-		Arch: a, Kernel: k.Vmlinuz, Initrd: initrd, MemoryMB: t.MemoryMB, Accel: accel, Dir: work,
+		Arch: a, Kernel: bootImage, Initrd: initrd, MemoryMB: t.MemoryMB, Accel: accel, Dir: work,
 		ExtraCmdline: o.ExtraCmdline, Paused: o.Paused,
 	})
 	if err != nil {

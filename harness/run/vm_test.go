@@ -117,6 +117,9 @@ func TestVMDefaultMatrix(t *testing.T) {
 		assert.False(t, c.Kernel.Cached, c.Target)
 		assert.Len(t, c.Kernel.SHA256, 64)
 		assert.NotEmpty(t, c.Kernel.Version)
+		if c.Arch == "x86_64" {
+			assert.Equal(t, "vmlinux", c.Kernel.BootImage, "x86 boots the unpacked kernel through PVH")
+		}
 		assert.NotZero(t, c.Timings.AgentStartSec)
 		assert.NotZero(t, c.Timings.DoneSec)
 		for _, cs := range c.Cases {
