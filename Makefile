@@ -44,7 +44,7 @@ lint:
 # >= 1.2 headers from Debian, verified like kernels.
 generate: $(LIBBPF)
 	@.ci/install-deps --generate
-	cd bpf && LIBBPF_INCLUDE=$(CURDIR)/$(LIBBPF) $(GO) generate ./...
+	$(GO) generate ./bpf/...
 
 $(LIBBPF):
 	$(GO) run ./internal/cmd/debextract -suite trixie -package libbpf-dev -path usr/include/bpf -out bpf/.libbpf

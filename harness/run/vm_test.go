@@ -26,7 +26,7 @@ import (
 // probes. Locally they skip, with the reason, when QEMU or the Debian
 // keyring is missing; under CI=true a missing prerequisite fails.
 
-func requireVM(t *testing.T, arches ...string) {
+func requireVM(t testing.TB, arches ...string) {
 	t.Helper()
 	var missing []string
 	for _, name := range arches {
@@ -61,7 +61,7 @@ var (
 )
 
 // testAgents builds each agent at most once per test binary.
-func testAgents(t *testing.T) *Agents {
+func testAgents(t testing.TB) *Agents {
 	agentsOnce.Do(func() {
 		wd, _ := os.Getwd()
 		dir, err := os.MkdirTemp("", "ksystest-agents-")
@@ -71,7 +71,7 @@ func testAgents(t *testing.T) *Agents {
 	return agents
 }
 
-func vmOptions(t *testing.T, cacheDir string, catalogue string, targets ...string) Options {
+func vmOptions(t testing.TB, cacheDir string, catalogue string, targets ...string) Options {
 	t.Helper()
 	m, err := matrix.Load("../../matrix.yaml")
 	require.NoError(t, err)
