@@ -3,6 +3,7 @@ package matrix
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 
@@ -41,6 +42,29 @@ func (e *ConfigError) Error() string {
 		lines[i] = p.String()
 	}
 	return strings.Join(lines, "\n")
+}
+
+// config is a file loadFile can read: defaults, then validation.
+type config interface {
+	ApplyDefaults()
+	Validate() []Problem
+}
+
+// loadFile reads file into v strictly, applies v's defaults and validates
+// it, locating every problem in the file.
+func loadFile(file string, v config) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	if err := decodeStrict(file, data, v); err != nil {
+		return err
+	}
+	v.ApplyDefaults()
+	if problems := v.Validate(); len(problems) > 0 {
+		return &ConfigError{Problems: locate(file, data, problems)}
+	}
+	return nil
 }
 
 // decodeStrict decodes data into v, refusing unknown keys and wrong types,

@@ -7,7 +7,6 @@ package matrix
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -68,18 +67,9 @@ func (d *Duration) UnmarshalText(b []byte) error {
 
 // Load reads, defaults and validates a matrix file.
 func Load(file string) (*Matrix, error) {
-	data, err := os.ReadFile(file)
-	if err != nil {
+	m := Matrix{File: file}
+	if err := loadFile(file, &m); err != nil {
 		return nil, err
-	}
-	var m Matrix
-	if err := decodeStrict(file, data, &m); err != nil {
-		return nil, err
-	}
-	m.File = file
-	m.ApplyDefaults()
-	if problems := m.Validate(); len(problems) > 0 {
-		return nil, &ConfigError{Problems: locate(file, data, problems)}
 	}
 	return &m, nil
 }
