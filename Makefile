@@ -5,7 +5,7 @@
 GO        ?= go
 BIN       := bin
 GOARCHES  := amd64 arm64 s390x
-AGENTS    := $(addprefix $(BIN)/ksystest-agent.,$(GOARCHES))
+AGENTS    := $(addprefix $(BIN)/ksystest-agent.,$(GOARCHES)) $(BIN)/ksystest-compat.386 $(BIN)/ksystest-compat.arm
 LIBBPF    := bpf/.libbpf/usr/include
 # Extra flags for `ksystest run` in `make vmtest`, e.g. ARGS='--only arm64*'.
 ARGS      ?=
@@ -25,6 +25,10 @@ $(BIN)/ksystest: FORCE
 # The agent is PID 1 in the guest: static, stripped, one per guest arch.
 $(BIN)/ksystest-agent.%: FORCE
 	CGO_ENABLED=0 GOOS=linux GOARCH=$* $(GO) build -trimpath -ldflags='-s -w' -o $@ ./cmd/ksystest-agent
+
+# The 32-bit helper of compat cases: i386 programs on x86_64, arm on arm64.
+$(BIN)/ksystest-compat.%: FORCE
+	CGO_ENABLED=0 GOOS=linux GOARCH=$* GOARM=7 $(GO) build -trimpath -ldflags='-s -w' -o $@ ./cmd/ksystest-compat
 
 vmtest: deps build
 	$(BIN)/ksystest run $(ARGS)

@@ -16,12 +16,20 @@ import (
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	probesMapEvents       = "events"
-	probesProgKsysPrctl   = "ksys_prctl"
-	probesProgKsysSplice  = "ksys_splice"
-	probesProgKsysWrite   = "ksys_write"
-	probesProgWrongSplice = "wrong_splice"
-	probesVarTargetTid    = "target_tid"
+	probesMapEvents                  = "events"
+	probesMapTarget                  = "target"
+	probesProgAwareClone             = "aware_clone"
+	probesProgAwareConnect           = "aware_connect"
+	probesProgAwareConnectSocketcall = "aware_connect__socketcall"
+	probesProgAwareMmap              = "aware_mmap"
+	probesProgKsysPrctl              = "ksys_prctl"
+	probesProgKsysSplice             = "ksys_splice"
+	probesProgKsysWrite              = "ksys_write"
+	probesProgNaiveClone             = "naive_clone"
+	probesProgNaiveConnect           = "naive_connect"
+	probesProgNaiveMmap              = "naive_mmap"
+	probesProgNaiveOldMmap           = "naive_old_mmap"
+	probesProgWrongSplice            = "wrong_splice"
 )
 
 // loadProbes returns the embedded CollectionSpec for probes.
@@ -66,10 +74,18 @@ type probesSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type probesProgramSpecs struct {
-	KsysPrctl   *ebpf.ProgramSpec `ebpf:"ksys_prctl"`
-	KsysSplice  *ebpf.ProgramSpec `ebpf:"ksys_splice"`
-	KsysWrite   *ebpf.ProgramSpec `ebpf:"ksys_write"`
-	WrongSplice *ebpf.ProgramSpec `ebpf:"wrong_splice"`
+	AwareClone             *ebpf.ProgramSpec `ebpf:"aware_clone"`
+	AwareConnect           *ebpf.ProgramSpec `ebpf:"aware_connect"`
+	AwareConnectSocketcall *ebpf.ProgramSpec `ebpf:"aware_connect__socketcall"`
+	AwareMmap              *ebpf.ProgramSpec `ebpf:"aware_mmap"`
+	KsysPrctl              *ebpf.ProgramSpec `ebpf:"ksys_prctl"`
+	KsysSplice             *ebpf.ProgramSpec `ebpf:"ksys_splice"`
+	KsysWrite              *ebpf.ProgramSpec `ebpf:"ksys_write"`
+	NaiveClone             *ebpf.ProgramSpec `ebpf:"naive_clone"`
+	NaiveConnect           *ebpf.ProgramSpec `ebpf:"naive_connect"`
+	NaiveMmap              *ebpf.ProgramSpec `ebpf:"naive_mmap"`
+	NaiveOldMmap           *ebpf.ProgramSpec `ebpf:"naive_old_mmap"`
+	WrongSplice            *ebpf.ProgramSpec `ebpf:"wrong_splice"`
 }
 
 // probesMapSpecs contains maps before they are loaded into the kernel.
@@ -77,13 +93,13 @@ type probesProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type probesMapSpecs struct {
 	Events *ebpf.MapSpec `ebpf:"events"`
+	Target *ebpf.MapSpec `ebpf:"target"`
 }
 
 // probesVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type probesVariableSpecs struct {
-	TargetTid *ebpf.VariableSpec `ebpf:"target_tid"`
 }
 
 // probesObjects contains all objects after they have been loaded into the kernel.
@@ -107,11 +123,13 @@ func (o *probesObjects) Close() error {
 // It can be passed to loadProbesObjects or ebpf.CollectionSpec.LoadAndAssign.
 type probesMaps struct {
 	Events *ebpf.Map `ebpf:"events"`
+	Target *ebpf.Map `ebpf:"target"`
 }
 
 func (m *probesMaps) Close() error {
 	return _ProbesClose(
 		m.Events,
+		m.Target,
 	)
 }
 
@@ -119,24 +137,39 @@ func (m *probesMaps) Close() error {
 //
 // It can be passed to loadProbesObjects or ebpf.CollectionSpec.LoadAndAssign.
 type probesVariables struct {
-	TargetTid *ebpf.Variable `ebpf:"target_tid"`
 }
 
 // probesPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to loadProbesObjects or ebpf.CollectionSpec.LoadAndAssign.
 type probesPrograms struct {
-	KsysPrctl   *ebpf.Program `ebpf:"ksys_prctl"`
-	KsysSplice  *ebpf.Program `ebpf:"ksys_splice"`
-	KsysWrite   *ebpf.Program `ebpf:"ksys_write"`
-	WrongSplice *ebpf.Program `ebpf:"wrong_splice"`
+	AwareClone             *ebpf.Program `ebpf:"aware_clone"`
+	AwareConnect           *ebpf.Program `ebpf:"aware_connect"`
+	AwareConnectSocketcall *ebpf.Program `ebpf:"aware_connect__socketcall"`
+	AwareMmap              *ebpf.Program `ebpf:"aware_mmap"`
+	KsysPrctl              *ebpf.Program `ebpf:"ksys_prctl"`
+	KsysSplice             *ebpf.Program `ebpf:"ksys_splice"`
+	KsysWrite              *ebpf.Program `ebpf:"ksys_write"`
+	NaiveClone             *ebpf.Program `ebpf:"naive_clone"`
+	NaiveConnect           *ebpf.Program `ebpf:"naive_connect"`
+	NaiveMmap              *ebpf.Program `ebpf:"naive_mmap"`
+	NaiveOldMmap           *ebpf.Program `ebpf:"naive_old_mmap"`
+	WrongSplice            *ebpf.Program `ebpf:"wrong_splice"`
 }
 
 func (p *probesPrograms) Close() error {
 	return _ProbesClose(
+		p.AwareClone,
+		p.AwareConnect,
+		p.AwareConnectSocketcall,
+		p.AwareMmap,
 		p.KsysPrctl,
 		p.KsysSplice,
 		p.KsysWrite,
+		p.NaiveClone,
+		p.NaiveConnect,
+		p.NaiveMmap,
+		p.NaiveOldMmap,
 		p.WrongSplice,
 	)
 }

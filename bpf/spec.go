@@ -7,8 +7,8 @@ import "github.com/cilium/ebpf"
 // Spec returns the probes compiled for this GOARCH.
 func Spec() (*ebpf.CollectionSpec, error) { return loadProbes() }
 
-// TargetTIDVar is the global each probe compares the calling thread with.
-const TargetTIDVar = "target_tid"
+// TargetMap holds, at key 0, the thread whose calls the probes report.
+const TargetMap = "target"
 
 // EventsMap is the ring buffer the probes write to.
 const EventsMap = "events"

@@ -28,16 +28,29 @@ struct {
 	__uint(max_entries, 1 << 16);
 } events SEC(".maps");
 
-/* Set by the agent before loading: the thread that issues the syscalls. */
-volatile const __u32 target_tid = 0;
+/*
+ * The thread whose syscalls the probes report, set by the agent: its own
+ * trigger thread, or a 32-bit helper's for compat cases. A map, not a
+ * constant, so it can change after loading.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} target SEC(".maps");
 
 static __always_inline int emit(__u32 nargs, __u64 a0, __u64 a1, __u64 a2,
 				__u64 a3, __u64 a4, __u64 a5)
 {
 	struct event *e;
+	__u32 zero = 0, *tid;
+	__u32 target_tid;
 
-	if ((__u32)bpf_get_current_pid_tgid() != target_tid)
+	tid = bpf_map_lookup_elem(&target, &zero);
+	if (!tid || (__u32)bpf_get_current_pid_tgid() != *tid)
 		return 0;
+	target_tid = *tid;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e)
 		return 0;
@@ -75,6 +88,206 @@ int BPF_KSYSCALL(ksys_splice, unsigned long fd_in, unsigned long off_in,
 {
 	return emit(6, fd_in, off_in, fd_out, off_out, len, flags);
 }
+
+/*
+ * ---- Quirks ------------------------------------------------------------
+ *
+ * For each place where BPF_KSYSCALL does not give the real arguments
+ * (libbpf's own list: old mmap, clone orders, socketcall, compat), a naive
+ * probe written with the x86_64 signature, the way users first write it,
+ * and an aware probe that recovers the real arguments on every arch. The
+ * catalogue (bpf/cases.yaml) says, per arch, how the naive probe goes wrong.
+ * A probe may be several programs: NAME and NAME__SUFFIX are attached
+ * together.
+ */
+
+/* mmap(addr, len, prot, flags, fd, off) */
+SEC("ksyscall/mmap")
+int BPF_KSYSCALL(naive_mmap, unsigned long addr, unsigned long len,
+		 unsigned long prot, unsigned long flags, unsigned long fd,
+		 unsigned long off)
+{
+	return emit(6, addr, len, prot, flags, fd, off);
+}
+
+#if defined(__TARGET_ARCH_s390)
+/*
+ * s390x's mmap is syscall 90, old_mmap: one pointer to six longs in user
+ * memory (__ARCH_WANT_SYS_OLD_MMAP). There is no sys_mmap to attach to.
+ */
+struct mmap_arg_struct {
+	unsigned long addr, len, prot, flags, fd, offset;
+};
+
+/*
+ * The author who found that s390x's mmap is old_mmap, and attached there
+ * with the six-argument signature: argument 1 is the struct's address.
+ */
+SEC("ksyscall/old_mmap")
+int BPF_KSYSCALL(naive_old_mmap, unsigned long addr, unsigned long len,
+		 unsigned long prot, unsigned long flags, unsigned long fd,
+		 unsigned long off)
+{
+	return emit(6, addr, len, prot, flags, fd, off);
+}
+
+SEC("ksyscall/old_mmap")
+int BPF_KSYSCALL(aware_mmap, struct mmap_arg_struct *uargs)
+{
+	struct mmap_arg_struct a = {};
+
+	if (bpf_probe_read_user(&a, sizeof(a), uargs))
+		return 0;
+	return emit(6, a.addr, a.len, a.prot, a.flags, a.fd, a.offset);
+}
+#else
+SEC("ksyscall/mmap")
+int BPF_KSYSCALL(aware_mmap, unsigned long addr, unsigned long len,
+		 unsigned long prot, unsigned long flags, unsigned long fd,
+		 unsigned long off)
+{
+	return emit(6, addr, len, prot, flags, fd, off);
+}
+#endif
+
+/* clone(flags, newsp, parent_tid, child_tid, tls): the x86_64 order. */
+SEC("ksyscall/clone")
+int BPF_KSYSCALL(naive_clone, unsigned long flags, unsigned long newsp,
+		 unsigned long ptid, unsigned long ctid, unsigned long tls)
+{
+	return emit(5, flags, newsp, ptid, ctid, tls, 0);
+}
+
+/*
+ * The aware probe emits the arguments in the x86_64 order whatever the
+ * arch's register order: s390 is CONFIG_CLONE_BACKWARDS2 (newsp first).
+ */
+#if defined(__TARGET_ARCH_s390)
+SEC("ksyscall/clone")
+int BPF_KSYSCALL(aware_clone, unsigned long newsp, unsigned long flags,
+		 unsigned long ptid, unsigned long ctid, unsigned long tls)
+{
+	return emit(5, flags, newsp, ptid, ctid, tls, 0);
+}
+#else
+SEC("ksyscall/clone")
+int BPF_KSYSCALL(aware_clone, unsigned long flags, unsigned long newsp,
+		 unsigned long ptid, unsigned long ctid, unsigned long tls)
+{
+	return emit(5, flags, newsp, ptid, ctid, tls, 0);
+}
+#endif
+
+/*
+ * connect(fd, uservaddr, addrlen). The 4th value is the first 8 bytes of
+ * the sockaddr (family, port, address), read from user memory as a careful
+ * probe would.
+ */
+static __always_inline int emit_connect(unsigned long fd, const void *sa,
+					unsigned long len)
+{
+	__u64 head = 0;
+
+	bpf_probe_read_user(&head, sizeof(head), sa);
+	return emit(4, fd, (unsigned long)sa, len, head, 0, 0);
+}
+
+SEC("ksyscall/connect")
+int BPF_KSYSCALL(naive_connect, unsigned long fd, void *uservaddr,
+		 unsigned long addrlen)
+{
+	return emit_connect(fd, uservaddr, addrlen);
+}
+
+SEC("ksyscall/connect")
+int BPF_KSYSCALL(aware_connect, unsigned long fd, void *uservaddr,
+		 unsigned long addrlen)
+{
+	return emit_connect(fd, uservaddr, addrlen);
+}
+
+/*
+ * Where the ABI has socketcall (s390x; i386), user space may reach connect
+ * through socketcall(SYS_CONNECT, args*) instead: Go's syscall package and
+ * net do on s390x. The aware probe decodes that path too.
+ */
+#define SYS_CONNECT 3
+
+SEC("ksyscall/socketcall")
+int BPF_KSYSCALL(aware_connect__socketcall, int call, unsigned long *uargs)
+{
+	unsigned long a[3] = {};
+
+	if (call != SYS_CONNECT)
+		return 0;
+	if (bpf_probe_read_user(a, sizeof(a), uargs))
+		return 0;
+	return emit_connect(a[0], (const void *)a[1], a[2]);
+}
+
+/*
+ * Compat: 32-bit programs on 64-bit kernels. ksyscall/ attaches only the
+ * native entry points. On x86_64, i386 tasks enter __ia32_sys_* with their
+ * arguments in bx, cx, dx, si, di, bp, and clone through the compat
+ * ia32_clone, which takes CLONE_BACKWARDS order (tls before child_tid).
+ * On arm64, AArch32 tasks enter the native __arm64_sys_* wrappers with
+ * arguments in x0..x5, and clone goes to the native sys_clone. Either way
+ * the program passed clone's arguments in CLONE_BACKWARDS order, and that
+ * is what the aware probe decodes.
+ */
+#if defined(__TARGET_ARCH_x86)
+#define COMPAT_ARG(regs, n) \
+	((n) == 0 ? BPF_CORE_READ(regs, bx) : (n) == 1 ? BPF_CORE_READ(regs, cx) : \
+	 (n) == 2 ? BPF_CORE_READ(regs, dx) : (n) == 3 ? BPF_CORE_READ(regs, si) : \
+	 BPF_CORE_READ(regs, di))
+#define COMPAT_WRITE "kprobe/__ia32_sys_write"
+#define COMPAT_PRCTL "kprobe/__ia32_sys_prctl"
+#define COMPAT_CLONE "kprobe/__ia32_compat_sys_ia32_clone"
+#define COMPAT_CLONE_BACKWARDS 1
+#elif defined(__TARGET_ARCH_arm64)
+#define COMPAT_ARG(regs, n) \
+	((n) == 0 ? BPF_CORE_READ((struct pt_regs___arm64 *)(regs), orig_x0) : \
+	 BPF_CORE_READ((struct user_pt_regs *)(regs), regs[n]))
+#define COMPAT_WRITE "kprobe/__arm64_sys_write"
+#define COMPAT_PRCTL "kprobe/__arm64_sys_prctl"
+#define COMPAT_CLONE "kprobe/__arm64_sys_clone"
+/* The AArch32 ABI is CONFIG_CLONE_BACKWARDS, whatever arm64 does with it. */
+#define COMPAT_CLONE_BACKWARDS 1
+#endif
+
+#ifdef COMPAT_ARG
+/* Compat arguments are 32 bits wide whatever the register holds. */
+#define CARG(regs, n) ((__u64)(__u32)COMPAT_ARG(regs, n))
+
+SEC(COMPAT_WRITE)
+int BPF_KPROBE(compat_write)
+{
+	struct pt_regs *regs = (struct pt_regs *)PT_REGS_PARM1(ctx);
+
+	return emit(3, CARG(regs, 0), CARG(regs, 1), CARG(regs, 2), 0, 0, 0);
+}
+
+SEC(COMPAT_PRCTL)
+int BPF_KPROBE(compat_prctl)
+{
+	struct pt_regs *regs = (struct pt_regs *)PT_REGS_PARM1(ctx);
+
+	return emit(5, CARG(regs, 0), CARG(regs, 1), CARG(regs, 2),
+		    CARG(regs, 3), CARG(regs, 4), 0);
+}
+
+SEC(COMPAT_CLONE)
+int BPF_KPROBE(compat_clone)
+{
+	struct pt_regs *regs = (struct pt_regs *)PT_REGS_PARM1(ctx);
+
+	if (COMPAT_CLONE_BACKWARDS)
+		return emit(5, CARG(regs, 0), CARG(regs, 1), CARG(regs, 2),
+			    CARG(regs, 4), CARG(regs, 3), 0);
+	return emit(5, CARG(regs, 0), CARG(regs, 1), CARG(regs, 2),
+		    CARG(regs, 3), CARG(regs, 4), 0);
+}
+#endif
 
 /*
  * A deliberately wrong probe, for proving that ksystest catches one: it

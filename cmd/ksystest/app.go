@@ -62,6 +62,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"run", "boot the matrix's guests and check every case", cmdRun},
+		{"report", "render a finished run's report again (text or --markdown)", cmdReport},
 		{"version", "print the version", func(_ context.Context, _ []string, s streams) error {
 			fmt.Fprintln(s.out, "ksystest", version)
 			return nil
@@ -118,17 +119,26 @@ func newFlagSet(name, synopsis string, s streams) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args; -h is success, anything else wrong is usage.
+// parseFlags parses flags and refuses arguments; -h is success, anything
+// else wrong is usage.
 func parseFlags(fs *flag.FlagSet, args []string) (help bool, err error) {
+	if help, err = parseArgs(fs, args); help || err != nil {
+		return help, err
+	}
+	if fs.NArg() > 0 {
+		return false, usageErr("unexpected argument %q", fs.Arg(0))
+	}
+	return false, nil
+}
+
+// parseArgs parses flags and leaves arguments to the command.
+func parseArgs(fs *flag.FlagSet, args []string) (help bool, err error) {
 	err = fs.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
 		return true, nil
 	}
 	if err != nil {
 		return false, &exitError{code: exitUsage}
-	}
-	if fs.NArg() > 0 {
-		return false, usageErr("unexpected argument %q", fs.Arg(0))
 	}
 	return false, nil
 }

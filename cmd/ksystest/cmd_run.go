@@ -153,6 +153,9 @@ func findAgents(dir, cacheDir string) (*run.Agents, error) {
 	if wd, err := os.Getwd(); err == nil {
 		if root := run.ModuleRoot(wd); root != "" {
 			if _, err := os.Stat(filepath.Join(a.Dir, run.AgentName(runtime.GOARCH))); errors.Is(err, os.ErrNotExist) {
+				// Not an installed ksystest: build guest programs from
+				// this checkout, always fresh (go's build cache makes it
+				// cheap).
 				a.SourceDir = root
 				a.BuildDir = filepath.Join(cacheDir, "agents")
 			}

@@ -7,6 +7,7 @@ package agent
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ksystest/ksystest/harness/proto"
+	"github.com/ksystest/ksystest/harness/trigger"
 	"golang.org/x/sys/unix"
 )
 
@@ -54,9 +56,9 @@ func Run(em *Emitter, cataloguePath string) error {
 	// Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK.
 	_ = unix.Setrlimit(unix.RLIMIT_MEMLOCK, &rl)
 
-	thread := NewThread()
+	thread := trigger.NewThread()
 	start := time.Now()
-	probes, loadErr := LoadProbes(thread.TID)
+	probes, loadErr := LoadProbes()
 	if loadErr == nil {
 		defer probes.Close()
 		em.Emit(proto.Event{Type: proto.EventLoaded, Loaded: &proto.Loaded{
@@ -64,47 +66,79 @@ func Run(em *Emitter, cataloguePath string) error {
 			LoadMillis: time.Since(start).Milliseconds(),
 		}})
 	}
-	res := &guestResources{}
+	r := &runner{probes: probes, thread: thread, res: &trigger.GuestResources{}}
+	defer r.close()
 	for _, c := range cat.Cases {
-		r := proto.CaseResult{Name: c.Name}
+		res := proto.CaseResult{Name: c.Name}
 		if loadErr != nil {
-			r.Error = loadErr.Error()
+			res.Error = loadErr.Error()
 		} else {
-			runCase(&r, c, probes, thread, res)
+			r.run(&res, c)
 		}
-		em.Emit(proto.Event{Type: proto.EventCase, Case: &r})
+		em.Emit(proto.Event{Type: proto.EventCase, Case: &res})
 	}
 	em.Emit(proto.Event{Type: proto.EventDone})
 	return nil
 }
 
-func runCase(r *proto.CaseResult, c proto.Case, probes *Probes, thread *Thread, res Resources) {
-	nr, err := SyscallNumber(c.Syscall)
-	if err != nil {
-		r.Error = err.Error()
+// runner runs cases against loaded probes.
+type runner struct {
+	probes *Probes
+	thread *trigger.Thread
+	res    *trigger.GuestResources
+	compat *compatHelper
+}
+
+func (r *runner) run(res *proto.CaseResult, c proto.Case) {
+	tid := r.thread.TID
+	issue := func() (trigger.Call, error) { return trigger.Issue(r.thread, c, r.res) }
+	if c.Compat {
+		if r.compat == nil {
+			h, err := startCompat(proto.CompatHelperPath)
+			if err != nil {
+				res.Error = err.Error()
+				return
+			}
+			r.compat = h
+		}
+		tid = r.compat.TID
+		issue = func() (trigger.Call, error) { return r.compat.issue(c) }
+	}
+	if err := r.probes.SetTarget(tid); err != nil {
+		res.Error = err.Error()
 		return
 	}
-	r.Passed, err = ResolveArgs(c.Args, res)
-	if err != nil {
-		r.Error = err.Error()
-		return
-	}
-	sym, detach, err := probes.Attach(c.Probe)
-	r.Attach = sym
-	if err != nil {
-		r.Error = err.Error()
-		return
-	}
+	syms, detach, err := r.probes.Attach(c.Probe)
 	defer detach()
-	// Anything left from an earlier case is not this case's.
-	if _, err := probes.Drain(); err != nil {
-		r.Error = err.Error()
+	res.Attach = strings.Join(syms, ",")
+	if errors.Is(err, ErrNoProbe) {
+		res.Error = err.Error()
 		return
 	}
-	r.Ret, r.Errno = thread.Issue(nr, r.Passed)
-	r.Captures, err = probes.Drain()
 	if err != nil {
-		r.Error = err.Error()
+		// The call is still made: that a probe cannot attach is itself
+		// what some cases expect (no sys_mmap on s390x).
+		res.AttachError = err.Error()
+	}
+	// Anything left from an earlier case is not this case's.
+	if _, err := r.probes.Drain(); err != nil {
+		res.Error = err.Error()
+		return
+	}
+	call, err := issue()
+	if err != nil {
+		res.Error = err.Error()
+		return
+	}
+	res.Passed, res.Regs, res.Ret, res.Errno = call.Passed, call.Regs, call.Ret, call.Errno
+	if res.Captures, err = r.probes.Drain(); err != nil {
+		res.Error = err.Error()
+	}
+}
+
+func (r *runner) close() {
+	if r.compat != nil {
+		r.compat.close()
 	}
 }
 

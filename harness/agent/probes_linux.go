@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -21,18 +22,11 @@ type Probes struct {
 	events *ringbuf.Reader
 }
 
-// LoadProbes loads every probe, telling them which thread to watch.
-func LoadProbes(tid int) (*Probes, error) {
+// LoadProbes loads every probe.
+func LoadProbes() (*Probes, error) {
 	spec, err := bpf.Spec()
 	if err != nil {
 		return nil, fmt.Errorf("read probe objects: %w", err)
-	}
-	v, ok := spec.Variables[bpf.TargetTIDVar]
-	if !ok {
-		return nil, fmt.Errorf("probe objects lack %s", bpf.TargetTIDVar)
-	}
-	if err := v.Set(uint32(tid)); err != nil {
-		return nil, fmt.Errorf("set %s: %w", bpf.TargetTIDVar, err)
 	}
 	coll, err := ebpf.NewCollection(spec)
 	if err != nil {
@@ -56,6 +50,14 @@ func verifierDetail(err error) string {
 	return err.Error()
 }
 
+// SetTarget tells the probes which thread's calls to report.
+func (p *Probes) SetTarget(tid int) error {
+	if err := p.coll.Maps[bpf.TargetMap].Put(uint32(0), uint32(tid)); err != nil {
+		return fmt.Errorf("set probe target: %w", err)
+	}
+	return nil
+}
+
 // Programs lists the loaded programs by name.
 func (p *Probes) Programs() []string {
 	var names []string
@@ -65,43 +67,73 @@ func (p *Probes) Programs() []string {
 	return names
 }
 
-// Attach attaches the named program where its section says and returns the
-// symbol asked for and a function that detaches it.
-func (p *Probes) Attach(name string) (string, func(), error) {
-	ps, ok := p.spec.Programs[name]
-	if !ok {
-		return "", nil, fmt.Errorf("no probe named %q", name)
+// Attach attaches the probe called name: the program of that name and
+// every program named name__SUFFIX, each where its section says. It
+// returns the symbols asked for and a function that detaches what did
+// attach; an error says what did not, and the rest stay attached.
+func (p *Probes) Attach(name string) ([]string, func(), error) {
+	var progs []string
+	for pn := range p.spec.Programs {
+		if pn == name || strings.HasPrefix(pn, name+"__") {
+			progs = append(progs, pn)
+		}
 	}
-	section, target, _ := strings.Cut(ps.SectionName, "/")
+	if len(progs) == 0 {
+		return nil, func() {}, fmt.Errorf("%w: %q", ErrNoProbe, name)
+	}
+	sort.Strings(progs)
 	var (
-		l   link.Link
-		err error
-		sym string
+		links []link.Link
+		syms  []string
+		errs  []error
 	)
+	for _, pn := range progs {
+		sym, l, err := p.attachOne(pn)
+		syms = append(syms, sym)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		links = append(links, l)
+	}
+	detach := func() {
+		for _, l := range links {
+			l.Close()
+		}
+	}
+	return syms, detach, errors.Join(errs...)
+}
+
+// ErrNoProbe means the probe objects have no program of that name.
+var ErrNoProbe = errors.New("no such probe")
+
+func (p *Probes) attachOne(name string) (string, link.Link, error) {
+	ps := p.spec.Programs[name]
+	section, target, _ := strings.Cut(ps.SectionName, "/")
+	var sym string
 	switch section {
 	case "ksyscall":
 		// cilium/ebpf retries with this arch's wrapper prefix (__x64_…)
 		// when the plain symbol does not exist.
 		sym = "sys_" + target
-		l, err = link.Kprobe(sym, p.coll.Programs[name], nil)
 	case "kprobe":
 		sym = target
-		l, err = link.Kprobe(sym, p.coll.Programs[name], nil)
 	default:
 		return "", nil, fmt.Errorf("probe %s: section %q is not ksyscall/ or kprobe/", name, ps.SectionName)
 	}
+	l, err := link.Kprobe(sym, p.coll.Programs[name], nil)
 	if err != nil {
 		return sym, nil, fmt.Errorf("attach %s to %s: %w", name, sym, err)
 	}
-	return sym, func() { l.Close() }, nil
+	return sym, l, nil
 }
 
-// Drain returns the argument rows of every event in the ring buffer. The
-// probes run inside the syscall, so by the time it returns its events are
-// there; the short deadline only bounds the wait for an empty ring.
+// Drain returns the argument rows of every event in the ring buffer,
+// without waiting: the probes run inside the syscall and submit before it
+// returns, so its events are already there when Drain is called.
 func (p *Probes) Drain() ([][]uint64, error) {
 	var rows [][]uint64
-	p.events.SetDeadline(time.Now().Add(50 * time.Millisecond))
+	p.events.SetDeadline(time.Now())
 	for {
 		rec, err := p.events.Read()
 		if errors.Is(err, os.ErrDeadlineExceeded) {

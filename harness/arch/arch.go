@@ -45,6 +45,12 @@ type Arch struct {
 	// image's self-decompression.
 	BootVmlinux bool
 
+	// CompatGOARCH builds the 32-bit helper for compat cases (programs of
+	// the arch's 32-bit ABI on this 64-bit kernel); empty when Go has no
+	// such port (s390x's 31-bit ABI). CompatGOARM goes with arm.
+	CompatGOARCH string
+	CompatGOARM  string
+
 	// Slowdown scales boot and progress deadlines under emulation.
 	Slowdown float64
 }
@@ -65,6 +71,7 @@ var table = map[string]Arch{
 		Console:       "ttyS0",
 		HostGOARCH:    "amd64",
 		BootVmlinux:   true,
+		CompatGOARCH:  "386",
 		Slowdown:      1.5,
 	},
 	"arm64": {
@@ -83,7 +90,10 @@ var table = map[string]Arch{
 		ConsoleArgs: []string{"-serial", "chardev:con0"},
 		Console:     "ttyAMA0",
 		HostGOARCH:  "arm64",
-		Slowdown:    1,
+		// cortex-a57 runs AArch32 at EL0, so 32-bit arm programs run.
+		CompatGOARCH: "arm",
+		CompatGOARM:  "7",
+		Slowdown:     1,
 	},
 	"s390x": {
 		Name:          "s390x",

@@ -1,7 +1,8 @@
 // Package expect compares what a probe captured with what the agent passed,
-// argument by argument, against the case's expectations. It is pure: no
-// I/O, no clock. It imports matrix (for the case definitions), proto (for
-// the agent's report) and result.
+// argument by argument, against the case's expectations for the arch: a
+// plain match, a naive probe's predicted quirk, or an aware probe's full
+// recovery. It is pure: no I/O, no clock. It imports matrix (for the case
+// definitions), proto (for the agent's report) and result.
 package expect
 
 import (
@@ -13,17 +14,67 @@ import (
 	"github.com/ksystest/ksystest/harness/result"
 )
 
-// Compare judges one case.
-func Compare(def matrix.CaseDef, got proto.CaseResult) result.Case {
+// Compare judges one case on one arch.
+func Compare(def matrix.CaseDef, archName string, got proto.CaseResult) result.Case {
 	c := result.Case{
-		Name: def.Name, Probe: def.Probe, Syscall: def.Syscall, Attach: got.Attach,
+		Name: def.Name, Probe: def.Probe, Syscall: def.Syscall, Via: def.Via, Compat: def.Compat,
+		Attach: got.Attach, Quirk: def.Quirk, Role: def.Role,
 		Captures: len(got.Captures), Ret: got.Ret, Errno: got.Errno,
 	}
-	var row []uint64
-	if len(got.Captures) > 0 {
-		row = got.Captures[0]
+	pred, predicted := def.Quirks[archName]
+	if predicted {
+		c.Predicted = pred.String()
+		if pred.Why != "" {
+			c.Predicted += " (" + pred.Why + ")"
+		}
 	}
-	var problems []string
+	row := bestRow(got.Captures, got.Passed, def.Args)
+	c.Args = compareArgs(def, got, row)
+	matched := allOK(c.Args)
+
+	switch {
+	case got.Error != "":
+		c.Verdict, c.Message = result.Fail, got.Error
+	case predicted:
+		c.Verdict, c.Message = judgePrediction(pred, def, got, row, c.Args, matched)
+	case got.AttachError != "":
+		c.Verdict, c.Message = result.Fail, "probe did not attach: "+got.AttachError
+	case len(got.Captures) == 0:
+		c.Verdict, c.Message = result.Fail, "probe did not fire for the call"
+	case !matched:
+		c.Verdict, c.Message = result.Fail, describe(def, got.Passed, c.Args)
+	case def.Role == matrix.RoleAware:
+		c.Verdict = result.Handled
+	default:
+		c.Verdict = result.Pass
+	}
+	if c.Verdict.OK() && len(got.Captures) > 1 {
+		c.Message = fmt.Sprintf("probe fired %d times for one call; the best-matching capture is shown", len(got.Captures))
+	}
+	return c
+}
+
+// bestRow picks the capture that matches the passed values best: the Go
+// runtime may make calls of its own on the trigger thread.
+func bestRow(rows [][]uint64, passed []uint64, defs []matrix.ArgDef) []uint64 {
+	var best []uint64
+	bestScore := -1
+	for _, r := range rows {
+		score := 0
+		for i := range defs {
+			if i < len(r) && i < len(passed) && r[i] == passed[i] {
+				score++
+			}
+		}
+		if score > bestScore {
+			best, bestScore = r, score
+		}
+	}
+	return best
+}
+
+func compareArgs(def matrix.CaseDef, got proto.CaseResult, row []uint64) []result.Arg {
+	var args []result.Arg
 	for i, a := range def.Args {
 		arg := result.Arg{Name: a.Name, Expect: a.Expect}
 		if i < len(got.Passed) {
@@ -45,27 +96,111 @@ func Compare(def matrix.CaseDef, got proto.CaseResult) result.Case {
 		default:
 			arg.Note = explain(*arg.Captured, i, got.Passed, def.Args)
 		}
-		if !arg.OK && got.Error == "" && len(row) > 0 {
-			problems = append(problems, fmt.Sprintf("arg %d (%s) expected %#x, captured %s", i+1, a.Name, arg.Passed, hexOrNone(arg.Captured)))
+		args = append(args, arg)
+	}
+	return args
+}
+
+func allOK(args []result.Arg) bool {
+	for _, a := range args {
+		if !a.OK {
+			return false
 		}
-		c.Args = append(c.Args, arg)
+	}
+	return true
+}
+
+// judgePrediction checks a naive probe against how it was predicted to go
+// wrong. A probe that captured everything correctly fails too: the quirk
+// is gone, and the user must hear it.
+func judgePrediction(p matrix.Prediction, def matrix.CaseDef, got proto.CaseResult, row []uint64, args []result.Arg, matched bool) (result.Verdict, string) {
+	gone := func() (result.Verdict, string) {
+		return result.Fail, fmt.Sprintf("predicted %s, but the probe captured every argument: the quirk no longer appears", p)
 	}
 	switch {
-	case got.Error != "":
-		c.Message = got.Error
-	case len(got.Captures) == 0:
-		c.Message = "probe did not fire for the call"
-	case len(got.Captures) > 1:
-		problems = append(problems, fmt.Sprintf("probe fired %d times for one call", len(got.Captures)))
+	case p.Never:
+		if got.AttachError != "" {
+			return result.QuirkConfirmed, "never fires: " + got.AttachError
+		}
+		if len(got.Captures) == 0 {
+			return result.QuirkConfirmed, "never fires: attached, but no event for the call"
+		}
+		if matched {
+			return gone()
+		}
+		return result.Fail, "predicted never fires, but it fired: " + describe(def, got.Passed, args)
+	case len(p.Swap) == 2:
+		if len(got.Captures) == 0 {
+			return result.Fail, fmt.Sprintf("predicted %s, but the probe did not fire", p)
+		}
+		if matched {
+			return gone()
+		}
+		a, b := p.Swap[0]-1, p.Swap[1]-1
+		swapped := row[a] == got.Passed[b] && row[b] == got.Passed[a]
+		for i := range args {
+			if i != a && i != b && !args[i].OK {
+				swapped = false
+			}
+		}
+		if swapped {
+			args[a].Note = fmt.Sprintf("equals passed arg %d (%s), as predicted", b+1, def.Args[b].Name)
+			args[b].Note = fmt.Sprintf("equals passed arg %d (%s), as predicted", a+1, def.Args[a].Name)
+			return result.QuirkConfirmed, fmt.Sprintf("args %d (%s) and %d (%s) arrive swapped, as predicted",
+				a+1, def.Args[a].Name, b+1, def.Args[b].Name)
+		}
+		return result.Fail, fmt.Sprintf("predicted %s, but: %s", p, describe(def, got.Passed, args))
+	case p.Pointer:
+		if len(got.Captures) == 0 || len(got.Regs) == 0 || len(row) == 0 {
+			return result.Fail, fmt.Sprintf("predicted %s, but the probe did not fire", p)
+		}
+		if matched {
+			return gone()
+		}
+		if row[0] == got.Regs[0] {
+			args[0].Note = "the address of the argument struct, as predicted"
+			return result.QuirkConfirmed, fmt.Sprintf("arg 1 is %#x, the address of the struct holding the arguments, as predicted", row[0])
+		}
+		return result.Fail, fmt.Sprintf("predicted %s, but arg 1 is %#x, not the struct at %#x", p, row[0], got.Regs[0])
 	}
-	if len(problems) > 0 {
-		c.Message = strings.Join(problems, "; ")
+	return result.Fail, "unknown prediction"
+}
+
+// describe lists what went wrong, naming swaps as swaps.
+func describe(def matrix.CaseDef, passed []uint64, args []result.Arg) string {
+	var parts []string
+	reported := map[int]bool{}
+	for i, a := range args {
+		if a.OK || reported[i] || a.Captured == nil {
+			continue
+		}
+		if j := swapPartner(i, passed, args); j >= 0 {
+			parts = append(parts, fmt.Sprintf("args %d (%s) and %d (%s) are swapped", i+1, def.Args[i].Name, j+1, def.Args[j].Name))
+			reported[j] = true
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("arg %d (%s) expected %#x, captured %#x", i+1, a.Name, a.Passed, *a.Captured))
 	}
-	c.Verdict = result.Pass
-	if c.Message != "" {
-		c.Verdict = result.Fail
+	if len(parts) == 0 {
+		for i, a := range args {
+			if !a.OK {
+				parts = append(parts, fmt.Sprintf("arg %d (%s) %s", i+1, a.Name, a.Note))
+			}
+		}
 	}
-	return c
+	return strings.Join(parts, "; ")
+}
+
+func swapPartner(i int, passed []uint64, args []result.Arg) int {
+	for j := range args {
+		if j == i || j >= len(passed) || i >= len(passed) || args[j].Captured == nil {
+			continue
+		}
+		if *args[i].Captured == passed[j] && *args[j].Captured == passed[i] {
+			return j
+		}
+	}
+	return -1
 }
 
 // explain names what a wrong value is, when it is something recognisable:
@@ -93,16 +228,8 @@ func explain(captured uint64, self int, passed []uint64, defs []matrix.ArgDef) s
 // errENOSYS is ENOSYS on every Linux arch ksystest boots.
 const errENOSYS = 38
 
-func hexOrNone(v *uint64) string {
-	if v == nil {
-		return "nothing"
-	}
-	return fmt.Sprintf("%#x", *v)
-}
-
-// Missing returns the verdicts for cases the agent never reported (the
-// guest crashed or hung first): each fails with reason.
-func Missing(def matrix.CaseDef, reason string) result.Case {
-	c := Compare(def, proto.CaseResult{Name: def.Name, Error: reason})
-	return c
+// Missing returns the verdict for a case the agent never reported (the
+// guest crashed or hung first): it fails with reason.
+func Missing(def matrix.CaseDef, archName, reason string) result.Case {
+	return Compare(def, archName, proto.CaseResult{Name: def.Name, Error: reason})
 }

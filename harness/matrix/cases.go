@@ -3,8 +3,10 @@ package matrix
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
+	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/proto"
 )
 
@@ -14,13 +16,67 @@ type Catalogue struct {
 	Cases      []CaseDef `yaml:"cases"`
 }
 
-// CaseDef is one case: how the agent issues the syscall, which probe
-// should see it, and what is expected of each argument.
+// CaseDef is one case: how the agent makes the call, which probe should
+// see it, and what is expected of each argument, per arch where that
+// differs.
 type CaseDef struct {
-	Name    string   `yaml:"name"`
-	Probe   string   `yaml:"probe"`
-	Syscall string   `yaml:"syscall"`
-	Args    []ArgDef `yaml:"args"`
+	Name    string `yaml:"name"`
+	Probe   string `yaml:"probe"`
+	Syscall string `yaml:"syscall"`
+	// Args are in the syscall's x86_64 order, the order probes report.
+	Args []ArgDef `yaml:"args"`
+
+	// Via is how the call is made: raw (default), go:syscall.Mmap,
+	// go:syscall.Connect or go:net.Dial.
+	Via string `yaml:"via"`
+	// Compat makes the call from a 32-bit program (arches with a
+	// 32-bit ABI that Go builds: x86_64, arm64).
+	Compat bool `yaml:"compat"`
+	// Arches restricts the case to these arches; empty means all.
+	Arches []string `yaml:"arches"`
+	// Order gives, per arch, the register order of a raw call when it is
+	// not Args' order: register i gets argument Order[i] (1-based).
+	Order map[string][]int `yaml:"order"`
+	// Pack lists the arches where a raw call passes its arguments in a
+	// user-memory array whose address is the only register argument.
+	Pack []string `yaml:"pack"`
+
+	// Quirk groups cases that show one calling-convention quirk (mmap,
+	// clone, socketcall, compat) in the quirk table.
+	Quirk string `yaml:"quirk"`
+	// Role is plain (default), naive (written with the x86_64
+	// signature, as users first write it) or aware (written to recover
+	// the real arguments).
+	Role string `yaml:"role"`
+	// Quirks predict, per arch, how a naive probe goes wrong there.
+	Quirks map[string]Prediction `yaml:"quirks"`
+}
+
+// Prediction is how a naive probe goes wrong on one arch. Exactly one of
+// Swap, Never, Pointer is set.
+type Prediction struct {
+	// Swap: the two arguments (1-based) arrive in each other's place.
+	Swap []int `yaml:"swap"`
+	// Never: the probe never fires for the call (it may not even attach).
+	Never bool `yaml:"never"`
+	// Pointer: argument 1 is the address of a struct holding the
+	// arguments; the others are not arguments.
+	Pointer bool `yaml:"pointer"`
+	// Why is the reason, for the report.
+	Why string `yaml:"why"`
+}
+
+// String describes the prediction in words.
+func (p Prediction) String() string {
+	switch {
+	case len(p.Swap) == 2:
+		return fmt.Sprintf("args %d and %d swapped", p.Swap[0], p.Swap[1])
+	case p.Never:
+		return "never fires"
+	case p.Pointer:
+		return "arg 1 is a pointer to a struct of the arguments"
+	}
+	return "?"
 }
 
 // ArgDef is one argument: its value as passed and its expectation.
@@ -28,7 +84,7 @@ type ArgDef struct {
 	Name  string   `yaml:"name"`
 	Value ArgValue `yaml:"value"`
 	// Expect is "match" (captured equals passed; the default) or
-	// "ignore" (not compared).
+	// "ignore" (not compared; the default for value "any").
 	Expect string `yaml:"expect"`
 }
 
@@ -46,10 +102,14 @@ func (v *ArgValue) UnmarshalYAML(b []byte) error {
 	return nil
 }
 
-// Expectation kinds for an argument.
+// Expectation kinds for an argument, and case roles.
 const (
 	ExpectMatch  = "match"
 	ExpectIgnore = "ignore"
+
+	RolePlain = "plain"
+	RoleNaive = "naive"
+	RoleAware = "aware"
 )
 
 // LoadCatalogue reads and validates a case catalogue.
@@ -64,17 +124,29 @@ func LoadCatalogue(file string) (*Catalogue, error) {
 // ApplyDefaults fills every field left empty.
 func (c *Catalogue) ApplyDefaults() {
 	for i := range c.Cases {
-		for j := range c.Cases[i].Args {
-			if c.Cases[i].Args[j].Expect == "" {
-				c.Cases[i].Args[j].Expect = ExpectMatch
+		cd := &c.Cases[i]
+		if cd.Role == "" {
+			cd.Role = RolePlain
+		}
+		if cd.Via == "" {
+			cd.Via = proto.ViaRaw
+		}
+		for j := range cd.Args {
+			a := &cd.Args[j]
+			if a.Expect == "" {
+				a.Expect = ExpectMatch
+				if a.Value == "any" {
+					a.Expect = ExpectIgnore
+				}
 			}
 		}
 	}
 }
 
 var (
-	valueRE = regexp.MustCompile(`^(-?[0-9]+|0x[0-9a-fA-F]+|fd:/.+|buf:[0-9]+)$`)
+	valueRE = regexp.MustCompile(`^(-?[0-9]+|0x[0-9a-fA-F]+|fd:/.+|buf:[0-9]+|socket:inet|sockaddr:[0-9.]+:[0-9]+|deref:[1-6]|any)$`)
 	identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+	vias    = []string{proto.ViaRaw, proto.ViaGoMmap, proto.ViaGoConnect, proto.ViaGoNetDial}
 )
 
 // Validate returns every problem with the catalogue.
@@ -103,19 +175,115 @@ func (c *Catalogue) Validate() []Problem {
 			add(p+".syscall", "%q is not a syscall name", cd.Syscall)
 		}
 		if len(cd.Args) > 6 {
-			add(p+".args", "%d arguments; syscalls take at most 6", len(cd.Args))
+			add(p+".args", "%d arguments; a probe reports at most 6", len(cd.Args))
 		}
+		passed := 0
 		for j, a := range cd.Args {
 			ap := fmt.Sprintf("%s.args[%d]", p, j)
 			if !valueRE.MatchString(string(a.Value)) {
-				add(ap+".value", "%q: want a number, 0xHEX, fd:/PATH or buf:N", a.Value)
+				add(ap+".value", "%q: want a number, 0xHEX, fd:/PATH, buf:N, socket:inet, sockaddr:IP:PORT, deref:N or any", a.Value)
+			}
+			if !strings.HasPrefix(string(a.Value), "deref:") {
+				passed++
 			}
 			if a.Expect != ExpectMatch && a.Expect != ExpectIgnore {
 				add(ap+".expect", "%q: want match or ignore", a.Expect)
 			}
+			if cd.Compat && fitsNot32(string(a.Value)) {
+				add(ap+".value", "%q does not fit the 32 bits of a compat argument", a.Value)
+			}
+		}
+		if !slices.Contains(vias, cd.Via) {
+			add(p+".via", "%q: want one of %s", cd.Via, strings.Join(vias, ", "))
+		}
+		if cd.Compat && cd.Via != proto.ViaRaw {
+			add(p+".compat", "compat cases make raw calls only")
+		}
+		for _, a := range cd.Arches {
+			if _, err := arch.Lookup(a); err != nil {
+				add(p+".arches", "%v", err)
+			}
+		}
+		for a, order := range cd.Order {
+			if _, err := arch.Lookup(a); err != nil {
+				add(p+".order", "%v", err)
+			}
+			if !isPermutation(order, passed) {
+				add(p+".order."+a, "%v is not an order of the %d passed arguments (1..%d, each once)", order, passed, passed)
+			}
+		}
+		for _, a := range cd.Pack {
+			if _, err := arch.Lookup(a); err != nil {
+				add(p+".pack", "%v", err)
+			}
+		}
+		switch cd.Role {
+		case RolePlain, RoleNaive, RoleAware:
+		default:
+			add(p+".role", "%q: want plain, naive or aware", cd.Role)
+		}
+		if (cd.Role != RolePlain) != (cd.Quirk != "") {
+			add(p+".quirk", "naive and aware cases name their quirk; plain cases have none")
+		}
+		if len(cd.Quirks) > 0 && cd.Role != RoleNaive {
+			add(p+".quirks", "only naive cases predict quirks")
+		}
+		for a, q := range cd.Quirks {
+			qp := p + ".quirks." + a
+			if _, err := arch.Lookup(a); err != nil {
+				add(qp, "%v", err)
+			}
+			kinds := 0
+			if len(q.Swap) > 0 {
+				kinds++
+				if len(q.Swap) != 2 || q.Swap[0] == q.Swap[1] || !inRange(q.Swap, len(cd.Args)) {
+					add(qp+".swap", "%v: want two different argument numbers in 1..%d", q.Swap, len(cd.Args))
+				}
+			}
+			if q.Never {
+				kinds++
+			}
+			if q.Pointer {
+				kinds++
+			}
+			if kinds != 1 {
+				add(qp, "give exactly one of swap, never, pointer")
+			}
 		}
 	}
 	return ps
+}
+
+func fitsNot32(v string) bool {
+	if !strings.HasPrefix(v, "0x") && (v == "" || v[0] < '0' || v[0] > '9') {
+		return false
+	}
+	var n uint64
+	_, err := fmt.Sscan(v, &n)
+	return err == nil && n > 0xffffffff
+}
+
+func isPermutation(order []int, n int) bool {
+	if len(order) != n {
+		return false
+	}
+	seen := make([]bool, n+1)
+	for _, o := range order {
+		if o < 1 || o > n || seen[o] {
+			return false
+		}
+		seen[o] = true
+	}
+	return true
+}
+
+func inRange(xs []int, n int) bool {
+	for _, x := range xs {
+		if x < 1 || x > n {
+			return false
+		}
+	}
+	return true
 }
 
 // Find returns the named case.
@@ -128,13 +296,36 @@ func (c *Catalogue) Find(name string) (CaseDef, bool) {
 	return CaseDef{}, false
 }
 
-// Proto is the catalogue as the agent reads it.
-func (c *Catalogue) Proto() proto.Catalogue {
-	out := proto.Catalogue{Version: proto.Version}
+// AppliesTo reports whether the case runs on arch a.
+func (cd CaseDef) AppliesTo(a arch.Arch) bool {
+	if cd.Compat && a.CompatGOARCH == "" {
+		return false
+	}
+	return len(cd.Arches) == 0 || slices.Contains(cd.Arches, a.Name)
+}
+
+// For returns the cases that run on arch a.
+func (c *Catalogue) For(a arch.Arch) *Catalogue {
+	out := &Catalogue{APIVersion: c.APIVersion}
 	for _, cd := range c.Cases {
-		pc := proto.Case{Name: cd.Name, Probe: cd.Probe, Syscall: cd.Syscall}
-		for _, a := range cd.Args {
-			pc.Args = append(pc.Args, proto.Arg{Name: a.Name, Value: string(a.Value)})
+		if cd.AppliesTo(a) {
+			out.Cases = append(out.Cases, cd)
+		}
+	}
+	return out
+}
+
+// Proto is the catalogue as the agent of arch a reads it: only the cases
+// that apply there, with that arch's register order and packing.
+func (c *Catalogue) Proto(a arch.Arch) proto.Catalogue {
+	out := proto.Catalogue{Version: proto.Version}
+	for _, cd := range c.For(a).Cases {
+		pc := proto.Case{
+			Name: cd.Name, Probe: cd.Probe, Syscall: cd.Syscall, Via: cd.Via,
+			Order: cd.Order[a.Name], Pack: slices.Contains(cd.Pack, a.Name), Compat: cd.Compat,
+		}
+		for _, ad := range cd.Args {
+			pc.Args = append(pc.Args, proto.Arg{Name: ad.Name, Value: string(ad.Value)})
 		}
 		out.Cases = append(out.Cases, pc)
 	}

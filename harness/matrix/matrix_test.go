@@ -2,6 +2,9 @@ package matrix
 
 import (
 	"os"
+
+	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/proto"
 	"path/filepath"
 	"testing"
 	"time"
@@ -32,8 +35,80 @@ func TestLoadDefaultMatrixAndCatalogue(t *testing.T) {
 	require.Len(t, splice.Args, 6)
 	assert.Equal(t, ArgValue("0x4444000000004404"), splice.Args[3].Value)
 	assert.Equal(t, ExpectMatch, splice.Args[3].Expect)
-	p := cat.Proto()
+	s390x, err := arch.Lookup("s390x")
+	require.NoError(t, err)
+	p := cat.Proto(s390x)
 	assert.Equal(t, "0x4444000000004404", p.Cases[2].Args[3].Value)
+}
+
+// The catalogue given to each arch's agent holds only its cases, with its
+// register order and packing.
+func TestCatalogueForArch(t *testing.T) {
+	cat, err := LoadCatalogue("../../bpf/cases.yaml")
+	require.NoError(t, err)
+	byName := func(a string) map[string]proto.Case {
+		ar, err := arch.Lookup(a)
+		require.NoError(t, err)
+		m := map[string]proto.Case{}
+		for _, c := range cat.Proto(ar).Cases {
+			m[c.Name] = c
+		}
+		return m
+	}
+	s390x, x86, arm64 := byName("s390x"), byName("x86_64"), byName("arm64")
+
+	assert.Equal(t, []int{2, 1, 3, 4, 5}, s390x["clone-naive"].Order)
+	assert.Empty(t, x86["clone-naive"].Order)
+	assert.True(t, s390x["mmap-raw-naive"].Pack)
+	assert.False(t, x86["mmap-raw-naive"].Pack)
+	assert.Contains(t, s390x, "mmap-raw-old-mmap")
+	assert.NotContains(t, x86, "mmap-raw-old-mmap")
+	assert.NotContains(t, s390x, "compat-write-naive", "no Go port for s390x's 31-bit ABI")
+	assert.True(t, x86["compat-clone-naive"].Compat)
+	assert.Equal(t, []int{1, 2, 3, 5, 4}, arm64["compat-clone-naive"].Order)
+
+	// A changed expectation is a validation matter too: a swap of one.
+	cd, _ := cat.Find("clone-naive")
+	assert.Equal(t, []int{1, 2}, cd.Quirks["s390x"].Swap)
+	assert.Equal(t, "args 1 and 2 swapped", cd.Quirks["s390x"].String())
+}
+
+func TestCatalogueQuirkValidation(t *testing.T) {
+	f := writeFile(t, "cases.yaml", `apiVersion: ksystest/v1
+cases:
+  - name: c
+    probe: naive_clone
+    syscall: clone
+    role: naive
+    order: {s390x: [2, 2, 3]}
+    args:
+      - {name: a, value: 1}
+      - {name: b, value: 2}
+      - {name: c, value: 3}
+    quirks:
+      s390x: {swap: [1, 9]}
+      mips: {never: true, pointer: true}
+  - name: d
+    probe: compat_write
+    syscall: write
+    compat: true
+    via: go:net.Dial
+    args:
+      - {name: a, value: 0x100000000}
+`)
+	_, err := LoadCatalogue(f)
+	require.Error(t, err)
+	for _, want := range []string{
+		"cases[0].quirk: naive and aware cases name their quirk",
+		"cases[0].order.s390x: [2 2 3] is not an order of the 3 passed arguments",
+		"cases[0].quirks.s390x.swap: [1 9]",
+		`cases[0].quirks.mips: unknown arch "mips"`,
+		"cases[0].quirks.mips: give exactly one of swap, never, pointer",
+		`cases[1].args[0].value: "0x100000000" does not fit the 32 bits`,
+		"cases[1].compat: compat cases make raw calls only",
+	} {
+		assert.Contains(t, err.Error(), want)
+	}
 }
 
 func TestDefaults(t *testing.T) {

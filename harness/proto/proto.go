@@ -23,6 +23,8 @@ const Marker = "@@ksystest@@ "
 // Paths inside the initramfs.
 const (
 	CataloguePath = "/ksystest/cases.json"
+	// CompatHelperPath is the 32-bit helper, on guests that run one.
+	CompatHelperPath = "/ksystest/compat"
 )
 
 // Catalogue is the list of cases the agent runs, in order.
@@ -40,8 +42,31 @@ type Case struct {
 	// Syscall is the syscall the agent issues, by its name in the guest's
 	// syscall table.
 	Syscall string `json:"syscall"`
-	Args    []Arg  `json:"args"`
+	// Args are the values the probe reports, in the syscall's documented
+	// (x86_64) order. Values of the form deref:N are not passed: they are
+	// the first 8 bytes of memory that argument N points to.
+	Args []Arg `json:"args"`
+	// Via says how the call is made: "raw" (the default: a raw syscall)
+	// or a Go standard library path (ViaGo*).
+	Via string `json:"via,omitempty"`
+	// Order, for raw calls, puts Args in registers: register i gets
+	// Args[Order[i]-1]. Empty means Args' own order.
+	Order []int `json:"order,omitempty"`
+	// Pack passes the register arguments in a user-memory array whose
+	// address goes in the first register (s390x's old_mmap).
+	Pack bool `json:"pack,omitempty"`
+	// Compat issues the call from a 32-bit helper process (GOARCH=386 on
+	// x86_64, arm on arm64): the kernel's compat entry points.
+	Compat bool `json:"compat,omitempty"`
 }
+
+// Ways a case can make its call besides a raw syscall.
+const (
+	ViaRaw       = "raw"
+	ViaGoMmap    = "go:syscall.Mmap"
+	ViaGoConnect = "go:syscall.Connect"
+	ViaGoNetDial = "go:net.Dial"
+)
 
 // Arg is one argument as the agent passes it.
 //
@@ -105,17 +130,31 @@ type CaseResult struct {
 	Name string `json:"name"`
 	// Attach is the kernel symbol the probe was attached to.
 	Attach string `json:"attach,omitempty"`
-	// Passed are the argument values the agent actually passed, in order.
+	// Passed are the argument values the agent actually passed, in the
+	// order of Case.Args.
 	Passed []uint64 `json:"passed"`
+	// Regs are the raw syscall's register arguments, as put in registers
+	// (after Order and Pack); empty for Go library paths.
+	Regs []uint64 `json:"regs,omitempty"`
 	// Ret and Errno are the syscall's result.
 	Ret   int64 `json:"ret"`
 	Errno int   `json:"errno"`
 	// Captures holds one row of argument values per event the probe sent
 	// from the agent's trigger thread.
 	Captures [][]uint64 `json:"captures"`
-	// Error says why the case could not run (probe did not load or attach,
-	// bad argument spec); Captures is then empty.
+	// AttachError says the probe could not be attached (for example: no
+	// such symbol on this kernel); the call was still made.
+	AttachError string `json:"attach_error,omitempty"`
+	// Error says why the case could not run (probe did not load, bad
+	// argument spec); Captures is then empty.
 	Error string `json:"error,omitempty"`
+}
+
+// CompatHello is the compat helper's first line: the thread it issues
+// calls from.
+type CompatHello struct {
+	TID    int    `json:"tid"`
+	GOARCH string `json:"goarch"`
 }
 
 // Encode renders e as one console line, marker included, newline ended.

@@ -30,6 +30,11 @@ func sampleRun() *result.Run {
 			{Name: "off_out", Expect: "match", Passed: 0x4444000000004404, Captured: u64(0x40a96e), Note: "unrelated value"},
 			{Name: "flags", Expect: "ignore", Passed: 0x66000006, Captured: u64(0), OK: true},
 		}}
+	cloneNaive := result.Case{Name: "clone-naive", Probe: "naive_clone", Syscall: "clone", Quirk: "clone", Role: "naive", Verdict: result.Pass, Captures: 1}
+	cloneSwapped := cloneNaive
+	cloneSwapped.Verdict, cloneSwapped.Predicted = result.QuirkConfirmed, "args 1 and 2 swapped (CONFIG_CLONE_BACKWARDS2)"
+	cloneSwapped.Message = "args 1 (flags) and 2 (newsp) arrive swapped, as predicted"
+	cloneAware := result.Case{Name: "clone-aware", Probe: "aware_clone", Syscall: "clone", Quirk: "clone", Role: "aware", Verdict: result.Handled, Captures: 1}
 	missed := result.Case{Name: "splice", Probe: "ksys_splice", Syscall: "splice", Verdict: result.Fail,
 		Message: "not run: crash", Args: []result.Arg{{Name: "fd_in", Expect: "match", Note: "not run"}}}
 	return &result.Run{
@@ -37,10 +42,10 @@ func sampleRun() *result.Run {
 		Started: time.Date(2026, 11, 25, 23, 0, 0, 0, time.UTC),
 		Cells: []result.Cell{
 			{Target: "x86_64-6.1", Arch: "x86_64", Kernel: kernel, Accel: "tcg", Outcome: result.OutcomeFail,
-				Timings: result.Timings{AgentStartSec: 4.6, DoneSec: 5.5, ExitSec: 5.5}, Cases: []result.Case{pass, fail},
+				Timings: result.Timings{AgentStartSec: 4.6, DoneSec: 5.5, ExitSec: 5.5}, Cases: []result.Case{pass, fail, cloneNaive, cloneAware},
 				ConsoleLog: "x86_64-6.1/console.log"},
 			{Target: "arm64-6.1", Arch: "arm64", Kernel: kernel, Accel: "tcg", Outcome: result.OutcomePass,
-				Timings: result.Timings{AgentStartSec: 1.4, DoneSec: 2.3, ExitSec: 2.3}, Cases: []result.Case{pass, pass}},
+				Timings: result.Timings{AgentStartSec: 1.4, DoneSec: 2.3, ExitSec: 2.3}, Cases: []result.Case{pass, cloneSwapped, cloneAware}},
 			{Target: "s390x-6.12", Arch: "s390x", Accel: "tcg", Outcome: result.OutcomeCrash,
 				Reason:  "kernel: [    1.63] Kernel panic - not syncing: VFS: Unable to mount root fs",
 				Timings: result.Timings{ExitSec: 1.7}, Cases: []result.Case{missed},
@@ -64,6 +69,12 @@ func TestTableGolden(t *testing.T) {
 	var b bytes.Buffer
 	require.NoError(t, Table(&b, sampleRun()))
 	golden(t, "table.golden", b.Bytes())
+}
+
+func TestMarkdownGolden(t *testing.T) {
+	var b bytes.Buffer
+	require.NoError(t, Markdown(&b, sampleRun(), "ksystest-out"))
+	golden(t, "report.golden.md", b.Bytes())
 }
 
 func TestJSONGolden(t *testing.T) {

@@ -1,62 +1,170 @@
 // Package report renders results for people and machines: the terminal
-// table with per-argument diffs, and results.json. Renderers are pure
-// functions of a result.Run, golden-tested. It imports result only.
+// report (targets, the case × target grid, the quirk table, evidence for
+// everything that went wrong), Markdown, and results.json. Renderers are
+// pure functions of a result.Run, golden-tested. It imports result only.
 package report
 
 import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/ksystest/ksystest/harness/result"
 )
 
-// Table writes the target × case grid, then the evidence for everything
-// that did not pass: per-argument expected vs captured, console tails.
-func Table(w io.Writer, r *result.Run) error {
-	var caseNames []string
-	seen := map[string]bool{}
+// Short verdict labels for the grid.
+func label(v result.Verdict) string {
+	switch v {
+	case result.Pass:
+		return "pass"
+	case result.QuirkConfirmed:
+		return "quirk"
+	case result.Handled:
+		return "handled"
+	case result.Fail:
+		return "FAIL"
+	}
+	return string(v)
+}
+
+// Legend explains the grid's labels.
+const Legend = "pass: captured as passed · quirk: a naive probe went wrong exactly as predicted · " +
+	"handled: an aware probe recovered every argument · FAIL: anything else · -: not run on this arch"
+
+// caseNames lists every case of the run in catalogue order: cells run
+// different subsets of the catalogue, each in its order, so a case first
+// seen in a later cell goes right after the case it follows there.
+func caseNames(r *result.Run) []string {
+	var names []string
 	for _, c := range r.Cells {
+		prev := -1
 		for _, cs := range c.Cases {
-			if !seen[cs.Name] {
-				seen[cs.Name] = true
-				caseNames = append(caseNames, cs.Name)
+			i := slices.Index(names, cs.Name)
+			if i < 0 {
+				i = prev + 1
+				names = slices.Insert(names, i, cs.Name)
 			}
+			prev = i
 		}
 	}
+	return names
+}
+
+func verdictOf(c result.Cell, name string) (result.Verdict, bool) {
+	for _, cs := range c.Cases {
+		if cs.Name == name {
+			return cs.Verdict, true
+		}
+	}
+	return "", false
+}
+
+// Table writes the terminal report.
+func Table(w io.Writer, r *result.Run) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "TARGET\tKERNEL\tACCEL\tOUTCOME")
-	for _, n := range caseNames {
-		fmt.Fprintf(tw, "\t%s", strings.ToUpper(n))
-	}
-	fmt.Fprintf(tw, "\tAGENT\tDONE\tEXIT\n")
+	fmt.Fprintf(tw, "TARGET\tKERNEL\tACCEL\tOUTCOME\tAGENT\tDONE\tEXIT\n")
 	for _, c := range r.Cells {
-		kernel := c.Kernel.Release
-		if c.Kernel.Version != "" {
-			kernel += " (" + c.Kernel.Version + ")"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s", c.Target, orDash(kernel), orDash(c.Accel), c.Outcome)
-		for _, n := range caseNames {
-			v := "-"
-			for _, cs := range c.Cases {
-				if cs.Name == n {
-					v = string(cs.Verdict)
-				}
-			}
-			fmt.Fprintf(tw, "\t%s", v)
-		}
-		fmt.Fprintf(tw, "\t%s\t%s\t%s\n", dur(c.Timings.AgentStartSec), dur(c.Timings.DoneSec), dur(c.Timings.ExitSec))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Target, orDash(kernelLabel(c.Kernel)), orDash(c.Accel), c.Outcome,
+			dur(c.Timings.AgentStartSec), dur(c.Timings.DoneSec), dur(c.Timings.ExitSec))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "CASE")
+	for _, c := range r.Cells {
+		fmt.Fprintf(tw, "\t%s", c.Target)
+	}
+	fmt.Fprintln(tw)
+	for _, name := range caseNames(r) {
+		fmt.Fprintf(tw, "%s", name)
+		for _, c := range r.Cells {
+			v, ok := verdictOf(c, name)
+			if !ok {
+				fmt.Fprintf(tw, "\t-")
+				continue
+			}
+			fmt.Fprintf(tw, "\t%s", label(v))
+		}
+		fmt.Fprintln(tw)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "(%s)\n", Legend)
+
+	if quirks := quirksOf(r); len(quirks) > 0 {
+		fmt.Fprintln(w)
+		writeQuirkTable(w, quirks, archesOf(r))
 	}
 	for _, c := range r.Cells {
 		writeEvidence(w, c)
 	}
 	fmt.Fprintf(w, "\n%s in %.1fs\n", summary(r), r.WallSec)
 	return nil
+}
+
+func quirksOf(r *result.Run) []result.QuirkRow {
+	if r.Quirks != nil {
+		return r.Quirks
+	}
+	return result.QuirkTable(r.Cells)
+}
+
+func archesOf(r *result.Run) []string {
+	var arches []string
+	seen := map[string]bool{}
+	for _, c := range r.Cells {
+		if !seen[c.Arch] {
+			seen[c.Arch] = true
+			arches = append(arches, c.Arch)
+		}
+	}
+	return arches
+}
+
+// writeQuirkTable lists, per quirk, what each arch showed: one line for
+// the naive probes, one for the aware ones.
+func writeQuirkTable(w io.Writer, quirks []result.QuirkRow, arches []string) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "QUIRK\tPROBE")
+	for _, a := range arches {
+		fmt.Fprintf(tw, "\t%s", a)
+	}
+	fmt.Fprintln(tw)
+	for _, q := range quirks {
+		for i, role := range []string{"naive", "aware"} {
+			name := ""
+			if i == 0 {
+				name = q.Quirk
+			}
+			fmt.Fprintf(tw, "%s\t%s", name, role)
+			for _, a := range arches {
+				cell, ok := q.Arches[a]
+				text := "-"
+				if ok && role == "naive" {
+					text = orDash(cell.Naive)
+				} else if ok {
+					text = cell.Aware
+				}
+				fmt.Fprintf(tw, "\t%s", text)
+			}
+			fmt.Fprintln(tw)
+		}
+	}
+	tw.Flush()
+}
+
+func kernelLabel(k result.Kernel) string {
+	if k.Version == "" {
+		return k.Release
+	}
+	return k.Release + " (" + k.Version + ")"
 }
 
 func writeEvidence(w io.Writer, c result.Cell) {
@@ -70,7 +178,7 @@ func writeEvidence(w io.Writer, c result.Cell) {
 	fmt.Fprintln(w)
 	if c.Outcome == result.OutcomeFail {
 		for _, cs := range c.Cases {
-			if cs.Verdict != result.Pass {
+			if !cs.Verdict.OK() {
 				writeCaseDiff(w, cs)
 			}
 		}
@@ -85,6 +193,9 @@ func writeEvidence(w io.Writer, c result.Cell) {
 
 func writeCaseDiff(w io.Writer, cs result.Case) {
 	fmt.Fprintf(w, "  case %s (probe %s on %s): %s\n", cs.Name, cs.Probe, orDash(cs.Attach), cs.Verdict)
+	if cs.Predicted != "" {
+		fmt.Fprintf(w, "    predicted: %s\n", cs.Predicted)
+	}
 	if cs.Message != "" {
 		fmt.Fprintf(w, "    %s\n", cs.Message)
 	}
@@ -94,19 +205,21 @@ func writeCaseDiff(w io.Writer, cs result.Case) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "    ARG\tNAME\tEXPECTED\tCAPTURED\tRESULT\n")
 	for i, a := range cs.Args {
-		mark := "ok"
-		switch {
-		case a.Expect == "ignore":
-			mark = "ignored"
-		case !a.OK:
-			mark = "MISMATCH"
-			if a.Note != "" {
-				mark += ": " + a.Note
-			}
-		}
-		fmt.Fprintf(tw, "    %d\t%s\t%#x\t%s\t%s\n", i+1, a.Name, a.Passed, captured(a.Captured), mark)
+		fmt.Fprintf(tw, "    %d\t%s\t%#x\t%s\t%s\n", i+1, a.Name, a.Passed, captured(a.Captured), argResult(a))
 	}
 	tw.Flush()
+}
+
+func argResult(a result.Arg) string {
+	switch {
+	case a.Expect == "ignore":
+		return "ignored"
+	case !a.OK && a.Note != "":
+		return "MISMATCH: " + a.Note
+	case !a.OK:
+		return "MISMATCH"
+	}
+	return "ok"
 }
 
 func captured(v *uint64) string {

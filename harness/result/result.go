@@ -13,9 +13,19 @@ const SchemaVersion = 1
 type Verdict string
 
 const (
+	// Pass: the probe captured every argument, as expected.
 	Pass Verdict = "pass"
+	// QuirkConfirmed: a naive probe went wrong exactly as predicted.
+	QuirkConfirmed Verdict = "quirk-confirmed"
+	// Handled: an aware probe recovered every real argument.
+	Handled Verdict = "handled"
+	// Fail: anything else, including a predicted quirk that did not
+	// appear.
 	Fail Verdict = "fail"
 )
+
+// OK reports whether the verdict is as expected.
+func (v Verdict) OK() bool { return v == Pass || v == QuirkConfirmed || v == Handled }
 
 // Outcome ends every cell, exactly one each.
 type Outcome string
@@ -51,12 +61,18 @@ type Arg struct {
 
 // Case is one case's verdict and evidence.
 type Case struct {
-	Name    string  `json:"name"`
-	Probe   string  `json:"probe"`
-	Syscall string  `json:"syscall"`
-	Attach  string  `json:"attach,omitempty"`
-	Verdict Verdict `json:"verdict"`
-	Args    []Arg   `json:"args"`
+	Name    string `json:"name"`
+	Probe   string `json:"probe"`
+	Syscall string `json:"syscall"`
+	Via     string `json:"via,omitempty"`
+	Compat  bool   `json:"compat,omitempty"`
+	Attach  string `json:"attach,omitempty"`
+	Quirk   string `json:"quirk,omitempty"`
+	Role    string `json:"role,omitempty"`
+	// Predicted is how a naive probe was predicted to go wrong here.
+	Predicted string  `json:"predicted,omitempty"`
+	Verdict   Verdict `json:"verdict"`
+	Args      []Arg   `json:"args"`
 	// Captures is how many events the probe sent for the call.
 	Captures int    `json:"captures"`
 	Ret      int64  `json:"ret"`
@@ -114,6 +130,9 @@ type Run struct {
 	Started time.Time `json:"started"`
 	WallSec float64   `json:"wall_sec"`
 	Cells   []Cell    `json:"cells"`
+	// Quirks is QuirkTable(Cells), kept in results.json for readers that
+	// do not recompute it.
+	Quirks []QuirkRow `json:"quirks,omitempty"`
 }
 
 // ExitCode maps a run to ksystest's exit code: 0 every cell passed, 1 a

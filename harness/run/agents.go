@@ -11,15 +11,24 @@ import (
 	"sync"
 )
 
-// AgentName is the file name of the agent built for goarch.
-func AgentName(goarch string) string { return "ksystest-agent." + goarch }
+// Guest programs: the agent (PID 1) and the 32-bit compat helper.
+const (
+	AgentCmd  = "ksystest-agent"
+	CompatCmd = "ksystest-compat"
+)
 
-// Agents finds (or builds) the guest agent for each GOARCH.
+// BinaryName is the file name of cmd built for goarch.
+func BinaryName(cmd, goarch string) string { return cmd + "." + goarch }
+
+// AgentName is the file name of the agent built for goarch.
+func AgentName(goarch string) string { return BinaryName(AgentCmd, goarch) }
+
+// Agents finds (or builds) the guest programs for each GOARCH.
 type Agents struct {
-	// Dir holds prebuilt agents (make build puts them next to ksystest).
+	// Dir holds prebuilt binaries (make build puts them next to ksystest).
 	Dir string
-	// SourceDir, when set, is the module root to build missing agents from
-	// with the go tool, into BuildDir.
+	// SourceDir, when set, is the module root to build missing binaries
+	// from with the go tool, into BuildDir.
 	SourceDir string
 	BuildDir  string
 
@@ -27,39 +36,40 @@ type Agents struct {
 	built map[string]string
 }
 
-// ErrNoAgent means no agent binary exists for an arch and none can be built.
-var ErrNoAgent = errors.New("guest agent not found")
+// ErrNoAgent means a guest program is missing and cannot be built.
+var ErrNoAgent = errors.New("guest program not found")
 
-// Path returns the agent binary for goarch (and goarm).
-func (a *Agents) Path(ctx context.Context, goarch, goarm string) (string, error) {
+// Path returns the binary of cmd (AgentCmd or CompatCmd) for goarch.
+func (a *Agents) Path(ctx context.Context, cmd, goarch, goarm string) (string, error) {
+	name := BinaryName(cmd, goarch)
 	if a.Dir != "" {
-		p := filepath.Join(a.Dir, AgentName(goarch))
+		p := filepath.Join(a.Dir, name)
 		if _, err := os.Stat(p); err == nil {
 			return p, nil
 		}
 	}
 	if a.SourceDir == "" {
-		return "", fmt.Errorf("%w for %s in %q: run `make build`, or pass --agent-dir", ErrNoAgent, goarch, a.Dir)
+		return "", fmt.Errorf("%w: %s in %q: run `make build`, or pass --agent-dir", ErrNoAgent, name, a.Dir)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if p := a.built[goarch]; p != "" {
+	if p := a.built[name]; p != "" {
 		return p, nil
 	}
-	out := filepath.Join(a.BuildDir, AgentName(goarch))
-	if err := BuildAgent(ctx, a.SourceDir, goarch, goarm, out); err != nil {
+	out := filepath.Join(a.BuildDir, name)
+	if err := Build(ctx, a.SourceDir, cmd, goarch, goarm, out); err != nil {
 		return "", err
 	}
 	if a.built == nil {
 		a.built = map[string]string{}
 	}
-	a.built[goarch] = out
+	a.built[name] = out
 	return out, nil
 }
 
-// BuildAgent builds the static agent for goarch with the go tool.
-func BuildAgent(ctx context.Context, srcDir, goarch, goarm, out string) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./cmd/ksystest-agent")
+// Build builds a static, stripped guest program with the go tool.
+func Build(ctx context.Context, srcDir, cmdName, goarch, goarm, out string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./cmd/"+cmdName)
 	cmd.Dir = srcDir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
 	if goarm != "" {
@@ -68,7 +78,7 @@ func BuildAgent(ctx context.Context, srcDir, goarch, goarm, out string) error {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("build agent for %s: %w: %s", goarch, err, stderr.String())
+		return fmt.Errorf("build %s for %s: %w: %s", cmdName, goarch, err, stderr.String())
 	}
 	return nil
 }

@@ -118,17 +118,19 @@ func infraCell(t matrix.Target, reason string) result.Cell {
 func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 	cell := result.Cell{Target: t.Name, Arch: t.Arch}
 	logf := func(format string, args ...any) { o.logf("[%s] "+format, append([]any{t.Name}, args...)...) }
+	a, err := arch.Lookup(t.Arch)
+	if err != nil {
+		cell.Outcome, cell.Reason = result.OutcomeInfraError, err.Error()
+		return cell
+	}
+	cat := o.Catalogue.For(a)
 	fail := func(outcome result.Outcome, reason string) result.Cell {
 		cell.Outcome, cell.Reason = outcome, reason
-		for _, cd := range o.Catalogue.Cases {
-			cell.Cases = append(cell.Cases, expect.Missing(cd, reason))
+		for _, cd := range cat.Cases {
+			cell.Cases = append(cell.Cases, expect.Missing(cd, a.Name, reason))
 		}
 		logf("%s: %s", outcome, reason)
 		return cell
-	}
-	a, err := arch.Lookup(t.Arch)
-	if err != nil {
-		return fail(result.OutcomeInfraError, err.Error())
 	}
 
 	fetchStart := time.Now()
@@ -146,7 +148,7 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 	}
 	defer os.RemoveAll(work)
 	initrd := filepath.Join(work, "initramfs.cpio")
-	if err := writeInitramfs(ctx, o, a, initrd); err != nil {
+	if err := writeInitramfs(ctx, o, a, cat, initrd); err != nil {
 		return fail(result.OutcomeInfraError, err.Error())
 	}
 
@@ -183,7 +185,7 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 	cell.Timings.AgentStartSec = secs(w.AgentStart)
 	cell.Timings.DoneSec = secs(w.Done)
 	cell.Timings.ExitSec = secs(w.Exit)
-	judge(&cell, o.Catalogue, w)
+	judge(&cell, cat, w)
 	logf("%s in %.1fs (agent %.1fs, done %.1fs)%s", cell.Outcome, cell.Timings.ExitSec,
 		cell.Timings.AgentStartSec, cell.Timings.DoneSec, reasonSuffix(cell.Reason))
 	return cell
@@ -250,15 +252,15 @@ func judge(cell *result.Cell, cat *matrix.Catalogue, w *vm.Watch) {
 	for _, cd := range cat.Cases {
 		var c result.Case
 		if r, ok := got[cd.Name]; ok {
-			c = expect.Compare(cd, r)
+			c = expect.Compare(cd, cell.Arch, r)
 		} else {
 			reason := "the agent never reported this case"
 			if w.Outcome != "" {
 				reason = fmt.Sprintf("not run: %s", w.Outcome)
 			}
-			c = expect.Missing(cd, reason)
+			c = expect.Missing(cd, cell.Arch, reason)
 		}
-		if c.Verdict != result.Pass {
+		if !c.Verdict.OK() {
 			allPass = false
 		}
 		cell.Cases = append(cell.Cases, c)
@@ -274,8 +276,8 @@ func judge(cell *result.Cell, cat *matrix.Catalogue, w *vm.Watch) {
 	}
 }
 
-func writeInitramfs(ctx context.Context, o *Options, a arch.Arch, path string) error {
-	agentPath, err := o.Agents.Path(ctx, a.GOARCH, a.GOARM)
+func writeInitramfs(ctx context.Context, o *Options, a arch.Arch, cat *matrix.Catalogue, path string) error {
+	agentPath, err := o.Agents.Path(ctx, AgentCmd, a.GOARCH, a.GOARM)
 	if err != nil {
 		return err
 	}
@@ -283,21 +285,33 @@ func writeInitramfs(ctx context.Context, o *Options, a arch.Arch, path string) e
 	if err != nil {
 		return err
 	}
-	cat, err := json.Marshal(o.Catalogue.Proto())
+	catJSON, err := json.Marshal(cat.Proto(a))
 	if err != nil {
 		return err
+	}
+	files := []image.File{
+		{Path: "/init", Mode: 0o755, Data: agent},
+		// The kernel opens /dev/console for PID 1's stdio before anything
+		// mounts devtmpfs, so the node must be in the archive.
+		{Path: "/dev/console", Mode: 0o600, Char: true, Major: 5, Minor: 1},
+		{Path: proto.CataloguePath, Mode: 0o644, Data: catJSON},
+	}
+	if needsCompat(cat) {
+		helperPath, err := o.Agents.Path(ctx, CompatCmd, a.CompatGOARCH, a.CompatGOARM)
+		if err != nil {
+			return err
+		}
+		helper, err := os.ReadFile(helperPath)
+		if err != nil {
+			return err
+		}
+		files = append(files, image.File{Path: proto.CompatHelperPath, Mode: 0o755, Data: helper})
 	}
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	err = image.WriteInitramfs(f, []image.File{
-		{Path: "/init", Mode: 0o755, Data: agent},
-		// The kernel opens /dev/console for PID 1's stdio before anything
-		// mounts devtmpfs, so the node must be in the archive.
-		{Path: "/dev/console", Mode: 0o600, Char: true, Major: 5, Minor: 1},
-		{Path: proto.CataloguePath, Mode: 0o644, Data: cat},
-	})
+	err = image.WriteInitramfs(f, files)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -305,6 +319,15 @@ func writeInitramfs(ctx context.Context, o *Options, a arch.Arch, path string) e
 		return fmt.Errorf("write initramfs: %w", err)
 	}
 	return nil
+}
+
+func needsCompat(cat *matrix.Catalogue) bool {
+	for _, cd := range cat.Cases {
+		if cd.Compat {
+			return true
+		}
+	}
+	return false
 }
 
 func secs(d time.Duration) float64 {
@@ -362,6 +385,7 @@ func (w *resultWriter) finish(cells []result.Cell) (*result.Run, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.run.Cells = cells
+	w.run.Quirks = result.QuirkTable(cells)
 	if err := w.writeJSON(); err != nil {
 		return nil, fmt.Errorf("write results.json: %w", err)
 	}

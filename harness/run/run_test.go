@@ -61,11 +61,14 @@ func setup(t *testing.T, script func(vm.Spec) vm.FakeScript) (Options, *vm.Fake)
 	t.Helper()
 	m, err := matrix.Load("../../matrix.yaml")
 	require.NoError(t, err)
-	cat, err := matrix.LoadCatalogue(m.CasesPath())
+	cat, err := matrix.LoadCatalogue("testdata/basic-cases.yaml")
 	require.NoError(t, err)
 	agents := t.TempDir()
 	for _, a := range arch.All() {
 		require.NoError(t, os.WriteFile(filepath.Join(agents, AgentName(a.GOARCH)), []byte("agent"), 0o755))
+		if a.CompatGOARCH != "" {
+			require.NoError(t, os.WriteFile(filepath.Join(agents, BinaryName(CompatCmd, a.CompatGOARCH)), []byte("helper"), 0o755))
+		}
 	}
 	fake := &vm.Fake{Script: script}
 	return Options{

@@ -123,17 +123,21 @@ func TestVMDefaultMatrix(t *testing.T) {
 		assert.NotZero(t, c.Timings.AgentStartSec)
 		assert.NotZero(t, c.Timings.DoneSec)
 		for _, cs := range c.Cases {
-			assert.Equal(t, result.Pass, cs.Verdict, "%s/%s: %s", c.Target, cs.Name, cs.Message)
-			assert.Equal(t, 1, cs.Captures)
-			for _, a := range cs.Args {
-				require.NotNil(t, a.Captured)
-				assert.Equal(t, a.Passed, *a.Captured, "%s/%s/%s", c.Target, cs.Name, a.Name)
+			assert.True(t, cs.Verdict.OK(), "%s/%s: %s %s", c.Target, cs.Name, cs.Verdict, cs.Message)
+			if cs.Verdict == result.Pass || cs.Verdict == result.Handled {
+				for _, a := range cs.Args {
+					require.NotNil(t, a.Captured, "%s/%s/%s", c.Target, cs.Name, a.Name)
+					if a.Expect == "match" {
+						assert.Equal(t, a.Passed, *a.Captured, "%s/%s/%s", c.Target, cs.Name, a.Name)
+					}
+				}
 			}
 		}
 		t.Logf("%s: agent %.2fs done %.2fs exit %.2fs (guest uptime at agent %.2fs, probe load %dms)",
 			c.Target, c.Timings.AgentStartSec, c.Timings.DoneSec, c.Timings.ExitSec, c.Timings.GuestUptimeSec, c.Timings.ProbeLoadMS)
 	}
 	assert.FileExists(t, filepath.Join(o.OutDir, "results.json"))
+	assertQuirks(t, res)
 
 	// Second run, offline: every request fails, so the kernels (and the
 	// indexes) must come from the cache.
@@ -145,6 +149,75 @@ func TestVMDefaultMatrix(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, result.OutcomePass, res.Cells[0].Outcome, res.Cells[0].Reason)
 	assert.True(t, res.Cells[0].Kernel.Cached)
+}
+
+// assertQuirks checks, independently of the catalogue's predictions, that
+// each quirk showed up where the calling conventions say it must, and
+// that every aware probe recovered the real arguments everywhere.
+func assertQuirks(t *testing.T, res *result.Run) {
+	verdict := map[string]map[string]result.Case{}
+	for _, c := range res.Cells {
+		verdict[c.Arch] = map[string]result.Case{}
+		for _, cs := range c.Cases {
+			verdict[c.Arch][cs.Name] = cs
+			if cs.Role == "aware" {
+				assert.Equal(t, result.Handled, cs.Verdict, "%s/%s: %s", c.Arch, cs.Name, cs.Message)
+			}
+		}
+	}
+	want := map[string]map[string]string{ // arch → naive case → message fragment; absent: pass
+		"s390x": {
+			"mmap-raw-naive":     "never fires: attach naive_mmap to sys_mmap",
+			"mmap-go-naive":      "never fires",
+			"mmap-raw-old-mmap":  "the address of the struct holding the arguments",
+			"clone-naive":        "args 1 (flags) and 2 (newsp) arrive swapped",
+			"connect-go-naive":   "never fires: attached, but no event",
+			"connect-dial-naive": "never fires: attached, but no event",
+		},
+		"x86_64": {
+			"compat-write-naive": "never fires: attached, but no event",
+			"compat-prctl-naive": "never fires: attached, but no event",
+			"compat-clone-naive": "never fires: attached, but no event",
+		},
+		"arm64": {
+			"compat-clone-naive": "args 4 (child_tid) and 5 (tls) arrive swapped",
+		},
+	}
+	for archName, cases := range verdict {
+		for name, cs := range cases {
+			if cs.Role != "naive" {
+				continue
+			}
+			if frag, ok := want[archName][name]; ok {
+				assert.Equal(t, result.QuirkConfirmed, cs.Verdict, "%s/%s", archName, name)
+				assert.Contains(t, cs.Message, frag, "%s/%s", archName, name)
+			} else {
+				assert.Equal(t, result.Pass, cs.Verdict, "%s/%s: %s", archName, name, cs.Message)
+			}
+		}
+		for name := range want[archName] {
+			assert.Contains(t, cases, name, "%s ran %s", archName, name)
+		}
+	}
+	require.NotEmpty(t, res.Quirks)
+}
+
+// Claiming s390x's clone has the default order turns the naive case into
+// a failure that names the swapped arguments.
+func TestVMWrongPredictionFails(t *testing.T) {
+	o := vmOptions(t, "", "", "s390x")
+	cd, ok := o.Catalogue.Find("clone-naive")
+	require.True(t, ok)
+	delete(cd.Quirks, "s390x")
+	o.Catalogue = &matrix.Catalogue{APIVersion: matrix.APIVersion, Cases: []matrix.CaseDef{cd}}
+	res, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	c := res.Cells[0]
+	assert.Equal(t, result.OutcomeFail, c.Outcome)
+	require.Len(t, c.Cases, 1)
+	assert.Equal(t, result.Fail, c.Cases[0].Verdict)
+	assert.Equal(t, "args 1 (flags) and 2 (newsp) are swapped", c.Cases[0].Message)
+	assert.Equal(t, "equals passed arg 2 (newsp)", c.Cases[0].Args[0].Note)
 }
 
 type offline struct{}

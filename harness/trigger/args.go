@@ -1,0 +1,144 @@
+// Package trigger issues a case's syscall in the guest: it turns argument
+// specs into values (opening files, allocating buffers, building socket
+// addresses), puts them in registers in the arch's order, and makes the
+// call raw or through a Go standard library path. It is shared by the agent
+// and the 32-bit compat helper, so it must not import cilium/ebpf.
+package trigger
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/ksystest/ksystest/harness/proto"
+)
+
+// Resources provides what argument specs point at. The real one opens
+// files and allocates memory in the guest; tests fake it.
+type Resources interface {
+	OpenFD(path string) (uint64, error)
+	Socket() (uint64, error)
+	// Buffer returns the address of size bytes filled with a pattern, or
+	// with data when it is not nil.
+	Buffer(size int, data []byte) (uint64, error)
+	// Peek8 returns the first 8 bytes at an address Buffer returned.
+	Peek8(addr uint64) (uint64, error)
+}
+
+// ParseNumber reads a literal argument: decimal, 0x hex, or negative
+// decimal (passed as its two's complement, as the syscall ABI does).
+func ParseNumber(s string) (uint64, error) {
+	if strings.HasPrefix(s, "-") {
+		v, err := strconv.ParseInt(s, 0, 64)
+		return uint64(v), err
+	}
+	return strconv.ParseUint(s, 0, 64)
+}
+
+// Sockaddr parses "IP:PORT" (IPv4).
+func Sockaddr(spec string) (netip.AddrPort, error) {
+	ap, err := netip.ParseAddrPort(spec)
+	if err != nil || !ap.Addr().Is4() {
+		return netip.AddrPort{}, fmt.Errorf("want IPv4:PORT, got %q", spec)
+	}
+	return ap, nil
+}
+
+// Resolved holds argument values and which of them are derived (deref:N):
+// reported, not passed.
+type Resolved struct {
+	Values  []uint64
+	Derived []bool
+}
+
+// Registers returns the passed (not derived) values in argument order.
+func (r Resolved) Registers() []uint64 {
+	var regs []uint64
+	for i, v := range r.Values {
+		if !r.Derived[i] {
+			regs = append(regs, v)
+		}
+	}
+	return regs
+}
+
+// ResolveArgs turns argument specs into values:
+//
+//	a number            passed as is
+//	fd:PATH             an fd for PATH, opened read-write
+//	buf:N               the address of an N-byte buffer
+//	socket:inet         an AF_INET stream socket
+//	sockaddr:IP:PORT    the address of a struct sockaddr_in
+//	deref:N             not passed: the first 8 bytes argument N points to
+//	any                 decided by the code path making the call (reported as 0 until then)
+func ResolveArgs(args []proto.Arg, res Resources) (Resolved, error) {
+	r := Resolved{Values: make([]uint64, len(args)), Derived: make([]bool, len(args))}
+	var derefs []int
+	for i, a := range args {
+		kind, rest, hasKind := strings.Cut(a.Value, ":")
+		var (
+			v   uint64
+			err error
+		)
+		switch {
+		case a.Value == "any":
+		case !hasKind:
+			v, err = ParseNumber(a.Value)
+		case kind == "fd":
+			v, err = res.OpenFD(rest)
+		case kind == "buf":
+			var n int
+			n, err = strconv.Atoi(rest)
+			if err == nil && (n <= 0 || n > 1<<20) {
+				err = fmt.Errorf("size %d out of range 1..1MiB", n)
+			}
+			if err == nil {
+				v, err = res.Buffer(n, nil)
+			}
+		case kind == "socket" && rest == "inet":
+			v, err = res.Socket()
+		case kind == "sockaddr":
+			var ap netip.AddrPort
+			if ap, err = Sockaddr(rest); err == nil {
+				v, err = res.Buffer(16, SockaddrIn(ap))
+			}
+		case kind == "deref":
+			r.Derived[i] = true
+			derefs = append(derefs, i)
+		default:
+			err = fmt.Errorf("unknown kind %q (want a number, fd:PATH, buf:N, socket:inet, sockaddr:IP:PORT, deref:N or any)", kind)
+		}
+		if err != nil {
+			return Resolved{}, fmt.Errorf("argument %d (%s = %q): %w", i+1, a.Name, a.Value, err)
+		}
+		r.Values[i] = v
+	}
+	for _, i := range derefs {
+		n, err := strconv.Atoi(strings.TrimPrefix(args[i].Value, "deref:"))
+		if err != nil || n < 1 || n > len(args) || n == i+1 || r.Derived[n-1] {
+			return Resolved{}, fmt.Errorf("argument %d (%s = %q): deref of no passed argument", i+1, args[i].Name, args[i].Value)
+		}
+		if r.Values[i], err = res.Peek8(r.Values[n-1]); err != nil {
+			return Resolved{}, fmt.Errorf("argument %d (%s): %w", i+1, args[i].Name, err)
+		}
+	}
+	return r, nil
+}
+
+// SockaddrIn lays out a struct sockaddr_in: family in host order, port
+// and address in network order, zero padding.
+func SockaddrIn(ap netip.AddrPort) []byte {
+	b := make([]byte, 16)
+	nativeEndian.PutUint16(b[0:], afInet)
+	b[2], b[3] = byte(ap.Port()>>8), byte(ap.Port())
+	a4 := ap.Addr().As4()
+	copy(b[4:8], a4[:])
+	return b
+}
+
+// SockaddrHead is what deref of a sockaddr_in gives: its first 8 bytes
+// read as one host-order word.
+func SockaddrHead(ap netip.AddrPort) uint64 { return nativeEndian.Uint64(SockaddrIn(ap)) }
+
+const afInet = 2

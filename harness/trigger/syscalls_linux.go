@@ -1,0 +1,131 @@
+package trigger
+
+import (
+	"encoding/binary"
+	"fmt"
+	"runtime"
+	"sync"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+var nativeEndian = binary.NativeEndian
+
+// syscallNumbers maps the syscall names cases use to this GOARCH's numbers;
+// syscalls64 (a per-arch file) adds those that only 64-bit guests need.
+// Extend it when a case needs a new syscall.
+var syscallNumbers = map[string]uintptr{
+	"write":  unix.SYS_WRITE,
+	"prctl":  unix.SYS_PRCTL,
+	"splice": unix.SYS_SPLICE,
+	"clone":  unix.SYS_CLONE,
+	"getpid": unix.SYS_GETPID,
+}
+
+// SyscallNumber returns the number of the named syscall on this arch.
+func SyscallNumber(name string) (uintptr, error) {
+	if nr, ok := syscallNumbers[name]; ok {
+		return nr, nil
+	}
+	if nr, ok := syscalls64[name]; ok {
+		return nr, nil
+	}
+	return 0, fmt.Errorf("syscall %q unknown to the agent on %s", name, runtime.GOARCH)
+}
+
+// Thread runs functions on one locked OS thread, so every syscall of every
+// case comes from the same thread id, which the probes filter on.
+type Thread struct {
+	TID  int
+	work chan func()
+}
+
+// NewThread starts the thread and waits until it knows its id.
+func NewThread() *Thread {
+	t := &Thread{work: make(chan func())}
+	ready := make(chan int)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+		ready <- unix.Gettid()
+		for f := range t.work {
+			f()
+		}
+	}()
+	t.TID = <-ready
+	return t
+}
+
+// Do runs f on the thread and waits for it.
+func (t *Thread) Do(f func()) {
+	done := make(chan struct{})
+	t.work <- func() { f(); close(done) }
+	<-done
+}
+
+// Raw makes syscall nr with args on the thread, padding to six arguments.
+func (t *Thread) Raw(nr uintptr, args []uint64) (ret int64, errno int) {
+	var a [6]uintptr
+	for i, v := range args {
+		a[i] = uintptr(v)
+	}
+	t.Do(func() {
+		r, _, e := unix.Syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5])
+		ret, errno = int64(int(r)), int(e) // sign-extend 32-bit returns
+	})
+	return ret, errno
+}
+
+// GuestResources opens files and allocates buffers that stay alive for
+// the process's whole life, so a pointer passed to one case is never
+// reused by another.
+type GuestResources struct {
+	mu   sync.Mutex
+	bufs map[uint64][]byte
+}
+
+// OpenFD opens path read-write.
+func (g *GuestResources) OpenFD(path string) (uint64, error) {
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("open %s: %w", path, err)
+	}
+	return uint64(fd), nil
+}
+
+// Socket makes an AF_INET stream socket.
+func (g *GuestResources) Socket() (uint64, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("socket: %w", err)
+	}
+	return uint64(fd), nil
+}
+
+// Buffer allocates size bytes, filled with data or a pattern.
+func (g *GuestResources) Buffer(size int, data []byte) (uint64, error) {
+	b := make([]byte, max(size, 8))
+	for i := range b {
+		b[i] = "ksystest\n"[i%9]
+	}
+	copy(b, data)
+	addr := uint64(uintptr(unsafe.Pointer(&b[0])))
+	g.mu.Lock()
+	if g.bufs == nil {
+		g.bufs = map[uint64][]byte{}
+	}
+	g.bufs[addr] = b
+	g.mu.Unlock()
+	return addr, nil
+}
+
+// Peek8 reads the first word of a buffer Buffer made.
+func (g *GuestResources) Peek8(addr uint64) (uint64, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	b, ok := g.bufs[addr]
+	if !ok {
+		return 0, fmt.Errorf("deref: %#x is not a buffer of this case", addr)
+	}
+	return nativeEndian.Uint64(b), nil
+}
