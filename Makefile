@@ -4,7 +4,7 @@
 
 GO        ?= go
 BIN       := bin
-GOARCHES  := amd64 arm64 s390x
+GOARCHES  := amd64 arm64 s390x arm
 AGENTS    := $(addprefix $(BIN)/ksystest-agent.,$(GOARCHES)) $(BIN)/ksystest-compat.386 $(BIN)/ksystest-compat.arm
 LIBBPF    := bpf/.libbpf/usr/include
 # Extra flags for `ksystest run` in `make vmtest`, e.g. ARGS='--only arm64*'.
@@ -24,7 +24,7 @@ $(BIN)/ksystest: FORCE
 
 # The agent is PID 1 in the guest: static, stripped, one per guest arch.
 $(BIN)/ksystest-agent.%: FORCE
-	CGO_ENABLED=0 GOOS=linux GOARCH=$* $(GO) build -trimpath -ldflags='-s -w' -o $@ ./cmd/ksystest-agent
+	CGO_ENABLED=0 GOOS=linux GOARCH=$* GOARM=7 $(GO) build -trimpath -ldflags='-s -w' -o $@ ./cmd/ksystest-agent
 
 # The 32-bit helper of compat cases: i386 programs on x86_64, arm on arm64.
 $(BIN)/ksystest-compat.%: FORCE

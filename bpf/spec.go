@@ -1,4 +1,4 @@
-//go:build linux && (386 || amd64 || arm64 || s390x)
+//go:build linux && (386 || amd64 || arm64 || s390x || arm)
 
 package bpf
 

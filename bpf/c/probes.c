@@ -140,6 +140,18 @@ int BPF_KSYSCALL(aware_mmap, struct mmap_arg_struct *uargs)
 		return 0;
 	return emit(6, a.addr, a.len, a.prot, a.flags, a.fd, a.offset);
 }
+#elif defined(__TARGET_ARCH_arm)
+/*
+ * 32-bit arm has no mmap for EABI programs, only mmap2 (offset in pages),
+ * whose entry stub branches to sys_mmap_pgoff with the registers intact.
+ */
+SEC("ksyscall/mmap_pgoff")
+int BPF_KSYSCALL(aware_mmap, unsigned long addr, unsigned long len,
+		 unsigned long prot, unsigned long flags, unsigned long fd,
+		 unsigned long pgoff)
+{
+	return emit(6, addr, len, prot, flags, fd, (__u64)pgoff << 12);
+}
 #else
 SEC("ksyscall/mmap")
 int BPF_KSYSCALL(aware_mmap, unsigned long addr, unsigned long len,
@@ -160,12 +172,20 @@ int BPF_KSYSCALL(naive_clone, unsigned long flags, unsigned long newsp,
 
 /*
  * The aware probe emits the arguments in the x86_64 order whatever the
- * arch's register order: s390 is CONFIG_CLONE_BACKWARDS2 (newsp first).
+ * arch's register order: s390 is CONFIG_CLONE_BACKWARDS2 (newsp first),
+ * 32-bit arm CONFIG_CLONE_BACKWARDS (tls before child_tid).
  */
 #if defined(__TARGET_ARCH_s390)
 SEC("ksyscall/clone")
 int BPF_KSYSCALL(aware_clone, unsigned long newsp, unsigned long flags,
 		 unsigned long ptid, unsigned long ctid, unsigned long tls)
+{
+	return emit(5, flags, newsp, ptid, ctid, tls, 0);
+}
+#elif defined(__TARGET_ARCH_arm)
+SEC("ksyscall/clone")
+int BPF_KSYSCALL(aware_clone, unsigned long flags, unsigned long newsp,
+		 unsigned long ptid, unsigned long tls, unsigned long ctid)
 {
 	return emit(5, flags, newsp, ptid, ctid, tls, 0);
 }
@@ -296,8 +316,11 @@ int BPF_KPROBE(compat_clone)
  * 4th argument on x86_64 (the syscall instruction leaves the return address
  * there; the argument is in r10) and gprs[2] for the 1st on s390x (the
  * argument is in orig_gpr2). It assumes the syscall wrapper.
- * Used by harness/run's VM tests through testdata/wrong-probe.yaml.
+ * Used by harness/run's VM tests through testdata/wrong-probe.yaml. Not
+ * on 32-bit arm, whose function calls pass only four arguments in
+ * registers.
  */
+#if !defined(__TARGET_ARCH_arm)
 SEC("ksyscall/splice")
 int BPF_KPROBE(wrong_splice)
 {
@@ -307,3 +330,4 @@ int BPF_KPROBE(wrong_splice)
 		    PT_REGS_PARM3_CORE(regs), PT_REGS_PARM4_CORE(regs),
 		    PT_REGS_PARM5_CORE(regs), 0);
 }
+#endif

@@ -58,12 +58,13 @@ func Run(em *Emitter, cataloguePath string) error {
 
 	thread := trigger.NewThread()
 	start := time.Now()
-	probes, loadErr := LoadProbes()
+	probes, loadErr := LoadProbes(proto.BTFPath)
 	if loadErr == nil {
 		defer probes.Close()
 		em.Emit(proto.Event{Type: proto.EventLoaded, Loaded: &proto.Loaded{
 			Programs:   probes.Programs(),
 			LoadMillis: time.Since(start).Milliseconds(),
+			Wrapper:    probes.Wrapper,
 		}})
 	}
 	r := &runner{probes: probes, thread: thread, res: &trigger.GuestResources{}}

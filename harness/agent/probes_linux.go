@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/ksystest/ksystest/bpf"
+	"github.com/ksystest/ksystest/harness/proto"
 )
 
 // Probes is the loaded probe collection and its ring buffer.
@@ -20,24 +22,45 @@ type Probes struct {
 	coll   *ebpf.Collection
 	spec   *ebpf.CollectionSpec
 	events *ringbuf.Reader
+	// Wrapper is what loading learnt about the syscall wrapper.
+	Wrapper proto.Wrapper
 }
 
-// LoadProbes loads every probe.
-func LoadProbes() (*Probes, error) {
+// LoadProbes loads every probe, against the BTF at btfPath when the
+// kernel has none of its own (btfPath does not exist otherwise).
+func LoadProbes(btfPath string) (*Probes, error) {
 	spec, err := bpf.Spec()
 	if err != nil {
 		return nil, fmt.Errorf("read probe objects: %w", err)
 	}
-	coll, err := ebpf.NewCollection(spec)
+	var opts ebpf.CollectionOptions
+	if _, err := os.Stat(btfPath); err == nil {
+		kernelTypes, err := btf.LoadSpec(btfPath)
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %w", btfPath, err)
+		}
+		opts.Programs.KernelTypes = kernelTypes
+	}
+	var w proto.Wrapper
+	var serr error
+	if w.Symbols, serr = wrapperSymbols(); serr != nil {
+		w.ReadError = "kallsyms: " + serr.Error()
+	}
+	coll, err := loadWithWrapperFallback(spec, opts, &w)
 	if err != nil {
 		return nil, fmt.Errorf("load probes: %s", verifierDetail(err))
+	}
+	if v, err := readWrapperValue(spec, coll); err != nil {
+		w.ReadError = err.Error()
+	} else {
+		w.Loader = &v
 	}
 	rd, err := ringbuf.NewReader(coll.Maps[bpf.EventsMap])
 	if err != nil {
 		coll.Close()
 		return nil, fmt.Errorf("open ring buffer: %w", err)
 	}
-	return &Probes{coll: coll, spec: spec, events: rd}, nil
+	return &Probes{coll: coll, spec: spec, events: rd, Wrapper: w}, nil
 }
 
 // verifierDetail keeps the whole verifier log: it is the evidence a user
@@ -68,40 +91,47 @@ func (p *Probes) Programs() []string {
 }
 
 // Attach attaches the probe called name: the program of that name and
-// every program named name__SUFFIX, each where its section says. It
-// returns the symbols asked for and a function that detaches what did
-// attach; an error says what did not, and the rest stay attached.
+// every program named name__SUFFIX, each where its section says. The
+// suffixed programs catch other paths to the same call (socketcall) that
+// an arch may not have: they are optional. It returns the symbols (an
+// optional one that did not attach marked "(absent)") and a function
+// that detaches what did attach; an error says the main program did not.
 func (p *Probes) Attach(name string) ([]string, func(), error) {
-	var progs []string
-	for pn := range p.spec.Programs {
-		if pn == name || strings.HasPrefix(pn, name+"__") {
-			progs = append(progs, pn)
-		}
-	}
-	if len(progs) == 0 {
+	if _, ok := p.spec.Programs[name]; !ok {
 		return nil, func() {}, fmt.Errorf("%w: %q", ErrNoProbe, name)
 	}
-	sort.Strings(progs)
+	progs := []string{name}
+	var optional []string
+	for pn := range p.spec.Programs {
+		if strings.HasPrefix(pn, name+"__") {
+			optional = append(optional, pn)
+		}
+	}
+	sort.Strings(optional)
 	var (
 		links []link.Link
 		syms  []string
-		errs  []error
+		err   error
 	)
-	for _, pn := range progs {
-		sym, l, err := p.attachOne(pn)
-		syms = append(syms, sym)
-		if err != nil {
-			errs = append(errs, err)
-			continue
+	for _, pn := range append(progs, optional...) {
+		sym, l, aerr := p.attachOne(pn)
+		switch {
+		case aerr == nil:
+			links = append(links, l)
+			syms = append(syms, sym)
+		case pn == name:
+			err = aerr
+			syms = append(syms, sym)
+		default:
+			syms = append(syms, sym+" (absent)")
 		}
-		links = append(links, l)
 	}
 	detach := func() {
 		for _, l := range links {
 			l.Close()
 		}
 	}
-	return syms, detach, errors.Join(errs...)
+	return syms, detach, err
 }
 
 // ErrNoProbe means the probe objects have no program of that name.

@@ -56,6 +56,26 @@ type Arch struct {
 }
 
 var table = map[string]Arch{
+	// 32-bit arm never selects CONFIG_ARCH_HAS_SYSCALL_WRAPPER: the real
+	// kernel on the other side of BPF_KSYSCALL's LINUX_HAS_SYSCALL_WRAPPER.
+	// Debian's LPAE flavour boots on QEMU's virt machine.
+	"arm": {
+		Name:          "arm",
+		GOARCH:        "arm",
+		GOARM:         "7",
+		DebianArch:    "armhf",
+		KernelFlavour: "armmp-lpae",
+		BPFTarget:     "arm",
+		SyscallPrefix: "__arm_",
+		QEMU:          "qemu-system-arm",
+		QEMUPackage:   "qemu-system-arm",
+		Machine:       "virt",
+		CPU:           "cortex-a15",
+		ConsoleArgs:   []string{"-serial", "chardev:con0"},
+		Console:       "ttyAMA0",
+		HostGOARCH:    "arm",
+		Slowdown:      2,
+	},
 	"x86_64": {
 		Name:          "x86_64",
 		GOARCH:        "amd64",
@@ -120,6 +140,16 @@ func Lookup(name string) (Arch, error) {
 		return Arch{}, fmt.Errorf("unknown arch %q (known: %s)", name, strings.Join(Names(), ", "))
 	}
 	return a, nil
+}
+
+// ByGOARCH returns the arch whose guests run goarch programs natively.
+func ByGOARCH(goarch string) (Arch, error) {
+	for _, a := range table {
+		if a.GOARCH == goarch {
+			return a, nil
+		}
+	}
+	return Arch{}, fmt.Errorf("no arch for GOARCH %q", goarch)
 }
 
 // Names lists the known arch names, sorted.

@@ -31,5 +31,5 @@ func TestLookup(t *testing.T) {
 
 	_, err = Lookup("sparc")
 	require.ErrorContains(t, err, `unknown arch "sparc"`)
-	require.ErrorContains(t, err, "arm64, s390x, x86_64")
+	require.ErrorContains(t, err, "arm, arm64, s390x, x86_64")
 }

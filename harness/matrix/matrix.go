@@ -42,6 +42,10 @@ type Target struct {
 	// BootTimeout bounds QEMU start to agent start before emulation
 	// slowdown is applied; default from the arch.
 	BootTimeout Duration `yaml:"bootTimeout"`
+	// BTF is a BTF file to load probes against instead of the kernel's
+	// own (or of one generated from its -dbg package); relative to the
+	// matrix file.
+	BTF string `yaml:"btf"`
 }
 
 // Kernel names a Debian kernel: a package, or a flavour whose metapackage
@@ -88,6 +92,7 @@ func (m *Matrix) ApplyDefaults() {
 		if t.MemoryMB == 0 {
 			t.MemoryMB = 512
 		}
+		t.BTF = m.Path(t.BTF)
 		if t.BootTimeout == 0 {
 			t.BootTimeout = Duration(60 * time.Second)
 		}
@@ -145,11 +150,14 @@ func (m *Matrix) Validate() []Problem {
 }
 
 // CasesPath is the catalogue's path, resolved against the matrix file.
-func (m *Matrix) CasesPath() string {
-	if filepath.IsAbs(m.Cases) {
-		return m.Cases
+func (m *Matrix) CasesPath() string { return m.Path(m.Cases) }
+
+// Path resolves a path written in the matrix against its directory.
+func (m *Matrix) Path(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
 	}
-	return filepath.Join(filepath.Dir(m.File), m.Cases)
+	return filepath.Join(filepath.Dir(m.File), p)
 }
 
 // Select returns the targets whose name matches the glob pattern; an empty

@@ -25,6 +25,8 @@ const (
 	CataloguePath = "/ksystest/cases.json"
 	// CompatHelperPath is the 32-bit helper, on guests that run one.
 	CompatHelperPath = "/ksystest/compat"
+	// BTFPath holds the kernel's BTF when the kernel has none of its own.
+	BTFPath = "/ksystest/vmlinux.btf"
 )
 
 // Catalogue is the list of cases the agent runs, in order.
@@ -121,7 +123,21 @@ type Hello struct {
 type Loaded struct {
 	Programs []string `json:"programs"`
 	// LoadMillis is how long loading the collection took.
-	LoadMillis int64 `json:"load_ms"`
+	LoadMillis int64   `json:"load_ms"`
+	Wrapper    Wrapper `json:"wrapper"`
+}
+
+// Wrapper is what the guest shows about CONFIG_ARCH_HAS_SYSCALL_WRAPPER.
+type Wrapper struct {
+	// Symbols are the __*_sys_bpf symbols in /proc/kallsyms.
+	Symbols []string `json:"symbols"`
+	// Loader is LINUX_HAS_SYSCALL_WRAPPER as read back from the loaded
+	// probes' .kconfig map; nil when it could not be read (ReadError).
+	Loader    *int   `json:"loader,omitempty"`
+	ReadError string `json:"read_error,omitempty"`
+	// ResolvedBy says who resolved the value: cilium/ebpf, or ksystest's
+	// fallback and why.
+	ResolvedBy string `json:"resolved_by"`
 }
 
 // CaseResult is what the agent observed for one case. It judges nothing:

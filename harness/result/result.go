@@ -91,6 +91,46 @@ type Kernel struct {
 	// BootImage is what QEMU was given: "vmlinuz" as packaged, or
 	// "vmlinux" unpacked from it (x86 PVH boot).
 	BootImage string `json:"boot_image,omitempty"`
+	BTF       *BTF   `json:"btf,omitempty"`
+}
+
+// BTF says where the type information the probes were loaded against
+// came from.
+type BTF struct {
+	Source string `json:"source"` // BTFKernel, BTFFile or BTFPahole
+	Bytes  int64  `json:"bytes,omitempty"`
+	// From is the -dbg package (name and version) or the user's file.
+	From   string `json:"from,omitempty"`
+	Pahole string `json:"pahole,omitempty"`
+	Cached bool   `json:"cached,omitempty"`
+	// Timings of a generation that ran now (zero when cached).
+	DownloadSec float64 `json:"download_sec,omitempty"`
+	DownloadMB  float64 `json:"download_mb,omitempty"`
+	ExtractSec  float64 `json:"extract_sec,omitempty"`
+	PaholeSec   float64 `json:"pahole_sec,omitempty"`
+}
+
+// BTF sources.
+const (
+	BTFKernel = "kernel" // the kernel's own, /sys/kernel/btf/vmlinux
+	BTFFile   = "file"   // a file the matrix names
+	BTFPahole = "pahole" // generated from the kernel's -dbg package
+)
+
+// Wrapper is what each source says about CONFIG_ARCH_HAS_SYSCALL_WRAPPER
+// on a target; nil means the source could not tell. Any source that
+// disagrees with the matrix's declaration fails the target.
+type Wrapper struct {
+	Declared bool `json:"declared"`
+	// Config is the kernel's /boot/config-*.
+	Config *bool `json:"config"`
+	// Guest is whether /proc/kallsyms has the arch's __PREFIX_sys_bpf.
+	Guest   *bool    `json:"guest"`
+	Symbols []string `json:"symbols,omitempty"`
+	// Loader is LINUX_HAS_SYSCALL_WRAPPER read back from the loaded probes.
+	Loader     *bool  `json:"loader"`
+	ResolvedBy string `json:"resolved_by,omitempty"`
+	Agree      bool   `json:"agree"`
 }
 
 // Timings are seconds since QEMU started (fetch is before it).
@@ -112,9 +152,10 @@ type Cell struct {
 	Accel   string  `json:"accel"`
 	Outcome Outcome `json:"outcome"`
 	// Reason says why the outcome is what it is, in one line.
-	Reason  string  `json:"reason,omitempty"`
-	Timings Timings `json:"timings"`
-	Cases   []Case  `json:"cases"`
+	Reason  string   `json:"reason,omitempty"`
+	Timings Timings  `json:"timings"`
+	Wrapper *Wrapper `json:"wrapper,omitempty"`
+	Cases   []Case   `json:"cases"`
 	// ConsoleLog is the path of the full console log, relative to the
 	// output directory.
 	ConsoleLog string `json:"console_log,omitempty"`

@@ -60,12 +60,12 @@ func BenchmarkInitramfs(b *testing.B) {
 		b.Fatal(err)
 	}
 	path := b.TempDir() + "/initramfs.cpio"
-	if err := writeInitramfs(context.Background(), &o, a, o.Catalogue.For(a), path); err != nil { // builds the agent once
+	if err := writeInitramfs(context.Background(), &o, a, o.Catalogue.For(a), "", path); err != nil { // builds the agent once
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := writeInitramfs(context.Background(), &o, a, o.Catalogue.For(a), path); err != nil {
+		if err := writeInitramfs(context.Background(), &o, a, o.Catalogue.For(a), "", path); err != nil {
 			b.Fatal(err)
 		}
 	}

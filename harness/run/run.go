@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,9 +27,11 @@ import (
 	"github.com/ksystest/ksystest/harness/vm"
 )
 
-// KernelSource gives the kernel a target boots.
+// KernelSource gives the kernel a target boots, and the BTF to load
+// probes against on it (a path, or "" for the kernel's own).
 type KernelSource interface {
 	Kernel(ctx context.Context, t matrix.Target, a arch.Arch) (*image.Kernel, error)
+	BTF(ctx context.Context, t matrix.Target, a arch.Arch, k *image.Kernel) (*result.BTF, string, error)
 }
 
 // DebianKernels is the KernelSource backed by Debian's archive.
@@ -39,6 +43,23 @@ func (d DebianKernels) Kernel(ctx context.Context, t matrix.Target, a arch.Arch)
 		Suite: t.Kernel.Suite, DebArch: a.DebianArch, Package: t.Kernel.Package, Flavour: t.Kernel.Flavour,
 		UnpackBzImage: a.BootVmlinux,
 	})
+}
+
+// BTF gives the target's BTF file, the kernel's own, or one generated
+// from the kernel's -dbg package.
+func (d DebianKernels) BTF(ctx context.Context, t matrix.Target, a arch.Arch, k *image.Kernel) (*result.BTF, string, error) {
+	if t.BTF != "" {
+		return fileBTF(t.BTF)
+	}
+	return d.Fetcher.KernelBTF(ctx, k, a.DebianArch)
+}
+
+func fileBTF(path string) (*result.BTF, string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("btf: %w", err)
+	}
+	return &result.BTF{Source: result.BTFFile, From: path, Bytes: st.Size()}, path, nil
 }
 
 // Options configure a run.
@@ -141,6 +162,12 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 		return fail(result.OutcomeInfraError, "kernel: "+err.Error())
 	}
 	cell.Kernel = result.Kernel{Package: k.Package, Version: k.Version, Suite: k.Suite, SHA256: k.SHA256, Release: k.Release, Cached: k.Cached}
+	btf, btfPath, err := o.Kernels.BTF(ctx, t, a, k)
+	cell.Timings.FetchSec = secs(time.Since(fetchStart))
+	if err != nil {
+		return fail(result.OutcomeInfraError, err.Error())
+	}
+	cell.Kernel.BTF = btf
 
 	work, err := os.MkdirTemp("", "ksystest-"+t.Name+"-")
 	if err != nil {
@@ -148,7 +175,7 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 	}
 	defer os.RemoveAll(work)
 	initrd := filepath.Join(work, "initramfs.cpio")
-	if err := writeInitramfs(ctx, o, a, cat, initrd); err != nil {
+	if err := writeInitramfs(ctx, o, a, cat, btfPath, initrd); err != nil {
 		return fail(result.OutcomeInfraError, err.Error())
 	}
 
@@ -186,6 +213,7 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 	cell.Timings.DoneSec = secs(w.Done)
 	cell.Timings.ExitSec = secs(w.Exit)
 	judge(&cell, cat, w)
+	checkWrapper(&cell, t, a, k, w)
 	logf("%s in %.1fs (agent %.1fs, done %.1fs)%s", cell.Outcome, cell.Timings.ExitSec,
 		cell.Timings.AgentStartSec, cell.Timings.DoneSec, reasonSuffix(cell.Reason))
 	return cell
@@ -276,7 +304,58 @@ func judge(cell *result.Cell, cat *matrix.Catalogue, w *vm.Watch) {
 	}
 }
 
-func writeInitramfs(ctx context.Context, o *Options, a arch.Arch, cat *matrix.Catalogue, path string) error {
+// checkWrapper compares the four sources on the syscall wrapper: the
+// matrix, the kernel's config, the guest's symbols and the loader's
+// resolved value. A source that disagrees with the matrix fails the cell.
+func checkWrapper(cell *result.Cell, t matrix.Target, a arch.Arch, k *image.Kernel, w *vm.Watch) {
+	wr := &result.Wrapper{Declared: *t.SyscallWrapper}
+	if v, err := k.ConfigValue("ARCH_HAS_SYSCALL_WRAPPER"); err == nil {
+		wr.Config = ptr(v == "y")
+	}
+	for _, ev := range w.Events {
+		if ev.Type != proto.EventLoaded || ev.Loaded == nil {
+			continue
+		}
+		gw := ev.Loaded.Wrapper
+		wr.Symbols, wr.ResolvedBy = gw.Symbols, gw.ResolvedBy
+		if gw.Symbols != nil || gw.ReadError == "" {
+			wr.Guest = ptr(slices.Contains(gw.Symbols, a.SyscallPrefix+"sys_bpf"))
+		}
+		if gw.Loader != nil {
+			wr.Loader = ptr(*gw.Loader != 0)
+		}
+	}
+	yesNo := func(b bool) string {
+		if b {
+			return "yes"
+		}
+		return "no"
+	}
+	var says []string
+	wr.Agree = true
+	for _, src := range []struct {
+		name string
+		v    *bool
+	}{{"kernel config", wr.Config}, {"guest kallsyms (" + a.SyscallPrefix + "sys_bpf)", wr.Guest}, {"loader's LINUX_HAS_SYSCALL_WRAPPER", wr.Loader}} {
+		if src.v == nil {
+			says = append(says, src.name+" unknown")
+			continue
+		}
+		says = append(says, src.name+" "+yesNo(*src.v))
+		if *src.v != wr.Declared {
+			wr.Agree = false
+		}
+	}
+	cell.Wrapper = wr
+	if !wr.Agree && (cell.Outcome == result.OutcomePass || cell.Outcome == result.OutcomeFail) {
+		cell.Outcome = result.OutcomeFail
+		cell.Reason = fmt.Sprintf("syscall wrapper: the matrix declares %s, but %s", yesNo(wr.Declared), strings.Join(says, ", "))
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func writeInitramfs(ctx context.Context, o *Options, a arch.Arch, cat *matrix.Catalogue, btfPath, path string) error {
 	agentPath, err := o.Agents.Path(ctx, AgentCmd, a.GOARCH, a.GOARM)
 	if err != nil {
 		return err
@@ -295,6 +374,13 @@ func writeInitramfs(ctx context.Context, o *Options, a arch.Arch, cat *matrix.Ca
 		// mounts devtmpfs, so the node must be in the archive.
 		{Path: "/dev/console", Mode: 0o600, Char: true, Major: 5, Minor: 1},
 		{Path: proto.CataloguePath, Mode: 0o644, Data: catJSON},
+	}
+	if btfPath != "" {
+		btf, err := os.ReadFile(btfPath)
+		if err != nil {
+			return err
+		}
+		files = append(files, image.File{Path: proto.BTFPath, Mode: 0o644, Data: btf})
 	}
 	if needsCompat(cat) {
 		helperPath, err := o.Agents.Path(ctx, CompatCmd, a.CompatGOARCH, a.CompatGOARM)

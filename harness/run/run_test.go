@@ -33,6 +33,10 @@ func (f fakeKernels) Kernel(_ context.Context, t matrix.Target, a arch.Arch) (*i
 	return &image.Kernel{Package: "linux-image-test-" + a.KernelFlavour, Version: "1.0", Release: "6.1.0-test", SHA256: "abc", Vmlinuz: "/nonexistent"}, nil
 }
 
+func (f fakeKernels) BTF(context.Context, matrix.Target, arch.Arch, *image.Kernel) (*result.BTF, string, error) {
+	return &result.BTF{Source: result.BTFKernel}, "", nil
+}
+
 func ev(e proto.Event) string { return string(proto.Encode(e)[:len(proto.Encode(e))-1]) }
 
 func hello() string {

@@ -25,6 +25,13 @@ func Issue(t *Thread, c proto.Case, res Resources) (Call, error) {
 	if err != nil {
 		return Call{}, err
 	}
+	// On a 32-bit arch a register or a Go int holds 32 bits: what is
+	// passed is what fits, and that is what a probe must see.
+	for i := range r.Values {
+		if !r.Derived[i] {
+			r.Values[i] = uint64(uintptr(r.Values[i]))
+		}
+	}
 	switch c.Via {
 	case "", proto.ViaRaw:
 		return issueRaw(t, c, r, res)

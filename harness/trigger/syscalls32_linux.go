@@ -2,6 +2,6 @@
 
 package trigger
 
-// syscalls64 is empty for the 32-bit compat helper: it only makes the
-// common calls.
+// syscalls64 is empty on 32-bit arches: their mmap is mmap2, with the
+// offset in pages, which no raw case makes.
 var syscalls64 = map[string]uintptr{}

@@ -16,11 +16,12 @@ var nativeEndian = binary.NativeEndian
 // syscalls64 (a per-arch file) adds those that only 64-bit guests need.
 // Extend it when a case needs a new syscall.
 var syscallNumbers = map[string]uintptr{
-	"write":  unix.SYS_WRITE,
-	"prctl":  unix.SYS_PRCTL,
-	"splice": unix.SYS_SPLICE,
-	"clone":  unix.SYS_CLONE,
-	"getpid": unix.SYS_GETPID,
+	"write":   unix.SYS_WRITE,
+	"prctl":   unix.SYS_PRCTL,
+	"splice":  unix.SYS_SPLICE,
+	"clone":   unix.SYS_CLONE,
+	"connect": unix.SYS_CONNECT,
+	"getpid":  unix.SYS_GETPID,
 }
 
 // SyscallNumber returns the number of the named syscall on this arch.

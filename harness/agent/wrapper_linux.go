@@ -1,0 +1,171 @@
+package agent
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
+	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/proto"
+	"golang.org/x/sys/unix"
+)
+
+const wrapperExtern = "LINUX_HAS_SYSCALL_WRAPPER"
+
+// wrapperSymbols returns the __*_sys_bpf symbols of the running kernel:
+// a kernel with the syscall wrapper has its arch's (__x64_sys_bpf, …).
+func wrapperSymbols() ([]string, error) {
+	f, err := os.Open("/proc/kallsyms")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var syms []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		i := strings.LastIndexByte(line, ' ')
+		name := line[i+1:]
+		if strings.HasPrefix(name, "__") && strings.HasSuffix(name, "_sys_bpf") {
+			syms = append(syms, name)
+		}
+	}
+	return syms, sc.Err()
+}
+
+// loadWithWrapperFallback loads spec. cilium/ebpf resolves
+// LINUX_HAS_SYSCALL_WRAPPER itself by creating a kprobe on the arch's
+// __PREFIX_sys_bpf; where that probe fails in a way it does not expect
+// (32-bit arm 6.12 answers EINVAL, not ENOENT), it refuses to load. Then
+// ksystest resolves the value from /proc/kallsyms as libbpf would (no
+// such symbol: no wrapper), points the programs' .kconfig loads at a map
+// holding it, reports that it did, and loading goes on.
+func loadWithWrapperFallback(spec *ebpf.CollectionSpec, opts ebpf.CollectionOptions, w *proto.Wrapper) (*ebpf.Collection, error) {
+	w.ResolvedBy = "cilium/ebpf"
+	coll, err := ebpf.NewCollectionWithOptions(spec, opts)
+	if err == nil || !strings.Contains(err.Error(), "derive a value for "+wrapperExtern) {
+		return coll, err
+	}
+	a, aerr := arch.ByGOARCH(runtime.GOARCH)
+	if aerr != nil {
+		return nil, err
+	}
+	value := byte(0)
+	if slices.Contains(w.Symbols, a.SyscallPrefix+"sys_bpf") {
+		value = 1
+	}
+	kconfig, perr := presetKconfig(spec, value)
+	if perr != nil {
+		return nil, fmt.Errorf("%w (and resolving it from kallsyms: %v)", err, perr)
+	}
+	defer kconfig.Close() // the programs hold their own reference
+	w.ResolvedBy = fmt.Sprintf("ksystest from /proc/kallsyms, because cilium/ebpf failed: %s", rootCause(err))
+	return ebpf.NewCollectionWithOptions(spec, opts)
+}
+
+func rootCause(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, "detect support for syscall wrapper: "); i >= 0 {
+		return msg[i:]
+	}
+	return msg
+}
+
+// kconfigDatasec is the .kconfig section of the probes' BTF and the offset
+// of the wrapper extern in it.
+func kconfigDatasec(spec *ebpf.CollectionSpec) (*btf.Datasec, int, error) {
+	var ds *btf.Datasec
+	if err := spec.Types.TypeByName(".kconfig", &ds); err != nil {
+		return nil, 0, fmt.Errorf("the probes use no .kconfig: %w", err)
+	}
+	for _, v := range ds.Vars {
+		if v.Type.TypeName() == wrapperExtern {
+			return ds, int(v.Offset), nil
+		}
+	}
+	return nil, 0, fmt.Errorf("no %s in .kconfig", wrapperExtern)
+}
+
+// presetKconfig makes a map holding the .kconfig section with value for
+// the wrapper extern, and rewrites every program's loads of an extern
+// (the only unresolved map-value loads: globals carry their section's
+// name) to read from it.
+func presetKconfig(spec *ebpf.CollectionSpec, value byte) (*ebpf.Map, error) {
+	ds, offset, err := kconfigDatasec(spec)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range ds.Vars {
+		if v.Type.TypeName() != wrapperExtern {
+			return nil, fmt.Errorf(".kconfig also holds %s, which ksystest does not resolve", v.Type.TypeName())
+		}
+	}
+	data := make([]byte, ds.Size)
+	data[offset] = value
+	m, err := ebpf.NewMap(&ebpf.MapSpec{
+		Name: "ksys_kconfig", Type: ebpf.Array, KeySize: 4, ValueSize: ds.Size, MaxEntries: 1,
+		Flags: unix.BPF_F_RDONLY_PROG, Contents: []ebpf.MapKV{{Key: uint32(0), Value: data}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, ps := range spec.Programs {
+		for i, ins := range ps.Instructions {
+			if !ins.OpCode.IsDWordLoad() || ins.Src != asm.PseudoMapValue || ins.Reference() != "" || ins.Map() != nil {
+				continue
+			}
+			// A fresh instruction: the old one's metadata would send
+			// cilium/ebpf back to resolving the extern itself.
+			load := asm.Instruction{OpCode: ins.OpCode, Dst: ins.Dst, Src: asm.PseudoMapValue, Constant: ins.Constant}.WithSource(ins.Source())
+			if err := load.AssociateMap(m); err != nil {
+				m.Close()
+				return nil, err
+			}
+			ps.Instructions[i] = load
+		}
+	}
+	return m, nil
+}
+
+// readWrapperValue reads LINUX_HAS_SYSCALL_WRAPPER back from the loaded
+// programs' .kconfig map: the value the programs really see. cilium/ebpf
+// keeps that map out of Collection.Maps; the programs reference it by ID.
+func readWrapperValue(spec *ebpf.CollectionSpec, coll *ebpf.Collection) (int, error) {
+	_, offset, err := kconfigDatasec(spec)
+	if err != nil {
+		return 0, err
+	}
+	for _, prog := range coll.Programs {
+		info, err := prog.Info()
+		if err != nil {
+			continue
+		}
+		ids, _ := info.MapIDs()
+		for _, id := range ids {
+			m, err := ebpf.NewMapFromID(id)
+			if err != nil {
+				continue
+			}
+			mi, err := m.Info()
+			if err != nil || !strings.Contains(mi.Name, "kconfig") {
+				m.Close()
+				continue
+			}
+			val := make([]byte, mi.ValueSize)
+			err = m.Lookup(uint32(0), &val)
+			m.Close()
+			if err != nil {
+				return 0, fmt.Errorf("read .kconfig: %w", err)
+			}
+			return int(val[offset]), nil
+		}
+	}
+	return 0, errors.New("no loaded program references .kconfig")
+}

@@ -1,0 +1,129 @@
+package image
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ksystest/ksystest/harness/result"
+)
+
+// HasOwnBTF reports whether the kernel was built with its BTF
+// (CONFIG_DEBUG_INFO_BTF=y).
+func (k *Kernel) HasOwnBTF() bool {
+	v, _ := k.ConfigValue("DEBUG_INFO_BTF")
+	return v == "y"
+}
+
+// PaholeVersion returns the installed pahole's version ("v1.24").
+func PaholeVersion(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "pahole", "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("pahole (package dwarves) is needed to generate BTF for kernels built without it: %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// KernelBTF returns the BTF to load probes against on k: the kernel's own
+// when it has one, else generated from its -dbg package with pahole and
+// cached by the -dbg package's hash and pahole's version, so a second run
+// downloads nothing.
+// The path is empty when the kernel has its own.
+func (f *Fetcher) KernelBTF(ctx context.Context, k *Kernel, debArch string) (*result.BTF, string, error) {
+	if k.HasOwnBTF() {
+		return &result.BTF{Source: result.BTFKernel}, "", nil
+	}
+	b, path, err := f.generateBTF(ctx, k, debArch)
+	if err != nil {
+		return nil, "", fmt.Errorf("BTF for %s: %w", k.Package, err)
+	}
+	return b, path, nil
+}
+
+func (f *Fetcher) generateBTF(ctx context.Context, k *Kernel, debArch string) (*result.BTF, string, error) {
+	pahole, err := PaholeVersion(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	dbgName := k.Package + "-dbg"
+	pkgs, err := f.Packages(ctx, k.Suite, debArch, dbgName)
+	if err != nil {
+		return nil, "", err
+	}
+	dbg, err := FindPackage(pkgs, dbgName)
+	if err != nil {
+		return nil, "", fmt.Errorf("the kernel has no BTF and its debug package is missing: %w", err)
+	}
+	b := &result.BTF{Source: result.BTFPahole, From: dbg.Name + " " + dbg.Version, Pahole: pahole}
+	path := f.Cache.Path("btf", dbg.SHA256+"-pahole-"+pahole+".btf")
+	if st, err := os.Stat(path); err == nil {
+		b.Bytes, b.Cached = st.Size(), true
+		return b, path, nil
+	}
+	unlock, err := f.Cache.Lock(ctx, "btf-"+dbg.SHA256[:16])
+	if err != nil {
+		return nil, "", err
+	}
+	defer unlock()
+	if st, err := os.Stat(path); err == nil {
+		b.Bytes, b.Cached = st.Size(), true
+		return b, path, nil
+	}
+	tmp, err := f.Cache.TempDir()
+	if err != nil {
+		return nil, "", err
+	}
+	defer os.RemoveAll(tmp)
+
+	start := time.Now()
+	f.logf("%s has no BTF: downloading %s %s (%d MiB) for pahole", k.Package, dbg.Name, dbg.Version, dbg.Size>>20)
+	deb := filepath.Join(tmp, "dbg.deb")
+	if err := f.Download(ctx, f.Mirror+"/"+dbg.Filename, FileSum{SHA256: dbg.SHA256, Size: dbg.Size}, deb); err != nil {
+		return nil, "", err
+	}
+	b.DownloadSec, b.DownloadMB = secsSince(start), float64(dbg.Size)/(1<<20)
+
+	start = time.Now()
+	vmlinux := filepath.Join(tmp, "vmlinux")
+	r, err := os.Open(deb)
+	if err != nil {
+		return nil, "", err
+	}
+	err = ExtractFile(r, "usr/lib/debug/boot/vmlinux-"+k.Release, vmlinux)
+	r.Close()
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", dbg.Name, err)
+	}
+	os.Remove(deb) // hundreds of MB: gone before pahole needs memory
+	b.ExtractSec = secsSince(start)
+
+	start = time.Now()
+	out := filepath.Join(tmp, "vmlinux.btf")
+	cmd := exec.CommandContext(ctx, "pahole", "--btf_encode_detached="+out, vmlinux)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, "", fmt.Errorf("pahole on %s: %w: %s", dbg.Name, err, stderr.String())
+	}
+	b.PaholeSec = secsSince(start)
+	st, err := os.Stat(out)
+	if err != nil {
+		return nil, "", err
+	}
+	b.Bytes = st.Size()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, "", err
+	}
+	if err := os.Rename(out, path); err != nil {
+		return nil, "", fmt.Errorf("cache BTF: %w", err)
+	}
+	f.logf("BTF for %s: %d KiB (download %.1fs, extract %.1fs, pahole %.1fs)", k.Package, b.Bytes>>10, b.DownloadSec, b.ExtractSec, b.PaholeSec)
+	return b, path, nil
+}
+
+func secsSince(t time.Time) float64 { return time.Since(t).Round(time.Millisecond).Seconds() }
