@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"testing"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/ulikunitz/xz"
@@ -42,8 +43,17 @@ func TestVmlinuxFromBzImage(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, elf, got)
 
+	var zpayload bytes.Buffer
+	zw, err := zstd.NewWriter(&zpayload)
+	require.NoError(t, err)
+	zw.Write(elf)
+	require.NoError(t, zw.Close())
+	got, err = VmlinuxFromBzImage(context.Background(), fakeBzImage(t, zpayload.Bytes()))
+	require.NoError(t, err)
+	assert.Equal(t, elf, got, "zstd payload (Debian 6.12)")
+
 	_, err = VmlinuxFromBzImage(context.Background(), []byte("MZ not a kernel"))
 	assert.ErrorContains(t, err, "not a bzImage")
 	_, err = VmlinuxFromBzImage(context.Background(), fakeBzImage(t, []byte("\x1f\x8bgzip")))
-	assert.ErrorContains(t, err, "not xz")
+	assert.ErrorContains(t, err, "neither xz nor zstd")
 }

@@ -21,14 +21,15 @@ var mdSymbol = map[result.Verdict]string{
 // per-argument diffs. Console logs are linked relative to logBase.
 func Markdown(w io.Writer, r *result.Run, logBase string) error {
 	fmt.Fprintf(w, "## ksystest: %s\n\n", summary(r))
-	fmt.Fprintf(w, "| target | kernel | accel | outcome | agent | done | exit | console |\n|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "| target | kernel | wrapper | btf | accel | outcome | agent | done | exit | console |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, c := range r.Cells {
 		console := "-"
 		if c.ConsoleLog != "" {
 			console = fmt.Sprintf("[log](%s)", path.Join(logBase, c.ConsoleLog))
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", c.Target, mdEscape(orDash(kernelLabel(c.Kernel))),
-			orDash(c.Accel), outcomeMD(c.Outcome), dur(c.Timings.AgentStartSec), dur(c.Timings.DoneSec), dur(c.Timings.ExitSec), console)
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c.Target, mdEscape(orDash(kernelLabel(c.Kernel))),
+			wrapperLabel(c.Wrapper), btfLabel(c.Kernel.BTF), orDash(c.Accel), outcomeMD(c.Outcome),
+			dur(c.Timings.AgentStartSec), dur(c.Timings.DoneSec), dur(c.Timings.ExitSec), console)
 	}
 
 	fmt.Fprintf(w, "\n| case |")
@@ -48,7 +49,7 @@ func Markdown(w io.Writer, r *result.Run, logBase string) error {
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "\n%s\n", Legend)
+	fmt.Fprintf(w, "\n%s\n\n%s\n", Legend, WrapperLegend)
 
 	if quirks := quirksOf(r); len(quirks) > 0 {
 		arches := archesOf(r)

@@ -17,9 +17,11 @@ var update = flag.Bool("update", false, "rewrite golden files")
 
 func u64(v uint64) *uint64 { return &v }
 
+var yes = true
+
 // sampleRun has one cell of each kind a reader must be able to read.
 func sampleRun() *result.Run {
-	kernel := result.Kernel{Package: "linux-image-6.1.0-50-amd64", Version: "6.1.176-1", Suite: "bookworm",
+	kernel := result.Kernel{Package: "linux-image-6.1.0-50-amd64", Version: "6.1.176-1", Suite: "bookworm", BTF: &result.BTF{Source: "kernel"},
 		SHA256: "7b5597492a0a65aee61985a492e6bcc3f2cde830072a0e3b3d8c7e1b90279bd3", Release: "6.1.0-50-amd64"}
 	pass := result.Case{Name: "write", Probe: "ksys_write", Syscall: "write", Attach: "sys_write", Verdict: result.Pass, Captures: 1,
 		Args: []result.Arg{{Name: "fd", Expect: "match", Passed: 3, Captured: u64(3), OK: true}}}
@@ -42,9 +44,11 @@ func sampleRun() *result.Run {
 		Started: time.Date(2026, 11, 25, 23, 0, 0, 0, time.UTC),
 		Cells: []result.Cell{
 			{Target: "x86_64-6.1", Arch: "x86_64", Kernel: kernel, Accel: "tcg", Outcome: result.OutcomeFail,
+				Wrapper: &result.Wrapper{Declared: true, Config: &yes, Guest: &yes, Loader: &yes, Agree: true},
 				Timings: result.Timings{AgentStartSec: 4.6, DoneSec: 5.5, ExitSec: 5.5}, Cases: []result.Case{pass, fail, cloneNaive, cloneAware},
 				ConsoleLog: "x86_64-6.1/console.log"},
 			{Target: "arm64-6.1", Arch: "arm64", Kernel: kernel, Accel: "tcg", Outcome: result.OutcomePass,
+				Wrapper: &result.Wrapper{Declared: false, Config: &yes, Guest: &yes, Agree: false},
 				Timings: result.Timings{AgentStartSec: 1.4, DoneSec: 2.3, ExitSec: 2.3}, Cases: []result.Case{pass, cloneSwapped, cloneAware}},
 			{Target: "s390x-6.12", Arch: "s390x", Accel: "tcg", Outcome: result.OutcomeCrash,
 				Reason:  "kernel: [    1.63] Kernel panic - not syncing: VFS: Unable to mount root fs",

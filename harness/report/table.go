@@ -34,6 +34,10 @@ func label(v result.Verdict) string {
 const Legend = "pass: captured as passed · quirk: a naive probe went wrong exactly as predicted · " +
 	"handled: an aware probe recovered every argument · FAIL: anything else · -: not run on this arch"
 
+// WrapperLegend explains the WRAPPER column.
+const WrapperLegend = "WRAPPER: CONFIG_ARCH_HAS_SYSCALL_WRAPPER per matrix/kernel config/guest kallsyms/loader's " +
+	"LINUX_HAS_SYSCALL_WRAPPER · BTF: kernel's own, pahole (from the -dbg package) or file"
+
 // caseNames lists every case of the run in catalogue order: cells run
 // different subsets of the catalogue, each in its order, so a case first
 // seen in a later cell goes right after the case it follows there.
@@ -65,10 +69,10 @@ func verdictOf(c result.Cell, name string) (result.Verdict, bool) {
 // Table writes the terminal report.
 func Table(w io.Writer, r *result.Run) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "TARGET\tKERNEL\tACCEL\tOUTCOME\tAGENT\tDONE\tEXIT\n")
+	fmt.Fprintf(tw, "TARGET\tKERNEL\tWRAPPER\tBTF\tACCEL\tOUTCOME\tAGENT\tDONE\tEXIT\n")
 	for _, c := range r.Cells {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Target, orDash(kernelLabel(c.Kernel)), orDash(c.Accel), c.Outcome,
-			dur(c.Timings.AgentStartSec), dur(c.Timings.DoneSec), dur(c.Timings.ExitSec))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Target, orDash(kernelLabel(c.Kernel)), wrapperLabel(c.Wrapper),
+			btfLabel(c.Kernel.BTF), orDash(c.Accel), c.Outcome, dur(c.Timings.AgentStartSec), dur(c.Timings.DoneSec), dur(c.Timings.ExitSec))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -96,7 +100,7 @@ func Table(w io.Writer, r *result.Run) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "(%s)\n", Legend)
+	fmt.Fprintf(w, "(%s)\n(%s)\n", Legend, WrapperLegend)
 
 	if quirks := quirksOf(r); len(quirks) > 0 {
 		fmt.Fprintln(w)
@@ -158,6 +162,36 @@ func writeQuirkTable(w io.Writer, quirks []result.QuirkRow, arches []string) {
 		}
 	}
 	tw.Flush()
+}
+
+// wrapperLabel sums up the four sources on the syscall wrapper: the
+// declared state when every source that could tell agrees, else which
+// disagree.
+func wrapperLabel(w *result.Wrapper) string {
+	if w == nil {
+		return "-"
+	}
+	yn := func(b *bool) string {
+		switch {
+		case b == nil:
+			return "?"
+		case *b:
+			return "y"
+		}
+		return "n"
+	}
+	sources := fmt.Sprintf("%s/%s/%s/%s", yn(&w.Declared), yn(w.Config), yn(w.Guest), yn(w.Loader))
+	if w.Agree {
+		return sources
+	}
+	return sources + " DISAGREE"
+}
+
+func btfLabel(b *result.BTF) string {
+	if b == nil {
+		return "-"
+	}
+	return b.Source
 }
 
 func kernelLabel(k result.Kernel) string {

@@ -120,6 +120,21 @@ func TestVMDefaultMatrix(t *testing.T) {
 		if c.Arch == "x86_64" {
 			assert.Equal(t, "vmlinux", c.Kernel.BootImage, "x86 boots the unpacked kernel through PVH")
 		}
+		require.NotNil(t, c.Wrapper, c.Target)
+		assert.True(t, c.Wrapper.Agree, "%s: %+v", c.Target, c.Wrapper)
+		for name, v := range map[string]*bool{"config": c.Wrapper.Config, "guest": c.Wrapper.Guest, "loader": c.Wrapper.Loader} {
+			require.NotNil(t, v, "%s: wrapper %s unknown", c.Target, name)
+			assert.Equal(t, c.Arch != "arm", *v, "%s: wrapper per %s", c.Target, name)
+		}
+		require.NotNil(t, c.Kernel.BTF)
+		if c.Arch == "arm" || c.Target == "s390x-6.1" {
+			assert.Equal(t, result.BTFPahole, c.Kernel.BTF.Source, "%s has no BTF of its own", c.Target)
+			assert.NotZero(t, c.Kernel.BTF.Bytes)
+			t.Logf("%s: BTF from %s: %d KiB; download %.1f MiB in %.1fs, extract %.1fs, pahole %.1fs", c.Target, c.Kernel.BTF.From,
+				c.Kernel.BTF.Bytes>>10, c.Kernel.BTF.DownloadMB, c.Kernel.BTF.DownloadSec, c.Kernel.BTF.ExtractSec, c.Kernel.BTF.PaholeSec)
+		} else {
+			assert.Equal(t, result.BTFKernel, c.Kernel.BTF.Source, c.Target)
+		}
 		assert.NotZero(t, c.Timings.AgentStartSec)
 		assert.NotZero(t, c.Timings.DoneSec)
 		for _, cs := range c.Cases {
@@ -139,16 +154,38 @@ func TestVMDefaultMatrix(t *testing.T) {
 	assert.FileExists(t, filepath.Join(o.OutDir, "results.json"))
 	assertQuirks(t, res)
 
-	// Second run, offline: every request fails, so the kernels (and the
-	// indexes) must come from the cache.
-	o2 := vmOptions(t, cache, "", "arm64")
+	// Second run, offline: every request fails, so the kernels, the
+	// indexes and the generated BTF must come from the cache.
+	o2 := vmOptions(t, cache, "", "arm64", "arm")
+	o2.Targets = []matrix.Target{o2.Targets[1], o2.Targets[3]} // arm64-6.1, arm-6.1
 	f := o2.Kernels.(DebianKernels).Fetcher
 	f.Client = &http.Client{Transport: offline{}}
 	f.IndexMaxAge = 0
 	res, err = Run(context.Background(), o2)
 	require.NoError(t, err)
-	assert.Equal(t, result.OutcomePass, res.Cells[0].Outcome, res.Cells[0].Reason)
-	assert.True(t, res.Cells[0].Kernel.Cached)
+	for _, c := range res.Cells {
+		assert.Equal(t, result.OutcomePass, c.Outcome, "%s: %s", c.Target, c.Reason)
+		assert.True(t, c.Kernel.Cached, c.Target)
+		if c.Arch == "arm" {
+			assert.True(t, c.Kernel.BTF.Cached, "generated BTF reused")
+		}
+	}
+}
+
+// Declaring that 32-bit arm has the syscall wrapper fails the target,
+// naming what each source says.
+func TestVMWrapperMismatchFails(t *testing.T) {
+	o := vmOptions(t, "", "", "arm")
+	o.Targets = o.Targets[:1]
+	yes := true
+	o.Targets[0].SyscallWrapper = &yes
+	o.Catalogue = &matrix.Catalogue{APIVersion: matrix.APIVersion, Cases: o.Catalogue.Cases[:1]}
+	res, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	c := res.Cells[0]
+	assert.Equal(t, result.OutcomeFail, c.Outcome)
+	assert.Equal(t, "syscall wrapper: the matrix declares yes, but kernel config no, guest kallsyms (__arm_sys_bpf) no, loader's LINUX_HAS_SYSCALL_WRAPPER no", c.Reason)
+	assert.Equal(t, 1, res.ExitCode())
 }
 
 // assertQuirks checks, independently of the catalogue's predictions, that
@@ -157,7 +194,9 @@ func TestVMDefaultMatrix(t *testing.T) {
 func assertQuirks(t *testing.T, res *result.Run) {
 	verdict := map[string]map[string]result.Case{}
 	for _, c := range res.Cells {
-		verdict[c.Arch] = map[string]result.Case{}
+		if verdict[c.Arch] == nil {
+			verdict[c.Arch] = map[string]result.Case{}
+		}
 		for _, cs := range c.Cases {
 			verdict[c.Arch][cs.Name] = cs
 			if cs.Role == "aware" {
@@ -181,6 +220,10 @@ func assertQuirks(t *testing.T, res *result.Run) {
 		},
 		"arm64": {
 			"compat-clone-naive": "args 4 (child_tid) and 5 (tls) arrive swapped",
+		},
+		"arm": {
+			"mmap-go-naive": "never fires",
+			"clone-naive":   "args 4 (child_tid) and 5 (tls) arrive swapped",
 		},
 	}
 	for archName, cases := range verdict {
