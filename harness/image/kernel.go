@@ -3,6 +3,8 @@ package image
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -54,6 +56,28 @@ func (k *Kernel) ConfigValue(name string) (string, error) {
 		}
 	}
 	return "", nil
+}
+
+// LocalKernel describes a kernel from local files; Package is "local" and
+// SHA256 the image's own hash.
+func LocalKernel(vmlinuz, config, vmlinux string) (*Kernel, error) {
+	data, err := os.ReadFile(vmlinuz)
+	if err != nil {
+		return nil, fmt.Errorf("local kernel: %w", err)
+	}
+	if _, err := os.Stat(config); err != nil {
+		return nil, fmt.Errorf("local kernel config: %w", err)
+	}
+	if vmlinux != "" {
+		if _, err := os.Stat(vmlinux); err != nil {
+			return nil, fmt.Errorf("local vmlinux: %w", err)
+		}
+	}
+	sum := sha256.Sum256(data)
+	return &Kernel{
+		Package: "local", Version: filepath.Base(vmlinuz), SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data)),
+		Vmlinuz: vmlinuz, Config: config, Vmlinux: vmlinux, Cached: true,
+	}, nil
 }
 
 // Resolve finds the kernel package ref names, without downloading it.

@@ -49,11 +49,23 @@ type Target struct {
 }
 
 // Kernel names a Debian kernel: a package, or a flavour whose metapackage
-// (linux-image-FLAVOUR) points at one.
+// (linux-image-FLAVOUR) points at one; or a kernel on local disk.
 type Kernel struct {
-	Suite   string `yaml:"suite"`
-	Package string `yaml:"package"`
-	Flavour string `yaml:"flavour"`
+	Suite   string       `yaml:"suite"`
+	Package string       `yaml:"package"`
+	Flavour string       `yaml:"flavour"`
+	Local   *LocalKernel `yaml:"local"`
+}
+
+// LocalKernel is a kernel built or kept outside Debian's archive (older
+// than the syscall wrapper, say). Paths are relative to the matrix file.
+type LocalKernel struct {
+	// Vmlinuz is the image QEMU boots (bzImage, Image, zImage).
+	Vmlinuz string `yaml:"vmlinuz"`
+	// Config is its .config: ksystest reads the wrapper and BTF options.
+	Config string `yaml:"config"`
+	// Vmlinux, when given, is booted instead on arches that can (x86 PVH).
+	Vmlinux string `yaml:"vmlinux"`
 }
 
 // Duration is a time.Duration written as "90s" in YAML.
@@ -97,8 +109,14 @@ func (m *Matrix) ApplyDefaults() {
 			t.BootTimeout = Duration(60 * time.Second)
 		}
 		a, err := arch.Lookup(t.Arch)
-		if err == nil && t.Kernel.Package == "" && t.Kernel.Flavour == "" {
+		if err == nil && t.Kernel.Package == "" && t.Kernel.Flavour == "" && t.Kernel.Local == nil {
 			t.Kernel.Flavour = a.KernelFlavour
+		}
+		if l := t.Kernel.Local; l != nil {
+			l.Vmlinuz, l.Config, l.Vmlinux = m.Path(l.Vmlinuz), m.Path(l.Config), m.Path(l.Vmlinux)
+			if t.Name == t.Arch+"-" {
+				t.Name = t.Arch + "-local"
+			}
 		}
 	}
 }
@@ -123,7 +141,18 @@ func (m *Matrix) Validate() []Problem {
 		if _, err := arch.Lookup(t.Arch); err != nil {
 			add(p+".arch", "%v", err)
 		}
-		if t.Kernel.Suite == "" {
+		switch l := t.Kernel.Local; {
+		case l != nil:
+			if t.Kernel.Suite != "" || t.Kernel.Package != "" || t.Kernel.Flavour != "" {
+				add(p+".kernel.local", "a local kernel takes no suite, package or flavour")
+			}
+			if l.Vmlinuz == "" {
+				add(p+".kernel.local.vmlinuz", "missing: the kernel image to boot")
+			}
+			if l.Config == "" {
+				add(p+".kernel.local.config", "missing: the kernel's .config (ksystest reads the wrapper and BTF options)")
+			}
+		case t.Kernel.Suite == "":
 			add(p+".kernel.suite", "missing: which Debian suite (bookworm, bookworm-backports, …)")
 		}
 		if t.Kernel.Package != "" && t.Kernel.Flavour != "" {

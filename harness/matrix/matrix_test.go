@@ -204,8 +204,45 @@ func TestSelect(t *testing.T) {
 	require.NoError(t, err)
 	sel, err := m.Select("arm64*")
 	require.NoError(t, err)
-	require.Len(t, sel, 1)
+	require.Len(t, sel, 3)
 	assert.Equal(t, "arm64", sel[0].Arch)
+	sel, err = m.Select("*-6.1")
+	require.NoError(t, err)
+	assert.Len(t, sel, 4)
 	_, err = m.Select("[")
 	assert.Error(t, err)
+}
+
+func TestLocalKernel(t *testing.T) {
+	f := writeFile(t, "matrix.yaml", `apiVersion: ksystest/v1
+targets:
+  - arch: arm64
+    kernel: {local: {vmlinuz: k/Image, config: k/config}}
+    syscallWrapper: true
+    btf: k/vmlinux.btf
+  - arch: x86_64
+    kernel: {suite: bookworm, local: {config: c}}
+    syscallWrapper: true
+`)
+	_, err := Load(f)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "matrix.yaml:8: targets[1].kernel.local: a local kernel takes no suite")
+	assert.Contains(t, err.Error(), "targets[1].kernel.local.vmlinuz: missing")
+	assert.NotContains(t, err.Error(), "targets[0]")
+
+	ok := writeFile(t, "matrix.yaml", `apiVersion: ksystest/v1
+targets:
+  - arch: arm64
+    kernel: {local: {vmlinuz: k/Image, config: k/config}}
+    syscallWrapper: true
+    btf: k/vmlinux.btf
+`)
+	m, err := Load(ok)
+	require.NoError(t, err)
+	tg := m.Targets[0]
+	dir := filepath.Dir(ok)
+	assert.Equal(t, "arm64-local", tg.Name)
+	assert.Equal(t, filepath.Join(dir, "k/Image"), tg.Kernel.Local.Vmlinuz)
+	assert.Equal(t, filepath.Join(dir, "k/vmlinux.btf"), tg.BTF)
+	assert.Empty(t, tg.Kernel.Flavour)
 }

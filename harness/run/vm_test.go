@@ -347,3 +347,41 @@ func processesWith(t *testing.T, marker string) []string {
 	}
 	return found
 }
+
+// A kernel from local files (here: a copy of a Debian kernel, as a user
+// would bring a kernel older than the archive has) runs like any other.
+func TestVMLocalKernel(t *testing.T) {
+	o := vmOptions(t, "", "", "arm64")
+	deb, err := o.Kernels.Kernel(context.Background(), o.Targets[1], mustArch(t, "arm64"))
+	require.NoError(t, err)
+	dir := t.TempDir()
+	for _, f := range []struct{ from, to string }{{deb.Vmlinuz, "Image"}, {deb.Config, "config"}} {
+		data, err := os.ReadFile(f.from)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, f.to), data, 0o644))
+	}
+	mf := filepath.Join(dir, "matrix.yaml")
+	require.NoError(t, os.WriteFile(mf, []byte(`apiVersion: ksystest/v1
+targets:
+  - arch: arm64
+    kernel: {local: {vmlinuz: Image, config: config}}
+    syscallWrapper: true
+`), 0o644))
+	m, err := matrix.Load(mf)
+	require.NoError(t, err)
+	o.Matrix, o.Targets = m, m.Targets
+	res, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	c := res.Cells[0]
+	assert.Equal(t, result.OutcomePass, c.Outcome, "%s %v", c.Reason, c.ConsoleTail)
+	assert.Equal(t, "local", c.Kernel.Package)
+	assert.Equal(t, deb.Release, c.Kernel.Release, "release as the guest reports it")
+	assert.NotEqual(t, deb.SHA256, c.Kernel.SHA256, "the image's own hash, not the .deb's")
+	assert.True(t, c.Wrapper.Agree)
+}
+
+func mustArch(t *testing.T, name string) arch.Arch {
+	a, err := arch.Lookup(name)
+	require.NoError(t, err)
+	return a
+}
