@@ -28,6 +28,7 @@ const (
 	probesProgNaiveClone             = "naive_clone"
 	probesProgNaiveConnect           = "naive_connect"
 	probesProgNaiveMmap              = "naive_mmap"
+	probesProgOracleSysEnter         = "oracle_sys_enter"
 )
 
 // loadProbes returns the embedded CollectionSpec for probes.
@@ -82,6 +83,7 @@ type probesProgramSpecs struct {
 	NaiveClone             *ebpf.ProgramSpec `ebpf:"naive_clone"`
 	NaiveConnect           *ebpf.ProgramSpec `ebpf:"naive_connect"`
 	NaiveMmap              *ebpf.ProgramSpec `ebpf:"naive_mmap"`
+	OracleSysEnter         *ebpf.ProgramSpec `ebpf:"oracle_sys_enter"`
 }
 
 // probesMapSpecs contains maps before they are loaded into the kernel.
@@ -149,6 +151,7 @@ type probesPrograms struct {
 	NaiveClone             *ebpf.Program `ebpf:"naive_clone"`
 	NaiveConnect           *ebpf.Program `ebpf:"naive_connect"`
 	NaiveMmap              *ebpf.Program `ebpf:"naive_mmap"`
+	OracleSysEnter         *ebpf.Program `ebpf:"oracle_sys_enter"`
 }
 
 func (p *probesPrograms) Close() error {
@@ -163,6 +166,7 @@ func (p *probesPrograms) Close() error {
 		p.NaiveClone,
 		p.NaiveConnect,
 		p.NaiveMmap,
+		p.OracleSysEnter,
 	)
 }
 

@@ -29,6 +29,7 @@ const (
 	probesProgNaiveConnect           = "naive_connect"
 	probesProgNaiveMmap              = "naive_mmap"
 	probesProgNaiveOldMmap           = "naive_old_mmap"
+	probesProgOracleSysEnter         = "oracle_sys_enter"
 	probesProgWrongSplice            = "wrong_splice"
 )
 
@@ -85,6 +86,7 @@ type probesProgramSpecs struct {
 	NaiveConnect           *ebpf.ProgramSpec `ebpf:"naive_connect"`
 	NaiveMmap              *ebpf.ProgramSpec `ebpf:"naive_mmap"`
 	NaiveOldMmap           *ebpf.ProgramSpec `ebpf:"naive_old_mmap"`
+	OracleSysEnter         *ebpf.ProgramSpec `ebpf:"oracle_sys_enter"`
 	WrongSplice            *ebpf.ProgramSpec `ebpf:"wrong_splice"`
 }
 
@@ -154,6 +156,7 @@ type probesPrograms struct {
 	NaiveConnect           *ebpf.Program `ebpf:"naive_connect"`
 	NaiveMmap              *ebpf.Program `ebpf:"naive_mmap"`
 	NaiveOldMmap           *ebpf.Program `ebpf:"naive_old_mmap"`
+	OracleSysEnter         *ebpf.Program `ebpf:"oracle_sys_enter"`
 	WrongSplice            *ebpf.Program `ebpf:"wrong_splice"`
 }
 
@@ -170,6 +173,7 @@ func (p *probesPrograms) Close() error {
 		p.NaiveConnect,
 		p.NaiveMmap,
 		p.NaiveOldMmap,
+		p.OracleSysEnter,
 		p.WrongSplice,
 	)
 }

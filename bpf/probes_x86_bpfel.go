@@ -31,6 +31,7 @@ const (
 	probesProgNaiveClone             = "naive_clone"
 	probesProgNaiveConnect           = "naive_connect"
 	probesProgNaiveMmap              = "naive_mmap"
+	probesProgOracleSysEnter         = "oracle_sys_enter"
 	probesProgWrongSplice            = "wrong_splice"
 )
 
@@ -89,6 +90,7 @@ type probesProgramSpecs struct {
 	NaiveClone             *ebpf.ProgramSpec `ebpf:"naive_clone"`
 	NaiveConnect           *ebpf.ProgramSpec `ebpf:"naive_connect"`
 	NaiveMmap              *ebpf.ProgramSpec `ebpf:"naive_mmap"`
+	OracleSysEnter         *ebpf.ProgramSpec `ebpf:"oracle_sys_enter"`
 	WrongSplice            *ebpf.ProgramSpec `ebpf:"wrong_splice"`
 }
 
@@ -160,6 +162,7 @@ type probesPrograms struct {
 	NaiveClone             *ebpf.Program `ebpf:"naive_clone"`
 	NaiveConnect           *ebpf.Program `ebpf:"naive_connect"`
 	NaiveMmap              *ebpf.Program `ebpf:"naive_mmap"`
+	OracleSysEnter         *ebpf.Program `ebpf:"oracle_sys_enter"`
 	WrongSplice            *ebpf.Program `ebpf:"wrong_splice"`
 }
 
@@ -178,6 +181,7 @@ func (p *probesPrograms) Close() error {
 		p.NaiveClone,
 		p.NaiveConnect,
 		p.NaiveMmap,
+		p.OracleSysEnter,
 		p.WrongSplice,
 	)
 }

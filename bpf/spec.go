@@ -12,3 +12,7 @@ const TargetMap = "target"
 
 // EventsMap is the ring buffer the probes write to.
 const EventsMap = "events"
+
+// OracleProgram is the raw_syscalls/sys_enter tracepoint program: the
+// second oracle, independent of pt_regs conventions.
+const OracleProgram = "oracle_sys_enter"

@@ -17,10 +17,15 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define MAX_ARGS 6
 
+/* What a probe (KIND_PROBE) or the syscall tracepoint (KIND_ORACLE) saw. */
+enum { KIND_PROBE = 0, KIND_ORACLE = 1 };
+
 struct event {
 	__u32 tid;
-	__u32 nargs;
+	__u16 nargs;
+	__u16 kind;
 	__u64 args[MAX_ARGS];
+	__u64 nr; /* KIND_ORACLE: the syscall number */
 };
 
 struct {
@@ -40,8 +45,9 @@ struct {
 	__type(value, __u32);
 } target SEC(".maps");
 
-static __always_inline int emit(__u32 nargs, __u64 a0, __u64 a1, __u64 a2,
-				__u64 a3, __u64 a4, __u64 a5)
+static __always_inline int emit_kind(__u16 kind, __u64 nr, __u32 nargs,
+				     __u64 a0, __u64 a1, __u64 a2, __u64 a3,
+				     __u64 a4, __u64 a5)
 {
 	struct event *e;
 	__u32 zero = 0, *tid;
@@ -56,6 +62,8 @@ static __always_inline int emit(__u32 nargs, __u64 a0, __u64 a1, __u64 a2,
 		return 0;
 	e->tid = target_tid;
 	e->nargs = nargs;
+	e->kind = kind;
+	e->nr = nr;
 	e->args[0] = a0;
 	e->args[1] = a1;
 	e->args[2] = a2;
@@ -64,6 +72,38 @@ static __always_inline int emit(__u32 nargs, __u64 a0, __u64 a1, __u64 a2,
 	e->args[5] = a5;
 	bpf_ringbuf_submit(e, 0);
 	return 0;
+}
+
+static __always_inline int emit(__u32 nargs, __u64 a0, __u64 a1, __u64 a2,
+				__u64 a3, __u64 a4, __u64 a5)
+{
+	return emit_kind(KIND_PROBE, 0, nargs, a0, a1, a2, a3, a4, a5);
+}
+
+/*
+ * The second oracle: the kernel's raw_syscalls/sys_enter tracepoint sees
+ * the number and the six argument registers as the syscall entry code
+ * decoded them (orig_gpr2, orig_x0, r10 and all), independent of any
+ * probe's pt_regs reading. The agent compares it with what it passed.
+ */
+#if defined(__TARGET_ARCH_arm)
+struct trace_event_raw_sys_enter {
+	__s32 id;
+	__u32 args[6];
+} __attribute__((preserve_access_index));
+#else
+struct trace_event_raw_sys_enter {
+	long id;
+	unsigned long args[6];
+} __attribute__((preserve_access_index));
+#endif
+
+SEC("tracepoint/raw_syscalls/sys_enter")
+int oracle_sys_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return emit_kind(KIND_ORACLE, (__u64)ctx->id, 6, ctx->args[0],
+			 ctx->args[1], ctx->args[2], ctx->args[3],
+			 ctx->args[4], ctx->args[5]);
 }
 
 SEC("ksyscall/write")

@@ -17,6 +17,7 @@ Render the report of a finished run again, from its results.json (default:
 ksystest-out/results.json): the terminal table, or Markdown with links to
 the console logs.`, s)
 	markdown := fs.Bool("markdown", false, "render GitHub-flavoured Markdown")
+	cases := fs.Bool("cases", false, "list every case with passed, captured and tracepoint values side by side")
 	if help, err := parseArgs(fs, args); help || err != nil {
 		return err
 	}
@@ -34,8 +35,11 @@ the console logs.`, s)
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
-	if *markdown {
+	switch {
+	case *markdown:
 		return report.Markdown(s.out, r, filepath.Dir(path))
+	case *cases:
+		return report.Cases(s.out, r)
 	}
 	return report.Table(s.out, r)
 }

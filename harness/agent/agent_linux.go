@@ -68,6 +68,11 @@ func Run(em *Emitter, cataloguePath string) error {
 		}})
 	}
 	r := &runner{probes: probes, thread: thread, res: &trigger.GuestResources{}}
+	if loadErr == nil {
+		if err := probes.AttachOracle(); err != nil {
+			r.oracleErr = err.Error()
+		}
+	}
 	defer r.close()
 	for _, c := range cat.Cases {
 		res := proto.CaseResult{Name: c.Name}
@@ -88,6 +93,8 @@ type runner struct {
 	thread *trigger.Thread
 	res    *trigger.GuestResources
 	compat *compatHelper
+	// oracleErr says why the syscall tracepoint is not there.
+	oracleErr string
 }
 
 func (r *runner) run(res *proto.CaseResult, c proto.Case) {
@@ -131,10 +138,12 @@ func (r *runner) run(res *proto.CaseResult, c proto.Case) {
 		res.Error = err.Error()
 		return
 	}
-	res.Passed, res.Regs, res.Ret, res.Errno = call.Passed, call.Regs, call.Ret, call.Errno
-	if res.Captures, err = r.probes.Drain(); err != nil {
+	res.Passed, res.Regs, res.NR, res.Ret, res.Errno = call.Passed, call.Regs, call.NR, call.Ret, call.Errno
+	d, err := r.probes.Drain()
+	if err != nil {
 		res.Error = err.Error()
 	}
+	res.Captures, res.Oracle, res.OracleError = d.Captures, d.Oracle, r.oracleErr
 }
 
 func (r *runner) close() {

@@ -24,6 +24,7 @@ type Probes struct {
 	events *ringbuf.Reader
 	// Wrapper is what loading learnt about the syscall wrapper.
 	Wrapper proto.Wrapper
+	oracle  link.Link
 }
 
 // LoadProbes loads every probe, against the BTF at btfPath when the
@@ -158,48 +159,88 @@ func (p *Probes) attachOne(name string) (string, link.Link, error) {
 	return sym, l, nil
 }
 
-// Drain returns the argument rows of every event in the ring buffer,
-// without waiting: the probes run inside the syscall and submit before it
-// returns, so its events are already there when Drain is called.
-func (p *Probes) Drain() ([][]uint64, error) {
-	var rows [][]uint64
+// Drained is what the ring buffer held: probe captures and the syscall
+// tracepoint's records.
+type Drained struct {
+	Captures [][]uint64
+	Oracle   []proto.OracleCall
+}
+
+// Drain returns every event in the ring buffer, without waiting: the
+// probes run inside the syscall and submit before it returns, so its
+// events are already there when Drain is called.
+func (p *Probes) Drain() (Drained, error) {
+	var d Drained
 	p.events.SetDeadline(time.Now())
 	for {
 		rec, err := p.events.Read()
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return rows, nil
+			return d, nil
 		}
 		if err != nil {
-			return rows, fmt.Errorf("read ring buffer: %w", err)
+			return d, fmt.Errorf("read ring buffer: %w", err)
 		}
-		row, err := decodeEvent(rec.RawSample)
+		ev, err := decodeEvent(rec.RawSample)
 		if err != nil {
-			return rows, err
+			return d, err
 		}
-		rows = append(rows, row)
+		if ev.kind == kindOracle {
+			d.Oracle = append(d.Oracle, proto.OracleCall{NR: int64(ev.nr), Args: ev.args})
+		} else {
+			d.Captures = append(d.Captures, ev.args)
+		}
 	}
 }
 
+// AttachOracle attaches the raw_syscalls/sys_enter program for good.
+func (p *Probes) AttachOracle() error {
+	prog, ok := p.coll.Programs[bpf.OracleProgram]
+	if !ok {
+		return fmt.Errorf("no %s program", bpf.OracleProgram)
+	}
+	l, err := link.Tracepoint("raw_syscalls", "sys_enter", prog, nil)
+	if err != nil {
+		return fmt.Errorf("raw_syscalls/sys_enter unavailable: %w", err)
+	}
+	p.oracle = l
+	return nil
+}
+
+const (
+	kindProbe  = 0
+	kindOracle = 1
+)
+
+type event struct {
+	kind uint16
+	nr   uint64
+	args []uint64
+}
+
 // decodeEvent reads struct event from probes.c in the guest's byte order.
-func decodeEvent(raw []byte) ([]uint64, error) {
+func decodeEvent(raw []byte) (event, error) {
 	const maxArgs = 6
-	if len(raw) < 8+8*maxArgs {
-		return nil, fmt.Errorf("event of %d bytes, want %d", len(raw), 8+8*maxArgs)
+	const size = 8 + 8*maxArgs + 8
+	if len(raw) < size {
+		return event{}, fmt.Errorf("event of %d bytes, want %d", len(raw), size)
 	}
 	bo := binary.NativeEndian
-	n := bo.Uint32(raw[4:8])
+	n := bo.Uint16(raw[4:6])
 	if n > maxArgs {
-		return nil, fmt.Errorf("event claims %d arguments", n)
+		return event{}, fmt.Errorf("event claims %d arguments", n)
 	}
-	row := make([]uint64, n)
-	for i := range row {
-		row[i] = bo.Uint64(raw[8+8*i:])
+	ev := event{kind: bo.Uint16(raw[6:8]), nr: bo.Uint64(raw[8+8*maxArgs:]), args: make([]uint64, n)}
+	for i := range ev.args {
+		ev.args[i] = bo.Uint64(raw[8+8*i:])
 	}
-	return row, nil
+	return ev, nil
 }
 
 // Close detaches nothing (links are closed per case) and frees the maps.
 func (p *Probes) Close() {
+	if p.oracle != nil {
+		p.oracle.Close()
+	}
 	p.events.Close()
 	p.coll.Close()
 }

@@ -7,6 +7,7 @@ package expect
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ksystest/ksystest/harness/matrix"
@@ -16,6 +17,19 @@ import (
 
 // Compare judges one case on one arch.
 func Compare(def matrix.CaseDef, archName string, got proto.CaseResult) result.Case {
+	c := compare(def, archName, got)
+	if got.Error != "" {
+		return c
+	}
+	c.Oracle = oracle(def, archName, got, c.Args)
+	if c.Oracle.Status == result.OracleDisagrees || c.Oracle.Status == result.OracleNotSeen {
+		c.Verdict = result.Fail
+		c.Message = strings.TrimPrefix(c.Message+"; ", "; ") + "syscall tracepoint " + c.Oracle.Status + ": " + c.Oracle.Note
+	}
+	return c
+}
+
+func compare(def matrix.CaseDef, archName string, got proto.CaseResult) result.Case {
 	c := result.Case{
 		Name: def.Name, Probe: def.Probe, Syscall: def.Syscall, Via: def.Via, Compat: def.Compat,
 		Attach: got.Attach, Quirk: def.Quirk, Role: def.Role,
@@ -232,4 +246,72 @@ const errENOSYS = 38
 // guest crashed or hung first): it fails with reason.
 func Missing(def matrix.CaseDef, archName, reason string) result.Case {
 	return Compare(def, archName, proto.CaseResult{Name: def.Name, Error: reason})
+}
+
+// oracle checks the call against the raw_syscalls/sys_enter tracepoint:
+// for a raw call, the record with the call's number must hold exactly the
+// registers the agent passed. It also fills in each argument's tracepoint
+// value where one register held it.
+func oracle(def matrix.CaseDef, archName string, got proto.CaseResult, args []result.Arg) *result.Oracle {
+	o := &result.Oracle{Source: "raw_syscalls/sys_enter"}
+	switch {
+	case got.OracleError != "":
+		o.Status, o.Note = result.OracleUnavailable, got.OracleError
+		return o
+	case len(got.Oracle) == 0:
+		// Not even the call itself: the agent reported no tracepoint
+		// records at all (an older agent, or a scripted test).
+		o.Status, o.Note = result.OracleUnavailable, "no tracepoint records reported"
+		return o
+	case got.NR < 0:
+		var nrs []string
+		for _, rec := range got.Oracle {
+			nrs = append(nrs, fmt.Sprint(rec.NR))
+		}
+		o.Status = result.OracleNA
+		o.Note = "a library path: syscalls " + strings.Join(nrs, ", ")
+		return o
+	}
+	var rec *proto.OracleCall
+	for i := range got.Oracle {
+		if got.Oracle[i].NR == got.NR {
+			rec = &got.Oracle[i]
+			break
+		}
+	}
+	if rec == nil {
+		o.Status, o.NR = result.OracleNotSeen, got.NR
+		o.Note = fmt.Sprintf("no sys_enter for syscall %d on the calling thread", got.NR)
+		return o
+	}
+	o.NR, o.Args = rec.NR, rec.Args
+	for i, r := range got.Regs {
+		if i >= len(rec.Args) || rec.Args[i] != r {
+			o.Status = result.OracleDisagrees
+			o.Note = fmt.Sprintf("register %d is %#x there, the agent passed %#x", i+1, rec.Args[i], r)
+			return o
+		}
+	}
+	o.Status = result.OracleAgrees
+	// Map registers back to arguments: register j holds argument order[j].
+	if slices.Contains(def.Pack, archName) {
+		return o
+	}
+	order := def.Order[archName]
+	reg := 0
+	for i := range args {
+		if strings.HasPrefix(string(def.Args[i].Value), "deref:") {
+			continue
+		}
+		j := reg
+		if len(order) > 0 {
+			j = slices.Index(order, reg+1)
+		}
+		reg++
+		if j >= 0 && j < len(rec.Args) {
+			v := rec.Args[j]
+			args[i].Tracepoint = &v
+		}
+	}
+	return o
 }

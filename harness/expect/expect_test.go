@@ -164,3 +164,39 @@ func TestAwareIsHandled(t *testing.T) {
 	assert.Equal(t, result.Fail, c.Verdict)
 	assert.Contains(t, c.Message, "probe did not attach")
 }
+
+func TestOracle(t *testing.T) {
+	def := clone
+	def.Order = map[string][]int{"s390x": {2, 1, 3, 4, 5}}
+	regs := []uint64{0x2202, 0x811, 0x3303, 0x4404, 0x5505} // s390x register order
+	swapped := []uint64{0x2202, 0x811, 0x3303, 0x4404, 0x5505}
+	got := proto.CaseResult{Passed: cloneArgs, Regs: regs, NR: 120, Captures: [][]uint64{swapped},
+		Oracle: []proto.OracleCall{{NR: 39, Args: []uint64{1}}, {NR: 120, Args: append(regs, 0)}}}
+	c := Compare(def, "s390x", got)
+	assert.Equal(t, result.QuirkConfirmed, c.Verdict)
+	assert.Equal(t, result.OracleAgrees, c.Oracle.Status)
+	for i, a := range c.Args {
+		assert.Equal(t, cloneArgs[i], *a.Tracepoint, "the tracepoint maps registers back to arguments")
+	}
+
+	got.Oracle[1].Args[3] = 0xbad
+	c = Compare(def, "s390x", got)
+	assert.Equal(t, result.Fail, c.Verdict)
+	assert.Equal(t, result.OracleDisagrees, c.Oracle.Status)
+	assert.Contains(t, c.Message, "syscall tracepoint disagrees: register 4 is 0xbad there, the agent passed 0x4404")
+
+	got.Oracle = got.Oracle[:1]
+	c = Compare(def, "s390x", got)
+	assert.Equal(t, result.Fail, c.Verdict)
+	assert.Equal(t, result.OracleNotSeen, c.Oracle.Status)
+
+	got.NR, got.Oracle = -1, []proto.OracleCall{{NR: 41}, {NR: 42}}
+	c = Compare(def, "s390x", got)
+	assert.Equal(t, result.OracleNA, c.Oracle.Status)
+	assert.Equal(t, "a library path: syscalls 41, 42", c.Oracle.Note)
+
+	got.OracleError = "raw_syscalls/sys_enter unavailable: ENOENT"
+	c = Compare(def, "s390x", got)
+	assert.Equal(t, result.OracleUnavailable, c.Oracle.Status)
+	assert.Equal(t, result.QuirkConfirmed, c.Verdict, "an absent oracle is said, not a failure")
+}

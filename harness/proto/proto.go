@@ -158,12 +158,25 @@ type CaseResult struct {
 	// Captures holds one row of argument values per event the probe sent
 	// from the agent's trigger thread.
 	Captures [][]uint64 `json:"captures"`
+	// NR is the syscall number of a raw call, -1 for a Go library path.
+	NR int64 `json:"nr"`
+	// Oracle holds what the raw_syscalls/sys_enter tracepoint saw on the
+	// calling thread during the case: every syscall, in order.
+	Oracle []OracleCall `json:"oracle,omitempty"`
+	// OracleError says why there is no tracepoint record (unavailable).
+	OracleError string `json:"oracle_error,omitempty"`
 	// AttachError says the probe could not be attached (for example: no
 	// such symbol on this kernel); the call was still made.
 	AttachError string `json:"attach_error,omitempty"`
 	// Error says why the case could not run (probe did not load, bad
 	// argument spec); Captures is then empty.
 	Error string `json:"error,omitempty"`
+}
+
+// OracleCall is one syscall entry as the tracepoint saw it.
+type OracleCall struct {
+	NR   int64    `json:"nr"`
+	Args []uint64 `json:"args"`
 }
 
 // CompatHello is the compat helper's first line: the thread it issues

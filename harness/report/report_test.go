@@ -27,9 +27,10 @@ func sampleRun() *result.Run {
 		Args: []result.Arg{{Name: "fd", Expect: "match", Passed: 3, Captured: u64(3), OK: true}}}
 	fail := result.Case{Name: "splice", Probe: "wrong_splice", Syscall: "splice", Attach: "sys_splice", Verdict: result.Fail, Captures: 1,
 		Message: "arg 4 (off_out) expected 0x4444000000004404, captured 0x40a96e",
+		Oracle:  &result.Oracle{Source: "raw_syscalls/sys_enter", Status: result.OracleAgrees, NR: 275},
 		Args: []result.Arg{
 			{Name: "fd_in", Expect: "match", Passed: 0x7ffff001, Captured: u64(0x7ffff001), OK: true},
-			{Name: "off_out", Expect: "match", Passed: 0x4444000000004404, Captured: u64(0x40a96e), Note: "unrelated value"},
+			{Name: "off_out", Expect: "match", Passed: 0x4444000000004404, Captured: u64(0x40a96e), Tracepoint: u64(0x4444000000004404), Note: "unrelated value"},
 			{Name: "flags", Expect: "ignore", Passed: 0x66000006, Captured: u64(0), OK: true},
 		}}
 	cloneNaive := result.Case{Name: "clone-naive", Probe: "naive_clone", Syscall: "clone", Quirk: "clone", Role: "naive", Verdict: result.Pass, Captures: 1}
@@ -73,6 +74,12 @@ func TestTableGolden(t *testing.T) {
 	var b bytes.Buffer
 	require.NoError(t, Table(&b, sampleRun()))
 	golden(t, "table.golden", b.Bytes())
+}
+
+func TestCasesGolden(t *testing.T) {
+	var b bytes.Buffer
+	require.NoError(t, Cases(&b, sampleRun()))
+	golden(t, "cases.golden", b.Bytes())
 }
 
 func TestMarkdownGolden(t *testing.T) {

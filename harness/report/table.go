@@ -69,10 +69,10 @@ func verdictOf(c result.Cell, name string) (result.Verdict, bool) {
 // Table writes the terminal report.
 func Table(w io.Writer, r *result.Run) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "TARGET\tKERNEL\tWRAPPER\tBTF\tACCEL\tOUTCOME\tAGENT\tDONE\tEXIT\n")
+	fmt.Fprintf(tw, "TARGET\tKERNEL\tWRAPPER\tBTF\tORACLE\tACCEL\tOUTCOME\tAGENT\tDONE\tEXIT\n")
 	for _, c := range r.Cells {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Target, orDash(kernelLabel(c.Kernel)), wrapperLabel(c.Wrapper),
-			btfLabel(c.Kernel.BTF), orDash(c.Accel), c.Outcome, dur(c.Timings.AgentStartSec), dur(c.Timings.DoneSec), dur(c.Timings.ExitSec))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Target, orDash(kernelLabel(c.Kernel)), wrapperLabel(c.Wrapper),
+			btfLabel(c.Kernel.BTF), oracleLabel(c), orDash(c.Accel), c.Outcome, dur(c.Timings.AgentStartSec), dur(c.Timings.DoneSec), dur(c.Timings.ExitSec))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -187,6 +187,34 @@ func wrapperLabel(w *result.Wrapper) string {
 	return sources + " DISAGREE"
 }
 
+// oracleLabel counts the syscall tracepoint's statuses over a cell's
+// cases: "18 agree, 3 n/a", or why it is unavailable.
+func oracleLabel(c result.Cell) string {
+	counts := map[string]int{}
+	var order []string
+	for _, cs := range c.Cases {
+		if cs.Oracle == nil {
+			continue
+		}
+		if counts[cs.Oracle.Status] == 0 {
+			order = append(order, cs.Oracle.Status)
+		}
+		counts[cs.Oracle.Status]++
+	}
+	if len(order) == 0 {
+		return "-"
+	}
+	var parts []string
+	for _, st := range order {
+		label := st
+		if st == result.OracleAgrees {
+			label = "agree"
+		}
+		parts = append(parts, fmt.Sprintf("%d %s", counts[st], label))
+	}
+	return strings.Join(parts, ", ")
+}
+
 func btfLabel(b *result.BTF) string {
 	if b == nil {
 		return "-"
@@ -236,12 +264,46 @@ func writeCaseDiff(w io.Writer, cs result.Case) {
 	if cs.Captures == 0 {
 		return
 	}
+	writeArgs(w, cs)
+}
+
+// writeArgs lists a case's arguments side by side: passed, what the probe
+// captured, and what the syscall tracepoint saw.
+func writeArgs(w io.Writer, cs result.Case) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "    ARG\tNAME\tEXPECTED\tCAPTURED\tRESULT\n")
+	fmt.Fprintf(tw, "    ARG\tNAME\tEXPECTED\tCAPTURED\tTRACEPOINT\tRESULT\n")
 	for i, a := range cs.Args {
-		fmt.Fprintf(tw, "    %d\t%s\t%#x\t%s\t%s\n", i+1, a.Name, a.Passed, captured(a.Captured), argResult(a))
+		fmt.Fprintf(tw, "    %d\t%s\t%#x\t%s\t%s\t%s\n", i+1, a.Name, a.Passed, captured(a.Captured), captured(a.Tracepoint), argResult(a))
 	}
 	tw.Flush()
+	if o := cs.Oracle; o != nil && o.Status != result.OracleAgrees {
+		fmt.Fprintf(tw, "    tracepoint: %s", o.Status)
+		if o.Note != "" {
+			fmt.Fprintf(tw, " (%s)", o.Note)
+		}
+		fmt.Fprintln(tw)
+		tw.Flush()
+	}
+}
+
+// Cases writes every case of every target with its arguments side by
+// side (ksystest report --cases).
+func Cases(w io.Writer, r *result.Run) error {
+	for _, c := range r.Cells {
+		fmt.Fprintf(w, "%s (%s): %s\n", c.Target, orDash(kernelLabel(c.Kernel)), c.Outcome)
+		for _, cs := range c.Cases {
+			fmt.Fprintf(w, "  %s: %s (probe %s on %s)\n", cs.Name, cs.Verdict, cs.Probe, orDash(cs.Attach))
+			if cs.Predicted != "" {
+				fmt.Fprintf(w, "    predicted: %s\n", cs.Predicted)
+			}
+			if cs.Message != "" {
+				fmt.Fprintf(w, "    %s\n", cs.Message)
+			}
+			writeArgs(w, cs)
+		}
+		fmt.Fprintln(w)
+	}
+	return nil
 }
 
 func argResult(a result.Arg) string {

@@ -54,7 +54,10 @@ type Arg struct {
 	Expect   string  `json:"expect"`
 	Passed   uint64  `json:"passed"`
 	Captured *uint64 `json:"captured"` // nil: the probe did not fire or did not report it
-	OK       bool    `json:"ok"`
+	// Tracepoint is the value raw_syscalls/sys_enter saw for this
+	// argument, when the call passed it in a register of its own.
+	Tracepoint *uint64 `json:"tracepoint,omitempty"`
+	OK         bool    `json:"ok"`
 	// Note explains a mismatch in words ("equals passed arg 5 (len)").
 	Note string `json:"note,omitempty"`
 }
@@ -74,11 +77,33 @@ type Case struct {
 	Verdict   Verdict `json:"verdict"`
 	Args      []Arg   `json:"args"`
 	// Captures is how many events the probe sent for the call.
-	Captures int    `json:"captures"`
-	Ret      int64  `json:"ret"`
-	Errno    int    `json:"errno"`
-	Message  string `json:"message,omitempty"`
+	Captures int     `json:"captures"`
+	Oracle   *Oracle `json:"oracle,omitempty"`
+	Ret      int64   `json:"ret"`
+	Errno    int     `json:"errno"`
+	Message  string  `json:"message,omitempty"`
 }
+
+// Oracle is the second, independent witness of a case's call: the
+// kernel's raw_syscalls/sys_enter tracepoint.
+type Oracle struct {
+	Source string `json:"source"`
+	// Status: agrees, disagrees, not seen, unavailable, or n/a (a Go
+	// library path: several syscalls, no registers known to compare).
+	Status string   `json:"status"`
+	NR     int64    `json:"nr,omitempty"`
+	Args   []uint64 `json:"args,omitempty"`
+	Note   string   `json:"note,omitempty"`
+}
+
+// Oracle statuses.
+const (
+	OracleAgrees      = "agrees"
+	OracleDisagrees   = "disagrees"
+	OracleNotSeen     = "not seen"
+	OracleUnavailable = "unavailable"
+	OracleNA          = "n/a"
+)
 
 // Kernel identifies exactly which kernel a cell booted.
 type Kernel struct {

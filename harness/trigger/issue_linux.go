@@ -15,8 +15,10 @@ import (
 type Call struct {
 	Passed []uint64
 	Regs   []uint64
-	Ret    int64
-	Errno  int
+	// NR is the raw call's number; -1 for Go library paths.
+	NR    int64
+	Ret   int64
+	Errno int
 }
 
 // Issue makes c's call on t.
@@ -74,7 +76,7 @@ func issueRaw(t *Thread, c proto.Case, r Resolved, res Resources) (Call, error) 
 		regs = []uint64{addr}
 	}
 	ret, errno := t.Raw(nr, regs)
-	return Call{Passed: r.Values, Regs: regs, Ret: ret, Errno: errno}, nil
+	return Call{Passed: r.Values, Regs: regs, NR: int64(nr), Ret: ret, Errno: errno}, nil
 }
 
 // goMmap maps through syscall.Mmap, as Go programs do: on s390x that is
@@ -84,7 +86,7 @@ func goMmap(t *Thread, v []uint64) (Call, error) {
 	if len(v) != 6 || v[0] != 0 {
 		return Call{}, errors.New("go:syscall.Mmap takes addr 0, len, prot, flags, fd, off")
 	}
-	c := Call{Passed: v}
+	c := Call{Passed: v, NR: -1}
 	t.Do(func() {
 		mem, err := syscall.Mmap(int(int64(v[4])), int64(v[5]), int(v[1]), int(v[2]), int(v[3]))
 		c.Errno = errnoOf(err)
@@ -110,7 +112,7 @@ func goConnect(t *Thread, c proto.Case, r Resolved) (Call, error) {
 	if err != nil {
 		return Call{}, fmt.Errorf("argument 2: %w", err)
 	}
-	call := Call{Passed: []uint64{0, 0, 16, SockaddrHead(ap)}}
+	call := Call{Passed: []uint64{0, 0, 16, SockaddrHead(ap)}, NR: -1}
 	t.Do(func() {
 		var err error
 		if c.Via == proto.ViaGoConnect {
