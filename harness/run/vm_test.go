@@ -139,6 +139,12 @@ func TestVMDefaultMatrix(t *testing.T) {
 		assert.NotZero(t, c.Timings.DoneSec)
 		for _, cs := range c.Cases {
 			assert.True(t, cs.Verdict.OK(), "%s/%s: %s %s", c.Target, cs.Name, cs.Verdict, cs.Message)
+			require.NotNil(t, cs.Oracle, "%s/%s", c.Target, cs.Name)
+			if cs.Via == "raw" {
+				assert.Equal(t, result.OracleAgrees, cs.Oracle.Status, "%s/%s: the syscall tracepoint saw what was passed", c.Target, cs.Name)
+			} else {
+				assert.Equal(t, result.OracleNA, cs.Oracle.Status, "%s/%s", c.Target, cs.Name)
+			}
 			if cs.Verdict == result.Pass || cs.Verdict == result.Handled {
 				for _, a := range cs.Args {
 					require.NotNil(t, a.Captured, "%s/%s/%s", c.Target, cs.Name, a.Name)
