@@ -92,7 +92,7 @@ func runMain(ctx context.Context, args []string, s streams) error {
 func topUsage(w io.Writer) {
 	fmt.Fprintf(w, `ksystest proves that eBPF syscall probes (BPF_KSYSCALL, SEC("ksyscall/NAME"))
 capture the arguments really passed, on real Debian kernels booted under QEMU
-for x86_64, arm64 and s390x.
+for x86_64, arm64, s390x and 32-bit arm.
 
 Usage: ksystest COMMAND [flags]
 
