@@ -62,7 +62,9 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"run", "boot the matrix's guests and check every case", cmdRun},
-		{"report", "render a finished run's report again (text or --markdown)", cmdReport},
+		{"list", "print the targets a run would boot (--only, --shard)", cmdList},
+		{"merge", "combine shard outputs into one results.json and report", cmdMerge},
+		{"report", "render a finished run's report again (text, --cases, --markdown)", cmdReport},
 		{"version", "print the version", func(_ context.Context, _ []string, s streams) error {
 			fmt.Fprintln(s.out, "ksystest", version)
 			return nil

@@ -12,7 +12,6 @@ import (
 
 	"github.com/ksystest/ksystest/harness/image"
 	"github.com/ksystest/ksystest/harness/matrix"
-	"github.com/ksystest/ksystest/harness/report"
 	"github.com/ksystest/ksystest/harness/run"
 	"github.com/ksystest/ksystest/harness/vm"
 )
@@ -56,6 +55,7 @@ in DIR/TARGET/console.log.`, s)
 		matrixFile = fs.String("matrix", "matrix.yaml", "matrix file")
 		outDir     = fs.String("out", "ksystest-out", "output directory")
 		only       = fs.String("only", "", "run only targets whose name matches this glob (e.g. 'arm64*')")
+		shard      = fs.String("shard", "", "run shard K/N of the selected targets (deterministic, balanced by cost)")
 		// One more guest than CPUs: TCG guests wait on I/O often enough
 		// that 3 guests on 2 cores finish the default matrix in 4.3s
 		// instead of 5.7s.
@@ -76,7 +76,7 @@ in DIR/TARGET/console.log.`, s)
 		return usageErr("--accel %q: want auto, kvm or tcg", *accel)
 	}
 	logf := progressLogger(s, *quiet)
-	m, cat, targets, err := loadConfig(*matrixFile, *only)
+	m, cat, targets, err := loadConfig(*matrixFile, *only, *shard)
 	if err != nil {
 		return err
 	}
@@ -96,15 +96,16 @@ in DIR/TARGET/console.log.`, s)
 		Matrix: m, Catalogue: cat, Targets: targets, OutDir: *outDir, Jobs: *jobs,
 		Kernels: run.DebianKernels{Fetcher: fetcher}, Backend: backend, Agents: agents, Logf: logf,
 		Accel:        strings.TrimPrefix(*accel, "auto"),
+		Shard:        *shard,
 		ExtraCmdline: strings.Fields(*appendArgs),
 	})
 	if err != nil {
 		return &exitError{code: exitInfra, err: err}
 	}
-	if err := report.Table(s.out, res); err != nil {
+	if err := writeReports(s, res, *outDir); err != nil {
 		return err
 	}
-	fmt.Fprintf(s.err, "results: %s\n", filepath.Join(*outDir, "results.json"))
+	fmt.Fprintf(s.err, "results: %s (and junit.xml, report.md, results.jsonl, TARGET/console.log)\n", filepath.Join(*outDir, "results.json"))
 	if ctx.Err() != nil {
 		return &exitError{code: exitInfra, err: fmt.Errorf("interrupted: results of finished cells are in %s", *outDir)}
 	}
@@ -114,7 +115,7 @@ in DIR/TARGET/console.log.`, s)
 	return nil
 }
 
-func loadConfig(matrixFile, only string) (*matrix.Matrix, *matrix.Catalogue, []matrix.Target, error) {
+func loadConfig(matrixFile, only, shard string) (*matrix.Matrix, *matrix.Catalogue, []matrix.Target, error) {
 	m, err := matrix.Load(matrixFile)
 	if err != nil {
 		return nil, nil, nil, &exitError{code: exitUsage, err: err}
@@ -129,6 +130,13 @@ func loadConfig(matrixFile, only string) (*matrix.Matrix, *matrix.Catalogue, []m
 	}
 	if len(targets) == 0 {
 		return nil, nil, nil, usageErr("%v: --only %q matches none of %s", run.ErrNoTargets, only, targetNames(m))
+	}
+	if shard != "" {
+		spec, err := run.ParseShard(shard)
+		if err != nil {
+			return nil, nil, nil, &exitError{code: exitUsage, err: err}
+		}
+		targets = run.Shard(targets, cat, spec)
 	}
 	return m, cat, targets, nil
 }

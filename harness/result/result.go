@@ -191,8 +191,13 @@ type Cell struct {
 
 // Run is a whole matrix run: results.json.
 type Run struct {
-	Schema  int       `json:"schema"`
-	Matrix  string    `json:"matrix"`
+	Schema int    `json:"schema"`
+	Matrix string `json:"matrix"`
+	// Targets are all of the matrix's targets in its order (a shard runs
+	// some of them); merging restores this order.
+	Targets []string `json:"targets,omitempty"`
+	// Shard is "K/N" for a sharded run.
+	Shard   string    `json:"shard,omitempty"`
 	Started time.Time `json:"started"`
 	WallSec float64   `json:"wall_sec"`
 	Cells   []Cell    `json:"cells"`

@@ -97,6 +97,8 @@ type Options struct {
 	// TimeScale multiplies every deadline (0 means 1); unit tests shrink
 	// them.
 	TimeScale float64
+	// Shard, "K/N", is recorded in the results of a sharded run.
+	Shard string
 }
 
 func (o *Options) logf(format string, args ...any) {
@@ -116,6 +118,10 @@ func Run(ctx context.Context, o Options) (*result.Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, t := range o.Matrix.Targets {
+		rw.run.Targets = append(rw.run.Targets, t.Name)
+	}
+	rw.run.Shard = o.Shard
 	defer rw.close()
 
 	jobs := max(o.Jobs, 1)

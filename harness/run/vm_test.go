@@ -391,3 +391,22 @@ func mustArch(t *testing.T, name string) arch.Arch {
 	require.NoError(t, err)
 	return a
 }
+
+// Two shards merged give the same verdicts, outcomes and order as one full
+// run, with real guests.
+func TestVMShardsMergeEqualsFullRun(t *testing.T) {
+	o := vmOptions(t, "", "", "x86_64", "arm64", "s390x")
+	var sel []matrix.Target
+	for _, tg := range o.Targets {
+		if tg.Name == "x86_64-6.1" || tg.Name == "arm64-6.1" || tg.Name == "s390x-6.12" {
+			sel = append(sel, tg)
+		}
+	}
+	o.Targets = sel
+	full, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	merged := runShards(t, o, 2)
+	assert.Equal(t, verdicts(full), verdicts(merged))
+	assert.Equal(t, targetOrder(full), targetOrder(merged))
+	assert.Equal(t, 0, merged.ExitCode())
+}
