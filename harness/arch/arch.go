@@ -29,9 +29,12 @@ type Arch struct {
 	// sys_NAME on this arch.
 	SyscallPrefix string
 
-	// QEMU is the emulator binary and the Debian package providing it.
+	// QEMU is the emulator binary; QEMUPackage the Debian/Ubuntu package
+	// providing it (newer releases split s390x out as qemu-system-s390x),
+	// QEMUFedora Fedora's.
 	QEMU        string
 	QEMUPackage string
+	QEMUFedora  string
 	Machine     string
 	CPU         string
 	// ConsoleArgs attach the chardev "con0" as the guest's console.
@@ -68,6 +71,7 @@ var table = map[string]Arch{
 		BPFTarget:     "arm",
 		SyscallPrefix: "__arm_",
 		QEMU:          "qemu-system-arm",
+		QEMUFedora:    "qemu-system-arm",
 		QEMUPackage:   "qemu-system-arm",
 		Machine:       "virt",
 		CPU:           "cortex-a15",
@@ -84,6 +88,7 @@ var table = map[string]Arch{
 		BPFTarget:     "amd64",
 		SyscallPrefix: "__x64_",
 		QEMU:          "qemu-system-x86_64",
+		QEMUFedora:    "qemu-system-x86",
 		QEMUPackage:   "qemu-system-x86",
 		Machine:       "q35",
 		CPU:           "max",
@@ -102,6 +107,7 @@ var table = map[string]Arch{
 		BPFTarget:     "arm64",
 		SyscallPrefix: "__arm64_",
 		QEMU:          "qemu-system-aarch64",
+		QEMUFedora:    "qemu-system-aarch64",
 		QEMUPackage:   "qemu-system-arm",
 		Machine:       "virt",
 		// cortex-a57 boots about 4x faster than max under TCG: max
@@ -123,6 +129,7 @@ var table = map[string]Arch{
 		BPFTarget:     "s390x",
 		SyscallPrefix: "__s390x_",
 		QEMU:          "qemu-system-s390x",
+		QEMUFedora:    "qemu-system-s390x",
 		QEMUPackage:   "qemu-system-misc",
 		Machine:       "s390-ccw-virtio",
 		CPU:           "max",
