@@ -65,6 +65,7 @@ func commands() []command {
 		{"list", "print the targets a run would boot (--only, --shard)", cmdList},
 		{"merge", "combine shard outputs into one results.json and report", cmdMerge},
 		{"report", "render a finished run's report again (text, --cases, --markdown)", cmdReport},
+		{"shell", "boot a target's guest with an interactive shell, agent and probes inside", cmdShell},
 		{"doctor", "check this host for what ksystest needs, and say what to install", cmdDoctor},
 		{"version", "print the version", func(_ context.Context, _ []string, s streams) error {
 			fmt.Fprintln(s.out, "ksystest", version)

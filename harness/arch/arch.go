@@ -18,6 +18,8 @@ type Arch struct {
 	// GOARCH builds the guest agent; GOARM is set for 32-bit arm.
 	GOARCH string
 	GOARM  string
+	// UnameMachine is what uname -m prints in the guest.
+	UnameMachine string
 	// DebianArch is the architecture in Debian's archive.
 	DebianArch string
 	// KernelFlavour is the Debian kernel flavour that boots under QEMU;
@@ -64,6 +66,7 @@ var table = map[string]Arch{
 	// Debian's LPAE flavour boots on QEMU's virt machine.
 	"arm": {
 		Name:          "arm",
+		UnameMachine:  "armv7l",
 		GOARCH:        "arm",
 		GOARM:         "7",
 		DebianArch:    "armhf",
@@ -82,6 +85,7 @@ var table = map[string]Arch{
 	},
 	"x86_64": {
 		Name:          "x86_64",
+		UnameMachine:  "x86_64",
 		GOARCH:        "amd64",
 		DebianArch:    "amd64",
 		KernelFlavour: "amd64",
@@ -101,6 +105,7 @@ var table = map[string]Arch{
 	},
 	"arm64": {
 		Name:          "arm64",
+		UnameMachine:  "aarch64",
 		GOARCH:        "arm64",
 		DebianArch:    "arm64",
 		KernelFlavour: "arm64",
@@ -123,6 +128,7 @@ var table = map[string]Arch{
 	},
 	"s390x": {
 		Name:          "s390x",
+		UnameMachine:  "s390x",
 		GOARCH:        "s390x",
 		DebianArch:    "s390x",
 		KernelFlavour: "s390x",

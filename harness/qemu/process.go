@@ -33,9 +33,18 @@ type Process struct {
 	qmp *qmp.SocketMonitor
 }
 
+// IO connects the guest console to a caller's streams instead of
+// Console (an interactive shell). QEMU puts a terminal on stdin in raw
+// mode itself.
+type IO struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+}
+
 // Start launches QEMU and connects to its QMP socket. The console is
-// read through Console; QEMU's own stderr is kept for error reports.
-func Start(ctx context.Context, c Config) (*Process, error) {
+// read through Console, unless stdio is given; QEMU's own stderr is kept
+// for error reports.
+func Start(ctx context.Context, c Config, stdio *IO) (*Process, error) {
 	argv := Argv(c)
 	bin, err := exec.LookPath(argv[0])
 	if err != nil {
@@ -46,15 +55,35 @@ func Start(ctx context.Context, c Config) (*Process, error) {
 	// Own process group: a Ctrl-C at the terminal reaches ksystest, which
 	// then stops QEMU in order, instead of QEMU dying mid-write.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	console, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
+	p := &Process{Argv: argv, cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	var feed func()
+	if stdio != nil {
+		cmd.Stdout = stdio.Stdout
+		if f, ok := stdio.Stdin.(*os.File); ok {
+			cmd.Stdin = f
+		} else {
+			// exec's own copying would make Wait wait for the caller's
+			// reader to end, which it does only after the guest has.
+			in, err := cmd.StdinPipe()
+			if err != nil {
+				return nil, err
+			}
+			feed = func() { io.Copy(in, stdio.Stdin); in.Close() }
+		}
+	} else {
+		console, err := cmd.StdoutPipe()
+		if err != nil {
+			return nil, err
+		}
+		p.console = console
 	}
-	p := &Process{Argv: argv, cmd: cmd, console: console, stderr: &lockedBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	os.Remove(c.QMPSocket)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	if feed != nil {
+		go feed()
 	}
 	go func() {
 		p.waitErr = cmd.Wait()

@@ -376,17 +376,28 @@ func checkWrapper(cell *result.Cell, t matrix.Target, a arch.Arch, k *image.Kern
 func ptr[T any](v T) *T { return &v }
 
 func writeInitramfs(ctx context.Context, o *Options, a arch.Arch, cat *matrix.Catalogue, btfPath, path string) error {
-	agentPath, err := o.Agents.Path(ctx, AgentCmd, a.GOARCH, a.GOARM)
+	files, err := guestFiles(ctx, o, a, cat, btfPath)
 	if err != nil {
 		return err
+	}
+	return writeArchive(path, files)
+}
+
+// guestFiles are what a guest needs: the agent as /init, the console
+// node, the catalogue for its arch, BTF when its kernel has none, and the
+// 32-bit helper when a case needs it.
+func guestFiles(ctx context.Context, o *Options, a arch.Arch, cat *matrix.Catalogue, btfPath string) ([]image.File, error) {
+	agentPath, err := o.Agents.Path(ctx, AgentCmd, a.GOARCH, a.GOARM)
+	if err != nil {
+		return nil, err
 	}
 	agent, err := os.ReadFile(agentPath)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	catJSON, err := json.Marshal(cat.Proto(a))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	files := []image.File{
 		{Path: "/init", Mode: 0o755, Data: agent},
@@ -398,21 +409,25 @@ func writeInitramfs(ctx context.Context, o *Options, a arch.Arch, cat *matrix.Ca
 	if btfPath != "" {
 		btf, err := os.ReadFile(btfPath)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		files = append(files, image.File{Path: proto.BTFPath, Mode: 0o644, Data: btf})
 	}
 	if needsCompat(cat) {
 		helperPath, err := o.Agents.Path(ctx, CompatCmd, a.CompatGOARCH, a.CompatGOARM)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		helper, err := os.ReadFile(helperPath)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		files = append(files, image.File{Path: proto.CompatHelperPath, Mode: 0o755, Data: helper})
 	}
+	return files, nil
+}
+
+func writeArchive(path string, files []image.File) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err

@@ -1,9 +1,11 @@
 package run
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -409,4 +411,73 @@ func TestVMShardsMergeEqualsFullRun(t *testing.T) {
 	assert.Equal(t, verdicts(full), verdicts(merged))
 	assert.Equal(t, targetOrder(full), targetOrder(merged))
 	assert.Equal(t, 0, merged.ExitCode())
+}
+
+// ksystest shell gives, for every default target, a prompt where uname -m
+// prints the guest's arch, and leaves no QEMU behind. The test types into
+// the console as a user would.
+func TestVMShell(t *testing.T) {
+	o := vmOptions(t, "", "")
+	f := o.Kernels.(DebianKernels).Fetcher
+	slots := make(chan struct{}, 3)
+	for _, tg := range o.Targets {
+		t.Run(tg.Name, func(t *testing.T) {
+			t.Parallel()
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			a := mustArch(t, tg.Arch)
+			marker := fmt.Sprintf("ksystest.shelltest=%d", time.Now().UnixNano())
+			stdin, typeIn := io.Pipe()
+			console := &watchedBuffer{}
+			done := make(chan error, 1)
+			go func() {
+				done <- Shell(context.Background(), ShellOptions{
+					Options: Options{Matrix: o.Matrix, Catalogue: o.Catalogue, Kernels: o.Kernels, Agents: o.Agents,
+						ExtraCmdline: []string{marker}},
+					Target: tg, Busybox: f.Busybox, Stdin: stdin, Stdout: console,
+				})
+			}()
+			require.True(t, console.waitFor(ShellPrompt, 2*time.Minute), "no prompt; console:\n%s", console.String())
+			fmt.Fprintf(typeIn, "echo machine=$(uname -m)\n")
+			require.True(t, console.waitFor("machine="+a.UnameMachine+"\r\n", time.Minute), "console:\n%s", console.String())
+			fmt.Fprintf(typeIn, "exit\n")
+			select {
+			case err := <-done:
+				require.NoError(t, err)
+			case <-time.After(time.Minute):
+				t.Fatalf("the guest did not power off; console:\n%s", console.String())
+			}
+			typeIn.Close()
+			assert.Empty(t, processesWith(t, marker), "QEMU left running")
+		})
+	}
+}
+
+// watchedBuffer collects console output and lets a test wait for text.
+type watchedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (w *watchedBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func (w *watchedBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+func (w *watchedBuffer) waitFor(s string, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if strings.Contains(w.String(), s) {
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false
 }

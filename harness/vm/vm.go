@@ -55,7 +55,7 @@ func (q QEMU) Start(ctx context.Context, s Spec) (Instance, error) {
 	p, err := qemu.Start(ctx, qemu.Config{
 		Arch: s.Arch, Kernel: s.Kernel, Initrd: s.Initrd, MemoryMB: s.MemoryMB,
 		Accel: s.Accel, QMPSocket: s.Dir + "/qmp.sock", ExtraCmdline: s.ExtraCmdline, Paused: s.Paused,
-	})
+	}, nil)
 	if err != nil {
 		return nil, err
 	}

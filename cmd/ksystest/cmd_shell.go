@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/ksystest/ksystest/harness/run"
+)
+
+func cmdShell(ctx context.Context, args []string, s streams) error {
+	fs := newFlagSet("shell [flags] TARGET", `
+Boot TARGET's guest with an interactive shell on this terminal: busybox
+(from Debian's busybox-static, verified like kernels), the agent at
+/ksystest/agent with the probes built in, the cases at
+/ksystest/cases.json. Run /ksystest/agent to run the cases by hand.
+Ctrl-C goes to the guest; exit (or poweroff -f) ends the session and
+QEMU with it.`, s)
+	var (
+		matrixFile = fs.String("matrix", "matrix.yaml", "matrix file")
+		agentDir   = fs.String("agent-dir", "", "directory with ksystest-agent.GOARCH binaries")
+		appendArgs = fs.String("kernel-append", "", "extra kernel command line")
+		af         archiveFlags
+	)
+	af.register(fs)
+	if help, err := parseArgs(fs, args); help || err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageErr("shell takes one TARGET (ksystest list shows them)")
+	}
+	m, cat, targets, err := loadConfig(*matrixFile, fs.Arg(0), "")
+	if err != nil {
+		return err
+	}
+	logf := progressLogger(s, false)
+	fetcher, err := af.fetcher(logf)
+	if err != nil {
+		return err
+	}
+	agents, err := findAgents(*agentDir, af.cacheDir)
+	if err != nil {
+		return err
+	}
+	err = run.Shell(ctx, run.ShellOptions{
+		Options: run.Options{Matrix: m, Catalogue: cat, Kernels: run.DebianKernels{Fetcher: fetcher}, Agents: agents,
+			Logf: logf, ExtraCmdline: strings.Fields(*appendArgs)},
+		Target: targets[0], Busybox: fetcher.Busybox, Stdin: os.Stdin, Stdout: s.out,
+	})
+	if err != nil {
+		return &exitError{code: exitInfra, err: fmt.Errorf("shell %s: %w", targets[0].Name, err)}
+	}
+	return nil
+}
