@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"time"
 
 	"github.com/ksystest/ksystest/harness/image"
 	"github.com/ksystest/ksystest/harness/matrix"
@@ -75,15 +74,18 @@ in DIR/TARGET/console.log.`, s)
 	if *accel != "auto" && *accel != "kvm" && *accel != "tcg" {
 		return usageErr("--accel %q: want auto, kvm or tcg", *accel)
 	}
-	logf := progressLogger(s, *quiet)
 	m, cat, targets, err := loadConfig(*matrixFile, *only, *shard)
 	if err != nil {
 		return err
 	}
+	progress := newUI(s, *quiet)
+	defer progress.close()
+	logf := progress.logf
 	fetcher, err := af.fetcher(logf)
 	if err != nil {
 		return err
 	}
+	fetcher.OnDownload = progress.download
 	agents, err := findAgents(*agentDir, af.cacheDir)
 	if err != nil {
 		return err
@@ -95,10 +97,12 @@ in DIR/TARGET/console.log.`, s)
 	res, err := run.Run(ctx, run.Options{
 		Matrix: m, Catalogue: cat, Targets: targets, OutDir: *outDir, Jobs: *jobs,
 		Kernels: run.DebianKernels{Fetcher: fetcher}, Backend: backend, Agents: agents, Logf: logf,
+		OnPhase:      progress.phase,
 		Accel:        strings.TrimPrefix(*accel, "auto"),
 		Shard:        *shard,
 		ExtraCmdline: strings.Fields(*appendArgs),
 	})
+	progress.close()
 	if err != nil {
 		return &exitError{code: exitInfra, err: err}
 	}
@@ -170,15 +174,4 @@ func findAgents(dir, cacheDir string) (*run.Agents, error) {
 		}
 	}
 	return a, nil
-}
-
-// progressLogger writes timestamped progress lines to stderr.
-func progressLogger(s streams, quiet bool) func(string, ...any) {
-	start := time.Now()
-	return func(format string, args ...any) {
-		if quiet {
-			return
-		}
-		fmt.Fprintf(s.err, "%6.1fs %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
-	}
 }

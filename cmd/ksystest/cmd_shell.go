@@ -34,11 +34,13 @@ QEMU with it.`, s)
 	if err != nil {
 		return err
 	}
-	logf := progressLogger(s, false)
+	progress := newUI(s, false)
+	logf := progress.logf
 	fetcher, err := af.fetcher(logf)
 	if err != nil {
 		return err
 	}
+	fetcher.OnDownload = progress.download
 	agents, err := findAgents(*agentDir, af.cacheDir)
 	if err != nil {
 		return err
@@ -47,6 +49,8 @@ QEMU with it.`, s)
 		Options: run.Options{Matrix: m, Catalogue: cat, Kernels: run.DebianKernels{Fetcher: fetcher}, Agents: agents,
 			Logf: logf, ExtraCmdline: strings.Fields(*appendArgs)},
 		Target: targets[0], Busybox: fetcher.Busybox, Stdin: os.Stdin, Stdout: s.out,
+		// The guest owns the terminal from here on.
+		OnStart: func([]string) { progress.close() },
 	})
 	if err != nil {
 		return &exitError{code: exitInfra, err: fmt.Errorf("shell %s: %w", targets[0].Name, err)}

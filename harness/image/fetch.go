@@ -42,6 +42,10 @@ type Fetcher struct {
 	Attempts int
 	// Now is the clock (tests set it).
 	Now func() time.Time
+	// OnDownload, when set, is told of each download: the bytes go to the
+	// writer it returns as they arrive, and done is called at the end (a
+	// progress bar).
+	OnDownload func(name string, size int64) (w io.Writer, done func())
 
 	mu       sync.Mutex
 	releases map[string]*Release
@@ -199,7 +203,13 @@ func (f *Fetcher) downloadOnce(ctx context.Context, url string, want FileSum, de
 		return err
 	}
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(out, h), resp.Body)
+	sink := io.MultiWriter(out, h)
+	if f.OnDownload != nil {
+		w, done := f.OnDownload(path.Base(url), want.Size)
+		defer done()
+		sink = io.MultiWriter(out, h, w)
+	}
+	n, err := io.Copy(sink, resp.Body)
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}

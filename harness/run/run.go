@@ -99,6 +99,15 @@ type Options struct {
 	TimeScale float64
 	// Shard, "K/N", is recorded in the results of a sharded run.
 	Shard string
+	// OnPhase, when set, hears each cell's phase as it changes:
+	// "fetching", "booting (tcg)", "running", "done: pass" (a live view).
+	OnPhase func(target, phase string)
+}
+
+func (o *Options) phase(target, phase string) {
+	if o.OnPhase != nil {
+		o.OnPhase(target, phase)
+	}
 }
 
 func (o *Options) logf(format string, args ...any) {
@@ -170,11 +179,13 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 		for _, cd := range cat.Cases {
 			cell.Cases = append(cell.Cases, expect.Missing(cd, a.Name, reason))
 		}
+		o.phase(t.Name, "done: "+string(outcome))
 		logf("%s: %s", outcome, reason)
 		return cell
 	}
 
 	fetchStart := time.Now()
+	o.phase(t.Name, "fetching")
 	logf("fetching kernel (%s)", t.Kernel.Suite)
 	k, err := o.Kernels.Kernel(ctx, t, a)
 	cell.Timings.FetchSec = secs(time.Since(fetchStart))
@@ -201,6 +212,7 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 
 	accel, why := o.accel(a)
 	cell.Accel = accel
+	o.phase(t.Name, "booting ("+accel+")")
 	logf("booting %s (%s: %s)", k.Release, accel, why)
 	cellDir := filepath.Join(o.OutDir, t.Name)
 	if err := os.MkdirAll(cellDir, 0o755); err != nil {
@@ -228,12 +240,22 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 	if err != nil {
 		return fail(result.OutcomeInfraError, err.Error())
 	}
-	w := vm.Monitor(ctx, inst, start, deadlines(t, a, accel, o.TimeScale), console)
+	cases := 0
+	w := vm.Monitor(ctx, inst, start, deadlines(t, a, accel, o.TimeScale), console, func(ev proto.Event) {
+		switch ev.Type {
+		case proto.EventHello:
+			o.phase(t.Name, "running")
+		case proto.EventCase:
+			cases++
+			o.phase(t.Name, fmt.Sprintf("running %d/%d", cases, len(cat.Cases)))
+		}
+	})
 	cell.Timings.AgentStartSec = secs(w.AgentStart)
 	cell.Timings.DoneSec = secs(w.Done)
 	cell.Timings.ExitSec = secs(w.Exit)
 	judge(&cell, cat, w)
 	checkWrapper(&cell, t, a, k, w)
+	o.phase(t.Name, "done: "+string(cell.Outcome))
 	logf("%s in %.1fs (agent %.1fs, done %.1fs)%s", cell.Outcome, cell.Timings.ExitSec,
 		cell.Timings.AgentStartSec, cell.Timings.DoneSec, reasonSuffix(cell.Reason))
 	return cell

@@ -42,10 +42,11 @@ type Watch struct {
 // TailLines is how much console a failed cell keeps as evidence.
 const TailLines = 40
 
-// Monitor watches inst until it ends, writing the whole console to log.
-// It never returns before the guest is gone: every path that gives up on a
-// guest stops it first.
-func Monitor(ctx context.Context, inst Instance, start time.Time, dl Deadlines, log io.Writer) *Watch {
+// Monitor watches inst until it ends, writing the whole console to log
+// and passing each event to onEvent (when not nil) as it arrives. It never
+// returns before the guest is gone: every path that gives up on a guest
+// stops it first.
+func Monitor(ctx context.Context, inst Instance, start time.Time, dl Deadlines, log io.Writer, onEvent func(proto.Event)) *Watch {
 	w := &Watch{}
 	lines := make(chan string, 256)
 	go func() {
@@ -92,6 +93,9 @@ func Monitor(ctx context.Context, inst Instance, start time.Time, dl Deadlines, 
 				continue
 			}
 			w.Events = append(w.Events, ev)
+			if onEvent != nil {
+				onEvent(ev)
+			}
 			if crashLine != "" {
 				continue // keep draining; the timer is the drain deadline
 			}

@@ -65,7 +65,7 @@ func TestConsoleGolden(t *testing.T) {
 			data, err := os.ReadFile(logPath)
 			require.NoError(t, err)
 			dl := Deadlines{Boot: time.Minute, Progress: time.Minute, Exit: time.Minute, Drain: time.Minute}
-			w := Monitor(context.Background(), newReplay(data), time.Now(), dl, io.Discard)
+			w := Monitor(context.Background(), newReplay(data), time.Now(), dl, io.Discard, nil)
 			var got strings.Builder
 			outcome := w.Outcome
 			if outcome == "" {
@@ -111,7 +111,7 @@ func TestMonitorStopsGuestThatDoesNotPowerOff(t *testing.T) {
 	}}
 	inst, err := fake.Start(context.Background(), Spec{})
 	require.NoError(t, err)
-	w := Monitor(context.Background(), inst, time.Now(), Deadlines{Boot: time.Second, Progress: time.Second, Exit: 50 * time.Millisecond, Drain: time.Second}, io.Discard)
+	w := Monitor(context.Background(), inst, time.Now(), Deadlines{Boot: time.Second, Progress: time.Second, Exit: 50 * time.Millisecond, Drain: time.Second}, io.Discard, nil)
 	assert.Equal(t, result.Outcome(""), w.Outcome)
 	assert.NotZero(t, w.Done)
 	assert.True(t, inst.(*fakeInstance).Stopped)
