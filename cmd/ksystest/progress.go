@@ -91,11 +91,11 @@ func (u *barsUI) phase(target, phase string) {
 	if c == nil {
 		c = &cellBar{}
 		c.phase.Store(phase)
-		c.bar = u.p.New(0, mpb.SpinnerStyle(),
-			mpb.PrependDecorators(decor.Name(target, decor.WCSyncWidthR), decor.Any(func(decor.Statistics) string {
-				return c.phase.Load().(string)
-			}, decor.WCSyncSpaceR)),
-			mpb.AppendDecorators(decor.Elapsed(decor.ET_STYLE_GO, decor.WCSyncSpace)))
+		c.bar = u.p.New(0, mpb.SpinnerStyle(), mpb.BarWidth(1),
+			mpb.PrependDecorators(decor.Name(target, decor.WCSyncSpaceR)),
+			mpb.AppendDecorators(decor.Elapsed(decor.ET_STYLE_GO, decor.WCSyncSpace), decor.Any(func(decor.Statistics) string {
+				return "  " + c.phase.Load().(string)
+			})))
 		u.cells[target] = c
 		u.open[c.bar] = true
 	}
