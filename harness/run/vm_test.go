@@ -440,6 +440,9 @@ func TestVMShell(t *testing.T) {
 			require.True(t, console.waitFor(ShellPrompt, 2*time.Minute), "no prompt; console:\n%s", console.String())
 			fmt.Fprintf(typeIn, "echo machine=$(uname -m)\n")
 			require.True(t, console.waitFor("machine="+a.UnameMachine+"\r\n", time.Minute), "console:\n%s", console.String())
+			// The agent and probes are there to run by hand.
+			fmt.Fprintf(typeIn, "/ksystest/agent | grep -c '\"verdict\\|\"type\":\"case\"'; echo agent-exit=$?\n")
+			require.True(t, console.waitFor("agent-exit=0", time.Minute), "console:\n%s", console.String())
 			fmt.Fprintf(typeIn, "exit\n")
 			select {
 			case err := <-done:
