@@ -81,12 +81,7 @@ in DIR/TARGET/console.log.`, s)
 	progress := newUI(s, *quiet)
 	defer progress.close()
 	logf := progress.logf
-	fetcher, err := af.fetcher(logf)
-	if err != nil {
-		return err
-	}
-	fetcher.OnDownload = progress.download
-	agents, err := findAgents(*agentDir, af.cacheDir)
+	fetcher, agents, err := guestSources(&af, *agentDir, progress)
 	if err != nil {
 		return err
 	}
@@ -151,6 +146,21 @@ func targetNames(m *matrix.Matrix) string {
 		names = append(names, t.Name)
 	}
 	return strings.Join(names, ", ")
+}
+
+// guestSources gives what every booting command needs: the verified
+// Debian fetcher, reporting downloads to progress, and the guest programs.
+func guestSources(af *archiveFlags, agentDir string, progress ui) (*image.Fetcher, *run.Agents, error) {
+	fetcher, err := af.fetcher(progress.logf)
+	if err != nil {
+		return nil, nil, err
+	}
+	fetcher.OnDownload = progress.download
+	agents, err := findAgents(agentDir, af.cacheDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	return fetcher, agents, nil
 }
 
 // findAgents prefers prebuilt agents next to the executable; inside a

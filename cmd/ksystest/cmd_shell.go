@@ -36,12 +36,7 @@ QEMU with it.`, s)
 	}
 	progress := newUI(s, false)
 	logf := progress.logf
-	fetcher, err := af.fetcher(logf)
-	if err != nil {
-		return err
-	}
-	fetcher.OnDownload = progress.download
-	agents, err := findAgents(*agentDir, af.cacheDir)
+	fetcher, agents, err := guestSources(&af, *agentDir, progress)
 	if err != nil {
 		return err
 	}
