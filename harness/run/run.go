@@ -7,13 +7,10 @@ package run
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -32,48 +29,6 @@ import (
 type KernelSource interface {
 	Kernel(ctx context.Context, t matrix.Target, a arch.Arch) (*image.Kernel, error)
 	BTF(ctx context.Context, t matrix.Target, a arch.Arch, k *image.Kernel) (*result.BTF, string, error)
-}
-
-// DebianKernels is the KernelSource backed by Debian's archive.
-type DebianKernels struct{ Fetcher *image.Fetcher }
-
-// Kernel fetches (or finds cached) the target's kernel, or describes its
-// local one.
-func (d DebianKernels) Kernel(ctx context.Context, t matrix.Target, a arch.Arch) (*image.Kernel, error) {
-	if l := t.Kernel.Local; l != nil {
-		vmlinux := ""
-		if a.BootVmlinux {
-			vmlinux = l.Vmlinux
-		}
-		return image.LocalKernel(l.Vmlinuz, l.Config, vmlinux)
-	}
-	return d.Fetcher.Kernel(ctx, image.KernelRef{
-		Suite: t.Kernel.Suite, DebArch: a.DebianArch, Package: t.Kernel.Package, Flavour: t.Kernel.Flavour,
-		UnpackBzImage: a.BootVmlinux,
-	})
-}
-
-// BTF gives the target's BTF file, the kernel's own, or one generated
-// from the kernel's -dbg package.
-func (d DebianKernels) BTF(ctx context.Context, t matrix.Target, a arch.Arch, k *image.Kernel) (*result.BTF, string, error) {
-	switch {
-	case t.BTF != "":
-		return fileBTF(t.BTF)
-	case k.HasOwnBTF():
-		return &result.BTF{Source: result.BTFKernel}, "", nil
-	case t.Kernel.Local != nil:
-		return nil, "", fmt.Errorf("local kernel %s has no BTF (CONFIG_DEBUG_INFO_BTF is not set): give the target a btf: file "+
-			"(pahole --btf_encode_detached=FILE vmlinux makes one from a vmlinux with debug info)", k.Vmlinuz)
-	}
-	return d.Fetcher.KernelBTF(ctx, k, a.DebianArch)
-}
-
-func fileBTF(path string) (*result.BTF, string, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, "", fmt.Errorf("btf: %w", err)
-	}
-	return &result.BTF{Source: result.BTFFile, From: path, Bytes: st.Size()}, path, nil
 }
 
 // Options configure a run.
@@ -346,197 +301,9 @@ func judge(cell *result.Cell, cat *matrix.Catalogue, w *vm.Watch) {
 	}
 }
 
-// checkWrapper compares the four sources on the syscall wrapper: the
-// matrix, the kernel's config, the guest's symbols and the loader's
-// resolved value. A source that disagrees with the matrix fails the cell.
-func checkWrapper(cell *result.Cell, t matrix.Target, a arch.Arch, k *image.Kernel, w *vm.Watch) {
-	wr := &result.Wrapper{Declared: *t.SyscallWrapper}
-	if v, err := k.ConfigValue("ARCH_HAS_SYSCALL_WRAPPER"); err == nil {
-		wr.Config = ptr(v == "y")
-	}
-	for _, ev := range w.Events {
-		if ev.Type != proto.EventLoaded || ev.Loaded == nil {
-			continue
-		}
-		gw := ev.Loaded.Wrapper
-		wr.Symbols, wr.ResolvedBy = gw.Symbols, gw.ResolvedBy
-		if gw.Symbols != nil || gw.ReadError == "" {
-			wr.Guest = ptr(slices.Contains(gw.Symbols, a.SyscallPrefix+"sys_bpf"))
-		}
-		if gw.Loader != nil {
-			wr.Loader = ptr(*gw.Loader != 0)
-		}
-	}
-	yesNo := func(b bool) string {
-		if b {
-			return "yes"
-		}
-		return "no"
-	}
-	var says []string
-	wr.Agree = true
-	for _, src := range []struct {
-		name string
-		v    *bool
-	}{{"kernel config", wr.Config}, {"guest kallsyms (" + a.SyscallPrefix + "sys_bpf)", wr.Guest}, {"loader's LINUX_HAS_SYSCALL_WRAPPER", wr.Loader}} {
-		if src.v == nil {
-			says = append(says, src.name+" unknown")
-			continue
-		}
-		says = append(says, src.name+" "+yesNo(*src.v))
-		if *src.v != wr.Declared {
-			wr.Agree = false
-		}
-	}
-	cell.Wrapper = wr
-	if !wr.Agree && (cell.Outcome == result.OutcomePass || cell.Outcome == result.OutcomeFail) {
-		cell.Outcome = result.OutcomeFail
-		cell.Reason = fmt.Sprintf("syscall wrapper: the matrix declares %s, but %s", yesNo(wr.Declared), strings.Join(says, ", "))
-	}
-}
-
-func ptr[T any](v T) *T { return &v }
-
-func writeInitramfs(ctx context.Context, o *Options, a arch.Arch, cat *matrix.Catalogue, btfPath, path string) error {
-	files, err := guestFiles(ctx, o, a, cat, btfPath)
-	if err != nil {
-		return err
-	}
-	return writeArchive(path, files)
-}
-
-// guestFiles are what a guest needs: the agent as /init, the console
-// node, the catalogue for its arch, BTF when its kernel has none, and the
-// 32-bit helper when a case needs it.
-func guestFiles(ctx context.Context, o *Options, a arch.Arch, cat *matrix.Catalogue, btfPath string) ([]image.File, error) {
-	agentPath, err := o.Agents.Path(ctx, AgentCmd, a.GOARCH, a.GOARM)
-	if err != nil {
-		return nil, err
-	}
-	agent, err := os.ReadFile(agentPath)
-	if err != nil {
-		return nil, err
-	}
-	catJSON, err := json.Marshal(cat.Proto(a))
-	if err != nil {
-		return nil, err
-	}
-	files := []image.File{
-		{Path: "/init", Mode: 0o755, Data: agent},
-		// The kernel opens /dev/console for PID 1's stdio before anything
-		// mounts devtmpfs, so the node must be in the archive.
-		{Path: "/dev/console", Mode: 0o600, Char: true, Major: 5, Minor: 1},
-		{Path: proto.CataloguePath, Mode: 0o644, Data: catJSON},
-	}
-	if btfPath != "" {
-		btf, err := os.ReadFile(btfPath)
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, image.File{Path: proto.BTFPath, Mode: 0o644, Data: btf})
-	}
-	if needsCompat(cat) {
-		helperPath, err := o.Agents.Path(ctx, CompatCmd, a.CompatGOARCH, a.CompatGOARM)
-		if err != nil {
-			return nil, err
-		}
-		helper, err := os.ReadFile(helperPath)
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, image.File{Path: proto.CompatHelperPath, Mode: 0o755, Data: helper})
-	}
-	return files, nil
-}
-
-func writeArchive(path string, files []image.File) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	err = image.WriteInitramfs(f, files)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("write initramfs: %w", err)
-	}
-	return nil
-}
-
-func needsCompat(cat *matrix.Catalogue) bool {
-	for _, cd := range cat.Cases {
-		if cd.Compat {
-			return true
-		}
-	}
-	return false
-}
-
 func secs(d time.Duration) float64 {
 	return float64(d.Round(time.Millisecond)) / float64(time.Second)
 }
-
-// resultWriter keeps results.jsonl (one line per finished cell, appended
-// and synced as it finishes) and results.json (rewritten atomically).
-type resultWriter struct {
-	mu      sync.Mutex
-	dir     string
-	jsonl   *os.File
-	run     result.Run
-	started time.Time
-}
-
-func newResultWriter(dir, matrixFile string) (*resultWriter, error) {
-	f, err := os.Create(filepath.Join(dir, "results.jsonl"))
-	if err != nil {
-		return nil, err
-	}
-	now := time.Now()
-	return &resultWriter{dir: dir, jsonl: f, started: now,
-		run: result.Run{Schema: result.SchemaVersion, Matrix: matrixFile, Started: now.UTC().Truncate(time.Second)}}, nil
-}
-
-func (w *resultWriter) add(c result.Cell) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	line, err := json.Marshal(c)
-	if err != nil {
-		return err
-	}
-	if _, err := w.jsonl.Write(append(line, '\n')); err != nil {
-		return err
-	}
-	if err := w.jsonl.Sync(); err != nil {
-		return err
-	}
-	w.run.Cells = append(w.run.Cells, c)
-	return w.writeJSON()
-}
-
-func (w *resultWriter) writeJSON() error {
-	w.run.WallSec = secs(time.Since(w.started))
-	data, err := json.MarshalIndent(w.run, "", "  ")
-	if err != nil {
-		return err
-	}
-	return image.WriteFileAtomic(filepath.Join(w.dir, "results.json"), append(data, '\n'), 0o644)
-}
-
-// finish writes the final results.json with cells in matrix order.
-func (w *resultWriter) finish(cells []result.Cell) (*result.Run, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.run.Cells = cells
-	w.run.Quirks = result.QuirkTable(cells)
-	if err := w.writeJSON(); err != nil {
-		return nil, fmt.Errorf("write results.json: %w", err)
-	}
-	r := w.run
-	return &r, nil
-}
-
-func (w *resultWriter) close() { w.jsonl.Close() }
 
 // ErrNoTargets means --only selected nothing.
 var ErrNoTargets = errors.New("no target selected")

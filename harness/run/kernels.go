@@ -1,0 +1,54 @@
+package run
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/matrix"
+	"github.com/ksystest/ksystest/harness/result"
+)
+
+// DebianKernels is the KernelSource backed by Debian's archive.
+type DebianKernels struct{ Fetcher *image.Fetcher }
+
+// Kernel fetches (or finds cached) the target's kernel, or describes its
+// local one.
+func (d DebianKernels) Kernel(ctx context.Context, t matrix.Target, a arch.Arch) (*image.Kernel, error) {
+	if l := t.Kernel.Local; l != nil {
+		vmlinux := ""
+		if a.BootVmlinux {
+			vmlinux = l.Vmlinux
+		}
+		return image.LocalKernel(l.Vmlinuz, l.Config, vmlinux)
+	}
+	return d.Fetcher.Kernel(ctx, image.KernelRef{
+		Suite: t.Kernel.Suite, DebArch: a.DebianArch, Package: t.Kernel.Package, Flavour: t.Kernel.Flavour,
+		UnpackBzImage: a.BootVmlinux,
+	})
+}
+
+// BTF gives the target's BTF file, the kernel's own, or one generated
+// from the kernel's -dbg package.
+func (d DebianKernels) BTF(ctx context.Context, t matrix.Target, a arch.Arch, k *image.Kernel) (*result.BTF, string, error) {
+	switch {
+	case t.BTF != "":
+		return fileBTF(t.BTF)
+	case k.HasOwnBTF():
+		return &result.BTF{Source: result.BTFKernel}, "", nil
+	case t.Kernel.Local != nil:
+		return nil, "", fmt.Errorf("local kernel %s has no BTF (CONFIG_DEBUG_INFO_BTF is not set): give the target a btf: file "+
+			"(pahole --btf_encode_detached=FILE vmlinux makes one from a vmlinux with debug info)", k.Vmlinuz)
+	}
+	return d.Fetcher.KernelBTF(ctx, k, a.DebianArch)
+}
+
+func fileBTF(path string) (*result.BTF, string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("btf: %w", err)
+	}
+	return &result.BTF{Source: result.BTFFile, From: path, Bytes: st.Size()}, path, nil
+}
