@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -59,7 +58,7 @@ in DIR/TARGET/console.log.`, s)
 		// that 3 guests on 2 cores finish the default matrix in 4.3s
 		// instead of 5.7s.
 		jobs       = fs.Int("jobs", runtime.NumCPU()+1, "guests to run at once")
-		agentDir   = fs.String("agent-dir", "", "directory with ksystest-agent.GOARCH binaries (default: next to ksystest, else built from source)")
+		agentDir   = fs.String("agent-dir", "", "directory with ksystest-agent.GOARCH binaries (default: built from source inside a checkout, else next to ksystest)")
 		accel      = fs.String("accel", "auto", "auto (KVM when the guest is the host's arch and KVM works), kvm or tcg")
 		appendArgs = fs.String("kernel-append", "", "extra kernel command line for every guest (e.g. 'loglevel=8')")
 		verbose    = fs.Bool("v", false, "verbose: QEMU command lines and timings")
@@ -163,25 +162,22 @@ func guestSources(af *archiveFlags, agentDir string, progress ui) (*image.Fetche
 	return fetcher, agents, nil
 }
 
-// findAgents prefers prebuilt agents next to the executable; inside a
-// source checkout it builds missing ones with the go tool.
+// findAgents decides where guest programs come from: --agent-dir when
+// given; in a source checkout, built from that source (go's build cache
+// makes it cheap, and a stale agent can never be used); otherwise the
+// binaries installed next to ksystest (make build puts them there).
 func findAgents(dir, cacheDir string) (*run.Agents, error) {
-	a := &run.Agents{Dir: dir}
-	if dir == "" {
-		if exe, err := os.Executable(); err == nil {
-			a.Dir = filepath.Dir(exe)
-		}
+	if dir != "" {
+		return &run.Agents{Dir: dir}, nil
 	}
 	if wd, err := os.Getwd(); err == nil {
 		if root := run.ModuleRoot(wd); root != "" {
-			if _, err := os.Stat(filepath.Join(a.Dir, run.AgentName(runtime.GOARCH))); errors.Is(err, os.ErrNotExist) {
-				// Not an installed ksystest: build guest programs from
-				// this checkout, always fresh (go's build cache makes it
-				// cheap).
-				a.SourceDir = root
-				a.BuildDir = filepath.Join(cacheDir, "agents")
-			}
+			return &run.Agents{SourceDir: root, BuildDir: filepath.Join(cacheDir, "agents")}, nil
 		}
 	}
-	return a, nil
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	return &run.Agents{Dir: filepath.Dir(exe)}, nil
 }

@@ -19,7 +19,7 @@ Ctrl-C goes to the guest; exit (or poweroff -f) ends the session and
 QEMU with it.`, s)
 	var (
 		matrixFile = fs.String("matrix", "matrix.yaml", "matrix file")
-		agentDir   = fs.String("agent-dir", "", "directory with ksystest-agent.GOARCH binaries")
+		agentDir   = fs.String("agent-dir", "", "directory with ksystest-agent.GOARCH binaries (default: built from source inside a checkout, else next to ksystest)")
 		appendArgs = fs.String("kernel-append", "", "extra kernel command line")
 		af         archiveFlags
 	)

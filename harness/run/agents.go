@@ -27,8 +27,8 @@ func AgentName(goarch string) string { return BinaryName(AgentCmd, goarch) }
 type Agents struct {
 	// Dir holds prebuilt binaries (make build puts them next to ksystest).
 	Dir string
-	// SourceDir, when set, is the module root to build missing binaries
-	// from with the go tool, into BuildDir.
+	// SourceDir, when set, is the module root to build the binaries from
+	// with the go tool, into BuildDir; Dir is then not used.
 	SourceDir string
 	BuildDir  string
 
@@ -42,7 +42,7 @@ var ErrNoAgent = errors.New("guest program not found")
 // Path returns the binary of cmd (AgentCmd or CompatCmd) for goarch.
 func (a *Agents) Path(ctx context.Context, cmd, goarch, goarm string) (string, error) {
 	name := BinaryName(cmd, goarch)
-	if a.Dir != "" {
+	if a.Dir != "" && a.SourceDir == "" {
 		p := filepath.Join(a.Dir, name)
 		if _, err := os.Stat(p); err == nil {
 			return p, nil
