@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/ksystest/ksystest/harness/report"
-	"github.com/ksystest/ksystest/harness/result"
+	"github.com/ksystest/ksystest/harness/run"
 )
 
 func cmdReport(_ context.Context, args []string, s streams) error {
@@ -24,37 +22,22 @@ the console logs.`, s)
 	if fs.NArg() > 1 {
 		return usageErr("report takes one DIR or results.json")
 	}
-	path := "ksystest-out"
+	dir := "ksystest-out"
 	if fs.NArg() == 1 {
-		path = fs.Arg(0)
+		dir = fs.Arg(0)
 	}
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		path = filepath.Join(path, "results.json")
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		dir = filepath.Dir(dir) // given results.json itself
 	}
-	r, err := readResults(path)
+	r, err := run.ReadResults(dir)
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
 	switch {
 	case *markdown:
-		return report.Markdown(s.out, r, filepath.Dir(path))
+		return report.Markdown(s.out, r, dir)
 	case *cases:
 		return report.Cases(s.out, r)
 	}
 	return report.Table(s.out, r)
-}
-
-func readResults(path string) (*result.Run, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var r result.Run
-	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if r.Schema != result.SchemaVersion {
-		return nil, fmt.Errorf("%s: results schema %d, this ksystest reads %d", path, r.Schema, result.SchemaVersion)
-	}
-	return &r, nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"syscall"
 	"time"
 
@@ -108,7 +109,7 @@ func goConnect(t *Thread, c proto.Case, r Resolved) (Call, error) {
 	if len(c.Args) != 4 {
 		return Call{}, fmt.Errorf("%s takes fd, uservaddr, addrlen, deref:2", c.Via)
 	}
-	ap, err := Sockaddr(trimKind(c.Args[1].Value, "sockaddr:"))
+	ap, err := Sockaddr(strings.TrimPrefix(c.Args[1].Value, "sockaddr:"))
 	if err != nil {
 		return Call{}, fmt.Errorf("argument 2: %w", err)
 	}
@@ -139,13 +140,6 @@ func goConnect(t *Thread, c proto.Case, r Resolved) (Call, error) {
 		}
 	})
 	return call, nil
-}
-
-func trimKind(v, prefix string) string {
-	if len(v) > len(prefix) && v[:len(prefix)] == prefix {
-		return v[len(prefix):]
-	}
-	return v
 }
 
 func errnoOf(err error) int {
