@@ -61,30 +61,28 @@ func (f *Fetcher) generateBTF(ctx context.Context, k *Kernel, debArch string) (*
 	}
 	b := &result.BTF{Source: result.BTFPahole, From: dbg.Name + " " + dbg.Version, Pahole: pahole}
 	path := f.Cache.Path("btf", dbg.SHA256+"-pahole-"+pahole+".btf")
-	if st, err := os.Stat(path); err == nil {
-		b.Bytes, b.Cached = st.Size(), true
-		return b, path, nil
-	}
-	unlock, err := f.Cache.Lock(ctx, "btf-"+dbg.SHA256[:16])
+	b.Cached, err = f.Cache.File(ctx, "btf-"+dbg.SHA256[:16], path, func(tmp string) (string, error) {
+		return f.pahole(ctx, k, dbg, tmp, b)
+	})
 	if err != nil {
 		return nil, "", err
 	}
-	defer unlock()
-	if st, err := os.Stat(path); err == nil {
-		b.Bytes, b.Cached = st.Size(), true
-		return b, path, nil
-	}
-	tmp, err := f.Cache.TempDir()
+	st, err := os.Stat(path)
 	if err != nil {
 		return nil, "", err
 	}
-	defer os.RemoveAll(tmp)
+	b.Bytes = st.Size()
+	return b, path, nil
+}
 
+// pahole downloads the -dbg package into tmp, takes its vmlinux and
+// encodes its BTF, recording the timings in b.
+func (f *Fetcher) pahole(ctx context.Context, k *Kernel, dbg Package, tmp string, b *result.BTF) (string, error) {
 	start := time.Now()
 	f.logf("%s has no BTF: downloading %s %s (%d MiB) for pahole", k.Package, dbg.Name, dbg.Version, dbg.Size>>20)
 	deb := filepath.Join(tmp, "dbg.deb")
 	if err := f.Download(ctx, f.Mirror+"/"+dbg.Filename, FileSum{SHA256: dbg.SHA256, Size: dbg.Size}, deb); err != nil {
-		return nil, "", err
+		return "", err
 	}
 	b.DownloadSec, b.DownloadMB = secsSince(start), float64(dbg.Size)/(1<<20)
 
@@ -92,12 +90,12 @@ func (f *Fetcher) generateBTF(ctx context.Context, k *Kernel, debArch string) (*
 	vmlinux := filepath.Join(tmp, "vmlinux")
 	r, err := os.Open(deb)
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
 	err = ExtractFile(r, "usr/lib/debug/boot/vmlinux-"+k.Release, vmlinux)
 	r.Close()
 	if err != nil {
-		return nil, "", fmt.Errorf("%s: %w", dbg.Name, err)
+		return "", fmt.Errorf("%s: %w", dbg.Name, err)
 	}
 	os.Remove(deb) // hundreds of MB: gone before pahole needs memory
 	b.ExtractSec = secsSince(start)
@@ -108,22 +106,11 @@ func (f *Fetcher) generateBTF(ctx context.Context, k *Kernel, debArch string) (*
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, "", fmt.Errorf("pahole on %s: %w: %s", dbg.Name, err, stderr.String())
+		return "", fmt.Errorf("pahole on %s: %w: %s", dbg.Name, err, stderr.String())
 	}
 	b.PaholeSec = secsSince(start)
-	st, err := os.Stat(out)
-	if err != nil {
-		return nil, "", err
-	}
-	b.Bytes = st.Size()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, "", err
-	}
-	if err := os.Rename(out, path); err != nil {
-		return nil, "", fmt.Errorf("cache BTF: %w", err)
-	}
-	f.logf("BTF for %s: %d KiB (download %.1fs, extract %.1fs, pahole %.1fs)", k.Package, b.Bytes>>10, b.DownloadSec, b.ExtractSec, b.PaholeSec)
-	return b, path, nil
+	f.logf("BTF for %s generated (download %.1fs, extract %.1fs, pahole %.1fs)", k.Package, b.DownloadSec, b.ExtractSec, b.PaholeSec)
+	return out, nil
 }
 
 func secsSince(t time.Time) float64 { return time.Since(t).Round(time.Millisecond).Seconds() }

@@ -23,39 +23,22 @@ func (f *Fetcher) Busybox(ctx context.Context, debArch string) (string, error) {
 		return "", fmt.Errorf("%s %s: %w", BusyboxSuite, debArch, err)
 	}
 	path := f.Cache.Path("tools", "busybox-"+p.SHA256)
-	if _, err := os.Stat(path); err == nil {
-		return path, nil
-	}
-	unlock, err := f.Cache.Lock(ctx, "busybox-"+p.SHA256[:16])
-	if err != nil {
-		return "", err
-	}
-	defer unlock()
-	if _, err := os.Stat(path); err == nil {
-		return path, nil
-	}
-	tmp, err := f.Cache.TempDir()
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(tmp)
-	deb := filepath.Join(tmp, "busybox.deb")
-	f.logf("downloading %s %s for %s (%d KiB)", p.Name, p.Version, debArch, p.Size>>10)
-	if err := f.Download(ctx, f.Mirror+"/"+p.Filename, FileSum{SHA256: p.SHA256, Size: p.Size}, deb); err != nil {
-		return "", err
-	}
-	r, err := os.Open(deb)
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(tmp, "busybox")
-	err = ExtractFile(r, "bin/busybox", bin)
-	r.Close()
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", p.Name, err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return "", err
-	}
-	return path, os.Rename(bin, path)
+	_, err = f.Cache.File(ctx, "busybox-"+p.SHA256[:16], path, func(tmp string) (string, error) {
+		deb := filepath.Join(tmp, "busybox.deb")
+		f.logf("downloading %s %s for %s (%d KiB)", p.Name, p.Version, debArch, p.Size>>10)
+		if err := f.Download(ctx, f.Mirror+"/"+p.Filename, FileSum{SHA256: p.SHA256, Size: p.Size}, deb); err != nil {
+			return "", err
+		}
+		r, err := os.Open(deb)
+		if err != nil {
+			return "", err
+		}
+		defer r.Close()
+		bin := filepath.Join(tmp, "busybox")
+		if err := ExtractFile(r, "bin/busybox", bin); err != nil {
+			return "", fmt.Errorf("%s: %w", p.Name, err)
+		}
+		return bin, nil
+	})
+	return path, err
 }

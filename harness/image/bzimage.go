@@ -66,30 +66,22 @@ func VmlinuxFromBzImage(ctx context.Context, bz []byte) ([]byte, error) {
 // the kernel can boot it (CONFIG_PVH=y). Failing that, the entry keeps only
 // its bzImage, which boots too, more slowly.
 func (f *Fetcher) ensureVmlinux(ctx context.Context, k *Kernel, dir string) {
-	path := filepath.Join(dir, "vmlinux")
-	if _, err := os.Stat(path); err == nil {
-		k.Vmlinux = path
-		return
-	}
 	if pvh, _ := k.ConfigValue("PVH"); pvh != "y" {
 		return
 	}
-	unlock, err := f.Cache.Lock(ctx, "vmlinux-"+k.SHA256[:16])
-	if err != nil {
-		return
-	}
-	defer unlock()
-	if _, err := os.Stat(path); err == nil {
-		k.Vmlinux = path
-		return
-	}
-	bz, err := os.ReadFile(k.Vmlinuz)
-	if err == nil {
-		var elf []byte
-		if elf, err = VmlinuxFromBzImage(ctx, bz); err == nil {
-			err = WriteFileAtomic(path, elf, 0o644)
+	path := filepath.Join(dir, "vmlinux")
+	_, err := f.Cache.File(ctx, "vmlinux-"+k.SHA256[:16], path, func(tmp string) (string, error) {
+		bz, err := os.ReadFile(k.Vmlinuz)
+		if err != nil {
+			return "", err
 		}
-	}
+		elf, err := VmlinuxFromBzImage(ctx, bz)
+		if err != nil {
+			return "", err
+		}
+		out := filepath.Join(tmp, "vmlinux")
+		return out, os.WriteFile(out, elf, 0o644)
+	})
 	if err != nil {
 		f.logf("%s: booting the bzImage: %v", k.Package, err)
 		return

@@ -50,6 +50,41 @@ func (c *Cache) Lock(ctx context.Context, name string) (func(), error) {
 	return func() { l.Unlock() }, nil
 }
 
+// File makes sure the cache entry at path exists, calling build when it
+// does not: under the named lock, so parallel runs build it once, and in
+// a scratch directory whose result (the path build returns) is renamed
+// into place, so nobody ever sees half an entry. It reports whether the
+// entry was already there.
+func (c *Cache) File(ctx context.Context, lock, path string, build func(tmp string) (string, error)) (cached bool, err error) {
+	if _, err := os.Stat(path); err == nil {
+		return true, nil
+	}
+	unlock, err := c.Lock(ctx, lock)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	if _, err := os.Stat(path); err == nil { // built while we waited
+		return true, nil
+	}
+	tmp, err := c.TempDir()
+	if err != nil {
+		return false, err
+	}
+	defer os.RemoveAll(tmp)
+	out, err := build(tmp)
+	if err != nil {
+		return false, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return false, err
+	}
+	if err := os.Rename(out, path); err != nil {
+		return false, fmt.Errorf("cache %s: %w", filepath.Base(path), err)
+	}
+	return false, nil
+}
+
 // TempDir makes a scratch directory inside the cache, on the same
 // filesystem as the entries it will be renamed to.
 func (c *Cache) TempDir() (string, error) {
