@@ -181,20 +181,8 @@ func ExtractTree(r io.Reader, prefix, dest string) (int, error) {
 		if hdr.Typeflag != tar.TypeReg || !strings.HasPrefix(name, prefix) || strings.Contains(name, "..") {
 			return nil
 		}
-		out := filepath.Join(dest, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-			return err
-		}
-		f, err := os.Create(out)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(f, body); err != nil {
-			f.Close()
-			return err
-		}
 		n++
-		return f.Close()
+		return WriteFrom(filepath.Join(dest, filepath.FromSlash(name)), body)
 	})
 	if err == nil && n == 0 {
 		err = fmt.Errorf("no files under /%s", prefix)
@@ -210,22 +198,31 @@ func ExtractFile(r io.Reader, name, dest string) error {
 		if n != name || hdr.Typeflag != tar.TypeReg {
 			return nil
 		}
-		f, err := os.Create(dest)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(f, body); err != nil {
-			f.Close()
+		if err := WriteFrom(dest, body); err != nil {
 			return err
 		}
 		found = true
-		if err := f.Close(); err != nil {
-			return err
-		}
 		return StopWalk()
 	})
 	if err == nil && !found {
 		err = fmt.Errorf("no /%s in the package", name)
 	}
 	return err
+}
+
+// WriteFrom writes everything r gives to the file at path, making its
+// directory.
+func WriteFrom(path string, r io.Reader) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -111,16 +110,5 @@ func copyFile(from, to string) error {
 		return err
 	}
 	defer in.Close()
-	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-		return err
-	}
-	outF, err := os.Create(to)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(outF, in); err != nil {
-		outF.Close()
-		return err
-	}
-	return outF.Close()
+	return image.WriteFrom(to, in)
 }
