@@ -312,6 +312,7 @@ func TestVMWrongProbeFails(t *testing.T) {
 // at once, not at a deadline.
 func TestVMPanicIsCrash(t *testing.T) {
 	o := vmOptions(t, "", "", "arm64")
+	o.Targets = o.Targets[:1]
 	o.ExtraCmdline = []string{"rdinit=/no-such-init"}
 	start := time.Now()
 	res, err := Run(context.Background(), o)
@@ -330,6 +331,7 @@ func TestVMPanicIsCrash(t *testing.T) {
 // no QEMU behind.
 func TestVMHangIsKilled(t *testing.T) {
 	o := vmOptions(t, "", "", "arm64")
+	o.Targets = o.Targets[:1]
 	marker := fmt.Sprintf("ksystest.hangtest=%d", time.Now().UnixNano())
 	o.ExtraCmdline = []string{marker}
 	o.Paused = true
