@@ -212,31 +212,34 @@ int BPF_KSYSCALL(naive_clone, unsigned long flags, unsigned long newsp,
 
 /*
  * The aware probe emits the arguments in the x86_64 order whatever the
- * arch's register order: s390 is CONFIG_CLONE_BACKWARDS2 (newsp first),
- * 32-bit arm CONFIG_CLONE_BACKWARDS (tls before child_tid).
+ * kernel's register order, which kernel/fork.c picks by config: s390 is
+ * CONFIG_CLONE_BACKWARDS2 (newsp first); arm, arm64, i386 (and mips,
+ * powerpc, riscv) are CONFIG_CLONE_BACKWARDS (tls before child_tid);
+ * x86_64 is neither. One x86 object serves x86_64 and i386 kernels (as
+ * bpf2go builds it for GOARCH amd64 and 386), so it asks CO-RE whether
+ * the kernel's pt_regs has r10, which only x86_64's has.
  */
 #if defined(__TARGET_ARCH_s390)
-SEC("ksyscall/clone")
-int BPF_KSYSCALL(aware_clone, unsigned long newsp, unsigned long flags,
-		 unsigned long ptid, unsigned long ctid, unsigned long tls)
-{
-	return emit(5, flags, newsp, ptid, ctid, tls, 0);
-}
-#elif defined(__TARGET_ARCH_arm)
-SEC("ksyscall/clone")
-int BPF_KSYSCALL(aware_clone, unsigned long flags, unsigned long newsp,
-		 unsigned long ptid, unsigned long tls, unsigned long ctid)
-{
-	return emit(5, flags, newsp, ptid, ctid, tls, 0);
-}
+#define CLONE_BACKWARDS2() 1
+#define CLONE_BACKWARDS() 0
+#elif defined(__TARGET_ARCH_x86)
+#define CLONE_BACKWARDS2() 0
+#define CLONE_BACKWARDS() (!bpf_core_field_exists(((struct pt_regs *)0)->r10))
 #else
-SEC("ksyscall/clone")
-int BPF_KSYSCALL(aware_clone, unsigned long flags, unsigned long newsp,
-		 unsigned long ptid, unsigned long ctid, unsigned long tls)
-{
-	return emit(5, flags, newsp, ptid, ctid, tls, 0);
-}
+#define CLONE_BACKWARDS2() 0
+#define CLONE_BACKWARDS() 1
 #endif
+
+SEC("ksyscall/clone")
+int BPF_KSYSCALL(aware_clone, unsigned long r1, unsigned long r2,
+		 unsigned long r3, unsigned long r4, unsigned long r5)
+{
+	if (CLONE_BACKWARDS2())
+		return emit(5, r2, r1, r3, r4, r5, 0);
+	if (CLONE_BACKWARDS())
+		return emit(5, r1, r2, r3, r5, r4, 0);
+	return emit(5, r1, r2, r3, r4, r5, 0);
+}
 
 /*
  * connect(fd, uservaddr, addrlen). The 4th value is the first 8 bytes of
@@ -311,7 +314,7 @@ int BPF_KSYSCALL(aware_connect__socketcall, int call, unsigned long *uargs)
 #define COMPAT_WRITE "kprobe/__arm64_sys_write"
 #define COMPAT_PRCTL "kprobe/__arm64_sys_prctl"
 #define COMPAT_CLONE "kprobe/__arm64_sys_clone"
-/* The AArch32 ABI is CONFIG_CLONE_BACKWARDS, whatever arm64 does with it. */
+/* The AArch32 ABI and arm64's sys_clone are both CONFIG_CLONE_BACKWARDS. */
 #define COMPAT_CLONE_BACKWARDS 1
 #endif
 

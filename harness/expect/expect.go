@@ -15,9 +15,14 @@ import (
 	"github.com/ksystest/ksystest/harness/result"
 )
 
-// Compare judges one case on one arch.
-func Compare(def matrix.CaseDef, archName string, got proto.CaseResult) result.Case {
-	c := compare(def, archName, got)
+// Compare judges one planned case on one target.
+func Compare(def matrix.Planned, archName string, got proto.CaseResult) result.Case {
+	c := compare(def, got)
+	c.Kernel = kernelNames(def)
+	if !def.Kernel.Agree {
+		c.Verdict = result.Fail
+		c.Message = strings.TrimSuffix("catalogue error: "+def.Kernel.Note+"; "+c.Message, "; ")
+	}
 	if got.Error != "" {
 		return c
 	}
@@ -29,14 +34,25 @@ func Compare(def matrix.CaseDef, archName string, got proto.CaseResult) result.C
 	return c
 }
 
-func compare(def matrix.CaseDef, archName string, got proto.CaseResult) result.Case {
+// kernelNames is the kernel's side of the names check, for the report.
+func kernelNames(def matrix.Planned) *result.KernelNames {
+	k := &result.KernelNames{Catalogue: def.Kernel.Catalogue, Agree: def.Kernel.Agree, Note: def.Kernel.Note}
+	if p := def.Kernel.Params; p != nil {
+		k.Names, k.Source = p.Names, p.Source
+	}
+	return k
+}
+
+func compare(def matrix.Planned, got proto.CaseResult) result.Case {
 	c := result.Case{
 		Name: def.Name, Probe: def.Probe, Syscall: def.Syscall, Via: def.Via, Compat: def.Compat,
 		Attach: got.Attach, Quirk: def.Quirk, Role: def.Role,
 		Captures: len(got.Captures), Ret: got.Ret, Errno: got.Errno,
 	}
-	pred, predicted := def.Quirks[archName]
+	predicted := def.Pred != nil
+	var pred matrix.Prediction
 	if predicted {
+		pred = *def.Pred
 		c.Predicted = pred.String()
 		if pred.Why != "" {
 			c.Predicted += " (" + pred.Why + ")"
@@ -87,7 +103,7 @@ func bestRow(rows [][]uint64, passed []uint64, defs []matrix.ArgDef) []uint64 {
 	return best
 }
 
-func compareArgs(def matrix.CaseDef, got proto.CaseResult, row []uint64) []result.Arg {
+func compareArgs(def matrix.Planned, got proto.CaseResult, row []uint64) []result.Arg {
 	var args []result.Arg
 	for i, a := range def.Args {
 		arg := result.Arg{Name: a.Name, Expect: a.Expect}
@@ -127,7 +143,7 @@ func allOK(args []result.Arg) bool {
 // judgePrediction checks a naive probe against how it was predicted to go
 // wrong. A probe that captured everything correctly fails too: the quirk
 // is gone, and the user must hear it.
-func judgePrediction(p matrix.Prediction, def matrix.CaseDef, got proto.CaseResult, row []uint64, args []result.Arg, matched bool) (result.Verdict, string) {
+func judgePrediction(p matrix.Prediction, def matrix.Planned, got proto.CaseResult, row []uint64, args []result.Arg, matched bool) (result.Verdict, string) {
 	gone := func() (result.Verdict, string) {
 		return result.Fail, fmt.Sprintf("predicted %s, but the probe captured every argument: the quirk no longer appears", p)
 	}
@@ -181,7 +197,7 @@ func judgePrediction(p matrix.Prediction, def matrix.CaseDef, got proto.CaseResu
 }
 
 // describe lists what went wrong, naming swaps as swaps.
-func describe(def matrix.CaseDef, passed []uint64, args []result.Arg) string {
+func describe(def matrix.Planned, passed []uint64, args []result.Arg) string {
 	var parts []string
 	reported := map[int]bool{}
 	for i, a := range args {
@@ -244,7 +260,7 @@ const errENOSYS = 38
 
 // Missing returns the verdict for a case the agent never reported (the
 // guest crashed or hung first): it fails with reason.
-func Missing(def matrix.CaseDef, archName, reason string) result.Case {
+func Missing(def matrix.Planned, archName, reason string) result.Case {
 	return Compare(def, archName, proto.CaseResult{Name: def.Name, Error: reason})
 }
 
@@ -252,7 +268,7 @@ func Missing(def matrix.CaseDef, archName, reason string) result.Case {
 // for a raw call, the record with the call's number must hold exactly the
 // registers the agent passed. It also fills in each argument's tracepoint
 // value where one register held it.
-func oracle(def matrix.CaseDef, archName string, got proto.CaseResult, args []result.Arg) *result.Oracle {
+func oracle(def matrix.Planned, archName string, got proto.CaseResult, args []result.Arg) *result.Oracle {
 	o := &result.Oracle{Source: "raw_syscalls/sys_enter"}
 	switch {
 	case got.OracleError != "":
@@ -297,7 +313,7 @@ func oracle(def matrix.CaseDef, archName string, got proto.CaseResult, args []re
 	if slices.Contains(def.Pack, archName) {
 		return o
 	}
-	order := def.Order[archName]
+	order := def.Order
 	reg := 0
 	for i := range args {
 		if strings.HasPrefix(string(def.Args[i].Value), "deref:") {

@@ -3,6 +3,8 @@ package expect
 import (
 	"testing"
 
+	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/kabi"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/proto"
 	"github.com/ksystest/ksystest/harness/result"
@@ -72,7 +74,7 @@ func TestCompare(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			c := Compare(splice, "x86_64", tc.got)
+			c := Compare(planned(splice, "x86_64"), "x86_64", tc.got)
 			assert.Equal(t, tc.verdict, c.Verdict)
 			if tc.msg != "" {
 				assert.Equal(t, tc.msg, c.Message)
@@ -90,7 +92,7 @@ func TestCompare(t *testing.T) {
 // best-matching capture counts, and the count is reported.
 func TestCompareExtraCaptures(t *testing.T) {
 	other := []uint64{9, 9, 9, 9, 9, 9}
-	c := Compare(splice, "x86_64", proto.CaseResult{Passed: passed, Captures: [][]uint64{other, passed}})
+	c := Compare(planned(splice, "x86_64"), "x86_64", proto.CaseResult{Passed: passed, Captures: [][]uint64{other, passed}})
 	assert.Equal(t, result.Pass, c.Verdict)
 	assert.Contains(t, c.Message, "fired 2 times")
 }
@@ -143,12 +145,12 @@ func TestPredictions(t *testing.T) {
 			verdict: result.QuirkConfirmed, msg: "arg 1 is 0xc000123000, the address of the struct holding the arguments, as predicted",
 		},
 		"no prediction on this arch: a swap fails, named as a swap": {
-			arch: "riscv", got: proto.CaseResult{Passed: cloneArgs, Captures: [][]uint64{swapped}},
+			arch: "arm", got: proto.CaseResult{Passed: cloneArgs, Captures: [][]uint64{swapped}},
 			verdict: result.Fail, msg: "args 1 (flags) and 2 (newsp) are swapped",
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			c := Compare(clone, tc.arch, tc.got)
+			c := Compare(planned(clone, tc.arch), tc.arch, tc.got)
 			assert.Equal(t, tc.verdict, c.Verdict)
 			assert.Contains(t, c.Message, tc.msg)
 		})
@@ -158,9 +160,9 @@ func TestPredictions(t *testing.T) {
 func TestAwareIsHandled(t *testing.T) {
 	aware := clone
 	aware.Role, aware.Quirks = matrix.RoleAware, nil
-	c := Compare(aware, "s390x", proto.CaseResult{Passed: cloneArgs, Captures: [][]uint64{cloneArgs}})
+	c := Compare(planned(aware, "s390x"), "s390x", proto.CaseResult{Passed: cloneArgs, Captures: [][]uint64{cloneArgs}})
 	assert.Equal(t, result.Handled, c.Verdict)
-	c = Compare(aware, "s390x", proto.CaseResult{Passed: cloneArgs, AttachError: "no such symbol"})
+	c = Compare(planned(aware, "s390x"), "s390x", proto.CaseResult{Passed: cloneArgs, AttachError: "no such symbol"})
 	assert.Equal(t, result.Fail, c.Verdict)
 	assert.Contains(t, c.Message, "probe did not attach")
 }
@@ -172,7 +174,7 @@ func TestOracle(t *testing.T) {
 	swapped := []uint64{0x2202, 0x811, 0x3303, 0x4404, 0x5505}
 	got := proto.CaseResult{Passed: cloneArgs, Regs: regs, NR: 120, Captures: [][]uint64{swapped},
 		Oracle: []proto.OracleCall{{NR: 39, Args: []uint64{1}}, {NR: 120, Args: append(regs, 0)}}}
-	c := Compare(def, "s390x", got)
+	c := Compare(planned(def, "s390x"), "s390x", got)
 	assert.Equal(t, result.QuirkConfirmed, c.Verdict)
 	assert.Equal(t, result.OracleAgrees, c.Oracle.Status)
 	for i, a := range c.Args {
@@ -180,23 +182,34 @@ func TestOracle(t *testing.T) {
 	}
 
 	got.Oracle[1].Args[3] = 0xbad
-	c = Compare(def, "s390x", got)
+	c = Compare(planned(def, "s390x"), "s390x", got)
 	assert.Equal(t, result.Fail, c.Verdict)
 	assert.Equal(t, result.OracleDisagrees, c.Oracle.Status)
 	assert.Contains(t, c.Message, "syscall tracepoint disagrees: register 4 is 0xbad there, the agent passed 0x4404")
 
 	got.Oracle = got.Oracle[:1]
-	c = Compare(def, "s390x", got)
+	c = Compare(planned(def, "s390x"), "s390x", got)
 	assert.Equal(t, result.Fail, c.Verdict)
 	assert.Equal(t, result.OracleNotSeen, c.Oracle.Status)
 
 	got.NR, got.Oracle = -1, []proto.OracleCall{{NR: 41}, {NR: 42}}
-	c = Compare(def, "s390x", got)
+	c = Compare(planned(def, "s390x"), "s390x", got)
 	assert.Equal(t, result.OracleNA, c.Oracle.Status)
 	assert.Equal(t, "a library path: syscalls 41, 42", c.Oracle.Note)
 
 	got.OracleError = "raw_syscalls/sys_enter unavailable: ENOENT"
-	c = Compare(def, "s390x", got)
+	c = Compare(planned(def, "s390x"), "s390x", got)
 	assert.Equal(t, result.OracleUnavailable, c.Oracle.Status)
 	assert.Equal(t, result.QuirkConfirmed, c.Verdict, "an absent oracle is said, not a failure")
+}
+
+// planned plans cd for an arch as a run would, with a kernel that says
+// nothing, so the catalogue's own order and predictions apply.
+func planned(cd matrix.CaseDef, archName string) matrix.Planned {
+	a, err := arch.Lookup(archName)
+	if err != nil {
+		panic(err)
+	}
+	cat := &matrix.Catalogue{Cases: []matrix.CaseDef{cd}}
+	return cat.Plan(a, kabi.Kernel{})[0]
 }

@@ -314,20 +314,3 @@ func (c *Catalogue) For(a arch.Arch) *Catalogue {
 	}
 	return out
 }
-
-// Proto is the catalogue as the agent of arch a reads it: only the cases
-// that apply there, with that arch's register order and packing.
-func (c *Catalogue) Proto(a arch.Arch) proto.Catalogue {
-	out := proto.Catalogue{Version: proto.Version}
-	for _, cd := range c.For(a).Cases {
-		pc := proto.Case{
-			Name: cd.Name, Probe: cd.Probe, Syscall: cd.Syscall, Via: cd.Via,
-			Order: cd.Order[a.Name], Pack: slices.Contains(cd.Pack, a.Name), Compat: cd.Compat,
-		}
-		for _, ad := range cd.Args {
-			pc.Args = append(pc.Args, proto.Arg{Name: ad.Name, Value: string(ad.Value)})
-		}
-		out.Cases = append(out.Cases, pc)
-	}
-	return out
-}

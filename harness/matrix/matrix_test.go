@@ -2,8 +2,10 @@ package matrix
 
 import (
 	"os"
+	"slices"
 
 	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/kabi"
 	"github.com/ksystest/ksystest/harness/proto"
 	"path/filepath"
 	"testing"
@@ -37,40 +39,97 @@ func TestLoadDefaultMatrixAndCatalogue(t *testing.T) {
 	assert.Equal(t, ExpectMatch, splice.Args[3].Expect)
 	s390x, err := arch.Lookup("s390x")
 	require.NoError(t, err)
-	p := cat.Proto(s390x)
+	p := ProtoOf(s390x, cat.Plan(s390x, kabi.Kernel{}))
 	assert.Equal(t, "0x4444000000004404", p.Cases[2].Args[3].Value)
 }
 
-// The catalogue given to each arch's agent holds only its cases, with its
-// register order and packing.
+// configOf is a kernel that answers only from a config.
+func configOf(options ...string) kabi.Kernel {
+	return kabi.Kernel{Config: func(name string) string {
+		if slices.Contains(options, name) {
+			return "y"
+		}
+		return ""
+	}}
+}
+
+// The catalogue given to each arch's agent holds only its cases, with the
+// register order its kernel uses and its packing.
 func TestCatalogueForArch(t *testing.T) {
 	cat, err := LoadCatalogue("../../bpf/cases.yaml")
 	require.NoError(t, err)
-	byName := func(a string) map[string]proto.Case {
+	kernels := map[string]kabi.Kernel{
+		"s390x":  configOf("CLONE_BACKWARDS2"),
+		"x86_64": configOf(),
+		"arm64":  configOf("CLONE_BACKWARDS"),
+	}
+	byName := func(a string) map[string]Planned {
 		ar, err := arch.Lookup(a)
 		require.NoError(t, err)
-		m := map[string]proto.Case{}
-		for _, c := range cat.Proto(ar).Cases {
-			m[c.Name] = c
+		m := map[string]Planned{}
+		planned := cat.Plan(ar, kernels[a])
+		for i, c := range ProtoOf(ar, planned).Cases {
+			assert.Equal(t, planned[i].Order, c.Order)
+			m[c.Name] = planned[i]
 		}
 		return m
 	}
 	s390x, x86, arm64 := byName("s390x"), byName("x86_64"), byName("arm64")
 
-	assert.Equal(t, []int{2, 1, 3, 4, 5}, s390x["clone-naive"].Order)
+	assert.Equal(t, []int{2, 1, 3, 4, 5}, s390x["clone-naive"].Order, "CONFIG_CLONE_BACKWARDS2: newsp first")
+	assert.Equal(t, []int{1, 2, 3, 5, 4}, arm64["clone-naive"].Order, "CONFIG_CLONE_BACKWARDS: tls before child_tid")
 	assert.Empty(t, x86["clone-naive"].Order)
-	assert.True(t, s390x["mmap-raw-naive"].Pack)
-	assert.False(t, x86["mmap-raw-naive"].Pack)
+	assert.True(t, slices.Contains(s390x["mmap-raw-naive"].Pack, "s390x"))
 	assert.Contains(t, s390x, "mmap-raw-old-mmap")
 	assert.NotContains(t, x86, "mmap-raw-old-mmap")
 	assert.NotContains(t, s390x, "compat-write-naive", "no Go port for s390x's 31-bit ABI")
 	assert.True(t, x86["compat-clone-naive"].Compat)
 	assert.Equal(t, []int{1, 2, 3, 5, 4}, arm64["compat-clone-naive"].Order)
 
-	// A changed expectation is a validation matter too: a swap of one.
-	cd, _ := cat.Find("clone-naive")
-	assert.Equal(t, []int{1, 2}, cd.Quirks["s390x"].Swap)
-	assert.Equal(t, "args 1 and 2 swapped", cd.Quirks["s390x"].String())
+	// The naive probe's swap is derived from the kernel's order.
+	assert.Equal(t, "args 1 and 2 swapped", s390x["clone-naive"].Pred.String())
+	assert.Equal(t, "args 4 and 5 swapped", arm64["clone-naive"].Pred.String())
+	assert.Contains(t, arm64["clone-naive"].Pred.Why, "CONFIG_CLONE_BACKWARDS")
+	assert.Nil(t, x86["clone-naive"].Pred)
+	for _, p := range []Planned{s390x["clone-naive"], arm64["clone-naive"], x86["clone-aware"]} {
+		assert.True(t, p.Kernel.Agree, p.Kernel.Note)
+		require.NotNil(t, p.Kernel.Params)
+	}
+	assert.Equal(t, []string{"flags", "newsp", "parent_tid", "tls", "child_tid"}, arm64["clone-aware"].Kernel.Catalogue)
+}
+
+// A catalogue that states an order or a swap the kernel contradicts
+// fails as a catalogue error naming the kernel's order.
+func TestPlanCatalogueDisagreesWithKernel(t *testing.T) {
+	cd := CaseDef{Name: "clone-naive", Probe: "naive_clone", Syscall: "clone", Via: proto.ViaRaw, Role: RoleNaive, Quirk: "clone",
+		Args:  []ArgDef{{Name: "flags"}, {Name: "newsp"}, {Name: "parent_tid"}, {Name: "child_tid"}, {Name: "tls"}},
+		Order: map[string][]int{"arm64": {1, 2, 3, 4, 5}}}
+	arm64, err := arch.Lookup("arm64")
+	require.NoError(t, err)
+	p := plan(cd, arm64, configOf("CLONE_BACKWARDS"))
+	assert.False(t, p.Kernel.Agree)
+	assert.Equal(t, "the catalogue's order on arm64 puts (flags, newsp, parent_tid, child_tid, tls) in the registers, "+
+		"but the kernel's config CONFIG_CLONE_BACKWARDS is (clone_flags, newsp, parent_tidptr, tls, child_tidptr)", p.Kernel.Note)
+
+	cd.Order = nil
+	cd.Quirks = map[string]Prediction{"arm64": {Swap: []int{1, 2}}}
+	p = plan(cd, arm64, configOf("CLONE_BACKWARDS"))
+	assert.False(t, p.Kernel.Agree)
+	assert.Contains(t, p.Kernel.Note, "the catalogue predicts args 1 and 2 swapped, but the kernel's config CONFIG_CLONE_BACKWARDS")
+	assert.Contains(t, p.Kernel.Note, "implies args 4 and 5 swapped")
+
+	x86, err := arch.Lookup("x86_64")
+	require.NoError(t, err)
+	cd.Quirks = map[string]Prediction{"x86_64": {Swap: []int{4, 5}}}
+	p = plan(cd, x86, configOf())
+	assert.False(t, p.Kernel.Agree, "a swap predicted where the kernel keeps the order")
+	assert.Contains(t, p.Kernel.Note, "keeps the catalogue's order")
+	cd.Quirks = nil
+
+	cd.Args[3].Name = "ctid_ptr"
+	p = plan(cd, x86, configOf())
+	assert.False(t, p.Kernel.Agree)
+	assert.Contains(t, p.Kernel.Note, `parameter 4 "child_tidptr", which the catalogue does not name`)
 }
 
 func TestCatalogueQuirkValidation(t *testing.T) {

@@ -37,6 +37,13 @@ func sampleRun() *result.Run {
 	cloneSwapped := cloneNaive
 	cloneSwapped.Verdict, cloneSwapped.Predicted = result.QuirkConfirmed, "args 1 and 2 swapped (CONFIG_CLONE_BACKWARDS2)"
 	cloneSwapped.Message = "args 1 (flags) and 2 (newsp) arrive swapped, as predicted"
+	cloneSwapped.Kernel = &result.KernelNames{Names: []string{"newsp", "clone_flags"}, Source: "config CONFIG_CLONE_BACKWARDS2",
+		Catalogue: []string{"newsp", "flags"}, Agree: true}
+	cloneSwapped.Args = []result.Arg{
+		{Name: "flags", Expect: "match", Passed: 0x811, Captured: u64(0x2202), Tracepoint: u64(0x811), Note: "equals passed arg 2 (newsp), as predicted"},
+		{Name: "newsp", Expect: "match", Passed: 0x2202, Captured: u64(0x811), Tracepoint: u64(0x2202), Note: "equals passed arg 1 (flags), as predicted"},
+	}
+	fail.Kernel = &result.KernelNames{Agree: true, Note: "no prototype in BTF (only the pt_regs wrapper)"}
 	cloneAware := result.Case{Name: "clone-aware", Probe: "aware_clone", Syscall: "clone", Quirk: "clone", Role: "aware", Verdict: result.Handled, Captures: 1}
 	missed := result.Case{Name: "splice", Probe: "ksys_splice", Syscall: "splice", Verdict: result.Fail,
 		Message: "not run: crash", Args: []result.Arg{{Name: "fd_in", Expect: "match", Note: "not run"}}}

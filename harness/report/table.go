@@ -271,9 +271,10 @@ func writeCaseDiff(w io.Writer, cs result.Case) {
 // captured, and what the syscall tracepoint saw.
 func writeArgs(w io.Writer, cs result.Case) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "    ARG\tNAME\tEXPECTED\tCAPTURED\tTRACEPOINT\tRESULT\n")
+	fmt.Fprintf(tw, "    ARG\tNAME\tKERNEL\tEXPECTED\tCAPTURED\tTRACEPOINT\tRESULT\n")
 	for i, a := range cs.Args {
-		fmt.Fprintf(tw, "    %d\t%s\t%#x\t%s\t%s\t%s\n", i+1, a.Name, a.Passed, captured(a.Captured), captured(a.Tracepoint), argResult(a))
+		fmt.Fprintf(tw, "    %d\t%s\t%s\t%#x\t%s\t%s\t%s\n", i+1, a.Name, kernelName(cs.Kernel, a.Name), a.Passed,
+			captured(a.Captured), captured(a.Tracepoint), argResult(a))
 	}
 	tw.Flush()
 	if o := cs.Oracle; o != nil && o.Status != result.OracleAgrees {
@@ -284,6 +285,34 @@ func writeArgs(w io.Writer, cs result.Case) {
 		fmt.Fprintln(tw)
 		tw.Flush()
 	}
+}
+
+// kernelName is the kernel's name for the parameter in the register that
+// carried the argument called name, "-" when the kernel gave none.
+func kernelName(k *result.KernelNames, name string) string {
+	if k == nil || len(k.Names) != len(k.Catalogue) {
+		return "-"
+	}
+	for j, n := range k.Catalogue {
+		if n == name {
+			return k.Names[j]
+		}
+	}
+	return "-"
+}
+
+// kernelLine says where the kernel's parameter names come from, and
+// whether the catalogue's agree.
+func kernelLine(k *result.KernelNames) string {
+	switch {
+	case k == nil:
+		return ""
+	case !k.Agree:
+		return "kernel: DISAGREES: " + k.Note
+	case len(k.Names) == 0:
+		return "kernel: " + orDash(k.Note)
+	}
+	return fmt.Sprintf("kernel: (%s) from %s: agrees", strings.Join(k.Names, ", "), k.Source)
 }
 
 // Cases writes every case of every target with its arguments side by
@@ -298,6 +327,9 @@ func Cases(w io.Writer, r *result.Run) error {
 			}
 			if cs.Message != "" {
 				fmt.Fprintf(w, "    %s\n", cs.Message)
+			}
+			if l := kernelLine(cs.Kernel); l != "" {
+				fmt.Fprintf(w, "    %s\n", l)
 			}
 			writeArgs(w, cs)
 		}

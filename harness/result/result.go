@@ -76,12 +76,30 @@ type Case struct {
 	Predicted string  `json:"predicted,omitempty"`
 	Verdict   Verdict `json:"verdict"`
 	Args      []Arg   `json:"args"`
+	// Kernel is the kernel's parameter names for the syscall beside the
+	// catalogue's, in register order.
+	Kernel *KernelNames `json:"kernel,omitempty"`
 	// Captures is how many events the probe sent for the call.
 	Captures int     `json:"captures"`
 	Oracle   *Oracle `json:"oracle,omitempty"`
 	Ret      int64   `json:"ret"`
 	Errno    int     `json:"errno"`
 	Message  string  `json:"message,omitempty"`
+}
+
+// KernelNames is the third witness of a case: the kernel's own names for
+// the syscall's parameters, in the kernel's order, beside the catalogue's
+// names in the register order the call used. They must agree (allowing
+// documented aliases) or the case fails as a catalogue error.
+type KernelNames struct {
+	Names []string `json:"names,omitempty"`
+	// Source: "BTF __se_sys_clone", "config CONFIG_CLONE_BACKWARDS".
+	Source    string   `json:"source,omitempty"`
+	Catalogue []string `json:"catalogue,omitempty"`
+	Agree     bool     `json:"agree"`
+	// Note says why there are no kernel names ("no prototype in BTF"),
+	// or how the catalogue disagrees.
+	Note string `json:"note,omitempty"`
 }
 
 // Oracle is the second, independent witness of a case's call: the

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/kabi"
 	"github.com/ksystest/ksystest/harness/result"
 )
 
@@ -60,12 +61,12 @@ func BenchmarkInitramfs(b *testing.B) {
 		b.Fatal(err)
 	}
 	path := b.TempDir() + "/initramfs.cpio"
-	if err := writeInitramfs(context.Background(), &o, a, o.Catalogue.For(a), "", path); err != nil { // builds the agent once
+	if err := writeInitramfs(context.Background(), &o, a, o.Catalogue.Plan(a, kabi.Kernel{}), "", path); err != nil { // builds the agent once
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := writeInitramfs(context.Background(), &o, a, o.Catalogue.For(a), "", path); err != nil {
+		if err := writeInitramfs(context.Background(), &o, a, o.Catalogue.Plan(a, kabi.Kernel{}), "", path); err != nil {
 			b.Fatal(err)
 		}
 	}

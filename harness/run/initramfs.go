@@ -12,8 +12,8 @@ import (
 	"github.com/ksystest/ksystest/harness/proto"
 )
 
-func writeInitramfs(ctx context.Context, o *Options, a arch.Arch, cat *matrix.Catalogue, btfPath, path string) error {
-	files, err := guestFiles(ctx, o, a, cat, btfPath)
+func writeInitramfs(ctx context.Context, o *Options, a arch.Arch, planned []matrix.Planned, btfPath, path string) error {
+	files, err := guestFiles(ctx, o, a, planned, btfPath)
 	if err != nil {
 		return err
 	}
@@ -23,7 +23,7 @@ func writeInitramfs(ctx context.Context, o *Options, a arch.Arch, cat *matrix.Ca
 // guestFiles are what a guest needs: the agent as /init, the console
 // node, the catalogue for its arch, BTF when its kernel has none, and the
 // 32-bit helper when a case needs it.
-func guestFiles(ctx context.Context, o *Options, a arch.Arch, cat *matrix.Catalogue, btfPath string) ([]image.File, error) {
+func guestFiles(ctx context.Context, o *Options, a arch.Arch, planned []matrix.Planned, btfPath string) ([]image.File, error) {
 	agentPath, err := o.Agents.Path(ctx, AgentCmd, a.GOARCH, a.GOARM)
 	if err != nil {
 		return nil, err
@@ -32,7 +32,7 @@ func guestFiles(ctx context.Context, o *Options, a arch.Arch, cat *matrix.Catalo
 	if err != nil {
 		return nil, err
 	}
-	catJSON, err := json.Marshal(cat.Proto(a))
+	catJSON, err := json.Marshal(matrix.ProtoOf(a, planned))
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ func guestFiles(ctx context.Context, o *Options, a arch.Arch, cat *matrix.Catalo
 		}
 		files = append(files, image.File{Path: proto.BTFPath, Mode: 0o644, Data: btf})
 	}
-	if needsCompat(cat) {
+	if needsCompat(planned) {
 		helperPath, err := o.Agents.Path(ctx, CompatCmd, a.CompatGOARCH, a.CompatGOARM)
 		if err != nil {
 			return nil, err
@@ -79,8 +79,8 @@ func writeArchive(path string, files []image.File) error {
 	return nil
 }
 
-func needsCompat(cat *matrix.Catalogue) bool {
-	for _, cd := range cat.Cases {
+func needsCompat(planned []matrix.Planned) bool {
+	for _, cd := range planned {
 		if cd.Compat {
 			return true
 		}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/kabi"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/result"
 )
@@ -51,4 +53,35 @@ func fileBTF(path string) (*result.BTF, string, error) {
 		return nil, "", fmt.Errorf("btf: %w", err)
 	}
 	return &result.BTF{Source: result.BTFFile, From: path, Bytes: st.Size()}, path, nil
+}
+
+// kernelFacts is what the host knows of k before booting it: its config
+// (and, later, its BTF prototypes), to plan each case's call.
+func kernelFacts(k *image.Kernel) (kabi.Kernel, error) {
+	if k.Config == "" {
+		return kabi.Kernel{}, nil
+	}
+	cfg, err := readConfig(k.Config)
+	if err != nil {
+		return kabi.Kernel{}, fmt.Errorf("kernel config: %w", err)
+	}
+	return kabi.Kernel{Config: func(name string) string { return cfg[name] }}, nil
+}
+
+// readConfig reads a kernel .config into NAME → value (without CONFIG_,
+// quotes stripped); unset options are absent.
+func readConfig(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	cfg := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		name, value, ok := strings.Cut(line, "=")
+		if !ok || !strings.HasPrefix(name, "CONFIG_") {
+			continue
+		}
+		cfg[strings.TrimPrefix(name, "CONFIG_")] = strings.Trim(value, `"`)
+	}
+	return cfg, nil
 }

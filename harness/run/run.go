@@ -17,6 +17,7 @@ import (
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/expect"
 	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/kabi"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/proto"
 	"github.com/ksystest/ksystest/harness/qemu"
@@ -128,10 +129,10 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 		cell.Outcome, cell.Reason = result.OutcomeInfraError, err.Error()
 		return cell
 	}
-	cat := o.Catalogue.For(a)
+	planned := o.Catalogue.Plan(a, kabi.Kernel{})
 	fail := func(outcome result.Outcome, reason string) result.Cell {
 		cell.Outcome, cell.Reason = outcome, reason
-		for _, cd := range cat.Cases {
+		for _, cd := range planned {
 			cell.Cases = append(cell.Cases, expect.Missing(cd, a.Name, reason))
 		}
 		o.phase(t.Name, "done: "+string(outcome))
@@ -148,6 +149,11 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 		return fail(result.OutcomeInfraError, "kernel: "+err.Error())
 	}
 	cell.Kernel = result.Kernel{Package: k.Package, Version: k.Version, Suite: k.Suite, SHA256: k.SHA256, Release: k.Release, Cached: k.Cached}
+	kfacts, err := kernelFacts(k)
+	if err != nil {
+		return fail(result.OutcomeInfraError, err.Error())
+	}
+	planned = o.Catalogue.Plan(a, kfacts)
 	btf, btfPath, err := o.Kernels.BTF(ctx, t, a, k)
 	cell.Timings.FetchSec = secs(time.Since(fetchStart))
 	if err != nil {
@@ -161,7 +167,7 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 	}
 	defer os.RemoveAll(work)
 	initrd := filepath.Join(work, "initramfs.cpio")
-	if err := writeInitramfs(ctx, o, a, cat, btfPath, initrd); err != nil {
+	if err := writeInitramfs(ctx, o, a, planned, btfPath, initrd); err != nil {
 		return fail(result.OutcomeInfraError, err.Error())
 	}
 
@@ -202,13 +208,13 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 			o.phase(t.Name, "running")
 		case proto.EventCase:
 			cases++
-			o.phase(t.Name, fmt.Sprintf("running %d/%d", cases, len(cat.Cases)))
+			o.phase(t.Name, fmt.Sprintf("running %d/%d", cases, len(planned)))
 		}
 	})
 	cell.Timings.AgentStartSec = secs(w.AgentStart)
 	cell.Timings.DoneSec = secs(w.Done)
 	cell.Timings.ExitSec = secs(w.Exit)
-	judge(&cell, cat, w)
+	judge(&cell, planned, w)
 	checkWrapper(&cell, t, a, k, w)
 	o.phase(t.Name, "done: "+string(cell.Outcome))
 	logf("%s in %.1fs (agent %.1fs, done %.1fs)%s", cell.Outcome, cell.Timings.ExitSec,
@@ -252,7 +258,7 @@ func deadlines(t matrix.Target, a arch.Arch, accel string, timeScale float64) vm
 
 // judge turns what the monitor saw into case verdicts and the cell's
 // outcome.
-func judge(cell *result.Cell, cat *matrix.Catalogue, w *vm.Watch) {
+func judge(cell *result.Cell, planned []matrix.Planned, w *vm.Watch) {
 	got := map[string]proto.CaseResult{}
 	for _, ev := range w.Events {
 		switch ev.Type {
@@ -274,7 +280,7 @@ func judge(cell *result.Cell, cat *matrix.Catalogue, w *vm.Watch) {
 		}
 	}
 	allPass := true
-	for _, cd := range cat.Cases {
+	for _, cd := range planned {
 		var c result.Case
 		if r, ok := got[cd.Name]; ok {
 			c = expect.Compare(cd, cell.Arch, r)

@@ -78,7 +78,12 @@ func Shell(ctx context.Context, o ShellOptions) error {
 	}
 	defer os.RemoveAll(work)
 	initrd := filepath.Join(work, "initramfs.cpio")
-	if err := writeShellInitramfs(ctx, &o.Options, a, t, busybox, btfPath, initrd); err != nil {
+	kfacts, err := kernelFacts(k)
+	if err != nil {
+		return err
+	}
+	planned := o.Catalogue.Plan(a, kfacts)
+	if err := writeShellInitramfs(ctx, &o.Options, a, t, planned, busybox, btfPath, initrd); err != nil {
 		return err
 	}
 	bootImage := k.Vmlinuz
@@ -108,8 +113,8 @@ func Shell(ctx context.Context, o ShellOptions) error {
 
 // writeShellInitramfs is a guest's initramfs with a shell as /init: the
 // agent moves to /ksystest/agent, busybox comes along.
-func writeShellInitramfs(ctx context.Context, o *Options, a arch.Arch, t matrix.Target, busybox, btfPath, path string) error {
-	files, err := guestFiles(ctx, o, a, o.Catalogue.For(a), btfPath)
+func writeShellInitramfs(ctx context.Context, o *Options, a arch.Arch, t matrix.Target, planned []matrix.Planned, busybox, btfPath, path string) error {
+	files, err := guestFiles(ctx, o, a, planned, btfPath)
 	if err != nil {
 		return err
 	}

@@ -227,6 +227,7 @@ func assertQuirks(t *testing.T, res *result.Run) {
 			"compat-clone-naive": "never fires: attached, but no event",
 		},
 		"arm64": {
+			"clone-naive":        "args 4 (child_tid) and 5 (tls) arrive swapped",
 			"compat-clone-naive": "args 4 (child_tid) and 5 (tls) arrive swapped",
 		},
 		"arm": {
@@ -253,22 +254,35 @@ func assertQuirks(t *testing.T, res *result.Run) {
 	require.NotEmpty(t, res.Quirks)
 }
 
-// Claiming s390x's clone has the default order turns the naive case into
-// a failure that names the swapped arguments.
-func TestVMWrongPredictionFails(t *testing.T) {
-	o := vmOptions(t, "", "", "s390x")
+// A catalogue that gives clone the x86_64 register order where the
+// kernel says otherwise (arm64: CONFIG_CLONE_BACKWARDS, s390x:
+// CONFIG_CLONE_BACKWARDS2) fails the case as a catalogue error naming the
+// kernel's order, even though the probe captured what it was given.
+func TestVMCatalogueContradictedByKernel(t *testing.T) {
+	o := vmOptions(t, "", "", "arm64", "s390x")
+	o.Targets = []matrix.Target{o.Targets[1], o.Targets[4]} // arm64-6.1, s390x-6.12
 	cd, ok := o.Catalogue.Find("clone-naive")
 	require.True(t, ok)
-	delete(cd.Quirks, "s390x")
+	cd.Order = map[string][]int{"arm64": {1, 2, 3, 4, 5}, "s390x": {1, 2, 3, 4, 5}}
 	o.Catalogue = &matrix.Catalogue{APIVersion: matrix.APIVersion, Cases: []matrix.CaseDef{cd}}
 	res, err := Run(context.Background(), o)
 	require.NoError(t, err)
-	c := res.Cells[0]
-	assert.Equal(t, result.OutcomeFail, c.Outcome)
-	require.Len(t, c.Cases, 1)
-	assert.Equal(t, result.Fail, c.Cases[0].Verdict)
-	assert.Equal(t, "args 1 (flags) and 2 (newsp) are swapped", c.Cases[0].Message)
-	assert.Equal(t, "equals passed arg 2 (newsp)", c.Cases[0].Args[0].Note)
+	want := map[string]string{
+		"arm64-6.1":  "the kernel's config CONFIG_CLONE_BACKWARDS is (clone_flags, newsp, parent_tidptr, tls, child_tidptr)",
+		"s390x-6.12": "is (newsp, clone_flags, parent_tidptr, child_tidptr, tls)",
+	}
+	for _, c := range res.Cells {
+		assert.Equal(t, result.OutcomeFail, c.Outcome, c.Target)
+		require.Len(t, c.Cases, 1)
+		cs := c.Cases[0]
+		assert.Equal(t, result.Fail, cs.Verdict)
+		assert.Contains(t, cs.Message, "catalogue error: the catalogue's order on "+c.Arch+" puts (flags, newsp, parent_tid, child_tid, tls) in the registers")
+		assert.Contains(t, cs.Message, want[c.Target])
+		require.NotNil(t, cs.Kernel)
+		assert.False(t, cs.Kernel.Agree)
+		assert.Equal(t, 1, cs.Captures, "the call was made and captured")
+	}
+	assert.Equal(t, 1, res.ExitCode())
 }
 
 type offline struct{}

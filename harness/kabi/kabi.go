@@ -1,0 +1,169 @@
+// Package kabi holds what a kernel itself says about a syscall's
+// parameters: their names in the kernel's order, read from the kernel's BTF
+// prototype or derived from its config (clone's CONFIG_CLONE_BACKWARDS*),
+// and how a case catalogue's argument names line up with them. The kernel
+// is the authority: a catalogue that names the registers differently is
+// wrong, whatever the probes capture. It is pure and imports nothing from
+// the project.
+package kabi
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Params are a syscall's parameters as one kernel defines them.
+type Params struct {
+	// Names are the parameter names in the kernel's order: register i
+	// carries parameter i.
+	Names []string `json:"names"`
+	// Source says where the names come from: "BTF __se_sys_clone",
+	// "config CONFIG_CLONE_BACKWARDS".
+	Source string `json:"source"`
+}
+
+// Kernel answers questions about one kernel. Config returns CONFIG_NAME's
+// value ("y", "" when unset); Prototype, when not nil, returns a BTF
+// function's parameter names.
+type Kernel struct {
+	Config    func(name string) string
+	Prototype func(fn string) ([]string, bool)
+}
+
+// aliases maps names the kernel uses to the names ksystest's catalogue
+// uses for the same parameter. Documented in the README ("The cases and
+// the probes"); add a pair only when a kernel source names it so.
+var aliases = map[string]string{
+	"clone_flags":   "flags",
+	"parent_tidptr": "parent_tid",
+	"ptid":          "parent_tid",
+	"child_tidptr":  "child_tid",
+	"ctid":          "child_tid",
+	"tls_val":       "tls",
+	"usp":           "newsp",
+	"offset":        "off",
+	"pgoff":         "off",
+}
+
+// Canon returns the catalogue's name for a kernel parameter name.
+func Canon(name string) string {
+	if a, ok := aliases[name]; ok {
+		return a
+	}
+	return name
+}
+
+// Aliases lists the documented pairs, kernel name first, sorted.
+func Aliases() [][2]string {
+	var out [][2]string
+	for k, v := range aliases {
+		out = append(out, [2]string{k, v})
+	}
+	slices.SortFunc(out, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+	return out
+}
+
+// cloneOrders are kernel/fork.c's SYSCALL_DEFINE*(clone, ...) variants, by
+// the config option that selects each.
+var cloneOrders = []struct {
+	option string
+	names  []string
+}{
+	{"CLONE_BACKWARDS", []string{"clone_flags", "newsp", "parent_tidptr", "tls", "child_tidptr"}},
+	{"CLONE_BACKWARDS2", []string{"newsp", "clone_flags", "parent_tidptr", "child_tidptr", "tls"}},
+	{"CLONE_BACKWARDS3", []string{"clone_flags", "newsp", "stack_size", "parent_tidptr", "child_tidptr", "tls"}},
+}
+
+// CloneFromConfig derives clone's parameter order from the kernel's
+// config: kernel/fork.c picks one SYSCALL_DEFINE by CONFIG_CLONE_BACKWARDS,
+// _BACKWARDS2 or _BACKWARDS3, else the default order.
+func CloneFromConfig(config func(string) string) Params {
+	for _, o := range cloneOrders {
+		if config(o.option) == "y" {
+			return Params{Names: o.names, Source: "config CONFIG_" + o.option}
+		}
+	}
+	return Params{
+		Names:  []string{"clone_flags", "newsp", "parent_tidptr", "child_tidptr", "tls"},
+		Source: "config (no CONFIG_CLONE_BACKWARDS*)",
+	}
+}
+
+// Lookup returns the parameters of the kernel function entry (for example
+// "sys_clone", or "compat_sys_ia32_clone" for a compat entry point): from
+// its BTF prototype when the kernel's BTF has one with named parameters,
+// else, for clone, from the config. note says what was missing when ok is
+// false.
+func (k Kernel) Lookup(entry string) (p Params, ok bool, note string) {
+	base := strings.TrimPrefix(entry, "compat_")
+	base = strings.TrimPrefix(base, "sys_")
+	if k.Prototype != nil {
+		onlyRegs := false
+		for _, fn := range []string{"__do_" + entry, "__se_" + entry, entry} {
+			names, found := k.Prototype(fn)
+			if !found {
+				continue
+			}
+			if len(names) == 1 && names[0] == "regs" {
+				onlyRegs = true
+				continue
+			}
+			return Params{Names: names, Source: "BTF " + fn}, true, ""
+		}
+		note = "no prototype in BTF"
+		if onlyRegs {
+			note = "no prototype in BTF (only the pt_regs wrapper)"
+		}
+	} else {
+		note = "no BTF read"
+	}
+	if base == "clone" && k.Config != nil && !strings.HasPrefix(entry, "compat_") {
+		return CloneFromConfig(k.Config), true, ""
+	}
+	return Params{}, false, note
+}
+
+// Order returns the register order of a call whose arguments are named
+// args (in the catalogue's order): register i gets argument Order[i]
+// (1-based). It fails when the names are not the kernel's parameters.
+func Order(args []string, p Params) ([]int, error) {
+	if len(args) != len(p.Names) {
+		return nil, fmt.Errorf("the catalogue passes %d arguments (%s), the kernel's %s takes %d (%s)",
+			len(args), strings.Join(args, ", "), p.Source, len(p.Names), strings.Join(p.Names, ", "))
+	}
+	order := make([]int, len(p.Names))
+	for i, kn := range p.Names {
+		j := slices.IndexFunc(args, func(a string) bool { return Canon(a) == Canon(kn) })
+		if j < 0 {
+			return nil, fmt.Errorf("the kernel's %s has parameter %d %q, which the catalogue does not name (it passes %s)",
+				p.Source, i+1, kn, strings.Join(args, ", "))
+		}
+		order[i] = j + 1
+	}
+	return order, nil
+}
+
+// Identity reports whether order keeps every argument in its own register.
+func Identity(order []int) bool {
+	for i, o := range order {
+		if o != i+1 {
+			return false
+		}
+	}
+	return true
+}
+
+// Names returns args put in register order.
+func Names(args []string, order []int) []string {
+	if len(order) == 0 {
+		return args
+	}
+	out := make([]string, len(order))
+	for i, o := range order {
+		if o >= 1 && o <= len(args) {
+			out[i] = args[o-1]
+		}
+	}
+	return out
+}

@@ -1,0 +1,169 @@
+package matrix
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/kabi"
+	"github.com/ksystest/ksystest/harness/proto"
+)
+
+// Planned is a case as it runs on one target: its definition, the
+// register order its raw call uses there, the prediction for a naive
+// probe there, and what the target's kernel says of the syscall's
+// parameters. The host plans every case before booting, from the kernel's
+// config and BTF, so the agent makes the call the kernel expects.
+type Planned struct {
+	CaseDef
+	// Order is the register order of the raw call: register i gets
+	// argument Order[i] (1-based); nil keeps the catalogue's order.
+	Order []int
+	// Pred is how a naive probe is predicted to go wrong on this target,
+	// stated by the catalogue or derived from the kernel's order; nil
+	// when it should capture every argument.
+	Pred *Prediction
+	// Kernel is the check of the catalogue's argument names against the
+	// kernel's parameters.
+	Kernel KernelCheck
+}
+
+// KernelCheck compares the catalogue's argument names, in register order,
+// with the kernel's parameter names.
+type KernelCheck struct {
+	// Params are the kernel's; nil when the kernel gave none (Note says
+	// why).
+	Params *kabi.Params
+	// Catalogue is the catalogue's names in the register order used.
+	Catalogue []string
+	// Agree is false when the catalogue and the kernel disagree: the case
+	// then fails as a catalogue error, whatever the probe captured.
+	Agree bool
+	Note  string
+}
+
+// Plan returns the cases of the catalogue that run on arch a, planned for
+// the kernel k.
+func (c *Catalogue) Plan(a arch.Arch, k kabi.Kernel) []Planned {
+	var out []Planned
+	for _, cd := range c.For(a).Cases {
+		out = append(out, plan(cd, a, k))
+	}
+	return out
+}
+
+func plan(cd CaseDef, a arch.Arch, k kabi.Kernel) Planned {
+	p := Planned{CaseDef: cd, Order: cd.Order[a.Name]}
+	if q, ok := cd.Quirks[a.Name]; ok {
+		p.Pred = &q
+	}
+	args := cd.passedNames()
+	p.Kernel = KernelCheck{Catalogue: kabi.Names(args, p.Order), Agree: true}
+	if slices.Contains(cd.Pack, a.Name) {
+		p.Kernel.Note = "arguments passed in a struct (pack): no register names to check"
+		return p
+	}
+	entry := "sys_" + cd.Syscall
+	if cd.Compat {
+		entry = "compat_sys_" + cd.Syscall
+	}
+	params, ok, note := k.Lookup(entry)
+	if !ok {
+		p.Kernel.Note = note
+		return p
+	}
+	p.Kernel.Params = &params
+	derived, err := kabi.Order(args, params)
+	if err != nil {
+		p.Kernel.Agree, p.Kernel.Note = false, err.Error()
+		return p
+	}
+	if p.Order != nil && !slices.Equal(p.Order, derived) {
+		p.Kernel.Agree = false
+		p.Kernel.Note = fmt.Sprintf("the catalogue's order on %s puts (%s) in the registers, but the kernel's %s is (%s)",
+			a.Name, strings.Join(kabi.Names(args, p.Order), ", "), params.Source, strings.Join(params.Names, ", "))
+		return p
+	}
+	if cd.Via == proto.ViaRaw {
+		p.Order = derived
+		if kabi.Identity(derived) {
+			p.Order = nil
+		}
+	}
+	p.Kernel.Catalogue = kabi.Names(args, derived)
+	if cd.Role == RoleNaive {
+		p.Pred, p.Kernel.Agree, p.Kernel.Note = derivePrediction(p.Pred, derived, params, args)
+	}
+	return p
+}
+
+// derivePrediction checks a naive case's stated prediction against the
+// kernel's order. A probe written with the x86_64 signature reads register
+// i as argument i; when the kernel puts argument j there, it sees j.
+func derivePrediction(stated *Prediction, order []int, params kabi.Params, args []string) (*Prediction, bool, string) {
+	if stated != nil && (stated.Never || stated.Pointer) {
+		return stated, true, "" // the probe never sees the registers this way
+	}
+	var moved []int
+	for i, o := range order {
+		if o != i+1 {
+			moved = append(moved, i+1)
+		}
+	}
+	var derived *Prediction
+	switch len(moved) {
+	case 0:
+	case 2:
+		derived = &Prediction{Swap: moved, Why: fmt.Sprintf("the kernel's %s: (%s)", params.Source, strings.Join(params.Names, ", "))}
+	default:
+		return stated, false, fmt.Sprintf("the kernel's %s (%s) moves %d arguments; ksystest predicts swaps of two only",
+			params.Source, strings.Join(params.Names, ", "), len(moved))
+	}
+	switch {
+	case stated == nil:
+		return derived, true, ""
+	case derived == nil:
+		return stated, false, fmt.Sprintf("the catalogue predicts %s, but the kernel's %s (%s) keeps the catalogue's order",
+			stated, params.Source, strings.Join(params.Names, ", "))
+	case !slices.Equal(sorted(stated.Swap), derived.Swap):
+		return stated, false, fmt.Sprintf("the catalogue predicts %s, but the kernel's %s (%s) implies %s",
+			stated, params.Source, strings.Join(params.Names, ", "), derived)
+	}
+	return stated, true, ""
+}
+
+func sorted(xs []int) []int {
+	out := slices.Clone(xs)
+	slices.Sort(out)
+	return out
+}
+
+// passedNames are the names of the arguments put in registers (deref:
+// values are read back, not passed).
+func (cd CaseDef) passedNames() []string {
+	var names []string
+	for _, a := range cd.Args {
+		if !strings.HasPrefix(string(a.Value), "deref:") {
+			names = append(names, a.Name)
+		}
+	}
+	return names
+}
+
+// ProtoOf is the catalogue as the agent reads it: the planned cases with
+// their register order and packing on arch a.
+func ProtoOf(a arch.Arch, planned []Planned) proto.Catalogue {
+	out := proto.Catalogue{Version: proto.Version}
+	for _, p := range planned {
+		pc := proto.Case{
+			Name: p.Name, Probe: p.Probe, Syscall: p.Syscall, Via: p.Via,
+			Order: p.Order, Pack: slices.Contains(p.Pack, a.Name), Compat: p.Compat,
+		}
+		for _, ad := range p.Args {
+			pc.Args = append(pc.Args, proto.Arg{Name: ad.Name, Value: string(ad.Value)})
+		}
+		out.Cases = append(out.Cases, pc)
+	}
+	return out
+}
