@@ -4,8 +4,6 @@
 
 GO        ?= go
 BIN       := bin
-GOARCHES  := amd64 arm64 s390x arm
-AGENTS    := $(addprefix $(BIN)/ksystest-agent.,$(GOARCHES)) $(BIN)/ksystest-compat.386 $(BIN)/ksystest-compat.arm
 LIBBPF    := bpf/.libbpf/usr/include
 # Extra flags for `ksystest run` in `make vmtest`, e.g. ARGS='--only arm64*'.
 ARGS      ?=
@@ -17,18 +15,12 @@ all: build
 deps:
 	@.ci/install-deps
 
-build: $(BIN)/ksystest $(AGENTS)
+# One binary: it carries the source of its guest programs (the agent and
+# the compat helper) and builds them per guest arch on first use, cached.
+build: $(BIN)/ksystest
 
 $(BIN)/ksystest: FORCE
 	$(GO) build -o $@ ./cmd/ksystest
-
-# The agent is PID 1 in the guest: static, stripped, one per guest arch.
-$(BIN)/ksystest-agent.%: FORCE
-	CGO_ENABLED=0 GOOS=linux GOARCH=$* GOARM=7 $(GO) build -trimpath -ldflags='-s -w' -o $@ ./cmd/ksystest-agent
-
-# The 32-bit helper of compat cases: i386 programs on x86_64, arm on arm64.
-$(BIN)/ksystest-compat.%: FORCE
-	CGO_ENABLED=0 GOOS=linux GOARCH=$* GOARM=7 $(GO) build -trimpath -ldflags='-s -w' -o $@ ./cmd/ksystest-compat
 
 vmtest: deps build
 	$(BIN)/ksystest run $(ARGS)
@@ -44,11 +36,12 @@ lint:
 	$(GO) vet ./...
 	$(GO) tool actionlint
 
-# Regenerate the bpf2go output (committed). Needs clang; fetches libbpf
+# Regenerate ksystest's probe objects (committed, bpf/obj/) for every BPF
+# target of the arch table. Needs clang and llvm-strip; fetches libbpf
 # >= 1.2 headers from Debian, verified like kernels.
 generate: $(LIBBPF)
 	@.ci/install-deps --generate
-	$(GO) generate ./bpf/...
+	$(GO) run ./internal/cmd/genprobes
 
 $(LIBBPF):
 	$(GO) run ./internal/cmd/debextract -suite trixie -package libbpf-dev -path usr/include/bpf -out bpf/.libbpf

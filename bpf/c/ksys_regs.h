@@ -25,6 +25,7 @@ typedef __u32 __wsum;
 #define __VMLINUX_H__
 
 enum bpf_map_type {
+	BPF_MAP_TYPE_HASH = 1,
 	BPF_MAP_TYPE_ARRAY = 2,
 	BPF_MAP_TYPE_RINGBUF = 27,
 };
@@ -68,6 +69,37 @@ struct pt_regs;
 struct pt_regs {
 	__u32 uregs[18];
 } __attribute__((preserve_access_index));
+
+#elif defined(__TARGET_ARCH_mips)
+
+/* The 64-bit kernel's saved registers: a0..a7 are regs[4..11]. */
+struct pt_regs {
+	unsigned long regs[32];
+	unsigned long cp0_status;
+	unsigned long hi;
+	unsigned long lo;
+	unsigned long cp0_badvaddr;
+	unsigned long cp0_cause;
+	unsigned long cp0_epc;
+} __attribute__((preserve_access_index));
+
+#elif defined(__TARGET_ARCH_powerpc)
+
+/* The kernel's pt_regs wraps these in an anonymous union; CO-RE finds them. */
+struct pt_regs {
+	unsigned long gpr[32];
+	unsigned long nip;
+	unsigned long msr;
+	unsigned long orig_gpr3;
+} __attribute__((preserve_access_index));
+
+#elif defined(__TARGET_ARCH_riscv)
+
+struct user_regs_struct {
+	unsigned long pc, ra, sp, gp, tp, t0, t1, t2, s0, s1;
+	unsigned long a0, a1, a2, a3, a4, a5, a6, a7;
+} __attribute__((preserve_access_index));
+struct pt_regs;
 
 #else
 #error "unsupported target arch"

@@ -3,11 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 
+	"github.com/ksystest/ksystest"
+	"github.com/ksystest/ksystest/harness/guestbin"
 	"github.com/ksystest/ksystest/harness/image"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/run"
@@ -58,7 +59,7 @@ in DIR/TARGET/console.log.`, s)
 		// that 3 guests on 2 cores finish the default matrix in 4.3s
 		// instead of 5.7s.
 		jobs       = fs.Int("jobs", runtime.NumCPU()+1, "guests to run at once")
-		agentDir   = fs.String("agent-dir", "", "directory with ksystest-agent.GOARCH binaries (default: built from source inside a checkout, else next to ksystest)")
+		agentDir   = fs.String("agent-dir", "", "directory with prebuilt guest programs (ksystest-agent.GOARCH...; default: built from the source this ksystest carries, and cached)")
 		accel      = fs.String("accel", "auto", "auto (KVM when the guest is the host's arch and KVM works), kvm or tcg")
 		appendArgs = fs.String("kernel-append", "", "extra kernel command line for every guest (e.g. 'loglevel=8')")
 		verbose    = fs.Bool("v", false, "verbose: QEMU command lines and timings")
@@ -90,7 +91,7 @@ in DIR/TARGET/console.log.`, s)
 	}
 	res, err := run.Run(ctx, run.Options{
 		Matrix: m, Catalogue: cat, Targets: targets, OutDir: *outDir, Jobs: *jobs,
-		Kernels: run.DebianKernels{Fetcher: fetcher}, Backend: backend, Agents: agents, Logf: logf,
+		Kernels: run.DebianKernels{Fetcher: fetcher}, Backend: backend, Agents: agents, Builtin: ksystest.Data, Logf: logf,
 		OnPhase:      progress.phase,
 		Accel:        strings.TrimPrefix(*accel, "auto"),
 		Shard:        *shard,
@@ -149,35 +150,22 @@ func targetNames(m *matrix.Matrix) string {
 
 // guestSources gives what every booting command needs: the verified
 // Debian fetcher, reporting downloads to progress, and the guest programs.
-func guestSources(af *archiveFlags, agentDir string, progress ui) (*image.Fetcher, *run.Agents, error) {
+func guestSources(af *archiveFlags, agentDir string, progress ui) (*image.Fetcher, run.Programs, error) {
 	fetcher, err := af.fetcher(progress.logf)
 	if err != nil {
 		return nil, nil, err
 	}
 	fetcher.OnDownload = progress.download
-	agents, err := findAgents(agentDir, af.cacheDir)
-	if err != nil {
-		return nil, nil, err
-	}
-	return fetcher, agents, nil
+	return fetcher, guestPrograms(agentDir, fetcher.Cache, progress.logf), nil
 }
 
-// findAgents decides where guest programs come from: --agent-dir when
-// given; in a source checkout, built from that source (go's build cache
-// makes it cheap, and a stale agent can never be used); otherwise the
-// binaries installed next to ksystest (make build puts them there).
-func findAgents(dir, cacheDir string) (*run.Agents, error) {
+// guestPrograms decides where guest programs come from: --agent-dir when
+// given, else built from the source this binary carries (once per source
+// and arch; the cache keeps them), so an installed ksystest works from any
+// directory.
+func guestPrograms(dir string, cache *image.Cache, logf func(string, ...any)) run.Programs {
 	if dir != "" {
-		return &run.Agents{Dir: dir}, nil
+		return run.Prebuilt{Dir: dir}
 	}
-	if wd, err := os.Getwd(); err == nil {
-		if root := run.ModuleRoot(wd); root != "" {
-			return &run.Agents{SourceDir: root, BuildDir: filepath.Join(cacheDir, "agents")}, nil
-		}
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	return &run.Agents{Dir: filepath.Dir(exe)}, nil
+	return &guestbin.Builder{Source: ksystest.GuestSource(), Cache: cache, Logf: logf}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/ksystest/ksystest"
 	"github.com/ksystest/ksystest/harness/run"
 )
 
@@ -19,7 +20,7 @@ Ctrl-C goes to the guest; exit (or poweroff -f) ends the session and
 QEMU with it.`, s)
 	var (
 		matrixFile = fs.String("matrix", "matrix.yaml", "matrix file")
-		agentDir   = fs.String("agent-dir", "", "directory with ksystest-agent.GOARCH binaries (default: built from source inside a checkout, else next to ksystest)")
+		agentDir   = fs.String("agent-dir", "", "directory with prebuilt guest programs (default: built from the source this ksystest carries, and cached)")
 		appendArgs = fs.String("kernel-append", "", "extra kernel command line")
 		af         archiveFlags
 	)
@@ -41,7 +42,7 @@ QEMU with it.`, s)
 		return err
 	}
 	err = run.Shell(ctx, run.ShellOptions{
-		Options: run.Options{Matrix: m, Catalogue: cat, Kernels: run.DebianKernels{Fetcher: fetcher}, Agents: agents,
+		Options: run.Options{Matrix: m, Catalogue: cat, Kernels: run.DebianKernels{Fetcher: fetcher}, Agents: agents, Builtin: ksystest.Data,
 			Logf: logf, ExtraCmdline: strings.Fields(*appendArgs)},
 		Target: targets[0], Busybox: fetcher.Busybox, Stdin: os.Stdin, Stdout: s.out,
 		// The guest owns the terminal from here on.

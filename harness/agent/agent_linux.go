@@ -58,7 +58,7 @@ func Run(em *Emitter, cataloguePath string) error {
 
 	thread := trigger.NewThread()
 	start := time.Now()
-	probes, loadErr := LoadProbes(proto.BTFPath)
+	probes, loadErr := loadBuiltin(cat)
 	if loadErr == nil {
 		defer probes.Close()
 		em.Emit(proto.Event{Type: proto.EventLoaded, Loaded: &proto.Loaded{
@@ -150,6 +150,25 @@ func (r *runner) close() {
 	if r.compat != nil {
 		r.compat.close()
 	}
+}
+
+// loadBuiltin loads ksystest's own probes, the first collection, against
+// the kernel's BTF (or the one shipped beside them).
+func loadBuiltin(cat proto.Catalogue) (*Probes, error) {
+	if len(cat.Collections) == 0 || cat.Collections[0].Name != proto.Builtin {
+		return nil, fmt.Errorf("catalogue names no %s collection first", proto.Builtin)
+	}
+	kt, err := KernelTypes(proto.BTFPath)
+	if err != nil {
+		return nil, err
+	}
+	o := LoadOptions{KernelTypes: kt}
+	if syms, err := wrapperSymbols(); err != nil {
+		o.SymbolsError = err.Error()
+	} else {
+		o.Symbols = syms
+	}
+	return LoadProbes(cat.Collections[0], o)
 }
 
 func readCatalogue(path string) (proto.Catalogue, error) {

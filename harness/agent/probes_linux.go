@@ -13,12 +13,21 @@ import (
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
-	"github.com/ksystest/ksystest/bpf"
 	"github.com/ksystest/ksystest/harness/proto"
 )
 
-// Probes is the loaded probe collection and its ring buffer.
+// Names ksystest.h gives the maps and programs it reads.
+const (
+	eventsMap     = "ksystest_events"
+	targetMap     = "ksystest_target"
+	derefMap      = "ksystest_oracle_deref"
+	oracleProgram = "oracle_sys_enter"
+)
+
+// Probes is one loaded collection (a BPF object: ksystest's own probes or
+// a user's), with its ring buffer when it reports through ksystest.h.
 type Probes struct {
+	Name   string
 	coll   *ebpf.Collection
 	spec   *ebpf.CollectionSpec
 	events *ringbuf.Reader
@@ -27,41 +36,59 @@ type Probes struct {
 	oracle  link.Link
 }
 
-// LoadProbes loads every probe, against the BTF at btfPath when the
-// kernel has none of its own (btfPath does not exist otherwise).
-func LoadProbes(btfPath string) (*Probes, error) {
-	spec, err := bpf.Spec()
+// LoadOptions are what every collection of a guest loads against.
+type LoadOptions struct {
+	// KernelTypes is the kernel's BTF when it has none of its own (nil:
+	// the kernel's).
+	KernelTypes *btf.Spec
+	// Symbols are the __*_sys_bpf symbols of /proc/kallsyms, and
+	// SymbolsError why they could not be read.
+	Symbols      []string
+	SymbolsError string
+}
+
+// KernelTypes loads the BTF at path when it exists: the kernel's own is
+// used otherwise.
+func KernelTypes(path string) (*btf.Spec, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, nil
+	}
+	spec, err := btf.LoadSpec(path)
 	if err != nil {
-		return nil, fmt.Errorf("read probe objects: %w", err)
+		return nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	return spec, nil
+}
+
+// LoadProbes loads the collection c.
+func LoadProbes(c proto.Collection, o LoadOptions) (*Probes, error) {
+	spec, err := ebpf.LoadCollectionSpec(c.Path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", c.Path, err)
 	}
 	var opts ebpf.CollectionOptions
-	if _, err := os.Stat(btfPath); err == nil {
-		kernelTypes, err := btf.LoadSpec(btfPath)
-		if err != nil {
-			return nil, fmt.Errorf("load %s: %w", btfPath, err)
-		}
-		opts.Programs.KernelTypes = kernelTypes
-	}
-	var w proto.Wrapper
-	var serr error
-	if w.Symbols, serr = wrapperSymbols(); serr != nil {
-		w.ReadError = "kallsyms: " + serr.Error()
+	opts.Programs.KernelTypes = o.KernelTypes
+	w := proto.Wrapper{Symbols: o.Symbols}
+	if o.SymbolsError != "" {
+		w.ReadError = "kallsyms: " + o.SymbolsError
 	}
 	coll, err := loadWithWrapperFallback(spec, opts, &w)
 	if err != nil {
-		return nil, fmt.Errorf("load probes: %s", verifierDetail(err))
+		return nil, fmt.Errorf("load %s: %s", c.Name, verifierDetail(err))
 	}
 	if v, err := readWrapperValue(spec, coll); err != nil {
 		w.ReadError = err.Error()
 	} else {
 		w.Loader = &v
 	}
-	rd, err := ringbuf.NewReader(coll.Maps[bpf.EventsMap])
-	if err != nil {
-		coll.Close()
-		return nil, fmt.Errorf("open ring buffer: %w", err)
+	p := &Probes{Name: c.Name, coll: coll, spec: spec, Wrapper: w}
+	if m := coll.Maps[eventsMap]; m != nil {
+		if p.events, err = ringbuf.NewReader(m); err != nil {
+			coll.Close()
+			return nil, fmt.Errorf("open ring buffer of %s: %w", c.Name, err)
+		}
 	}
-	return &Probes{coll: coll, spec: spec, events: rd, Wrapper: w}, nil
+	return p, nil
 }
 
 // verifierDetail keeps the whole verifier log: it is the evidence a user
@@ -76,7 +103,11 @@ func verifierDetail(err error) string {
 
 // SetTarget tells the probes which thread's calls to report.
 func (p *Probes) SetTarget(tid int) error {
-	if err := p.coll.Maps[bpf.TargetMap].Put(uint32(0), uint32(tid)); err != nil {
+	m := p.coll.Maps[targetMap]
+	if m == nil {
+		return nil
+	}
+	if err := m.Put(uint32(0), uint32(tid)); err != nil {
 		return fmt.Errorf("set probe target: %w", err)
 	}
 	return nil
@@ -88,6 +119,7 @@ func (p *Probes) Programs() []string {
 	for name := range p.coll.Programs {
 		names = append(names, name)
 	}
+	sort.Strings(names)
 	return names
 }
 
@@ -99,7 +131,7 @@ func (p *Probes) Programs() []string {
 // that detaches what did attach; an error says the main program did not.
 func (p *Probes) Attach(name string) ([]string, func(), error) {
 	if _, ok := p.spec.Programs[name]; !ok {
-		return nil, func() {}, fmt.Errorf("%w: %q", ErrNoProbe, name)
+		return nil, func() {}, fmt.Errorf("%w: %q in %s", ErrNoProbe, name, p.Name)
 	}
 	progs := []string{name}
 	var optional []string
@@ -171,6 +203,9 @@ type Drained struct {
 // events are already there when Drain is called.
 func (p *Probes) Drain() (Drained, error) {
 	var d Drained
+	if p.events == nil {
+		return d, nil
+	}
 	p.events.SetDeadline(time.Now())
 	for {
 		rec, err := p.events.Read()
@@ -185,18 +220,29 @@ func (p *Probes) Drain() (Drained, error) {
 			return d, err
 		}
 		if ev.kind == kindOracle {
-			d.Oracle = append(d.Oracle, proto.OracleCall{NR: int64(ev.nr), Args: ev.args})
+			d.Oracle = append(d.Oracle, proto.OracleCall{NR: int64(ev.nr), Args: ev.args, Deref: nonZero(ev.deref)})
 		} else {
 			d.Captures = append(d.Captures, ev.args)
 		}
 	}
 }
 
+// nonZero returns words, or nil when every one is zero (the oracle did not
+// read through this call's arguments).
+func nonZero(words []uint64) []uint64 {
+	for _, w := range words {
+		if w != 0 {
+			return words
+		}
+	}
+	return nil
+}
+
 // AttachOracle attaches the raw_syscalls/sys_enter program for good.
 func (p *Probes) AttachOracle() error {
-	prog, ok := p.coll.Programs[bpf.OracleProgram]
+	prog, ok := p.coll.Programs[oracleProgram]
 	if !ok {
-		return fmt.Errorf("no %s program", bpf.OracleProgram)
+		return fmt.Errorf("no %s program", oracleProgram)
 	}
 	l, err := link.Tracepoint("raw_syscalls", "sys_enter", prog, nil)
 	if err != nil {
@@ -206,41 +252,65 @@ func (p *Probes) AttachOracle() error {
 	return nil
 }
 
+// SetDeref tells the oracle to copy the words argument arg (0-based) of
+// syscall nr points to: socketcall's array, old_mmap's struct.
+func (p *Probes) SetDeref(nr uint32, arg, words, wordSize uint8) error {
+	m := p.coll.Maps[derefMap]
+	if m == nil {
+		return fmt.Errorf("%s has no %s map", p.Name, derefMap)
+	}
+	return m.Put(nr, [4]uint8{arg, words, wordSize, 0})
+}
+
 const (
 	kindProbe  = 0
 	kindOracle = 1
+	maxArgs    = 6
+	// eventSize is struct ksystest_event (ksystest.h).
+	eventSize = 8 + 8*maxArgs + 8 + 8*maxArgs
 )
 
 type event struct {
-	kind uint16
-	nr   uint64
-	args []uint64
+	tid   uint32
+	kind  uint16
+	set   uint8
+	nr    uint64
+	args  []uint64
+	deref []uint64
 }
 
-// decodeEvent reads struct event from probes.c in the guest's byte order.
+// decodeEvent reads struct ksystest_event in the guest's byte order.
 func decodeEvent(raw []byte) (event, error) {
-	const maxArgs = 6
-	const size = 8 + 8*maxArgs + 8
-	if len(raw) < size {
-		return event{}, fmt.Errorf("event of %d bytes, want %d", len(raw), size)
+	if len(raw) < eventSize {
+		return event{}, fmt.Errorf("event of %d bytes, want %d", len(raw), eventSize)
 	}
 	bo := binary.NativeEndian
-	n := bo.Uint16(raw[4:6])
+	n := int(raw[6])
 	if n > maxArgs {
 		return event{}, fmt.Errorf("event claims %d arguments", n)
 	}
-	ev := event{kind: bo.Uint16(raw[6:8]), nr: bo.Uint64(raw[8+8*maxArgs:]), args: make([]uint64, n)}
+	ev := event{tid: bo.Uint32(raw[0:4]), kind: bo.Uint16(raw[4:6]), set: raw[7], nr: bo.Uint64(raw[8+8*maxArgs:]), args: make([]uint64, n)}
 	for i := range ev.args {
 		ev.args[i] = bo.Uint64(raw[8+8*i:])
+	}
+	if ev.kind == kindOracle {
+		base := 8 + 8*maxArgs + 8
+		ev.deref = make([]uint64, maxArgs)
+		for i := range ev.deref {
+			ev.deref[i] = bo.Uint64(raw[base+8*i:])
+		}
 	}
 	return ev, nil
 }
 
-// Close detaches nothing (links are closed per case) and frees the maps.
+// Close detaches the oracle and frees the maps; case links are closed per
+// case.
 func (p *Probes) Close() {
 	if p.oracle != nil {
 		p.oracle.Close()
 	}
-	p.events.Close()
+	if p.events != nil {
+		p.events.Close()
+	}
 	p.coll.Close()
 }

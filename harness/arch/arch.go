@@ -1,5 +1,5 @@
 // Package arch is the one table of per-architecture facts: which QEMU runs a
-// guest, how it boots, which Go and bpf2go targets build for it, and how much
+// guest, how it boots, which Go and BPF targets build for it, and how much
 // slower it is under emulation. No other package switches on an architecture
 // name; they read a field here. It imports nothing from the project.
 package arch
@@ -13,11 +13,10 @@ import (
 
 // Arch describes one guest architecture.
 type Arch struct {
-	// Name is the name used in matrix.yaml and reports (uname -m style).
+	// Name is the name used in matrix.yaml and reports.
 	Name string
-	// GOARCH builds the guest agent; GOARM is set for 32-bit arm.
-	GOARCH string
-	GOARM  string
+	// Go builds the guest agent (static, GOOS=linux).
+	Go GoTarget
 	// UnameMachine is what uname -m prints in the guest.
 	UnameMachine string
 	// DebianArch is the architecture in Debian's archive.
@@ -25,8 +24,8 @@ type Arch struct {
 	// KernelFlavour is the Debian kernel flavour that boots under QEMU;
 	// linux-image-<flavour> is its metapackage.
 	KernelFlavour string
-	// BPFTarget is the bpf2go -target that builds probes for this arch.
-	BPFTarget string
+	// BPF is how probes are compiled for this arch's kernels.
+	BPF BPFTarget
 	// SyscallPrefix is what CONFIG_ARCH_HAS_SYSCALL_WRAPPER puts in front of
 	// sys_NAME on this arch.
 	SyscallPrefix string
@@ -50,46 +49,76 @@ type Arch struct {
 	// image's self-decompression.
 	BootVmlinux bool
 
-	// CompatGOARCH builds the 32-bit helper for compat cases (programs of
-	// the arch's 32-bit ABI on this 64-bit kernel); empty when Go has no
-	// such port (s390x's 31-bit ABI). CompatGOARM goes with arm.
-	CompatGOARCH string
-	CompatGOARM  string
+	// Compat builds the 32-bit helper for compat cases (programs of the
+	// arch's 32-bit ABI on this 64-bit kernel); nil when the kernel has no
+	// such ABI or Go has no port for it (s390x's 31-bit ABI).
+	Compat *GoTarget
 
 	// Slowdown scales boot and progress deadlines under emulation.
 	Slowdown float64
 }
 
+// GoTarget is a Go port a guest program is built for.
+type GoTarget struct {
+	GOARCH string
+	// GOARM (arm), GOMIPS (mips, mipsle) or GOMIPS64 (mips64, mips64le),
+	// when the port needs one.
+	GOARM, GOMIPS, GOMIPS64 string
+}
+
+// Env is the environment that selects the port.
+func (g GoTarget) Env() []string {
+	env := append([]string{"GOOS=linux", "GOARCH=" + g.GOARCH}, g.variant()...)
+	sort.Strings(env)
+	return env
+}
+
+// variant is GOARM=, GOMIPS= or GOMIPS64= when the port needs one.
+func (g GoTarget) variant() []string {
+	var out []string
+	for _, kv := range [][2]string{{"GOARM", g.GOARM}, {"GOMIPS", g.GOMIPS}, {"GOMIPS64", g.GOMIPS64}} {
+		if kv[1] != "" {
+			out = append(out, kv[0]+"="+kv[1])
+		}
+	}
+	return out
+}
+
+// Key names the port in file names: "arm64", "arm.GOARM7".
+func (g GoTarget) Key() string {
+	return strings.ReplaceAll(strings.Join(append([]string{g.GOARCH}, g.variant()...), "."), "=", "")
+}
+
+// String names the port: "arm64", "arm (GOARM=7)".
+func (g GoTarget) String() string {
+	if v := g.variant(); len(v) > 0 {
+		return g.GOARCH + " (" + strings.Join(v, ", ") + ")"
+	}
+	return g.GOARCH
+}
+
+// BPFTarget is a clang BPF target and the arch name libbpf's headers
+// expect in __TARGET_ARCH_*, the pair bpf2go uses too. Several arches may
+// share one (x86_64 and i386 both load x86 objects, as bpf2go builds them
+// for GOARCH amd64 and 386).
+type BPFTarget struct {
+	// Clang is "bpfel" or "bpfeb".
+	Clang string
+	// Linux is the kernel's arch directory name: x86, arm64, s390, ...
+	Linux string
+}
+
+// Suffix names an object for this target, as bpf2go does: "x86_bpfel".
+func (b BPFTarget) Suffix() string { return b.Linux + "_" + b.Clang }
+
 var table = map[string]Arch{
-	// 32-bit arm never selects CONFIG_ARCH_HAS_SYSCALL_WRAPPER: the real
-	// kernel on the other side of BPF_KSYSCALL's LINUX_HAS_SYSCALL_WRAPPER.
-	// Debian's LPAE flavour boots on QEMU's virt machine.
-	"arm": {
-		Name:          "arm",
-		UnameMachine:  "armv7l",
-		GOARCH:        "arm",
-		GOARM:         "7",
-		DebianArch:    "armhf",
-		KernelFlavour: "armmp-lpae",
-		BPFTarget:     "arm",
-		SyscallPrefix: "__arm_",
-		QEMU:          "qemu-system-arm",
-		QEMUFedora:    "qemu-system-arm",
-		QEMUPackage:   "qemu-system-arm",
-		Machine:       "virt",
-		CPU:           "cortex-a15",
-		ConsoleArgs:   []string{"-serial", "chardev:con0"},
-		Console:       "ttyAMA0",
-		HostGOARCH:    "arm",
-		Slowdown:      2,
-	},
 	"x86_64": {
 		Name:          "x86_64",
 		UnameMachine:  "x86_64",
-		GOARCH:        "amd64",
+		Go:            GoTarget{GOARCH: "amd64"},
 		DebianArch:    "amd64",
 		KernelFlavour: "amd64",
-		BPFTarget:     "amd64",
+		BPF:           BPFTarget{"bpfel", "x86"},
 		SyscallPrefix: "__x64_",
 		QEMU:          "qemu-system-x86_64",
 		QEMUFedora:    "qemu-system-x86",
@@ -100,16 +129,16 @@ var table = map[string]Arch{
 		Console:       "ttyS0",
 		HostGOARCH:    "amd64",
 		BootVmlinux:   true,
-		CompatGOARCH:  "386",
+		Compat:        &GoTarget{GOARCH: "386"},
 		Slowdown:      1.5,
 	},
 	"arm64": {
 		Name:          "arm64",
 		UnameMachine:  "aarch64",
-		GOARCH:        "arm64",
+		Go:            GoTarget{GOARCH: "arm64"},
 		DebianArch:    "arm64",
 		KernelFlavour: "arm64",
-		BPFTarget:     "arm64",
+		BPF:           BPFTarget{"bpfel", "arm64"},
 		SyscallPrefix: "__arm64_",
 		QEMU:          "qemu-system-aarch64",
 		QEMUFedora:    "qemu-system-aarch64",
@@ -122,17 +151,16 @@ var table = map[string]Arch{
 		Console:     "ttyAMA0",
 		HostGOARCH:  "arm64",
 		// cortex-a57 runs AArch32 at EL0, so 32-bit arm programs run.
-		CompatGOARCH: "arm",
-		CompatGOARM:  "7",
-		Slowdown:     1,
+		Compat:   &GoTarget{GOARCH: "arm", GOARM: "7"},
+		Slowdown: 1,
 	},
 	"s390x": {
 		Name:          "s390x",
 		UnameMachine:  "s390x",
-		GOARCH:        "s390x",
+		Go:            GoTarget{GOARCH: "s390x"},
 		DebianArch:    "s390x",
 		KernelFlavour: "s390x",
-		BPFTarget:     "s390x",
+		BPF:           BPFTarget{"bpfeb", "s390"},
 		SyscallPrefix: "__s390x_",
 		QEMU:          "qemu-system-s390x",
 		QEMUFedora:    "qemu-system-s390x",
@@ -143,6 +171,110 @@ var table = map[string]Arch{
 		Console:       "ttysclp0",
 		HostGOARCH:    "s390x",
 		Slowdown:      2,
+	},
+	// 32-bit arm never selects CONFIG_ARCH_HAS_SYSCALL_WRAPPER: the real
+	// kernel on the other side of BPF_KSYSCALL's LINUX_HAS_SYSCALL_WRAPPER.
+	// Debian's LPAE flavour boots on QEMU's virt machine.
+	"arm": {
+		Name:          "arm",
+		UnameMachine:  "armv7l",
+		Go:            GoTarget{GOARCH: "arm", GOARM: "7"},
+		DebianArch:    "armhf",
+		KernelFlavour: "armmp-lpae",
+		BPF:           BPFTarget{"bpfel", "arm"},
+		SyscallPrefix: "__arm_",
+		QEMU:          "qemu-system-arm",
+		QEMUFedora:    "qemu-system-arm",
+		QEMUPackage:   "qemu-system-arm",
+		Machine:       "virt",
+		CPU:           "cortex-a15",
+		ConsoleArgs:   []string{"-serial", "chardev:con0"},
+		Console:       "ttyAMA0",
+		HostGOARCH:    "arm",
+		Slowdown:      2,
+	},
+	// A 64-bit kernel without the syscall wrapper: mips never selects
+	// CONFIG_ARCH_HAS_SYSCALL_WRAPPER. The 5KEc has no FPU, so Go programs
+	// are built soft-float rather than trapping into the kernel's FPU
+	// emulator. The kernel runs o32 programs (CONFIG_MIPS32_O32), which Go
+	// builds as GOARCH=mipsle.
+	"mips64el": {
+		Name:          "mips64el",
+		UnameMachine:  "mips64",
+		Go:            GoTarget{GOARCH: "mips64le", GOMIPS64: "softfloat"},
+		DebianArch:    "mips64el",
+		KernelFlavour: "5kc-malta",
+		BPF:           BPFTarget{"bpfel", "mips"},
+		SyscallPrefix: "__mips_",
+		QEMU:          "qemu-system-mips64el",
+		QEMUFedora:    "qemu-system-mips",
+		QEMUPackage:   "qemu-system-mips",
+		Machine:       "malta",
+		CPU:           "5KEc",
+		ConsoleArgs:   []string{"-serial", "chardev:con0"},
+		Console:       "ttyS0",
+		HostGOARCH:    "mips64le",
+		Compat:        &GoTarget{GOARCH: "mipsle", GOMIPS: "softfloat"},
+		Slowdown:      2,
+	},
+	// Debian's ppc64el kernels select the syscall wrapper, whose entry
+	// points carry no arch prefix: sys_NAME itself takes the pt_regs.
+	"ppc64le": {
+		Name:          "ppc64le",
+		UnameMachine:  "ppc64le",
+		Go:            GoTarget{GOARCH: "ppc64le"},
+		DebianArch:    "ppc64el",
+		KernelFlavour: "powerpc64le",
+		BPF:           BPFTarget{"bpfel", "powerpc"},
+		SyscallPrefix: "",
+		QEMU:          "qemu-system-ppc64",
+		QEMUFedora:    "qemu-system-ppc",
+		QEMUPackage:   "qemu-system-ppc",
+		Machine:       "pseries",
+		CPU:           "power9",
+		ConsoleArgs:   []string{"-device", "spapr-vty,chardev=con0"},
+		Console:       "hvc0",
+		HostGOARCH:    "ppc64le",
+		Slowdown:      3,
+	},
+	// A 32-bit x86 kernel: native socketcall and mmap2 users, the ia32
+	// register names, and x86 BPF objects built for x86_64's pt_regs.
+	"i386": {
+		Name:          "i386",
+		UnameMachine:  "i686",
+		Go:            GoTarget{GOARCH: "386"},
+		DebianArch:    "i386",
+		KernelFlavour: "686-pae",
+		BPF:           BPFTarget{"bpfel", "x86"},
+		SyscallPrefix: "__ia32_",
+		QEMU:          "qemu-system-i386",
+		QEMUFedora:    "qemu-system-x86",
+		QEMUPackage:   "qemu-system-x86",
+		Machine:       "q35",
+		CPU:           "max",
+		ConsoleArgs:   []string{"-serial", "chardev:con0"},
+		Console:       "ttyS0",
+		HostGOARCH:    "386",
+		BootVmlinux:   true,
+		Slowdown:      1.5,
+	},
+	"riscv64": {
+		Name:          "riscv64",
+		UnameMachine:  "riscv64",
+		Go:            GoTarget{GOARCH: "riscv64"},
+		DebianArch:    "riscv64",
+		KernelFlavour: "riscv64",
+		BPF:           BPFTarget{"bpfel", "riscv"},
+		SyscallPrefix: "__riscv_",
+		QEMU:          "qemu-system-riscv64",
+		QEMUFedora:    "qemu-system-riscv",
+		QEMUPackage:   "qemu-system-misc",
+		Machine:       "virt",
+		CPU:           "rv64",
+		ConsoleArgs:   []string{"-serial", "chardev:con0"},
+		Console:       "ttyS0",
+		HostGOARCH:    "riscv64",
+		Slowdown:      1.5,
 	},
 }
 
@@ -158,7 +290,7 @@ func Lookup(name string) (Arch, error) {
 // ByGOARCH returns the arch whose guests run goarch programs natively.
 func ByGOARCH(goarch string) (Arch, error) {
 	for _, a := range table {
-		if a.GOARCH == goarch {
+		if a.Go.GOARCH == goarch {
 			return a, nil
 		}
 	}
@@ -182,6 +314,21 @@ func All() []Arch {
 		all = append(all, table[n])
 	}
 	return all
+}
+
+// BPFTargets returns the distinct BPF targets of all arches, sorted by
+// suffix: one probe object each.
+func BPFTargets() []BPFTarget {
+	seen := map[BPFTarget]bool{}
+	var out []BPFTarget
+	for _, a := range All() {
+		if !seen[a.BPF] {
+			seen[a.BPF] = true
+			out = append(out, a.BPF)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Suffix() < out[j].Suffix() })
+	return out
 }
 
 // Native reports whether a guest of this arch runs natively on this host,

@@ -11,7 +11,8 @@ import (
 // Every arch must fill every field: a missing one would silently boot a
 // guest with a wrong default somewhere else.
 func TestTableComplete(t *testing.T) {
-	optional := map[string]bool{"GOARM": true, "BootVmlinux": true, "CompatGOARCH": true, "CompatGOARM": true}
+	// SyscallPrefix: ppc64le's wrapper entry points are plain sys_NAME.
+	optional := map[string]bool{"BootVmlinux": true, "Compat": true, "SyscallPrefix": true}
 	for _, a := range All() {
 		v := reflect.ValueOf(a)
 		for i := 0; i < v.NumField(); i++ {
@@ -31,5 +32,22 @@ func TestLookup(t *testing.T) {
 
 	_, err = Lookup("sparc")
 	require.ErrorContains(t, err, `unknown arch "sparc"`)
-	require.ErrorContains(t, err, "arm, arm64, s390x, x86_64")
+	require.ErrorContains(t, err, "arm, arm64, i386, mips64el, ppc64le, riscv64, s390x, x86_64")
+}
+
+func TestTargets(t *testing.T) {
+	var suffixes []string
+	for _, b := range BPFTargets() {
+		assert.Contains(t, []string{"bpfel", "bpfeb"}, b.Clang)
+		suffixes = append(suffixes, b.Suffix())
+	}
+	assert.Equal(t, []string{"arm64_bpfel", "arm_bpfel", "mips_bpfel", "powerpc_bpfel", "riscv_bpfel", "s390_bpfeb", "x86_bpfel"}, suffixes)
+
+	mips, err := Lookup("mips64el")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"GOARCH=mips64le", "GOMIPS64=softfloat", "GOOS=linux"}, mips.Go.Env())
+	assert.Equal(t, "mipsle (GOMIPS=softfloat)", mips.Compat.String())
+	a, err := ByGOARCH("386")
+	require.NoError(t, err)
+	assert.Equal(t, "i386", a.Name)
 }

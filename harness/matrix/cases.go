@@ -298,7 +298,7 @@ func (c *Catalogue) Find(name string) (CaseDef, bool) {
 
 // AppliesTo reports whether the case runs on arch a.
 func (cd CaseDef) AppliesTo(a arch.Arch) bool {
-	if cd.Compat && a.CompatGOARCH == "" {
+	if cd.Compat && a.Compat == nil {
 		return false
 	}
 	return len(cd.Arches) == 0 || slices.Contains(cd.Arches, a.Name)

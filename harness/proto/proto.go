@@ -14,7 +14,7 @@ import (
 )
 
 // Version is the wire version of Event and Catalogue.
-const Version = 1
+const Version = 2
 
 // Marker starts every event line on the console. Everything else on the
 // console is left for humans and crash scanning.
@@ -23,16 +23,32 @@ const Marker = "@@ksystest@@ "
 // Paths inside the initramfs.
 const (
 	CataloguePath = "/ksystest/cases.json"
+	// ProbesPath holds ksystest's own probe object for the guest's arch.
+	ProbesPath = "/ksystest/bpf/ksystest.o"
 	// CompatHelperPath is the 32-bit helper, on guests that run one.
 	CompatHelperPath = "/ksystest/compat"
 	// BTFPath holds the kernel's BTF when the kernel has none of its own.
 	BTFPath = "/ksystest/vmlinux.btf"
 )
 
-// Catalogue is the list of cases the agent runs, in order.
+// Catalogue is the list of cases the agent runs, in order, and the BPF
+// collections their probes come from.
 type Catalogue struct {
-	Version int    `json:"version"`
-	Cases   []Case `json:"cases"`
+	Version int `json:"version"`
+	// Collections are loaded in order, each on its own; the first is
+	// ksystest's own probes (Builtin).
+	Collections []Collection `json:"collections"`
+	Cases       []Case       `json:"cases"`
+}
+
+// Builtin names ksystest's own probe collection.
+const Builtin = "ksystest"
+
+// Collection is one BPF object the agent loads.
+type Collection struct {
+	Name string `json:"name"`
+	// Path is the object inside the initramfs.
+	Path string `json:"path"`
 }
 
 // Case is one syscall invocation and the probe that should see it.
@@ -177,6 +193,9 @@ type CaseResult struct {
 type OracleCall struct {
 	NR   int64    `json:"nr"`
 	Args []uint64 `json:"args"`
+	// Deref are the words an argument pointed to, for the syscalls the
+	// agent asked the oracle to read through (socketcall, old_mmap).
+	Deref []uint64 `json:"deref,omitempty"`
 }
 
 // CompatHello is the compat helper's first line: the thread it issues

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 
 	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/guestbin"
 	"github.com/ksystest/ksystest/harness/image"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/proto"
@@ -24,7 +26,7 @@ func writeInitramfs(ctx context.Context, o *Options, a arch.Arch, planned []matr
 // node, the catalogue for its arch, BTF when its kernel has none, and the
 // 32-bit helper when a case needs it.
 func guestFiles(ctx context.Context, o *Options, a arch.Arch, planned []matrix.Planned, btfPath string) ([]image.File, error) {
-	agentPath, err := o.Agents.Path(ctx, AgentCmd, a.GOARCH, a.GOARM)
+	agentPath, err := o.Agents.Path(ctx, guestbin.Agent, a.Go)
 	if err != nil {
 		return nil, err
 	}
@@ -32,9 +34,15 @@ func guestFiles(ctx context.Context, o *Options, a arch.Arch, planned []matrix.P
 	if err != nil {
 		return nil, err
 	}
-	catJSON, err := json.Marshal(matrix.ProtoOf(a, planned))
+	cat := matrix.ProtoOf(a, planned)
+	cat.Collections = []proto.Collection{{Name: proto.Builtin, Path: proto.ProbesPath}}
+	catJSON, err := json.Marshal(cat)
 	if err != nil {
 		return nil, err
+	}
+	probes, err := fs.ReadFile(o.Builtin, "bpf/obj/probes_"+a.BPF.Suffix()+".o")
+	if err != nil {
+		return nil, fmt.Errorf("ksystest's probes for %s: %w", a.Name, err)
 	}
 	files := []image.File{
 		{Path: "/init", Mode: 0o755, Data: agent},
@@ -42,6 +50,7 @@ func guestFiles(ctx context.Context, o *Options, a arch.Arch, planned []matrix.P
 		// mounts devtmpfs, so the node must be in the archive.
 		{Path: "/dev/console", Mode: 0o600, Char: true, Major: 5, Minor: 1},
 		{Path: proto.CataloguePath, Mode: 0o644, Data: catJSON},
+		{Path: proto.ProbesPath, Mode: 0o644, Data: probes},
 	}
 	if btfPath != "" {
 		btf, err := os.ReadFile(btfPath)
@@ -51,7 +60,7 @@ func guestFiles(ctx context.Context, o *Options, a arch.Arch, planned []matrix.P
 		files = append(files, image.File{Path: proto.BTFPath, Mode: 0o644, Data: btf})
 	}
 	if needsCompat(planned) {
-		helperPath, err := o.Agents.Path(ctx, CompatCmd, a.CompatGOARCH, a.CompatGOARM)
+		helperPath, err := o.Agents.Path(ctx, guestbin.Compat, *a.Compat)
 		if err != nil {
 			return nil, err
 		}

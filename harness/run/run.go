@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -41,7 +42,11 @@ type Options struct {
 	Jobs      int
 	Kernels   KernelSource
 	Backend   vm.Backend
-	Agents    *Agents
+	// Agents gives the guest programs.
+	Agents Programs
+	// Builtin holds ksystest's own probe objects (bpf/obj/probes_*.o);
+	// the ksystest package's Data.
+	Builtin fs.FS
 	// Accel forces "kvm" or "tcg"; empty chooses per target.
 	Accel string
 	// Logf reports progress (stderr).

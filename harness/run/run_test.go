@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ksystest/ksystest"
 	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/guestbin"
 	"github.com/ksystest/ksystest/harness/image"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/proto"
@@ -69,9 +71,9 @@ func setup(t *testing.T, script func(vm.Spec) vm.FakeScript) (Options, *vm.Fake)
 	require.NoError(t, err)
 	agents := t.TempDir()
 	for _, a := range arch.All() {
-		require.NoError(t, os.WriteFile(filepath.Join(agents, AgentName(a.GOARCH)), []byte("agent"), 0o755))
-		if a.CompatGOARCH != "" {
-			require.NoError(t, os.WriteFile(filepath.Join(agents, BinaryName(CompatCmd, a.CompatGOARCH)), []byte("helper"), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(agents, BinaryName(guestbin.Agent, a.Go)), []byte("agent"), 0o755))
+		if a.Compat != nil {
+			require.NoError(t, os.WriteFile(filepath.Join(agents, BinaryName(guestbin.Compat, *a.Compat)), []byte("helper"), 0o755))
 		}
 	}
 	fake := &vm.Fake{Script: script}
@@ -86,7 +88,7 @@ func setup(t *testing.T, script func(vm.Spec) vm.FakeScript) (Options, *vm.Fake)
 	require.Len(t, targets, 3)
 	return Options{
 		Matrix: m, Catalogue: cat, Targets: targets, OutDir: t.TempDir(), Jobs: 2,
-		Kernels: fakeKernels{}, Backend: fake, Agents: &Agents{Dir: agents},
+		Kernels: fakeKernels{}, Backend: fake, Agents: Prebuilt{Dir: agents}, Builtin: ksystest.Data,
 		Accel: "tcg", TimeScale: 0.005,
 	}, fake
 }

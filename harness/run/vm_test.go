@@ -15,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ksystest/ksystest"
 	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/guestbin"
 	"github.com/ksystest/ksystest/harness/image"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/result"
@@ -59,16 +61,17 @@ func requireVM(t testing.TB, arches ...string) {
 
 var (
 	agentsOnce sync.Once
-	agents     *Agents
+	agents     Programs
 )
 
-// testAgents builds each agent at most once per test binary.
-func testAgents(t testing.TB) *Agents {
+// testAgents builds each guest program at most once per test binary, from
+// the source the ksystest package carries (this checkout's), in a cache of
+// its own.
+func testAgents(t testing.TB) Programs {
 	agentsOnce.Do(func() {
-		wd, _ := os.Getwd()
 		dir, err := os.MkdirTemp("", "ksystest-agents-")
 		require.NoError(t, err)
-		agents = &Agents{SourceDir: ModuleRoot(wd), BuildDir: dir}
+		agents = &guestbin.Builder{Source: ksystest.GuestSource(), Cache: &image.Cache{Dir: dir}}
 	})
 	return agents
 }
@@ -102,7 +105,7 @@ func vmOptions(t testing.TB, cacheDir string, catalogue string, targets ...strin
 	require.NoError(t, err)
 	return Options{
 		Matrix: m, Catalogue: cat, Targets: sel, OutDir: t.TempDir(), Jobs: 2,
-		Kernels: DebianKernels{Fetcher: f}, Backend: vm.QEMU{}, Agents: testAgents(t), Logf: t.Logf,
+		Kernels: DebianKernels{Fetcher: f}, Backend: vm.QEMU{}, Agents: testAgents(t), Builtin: ksystest.Data, Logf: t.Logf,
 	}
 }
 
@@ -448,7 +451,7 @@ func TestVMShell(t *testing.T) {
 			done := make(chan error, 1)
 			go func() {
 				done <- Shell(context.Background(), ShellOptions{
-					Options: Options{Matrix: o.Matrix, Catalogue: o.Catalogue, Kernels: o.Kernels, Agents: o.Agents,
+					Options: Options{Matrix: o.Matrix, Catalogue: o.Catalogue, Kernels: o.Kernels, Agents: o.Agents, Builtin: ksystest.Data,
 						ExtraCmdline: []string{marker}},
 					Target: tg, Busybox: f.Busybox, Stdin: stdin, Stdout: console,
 				})

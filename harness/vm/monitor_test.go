@@ -95,7 +95,7 @@ func TestIsCrashLine(t *testing.T) {
 		"[    2.0] Internal error: Oops: 96000005 [#1] SMP":                         true,
 		"[    2.0] Unable to handle kernel paging request at virtual address 0":     true,
 		"[    0.0] Booting Linux on physical CPU 0x0000000000 [0x411fd070]":         false,
-		`@@ksystest@@ {"v":1,"seq":6,"type":"done"}`:                                false,
+		`@@ksystest@@ {"v":2,"seq":6,"type":"done"}`:                                false,
 		"[    0.5] OOPS_ENABLED=1 is not a crash":                                   false,
 	} {
 		assert.Equal(t, want, IsCrashLine(line), line)
@@ -106,8 +106,8 @@ func TestIsCrashLine(t *testing.T) {
 // still counts as completed.
 func TestMonitorStopsGuestThatDoesNotPowerOff(t *testing.T) {
 	fake := &Fake{Script: func(Spec) FakeScript {
-		return FakeScript{Lines: []FakeLine{{Text: `@@ksystest@@ {"v":1,"seq":1,"type":"hello"}`},
-			{Text: `@@ksystest@@ {"v":1,"seq":2,"type":"done"}`}}, Hang: true}
+		return FakeScript{Lines: []FakeLine{{Text: `@@ksystest@@ {"v":2,"seq":1,"type":"hello"}`},
+			{Text: `@@ksystest@@ {"v":2,"seq":2,"type":"done"}`}}, Hang: true}
 	}}
 	inst, err := fake.Start(context.Background(), Spec{})
 	require.NoError(t, err)

@@ -1,0 +1,29 @@
+// Package ksystest carries what an installed ksystest needs besides its
+// code: the default matrix and case catalogue, ksystest's own probe
+// objects and headers, and the Go source of the guest programs, which it
+// builds for each guest arch on first use (harness/guestbin). It is data
+// only and imports nothing from the project.
+package ksystest
+
+import (
+	"embed"
+	"io/fs"
+)
+
+// Data holds the default matrix (matrix.yaml), the case catalogue
+// (bpf/cases.yaml), the probe objects (bpf/obj) and the header users
+// include to report through ksystest's ring buffer (bpf/include).
+//
+//go:embed matrix.yaml bpf/cases.yaml bpf/obj bpf/include
+var Data embed.FS
+
+// guestSource is every package the guest programs import from this module,
+// with go.mod and go.sum. A test checks it against `go list -deps`.
+//
+//go:embed go.mod go.sum
+//go:embed cmd/ksystest-agent cmd/ksystest-compat
+//go:embed harness/agent harness/proto harness/trigger harness/arch
+var guestSource embed.FS
+
+// GuestSource is the module source the guest programs build from.
+func GuestSource() fs.FS { return guestSource }

@@ -1,0 +1,345 @@
+// Package bpfc compiles BPF C sources for one guest arch with clang, the
+// way bpf2go does, but as a step of a run: the arch's clang target and
+// __TARGET_ARCH_*, libbpf's headers, an optional vmlinux.h for the target
+// kernel, compiler warnings kept and shown (never silenced), a compile
+// error located at file:line, and objects cached by a content hash of the
+// source, every header it read, the flags and the compiler. ksystest's own
+// probes are built with it too (make generate). It imports arch and image
+// (for the cache), nothing that boots.
+package bpfc
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/image"
+)
+
+// Compiler runs clang.
+type Compiler struct {
+	// Clang and Strip are the tools; empty means clang and llvm-strip
+	// from PATH ($KSYSTEST_CLANG overrides clang).
+	Clang, Strip string
+	// Cache keeps compiled objects; nil compiles every time.
+	Cache *image.Cache
+
+	once    sync.Once
+	version string
+	verErr  error
+}
+
+// Unit is one source to compile for one target.
+type Unit struct {
+	// Source is the .c file.
+	Source string
+	// Includes are -I directories, searched in order.
+	Includes []string
+	// Defines are -D NAME=VALUE (VALUE may be empty).
+	Defines map[string]string
+	// Flags are more clang flags (-Wno-... is the user's to give).
+	Flags  []string
+	Target arch.BPFTarget
+	// Root, when set, is written as "." in the object's file names (BTF
+	// line info), so the object does not depend on where it was built.
+	Root string
+}
+
+// Result is a compiled object.
+type Result struct {
+	Object string
+	// Warnings is what clang printed on success, empty when nothing.
+	Warnings string
+	Cached   bool
+	// Deps are the files the compile read (source and headers).
+	Deps []string
+}
+
+// CompileError is a failed compile, located at the first error clang
+// reported.
+type CompileError struct {
+	File       string
+	Line, Col  int
+	Msg        string
+	Output     string // all of clang's output
+	Unit       string // the source compiled
+	TargetName string
+}
+
+func (e *CompileError) Error() string {
+	if e.File != "" {
+		return fmt.Sprintf("%s:%d:%d: %s (compiling %s for %s)", e.File, e.Line, e.Col, e.Msg, e.Unit, e.TargetName)
+	}
+	return fmt.Sprintf("compile %s for %s: %s", e.Unit, e.TargetName, firstLine(e.Output))
+}
+
+// ErrNoClang means clang is not installed.
+var ErrNoClang = errors.New("clang is needed to compile BPF sources (install clang, or give prebuilt objects)")
+
+func (c *Compiler) clang() string {
+	switch {
+	case c.Clang != "":
+		return c.Clang
+	case os.Getenv("KSYSTEST_CLANG") != "":
+		return os.Getenv("KSYSTEST_CLANG")
+	}
+	return "clang"
+}
+
+func (c *Compiler) strip() string {
+	if c.Strip != "" {
+		return c.Strip
+	}
+	return "llvm-strip"
+}
+
+// Version is clang's version line, asked once.
+func (c *Compiler) Version(ctx context.Context) (string, error) {
+	c.once.Do(func() {
+		out, err := exec.CommandContext(ctx, c.clang(), "--version").Output()
+		if err != nil {
+			c.verErr = fmt.Errorf("%w: %v", ErrNoClang, err)
+			return
+		}
+		c.version = firstLine(string(out))
+	})
+	return c.version, c.verErr
+}
+
+// Args are clang's arguments for u, without the output: what the cache
+// key covers besides the files read.
+func Args(u Unit) []string {
+	args := []string{
+		"-O2", "-g", "-mcpu=v1", "-Wall", "-target", u.Target.Clang,
+		"-D__TARGET_ARCH_" + u.Target.Linux,
+		"-fno-ident", "-fdebug-compilation-dir", ".",
+	}
+	var names []string
+	for n := range u.Defines {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if v := u.Defines[n]; v != "" {
+			args = append(args, "-D"+n+"="+v)
+		} else {
+			args = append(args, "-D"+n)
+		}
+	}
+	for _, inc := range u.Includes {
+		args = append(args, "-I"+inc)
+	}
+	if u.Root != "" {
+		args = append(args, "-fdebug-prefix-map="+u.Root+"=.")
+	}
+	return append(args, u.Flags...)
+}
+
+// Compile compiles u into an object, from the cache when nothing it
+// depends on changed. The object keeps its BTF but no DWARF.
+func (c *Compiler) Compile(ctx context.Context, u Unit) (*Result, error) {
+	version, err := c.Version(ctx)
+	if err != nil {
+		return nil, err
+	}
+	src, err := filepath.Abs(u.Source)
+	if err != nil {
+		return nil, err
+	}
+	u.Source = src
+	for i, inc := range u.Includes {
+		if u.Includes[i], err = filepath.Abs(inc); err != nil {
+			return nil, err
+		}
+	}
+	key := keyOf(version, u)
+	if c.Cache != nil {
+		if r, ok := c.lookup(key); ok {
+			return r, nil
+		}
+	}
+	tmp, err := os.MkdirTemp("", "ksystest-bpfc-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	obj := filepath.Join(tmp, "out.o")
+	deps := filepath.Join(tmp, "out.d")
+	args := append(Args(u), "-MD", "-MF", deps, "-c", filepath.Base(src), "-o", obj)
+	cmd := exec.CommandContext(ctx, c.clang(), args...)
+	cmd.Dir = filepath.Dir(src)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, compileError(out.String(), u)
+	}
+	if o, err := exec.CommandContext(ctx, c.strip(), "-g", obj).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("%s -g: %v: %s", c.strip(), err, o)
+	}
+	r := &Result{Warnings: strings.TrimSpace(out.String())}
+	if r.Deps, err = readDeps(deps, cmd.Dir); err != nil {
+		return nil, err
+	}
+	if c.Cache == nil {
+		keep, err := os.CreateTemp("", "ksystest-bpf-*.o")
+		if err != nil {
+			return nil, err
+		}
+		keep.Close()
+		if err := os.Rename(obj, keep.Name()); err != nil {
+			return nil, err
+		}
+		r.Object = keep.Name()
+		return r, nil
+	}
+	return c.store(key, obj, r)
+}
+
+// keyOf covers the compiler, the arguments and the source's path; the
+// headers it reads are checked through the manifest.
+func keyOf(version string, u Unit) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00", version, u.Source)
+	for _, a := range Args(u) {
+		fmt.Fprintf(h, "%s\x00", a)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// manifest records, next to a cached object, every file the compile read
+// with its hash, and the warnings.
+type manifest struct {
+	Deps     map[string]string `json:"deps"`
+	Warnings string            `json:"warnings,omitempty"`
+	Object   string            `json:"object"` // sha256 of the object
+}
+
+func (c *Compiler) lookup(key string) (*Result, bool) {
+	data, err := os.ReadFile(c.Cache.Path("bpf", key, "manifest.json"))
+	if err != nil {
+		return nil, false
+	}
+	var m manifest
+	if json.Unmarshal(data, &m) != nil {
+		return nil, false
+	}
+	var deps []string
+	for f, want := range m.Deps {
+		if got, err := fileHash(f); err != nil || got != want {
+			return nil, false
+		}
+		deps = append(deps, f)
+	}
+	obj := c.Cache.Path("bpf", key, "out.o")
+	if got, err := fileHash(obj); err != nil || got != m.Object {
+		return nil, false
+	}
+	sort.Strings(deps)
+	return &Result{Object: obj, Warnings: m.Warnings, Cached: true, Deps: deps}, true
+}
+
+func (c *Compiler) store(key, obj string, r *Result) (*Result, error) {
+	m := manifest{Deps: map[string]string{}, Warnings: r.Warnings}
+	for _, d := range r.Deps {
+		h, err := fileHash(d)
+		if err != nil {
+			return nil, err
+		}
+		m.Deps[d] = h
+	}
+	var err error
+	if m.Object, err = fileHash(obj); err != nil {
+		return nil, err
+	}
+	dir := c.Cache.Path("bpf", key)
+	data, _ := json.MarshalIndent(m, "", "  ")
+	objData, err := os.ReadFile(obj)
+	if err != nil {
+		return nil, err
+	}
+	if err := image.WriteFileAtomic(filepath.Join(dir, "out.o"), objData, 0o644); err != nil {
+		return nil, err
+	}
+	// The manifest is written last: its presence marks a complete entry.
+	if err := image.WriteFileAtomic(filepath.Join(dir, "manifest.json"), data, 0o644); err != nil {
+		return nil, err
+	}
+	r.Object = filepath.Join(dir, "out.o")
+	return r, nil
+}
+
+func fileHash(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// readDeps parses clang's make-style dependency file: "out.o: a.c b.h \".
+func readDeps(path, dir string) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("dependency list: %w", err)
+	}
+	text := strings.ReplaceAll(string(data), "\\\n", " ")
+	_, list, _ := strings.Cut(text, ":")
+	seen := map[string]bool{}
+	var deps []string
+	for _, f := range strings.Fields(list) {
+		if !filepath.IsAbs(f) {
+			f = filepath.Join(dir, f)
+		}
+		f = filepath.Clean(f)
+		if !seen[f] {
+			seen[f] = true
+			deps = append(deps, f)
+		}
+	}
+	sort.Strings(deps)
+	return deps, nil
+}
+
+var diagRE = regexp.MustCompile(`^(.+?):(\d+):(\d+): (?:fatal )?error: (.*)$`)
+
+// compileError locates the first error in clang's output.
+func compileError(out string, u Unit) error {
+	e := &CompileError{Output: strings.TrimSpace(out), Unit: u.Source, TargetName: u.Target.Suffix()}
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		if m := diagRE.FindStringSubmatch(sc.Text()); m != nil {
+			e.File = m[1]
+			if !filepath.IsAbs(e.File) {
+				e.File = filepath.Join(filepath.Dir(u.Source), e.File)
+			}
+			e.Line, _ = strconv.Atoi(m[2])
+			e.Col, _ = strconv.Atoi(m[3])
+			e.Msg = m[4]
+			break
+		}
+	}
+	return e
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return line
+}

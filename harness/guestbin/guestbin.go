@@ -1,0 +1,178 @@
+// Package guestbin builds the programs a guest runs (the agent that is its
+// PID 1, the 32-bit compat helper) for each guest arch, from Go source the
+// ksystest binary carries. An installed ksystest therefore works from any
+// directory: the first run builds each program with the go tool, later
+// runs find it in the cache, keyed by a hash of that source and the target
+// port, so nothing is rebuilt unless its inputs changed. It imports arch
+// and image (for the cache), nothing that boots.
+package guestbin
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/image"
+)
+
+// Guest programs, by their directory under cmd/.
+const (
+	Agent  = "ksystest-agent"
+	Compat = "ksystest-compat"
+)
+
+// Builder builds guest programs from a module's source.
+type Builder struct {
+	// Source is the module: go.mod at its root, the programs under cmd/.
+	Source fs.FS
+	// Cache keeps built programs and the materialised source.
+	Cache *image.Cache
+	// Go is the go tool; empty means "go" from PATH.
+	Go string
+	// Logf reports builds; nil is quiet.
+	Logf func(format string, args ...any)
+
+	once    sync.Once
+	srcHash string
+	srcErr  error
+}
+
+// ErrNoGo means the go tool is missing: building guest programs needs it.
+var ErrNoGo = errors.New("the go tool is needed to build ksystest's guest programs (install Go, or pass --agent-dir with prebuilt ones)")
+
+// Path returns the program cmd built for port t, building it when the
+// cache has none for this source.
+func (b *Builder) Path(ctx context.Context, cmd string, t arch.GoTarget) (string, error) {
+	hash, err := b.hash()
+	if err != nil {
+		return "", err
+	}
+	name := cmd + "." + t.Key()
+	out := b.Cache.Path("guest", hash[:16], name)
+	_, err = b.Cache.File(ctx, "guest-"+hash[:16]+"-"+name, out, func(tmp string) (string, error) {
+		return b.build(ctx, hash, cmd, t, tmp)
+	})
+	if err != nil {
+		return "", fmt.Errorf("build %s for %s: %w", cmd, t, err)
+	}
+	return out, nil
+}
+
+func (b *Builder) build(ctx context.Context, hash, cmd string, t arch.GoTarget, tmp string) (string, error) {
+	goTool := b.Go
+	if goTool == "" {
+		goTool = "go"
+	}
+	if _, err := exec.LookPath(goTool); err != nil {
+		return "", ErrNoGo
+	}
+	src, err := b.materialise(ctx, hash)
+	if err != nil {
+		return "", err
+	}
+	if b.Logf != nil {
+		b.Logf("building %s for %s", cmd, t)
+	}
+	out := filepath.Join(tmp, cmd)
+	c := exec.CommandContext(ctx, goTool, "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./cmd/"+cmd)
+	c.Dir = src
+	c.Env = append(cleanEnv(os.Environ()), t.Env()...)
+	c.Env = append(c.Env, "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=-mod=readonly")
+	var stderr bytes.Buffer
+	c.Stderr = &stderr
+	if err := c.Run(); err != nil {
+		return "", fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	return out, nil
+}
+
+// cleanEnv drops what would make the go tool build something else than
+// asked: the caller's target, flags and workspace.
+func cleanEnv(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "GOOS", "GOARCH", "GOARM", "GOMIPS", "GOMIPS64", "GO386", "GOAMD64", "GOPPC64", "GORISCV64",
+			"CGO_ENABLED", "GOFLAGS", "GOWORK", "GOEXPERIMENT":
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// materialise writes the source into the cache once per hash, so the go
+// tool can build from it.
+func (b *Builder) materialise(ctx context.Context, hash string) (string, error) {
+	dir := b.Cache.Path("guest", hash[:16], "src")
+	_, err := b.Cache.File(ctx, "guest-src-"+hash[:16], dir, func(tmp string) (string, error) {
+		root := filepath.Join(tmp, "src")
+		err := walk(b.Source, func(name string, data []byte) error {
+			p := filepath.Join(root, filepath.FromSlash(name))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return err
+			}
+			return os.WriteFile(p, data, 0o644)
+		})
+		return root, err
+	})
+	return dir, err
+}
+
+// hash is the SHA256 of every source file (name and content), computed
+// once.
+func (b *Builder) hash() (string, error) {
+	b.once.Do(func() {
+		h := sha256.New()
+		b.srcErr = walk(b.Source, func(name string, data []byte) error {
+			fmt.Fprintf(h, "%s\x00%d\x00", name, len(data))
+			h.Write(data)
+			return nil
+		})
+		b.srcHash = hex.EncodeToString(h.Sum(nil))
+	})
+	return b.srcHash, b.srcErr
+}
+
+// walk calls fn for every file a build needs, in a fixed order: Go files
+// other than tests, and the module files.
+func walk(fsys fs.FS, fn func(name string, data []byte) error) error {
+	var names []string
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		base := path.Base(p)
+		if base == "go.mod" || base == "go.sum" || (strings.HasSuffix(base, ".go") && !strings.HasSuffix(base, "_test.go")) {
+			names = append(names, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("guest program source: %w", err)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		data, err := fs.ReadFile(fsys, n)
+		if err != nil {
+			return err
+		}
+		if err := fn(n, data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
