@@ -1,4 +1,4 @@
-//go:build amd64 || arm64 || s390x
+//go:build amd64 || arm64 || s390x || mips64le || ppc64le || riscv64
 
 package trigger
 
