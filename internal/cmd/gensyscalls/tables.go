@@ -5,15 +5,16 @@ import (
 	"cmp"
 	"fmt"
 	"io/fs"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
 )
 
 // An abi is one syscall ABI of the generated package and where the kernel
-// defines it. Each field restates what a kernel Makefile says; evidence
-// holds those Makefile lines, so a kernel that changes them fails the
-// generator instead of silently changing the tables.
+// defines it. What the fields restate from kernel Makefiles, evidence
+// quotes, so a kernel that changes those lines stops the generator instead
+// of silently changing the tables.
 type abi struct {
 	name string
 	// table is the syscall table, a path in the kernel tree.
@@ -34,7 +35,7 @@ type abi struct {
 	evidence []evidence
 	// generic names the arch of an asm-generic ABI: table and rows then
 	// come from scripts/Makefile.asm-headers and the arch's
-	// Makefile.syscalls, read by resolve.
+	// Makefile.syscalls (resolveGeneric).
 	generic string
 	// mipsSim names the mips ABI whose offset is read from unistd.h.
 	mipsSim string
@@ -141,10 +142,7 @@ func parseTable(fsys fs.FS, name string) ([]row, error) {
 			return nil, fmt.Errorf("%s:%d: syscall number: %w", name, line, err)
 		}
 		fields = append(fields, "-", "-")
-		r := row{nr: nr, abi: fields[1], name: fields[2], entry: fields[3], compatColumn: fields[4]}
-		r.entry = strings.TrimPrefix(r.entry, "-")
-		r.compatColumn = strings.TrimPrefix(r.compatColumn, "-")
-		rows = append(rows, r)
+		rows = append(rows, row{nr: nr, abi: fields[1], name: fields[2], entry: undash(fields[3]), compatColumn: undash(fields[4])})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
@@ -189,8 +187,8 @@ func resolveGeneric(fsys fs.FS, a abi, bits string) (abi, error) {
 			return abi{}, err
 		}
 		if t := vars["syscalltbl"]; len(t) == 1 {
-			tables["32"] = strings.ReplaceAll(strings.ReplaceAll(t[0], "$(srctree)/", ""), "%", "32")
-			tables["64"] = strings.ReplaceAll(strings.ReplaceAll(t[0], "$(srctree)/", ""), "%", "64")
+			t := strings.TrimPrefix(t[0], "$(srctree)/")
+			tables["32"], tables["64"] = strings.ReplaceAll(t, "%", "32"), strings.ReplaceAll(t, "%", "64")
 		}
 		delete(vars, "syscalltbl")
 	}
@@ -323,8 +321,9 @@ func build(fsys fs.FS, a abi) (table, error) {
 		names[s.name] = true
 		t.syscalls = append(t.syscalls, s)
 	}
-	for nr, c := range compat {
-		return table{}, fmt.Errorf("%s: the compat table has %d %s, %s does not", a.name, nr, c.name, a.table)
+	if len(compat) > 0 {
+		nr := slices.Min(slices.Collect(maps.Keys(compat)))
+		return table{}, fmt.Errorf("%s: the compat table has %d %s, %s does not", a.name, nr, compat[nr].name, a.table)
 	}
 	return t, nil
 }
@@ -383,4 +382,12 @@ func compatTable(fsys fs.FS, a abi) (abi, map[int]row, error) {
 		m[r.nr] = r
 	}
 	return a, m, nil
+}
+
+// undash reads a table's "-": no entry point.
+func undash(s string) string {
+	if s == "-" {
+		return ""
+	}
+	return s
 }
