@@ -8,7 +8,7 @@ LIBBPF    := bpf/.libbpf/usr/include
 # Extra flags for `ksystest run` in `make vmtest`, e.g. ARGS='--only arm64*'.
 ARGS      ?=
 
-.PHONY: all deps build vmtest test unit lint generate generate-check clean FORCE
+.PHONY: all deps build vmtest test unit lint generate generate-check syscalls clean FORCE
 
 all: build
 
@@ -49,6 +49,12 @@ $(LIBBPF):
 # CI: regenerating must not change the committed objects.
 generate-check: generate
 	git diff --exit-code -- bpf/
+
+# Regenerate harness/syscalls' tables (committed) from the syscall tables
+# of Debian's kernel source package, verified like kernels; cached after
+# the first run.
+syscalls:
+	$(GO) generate ./harness/syscalls
 
 clean:
 	rm -rf $(BIN) ksystest-out

@@ -67,29 +67,11 @@ func walkTar(member string, r io.Reader, fn func(string, *tar.Header, io.Reader)
 	var dec io.Reader
 	switch {
 	case strings.HasSuffix(member, ".xz"):
-		// The xz tool decodes several times faster than the Go decoder,
-		// which matters for the -dbg packages' 2 GB of data.
-		if xzTool, err := exec.LookPath("xz"); err == nil {
-			cmd := exec.Command(xzTool, "-dc")
-			cmd.Stdin = r
-			out, err := cmd.StdoutPipe()
-			if err != nil {
-				return err
-			}
-			if err := cmd.Start(); err != nil {
-				return fmt.Errorf("%s: %w", member, err)
-			}
-			defer func() {
-				cmd.Process.Kill() // a stopped walk leaves input unread
-				cmd.Wait()
-			}()
-			dec = out
-			break
-		}
-		xr, err := xz.NewReader(r)
+		xr, err := NewXZReader(r)
 		if err != nil {
 			return fmt.Errorf("%s: %w", member, err)
 		}
+		defer xr.Close() // a stopped walk leaves input unread
 		dec = xr
 	case strings.HasSuffix(member, ".zst"):
 		zr, err := zstd.NewReader(r)
@@ -126,6 +108,42 @@ func walkTar(member string, r io.Reader, fn func(string, *tar.Header, io.Reader)
 			return err
 		}
 	}
+}
+
+// NewXZReader decompresses an xz stream. The xz tool, when the host has
+// it, decodes several times faster than the Go decoder, which matters for
+// the -dbg packages' 2 GB of data and the kernel source tarball. Close
+// stops the decoder even when the stream was not read to its end.
+func NewXZReader(r io.Reader) (io.ReadCloser, error) {
+	xzTool, err := exec.LookPath("xz")
+	if err != nil {
+		xr, err := xz.NewReader(r)
+		if err != nil {
+			return nil, err
+		}
+		return io.NopCloser(xr), nil
+	}
+	cmd := exec.Command(xzTool, "-dc")
+	cmd.Stdin = r
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return &xzProcess{ReadCloser: out, cmd: cmd}, nil
+}
+
+type xzProcess struct {
+	io.ReadCloser
+	cmd *exec.Cmd
+}
+
+func (p *xzProcess) Close() error {
+	p.cmd.Process.Kill()
+	p.cmd.Wait()
+	return nil
 }
 
 // BootFiles are what a guest needs from a kernel package.

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/ksystest/ksystest/harness/image"
+)
+
+// sourceArch is the Debian architecture whose index the source package is
+// looked up in: it is Architecture: all, listed in every arch's index.
+const sourceArch = "amd64"
+
+// findSource returns the package called name from the first suite that
+// carries it.
+func findSource(ctx context.Context, f *image.Fetcher, name string, suites []string) (image.Package, string, error) {
+	for _, suite := range suites {
+		pkgs, err := f.Packages(ctx, suite, sourceArch, name)
+		if err != nil {
+			return image.Package{}, "", err
+		}
+		p, err := image.FindPackage(pkgs, name)
+		if errors.Is(err, image.ErrNoPackage) {
+			continue
+		}
+		return p, suite, err
+	}
+	return image.Package{}, "", fmt.Errorf("%w: %s in %s", image.ErrNoPackage, name, strings.Join(suites, ", "))
+}
+
+// kernelTree returns a directory holding the sourceFiles of the kernel
+// source package p, taken out of its tarball once and cached by the
+// package's hash and the file list.
+func kernelTree(ctx context.Context, f *image.Fetcher, p image.Package, suite string) (string, error) {
+	key := sha256.Sum256([]byte(strings.Join(sourceFiles, "\n")))
+	dir := f.Cache.Path("syscall-tables", fmt.Sprintf("%s-%x", p.SHA256, key[:4]))
+	_, err := f.Cache.File(ctx, "syscall-tables-"+p.SHA256[:16], dir, func(tmp string) (string, error) {
+		deb := filepath.Join(tmp, p.Name+".deb")
+		if _, err := f.FetchPackage(ctx, suite, sourceArch, p.Name, deb); err != nil {
+			return "", err
+		}
+		r, err := os.Open(deb)
+		if err != nil {
+			return "", err
+		}
+		defer r.Close()
+		tree := filepath.Join(tmp, "tree")
+		tarball := "usr/src/" + p.Name + ".tar.xz"
+		found := false
+		err = image.WalkDeb(r, func(name string, hdr *tar.Header, body io.Reader) error {
+			if name != tarball {
+				return nil
+			}
+			found = true
+			if err := extractSourceFiles(body, tree); err != nil {
+				return fmt.Errorf("/%s: %w", tarball, err)
+			}
+			return image.StopWalk()
+		})
+		if err == nil && !found {
+			err = fmt.Errorf("no /%s in the package", tarball)
+		}
+		if err != nil {
+			return "", fmt.Errorf("%s %s: %w", p.Name, p.Version, err)
+		}
+		return tree, nil
+	})
+	return dir, err
+}
+
+// extractSourceFiles writes the files of a kernel source tarball (xz)
+// that match sourceFiles into dir, without the tarball's top directory.
+// Symbolic links stay links (arm64's syscall_64.tbl is one).
+func extractSourceFiles(xzTar io.Reader, dir string) error {
+	dec, err := image.NewXZReader(xzTar)
+	if err != nil {
+		return err
+	}
+	defer dec.Close()
+	tr := tar.NewReader(dec)
+	n := 0
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		_, name, _ := strings.Cut(hdr.Name, "/")
+		if !wanted(name) || strings.Contains(name, "..") {
+			continue
+		}
+		dest := filepath.Join(dir, filepath.FromSlash(name))
+		switch hdr.Typeflag {
+		case tar.TypeReg:
+			err = image.WriteFrom(dest, tr)
+		case tar.TypeSymlink:
+			target := path.Join(path.Dir(name), hdr.Linkname)
+			if path.IsAbs(hdr.Linkname) || strings.HasPrefix(target, "../") {
+				return fmt.Errorf("%s: link out of the tree to %s", name, hdr.Linkname)
+			}
+			if err = os.MkdirAll(filepath.Dir(dest), 0o755); err == nil {
+				err = os.Symlink(hdr.Linkname, dest)
+			}
+		default:
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		n++
+	}
+	if n == 0 {
+		return errors.New("no syscall tables in it")
+	}
+	return nil
+}
+
+func wanted(name string) bool {
+	for _, pattern := range sourceFiles {
+		if ok, _ := path.Match(pattern, name); ok {
+			return true
+		}
+	}
+	return false
+}
