@@ -15,12 +15,13 @@ import (
 func TestEveryArchHasItsABIs(t *testing.T) {
 	t.Parallel()
 	for _, a := range arch.All() {
-		for _, goarch := range []string{a.GOARCH, a.CompatGOARCH} {
-			if goarch == "" {
-				continue
-			}
-			_, ok := syscalls.ForGOARCH(goarch)
-			assert.True(t, ok, "%s: no syscall ABI for GOARCH %s", a.Name, goarch)
+		ports := []arch.GoTarget{a.Go}
+		if a.Compat != nil {
+			ports = append(ports, *a.Compat)
+		}
+		for _, p := range ports {
+			_, ok := syscalls.ForGOARCH(p.GOARCH)
+			assert.True(t, ok, "%s: no syscall ABI for GOARCH %s", a.Name, p.GOARCH)
 		}
 	}
 }
