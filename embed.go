@@ -22,7 +22,7 @@ var Data embed.FS
 //
 //go:embed go.mod go.sum
 //go:embed cmd/ksystest-agent cmd/ksystest-compat
-//go:embed harness/agent harness/proto harness/trigger harness/arch
+//go:embed harness/agent harness/proto harness/trigger harness/arch harness/syscalls
 var guestSource embed.FS
 
 // GuestSource is the module source the guest programs build from.

@@ -7,32 +7,25 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/ksystest/ksystest/harness/syscalls"
 	"golang.org/x/sys/unix"
 )
 
 var nativeEndian = binary.NativeEndian
 
-// syscallNumbers maps the syscall names cases use to this GOARCH's numbers;
-// syscalls64 (a per-arch file) adds those that only 64-bit guests need.
-// Extend it when a case needs a new syscall.
-var syscallNumbers = map[string]uintptr{
-	"write":   unix.SYS_WRITE,
-	"prctl":   unix.SYS_PRCTL,
-	"splice":  unix.SYS_SPLICE,
-	"clone":   unix.SYS_CLONE,
-	"connect": unix.SYS_CONNECT,
-	"getpid":  unix.SYS_GETPID,
-}
-
-// SyscallNumber returns the number of the named syscall on this arch.
+// SyscallNumber returns the number of the named syscall in this
+// program's ABI, from the tables generated from the kernel's own
+// (harness/syscalls).
 func SyscallNumber(name string) (uintptr, error) {
-	if nr, ok := syscallNumbers[name]; ok {
-		return nr, nil
+	abi, ok := syscalls.ForGOARCH(runtime.GOARCH)
+	if !ok {
+		return 0, fmt.Errorf("no syscall table for GOARCH %s", runtime.GOARCH)
 	}
-	if nr, ok := syscalls64[name]; ok {
-		return nr, nil
+	sc, ok := syscalls.Lookup(abi, name)
+	if !ok {
+		return 0, fmt.Errorf("syscall %q does not exist in the %s ABI", name, abi)
 	}
-	return 0, fmt.Errorf("syscall %q unknown to the agent on %s", name, runtime.GOARCH)
+	return uintptr(sc.NR), nil
 }
 
 // Thread runs functions on one locked OS thread, so every syscall of every
