@@ -1,6 +1,7 @@
 package kbtf
 
 import (
+	"bytes"
 	"debug/elf"
 	"encoding/binary"
 	"fmt"
@@ -99,6 +100,31 @@ func everyKind(order binary.ByteOrder) []byte {
 	b.add("user", kindTypeTag, 0, ulong)
 	b.add("big", kindEnum64, 1, 8, b.str("HUGE"), 1, 2)
 	return b.bytes()
+}
+
+// tinyELF is a 64-bit little-endian ELF relocatable with two sections:
+// .BTF holding btf, and the section name table.
+func tinyELF(btf []byte) []byte {
+	names := "\x00.BTF\x00.shstrtab\x00"
+	le := binary.LittleEndian
+	ehdr := elf.Header64{
+		Type: uint16(elf.ET_REL), Machine: uint16(elf.EM_BPF), Version: uint32(elf.EV_CURRENT),
+		Ehsize: 64, Shentsize: 64, Shnum: 3, Shstrndx: 2,
+		Shoff: uint64(64 + len(btf) + len(names)),
+	}
+	copy(ehdr.Ident[:], elf.ELFMAG)
+	ehdr.Ident[elf.EI_CLASS], ehdr.Ident[elf.EI_DATA], ehdr.Ident[elf.EI_VERSION] = byte(elf.ELFCLASS64), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT)
+	sections := []elf.Section64{
+		{},
+		{Name: 1, Type: uint32(elf.SHT_PROGBITS), Off: 64, Size: uint64(len(btf)), Addralign: 4},
+		{Name: 6, Type: uint32(elf.SHT_STRTAB), Off: uint64(64 + len(btf)), Size: uint64(len(names)), Addralign: 1},
+	}
+	var buf bytes.Buffer
+	binary.Write(&buf, le, ehdr)
+	buf.Write(btf)
+	buf.WriteString(names)
+	binary.Write(&buf, le, sections)
+	return buf.Bytes()
 }
 
 // fixtureBTF returns the .BTF section of a committed BPF object

@@ -169,6 +169,30 @@ func TestFindELF(t *testing.T) {
 	}
 }
 
+func TestFindTinyELF(t *testing.T) {
+	t.Parallel()
+	btf := everyKind(binary.BigEndian)
+	image := tinyELF(btf)
+	f, err := Find(image)
+	require.NoError(t, err)
+	assert.Equal(t, btf, f.BTF)
+	assert.Equal(t, Location{Container: "elf", Offset: 64}, f.Where)
+
+	// The section header of .BTF comes after the file header, the
+	// section and the names; its size is at +32.
+	size := len(image) - 2*64 + 32
+	binary.LittleEndian.PutUint64(image[size:], 1<<40)
+	_, err = Find(image)
+	assert.ErrorContains(t, err, "ELF section .BTF: 1099511627776 bytes at 64, beyond the file")
+
+	// An ELF without .BTF is scanned like any image.
+	image = tinyELF(nil)
+	copy(image[64+1:], ".XYZ")
+	f, err = Find(cat(image, btf))
+	require.NoError(t, err)
+	assert.Equal(t, Location{Offset: len(image)}, f.Where)
+}
+
 func TestXZDictSize(t *testing.T) {
 	t.Parallel()
 	stream := xzed(t, []byte("kernel"))
