@@ -163,7 +163,7 @@ func TestFindELF(t *testing.T) {
 			// an image without BTF: it was found, and is broken.
 			obj[f.Where.Offset] = 0
 			_, err = Find(obj)
-			assert.ErrorContains(t, err, "ELF section .BTF: btf header: bad magic")
+			assert.ErrorContains(t, err, "ELF section .BTF: btf header: bad magic 00")
 			assert.NotErrorIs(t, err, ErrNoBTF)
 		})
 	}

@@ -114,7 +114,7 @@ func readHeader(data []byte) (header, error) {
 	case data[0] == 0xeb && data[1] == 0x9f:
 		h.be = true
 	default:
-		return h, fmt.Errorf("btf header: bad magic %#02x%02x", data[0], data[1])
+		return h, fmt.Errorf("btf header: bad magic % x", data[:2])
 	}
 	if data[2] != 1 {
 		return h, fmt.Errorf("btf header: version %d, want 1", data[2])

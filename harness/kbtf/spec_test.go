@@ -80,7 +80,7 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"empty", nil, "btf header: 0 bytes"},
 		{"short header", everyKind(le)[:20], "btf header: 20 bytes"},
-		{"magic", edit(func(d []byte) []byte { d[0] = 0; return d }), "bad magic"},
+		{"magic", edit(func(d []byte) []byte { d[0] = 0; return d }), "bad magic 00 eb"},
 		{"version", edit(func(d []byte) []byte { d[2] = 2; return d }), "version 2"},
 		{"flags", edit(func(d []byte) []byte { d[3] = 1; return d }), "flags 0x1"},
 		{"header too short", edit(func(d []byte) []byte { return put(d, 4, 20) }), "length 20 out of range"},
