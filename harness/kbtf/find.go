@@ -36,7 +36,8 @@ type Location struct {
 	// ELF .BTF section, else the compression of the stream it was in:
 	// "gzip", "xz" or "zstd".
 	Container string
-	// Stream is where the compressed stream starts in the image.
+	// Stream is where the compressed stream starts in the image, when
+	// there is one.
 	Stream int
 	// Offset is where the blob starts: in the image, or in the stream
 	// once decoded.
@@ -228,7 +229,7 @@ func decode(format string, data []byte, limit int) []byte {
 		r = zr
 	}
 	var out bytes.Buffer
-	out.ReadFrom(io.LimitReader(r, int64(limit))) //nolint:errcheck // see above
+	_, _ = out.ReadFrom(io.LimitReader(r, int64(limit)))
 	return out.Bytes()
 }
 
