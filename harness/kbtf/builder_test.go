@@ -128,10 +128,10 @@ func tinyELF(btf []byte) []byte {
 }
 
 // fixtureBTF returns the .BTF section of a committed BPF object
-// (bpf/probes_*_bpf{el,eb}.o): real clang output, in both byte orders.
+// (bpf/obj/probes_*_bpf{el,eb}.o): real clang output, in both byte orders.
 func fixtureBTF(t testing.TB, name string) []byte {
 	t.Helper()
-	f, err := elf.Open(filepath.Join("..", "..", "bpf", name))
+	f, err := elf.Open(filepath.Join("..", "..", "bpf", "obj", name))
 	require.NoError(t, err)
 	defer f.Close()
 	sec := f.Section(".BTF")

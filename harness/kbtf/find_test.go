@@ -150,7 +150,7 @@ func TestFindELF(t *testing.T) {
 	for _, fx := range fixtures {
 		t.Run(fx.object, func(t *testing.T) {
 			t.Parallel()
-			obj, err := os.ReadFile(filepath.Join("..", "..", "bpf", fx.object))
+			obj, err := os.ReadFile(filepath.Join("..", "..", "bpf", "obj", fx.object))
 			require.NoError(t, err)
 			f, err := Find(obj)
 			require.NoError(t, err)
