@@ -36,16 +36,27 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * decoded them (orig_gpr2, orig_x0, r10 and all), independent of any
  * probe's pt_regs reading. The agent compares it with what it passed.
  */
-#if defined(__TARGET_ARCH_arm)
-struct trace_event_raw_sys_enter {
-	__s32 id;
-	__u32 args[6];
-} __attribute__((preserve_access_index));
-#else
 struct trace_event_raw_sys_enter {
 	long id;
 	unsigned long args[6];
 } __attribute__((preserve_access_index));
+
+/*
+ * A 32-bit kernel's record: its longs are 4 bytes, and a tracepoint's
+ * context must be read at its own width. 32-bit arm always reads this
+ * one; the x86 object (x86_64 and i386 kernels) picks one with CO-RE.
+ */
+struct trace_event_raw_sys_enter___32 {
+	__s32 id;
+	__u32 args[6];
+} __attribute__((preserve_access_index));
+
+#if defined(__TARGET_ARCH_arm)
+#define KERNEL_32() 1
+#elif defined(__TARGET_ARCH_x86)
+#define KERNEL_32() (!bpf_core_field_exists(((struct pt_regs *)0)->r10))
+#else
+#define KERNEL_32() 0
 #endif
 
 /*
@@ -83,15 +94,27 @@ int oracle_sys_enter(struct trace_event_raw_sys_enter *ctx)
 	e->tid = (__u32)bpf_get_current_pid_tgid();
 	e->kind = KSYSTEST_KIND_ORACLE;
 	e->nargs = 6;
-	e->nr = (__u64)ctx->id;
 	/* Spelled out: the verifier refuses a ctx pointer moved by a loop. */
-	e->args[0] = ctx->args[0];
-	e->args[1] = ctx->args[1];
-	e->args[2] = ctx->args[2];
-	e->args[3] = ctx->args[3];
-	e->args[4] = ctx->args[4];
-	e->args[5] = ctx->args[5];
-	nr32 = (__u32)ctx->id;
+	if (KERNEL_32()) {
+		struct trace_event_raw_sys_enter___32 *c = (void *)ctx;
+
+		e->nr = (__u64)(__s64)c->id;
+		e->args[0] = c->args[0];
+		e->args[1] = c->args[1];
+		e->args[2] = c->args[2];
+		e->args[3] = c->args[3];
+		e->args[4] = c->args[4];
+		e->args[5] = c->args[5];
+	} else {
+		e->nr = (__u64)ctx->id;
+		e->args[0] = ctx->args[0];
+		e->args[1] = ctx->args[1];
+		e->args[2] = ctx->args[2];
+		e->args[3] = ctx->args[3];
+		e->args[4] = ctx->args[4];
+		e->args[5] = ctx->args[5];
+	}
+	nr32 = (__u32)e->nr;
 	d = bpf_map_lookup_elem(&ksystest_oracle_deref, &nr32);
 	if (d && d->arg < 6 && d->words <= KSYSTEST_MAX_ARGS) {
 		const void *p = (const void *)(unsigned long)e->args[d->arg & 7];
@@ -136,13 +159,72 @@ int BPF_KSYSCALL(ksys_splice, unsigned long fd_in, unsigned long off_in,
  * ---- Quirks ------------------------------------------------------------
  *
  * For each place where BPF_KSYSCALL does not give the real arguments
- * (libbpf's own list: old mmap, clone orders, socketcall, compat), a naive
- * probe written with the x86_64 signature, the way users first write it,
- * and an aware probe that recovers the real arguments on every arch. The
- * catalogue (bpf/cases.yaml) says, per arch, how the naive probe goes wrong.
- * A probe may be several programs: NAME and NAME__SUFFIX are attached
- * together.
+ * (libbpf's own list: old mmap, clone orders, socketcall, compat, and what
+ * the guests showed besides), a naive probe written with the x86_64
+ * signature, the way users first write it, and an aware probe that
+ * recovers the real arguments on every arch. The catalogue
+ * (bpf/cases.yaml) says, per arch, how the naive probe goes wrong. A probe
+ * may be several programs: NAME and NAME__SUFFIX are attached together,
+ * and it fires if any of them attaches.
  */
+
+/*
+ * What an aware probe reads: the syscall's own pt_regs and its six
+ * arguments, on every arch, without trusting what can be wrong.
+ *
+ * - powerpc: Debian's ppc64el kernels (6.1, 6.12) select the syscall
+ *   wrapper, whose entry points are plain sys_NAME(const struct pt_regs *).
+ *   cilium/ebpf looks for __powerpc64_sys_bpf (libbpf for
+ *   __powerpc_sys_bpf), finds none and resolves LINUX_HAS_SYSCALL_WRAPPER
+ *   to 0, so BPF_KSYSCALL reads the wrapper's own registers. The aware
+ *   probe knows: every ppc64el kernel since 6.1 has the wrapper (before
+ *   it, a probe would check that __se_sys_bpf is absent from kallsyms).
+ * - i386: one x86 object serves x86_64 and i386 kernels (bpf2go builds one
+ *   for GOARCH amd64 and 386). bpf_tracing.h reads x86_64's registers (di,
+ *   si, dx, r10, r8, r9) and takes the wrapper's pt_regs from di; i386's
+ *   __ia32_sys_NAME gets it in eax (-mregparm=3) and the arguments are in
+ *   bx, cx, dx, si, di, bp. Only x86_64's pt_regs has r10: CO-RE tells.
+ */
+extern _Bool LINUX_HAS_SYSCALL_WRAPPER __kconfig;
+#if defined(__TARGET_ARCH_powerpc)
+#define AWARE_WRAPPER 1
+#else
+#define AWARE_WRAPPER LINUX_HAS_SYSCALL_WRAPPER
+#endif
+
+#if defined(__TARGET_ARCH_x86)
+struct pt_regs___i386 {
+	__u32 bx, cx, dx, si, di, bp, ax;
+} __attribute__((preserve_access_index));
+#define X86_64() bpf_core_field_exists(((struct pt_regs *)0)->r10)
+#endif
+
+static __always_inline void syscall_args(struct pt_regs *ctx, __u64 *a)
+{
+	struct pt_regs *regs;
+
+#if defined(__TARGET_ARCH_x86)
+	if (!X86_64()) {
+		struct pt_regs___i386 *r;
+
+		r = (void *)(unsigned long)BPF_CORE_READ((struct pt_regs___i386 *)ctx, ax);
+		a[0] = BPF_CORE_READ(r, bx);
+		a[1] = BPF_CORE_READ(r, cx);
+		a[2] = BPF_CORE_READ(r, dx);
+		a[3] = BPF_CORE_READ(r, si);
+		a[4] = BPF_CORE_READ(r, di);
+		a[5] = BPF_CORE_READ(r, bp);
+		return;
+	}
+#endif
+	regs = AWARE_WRAPPER ? (struct pt_regs *)PT_REGS_PARM1(ctx) : ctx;
+	a[0] = PT_REGS_PARM1_CORE_SYSCALL(regs);
+	a[1] = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	a[2] = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	a[3] = PT_REGS_PARM4_CORE_SYSCALL(regs);
+	a[4] = PT_REGS_PARM5_CORE_SYSCALL(regs);
+	a[5] = PT_REGS_PARM6_CORE_SYSCALL(regs);
+}
 
 /* mmap(addr, len, prot, flags, fd, off) */
 SEC("ksyscall/mmap")
@@ -175,34 +257,71 @@ int BPF_KSYSCALL(naive_old_mmap, unsigned long addr, unsigned long len,
 }
 
 SEC("ksyscall/old_mmap")
-int BPF_KSYSCALL(aware_mmap, struct mmap_arg_struct *uargs)
+int aware_mmap(struct pt_regs *ctx)
 {
-	struct mmap_arg_struct a = {};
+	struct mmap_arg_struct m = {};
+	__u64 a[6];
 
-	if (bpf_probe_read_user(&a, sizeof(a), uargs))
+	syscall_args(ctx, a);
+	if (bpf_probe_read_user(&m, sizeof(m), (const void *)a[0]))
 		return 0;
-	return emit(6, a.addr, a.len, a.prot, a.flags, a.fd, a.offset);
+	return emit(6, m.addr, m.len, m.prot, m.flags, m.fd, m.offset);
 }
-#elif defined(__TARGET_ARCH_arm)
+#else
+#if defined(__TARGET_ARCH_arm)
 /*
  * 32-bit arm has no mmap for EABI programs, only mmap2 (offset in pages),
  * whose entry stub branches to sys_mmap_pgoff with the registers intact.
  */
-SEC("ksyscall/mmap_pgoff")
-int BPF_KSYSCALL(aware_mmap, unsigned long addr, unsigned long len,
-		 unsigned long prot, unsigned long flags, unsigned long fd,
-		 unsigned long pgoff)
-{
-	return emit(6, addr, len, prot, flags, fd, (__u64)pgoff << 12);
-}
+#define MMAP_SEC "ksyscall/mmap_pgoff"
+#define MMAP_PAGES 1
+#elif defined(__TARGET_ARCH_mips)
+/* mips's syscall table sends mmap to sys_mips_mmap: there is no sys_mmap. */
+#define MMAP_SEC "ksyscall/mips_mmap"
+#define MMAP_PAGES 0
 #else
-SEC("ksyscall/mmap")
-int BPF_KSYSCALL(aware_mmap, unsigned long addr, unsigned long len,
-		 unsigned long prot, unsigned long flags, unsigned long fd,
-		 unsigned long off)
+#define MMAP_SEC "ksyscall/mmap"
+#define MMAP_PAGES 0
+#endif
+
+SEC(MMAP_SEC)
+int aware_mmap(struct pt_regs *ctx)
 {
-	return emit(6, addr, len, prot, flags, fd, off);
+	__u64 a[6];
+
+	syscall_args(ctx, a);
+	if (MMAP_PAGES)
+		a[5] <<= 12;
+	return emit(6, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
+
+#if defined(__TARGET_ARCH_x86)
+/*
+ * i386 kernels have no sys_mmap: i386 programs map with mmap2 (offset in
+ * pages), which the i386 table sends to sys_mmap_pgoff, and syscall 90 is
+ * old_mmap, one pointer to six 32-bit longs, as on s390x.
+ */
+SEC("ksyscall/mmap_pgoff")
+int aware_mmap__pgoff(struct pt_regs *ctx)
+{
+	__u64 a[6];
+
+	syscall_args(ctx, a);
+	return emit(6, a[0], a[1], a[2], a[3], a[4], a[5] << 12);
+}
+
+SEC("ksyscall/old_mmap")
+int aware_mmap__old(struct pt_regs *ctx)
+{
+	__u32 m[6] = {};
+	__u64 a[6];
+
+	syscall_args(ctx, a);
+	if (bpf_probe_read_user(m, sizeof(m), (const void *)a[0]))
+		return 0;
+	return emit(6, m[0], m[1], m[2], m[3], m[4], m[5]);
+}
+#endif
 #endif
 
 /* clone(flags, newsp, parent_tid, child_tid, tls): the x86_64 order. */
@@ -216,32 +335,32 @@ int BPF_KSYSCALL(naive_clone, unsigned long flags, unsigned long newsp,
 /*
  * The aware probe emits the arguments in the x86_64 order whatever the
  * kernel's register order, which kernel/fork.c picks by config: s390 is
- * CONFIG_CLONE_BACKWARDS2 (newsp first); arm, arm64, i386 (and mips,
- * powerpc, riscv) are CONFIG_CLONE_BACKWARDS (tls before child_tid);
- * x86_64 is neither. One x86 object serves x86_64 and i386 kernels (as
- * bpf2go builds it for GOARCH amd64 and 386), so it asks CO-RE whether
- * the kernel's pt_regs has r10, which only x86_64's has.
+ * CONFIG_CLONE_BACKWARDS2 (newsp first); arm, arm64, i386, mips, powerpc
+ * and riscv are CONFIG_CLONE_BACKWARDS (tls before child_tid); x86_64 is
+ * neither.
  */
 #if defined(__TARGET_ARCH_s390)
 #define CLONE_BACKWARDS2() 1
 #define CLONE_BACKWARDS() 0
 #elif defined(__TARGET_ARCH_x86)
 #define CLONE_BACKWARDS2() 0
-#define CLONE_BACKWARDS() (!bpf_core_field_exists(((struct pt_regs *)0)->r10))
+#define CLONE_BACKWARDS() (!X86_64())
 #else
 #define CLONE_BACKWARDS2() 0
 #define CLONE_BACKWARDS() 1
 #endif
 
 SEC("ksyscall/clone")
-int BPF_KSYSCALL(aware_clone, unsigned long r1, unsigned long r2,
-		 unsigned long r3, unsigned long r4, unsigned long r5)
+int aware_clone(struct pt_regs *ctx)
 {
+	__u64 a[6];
+
+	syscall_args(ctx, a);
 	if (CLONE_BACKWARDS2())
-		return emit(5, r2, r1, r3, r4, r5, 0);
+		return emit(5, a[1], a[0], a[2], a[3], a[4], 0);
 	if (CLONE_BACKWARDS())
-		return emit(5, r1, r2, r3, r5, r4, 0);
-	return emit(5, r1, r2, r3, r4, r5, 0);
+		return emit(5, a[0], a[1], a[2], a[4], a[3], 0);
+	return emit(5, a[0], a[1], a[2], a[3], a[4], 0);
 }
 
 /*
@@ -266,42 +385,72 @@ int BPF_KSYSCALL(naive_connect, unsigned long fd, void *uservaddr,
 }
 
 SEC("ksyscall/connect")
-int BPF_KSYSCALL(aware_connect, unsigned long fd, void *uservaddr,
-		 unsigned long addrlen)
+int aware_connect(struct pt_regs *ctx)
 {
-	return emit_connect(fd, uservaddr, addrlen);
-}
+	__u64 a[6];
 
-/*
- * Where the ABI has socketcall (s390x; i386), user space may reach connect
- * through socketcall(SYS_CONNECT, args*) instead: Go's syscall package and
- * net do on s390x. The aware probe decodes that path too.
- */
-#define SYS_CONNECT 3
-
-SEC("ksyscall/socketcall")
-int BPF_KSYSCALL(aware_connect__socketcall, int call, unsigned long *uargs)
-{
-	unsigned long a[3] = {};
-
-	if (call != SYS_CONNECT)
-		return 0;
-	if (bpf_probe_read_user(a, sizeof(a), uargs))
-		return 0;
+	syscall_args(ctx, a);
 	return emit_connect(a[0], (const void *)a[1], a[2]);
 }
 
 /*
+ * Where the ABI has socketcall (s390x, i386, ppc64), user space may reach
+ * connect through socketcall(SYS_CONNECT, args*) instead: Go's syscall
+ * package and net do on s390x and i386. The argument array holds the
+ * ABI's longs: 4 bytes each on i386. The aware probe decodes that path too.
+ */
+#define SYS_CONNECT 3
+
+SEC("ksyscall/socketcall")
+int aware_connect__socketcall(struct pt_regs *ctx)
+{
+	unsigned long words[3] = {};
+	__u64 a[6];
+
+	syscall_args(ctx, a);
+	if (a[0] != SYS_CONNECT)
+		return 0;
+#if defined(__TARGET_ARCH_x86)
+	if (!X86_64()) {
+		__u32 narrow[3] = {};
+
+		if (bpf_probe_read_user(narrow, sizeof(narrow), (const void *)a[1]))
+			return 0;
+		return emit_connect(narrow[0], (const void *)(unsigned long)narrow[1], narrow[2]);
+	}
+#endif
+	if (bpf_probe_read_user(words, sizeof(words), (const void *)a[1]))
+		return 0;
+	return emit_connect(words[0], (const void *)words[1], words[2]);
+}
+
+/* prctl read the aware way: the entry quirk's aware case. */
+SEC("ksyscall/prctl")
+int aware_prctl(struct pt_regs *ctx)
+{
+	__u64 a[6];
+
+	syscall_args(ctx, a);
+	return emit(5, a[0], a[1], a[2], a[3], a[4], 0);
+}
+
+/*
  * Compat: 32-bit programs on 64-bit kernels. ksyscall/ attaches only the
- * native entry points. On x86_64, i386 tasks enter __ia32_sys_* with their
- * arguments in bx, cx, dx, si, di, bp, and clone through the compat
- * ia32_clone, which takes CLONE_BACKWARDS order (tls before child_tid).
- * On arm64, AArch32 tasks enter the native __arm64_sys_* wrappers with
- * arguments in x0..x5, and clone goes to the native sys_clone. Either way
- * the program passed clone's arguments in CLONE_BACKWARDS order, and that
- * is what the aware probe decodes.
+ * native entry points.
+ * - x86_64: i386 tasks enter __ia32_sys_* with their arguments in bx, cx,
+ *   dx, si, di, bp, and clone through the compat ia32_clone, which takes
+ *   CLONE_BACKWARDS order (tls before child_tid).
+ * - arm64: AArch32 tasks enter the native __arm64_sys_* wrappers with
+ *   arguments in x0..x5, and clone goes to the native sys_clone, which is
+ *   CONFIG_CLONE_BACKWARDS on arm64 too.
+ * - mips64: o32 tasks enter the native sys_* functions (no wrapper), with
+ *   arguments 5 and up copied from the user stack into a4..a7, and clone
+ *   through the __sys_clone stub to sys_clone (CONFIG_CLONE_BACKWARDS).
+ * Either way the program passed clone's arguments in CLONE_BACKWARDS
+ * order, and that is what the aware probe decodes.
  */
 #if defined(__TARGET_ARCH_x86)
+#define COMPAT_REGS(ctx) ((struct pt_regs *)PT_REGS_PARM1(ctx))
 #define COMPAT_ARG(regs, n) \
 	((n) == 0 ? BPF_CORE_READ(regs, bx) : (n) == 1 ? BPF_CORE_READ(regs, cx) : \
 	 (n) == 2 ? BPF_CORE_READ(regs, dx) : (n) == 3 ? BPF_CORE_READ(regs, si) : \
@@ -309,16 +458,20 @@ int BPF_KSYSCALL(aware_connect__socketcall, int call, unsigned long *uargs)
 #define COMPAT_WRITE "kprobe/__ia32_sys_write"
 #define COMPAT_PRCTL "kprobe/__ia32_sys_prctl"
 #define COMPAT_CLONE "kprobe/__ia32_compat_sys_ia32_clone"
-#define COMPAT_CLONE_BACKWARDS 1
 #elif defined(__TARGET_ARCH_arm64)
+#define COMPAT_REGS(ctx) ((struct pt_regs *)PT_REGS_PARM1(ctx))
 #define COMPAT_ARG(regs, n) \
 	((n) == 0 ? BPF_CORE_READ((struct pt_regs___arm64 *)(regs), orig_x0) : \
 	 BPF_CORE_READ((struct user_pt_regs *)(regs), regs[n]))
 #define COMPAT_WRITE "kprobe/__arm64_sys_write"
 #define COMPAT_PRCTL "kprobe/__arm64_sys_prctl"
 #define COMPAT_CLONE "kprobe/__arm64_sys_clone"
-/* The AArch32 ABI and arm64's sys_clone are both CONFIG_CLONE_BACKWARDS. */
-#define COMPAT_CLONE_BACKWARDS 1
+#elif defined(__TARGET_ARCH_mips)
+#define COMPAT_REGS(ctx) (ctx)
+#define COMPAT_ARG(regs, n) BPF_CORE_READ((regs), regs[4 + (n)])
+#define COMPAT_WRITE "kprobe/sys_write"
+#define COMPAT_PRCTL "kprobe/sys_prctl"
+#define COMPAT_CLONE "kprobe/sys_clone"
 #endif
 
 #ifdef COMPAT_ARG
@@ -328,7 +481,7 @@ int BPF_KSYSCALL(aware_connect__socketcall, int call, unsigned long *uargs)
 SEC(COMPAT_WRITE)
 int BPF_KPROBE(compat_write)
 {
-	struct pt_regs *regs = (struct pt_regs *)PT_REGS_PARM1(ctx);
+	struct pt_regs *regs = COMPAT_REGS(ctx);
 
 	return emit(3, CARG(regs, 0), CARG(regs, 1), CARG(regs, 2), 0, 0, 0);
 }
@@ -336,7 +489,7 @@ int BPF_KPROBE(compat_write)
 SEC(COMPAT_PRCTL)
 int BPF_KPROBE(compat_prctl)
 {
-	struct pt_regs *regs = (struct pt_regs *)PT_REGS_PARM1(ctx);
+	struct pt_regs *regs = COMPAT_REGS(ctx);
 
 	return emit(5, CARG(regs, 0), CARG(regs, 1), CARG(regs, 2),
 		    CARG(regs, 3), CARG(regs, 4), 0);
@@ -345,13 +498,10 @@ int BPF_KPROBE(compat_prctl)
 SEC(COMPAT_CLONE)
 int BPF_KPROBE(compat_clone)
 {
-	struct pt_regs *regs = (struct pt_regs *)PT_REGS_PARM1(ctx);
+	struct pt_regs *regs = COMPAT_REGS(ctx);
 
-	if (COMPAT_CLONE_BACKWARDS)
-		return emit(5, CARG(regs, 0), CARG(regs, 1), CARG(regs, 2),
-			    CARG(regs, 4), CARG(regs, 3), 0);
 	return emit(5, CARG(regs, 0), CARG(regs, 1), CARG(regs, 2),
-		    CARG(regs, 3), CARG(regs, 4), 0);
+		    CARG(regs, 4), CARG(regs, 3), 0);
 }
 #endif
 
@@ -362,11 +512,10 @@ int BPF_KPROBE(compat_clone)
  * 4th argument on x86_64 (the syscall instruction leaves the return address
  * there; the argument is in r10) and gprs[2] for the 1st on s390x (the
  * argument is in orig_gpr2). It assumes the syscall wrapper.
- * Used by harness/run's VM tests through testdata/wrong-probe.yaml. Not
- * on 32-bit arm, whose function calls pass only four arguments in
- * registers.
+ * Used by harness/run's VM tests through testdata/wrong-probe.yaml, on
+ * x86_64, arm64 and s390x.
  */
-#if !defined(__TARGET_ARCH_arm)
+#if defined(__TARGET_ARCH_x86) || defined(__TARGET_ARCH_arm64) || defined(__TARGET_ARCH_s390)
 SEC("ksyscall/splice")
 int BPF_KPROBE(wrong_splice)
 {

@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/ksystest/ksystest/harness/proto"
 	"github.com/ksystest/ksystest/harness/trigger"
@@ -57,15 +56,10 @@ func Run(em *Emitter, cataloguePath string) error {
 	_ = unix.Setrlimit(unix.RLIMIT_MEMLOCK, &rl)
 
 	thread := trigger.NewThread()
-	start := time.Now()
 	probes, loadErr := loadBuiltin(cat)
 	if loadErr == nil {
 		defer probes.Close()
-		em.Emit(proto.Event{Type: proto.EventLoaded, Loaded: &proto.Loaded{
-			Programs:   probes.Programs(),
-			LoadMillis: time.Since(start).Milliseconds(),
-			Wrapper:    probes.Wrapper,
-		}})
+		probes.EntryOffset = cat.EntryOffset
 	}
 	r := &runner{probes: probes, thread: thread, res: &trigger.GuestResources{}}
 	if loadErr == nil {
@@ -82,6 +76,13 @@ func Run(em *Emitter, cataloguePath string) error {
 			r.run(&res, c)
 		}
 		em.Emit(proto.Event{Type: proto.EventCase, Case: &res})
+	}
+	if loadErr == nil {
+		em.Emit(proto.Event{Type: proto.EventLoaded, Loaded: &proto.Loaded{
+			Programs:   probes.Loaded(),
+			LoadMillis: probes.LoadTime.Milliseconds(),
+			Wrapper:    probes.Wrapper,
+		}})
 	}
 	em.Emit(proto.Event{Type: proto.EventDone})
 	return nil
@@ -116,14 +117,25 @@ func (r *runner) run(res *proto.CaseResult, c proto.Case) {
 		res.Error = err.Error()
 		return
 	}
+	entry := r.probes.EntryOffset
+	if c.AtEntry {
+		r.probes.EntryOffset = 0
+	}
 	syms, detach, err := r.probes.Attach(c.Probe)
+	r.probes.EntryOffset = entry
 	defer detach()
 	res.Attach = strings.Join(syms, ",")
-	if errors.Is(err, ErrNoProbe) {
+	res.Section = r.probes.Section(c.Probe)
+	var le *LoadError
+	switch {
+	case errors.Is(err, ErrNoProbe):
 		res.Error = err.Error()
 		return
-	}
-	if err != nil {
+	case errors.As(err, &le):
+		// The call is still made, as for a probe that does not attach:
+		// the oracle still sees it.
+		res.LoadError = le.Error()
+	case err != nil:
 		// The call is still made: that a probe cannot attach is itself
 		// what some cases expect (no sys_mmap on s390x).
 		res.AttachError = err.Error()
@@ -138,7 +150,7 @@ func (r *runner) run(res *proto.CaseResult, c proto.Case) {
 		res.Error = err.Error()
 		return
 	}
-	res.Passed, res.Regs, res.NR, res.Ret, res.Errno = call.Passed, call.Regs, call.NR, call.Ret, call.Errno
+	res.Passed, res.Regs, res.NArgs, res.NR, res.Ret, res.Errno = call.Passed, call.Regs, call.NArgs, call.NR, call.Ret, call.Errno
 	d, err := r.probes.Drain()
 	if err != nil {
 		res.Error = err.Error()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,16 +25,27 @@ const (
 	oracleProgram = "oracle_sys_enter"
 )
 
-// Probes is one loaded collection (a BPF object: ksystest's own probes or
-// a user's), with its ring buffer when it reports through ksystest.h.
+// Probes is one collection (a BPF object: ksystest's own probes or a
+// user's). Its maps are created once, at load; each program is loaded the
+// first time a case attaches it, sharing those maps, so a program the
+// kernel rejects fails its own cases and no other.
 type Probes struct {
 	Name   string
-	coll   *ebpf.Collection
 	spec   *ebpf.CollectionSpec
+	maps   *ebpf.Collection
+	opts   ebpf.CollectionOptions
 	events *ringbuf.Reader
-	// Wrapper is what loading learnt about the syscall wrapper.
+	// Wrapper is what loading learnt about the syscall wrapper (from the
+	// first program loaded that reads LINUX_HAS_SYSCALL_WRAPPER).
 	Wrapper proto.Wrapper
-	oracle  link.Link
+	progs   map[string]*ebpf.Program
+	loadErr map[string]error
+	// LoadTime is what creating the maps and loading programs took.
+	LoadTime time.Duration
+	oracle   link.Link
+	// EntryOffset, when not zero, attaches kprobes that far into the
+	// function (past an ftrace patch site the kernel will not probe).
+	EntryOffset uint64
 }
 
 // LoadOptions are what every collection of a guest loads against.
@@ -60,35 +72,79 @@ func KernelTypes(path string) (*btf.Spec, error) {
 	return spec, nil
 }
 
-// LoadProbes loads the collection c.
+// LoadProbes reads the collection c and creates its maps.
 func LoadProbes(c proto.Collection, o LoadOptions) (*Probes, error) {
 	spec, err := ebpf.LoadCollectionSpec(c.Path)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", c.Path, err)
 	}
-	var opts ebpf.CollectionOptions
-	opts.Programs.KernelTypes = o.KernelTypes
-	w := proto.Wrapper{Symbols: o.Symbols}
+	p := &Probes{Name: c.Name, spec: spec, progs: map[string]*ebpf.Program{}, loadErr: map[string]error{},
+		Wrapper: proto.Wrapper{Symbols: o.Symbols}}
 	if o.SymbolsError != "" {
-		w.ReadError = "kallsyms: " + o.SymbolsError
+		p.Wrapper.ReadError = "kallsyms: " + o.SymbolsError
 	}
-	coll, err := loadWithWrapperFallback(spec, opts, &w)
-	if err != nil {
-		return nil, fmt.Errorf("load %s: %s", c.Name, verifierDetail(err))
+	p.opts.Programs.KernelTypes = o.KernelTypes
+	start := time.Now()
+	defer func() { p.LoadTime += time.Since(start) }()
+	mapsOnly := spec.Copy()
+	mapsOnly.Programs = nil
+	if p.maps, err = ebpf.NewCollectionWithOptions(mapsOnly, p.opts); err != nil {
+		return nil, fmt.Errorf("create the maps of %s: %w", c.Name, err)
 	}
-	if v, err := readWrapperValue(spec, coll); err != nil {
-		w.ReadError = err.Error()
-	} else {
-		w.Loader = &v
-	}
-	p := &Probes{Name: c.Name, coll: coll, spec: spec, Wrapper: w}
-	if m := coll.Maps[eventsMap]; m != nil {
+	p.opts.MapReplacements = p.maps.Maps
+	if m := p.maps.Maps[eventsMap]; m != nil {
 		if p.events, err = ringbuf.NewReader(m); err != nil {
-			coll.Close()
+			p.maps.Close()
 			return nil, fmt.Errorf("open ring buffer of %s: %w", c.Name, err)
 		}
 	}
 	return p, nil
+}
+
+// program loads the program called name once, with the collection's maps.
+func (p *Probes) program(name string) (*ebpf.Program, error) {
+	if prog := p.progs[name]; prog != nil {
+		return prog, nil
+	}
+	if err := p.loadErr[name]; err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	defer func() { p.LoadTime += time.Since(start) }()
+	one := p.spec.Copy()
+	one.Programs = map[string]*ebpf.ProgramSpec{name: p.spec.Programs[name]}
+	first := p.Wrapper.ResolvedBy == ""
+	w := p.Wrapper
+	coll, err := loadWithWrapperFallback(one, p.opts, &w)
+	if err != nil {
+		err = fmt.Errorf("load %s: %s", name, verifierDetail(err))
+		p.loadErr[name] = err
+		return nil, err
+	}
+	prog := coll.Programs[name]
+	delete(coll.Programs, name)
+	if v, rerr := readWrapperValue(one, prog); rerr == nil && (first || p.Wrapper.Loader == nil) {
+		w.Loader = &v
+		p.Wrapper = w
+	} else if first && rerr != nil && !errors.Is(rerr, errNoKconfig) {
+		w.ReadError = rerr.Error()
+		p.Wrapper = w
+	}
+	coll.Close()
+	p.progs[name] = prog
+	return prog, nil
+}
+
+// Load loads every program of the collection (ksystest shell's agent, a
+// user's collection attached whole).
+func (p *Probes) Load() error {
+	var errs []error
+	for _, name := range p.Programs() {
+		if _, err := p.program(name); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // verifierDetail keeps the whole verifier log: it is the evidence a user
@@ -103,7 +159,7 @@ func verifierDetail(err error) string {
 
 // SetTarget tells the probes which thread's calls to report.
 func (p *Probes) SetTarget(tid int) error {
-	m := p.coll.Maps[targetMap]
+	m := p.maps.Maps[targetMap]
 	if m == nil {
 		return nil
 	}
@@ -113,27 +169,46 @@ func (p *Probes) SetTarget(tid int) error {
 	return nil
 }
 
-// Programs lists the loaded programs by name.
-func (p *Probes) Programs() []string {
+// Loaded lists the programs loaded so far.
+func (p *Probes) Loaded() []string {
 	var names []string
-	for name := range p.coll.Programs {
+	for name := range p.progs {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	return names
 }
 
+// Programs lists the collection's programs by name.
+func (p *Probes) Programs() []string {
+	var names []string
+	for name := range p.spec.Programs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Section is the ELF section of the program called name ("" when none).
+func (p *Probes) Section(name string) string {
+	if ps := p.spec.Programs[name]; ps != nil {
+		return ps.SectionName
+	}
+	return ""
+}
+
 // Attach attaches the probe called name: the program of that name and
 // every program named name__SUFFIX, each where its section says. The
-// suffixed programs catch other paths to the same call (socketcall) that
-// an arch may not have: they are optional. It returns the symbols (an
-// optional one that did not attach marked "(absent)") and a function
-// that detaches what did attach; an error says the main program did not.
+// suffixed programs catch other paths to the same call (socketcall, an
+// i386 kernel's mmap_pgoff) that an arch may not have. The probe is
+// attached when any of its programs is. It returns the symbols (one that
+// did not attach marked "(absent)") and a function that detaches what did
+// attach; an error says none attached: the main program's (a *LoadError
+// when the kernel would not load it).
 func (p *Probes) Attach(name string) ([]string, func(), error) {
 	if _, ok := p.spec.Programs[name]; !ok {
 		return nil, func() {}, fmt.Errorf("%w: %q in %s", ErrNoProbe, name, p.Name)
 	}
-	progs := []string{name}
 	var optional []string
 	for pn := range p.spec.Programs {
 		if strings.HasPrefix(pn, name+"__") {
@@ -142,30 +217,39 @@ func (p *Probes) Attach(name string) ([]string, func(), error) {
 	}
 	sort.Strings(optional)
 	var (
-		links []link.Link
-		syms  []string
-		err   error
+		links   []link.Link
+		syms    []string
+		mainErr error
 	)
-	for _, pn := range append(progs, optional...) {
-		sym, l, aerr := p.attachOne(pn)
-		switch {
-		case aerr == nil:
-			links = append(links, l)
-			syms = append(syms, sym)
-		case pn == name:
-			err = aerr
-			syms = append(syms, sym)
-		default:
+	for _, pn := range append([]string{name}, optional...) {
+		sym, l, err := p.attachOne(pn)
+		if err != nil {
+			if pn == name {
+				mainErr = err
+			}
 			syms = append(syms, sym+" (absent)")
+			continue
 		}
+		links = append(links, l)
+		syms = append(syms, sym)
 	}
 	detach := func() {
 		for _, l := range links {
 			l.Close()
 		}
 	}
-	return syms, detach, err
+	if len(links) == 0 {
+		syms[0] = strings.TrimSuffix(syms[0], " (absent)")
+		return syms, detach, mainErr
+	}
+	return syms, detach, nil
 }
+
+// LoadError is a probe the kernel would not load.
+type LoadError struct{ Err error }
+
+func (e *LoadError) Error() string { return e.Err.Error() }
+func (e *LoadError) Unwrap() error { return e.Err }
 
 // ErrNoProbe means the probe objects have no program of that name.
 var ErrNoProbe = errors.New("no such probe")
@@ -173,22 +257,45 @@ var ErrNoProbe = errors.New("no such probe")
 func (p *Probes) attachOne(name string) (string, link.Link, error) {
 	ps := p.spec.Programs[name]
 	section, target, _ := strings.Cut(ps.SectionName, "/")
-	var sym string
+	var (
+		sym  string
+		opts link.KprobeOptions
+	)
 	switch section {
 	case "ksyscall":
 		// cilium/ebpf retries with this arch's wrapper prefix (__x64_…)
 		// when the plain symbol does not exist.
 		sym = "sys_" + target
+		opts.Offset = p.EntryOffset
 	case "kprobe":
-		sym = target
+		// libbpf's form: kprobe/SYMBOL or kprobe/SYMBOL+OFFSET.
+		var off string
+		var ok bool
+		if sym, off, ok = strings.Cut(target, "+"); ok {
+			n, err := strconv.ParseUint(off, 0, 32)
+			if err != nil {
+				return target, nil, fmt.Errorf("probe %s: section %q: bad offset", name, ps.SectionName)
+			}
+			opts.Offset = n
+		} else {
+			opts.Offset = p.EntryOffset
+		}
 	default:
 		return "", nil, fmt.Errorf("probe %s: section %q is not ksyscall/ or kprobe/", name, ps.SectionName)
 	}
-	l, err := link.Kprobe(sym, p.coll.Programs[name], nil)
-	if err != nil {
-		return sym, nil, fmt.Errorf("attach %s to %s: %w", name, sym, err)
+	label := sym
+	if opts.Offset != 0 {
+		label = fmt.Sprintf("%s+%d", sym, opts.Offset)
 	}
-	return sym, l, nil
+	prog, err := p.program(name)
+	if err != nil {
+		return label, nil, &LoadError{Err: err}
+	}
+	l, err := link.Kprobe(sym, prog, &opts)
+	if err != nil {
+		return label, nil, fmt.Errorf("attach %s to %s: %w", name, label, err)
+	}
+	return label, l, nil
 }
 
 // Drained is what the ring buffer held: probe captures and the syscall
@@ -240,9 +347,12 @@ func nonZero(words []uint64) []uint64 {
 
 // AttachOracle attaches the raw_syscalls/sys_enter program for good.
 func (p *Probes) AttachOracle() error {
-	prog, ok := p.coll.Programs[oracleProgram]
-	if !ok {
+	if _, ok := p.spec.Programs[oracleProgram]; !ok {
 		return fmt.Errorf("no %s program", oracleProgram)
+	}
+	prog, err := p.program(oracleProgram)
+	if err != nil {
+		return err
 	}
 	l, err := link.Tracepoint("raw_syscalls", "sys_enter", prog, nil)
 	if err != nil {
@@ -255,7 +365,7 @@ func (p *Probes) AttachOracle() error {
 // SetDeref tells the oracle to copy the words argument arg (0-based) of
 // syscall nr points to: socketcall's array, old_mmap's struct.
 func (p *Probes) SetDeref(nr uint32, arg, words, wordSize uint8) error {
-	m := p.coll.Maps[derefMap]
+	m := p.maps.Maps[derefMap]
 	if m == nil {
 		return fmt.Errorf("%s has no %s map", p.Name, derefMap)
 	}
@@ -303,8 +413,8 @@ func decodeEvent(raw []byte) (event, error) {
 	return ev, nil
 }
 
-// Close detaches the oracle and frees the maps; case links are closed per
-// case.
+// Close detaches the oracle and frees the programs and maps; case links
+// are closed per case.
 func (p *Probes) Close() {
 	if p.oracle != nil {
 		p.oracle.Close()
@@ -312,5 +422,8 @@ func (p *Probes) Close() {
 	if p.events != nil {
 		p.events.Close()
 	}
-	p.coll.Close()
+	for _, prog := range p.progs {
+		prog.Close()
+	}
+	p.maps.Close()
 }

@@ -41,12 +41,14 @@ func wrapperSymbols() ([]string, error) {
 }
 
 // loadWithWrapperFallback loads spec. cilium/ebpf resolves
-// LINUX_HAS_SYSCALL_WRAPPER itself by creating a kprobe on the arch's
-// __PREFIX_sys_bpf; where that probe fails in a way it does not expect
-// (32-bit arm 6.12 answers EINVAL, not ENOENT), it refuses to load. Then
-// ksystest resolves the value from /proc/kallsyms as libbpf would (no
-// such symbol: no wrapper), points the programs' .kconfig loads at a map
-// holding it, reports that it did, and loading goes on.
+// LINUX_HAS_SYSCALL_WRAPPER itself by creating a kprobe on
+// PREFIX_sys_bpf (arch.LoaderPrefix); where that kprobe fails in a way it
+// does not expect (EINVAL instead of ENOENT: 32-bit arm, mips64 and
+// ppc64le 6.12, and riscv64, which refuses every kprobe at a function
+// entry), it refuses to load. Then ksystest answers as cilium/ebpf means
+// to, from /proc/kallsyms (no such symbol: no wrapper), points the
+// program's .kconfig loads at a map holding that, reports that it did, and
+// loading goes on.
 func loadWithWrapperFallback(spec *ebpf.CollectionSpec, opts ebpf.CollectionOptions, w *proto.Wrapper) (*ebpf.Collection, error) {
 	w.ResolvedBy = "cilium/ebpf"
 	coll, err := ebpf.NewCollectionWithOptions(spec, opts)
@@ -58,7 +60,7 @@ func loadWithWrapperFallback(spec *ebpf.CollectionSpec, opts ebpf.CollectionOpti
 		return nil, err
 	}
 	value := byte(0)
-	if slices.Contains(w.Symbols, a.SyscallPrefix+"sys_bpf") {
+	if slices.Contains(w.Symbols, a.LoaderPrefix+"sys_bpf") {
 		value = 1
 	}
 	kconfig, perr := presetKconfig(spec, value)
@@ -96,7 +98,8 @@ func kconfigDatasec(spec *ebpf.CollectionSpec) (*btf.Datasec, int, error) {
 // presetKconfig makes a map holding the .kconfig section with value for
 // the wrapper extern, and rewrites every program's loads of an extern
 // (the only unresolved map-value loads: globals carry their section's
-// name) to read from it.
+// name) to read from it. cilium/ebpf keeps which extern a load reads out
+// of reach, so this works only where the wrapper is the one extern.
 func presetKconfig(spec *ebpf.CollectionSpec, value byte) (*ebpf.Map, error) {
 	ds, offset, err := kconfigDatasec(spec)
 	if err != nil {
@@ -104,7 +107,7 @@ func presetKconfig(spec *ebpf.CollectionSpec, value byte) (*ebpf.Map, error) {
 	}
 	for _, v := range ds.Vars {
 		if v.Type.TypeName() != wrapperExtern {
-			return nil, fmt.Errorf(".kconfig also holds %s, which ksystest does not resolve", v.Type.TypeName())
+			return nil, fmt.Errorf(".kconfig also holds %s, which ksystest cannot resolve beside %s", v.Type.TypeName(), wrapperExtern)
 		}
 	}
 	data := make([]byte, ds.Size)
@@ -134,38 +137,39 @@ func presetKconfig(spec *ebpf.CollectionSpec, value byte) (*ebpf.Map, error) {
 	return m, nil
 }
 
-// readWrapperValue reads LINUX_HAS_SYSCALL_WRAPPER back from the loaded
-// programs' .kconfig map: the value the programs really see. cilium/ebpf
-// keeps that map out of Collection.Maps; the programs reference it by ID.
-func readWrapperValue(spec *ebpf.CollectionSpec, coll *ebpf.Collection) (int, error) {
+// errNoKconfig means a program reads no LINUX_HAS_SYSCALL_WRAPPER.
+var errNoKconfig = errors.New("the program reads no " + wrapperExtern)
+
+// readWrapperValue reads LINUX_HAS_SYSCALL_WRAPPER back from a loaded
+// program's .kconfig map: the value the program really sees. cilium/ebpf
+// keeps that map out of Collection.Maps; the program references it by ID.
+func readWrapperValue(spec *ebpf.CollectionSpec, prog *ebpf.Program) (int, error) {
 	_, offset, err := kconfigDatasec(spec)
 	if err != nil {
-		return 0, err
+		return 0, errNoKconfig
 	}
-	for _, prog := range coll.Programs {
-		info, err := prog.Info()
+	info, err := prog.Info()
+	if err != nil {
+		return 0, fmt.Errorf("program info: %w", err)
+	}
+	ids, _ := info.MapIDs()
+	for _, id := range ids {
+		m, err := ebpf.NewMapFromID(id)
 		if err != nil {
 			continue
 		}
-		ids, _ := info.MapIDs()
-		for _, id := range ids {
-			m, err := ebpf.NewMapFromID(id)
-			if err != nil {
-				continue
-			}
-			mi, err := m.Info()
-			if err != nil || !strings.Contains(mi.Name, "kconfig") {
-				m.Close()
-				continue
-			}
-			val := make([]byte, mi.ValueSize)
-			err = m.Lookup(uint32(0), &val)
+		mi, err := m.Info()
+		if err != nil || !strings.Contains(mi.Name, "kconfig") {
 			m.Close()
-			if err != nil {
-				return 0, fmt.Errorf("read .kconfig: %w", err)
-			}
-			return int(val[offset]), nil
+			continue
 		}
+		val := make([]byte, mi.ValueSize)
+		err = m.Lookup(uint32(0), &val)
+		m.Close()
+		if err != nil {
+			return 0, fmt.Errorf("read .kconfig: %w", err)
+		}
+		return int(val[offset]), nil
 	}
-	return 0, errors.New("no loaded program references .kconfig")
+	return 0, errNoKconfig
 }

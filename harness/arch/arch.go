@@ -29,6 +29,16 @@ type Arch struct {
 	// SyscallPrefix is what CONFIG_ARCH_HAS_SYSCALL_WRAPPER puts in front of
 	// sys_NAME on this arch.
 	SyscallPrefix string
+	// LoaderPrefix is the prefix cilium/ebpf v0.22 puts in front of
+	// sys_bpf to detect the wrapper (internal/linux.PlatformPrefix for the
+	// agent's GOARCH): where the kernel has the wrapper but no such
+	// symbol, the loader resolves LINUX_HAS_SYSCALL_WRAPPER to 0.
+	LoaderPrefix string
+	// FtraceEntrySize is the size of the ftrace patch site at the entry
+	// of every function, where the arch has one there: a kernel with
+	// CONFIG_DYNAMIC_FTRACE but without CONFIG_KPROBES_ON_FTRACE refuses
+	// a kprobe on it (EINVAL), so ksystest attaches its probes past it.
+	FtraceEntrySize uint64
 
 	// QEMU is the emulator binary; QEMUPackage the Debian/Ubuntu package
 	// providing it (newer releases split s390x out as qemu-system-s390x),
@@ -120,6 +130,7 @@ var table = map[string]Arch{
 		KernelFlavour: "amd64",
 		BPF:           BPFTarget{"bpfel", "x86"},
 		SyscallPrefix: "__x64_",
+		LoaderPrefix:  "__x64_",
 		QEMU:          "qemu-system-x86_64",
 		QEMUFedora:    "qemu-system-x86",
 		QEMUPackage:   "qemu-system-x86",
@@ -140,6 +151,7 @@ var table = map[string]Arch{
 		KernelFlavour: "arm64",
 		BPF:           BPFTarget{"bpfel", "arm64"},
 		SyscallPrefix: "__arm64_",
+		LoaderPrefix:  "__arm64_",
 		QEMU:          "qemu-system-aarch64",
 		QEMUFedora:    "qemu-system-aarch64",
 		QEMUPackage:   "qemu-system-arm",
@@ -162,6 +174,7 @@ var table = map[string]Arch{
 		KernelFlavour: "s390x",
 		BPF:           BPFTarget{"bpfeb", "s390"},
 		SyscallPrefix: "__s390x_",
+		LoaderPrefix:  "__s390x_",
 		QEMU:          "qemu-system-s390x",
 		QEMUFedora:    "qemu-system-s390x",
 		QEMUPackage:   "qemu-system-misc",
@@ -183,6 +196,7 @@ var table = map[string]Arch{
 		KernelFlavour: "armmp-lpae",
 		BPF:           BPFTarget{"bpfel", "arm"},
 		SyscallPrefix: "__arm_",
+		LoaderPrefix:  "__arm_",
 		QEMU:          "qemu-system-arm",
 		QEMUFedora:    "qemu-system-arm",
 		QEMUPackage:   "qemu-system-arm",
@@ -206,6 +220,7 @@ var table = map[string]Arch{
 		KernelFlavour: "5kc-malta",
 		BPF:           BPFTarget{"bpfel", "mips"},
 		SyscallPrefix: "__mips_",
+		LoaderPrefix:  "__mips_",
 		QEMU:          "qemu-system-mips64el",
 		QEMUFedora:    "qemu-system-mips",
 		QEMUPackage:   "qemu-system-mips",
@@ -227,6 +242,7 @@ var table = map[string]Arch{
 		KernelFlavour: "powerpc64le",
 		BPF:           BPFTarget{"bpfel", "powerpc"},
 		SyscallPrefix: "",
+		LoaderPrefix:  "__powerpc64_",
 		QEMU:          "qemu-system-ppc64",
 		QEMUFedora:    "qemu-system-ppc",
 		QEMUPackage:   "qemu-system-ppc",
@@ -247,6 +263,7 @@ var table = map[string]Arch{
 		KernelFlavour: "686-pae",
 		BPF:           BPFTarget{"bpfel", "x86"},
 		SyscallPrefix: "__ia32_",
+		LoaderPrefix:  "__ia32_",
 		QEMU:          "qemu-system-i386",
 		QEMUFedora:    "qemu-system-x86",
 		QEMUPackage:   "qemu-system-x86",
@@ -266,15 +283,20 @@ var table = map[string]Arch{
 		KernelFlavour: "riscv64",
 		BPF:           BPFTarget{"bpfel", "riscv"},
 		SyscallPrefix: "__riscv_",
-		QEMU:          "qemu-system-riscv64",
-		QEMUFedora:    "qemu-system-riscv",
-		QEMUPackage:   "qemu-system-misc",
-		Machine:       "virt",
-		CPU:           "rv64",
-		ConsoleArgs:   []string{"-serial", "chardev:con0"},
-		Console:       "ttyS0",
-		HostGOARCH:    "riscv64",
-		Slowdown:      1.5,
+		LoaderPrefix:  "__riscv_",
+		// Debian's 6.12 puts 8 bytes of ftrace nops at each entry and
+		// has no CONFIG_KPROBES_ON_FTRACE: a kprobe on sys_write+0 is
+		// refused with EINVAL, sys_write+8 is not (seen in the guest).
+		FtraceEntrySize: 8,
+		QEMU:            "qemu-system-riscv64",
+		QEMUFedora:      "qemu-system-riscv",
+		QEMUPackage:     "qemu-system-misc",
+		Machine:         "virt",
+		CPU:             "rv64",
+		ConsoleArgs:     []string{"-serial", "chardev:con0"},
+		Console:         "ttyS0",
+		HostGOARCH:      "riscv64",
+		Slowdown:        1.5,
 	},
 }
 

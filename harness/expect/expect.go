@@ -65,6 +65,8 @@ func compare(def matrix.Planned, got proto.CaseResult) result.Case {
 	switch {
 	case got.Error != "":
 		c.Verdict, c.Message = result.Fail, got.Error
+	case got.LoadError != "" && !(predicted && pred.NoLoad):
+		c.Verdict, c.Message = result.Fail, "probe did not load: "+got.LoadError
 	case predicted:
 		c.Verdict, c.Message = judgePrediction(pred, def, got, row, c.Args, matched)
 	case got.AttachError != "":
@@ -124,7 +126,7 @@ func compareArgs(def matrix.Planned, got proto.CaseResult, row []uint64) []resul
 		case *arg.Captured == arg.Passed:
 			arg.OK = true
 		default:
-			arg.Note = explain(*arg.Captured, i, got.Passed, def.Args)
+			arg.Note = explain(*arg.Captured, i, got, def.Args)
 		}
 		args = append(args, arg)
 	}
@@ -180,6 +182,39 @@ func judgePrediction(p matrix.Prediction, def matrix.Planned, got proto.CaseResu
 				a+1, def.Args[a].Name, b+1, def.Args[b].Name)
 		}
 		return result.Fail, fmt.Sprintf("predicted %s, but: %s", p, describe(def, got.Passed, args))
+	case p.NoLoad:
+		if got.LoadError != "" {
+			line, _, _ := strings.Cut(got.LoadError, "\n")
+			return result.QuirkConfirmed, "does not load, as predicted: " + line
+		}
+		if matched {
+			return gone()
+		}
+		return result.Fail, fmt.Sprintf("predicted %s, but it loaded: %s", p, describe(def, got.Passed, args))
+	case len(p.Regs) > 0:
+		if len(got.Captures) == 0 {
+			return result.Fail, fmt.Sprintf("predicted it %s, but the probe did not fire", p)
+		}
+		if matched {
+			return gone()
+		}
+		for i, r := range p.Regs {
+			if i >= len(row) || r > len(got.Regs) || row[i] != got.Regs[r-1] {
+				return result.Fail, fmt.Sprintf("predicted it %s, but: %s", p, describe(def, got.Passed, args))
+			}
+			if !args[i].OK {
+				args[i].Note = fmt.Sprintf("what register %d carried, as predicted", r)
+			}
+		}
+		return result.QuirkConfirmed, fmt.Sprintf("it %s as arguments 1..%d, as predicted", p, len(p.Regs))
+	case p.LoaderWrapper, p.WrongRegs:
+		if len(got.Captures) == 0 {
+			return result.Fail, fmt.Sprintf("predicted it %s, but the probe did not fire", p)
+		}
+		if matched {
+			return gone()
+		}
+		return result.QuirkConfirmed, p.String() + ", as predicted: " + describe(def, got.Passed, args)
 	case p.Pointer:
 		if len(got.Captures) == 0 || len(got.Regs) == 0 || len(row) == 0 {
 			return result.Fail, fmt.Sprintf("predicted %s, but the probe did not fire", p)
@@ -235,10 +270,16 @@ func swapPartner(i int, passed []uint64, args []result.Arg) int {
 
 // explain names what a wrong value is, when it is something recognisable:
 // another argument (a swap or shift), or a truncation.
-func explain(captured uint64, self int, passed []uint64, defs []matrix.ArgDef) string {
+func explain(captured uint64, self int, got proto.CaseResult, defs []matrix.ArgDef) string {
+	passed := got.Passed
 	for j, p := range passed {
 		if j != self && p == captured && j < len(defs) {
 			return fmt.Sprintf("equals passed arg %d (%s)", j+1, defs[j].Name)
+		}
+	}
+	for j := got.NArgs; j < len(got.Regs); j++ {
+		if captured == got.Regs[j] {
+			return fmt.Sprintf("what register %d carried (not an argument of this call)", j+1)
 		}
 	}
 	if uint32(captured) == uint32(passed[self]) {

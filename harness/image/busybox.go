@@ -5,22 +5,29 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
-// BusyboxSuite is where the guest shell's busybox comes from.
+// BusyboxSuite is where the guest shell's busybox comes from when the
+// target names no suite (a local kernel).
 const BusyboxSuite = "bookworm"
 
 // Busybox returns a static busybox for debArch from Debian's
-// busybox-static package, verified like kernels and cached by the
-// package's hash.
-func (f *Fetcher) Busybox(ctx context.Context, debArch string) (string, error) {
-	pkgs, err := f.Packages(ctx, BusyboxSuite, debArch, "busybox-static")
+// busybox-static package of suite (a backports suite's base suite: it has
+// none of its own), verified like kernels and cached by the package's
+// hash.
+func (f *Fetcher) Busybox(ctx context.Context, suite, debArch string) (string, error) {
+	if suite == "" {
+		suite = BusyboxSuite
+	}
+	suite = strings.TrimSuffix(suite, "-backports")
+	pkgs, err := f.Packages(ctx, suite, debArch, "busybox-static")
 	if err != nil {
 		return "", err
 	}
 	p, err := FindPackage(pkgs, "busybox-static")
 	if err != nil {
-		return "", fmt.Errorf("%s %s: %w", BusyboxSuite, debArch, err)
+		return "", fmt.Errorf("%s %s: %w", suite, debArch, err)
 	}
 	path := f.Cache.Path("tools", "busybox-"+p.SHA256)
 	_, err = f.Cache.File(ctx, "busybox-"+p.SHA256[:16], path, func(tmp string) (string, error) {
@@ -29,16 +36,27 @@ func (f *Fetcher) Busybox(ctx context.Context, debArch string) (string, error) {
 		if err := f.Download(ctx, f.Mirror+"/"+p.Filename, FileSum{SHA256: p.SHA256, Size: p.Size}, deb); err != nil {
 			return "", err
 		}
-		r, err := os.Open(deb)
-		if err != nil {
-			return "", err
-		}
-		defer r.Close()
 		bin := filepath.Join(tmp, "busybox")
-		if err := ExtractFile(r, "bin/busybox", bin); err != nil {
+		var err error
+		// Debian 13 moved it to /usr/bin (usrmerge).
+		for _, name := range []string{"bin/busybox", "usr/bin/busybox"} {
+			if err = extractFrom(deb, name, bin); err == nil {
+				break
+			}
+		}
+		if err != nil {
 			return "", fmt.Errorf("%s: %w", p.Name, err)
 		}
 		return bin, nil
 	})
 	return path, err
+}
+
+func extractFrom(deb, name, dest string) error {
+	r, err := os.Open(deb)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	return ExtractFile(r, name, dest)
 }

@@ -90,14 +90,16 @@ func CloneFromConfig(config func(string) string) Params {
 	}
 }
 
-// Lookup returns the parameters of the kernel function entry (for example
-// "sys_clone", or "compat_sys_ia32_clone" for a compat entry point): from
-// its BTF prototype when the kernel's BTF has one with named parameters,
-// else, for clone, from the config. note says what was missing when ok is
-// false.
+// Lookup returns the parameters of the kernel's entry point for a
+// syscall, as its syscall table names it ("sys_clone", mips's asm stub
+// "__sys_clone", or a compat entry such as "compat_sys_ia32_clone"): from
+// the BTF prototype of the function that takes the arguments, when the
+// kernel's BTF has one with named parameters, else, for clone, from the
+// config. note says what was missing when ok is false.
 func (k Kernel) Lookup(entry string) (p Params, ok bool, note string) {
-	base := strings.TrimPrefix(entry, "compat_")
-	base = strings.TrimPrefix(base, "sys_")
+	if strings.HasPrefix(entry, "__sys_") {
+		entry = entry[2:] // an asm stub that calls sys_NAME
+	}
 	if k.Prototype != nil {
 		onlyRegs := false
 		for _, fn := range []string{"__do_" + entry, "__se_" + entry, entry} {
@@ -118,7 +120,7 @@ func (k Kernel) Lookup(entry string) (p Params, ok bool, note string) {
 	} else {
 		note = "no BTF read"
 	}
-	if base == "clone" && k.Config != nil && !strings.HasPrefix(entry, "compat_") {
+	if entry == "sys_clone" && k.Config != nil {
 		return CloneFromConfig(k.Config), true, ""
 	}
 	return Params{}, false, note

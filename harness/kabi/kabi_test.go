@@ -69,8 +69,11 @@ func TestLookup(t *testing.T) {
 	p, ok, _ = Kernel{Config: config("CLONE_BACKWARDS2")}.Lookup("sys_clone")
 	require.True(t, ok, "without BTF, clone's order comes from the config")
 	assert.Equal(t, "config CONFIG_CLONE_BACKWARDS2", p.Source)
-	_, ok, _ = Kernel{Config: config()}.Lookup("compat_sys_clone")
+	_, ok, _ = Kernel{Config: config()}.Lookup("compat_sys_ia32_clone")
 	assert.False(t, ok, "a compat entry's order is not the native config's")
+	p, ok, _ = Kernel{Config: config("CLONE_BACKWARDS")}.Lookup("__sys_clone")
+	require.True(t, ok, "mips's stub calls sys_clone")
+	assert.Equal(t, "tls", p.Names[3])
 }
 
 func TestCanon(t *testing.T) {

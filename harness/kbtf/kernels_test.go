@@ -108,7 +108,7 @@ func TestCachedKernels(t *testing.T) {
 // TestCachedPaholeBTF parses the BTF ksystest generated with pahole for
 // kernels built without their own, named after their -dbg package.
 func TestCachedPaholeBTF(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join(cacheDir(), "btf", "*.btf"))
+	files, _ := filepath.Glob(filepath.Join(cacheDir(), "btf", "*-pahole-*.btf"))
 	if len(files) == 0 {
 		t.Skipf("no pahole BTF cached in %s: a run for a kernel without BTF makes one", cacheDir())
 	}

@@ -40,6 +40,10 @@ type CaseDef struct {
 	// Pack lists the arches where a raw call passes its arguments in a
 	// user-memory array whose address is the only register argument.
 	Pack []string `yaml:"pack"`
+	// AtEntry attaches the probe at the function's entry on every arch,
+	// as cilium/ebpf and libbpf do, even where ksystest would attach past
+	// an ftrace patch site the kernel refuses to probe.
+	AtEntry bool `yaml:"atEntry"`
 
 	// Quirk groups cases that show one calling-convention quirk (mmap,
 	// clone, socketcall, compat) in the quirk table.
@@ -52,8 +56,8 @@ type CaseDef struct {
 	Quirks map[string]Prediction `yaml:"quirks"`
 }
 
-// Prediction is how a naive probe goes wrong on one arch. Exactly one of
-// Swap, Never, Pointer is set.
+// Prediction is how a probe goes wrong on one arch. Exactly one of Swap,
+// Never, Pointer, Regs, NoLoad, WrongRegs and LoaderWrapper is set.
 type Prediction struct {
 	// Swap: the two arguments (1-based) arrive in each other's place.
 	Swap []int `yaml:"swap"`
@@ -62,6 +66,19 @@ type Prediction struct {
 	// Pointer: argument 1 is the address of a struct holding the
 	// arguments; the others are not arguments.
 	Pointer bool `yaml:"pointer"`
+	// Regs: the probe reports, as argument i, what register Regs[i]
+	// (1-based, of the six the agent fills) carried: it reads another
+	// ABI's registers.
+	Regs []int `yaml:"regs"`
+	// NoLoad: the kernel refuses to load the probe.
+	NoLoad bool `yaml:"noload"`
+	// WrongRegs: the probe fires but reads registers that are not the
+	// call's (another ABI's pt_regs, or another pointer to them).
+	WrongRegs bool `yaml:"wrongRegs"`
+	// LoaderWrapper: the loader resolved LINUX_HAS_SYSCALL_WRAPPER against
+	// the kernel, so BPF_KSYSCALL reads the wrong pt_regs. Derived from
+	// the run; the catalogue does not state it.
+	LoaderWrapper bool `yaml:"-"`
 	// Why is the reason, for the report.
 	Why string `yaml:"why"`
 }
@@ -75,6 +92,18 @@ func (p Prediction) String() string {
 		return "never fires"
 	case p.Pointer:
 		return "arg 1 is a pointer to a struct of the arguments"
+	case len(p.Regs) > 0:
+		var regs []string
+		for _, r := range p.Regs {
+			regs = append(regs, fmt.Sprint(r))
+		}
+		return "reads registers " + strings.Join(regs, ", ")
+	case p.NoLoad:
+		return "does not load"
+	case p.WrongRegs:
+		return "reads registers that are not the call's"
+	case p.LoaderWrapper:
+		return "reads the wrong pt_regs"
 	}
 	return "?"
 }
@@ -225,8 +254,8 @@ func (c *Catalogue) Validate() []Problem {
 		if (cd.Role != RolePlain) != (cd.Quirk != "") {
 			add(p+".quirk", "naive and aware cases name their quirk; plain cases have none")
 		}
-		if len(cd.Quirks) > 0 && cd.Role != RoleNaive {
-			add(p+".quirks", "only naive cases predict quirks")
+		if len(cd.Quirks) > 0 && cd.Role == RoleAware {
+			add(p+".quirks", "aware cases predict nothing: they must recover every argument")
 		}
 		for a, q := range cd.Quirks {
 			qp := p + ".quirks." + a
@@ -246,8 +275,20 @@ func (c *Catalogue) Validate() []Problem {
 			if q.Pointer {
 				kinds++
 			}
+			if len(q.Regs) > 0 {
+				kinds++
+				if len(q.Regs) != len(cd.Args) || !inRange(q.Regs, 6) {
+					add(qp+".regs", "%v: want one register number in 1..6 per argument (%d)", q.Regs, len(cd.Args))
+				}
+			}
+			if q.NoLoad {
+				kinds++
+			}
+			if q.WrongRegs {
+				kinds++
+			}
 			if kinds != 1 {
-				add(qp, "give exactly one of swap, never, pointer")
+				add(qp, "give exactly one of swap, never, pointer, regs, noload, wrongRegs")
 			}
 		}
 	}

@@ -267,7 +267,7 @@ func TestSelect(t *testing.T) {
 	assert.Equal(t, "arm64", sel[0].Arch)
 	sel, err = m.Select("*-6.1")
 	require.NoError(t, err)
-	assert.Len(t, sel, 4)
+	assert.Len(t, sel, 7)
 	_, err = m.Select("[")
 	assert.Error(t, err)
 }

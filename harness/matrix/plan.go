@@ -8,6 +8,7 @@ import (
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/kabi"
 	"github.com/ksystest/ksystest/harness/proto"
+	"github.com/ksystest/ksystest/harness/syscalls"
 )
 
 // Planned is a case as it runs on one target: its definition, the
@@ -64,9 +65,10 @@ func plan(cd CaseDef, a arch.Arch, k kabi.Kernel) Planned {
 		p.Kernel.Note = "arguments passed in a struct (pack): no register names to check"
 		return p
 	}
-	entry := "sys_" + cd.Syscall
-	if cd.Compat {
-		entry = "compat_sys_" + cd.Syscall
+	entry, err := entryOf(cd, a)
+	if err != nil {
+		p.Kernel.Note = err.Error()
+		return p
 	}
 	params, ok, note := k.Lookup(entry)
 	if !ok {
@@ -98,12 +100,34 @@ func plan(cd CaseDef, a arch.Arch, k kabi.Kernel) Planned {
 	return p
 }
 
+// entryOf is the kernel function the case's call enters, from the syscall
+// table of the ABI making it: the native one, or the 32-bit one of a
+// compat call, whose table names the compat entry point when it differs.
+func entryOf(cd CaseDef, a arch.Arch) (string, error) {
+	port := a.Go
+	if cd.Compat && a.Compat != nil {
+		port = *a.Compat
+	}
+	abi, ok := syscalls.ForGOARCH(port.GOARCH)
+	if !ok {
+		return "", fmt.Errorf("no syscall table for GOARCH %s", port.GOARCH)
+	}
+	sc, ok := syscalls.Lookup(abi, cd.Syscall)
+	if !ok {
+		return "", fmt.Errorf("the %s ABI has no syscall %q", abi, cd.Syscall)
+	}
+	if cd.Compat && sc.CompatEntry != "" {
+		return sc.CompatEntry, nil
+	}
+	return sc.Entry, nil
+}
+
 // derivePrediction checks a naive case's stated prediction against the
 // kernel's order. A probe written with the x86_64 signature reads register
 // i as argument i; when the kernel puts argument j there, it sees j.
 func derivePrediction(stated *Prediction, order []int, params kabi.Params, args []string) (*Prediction, bool, string) {
-	if stated != nil && (stated.Never || stated.Pointer) {
-		return stated, true, "" // the probe never sees the registers this way
+	if stated != nil && len(stated.Swap) == 0 {
+		return stated, true, "" // the probe does not see the registers this way
 	}
 	var moved []int
 	for i, o := range order {
@@ -158,7 +182,7 @@ func ProtoOf(a arch.Arch, planned []Planned) proto.Catalogue {
 	for _, p := range planned {
 		pc := proto.Case{
 			Name: p.Name, Probe: p.Probe, Syscall: p.Syscall, Via: p.Via,
-			Order: p.Order, Pack: slices.Contains(p.Pack, a.Name), Compat: p.Compat,
+			Order: p.Order, Pack: slices.Contains(p.Pack, a.Name), Compat: p.Compat, AtEntry: p.AtEntry,
 		}
 		for _, ad := range p.Args {
 			pc.Args = append(pc.Args, proto.Arg{Name: ad.Name, Value: string(ad.Value)})

@@ -39,6 +39,12 @@ type Catalogue struct {
 	// ksystest's own probes (Builtin).
 	Collections []Collection `json:"collections"`
 	Cases       []Case       `json:"cases"`
+	// EntryOffset, when not zero, attaches ksyscall/ and kprobe/SYMBOL
+	// probes this many bytes into the function: the kernel refuses a
+	// kprobe on the ftrace patch site at its entry (riscv64 without
+	// CONFIG_KPROBES_ON_FTRACE). Cases with AtEntry attach at the entry
+	// anyway, as loaders do.
+	EntryOffset uint64 `json:"entry_offset,omitempty"`
 }
 
 // Builtin names ksystest's own probe collection.
@@ -76,7 +82,16 @@ type Case struct {
 	// Compat issues the call from a 32-bit helper process (GOARCH=386 on
 	// x86_64, arm on arm64): the kernel's compat entry points.
 	Compat bool `json:"compat,omitempty"`
+	// AtEntry attaches the probe at the function's entry whatever
+	// EntryOffset says, as cilium/ebpf and libbpf do.
+	AtEntry bool `json:"at_entry,omitempty"`
 }
+
+// Pad is what a raw call puts in register i (0-based) when the syscall
+// takes fewer arguments: distinctive, so that a probe reading another
+// ABI's registers shows which one it read. Guests of 32-bit arches pass
+// its low half.
+func Pad(i int) uint64 { return 0x7e7e00007e7e0000 | uint64(i+1)*0x11 }
 
 // Ways a case can make its call besides a raw syscall.
 const (
@@ -104,7 +119,8 @@ type EventType string
 const (
 	// EventHello: the agent runs (PID 1 started, mounts done).
 	EventHello EventType = "hello"
-	// EventLoaded: probes loaded; carries loader facts.
+	// EventLoaded: what loading the probes took and learnt; sent after
+	// the cases, since each probe loads when a case first needs it.
 	EventLoaded EventType = "loaded"
 	// EventCase: one case ran; carries what was passed and captured.
 	EventCase EventType = "case"
@@ -137,8 +153,9 @@ type Hello struct {
 
 // Loaded reports how the probes were loaded.
 type Loaded struct {
+	// Programs are those loaded.
 	Programs []string `json:"programs"`
-	// LoadMillis is how long loading the collection took.
+	// LoadMillis is how long loading took: the maps, and every program.
 	LoadMillis int64   `json:"load_ms"`
 	Wrapper    Wrapper `json:"wrapper"`
 }
@@ -165,9 +182,11 @@ type CaseResult struct {
 	// Passed are the argument values the agent actually passed, in the
 	// order of Case.Args.
 	Passed []uint64 `json:"passed"`
-	// Regs are the raw syscall's register arguments, as put in registers
-	// (after Order and Pack); empty for Go library paths.
-	Regs []uint64 `json:"regs,omitempty"`
+	// Regs are the raw syscall's six argument registers, as the agent
+	// filled them (after Order and Pack, the rest padded with Pad); empty
+	// for Go library paths. NArgs of them are the call's arguments.
+	Regs  []uint64 `json:"regs,omitempty"`
+	NArgs int      `json:"nargs,omitempty"`
 	// Ret and Errno are the syscall's result.
 	Ret   int64 `json:"ret"`
 	Errno int   `json:"errno"`
@@ -181,9 +200,14 @@ type CaseResult struct {
 	Oracle []OracleCall `json:"oracle,omitempty"`
 	// OracleError says why there is no tracepoint record (unavailable).
 	OracleError string `json:"oracle_error,omitempty"`
+	// Section is the probe's ELF section (ksyscall/write, kprobe/SYM).
+	Section string `json:"section,omitempty"`
 	// AttachError says the probe could not be attached (for example: no
 	// such symbol on this kernel); the call was still made.
 	AttachError string `json:"attach_error,omitempty"`
+	// LoadError says the kernel would not load the probe (the verifier
+	// log included); the call was still made.
+	LoadError string `json:"load_error,omitempty"`
 	// Error says why the case could not run (probe did not load, bad
 	// argument spec); Captures is then empty.
 	Error string `json:"error,omitempty"`

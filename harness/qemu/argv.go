@@ -37,9 +37,13 @@ type Config struct {
 // Cmdline is the kernel command line: the arch's console, exit on panic
 // (panic=-1 reboots at once, -no-reboot turns that into QEMU exiting),
 // oopses escalated to panics so a broken kernel ends the run instead of
-// hanging it, and quiet so the console carries mostly events.
+// hanging it, and quiet so the console carries mostly events. Under
+// emulation on a busy host a guest's CPU can stall for seconds without
+// the kernel being at fault: nowatchdog keeps the lockup detectors from
+// calling that a kernel BUG, and cryptomgr.notests skips the crypto self
+// tests, which are slow to emulate and test nothing ksystest looks at.
 func Cmdline(a arch.Arch, extra ...string) string {
-	parts := append([]string{"console=" + a.Console, "panic=-1", "oops=panic", "quiet"}, extra...)
+	parts := append([]string{"console=" + a.Console, "panic=-1", "oops=panic", "quiet", "nowatchdog", "cryptomgr.notests"}, extra...)
 	return strings.Join(parts, " ")
 }
 

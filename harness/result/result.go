@@ -173,7 +173,15 @@ type Wrapper struct {
 	// Loader is LINUX_HAS_SYSCALL_WRAPPER read back from the loaded probes.
 	Loader     *bool  `json:"loader"`
 	ResolvedBy string `json:"resolved_by,omitempty"`
-	Agree      bool   `json:"agree"`
+	// LoaderPredicted is what the loader must resolve on this kernel, from
+	// the symbol it looks for; LoaderWrong says it resolved against the
+	// kernel, as predicted (a finding about the loader, not a failure of
+	// the target: the cases it spoils are judged against it).
+	LoaderPredicted *bool `json:"loader_predicted,omitempty"`
+	LoaderWrong     bool  `json:"loader_wrong,omitempty"`
+	Agree           bool  `json:"agree"`
+	// Note says what disagrees, or how the loader is wrong.
+	Note string `json:"note,omitempty"`
 }
 
 // Timings are seconds since QEMU started (fetch is before it).

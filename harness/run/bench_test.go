@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/image"
 	"github.com/ksystest/ksystest/harness/kabi"
 	"github.com/ksystest/ksystest/harness/result"
 )
@@ -61,12 +62,20 @@ func BenchmarkInitramfs(b *testing.B) {
 		b.Fatal(err)
 	}
 	path := b.TempDir() + "/initramfs.cpio"
-	if err := writeInitramfs(context.Background(), &o, a, o.Catalogue.Plan(a, kabi.Kernel{}), "", path); err != nil { // builds the agent once
+	g := &guest{arch: a, kernel: &image.Kernel{}, planned: o.Catalogue.Plan(a, kabi.Kernel{})}
+	write := func() error {
+		files, err := g.files(context.Background(), &o)
+		if err != nil {
+			return err
+		}
+		return writeArchive(path, files)
+	}
+	if err := write(); err != nil { // builds the agent once
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := writeInitramfs(context.Background(), &o, a, o.Catalogue.Plan(a, kabi.Kernel{}), "", path); err != nil {
+		if err := write(); err != nil {
 			b.Fatal(err)
 		}
 	}

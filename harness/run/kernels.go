@@ -9,6 +9,7 @@ import (
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/image"
 	"github.com/ksystest/ksystest/harness/kabi"
+	"github.com/ksystest/ksystest/harness/kbtf"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/result"
 )
@@ -55,17 +56,41 @@ func fileBTF(path string) (*result.BTF, string, error) {
 	return &result.BTF{Source: result.BTFFile, From: path, Bytes: st.Size()}, path, nil
 }
 
+// HostBTF is the kernel's BTF as the host reads it: the BTF file probes
+// load against when there is one (btfPath: generated or the target's), or
+// the kernel's own, taken out of its image.
+func (d DebianKernels) HostBTF(ctx context.Context, k *image.Kernel, btfPath string) (string, error) {
+	if btfPath != "" {
+		return btfPath, nil
+	}
+	return d.Fetcher.Cache.OwnBTF(ctx, k)
+}
+
 // kernelFacts is what the host knows of k before booting it: its config
-// (and, later, its BTF prototypes), to plan each case's call.
-func kernelFacts(k *image.Kernel) (kabi.Kernel, error) {
-	if k.Config == "" {
-		return kabi.Kernel{}, nil
+// and the prototypes in its BTF (btfPath, "" for none), to plan each case's
+// call.
+func kernelFacts(k *image.Kernel, btfPath string) (kabi.Kernel, map[string]string, error) {
+	var facts kabi.Kernel
+	cfg := map[string]string{}
+	if k.Config != "" {
+		var err error
+		if cfg, err = readConfig(k.Config); err != nil {
+			return facts, nil, fmt.Errorf("kernel config: %w", err)
+		}
+		facts.Config = func(name string) string { return cfg[name] }
 	}
-	cfg, err := readConfig(k.Config)
-	if err != nil {
-		return kabi.Kernel{}, fmt.Errorf("kernel config: %w", err)
+	if btfPath != "" {
+		data, err := os.ReadFile(btfPath)
+		if err != nil {
+			return facts, nil, fmt.Errorf("kernel BTF: %w", err)
+		}
+		spec, err := kbtf.Parse(data)
+		if err != nil {
+			return facts, nil, fmt.Errorf("kernel BTF %s: %w", btfPath, err)
+		}
+		facts.Prototype = spec.Prototype
 	}
-	return kabi.Kernel{Config: func(name string) string { return cfg[name] }}, nil
+	return facts, cfg, nil
 }
 
 // readConfig reads a kernel .config into NAME → value (without CONFIG_,

@@ -26,11 +26,13 @@ import (
 	"github.com/ksystest/ksystest/harness/vm"
 )
 
-// KernelSource gives the kernel a target boots, and the BTF to load
-// probes against on it (a path, or "" for the kernel's own).
+// KernelSource gives the kernel a target boots, the BTF to load probes
+// against on it (a path, or "" for the kernel's own), and the BTF the host
+// reads prototypes from ("" for none).
 type KernelSource interface {
 	Kernel(ctx context.Context, t matrix.Target, a arch.Arch) (*image.Kernel, error)
 	BTF(ctx context.Context, t matrix.Target, a arch.Arch, k *image.Kernel) (*result.BTF, string, error)
+	HostBTF(ctx context.Context, k *image.Kernel, btfPath string) (string, error)
 }
 
 // Options configure a run.
@@ -148,23 +150,16 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 	fetchStart := time.Now()
 	o.phase(t.Name, "fetching")
 	logf("fetching kernel (%s)", t.Kernel.Suite)
-	k, err := o.Kernels.Kernel(ctx, t, a)
+	g, err := prepare(ctx, o, t, a)
 	cell.Timings.FetchSec = secs(time.Since(fetchStart))
-	if err != nil {
-		return fail(result.OutcomeInfraError, "kernel: "+err.Error())
+	if k := g.kernel; k != nil {
+		cell.Kernel = result.Kernel{Package: k.Package, Version: k.Version, Suite: k.Suite, SHA256: k.SHA256, Release: k.Release, Cached: k.Cached, BTF: g.btf}
 	}
-	cell.Kernel = result.Kernel{Package: k.Package, Version: k.Version, Suite: k.Suite, SHA256: k.SHA256, Release: k.Release, Cached: k.Cached}
-	kfacts, err := kernelFacts(k)
 	if err != nil {
 		return fail(result.OutcomeInfraError, err.Error())
 	}
-	planned = o.Catalogue.Plan(a, kfacts)
-	btf, btfPath, err := o.Kernels.BTF(ctx, t, a, k)
-	cell.Timings.FetchSec = secs(time.Since(fetchStart))
-	if err != nil {
-		return fail(result.OutcomeInfraError, err.Error())
-	}
-	cell.Kernel.BTF = btf
+	k := g.kernel
+	planned = g.planned
 
 	work, err := os.MkdirTemp("", "ksystest-"+t.Name+"-")
 	if err != nil {
@@ -172,7 +167,11 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 	}
 	defer os.RemoveAll(work)
 	initrd := filepath.Join(work, "initramfs.cpio")
-	if err := writeInitramfs(ctx, o, a, planned, btfPath, initrd); err != nil {
+	files, err := g.files(ctx, o)
+	if err == nil {
+		err = writeArchive(initrd, files)
+	}
+	if err != nil {
 		return fail(result.OutcomeInfraError, err.Error())
 	}
 
@@ -193,12 +192,8 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 	cell.ConsoleLog = filepath.Join(t.Name, "console.log")
 
 	start := time.Now()
-	bootImage := k.Vmlinuz
-	cell.Kernel.BootImage = "vmlinuz"
-	if k.Vmlinux != "" {
-		bootImage = k.Vmlinux
-		cell.Kernel.BootImage = "vmlinux"
-	}
+	bootImage, kind := g.bootImage()
+	cell.Kernel.BootImage = kind
 	inst, err := o.Backend.Start(ctx, vm.Spec{
 		Arch: a, Kernel: bootImage, Initrd: initrd, MemoryMB: t.MemoryMB, Accel: accel, Dir: work,
 		ExtraCmdline: o.ExtraCmdline, Paused: o.Paused,
@@ -219,8 +214,7 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 	cell.Timings.AgentStartSec = secs(w.AgentStart)
 	cell.Timings.DoneSec = secs(w.Done)
 	cell.Timings.ExitSec = secs(w.Exit)
-	judge(&cell, planned, w)
-	checkWrapper(&cell, t, a, k, w)
+	judge(&cell, t, a, k, planned, w)
 	o.phase(t.Name, "done: "+string(cell.Outcome))
 	logf("%s in %.1fs (agent %.1fs, done %.1fs)%s", cell.Outcome, cell.Timings.ExitSec,
 		cell.Timings.AgentStartSec, cell.Timings.DoneSec, reasonSuffix(cell.Reason))
@@ -263,7 +257,8 @@ func deadlines(t matrix.Target, a arch.Arch, accel string, timeScale float64) vm
 
 // judge turns what the monitor saw into case verdicts and the cell's
 // outcome.
-func judge(cell *result.Cell, planned []matrix.Planned, w *vm.Watch) {
+func judge(cell *result.Cell, t matrix.Target, a arch.Arch, k *image.Kernel, planned []matrix.Planned, w *vm.Watch) {
+	cell.Wrapper = checkWrapper(t, a, k, w)
 	got := map[string]proto.CaseResult{}
 	for _, ev := range w.Events {
 		switch ev.Type {
@@ -288,6 +283,7 @@ func judge(cell *result.Cell, planned []matrix.Planned, w *vm.Watch) {
 	for _, cd := range planned {
 		var c result.Case
 		if r, ok := got[cd.Name]; ok {
+			loaderPrediction(&cd, r.Section, cell.Wrapper)
 			c = expect.Compare(cd, cell.Arch, r)
 		} else {
 			reason := "the agent never reported this case"
@@ -305,6 +301,8 @@ func judge(cell *result.Cell, planned []matrix.Planned, w *vm.Watch) {
 	case w.Outcome != "":
 		cell.Outcome, cell.Reason = w.Outcome, w.Reason
 		cell.ConsoleTail = w.Tail
+	case !cell.Wrapper.Agree:
+		cell.Outcome, cell.Reason = result.OutcomeFail, cell.Wrapper.Note
 	case allPass:
 		cell.Outcome = result.OutcomePass
 	default:

@@ -39,6 +39,8 @@ func (f fakeKernels) BTF(context.Context, matrix.Target, arch.Arch, *image.Kerne
 	return &result.BTF{Source: result.BTFKernel}, "", nil
 }
 
+func (f fakeKernels) HostBTF(context.Context, *image.Kernel, string) (string, error) { return "", nil }
+
 func ev(e proto.Event) string { return string(proto.Encode(e)[:len(proto.Encode(e))-1]) }
 
 func hello() string {

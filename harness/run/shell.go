@@ -42,8 +42,8 @@ poweroff -f
 type ShellOptions struct {
 	Options
 	Target matrix.Target
-	// Busybox gives a static busybox for a Debian arch.
-	Busybox func(ctx context.Context, debArch string) (string, error)
+	// Busybox gives a static busybox for a Debian suite and arch.
+	Busybox func(ctx context.Context, suite, debArch string) (string, error)
 	Stdin   io.Reader
 	Stdout  io.Writer
 	// OnStart, when set, sees QEMU's argv.
@@ -60,15 +60,11 @@ func Shell(ctx context.Context, o ShellOptions) error {
 	if err != nil {
 		return err
 	}
-	k, err := o.Kernels.Kernel(ctx, t, a)
-	if err != nil {
-		return fmt.Errorf("kernel: %w", err)
-	}
-	_, btfPath, err := o.Kernels.BTF(ctx, t, a, k)
+	g, err := prepare(ctx, &o.Options, t, a)
 	if err != nil {
 		return err
 	}
-	busybox, err := o.Busybox(ctx, a.DebianArch)
+	busybox, err := o.Busybox(ctx, t.Kernel.Suite, a.DebianArch)
 	if err != nil {
 		return fmt.Errorf("busybox: %w", err)
 	}
@@ -78,18 +74,10 @@ func Shell(ctx context.Context, o ShellOptions) error {
 	}
 	defer os.RemoveAll(work)
 	initrd := filepath.Join(work, "initramfs.cpio")
-	kfacts, err := kernelFacts(k)
-	if err != nil {
+	if err := writeShellInitramfs(ctx, &o.Options, g, busybox, initrd); err != nil {
 		return err
 	}
-	planned := o.Catalogue.Plan(a, kfacts)
-	if err := writeShellInitramfs(ctx, &o.Options, a, t, planned, busybox, btfPath, initrd); err != nil {
-		return err
-	}
-	bootImage := k.Vmlinuz
-	if k.Vmlinux != "" {
-		bootImage = k.Vmlinux
-	}
+	bootImage, _ := g.bootImage()
 	accel, _ := o.accel(a)
 	p, err := qemu.Start(ctx, qemu.Config{
 		Arch: a, Kernel: bootImage, Initrd: initrd, MemoryMB: t.MemoryMB, Accel: accel,
@@ -113,8 +101,9 @@ func Shell(ctx context.Context, o ShellOptions) error {
 
 // writeShellInitramfs is a guest's initramfs with a shell as /init: the
 // agent moves to /ksystest/agent, busybox comes along.
-func writeShellInitramfs(ctx context.Context, o *Options, a arch.Arch, t matrix.Target, planned []matrix.Planned, busybox, btfPath, path string) error {
-	files, err := guestFiles(ctx, o, a, planned, btfPath)
+func writeShellInitramfs(ctx context.Context, o *Options, g *guest, busybox, path string) error {
+	t, a := g.target, g.arch
+	files, err := g.files(ctx, o)
 	if err != nil {
 		return err
 	}

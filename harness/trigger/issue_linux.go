@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/ksystest/ksystest/harness/proto"
 )
@@ -15,7 +16,9 @@ import (
 // the registers used for a raw call, and the result.
 type Call struct {
 	Passed []uint64
-	Regs   []uint64
+	// Regs are all six registers; the first NArgs are the call's.
+	Regs  []uint64
+	NArgs int
 	// NR is the raw call's number; -1 for Go library paths.
 	NR    int64
 	Ret   int64
@@ -66,9 +69,15 @@ func issueRaw(t *Thread, c proto.Case, r Resolved, res Resources) (Call, error) 
 		}
 	}
 	if c.Pack {
-		mem := make([]byte, 8*len(regs))
+		// An array of the ABI's longs: 4 bytes each on 32-bit arches.
+		word := int(unsafe.Sizeof(uintptr(0)))
+		mem := make([]byte, word*len(regs))
 		for i, v := range regs {
-			nativeEndian.PutUint64(mem[8*i:], v)
+			if word == 4 {
+				nativeEndian.PutUint32(mem[4*i:], uint32(v))
+			} else {
+				nativeEndian.PutUint64(mem[8*i:], v)
+			}
 		}
 		addr, err := res.Buffer(len(mem), mem)
 		if err != nil {
@@ -76,8 +85,12 @@ func issueRaw(t *Thread, c proto.Case, r Resolved, res Resources) (Call, error) 
 		}
 		regs = []uint64{addr}
 	}
+	n := len(regs)
+	for i := n; i < 6; i++ {
+		regs = append(regs, uint64(uintptr(proto.Pad(i))))
+	}
 	ret, errno := t.Raw(nr, regs)
-	return Call{Passed: r.Values, Regs: regs, NR: int64(nr), Ret: ret, Errno: errno}, nil
+	return Call{Passed: r.Values, Regs: regs, NArgs: n, NR: int64(nr), Ret: ret, Errno: errno}, nil
 }
 
 // goMmap maps through syscall.Mmap, as Go programs do: on s390x that is

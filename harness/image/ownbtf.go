@@ -1,0 +1,38 @@
+package image
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/ksystest/ksystest/harness/kbtf"
+)
+
+// OwnBTF returns the path of the BTF the kernel carries
+// (CONFIG_DEBUG_INFO_BTF=y), taken out of its image once and cached by the
+// package's hash, so the host can read prototypes and types without
+// booting it. Kernels without their own BTF give kbtf.ErrNoBTF.
+func (c *Cache) OwnBTF(ctx context.Context, k *Kernel) (string, error) {
+	if !k.HasOwnBTF() {
+		return "", kbtf.ErrNoBTF
+	}
+	path := c.Path("btf", "own-"+k.SHA256+".btf")
+	_, err := c.File(ctx, "ownbtf-"+k.SHA256[:16], path, func(tmp string) (string, error) {
+		img := k.Vmlinux // an ELF finds its .BTF section at once
+		if img == "" {
+			img = k.Vmlinuz
+		}
+		data, err := os.ReadFile(img)
+		if err != nil {
+			return "", err
+		}
+		found, err := kbtf.Find(data)
+		if err != nil {
+			return "", fmt.Errorf("BTF of %s: %w", k.Package, err)
+		}
+		out := filepath.Join(tmp, "own.btf")
+		return out, os.WriteFile(out, found.BTF, 0o644)
+	})
+	return path, err
+}

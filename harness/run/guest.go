@@ -1,0 +1,143 @@
+package run
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/guestbin"
+	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/kabi"
+	"github.com/ksystest/ksystest/harness/matrix"
+	"github.com/ksystest/ksystest/harness/proto"
+	"github.com/ksystest/ksystest/harness/result"
+)
+
+// guest is one target prepared on the host, before it boots: its kernel,
+// the BTF its probes load against, what the host read of the kernel, and
+// the cases planned for it. run, shell and exec all bring a guest up
+// through prepare, so a fix lands once.
+type guest struct {
+	target matrix.Target
+	arch   arch.Arch
+	kernel *image.Kernel
+	// btf says where the probes' BTF comes from; btfPath is the file
+	// shipped to the guest ("" for the kernel's own).
+	btf     *result.BTF
+	btfPath string
+	facts   kabi.Kernel
+	config  map[string]string
+	planned []matrix.Planned
+	// entryOffset is how far into a function ksystest attaches kprobes
+	// (past an ftrace patch site the kernel refuses to probe).
+	entryOffset uint64
+}
+
+// prepare fetches the target's kernel and BTF and plans its cases.
+func prepare(ctx context.Context, o *Options, t matrix.Target, a arch.Arch) (*guest, error) {
+	g := &guest{target: t, arch: a}
+	var err error
+	if g.kernel, err = o.Kernels.Kernel(ctx, t, a); err != nil {
+		return g, fmt.Errorf("kernel: %w", err)
+	}
+	if g.btf, g.btfPath, err = o.Kernels.BTF(ctx, t, a, g.kernel); err != nil {
+		return g, err
+	}
+	hostBTF, err := o.Kernels.HostBTF(ctx, g.kernel, g.btfPath)
+	if err != nil {
+		return g, err
+	}
+	if g.facts, g.config, err = kernelFacts(g.kernel, hostBTF); err != nil {
+		return g, err
+	}
+	if a.FtraceEntrySize > 0 && g.config["DYNAMIC_FTRACE"] == "y" && g.config["KPROBES_ON_FTRACE"] != "y" {
+		g.entryOffset = a.FtraceEntrySize
+	}
+	if o.Catalogue != nil {
+		g.planned = o.Catalogue.Plan(a, g.facts)
+	}
+	return g, nil
+}
+
+// bootImage is what QEMU boots: the unpacked vmlinux where the arch can,
+// else the packaged image.
+func (g *guest) bootImage() (path, kind string) {
+	if g.kernel.Vmlinux != "" {
+		return g.kernel.Vmlinux, "vmlinux"
+	}
+	return g.kernel.Vmlinuz, "vmlinuz"
+}
+
+// files are what the guest needs: the agent as /init, the console node,
+// the catalogue, ksystest's probes for its arch, the kernel's config (for
+// __kconfig externs), BTF when its kernel has none, and the 32-bit helper
+// when a case needs it.
+func (g *guest) files(ctx context.Context, o *Options) ([]image.File, error) {
+	a := g.arch
+	agentPath, err := o.Agents.Path(ctx, guestbin.Agent, a.Go)
+	if err != nil {
+		return nil, err
+	}
+	agent, err := os.ReadFile(agentPath)
+	if err != nil {
+		return nil, err
+	}
+	cat := matrix.ProtoOf(a, g.planned)
+	cat.Collections = []proto.Collection{{Name: proto.Builtin, Path: proto.ProbesPath}}
+	cat.EntryOffset = g.entryOffset
+	catJSON, err := json.Marshal(cat)
+	if err != nil {
+		return nil, err
+	}
+	probes, err := fs.ReadFile(o.Builtin, "bpf/obj/probes_"+a.BPF.Suffix()+".o")
+	if err != nil {
+		return nil, fmt.Errorf("ksystest's probes for %s: %w", a.Name, err)
+	}
+	files := []image.File{
+		{Path: "/init", Mode: 0o755, Data: agent},
+		// The kernel opens /dev/console for PID 1's stdio before anything
+		// mounts devtmpfs, so the node must be in the archive.
+		{Path: "/dev/console", Mode: 0o600, Char: true, Major: 5, Minor: 1},
+		{Path: proto.CataloguePath, Mode: 0o644, Data: catJSON},
+		{Path: proto.ProbesPath, Mode: 0o644, Data: probes},
+	}
+	if g.kernel.Config != "" && g.kernel.Release != "" {
+		config, err := os.ReadFile(g.kernel.Config)
+		if err != nil {
+			return nil, err
+		}
+		// Where cilium/ebpf and libbpf look for CONFIG_* __kconfig externs.
+		files = append(files, image.File{Path: "/boot/config-" + g.kernel.Release, Mode: 0o644, Data: config})
+	}
+	if g.btfPath != "" {
+		btf, err := os.ReadFile(g.btfPath)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, image.File{Path: proto.BTFPath, Mode: 0o644, Data: btf})
+	}
+	if needsCompat(g.planned) {
+		helperPath, err := o.Agents.Path(ctx, guestbin.Compat, *a.Compat)
+		if err != nil {
+			return nil, err
+		}
+		helper, err := os.ReadFile(helperPath)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, image.File{Path: proto.CompatHelperPath, Mode: 0o644 | 0o111, Data: helper})
+	}
+	return files, nil
+}
+
+func needsCompat(planned []matrix.Planned) bool {
+	for _, cd := range planned {
+		if cd.Compat {
+			return true
+		}
+	}
+	return false
+}
