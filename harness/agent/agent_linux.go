@@ -151,6 +151,7 @@ func (r *runner) run(res *proto.CaseResult, c proto.Case) {
 		return
 	}
 	res.Passed, res.Regs, res.NArgs, res.NR, res.Ret, res.Errno = call.Passed, call.Regs, call.NArgs, call.NR, call.Ret, call.Errno
+	res.Effects = call.Effects
 	d, err := r.probes.Drain()
 	if err != nil {
 		res.Error = err.Error()

@@ -59,6 +59,10 @@ type Arch struct {
 	// image's self-decompression.
 	BootVmlinux bool
 
+	// TLS says how a tracer reads a stopped child's TLS register, the one
+	// clone(CLONE_SETTLS) sets: the clone effect check reads it.
+	TLS TLSRead
+
 	// Compat builds the 32-bit helper for compat cases (programs of the
 	// arch's 32-bit ABI on this 64-bit kernel); nil when the kernel has no
 	// such ABI or Go has no port for it (s390x's 31-bit ABI).
@@ -107,6 +111,21 @@ func (g GoTarget) String() string {
 	return g.GOARCH
 }
 
+// TLSRead is where ptrace finds a child's thread pointer.
+type TLSRead struct {
+	// Regset is the PTRACE_GETREGSET note to read (NT_PRSTATUS is 1,
+	// NT_ARM_TLS 0x401); 0 means PTRACE_GET_THREAD_AREA (request
+	// ThreadArea) instead.
+	Regset uint32
+	// Offset and Size locate the value in the regset.
+	Offset, Size int
+	// ThreadArea is PTRACE_GET_THREAD_AREA's request number (22 on arm,
+	// 25 on x86 and mips).
+	ThreadArea int
+	// UserDesc: CLONE_SETTLS takes a struct user_desc (i386), not a value.
+	UserDesc bool
+}
+
 // BPFTarget is a clang BPF target and the arch name libbpf's headers
 // expect in __TARGET_ARCH_*, the pair bpf2go uses too. Several arches may
 // share one (x86_64 and i386 both load x86 objects, as bpf2go builds them
@@ -141,6 +160,7 @@ var table = map[string]Arch{
 		HostGOARCH:    "amd64",
 		BootVmlinux:   true,
 		Compat:        &GoTarget{GOARCH: "386"},
+		TLS:           TLSRead{Regset: 1, Offset: 21 * 8, Size: 8}, // user_regs_struct.fs_base
 		Slowdown:      1.5,
 	},
 	"arm64": {
@@ -164,6 +184,7 @@ var table = map[string]Arch{
 		HostGOARCH:  "arm64",
 		// cortex-a57 runs AArch32 at EL0, so 32-bit arm programs run.
 		Compat:   &GoTarget{GOARCH: "arm", GOARM: "7"},
+		TLS:      TLSRead{Regset: 0x401, Offset: 0, Size: 8}, // NT_ARM_TLS: tpidr_el0
 		Slowdown: 1,
 	},
 	"s390x": {
@@ -183,6 +204,7 @@ var table = map[string]Arch{
 		ConsoleArgs:   []string{"-device", "sclpconsole,chardev=con0"},
 		Console:       "ttysclp0",
 		HostGOARCH:    "s390x",
+		TLS:           TLSRead{Regset: 1, Offset: 16 + 16*8, Size: 8}, // acrs[0]:acrs[1] after psw and gprs
 		Slowdown:      2,
 	},
 	// 32-bit arm never selects CONFIG_ARCH_HAS_SYSCALL_WRAPPER: the real
@@ -205,6 +227,7 @@ var table = map[string]Arch{
 		ConsoleArgs:   []string{"-serial", "chardev:con0"},
 		Console:       "ttyAMA0",
 		HostGOARCH:    "arm",
+		TLS:           TLSRead{ThreadArea: 22},
 		Slowdown:      2,
 	},
 	// A 64-bit kernel without the syscall wrapper: mips never selects
@@ -230,6 +253,7 @@ var table = map[string]Arch{
 		Console:       "ttyS0",
 		HostGOARCH:    "mips64le",
 		Compat:        &GoTarget{GOARCH: "mipsle", GOMIPS: "softfloat"},
+		TLS:           TLSRead{ThreadArea: 25},
 		Slowdown:      2,
 	},
 	// Debian's ppc64el kernels select the syscall wrapper, whose entry
@@ -251,6 +275,7 @@ var table = map[string]Arch{
 		ConsoleArgs:   []string{"-device", "spapr-vty,chardev=con0"},
 		Console:       "hvc0",
 		HostGOARCH:    "ppc64le",
+		TLS:           TLSRead{Regset: 1, Offset: 13 * 8, Size: 8}, // gpr[13]
 		Slowdown:      3,
 	},
 	// A 32-bit x86 kernel: native socketcall and mmap2 users, the ia32
@@ -273,6 +298,7 @@ var table = map[string]Arch{
 		Console:       "ttyS0",
 		HostGOARCH:    "386",
 		BootVmlinux:   true,
+		TLS:           TLSRead{ThreadArea: 25, UserDesc: true},
 		Slowdown:      1.5,
 	},
 	"riscv64": {
@@ -296,6 +322,7 @@ var table = map[string]Arch{
 		ConsoleArgs:     []string{"-serial", "chardev:con0"},
 		Console:         "ttyS0",
 		HostGOARCH:      "riscv64",
+		TLS:             TLSRead{Regset: 1, Offset: 4 * 8, Size: 8}, // user_regs_struct.tp
 		Slowdown:        1.5,
 	},
 }

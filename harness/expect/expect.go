@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ksystest/ksystest/harness/kabi"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/proto"
 	"github.com/ksystest/ksystest/harness/result"
@@ -30,6 +31,12 @@ func Compare(def matrix.Planned, archName string, got proto.CaseResult) result.C
 	if c.Oracle.Status == result.OracleDisagrees || c.Oracle.Status == result.OracleNotSeen {
 		c.Verdict = result.Fail
 		c.Message = strings.TrimPrefix(c.Message+"; ", "; ") + "syscall tracepoint " + c.Oracle.Status + ": " + c.Oracle.Note
+	}
+	if def.Via == proto.ViaEffects {
+		if msg := effects(def, got, c.Args); msg != "" {
+			c.Verdict = result.Fail
+			c.Message = strings.TrimPrefix(c.Message+"; ", "; ") + msg
+		}
 	}
 	return c
 }
@@ -294,6 +301,74 @@ func explain(captured uint64, self int, got proto.CaseResult, defs []matrix.ArgD
 		return "-ENOSYS (the kernel's placeholder return value, not an argument)"
 	}
 	return "unrelated value"
+}
+
+// effects checks what a real clone did against the catalogue's names:
+// the child's TID written through parent_tid (in the parent) and
+// child_tid (in the child), and its thread pointer set from tls. Each
+// argument's Effect says what the kernel did with it; the message, empty
+// when all is as named, says where the kernel put what it put elsewhere.
+func effects(def matrix.Planned, got proto.CaseResult, args []result.Arg) string {
+	e := got.Effects
+	if e == nil {
+		return "no effects reported for a call made for real"
+	}
+	if e.Error != "" {
+		return "effects: " + e.Error
+	}
+	if len(e.Parent) != len(args) || len(e.Child) != len(args) || len(e.Buffer) != len(args) {
+		return fmt.Sprintf("effects: %d/%d words reported for %d arguments", len(e.Parent), len(e.Child), len(args))
+	}
+	tid := e.ChildTID
+	for i := range args {
+		var did []string
+		if e.Buffer[i] && e.Parent[i] == tid {
+			did = append(did, fmt.Sprintf("the kernel wrote the child's TID (%d) here in the parent", tid))
+		}
+		if e.Buffer[i] && e.Child[i] == tid {
+			did = append(did, fmt.Sprintf("the kernel wrote the child's TID (%d) here in the child", tid))
+		}
+		if string(def.Args[i].Value) == "tls" && e.TLS == e.TLSWant {
+			did = append(did, fmt.Sprintf("the child's thread pointer is %#x, as this asked", e.TLS))
+		}
+		args[i].Effect = strings.Join(did, "; ")
+	}
+	var wrong []string
+	named := func(canon string) int {
+		for i, a := range def.Args {
+			if kabi.Canon(a.Name) == canon {
+				return i
+			}
+		}
+		return -1
+	}
+	where := func(words []uint32) string {
+		for j := range args {
+			if e.Buffer[j] && words[j] == tid {
+				return fmt.Sprintf("through argument %d (%s)", j+1, def.Args[j].Name)
+			}
+		}
+		return "nowhere the agent looked"
+	}
+	if i := named("parent_tid"); i < 0 || !e.Buffer[i] || e.Parent[i] != tid {
+		wrong = append(wrong, "the kernel wrote the child's TID in the parent "+where(e.Parent)+", not through parent_tid")
+	}
+	if i := named("child_tid"); i < 0 || !e.Buffer[i] || e.Child[i] != tid {
+		wrong = append(wrong, "the kernel wrote the child's TID in the child "+where(e.Child)+", not through child_tid")
+	}
+	if e.TLS != e.TLSWant {
+		tp := fmt.Sprintf("%#x", e.TLS)
+		for j := range args {
+			if e.TLS != 0 && args[j].Passed == e.TLS {
+				tp += fmt.Sprintf(", argument %d (%s)", j+1, def.Args[j].Name)
+			}
+		}
+		wrong = append(wrong, fmt.Sprintf("the child's thread pointer is %s, not %#x from tls", tp, e.TLSWant))
+	}
+	if len(wrong) == 0 {
+		return ""
+	}
+	return "effects: " + strings.Join(wrong, "; ")
 }
 
 // errENOSYS is ENOSYS on every Linux arch ksystest boots.

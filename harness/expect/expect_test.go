@@ -213,3 +213,33 @@ func planned(cd matrix.CaseDef, archName string) matrix.Planned {
 	cat := &matrix.Catalogue{Cases: []matrix.CaseDef{cd}}
 	return cat.Plan(a, kabi.Kernel{})[0]
 }
+
+var cloneEffects = matrix.CaseDef{Name: "clone-effects", Probe: "aware_clone", Syscall: "clone", Via: proto.ViaEffects,
+	Args: []matrix.ArgDef{{Name: "flags", Value: "0x1180011", Expect: "match"}, {Name: "newsp", Value: "0", Expect: "match"},
+		{Name: "parent_tid", Value: "buf:8", Expect: "match"}, {Name: "child_tid", Value: "buf:8", Expect: "match"},
+		{Name: "tls", Value: "tls", Expect: "match"}}}
+
+// A real clone proves which register is which by what the kernel did:
+// the child's TID through parent_tid and child_tid, its TLS from tls.
+func TestEffects(t *testing.T) {
+	passed := []uint64{0x1180011, 0, 0x7000, 0x8000, 0x55c15000}
+	good := &proto.Effects{ChildTID: 42, Parent: []uint32{0, 0, 42, 0x7473796b, 0}, Child: []uint32{0, 0, 0x7473796b, 42, 0},
+		Buffer: []bool{false, false, true, true, false}, TLS: 0x55c15000, TLSWant: 0x55c15000}
+	c := Compare(planned(cloneEffects, "x86_64"), "x86_64", proto.CaseResult{Passed: passed, Captures: [][]uint64{passed}, Effects: good})
+	assert.Equal(t, result.Pass, c.Verdict, c.Message)
+	assert.Equal(t, "the kernel wrote the child's TID (42) here in the parent", c.Args[2].Effect)
+	assert.Equal(t, "the kernel wrote the child's TID (42) here in the child", c.Args[3].Effect)
+	assert.Contains(t, c.Args[4].Effect, "thread pointer is 0x55c15000")
+
+	// The kernel read the register the catalogue calls child_tid as tls,
+	// and the other way round (arm64 given the x86_64 order).
+	swapped := &proto.Effects{ChildTID: 42, Parent: []uint32{0, 0, 42, 0x7473796b, 0}, Child: []uint32{0, 0, 0x7473796b, 0x7473796b, 0},
+		Buffer: []bool{false, false, true, true, false}, TLS: 0x8000, TLSWant: 0x55c15000}
+	c = Compare(planned(cloneEffects, "x86_64"), "x86_64", proto.CaseResult{Passed: passed, Captures: [][]uint64{passed}, Effects: swapped})
+	assert.Equal(t, result.Fail, c.Verdict)
+	assert.Contains(t, c.Message, "the kernel wrote the child's TID in the child nowhere the agent looked, not through child_tid")
+	assert.Contains(t, c.Message, "the child's thread pointer is 0x8000, argument 4 (child_tid), not 0x55c15000 from tls")
+
+	c = Compare(planned(cloneEffects, "x86_64"), "x86_64", proto.CaseResult{Passed: passed, Captures: [][]uint64{passed}})
+	assert.Equal(t, result.Fail, c.Verdict, "a real call that reports no effects proves nothing")
+}

@@ -26,8 +26,9 @@ type CaseDef struct {
 	// Args are in the syscall's x86_64 order, the order probes report.
 	Args []ArgDef `yaml:"args"`
 
-	// Via is how the call is made: raw (default), go:syscall.Mmap,
-	// go:syscall.Connect or go:net.Dial.
+	// Via is how the call is made: raw (default), effects (raw, for real,
+	// and what the kernel did with each argument checked: clone),
+	// go:syscall.Mmap, go:syscall.Connect or go:net.Dial.
 	Via string `yaml:"via"`
 	// Compat makes the call from a 32-bit program (arches with a
 	// 32-bit ABI that Go builds: x86_64, arm64).
@@ -173,9 +174,9 @@ func (c *Catalogue) ApplyDefaults() {
 }
 
 var (
-	valueRE = regexp.MustCompile(`^(-?[0-9]+|0x[0-9a-fA-F]+|fd:/.+|buf:[0-9]+|socket:inet|sockaddr:[0-9.]+:[0-9]+|deref:[1-6]|any)$`)
+	valueRE = regexp.MustCompile(`^(-?[0-9]+|0x[0-9a-fA-F]+|fd:/.+|buf:[0-9]+|socket:inet|sockaddr:[0-9.]+:[0-9]+|deref:[1-6]|tls|any)$`)
 	identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
-	vias    = []string{proto.ViaRaw, proto.ViaGoMmap, proto.ViaGoConnect, proto.ViaGoNetDial}
+	vias    = []string{proto.ViaRaw, proto.ViaEffects, proto.ViaGoMmap, proto.ViaGoConnect, proto.ViaGoNetDial}
 )
 
 // Validate returns every problem with the catalogue.
@@ -210,7 +211,7 @@ func (c *Catalogue) Validate() []Problem {
 		for j, a := range cd.Args {
 			ap := fmt.Sprintf("%s.args[%d]", p, j)
 			if !valueRE.MatchString(string(a.Value)) {
-				add(ap+".value", "%q: want a number, 0xHEX, fd:/PATH, buf:N, socket:inet, sockaddr:IP:PORT, deref:N or any", a.Value)
+				add(ap+".value", "%q: want a number, 0xHEX, fd:/PATH, buf:N, socket:inet, sockaddr:IP:PORT, deref:N, tls or any", a.Value)
 			}
 			if !strings.HasPrefix(string(a.Value), "deref:") {
 				passed++
@@ -227,6 +228,9 @@ func (c *Catalogue) Validate() []Problem {
 		}
 		if cd.Compat && cd.Via != proto.ViaRaw {
 			add(p+".compat", "compat cases make raw calls only")
+		}
+		if cd.Via == proto.ViaEffects && cd.Syscall != "clone" {
+			add(p+".via", "ksystest observes the effects of clone only")
 		}
 		for _, a := range cd.Arches {
 			if _, err := arch.Lookup(a); err != nil {

@@ -87,7 +87,7 @@ func plan(cd CaseDef, a arch.Arch, k kabi.Kernel) Planned {
 			a.Name, strings.Join(kabi.Names(args, p.Order), ", "), params.Source, strings.Join(params.Names, ", "))
 		return p
 	}
-	if cd.Via == proto.ViaRaw {
+	if cd.Via == proto.ViaRaw || cd.Via == proto.ViaEffects {
 		p.Order = derived
 		if kabi.Identity(derived) {
 			p.Order = nil

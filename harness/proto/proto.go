@@ -95,7 +95,11 @@ func Pad(i int) uint64 { return 0x7e7e00007e7e0000 | uint64(i+1)*0x11 }
 
 // Ways a case can make its call besides a raw syscall.
 const (
-	ViaRaw       = "raw"
+	ViaRaw = "raw"
+	// ViaEffects makes the raw call for real and reports what the kernel
+	// did with each argument (clone: a real child, stopped and read
+	// through ptrace).
+	ViaEffects   = "effects"
 	ViaGoMmap    = "go:syscall.Mmap"
 	ViaGoConnect = "go:syscall.Connect"
 	ViaGoNetDial = "go:net.Dial"
@@ -200,6 +204,8 @@ type CaseResult struct {
 	Oracle []OracleCall `json:"oracle,omitempty"`
 	// OracleError says why there is no tracepoint record (unavailable).
 	OracleError string `json:"oracle_error,omitempty"`
+	// Effects is what a ViaEffects call did.
+	Effects *Effects `json:"effects,omitempty"`
 	// Section is the probe's ELF section (ksyscall/write, kprobe/SYM).
 	Section string `json:"section,omitempty"`
 	// AttachError says the probe could not be attached (for example: no
@@ -211,6 +217,22 @@ type CaseResult struct {
 	// Error says why the case could not run (probe did not load, bad
 	// argument spec); Captures is then empty.
 	Error string `json:"error,omitempty"`
+}
+
+// Effects is what a real clone did: the child's thread id, the 32-bit
+// word at each argument's address (where it is one of the agent's
+// buffers) read in the parent and in the stopped child after the call, and
+// the child's thread pointer as its tracer reads it.
+type Effects struct {
+	ChildTID uint32   `json:"child_tid"`
+	Parent   []uint32 `json:"parent"`
+	Child    []uint32 `json:"child"`
+	// Buffer marks the arguments that are the agent's buffers.
+	Buffer []bool `json:"buffer"`
+	TLS    uint64 `json:"tls"`
+	// TLSWant is the thread pointer the tls argument asked for.
+	TLSWant uint64 `json:"tls_want"`
+	Error   string `json:"error,omitempty"`
 }
 
 // OracleCall is one syscall entry as the tracepoint saw it.

@@ -277,6 +277,11 @@ func writeArgs(w io.Writer, cs result.Case) {
 			captured(a.Captured), captured(a.Tracepoint), argResult(a))
 	}
 	tw.Flush()
+	for i, a := range cs.Args {
+		if a.Effect != "" {
+			fmt.Fprintf(w, "    effect on arg %d (%s): %s\n", i+1, a.Name, a.Effect)
+		}
+	}
 	if o := cs.Oracle; o != nil && o.Status != result.OracleAgrees {
 		fmt.Fprintf(tw, "    tracepoint: %s", o.Status)
 		if o.Note != "" {

@@ -60,6 +60,9 @@ type Arg struct {
 	OK         bool    `json:"ok"`
 	// Note explains a mismatch in words ("equals passed arg 5 (len)").
 	Note string `json:"note,omitempty"`
+	// Effect is what the kernel did with the argument, for a call made
+	// for real ("wrote the child's TID here").
+	Effect string `json:"effect,omitempty"`
 }
 
 // Case is one case's verdict and evidence.

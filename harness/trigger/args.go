@@ -22,8 +22,13 @@ type Resources interface {
 	// Buffer returns the address of size bytes filled with a pattern, or
 	// with data when it is not nil.
 	Buffer(size int, data []byte) (uint64, error)
-	// Peek8 returns the first 8 bytes at an address Buffer returned.
-	Peek8(addr uint64) (uint64, error)
+	// Peek returns the first n bytes (now) at an address Buffer returned.
+	Peek(addr uint64, n int) ([]byte, error)
+	// TLS returns what to pass as clone's tls argument for a real child:
+	// a distinctive thread pointer, or where CLONE_SETTLS takes a struct
+	// user_desc (i386), the address of one asking for that thread
+	// pointer. want is the thread pointer the child should get.
+	TLS() (arg, want uint64, err error)
 }
 
 // ParseNumber reads a literal argument: decimal, 0x hex, or negative
@@ -50,6 +55,13 @@ func Sockaddr(spec string) (netip.AddrPort, error) {
 type Resolved struct {
 	Values  []uint64
 	Derived []bool
+	// Buffer marks the arguments that are addresses of buffers the agent
+	// made (buf:N, sockaddr:).
+	Buffer []bool
+	// TLSArg is the index of the tls argument (-1: none), and TLSWant the
+	// thread pointer it asks for.
+	TLSArg  int
+	TLSWant uint64
 }
 
 // Registers returns the passed (not derived) values in argument order.
@@ -71,9 +83,10 @@ func (r Resolved) Registers() []uint64 {
 //	socket:inet         an AF_INET stream socket
 //	sockaddr:IP:PORT    the address of a struct sockaddr_in
 //	deref:N             not passed: the first 8 bytes argument N points to
+//	tls                 a thread pointer for clone(CLONE_SETTLS) (see Resources.TLS)
 //	any                 decided by the code path making the call (reported as 0 until then)
 func ResolveArgs(args []proto.Arg, res Resources) (Resolved, error) {
-	r := Resolved{Values: make([]uint64, len(args)), Derived: make([]bool, len(args))}
+	r := Resolved{Values: make([]uint64, len(args)), Derived: make([]bool, len(args)), Buffer: make([]bool, len(args)), TLSArg: -1}
 	var derefs []int
 	for i, a := range args {
 		kind, rest, hasKind := strings.Cut(a.Value, ":")
@@ -83,6 +96,9 @@ func ResolveArgs(args []proto.Arg, res Resources) (Resolved, error) {
 		)
 		switch {
 		case a.Value == "any":
+		case a.Value == "tls":
+			v, r.TLSWant, err = res.TLS()
+			r.TLSArg = i
 		case !hasKind:
 			v, err = ParseNumber(a.Value)
 		case kind == "fd":
@@ -95,6 +111,7 @@ func ResolveArgs(args []proto.Arg, res Resources) (Resolved, error) {
 			}
 			if err == nil {
 				v, err = res.Buffer(n, nil)
+				r.Buffer[i] = true
 			}
 		case kind == "socket" && rest == "inet":
 			v, err = res.Socket()
@@ -102,6 +119,7 @@ func ResolveArgs(args []proto.Arg, res Resources) (Resolved, error) {
 			var ap netip.AddrPort
 			if ap, err = Sockaddr(rest); err == nil {
 				v, err = res.Buffer(16, SockaddrIn(ap))
+				r.Buffer[i] = true
 			}
 		case kind == "deref":
 			r.Derived[i] = true
@@ -119,9 +137,11 @@ func ResolveArgs(args []proto.Arg, res Resources) (Resolved, error) {
 		if err != nil || n < 1 || n > len(args) || n == i+1 || r.Derived[n-1] {
 			return Resolved{}, fmt.Errorf("argument %d (%s = %q): deref of no passed argument", i+1, args[i].Name, args[i].Value)
 		}
-		if r.Values[i], err = res.Peek8(r.Values[n-1]); err != nil {
+		b, err := res.Peek(r.Values[n-1], 8)
+		if err != nil {
 			return Resolved{}, fmt.Errorf("argument %d (%s): %w", i+1, args[i].Name, err)
 		}
+		r.Values[i] = nativeEndian.Uint64(b)
 	}
 	return r, nil
 }

@@ -33,12 +33,14 @@ func (f *fakeResources) Buffer(size int, data []byte) (uint64, error) {
 	return addr, nil
 }
 
-func (f *fakeResources) Peek8(addr uint64) (uint64, error) {
+func (f *fakeResources) TLS() (uint64, uint64, error) { return 0x5555000, 0x5555000, nil }
+
+func (f *fakeResources) Peek(addr uint64, n int) ([]byte, error) {
 	b, ok := f.mem[addr]
-	if !ok || len(b) < 8 {
-		return 0, fmt.Errorf("no buffer at %#x", addr)
+	if !ok || len(b) < n {
+		return nil, fmt.Errorf("no buffer at %#x", addr)
 	}
-	return nativeEndian.Uint64(b), nil
+	return b[:n], nil
 }
 
 func TestResolveArgs(t *testing.T) {

@@ -23,6 +23,8 @@ type Call struct {
 	NR    int64
 	Ret   int64
 	Errno int
+	// Effects is what a ViaEffects call did.
+	Effects *proto.Effects
 }
 
 // Issue makes c's call on t.
@@ -39,7 +41,7 @@ func Issue(t *Thread, c proto.Case, res Resources) (Call, error) {
 		}
 	}
 	switch c.Via {
-	case "", proto.ViaRaw:
+	case "", proto.ViaRaw, proto.ViaEffects:
 		return issueRaw(t, c, r, res)
 	case proto.ViaGoMmap:
 		return goMmap(t, r.Values)
@@ -88,6 +90,14 @@ func issueRaw(t *Thread, c proto.Case, r Resolved, res Resources) (Call, error) 
 	n := len(regs)
 	for i := n; i < 6; i++ {
 		regs = append(regs, uint64(uintptr(proto.Pad(i))))
+	}
+	if c.Via == proto.ViaEffects {
+		if c.Syscall != "clone" {
+			return Call{}, fmt.Errorf("%s: ksystest observes the effects of clone only", c.Syscall)
+		}
+		call, eff := cloneEffects(t, nr, regs, r, res)
+		call.Regs, call.NArgs, call.Effects = regs, n, eff
+		return call, nil
 	}
 	ret, errno := t.Raw(nr, regs)
 	return Call{Passed: r.Values, Regs: regs, NArgs: n, NR: int64(nr), Ret: ret, Errno: errno}, nil

@@ -113,13 +113,13 @@ func (g *GuestResources) Buffer(size int, data []byte) (uint64, error) {
 	return addr, nil
 }
 
-// Peek8 reads the first word of a buffer Buffer made.
-func (g *GuestResources) Peek8(addr uint64) (uint64, error) {
+// Peek returns a copy of the first n bytes of a buffer Buffer made.
+func (g *GuestResources) Peek(addr uint64, n int) ([]byte, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	b, ok := g.bufs[addr]
-	if !ok {
-		return 0, fmt.Errorf("deref: %#x is not a buffer of this case", addr)
+	if !ok || len(b) < n {
+		return nil, fmt.Errorf("%#x is not a buffer of this case", addr)
 	}
-	return nativeEndian.Uint64(b), nil
+	return append([]byte(nil), b[:n]...), nil
 }
