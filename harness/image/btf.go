@@ -51,6 +51,9 @@ func (f *Fetcher) generateBTF(ctx context.Context, k *Kernel, debArch string) (*
 		return nil, "", err
 	}
 	dbgName := k.Package + "-dbg"
+	if err := checkPackage(dbgName); err != nil {
+		return nil, "", err
+	}
 	pkgs, err := f.Packages(ctx, k.Suite, debArch, dbgName)
 	if err != nil {
 		return nil, "", err

@@ -90,6 +90,9 @@ func (f *Fetcher) mirrorKey() string {
 
 // Release returns the verified Release of suite, once per Fetcher.
 func (f *Fetcher) Release(ctx context.Context, suite string) (*Release, error) {
+	if err := checkSuite(suite); err != nil {
+		return nil, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if r := f.releases[suite]; r != nil {
@@ -230,6 +233,9 @@ func (f *Fetcher) downloadOnce(ctx context.Context, url string, want FileSum, de
 // the selection is remembered by the index's hash, so a second run neither
 // downloads nor parses it.
 func (f *Fetcher) Packages(ctx context.Context, suite, debArch, prefix string) ([]Package, error) {
+	if err := checkArch(debArch); err != nil {
+		return nil, err
+	}
 	rel, err := f.Release(ctx, suite)
 	if err != nil {
 		return nil, err

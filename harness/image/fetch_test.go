@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -63,7 +64,7 @@ Description: Linux for 64-bit PCs (meta-package)
  continuation line: ignored
 Filename: pool/main/l/linux-signed-amd64/linux-image-amd64_6.1.192-2_amd64.deb
 Size: 1500
-SHA256: aaaa
+SHA256: 9a3b1d1c5f4b2e0c6d7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e
 
 Package: zsh
 Filename: pool/z.deb
@@ -77,6 +78,8 @@ SHA256: bbbb
 
 	_, err = ParsePackages(strings.NewReader("Package: broken\nVersion: 1\n"), nil)
 	assert.ErrorContains(t, err, "no Filename or SHA256")
+	_, err = ParsePackages(strings.NewReader("Package: zsh\nSize: -1\n"), nil)
+	assert.ErrorContains(t, err, "Size")
 }
 
 func TestAptChecksValidUntil(t *testing.T) {
@@ -135,7 +138,7 @@ func newFakeArchive(t *testing.T) *fakeArchive {
 
 	var idx bytes.Buffer
 	xw, _ := xz.NewWriter(&idx)
-	fmt.Fprintf(xw, "Package: linux-image-amd64\nVersion: 9\nDepends: linux-image-6.1.0-9-amd64 (= 9)\nFilename: pool/meta.deb\nSHA256: 00\n\n")
+	fmt.Fprintf(xw, "Package: linux-image-amd64\nVersion: 9\nDepends: linux-image-6.1.0-9-amd64 (= 9)\nFilename: pool/meta.deb\nSHA256: %064d\n\n", 0)
 	fmt.Fprintf(xw, "Package: linux-image-6.1.0-9-amd64\nVersion: 6.1.9-1\nFilename: pool/k.deb\nSize: %d\nSHA256: %s\n", len(deb), sha(deb))
 	xw.Close()
 
@@ -156,12 +159,13 @@ func newFakeArchive(t *testing.T) *fakeArchive {
 		fa.hits[p] = &atomic.Int32{}
 	}
 	fa.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, ok := files[r.URL.Path]
+		// Web servers resolve ".." in request paths; so does this one.
+		body, ok := files[path.Clean(r.URL.Path)]
 		if !ok {
 			http.NotFound(w, r)
 			return
 		}
-		fa.hits[r.URL.Path].Add(1)
+		fa.hits[path.Clean(r.URL.Path)].Add(1)
 		if strings.HasSuffix(r.URL.Path, ".deb") && fa.corruptN.Add(-1) >= 0 {
 			body = append([]byte("X"), body[1:]...)
 		}

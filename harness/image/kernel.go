@@ -80,8 +80,26 @@ func LocalKernel(vmlinuz, config, vmlinux string) (*Kernel, error) {
 	}, nil
 }
 
+// check refuses names that are not plain Debian names before any of them
+// reaches a path or a URL.
+func (ref KernelRef) check() error {
+	if err := checkSuite(ref.Suite); err != nil {
+		return err
+	}
+	if err := checkArch(ref.DebArch); err != nil {
+		return err
+	}
+	if ref.Package != "" {
+		return checkPackage(ref.Package)
+	}
+	return checkPackage("linux-image-" + ref.Flavour)
+}
+
 // Resolve finds the kernel package ref names, without downloading it.
 func (f *Fetcher) Resolve(ctx context.Context, ref KernelRef) (Package, error) {
+	if err := ref.check(); err != nil {
+		return Package{}, err
+	}
 	pkgs, err := f.Packages(ctx, ref.Suite, ref.DebArch, "linux-image-")
 	if err != nil {
 		return Package{}, err
@@ -104,6 +122,9 @@ func (f *Fetcher) Resolve(ctx context.Context, ref KernelRef) (Package, error) {
 // FetchPackage downloads the named package of suite/main for debArch into
 // dest, verified against the signed index.
 func (f *Fetcher) FetchPackage(ctx context.Context, suite, debArch, name, dest string) (Package, error) {
+	if err := checkPackage(name); err != nil {
+		return Package{}, err
+	}
 	pkgs, err := f.Packages(ctx, suite, debArch, name)
 	if err != nil {
 		return Package{}, err

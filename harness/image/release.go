@@ -100,6 +100,12 @@ func ParseRelease(text []byte) (*Release, error) {
 			continue
 		}
 		size, err := strconv.ParseInt(parts[1], 10, 64)
+		if err == nil && size < 0 {
+			err = errors.New("negative size")
+		}
+		if err == nil {
+			err = checkSHA256(parts[0])
+		}
 		if err != nil {
 			return nil, fmt.Errorf("release %s: SHA256 line %q: %w", r.Suite, line, err)
 		}
@@ -171,6 +177,9 @@ type Package struct {
 
 // ParsePackages reads a Packages index. keep, when not nil, selects which
 // packages to return, so a whole suite's index need not stay in memory.
+// The names, hashes and file names of the packages it returns are plain
+// (they become cache paths and URLs); a kept stanza with others is an
+// error.
 func ParsePackages(r io.Reader, keep func(name string) bool) ([]Package, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
@@ -184,6 +193,9 @@ func ParsePackages(r io.Reader, keep func(name string) bool) ([]Package, error) 
 		if cur.Name != "" && !skip {
 			if cur.Filename == "" || cur.SHA256 == "" {
 				return fmt.Errorf("package %s %s: no Filename or SHA256 (line %d)", cur.Name, cur.Version, line)
+			}
+			if err := errors.Join(checkPackage(cur.Name), checkRelPath("Filename", cur.Filename), checkSHA256(cur.SHA256)); err != nil {
+				return fmt.Errorf("package %s %s (line %d): %w", cur.Name, cur.Version, line, err)
 			}
 			out = append(out, cur)
 		}
@@ -220,7 +232,11 @@ func ParsePackages(r io.Reader, keep func(name string) bool) ([]Package, error) 
 		case "SHA256":
 			cur.SHA256 = v
 		case "Size":
-			cur.Size, _ = strconv.ParseInt(v, 10, 64)
+			size, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || size < 0 {
+				return nil, fmt.Errorf("package %s: Size %q (line %d)", cur.Name, v, line)
+			}
+			cur.Size = size
 		case "Depends":
 			cur.Depends = v
 		case "Source":
