@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -38,8 +37,16 @@ type Fetcher struct {
 	// cannot be reached, the cached one is used anyway (offline runs).
 	IndexMaxAge time.Duration
 	// Attempts is how often a download that fails or does not match its
-	// hash is tried.
+	// hash is tried, waiting Backoff after the first failure and twice as
+	// long after each next one.
 	Attempts int
+	Backoff  time.Duration
+	// ConnectTimeout bounds connecting to the mirror, HeaderTimeout the
+	// wait for an answer, and IdleTimeout every wait for more of a body:
+	// a slow download continues as long as it moves. Client, when set, is
+	// used instead of one built from ConnectTimeout; the other two hold
+	// for any Client. Zero means the default.
+	ConnectTimeout, HeaderTimeout, IdleTimeout time.Duration
 	// Now is the clock (tests set it).
 	Now func() time.Time
 	// OnDownload, when set, is told of each download: the bytes go to the
@@ -49,16 +56,12 @@ type Fetcher struct {
 
 	mu       sync.Mutex
 	releases map[string]*Release
-}
 
-// HashMismatchError says a download did not match its expected hash.
-type HashMismatchError struct {
-	URL       string
-	Want, Got string
-}
-
-func (e *HashMismatchError) Error() string {
-	return fmt.Sprintf("%s: sha256 %s, want %s", e.URL, e.Got, e.Want)
+	clientOnce sync.Once
+	httpClient *http.Client
+	// createFile, when set, replaces os.Create for downloads (tests fill
+	// the disk with it).
+	createFile func(name string) (io.WriteCloser, error)
 }
 
 func (f *Fetcher) logf(format string, args ...any) {
@@ -72,13 +75,6 @@ func (f *Fetcher) now() time.Time {
 		return f.Now()
 	}
 	return time.Now()
-}
-
-func (f *Fetcher) client() *http.Client {
-	if f.Client != nil {
-		return f.Client
-	}
-	return http.DefaultClient
 }
 
 // mirrorKey names a mirror in cache paths without writing its host name
@@ -130,102 +126,30 @@ func (f *Fetcher) release(ctx context.Context, suite string) (*Release, error) {
 	return rel, nil
 }
 
+// fresh says whether a cached file of this age may be used without asking
+// the mirror. One from the future (a clock that moved) is not.
+func fresh(age, maxAge time.Duration) bool { return age >= 0 && age < maxAge }
+
 func (f *Fetcher) freshInRelease(ctx context.Context, suite, cached string) ([]byte, error) {
 	st, statErr := os.Stat(cached)
-	if statErr == nil && f.now().Sub(st.ModTime()) < f.IndexMaxAge {
+	if statErr == nil && fresh(f.now().Sub(st.ModTime()), f.IndexMaxAge) {
 		return os.ReadFile(cached)
 	}
 	url := fmt.Sprintf("%s/dists/%s/InRelease", f.Mirror, suite)
-	data, err := f.get(ctx, url)
+	var buf bytes.Buffer
+	err := f.retry(ctx, "fetch InRelease of "+suite, func() error {
+		buf.Reset()
+		_, err := f.get(ctx, url, maxInRelease, &buf)
+		return err
+	})
 	if err == nil {
-		return data, nil
+		return buf.Bytes(), nil
 	}
 	if statErr == nil {
 		f.logf("cannot reach the mirror (%v); using the cached InRelease of %s from %s", err, suite, st.ModTime().Format(time.RFC3339))
 		return os.ReadFile(cached)
 	}
 	return nil, fmt.Errorf("fetch InRelease of %s: %w", suite, err)
-}
-
-func (f *Fetcher) get(ctx context.Context, url string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := f.client().Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return io.ReadAll(resp.Body)
-}
-
-// Download fetches url into dest, checking size and SHA256, retrying on
-// any failure. A file that fails its hash is deleted, never kept.
-func (f *Fetcher) Download(ctx context.Context, url string, want FileSum, dest string) error {
-	attempts := max(f.Attempts, 1)
-	var err error
-	for i := 1; i <= attempts; i++ {
-		if err = f.downloadOnce(ctx, url, want, dest); err == nil {
-			return nil
-		}
-		os.Remove(dest)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if i < attempts {
-			f.logf("download %s failed (attempt %d of %d): %v; retrying", path.Base(url), i, attempts, err)
-			select {
-			case <-time.After(time.Duration(i) * time.Second):
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-	}
-	return fmt.Errorf("download %s: %w", url, err)
-}
-
-func (f *Fetcher) downloadOnce(ctx context.Context, url string, want FileSum, dest string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := f.client().Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	out, err := os.Create(dest)
-	if err != nil {
-		return err
-	}
-	h := sha256.New()
-	sink := io.MultiWriter(out, h)
-	if f.OnDownload != nil {
-		w, done := f.OnDownload(path.Base(url), want.Size)
-		defer done()
-		sink = io.MultiWriter(out, h, w)
-	}
-	n, err := io.Copy(sink, resp.Body)
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != want.SHA256 {
-		return &HashMismatchError{URL: url, Want: want.SHA256, Got: got}
-	}
-	if want.Size > 0 && n != want.Size {
-		return fmt.Errorf("%s: %d bytes, want %d", url, n, want.Size)
-	}
-	return nil
 }
 
 // Packages returns the packages of suite/main for a Debian arch whose names
