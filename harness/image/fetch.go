@@ -3,8 +3,6 @@ package image
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -77,13 +75,6 @@ func (f *Fetcher) now() time.Time {
 	return time.Now()
 }
 
-// mirrorKey names a mirror in cache paths without writing its host name
-// into them verbatim.
-func (f *Fetcher) mirrorKey() string {
-	sum := sha256.Sum256([]byte(f.Mirror))
-	return hex.EncodeToString(sum[:6])
-}
-
 // Release returns the verified Release of suite, once per Fetcher.
 func (f *Fetcher) Release(ctx context.Context, suite string) (*Release, error) {
 	if err := checkSuite(suite); err != nil {
@@ -105,20 +96,38 @@ func (f *Fetcher) Release(ctx context.Context, suite string) (*Release, error) {
 	return r, nil
 }
 
+// release reads suite's InRelease: the cached one while it is younger
+// than IndexMaxAge, else the mirror's, else (the mirror unreachable) the
+// cached one whatever its age. Each is verified every time it is read; a
+// cached one that fails is fetched again.
 func (f *Fetcher) release(ctx context.Context, suite string) (*Release, error) {
-	cached := f.Cache.Path("dists", f.mirrorKey(), suite, "InRelease")
-	data, err := f.freshInRelease(ctx, suite, cached)
+	// Keyed by suite alone: the file is signed, so every mirror of the
+	// archive serves the same one, and a cache filled through one mirror
+	// serves a run whose mirror is down.
+	cached := f.Cache.Path("dists", suite, "InRelease")
+	st, statErr := os.Stat(cached)
+	if statErr == nil && fresh(f.now().Sub(st.ModTime()), f.IndexMaxAge) {
+		rel, err := f.cachedRelease(cached, suite)
+		if err == nil {
+			return rel, nil
+		}
+		f.logf("cache: dists/%s/InRelease: %v: fetching again", suite, err)
+	}
+	data, err := f.fetchInRelease(ctx, suite)
+	if err != nil {
+		if statErr != nil {
+			return nil, fmt.Errorf("fetch InRelease of %s: %w", suite, err)
+		}
+		rel, cerr := f.cachedRelease(cached, suite)
+		if cerr != nil {
+			return nil, fmt.Errorf("fetch InRelease of %s: %w; the cached one: %w", suite, err, cerr)
+		}
+		f.logf("cannot reach the mirror (%v); using the cached InRelease of %s, dated %s", err, suite, rel.Date.Format(time.RFC1123))
+		return rel, nil
+	}
+	rel, err := f.verifyRelease(data, suite)
 	if err != nil {
 		return nil, err
-	}
-	rel, err := VerifyInRelease(data, f.Keys)
-	if err != nil {
-		return nil, fmt.Errorf("suite %s: %w", suite, err)
-	}
-	if f.CheckValidUntil {
-		if err := rel.CheckValid(f.now()); err != nil {
-			return nil, err
-		}
 	}
 	if err := WriteFileAtomic(cached, data, 0o644); err != nil {
 		return nil, fmt.Errorf("cache InRelease: %w", err)
@@ -130,11 +139,7 @@ func (f *Fetcher) release(ctx context.Context, suite string) (*Release, error) {
 // the mirror. One from the future (a clock that moved) is not.
 func fresh(age, maxAge time.Duration) bool { return age >= 0 && age < maxAge }
 
-func (f *Fetcher) freshInRelease(ctx context.Context, suite, cached string) ([]byte, error) {
-	st, statErr := os.Stat(cached)
-	if statErr == nil && fresh(f.now().Sub(st.ModTime()), f.IndexMaxAge) {
-		return os.ReadFile(cached)
-	}
+func (f *Fetcher) fetchInRelease(ctx context.Context, suite string) ([]byte, error) {
 	url := fmt.Sprintf("%s/dists/%s/InRelease", f.Mirror, suite)
 	var buf bytes.Buffer
 	err := f.retry(ctx, "fetch InRelease of "+suite, func() error {
@@ -142,14 +147,58 @@ func (f *Fetcher) freshInRelease(ctx context.Context, suite, cached string) ([]b
 		_, err := f.get(ctx, url, maxInRelease, &buf)
 		return err
 	})
+	return buf.Bytes(), err
+}
+
+// cachedRelease verifies the cached InRelease like a fresh one. One that
+// no longer verifies is deleted; an expired one is kept, since it may
+// still serve a run that allows expired files.
+func (f *Fetcher) cachedRelease(path, suite string) (*Release, error) {
+	data, err := readFileLimit(path, maxInRelease)
 	if err == nil {
-		return buf.Bytes(), nil
+		var rel *Release
+		if rel, err = f.verifyRelease(data, suite); err == nil {
+			return rel, nil
+		}
 	}
-	if statErr == nil {
-		f.logf("cannot reach the mirror (%v); using the cached InRelease of %s from %s", err, suite, st.ModTime().Format(time.RFC3339))
-		return os.ReadFile(cached)
+	var expired *ExpiredError
+	if !errors.As(err, &expired) {
+		os.Remove(path)
 	}
-	return nil, fmt.Errorf("fetch InRelease of %s: %w", suite, err)
+	return nil, err
+}
+
+// verifyRelease checks an InRelease's signature, that it is suite's (a
+// mirror must not pass another suite's signed file off as this one's), and
+// its Valid-Until.
+func (f *Fetcher) verifyRelease(data []byte, suite string) (*Release, error) {
+	rel, err := VerifyInRelease(data, f.Keys)
+	if err != nil {
+		return nil, fmt.Errorf("suite %s: %w", suite, err)
+	}
+	if rel.Suite != suite && rel.Archive != suite {
+		return nil, fmt.Errorf("suite %s: the InRelease is that of %s", suite, rel.Suite)
+	}
+	if f.CheckValidUntil {
+		if err := rel.CheckValid(f.now()); err != nil {
+			return nil, err
+		}
+	}
+	return rel, nil
+}
+
+// readFileLimit reads a cached file that may be at most limit bytes.
+func readFileLimit(path string, limit int64) ([]byte, error) {
+	fd, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fd.Close()
+	data, err := io.ReadAll(io.LimitReader(fd, limit+1))
+	if err == nil && int64(len(data)) > limit {
+		err = fmt.Errorf("%s: %w: want at most %d bytes", path, ErrTooLarge, limit)
+	}
+	return data, err
 }
 
 // Packages returns the packages of suite/main for a Debian arch whose names

@@ -21,7 +21,8 @@ const DefaultKeyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
 // Release is the verified content of a suite's InRelease.
 type Release struct {
-	Suite      string
+	Suite      string // the Codename (bookworm-backports), else the Suite
+	Archive    string // the Suite field (oldstable-backports), which moves
 	Date       time.Time
 	ValidUntil time.Time // zero when the suite sets none
 	// Files maps a path below dists/SUITE/ to its SHA256 and size.
@@ -81,7 +82,7 @@ func VerifyInRelease(data []byte, keys openpgp.KeyRing) (*Release, error) {
 func ParseRelease(text []byte) (*Release, error) {
 	f := parseStanza(string(text))
 	// Codename is stable (bookworm-backports); Suite moves (oldstable-backports).
-	r := &Release{Suite: f["Codename"], Files: map[string]FileSum{}}
+	r := &Release{Suite: f["Codename"], Archive: f["Suite"], Files: map[string]FileSum{}}
 	if r.Suite == "" {
 		r.Suite = f["Suite"]
 	}
