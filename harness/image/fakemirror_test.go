@@ -103,7 +103,11 @@ func buildDeb(t testing.TB, comp string, entries ...tarEntry) []byte {
 	if comp != "" {
 		member += "." + comp
 	}
+	return arDeb(member, data.Bytes())
+}
 
+// arDeb lays out a .deb (an ar archive) with data as its member.
+func arDeb(member string, data []byte) []byte {
 	var deb bytes.Buffer
 	deb.WriteString(arMagic)
 	add := func(name string, body []byte) {
@@ -115,7 +119,7 @@ func buildDeb(t testing.TB, comp string, entries ...tarEntry) []byte {
 	}
 	add("debian-binary", []byte("2.0\n"))
 	add("control.tar.xz", []byte("odd")) // skipped; its odd size exercises padding
-	add(member, data.Bytes())
+	add(member, data)
 	return deb.Bytes()
 }
 
