@@ -35,6 +35,14 @@ func (c *Cache) Path(parts ...string) string {
 	return filepath.Join(append([]string{c.Dir}, parts...)...)
 }
 
+// rel names path relative to the cache, for messages.
+func (c *Cache) rel(path string) string {
+	if r, err := filepath.Rel(c.Dir, path); err == nil {
+		return r
+	}
+	return path
+}
+
 // Lock takes the named lock, waiting until ctx ends. Unlock with the
 // returned function.
 func (c *Cache) Lock(ctx context.Context, name string) (func(), error) {

@@ -3,19 +3,15 @@ package image
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ulikunitz/xz"
 )
 
 // Fetcher reads Debian's archive: signed InRelease, hashed Packages
@@ -54,6 +50,9 @@ type Fetcher struct {
 
 	mu       sync.Mutex
 	releases map[string]*Release
+	// selections are the index selections parsed, by index hash and prefix.
+	indexMu    sync.Mutex
+	selections map[string]map[string][]Package
 
 	clientOnce sync.Once
 	httpClient *http.Client
@@ -199,81 +198,4 @@ func readFileLimit(path string, limit int64) ([]byte, error) {
 		err = fmt.Errorf("%s: %w: want at most %d bytes", path, ErrTooLarge, limit)
 	}
 	return data, err
-}
-
-// Packages returns the packages of suite/main for a Debian arch whose names
-// start with prefix. The index is checked against the SHA256 in InRelease;
-// the selection is remembered by the index's hash, so a second run neither
-// downloads nor parses it.
-func (f *Fetcher) Packages(ctx context.Context, suite, debArch, prefix string) ([]Package, error) {
-	if err := checkArch(debArch); err != nil {
-		return nil, err
-	}
-	rel, err := f.Release(ctx, suite)
-	if err != nil {
-		return nil, err
-	}
-	indexPath := fmt.Sprintf("main/binary-%s/Packages.xz", debArch)
-	sum, ok := rel.Files[indexPath]
-	if !ok {
-		return nil, fmt.Errorf("suite %s has no %s: is %s a Debian architecture of that suite?", suite, indexPath, debArch)
-	}
-	memo := f.Cache.Path("index", sum.SHA256+"-"+prefix+".json")
-	if data, err := os.ReadFile(memo); err == nil {
-		var pkgs []Package
-		if json.Unmarshal(data, &pkgs) == nil {
-			return pkgs, nil
-		}
-	}
-	unlock, err := f.Cache.Lock(ctx, "index-"+sum.SHA256[:16])
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	tmp, err := f.Cache.TempDir()
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	url := fmt.Sprintf("%s/dists/%s/%s", f.Mirror, suite, indexPath)
-	f.logf("fetching %s %s index (%d KiB)", suite, debArch, sum.Size>>10)
-	dest := filepath.Join(tmp, "Packages.xz")
-	if err := f.Download(ctx, url, sum, dest); err != nil {
-		return nil, err
-	}
-	raw, err := os.ReadFile(dest)
-	if err != nil {
-		return nil, err
-	}
-	xr, err := xz.NewReader(bytes.NewReader(raw))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", url, err)
-	}
-	pkgs, err := ParsePackages(xr, func(name string) bool { return strings.HasPrefix(name, prefix) })
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", url, err)
-	}
-	data, _ := json.Marshal(pkgs)
-	if err := WriteFileAtomic(memo, data, 0o644); err != nil {
-		return nil, err
-	}
-	return pkgs, nil
-}
-
-// ErrNoPackage means a package could not be found in an index.
-var ErrNoPackage = errors.New("package not found")
-
-// FindPackage returns the named package from pkgs, newest version last
-// listed winning (Debian indexes list one version per name per suite).
-func FindPackage(pkgs []Package, name string) (Package, error) {
-	var found *Package
-	for i := range pkgs {
-		if pkgs[i].Name == name {
-			found = &pkgs[i]
-		}
-	}
-	if found == nil {
-		return Package{}, fmt.Errorf("%w: %s", ErrNoPackage, name)
-	}
-	return *found, nil
 }
