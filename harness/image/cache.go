@@ -2,7 +2,9 @@ package image
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -16,8 +18,21 @@ const CacheEnv = "KSYSTEST_CACHE"
 // Cache is ksystest's download cache. Entries are named by the SHA256 of
 // what they came from, written to a temporary name and renamed into place,
 // and guarded by file locks, so parallel runs share it safely and a crash
-// never leaves a half-written entry.
-type Cache struct{ Dir string }
+// never leaves a half-written entry. Nothing read from it is believed
+// without a check: each entry has a manifest with the SHA256 of its files
+// and what it was made from, and an entry that does not match its manifest
+// is made again.
+type Cache struct {
+	Dir string
+	// Logf reports entries found damaged and scratch swept; nil is quiet.
+	Logf func(format string, args ...any)
+}
+
+func (c *Cache) logf(format string, args ...any) {
+	if c.Logf != nil {
+		c.Logf(format, args...)
+	}
+}
 
 // DefaultCacheDir is $KSYSTEST_CACHE, else the user cache dir + /ksystest.
 func DefaultCacheDir() string {
@@ -58,21 +73,26 @@ func (c *Cache) Lock(ctx context.Context, name string) (func(), error) {
 	return func() { l.Unlock() }, nil
 }
 
-// File makes sure the cache entry at path exists, calling build when it
-// does not: under the named lock, so parallel runs build it once, and in
-// a scratch directory whose result (the path build returns) is renamed
-// into place, so nobody ever sees half an entry. It reports whether the
-// entry was already there.
-func (c *Cache) File(ctx context.Context, lock, path string, build func(tmp string) (string, error)) (cached bool, err error) {
-	if _, err := os.Stat(path); err == nil {
+// File makes sure the cache entry at path (a file or a directory) is
+// there and whole, calling build when it is not: under the named lock, so
+// parallel runs build it once, and in a scratch directory whose result
+// (the path build returns) is renamed into place, so nobody ever sees half
+// an entry. from says what the entry is made from (a package, its version
+// and hash); it is recorded in the entry's manifest with the SHA256 of
+// every file, and an entry whose files or origin differ is said, removed
+// and built again. File reports whether the entry was there already.
+func (c *Cache) File(ctx context.Context, lock, path, from string, build func(tmp string) (string, error)) (cached bool, err error) {
+	if err := c.check(path, from); err == nil {
 		return true, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		c.logf("cache: %v: making it again", err)
 	}
 	unlock, err := c.Lock(ctx, lock)
 	if err != nil {
 		return false, err
 	}
 	defer unlock()
-	if _, err := os.Stat(path); err == nil { // built while we waited
+	if err := c.check(path, from); err == nil { // made while we waited
 		return true, nil
 	}
 	tmp, err := c.TempDir()
@@ -84,11 +104,26 @@ func (c *Cache) File(ctx context.Context, lock, path string, build func(tmp stri
 	if err != nil {
 		return false, err
 	}
+	m, err := newManifest(out, from)
+	if err != nil {
+		return false, fmt.Errorf("cache %s: %w", c.rel(path), err)
+	}
+	// The manifest goes first and comes back last: in between, readers
+	// find no entry rather than a mixed one.
+	if err := os.Remove(manifestPath(path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, err
+	}
+	if err := os.RemoveAll(path); err != nil {
+		return false, err
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return false, err
 	}
 	if err := os.Rename(out, path); err != nil {
-		return false, fmt.Errorf("cache %s: %w", filepath.Base(path), err)
+		return false, fmt.Errorf("cache %s: %w", c.rel(path), err)
+	}
+	if err := m.write(manifestPath(path)); err != nil {
+		return false, fmt.Errorf("cache %s: %w", c.rel(path), err)
 	}
 	return false, nil
 }

@@ -22,10 +22,10 @@ func TestCacheFileBuildsOnceAndNeverHalf(t *testing.T) {
 		return out, os.WriteFile(out, []byte("built"), 0o644)
 	}
 
-	cached, err := c.File(ctx, "thing", path, build)
+	cached, err := c.File(ctx, "thing", path, "thing 1", build)
 	require.NoError(t, err)
 	assert.False(t, cached)
-	cached, err = c.File(ctx, "thing", path, build)
+	cached, err = c.File(ctx, "thing", path, "thing 1", build)
 	require.NoError(t, err)
 	assert.True(t, cached)
 	assert.Equal(t, 1, builds)
@@ -34,7 +34,7 @@ func TestCacheFileBuildsOnceAndNeverHalf(t *testing.T) {
 	assert.Equal(t, "built", string(data))
 
 	failed := c.Path("tools", "failed")
-	_, err = c.File(ctx, "failed", failed, func(tmp string) (string, error) {
+	_, err = c.File(ctx, "failed", failed, "failed 1", func(tmp string) (string, error) {
 		os.WriteFile(filepath.Join(tmp, "half"), []byte("ha"), 0o644)
 		return "", errors.New("pahole died")
 	})

@@ -37,7 +37,7 @@ func NewFetcher(c FetcherConfig) (*Fetcher, string, error) {
 		maxAge = 0
 	}
 	return &Fetcher{
-		Mirror: mirror, Keys: keys, Cache: &Cache{Dir: c.CacheDir},
+		Mirror: mirror, Keys: keys, Cache: &Cache{Dir: c.CacheDir, Logf: c.Logf},
 		Logf:            c.Logf,
 		CheckValidUntil: !c.AllowExpired && AptChecksValidUntil(),
 		IndexMaxAge:     maxAge,

@@ -292,10 +292,11 @@ func (l *logLines) String() string {
 	return strings.Join(l.lines, "\n")
 }
 
-// fetcher is a Fetcher of m with short timeouts and backoff.
+// fetcher is a Fetcher of m with short timeouts and backoff, on a cache
+// in cache's directory; both report to logs.
 func (m *fakeMirror) fetcher(cache *Cache, logs *logLines) *Fetcher {
 	return &Fetcher{
-		Mirror: m.URL(), Keys: m.keys, Cache: cache, Logf: logs.logf,
+		Mirror: m.URL(), Keys: m.keys, Cache: &Cache{Dir: cache.Dir, Logf: logs.logf}, Logf: logs.logf,
 		Attempts: 3, Backoff: time.Millisecond,
 		ConnectTimeout: 5 * time.Second, HeaderTimeout: 5 * time.Second, IdleTimeout: 5 * time.Second,
 		Now: func() time.Time { return mirrorDate.Add(time.Hour) }, CheckValidUntil: true,
