@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -95,11 +96,11 @@ func (c *Cache) File(ctx context.Context, lock, path, from string, build func(tm
 	if err := c.check(path, from); err == nil { // made while we waited
 		return true, nil
 	}
-	tmp, err := c.TempDir()
+	tmp, done, err := c.TempDir()
 	if err != nil {
 		return false, err
 	}
-	defer os.RemoveAll(tmp)
+	defer done()
 	out, err := build(tmp)
 	if err != nil {
 		return false, err
@@ -129,13 +130,85 @@ func (c *Cache) File(ctx context.Context, lock, path, from string, build func(tm
 }
 
 // TempDir makes a scratch directory inside the cache, on the same
-// filesystem as the entries it will be renamed to.
-func (c *Cache) TempDir() (string, error) {
-	dir := c.Path("tmp")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("cache: %w", err)
+// filesystem as the entries it will be renamed to, and holds a lock on it
+// (tmp/work-*.lock) while it lives, so that Sweep never takes it for the
+// leftover of a killed run. done removes it and drops the lock: defer it,
+// so that it goes on every way out, errors, cancellation and panics
+// included.
+func (c *Cache) TempDir() (dir string, done func(), err error) {
+	root := c.Path("tmp")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", nil, fmt.Errorf("cache: %w", err)
 	}
-	return os.MkdirTemp(dir, "work-")
+	dir, err = os.MkdirTemp(root, "work-")
+	if err != nil {
+		return "", nil, fmt.Errorf("cache: %w", err)
+	}
+	l := flock.New(dir + ".lock")
+	if ok, err := l.TryLock(); !ok {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("cache: lock %s: %v", c.rel(dir), err)
+	}
+	return dir, func() {
+		os.RemoveAll(dir)
+		os.Remove(l.Path())
+		l.Unlock()
+	}, nil
+}
+
+// staleAfter is how old scratch must be before Sweep considers it: far
+// longer than the moment between making a directory and locking it.
+const staleAfter = 5 * time.Minute
+
+// Sweep removes the scratch directories that runs left behind when they
+// were killed, or crashed in another goroutine than the one that would
+// have removed them: those older than staleAfter whose lock no live
+// process holds. It says what it removed.
+func (c *Cache) Sweep() {
+	root := c.Path("tmp")
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		name := strings.TrimSuffix(e.Name(), ".lock")
+		info, err := e.Info()
+		if !strings.HasPrefix(name, "work-") || err != nil || time.Since(info.ModTime()) < staleAfter {
+			continue
+		}
+		dir := filepath.Join(root, name)
+		if e.Name() != name { // a lock file: swept with its directory, or alone when that is gone
+			if _, err := os.Lstat(dir); err == nil {
+				continue
+			}
+		}
+		l := flock.New(dir + ".lock")
+		if ok, _ := l.TryLock(); !ok {
+			continue // a live run's
+		}
+		size := diskUsage(dir)
+		err = os.RemoveAll(dir)
+		os.Remove(l.Path())
+		l.Unlock()
+		if err != nil {
+			c.logf("cache: cannot remove stale %s: %v", c.rel(dir), err)
+		} else if e.IsDir() {
+			c.logf("cache: removed %s (%d MiB), left behind by a run that did not end cleanly", c.rel(dir), size>>20)
+		}
+	}
+}
+
+func diskUsage(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }
 
 // WriteFileAtomic writes data to path through a temporary file and rename.

@@ -36,8 +36,10 @@ func NewFetcher(c FetcherConfig) (*Fetcher, string, error) {
 	if c.Refresh {
 		maxAge = 0
 	}
+	cache := &Cache{Dir: c.CacheDir, Logf: c.Logf}
+	cache.Sweep()
 	return &Fetcher{
-		Mirror: mirror, Keys: keys, Cache: &Cache{Dir: c.CacheDir, Logf: c.Logf},
+		Mirror: mirror, Keys: keys, Cache: cache,
 		Logf:            c.Logf,
 		CheckValidUntil: !c.AllowExpired && AptChecksValidUntil(),
 		IndexMaxAge:     maxAge,

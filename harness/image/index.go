@@ -105,11 +105,11 @@ func readIndex(path string, want FileSum, keep func(string) bool) ([]Package, er
 // fetchIndex downloads the .xz index, checked against InRelease, and
 // installs it uncompressed at path once its size and hash are checked too.
 func (f *Fetcher) fetchIndex(ctx context.Context, suite, name string, packed, plain FileSum, path string) error {
-	tmp, err := f.Cache.TempDir()
+	tmp, done, err := f.Cache.TempDir()
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
+	defer done()
 	url := fmt.Sprintf("%s/dists/%s/%s.xz", f.Mirror, suite, name)
 	f.logf("fetching %s %s (%d KiB)", suite, name, packed.Size>>10)
 	compressed := filepath.Join(tmp, "Packages.xz")
