@@ -5,6 +5,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -52,4 +55,79 @@ func TestWalkDebDamagedStream(t *testing.T) {
 		member, data := dataMember(t, deb)
 		assert.Error(t, walk(arDeb(member, data[:len(data)-6])))
 	})
+}
+
+// filesOutside lists every file under root that is neither dest nor under
+// it.
+func filesOutside(t *testing.T, root, dest string) []string {
+	var out []string
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		require.NoError(t, err)
+		if !d.IsDir() && p != dest && !strings.HasPrefix(p, dest+string(filepath.Separator)) {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}
+
+// A package's data archive names where its files go; ExtractTree must
+// never write outside dest whatever the names say: "..", "./..", absolute
+// paths, symlinks and hard links, alone or in sequence.
+func TestExtractTreeStaysInDest(t *testing.T) {
+	deb := buildDeb(t, "xz",
+		tarEntry{Name: "../outside-1", Body: "x"},
+		tarEntry{Name: "./../outside-2", Body: "x"},
+		tarEntry{Name: "./usr/include/../../../outside-3", Body: "x"},
+		tarEntry{Name: "usr/include/bpf/../../../../outside-4", Body: "x"},
+		tarEntry{Name: "/usr/include/bpf/abs.h", Body: "absolute"},
+		tarEntry{Name: "//usr/include/bpf/abs2.h", Body: "absolute"},
+		tarEntry{Name: "./usr/include/bpf/link", Type: tar.TypeSymlink, Linkname: "../../../../.."},
+		tarEntry{Name: "./usr/include/bpf/link/outside-5", Body: "x"},
+		tarEntry{Name: "./usr/include/bpf/etc", Type: tar.TypeSymlink, Linkname: "/etc"},
+		tarEntry{Name: "./usr/include/bpf/hard", Type: tar.TypeLink, Linkname: "../../../../outside-6"},
+		tarEntry{Name: "./usr/include/bpf/bpf_helpers.h", Body: "helpers"},
+	)
+	root := t.TempDir()
+	dest := filepath.Join(root, "a", "b", "dest")
+	_, err := ExtractTree(bytes.NewReader(deb), "usr/include/bpf", dest)
+	require.NoError(t, err)
+	assert.Empty(t, filesOutside(t, root, dest))
+	got, err := os.ReadFile(filepath.Join(dest, "usr/include/bpf/bpf_helpers.h"))
+	require.NoError(t, err)
+	assert.Equal(t, "helpers", string(got))
+	abs, err := os.ReadFile(filepath.Join(dest, "usr/include/bpf/abs.h"))
+	require.NoError(t, err, "an absolute name lands inside dest")
+	assert.Equal(t, "absolute", string(abs))
+	filepath.WalkDir(dest, func(p string, d fs.DirEntry, err error) error {
+		assert.True(t, d.IsDir() || d.Type().IsRegular(), "%s: only directories and regular files", p)
+		return nil
+	})
+}
+
+// ExtractFile writes the one file asked for to dest and nothing else: a
+// symlink or a hard link of that name is not it.
+func TestExtractFileTakesOnlyARegularFile(t *testing.T) {
+	name := "usr/lib/debug/boot/vmlinux-6.1.0-9-amd64"
+	root := t.TempDir()
+	dest := filepath.Join(root, "out", "vmlinux")
+	deb := buildDeb(t, "zst",
+		tarEntry{Name: "./" + name, Type: tar.TypeSymlink, Linkname: "/etc/passwd"},
+		tarEntry{Name: "./" + name, Type: tar.TypeLink, Linkname: "../../../outside"},
+		tarEntry{Name: "../" + name, Body: "climbing"},
+	)
+	err := ExtractFile(bytes.NewReader(deb), name, dest)
+	assert.ErrorContains(t, err, "no /"+name)
+	assert.Empty(t, filesOutside(t, root, dest))
+	assert.NoFileExists(t, dest)
+
+	deb = buildDeb(t, "gz",
+		tarEntry{Name: "./" + name, Type: tar.TypeSymlink, Linkname: "/etc/passwd"},
+		tarEntry{Name: "./" + name, Body: "the vmlinux"},
+	)
+	require.NoError(t, ExtractFile(bytes.NewReader(deb), name, dest))
+	got, err := os.ReadFile(dest)
+	require.NoError(t, err)
+	assert.Equal(t, "the vmlinux", string(got))
+	assert.Empty(t, filesOutside(t, root, dest))
 }

@@ -44,6 +44,42 @@ func TestVerifyRecordedInRelease(t *testing.T) {
 	assert.NoError(t, rel.CheckValid(rel.Date))
 }
 
+// Only the signed text counts: unsigned text after the signature or before
+// the signed block, even SHA256 lines that would replace the hash list,
+// changes nothing. Checked on Debian's recorded InRelease and on one
+// signed with the test key (so the check never skips).
+func TestVerifyInReleaseReadsOnlySignedText(t *testing.T) {
+	fake := "SHA256:\n " + strings.Repeat("0", 64) + " 4242 main/binary-s390x/Packages.xz\n"
+	check := func(t *testing.T, data []byte, keys openpgp.EntityList) {
+		want, err := VerifyInRelease(data, keys)
+		require.NoError(t, err)
+		for name, tampered := range map[string][]byte{
+			"appended":           append(append([]byte(nil), data...), "\n"+fake...),
+			"appended stanza":    append(append([]byte(nil), data...), "\nCodename: evil\nDate: Sat, 11 Jul 2099 10:16:37 UTC\n"+fake...),
+			"prepended":          append([]byte("Codename: evil\n"+fake+"\n"), data...),
+			"prepended and more": append([]byte(fake+"\n"), append(append([]byte(nil), data...), "\n"+fake...)...),
+		} {
+			got, err := VerifyInRelease(tampered, keys)
+			require.NoError(t, err, name)
+			assert.Equal(t, want, got, name)
+		}
+	}
+	t.Run("test key", func(t *testing.T) {
+		check(t, clearsignTest(t, "Codename: bookworm\nDate: Sat, 11 Jul 2026 10:16:37 UTC\nSHA256:\n "+
+			strings.Repeat("ab", 32)+" 10 main/binary-s390x/Packages.xz\n"), testKeys(t))
+	})
+	t.Run("Debian", func(t *testing.T) {
+		keys, err := LoadKeyring(DefaultKeyring)
+		if err != nil && os.Getenv("CI") == "" {
+			t.Skipf("no Debian keyring here: %v", err)
+		}
+		require.NoError(t, err)
+		data, err := os.ReadFile("testdata/bookworm-backports.InRelease")
+		require.NoError(t, err)
+		check(t, data, keys)
+	})
+}
+
 func TestParsePackages(t *testing.T) {
 	idx := `Package: linux-image-amd64
 Source: linux-signed-amd64 (6.1.192+2)
