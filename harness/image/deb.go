@@ -173,9 +173,19 @@ type BootFiles struct {
 	Release string
 }
 
+// Bounds on what extraction holds in memory or writes: far above what
+// Debian's packages hold, they keep a damaged or hostile archive (a
+// decompression bomb) from filling memory or the disk.
+const (
+	maxBootFile = 256 << 20 // a vmlinuz is about 10 MB, a config 300 KB
+	maxExtract  = 4 << 30   // a -dbg package's vmlinux is under 1 GB
+)
+
 // ExtractBoot reads /boot/vmlinuz-* and /boot/config-* from a kernel .deb,
 // stopping once it has passed /boot.
-func ExtractBoot(r io.Reader) (*BootFiles, error) {
+func ExtractBoot(r io.Reader) (*BootFiles, error) { return extractBoot(r, maxBootFile) }
+
+func extractBoot(r io.Reader, limit int64) (*BootFiles, error) {
 	var b BootFiles
 	err := WalkDeb(r, func(name string, hdr *tar.Header, body io.Reader) error {
 		inBoot := strings.HasPrefix(name, "boot/")
@@ -185,17 +195,20 @@ func ExtractBoot(r io.Reader) (*BootFiles, error) {
 		if !inBoot || hdr.Typeflag != tar.TypeReg {
 			return nil
 		}
-		var buf bytes.Buffer
-		if _, err := io.Copy(&buf, body); err != nil {
+		if hdr.Size > limit {
+			return fmt.Errorf("%s: %d bytes, more than %d", name, hdr.Size, limit)
+		}
+		data := make([]byte, hdr.Size)
+		if _, err := io.ReadFull(body, data); err != nil {
 			return fmt.Errorf("read %s: %w", name, err)
 		}
 		base := strings.TrimPrefix(name, "boot/")
 		switch {
 		case strings.HasPrefix(base, "vmlinuz-"), strings.HasPrefix(base, "vmlinux-"):
-			b.Vmlinuz = buf.Bytes()
+			b.Vmlinuz = data
 			b.Release = base[len("vmlinuz-"):]
 		case strings.HasPrefix(base, "config-"):
-			b.Config = buf.Bytes()
+			b.Config = data
 		}
 		return nil
 	})
@@ -210,13 +223,21 @@ func ExtractBoot(r io.Reader) (*BootFiles, error) {
 
 // ExtractTree writes the regular files of a .deb's data archive that lie
 // under prefix (a path relative to /, like "usr/include/bpf") into dest,
-// keeping their paths. It returns how many files it wrote.
+// keeping their paths. It returns how many files it wrote. Names with ".."
+// are skipped and no links are made, so nothing lands outside dest.
 func ExtractTree(r io.Reader, prefix, dest string) (int, error) {
+	return extractTree(r, prefix, dest, maxExtract)
+}
+
+func extractTree(r io.Reader, prefix, dest string, limit int64) (int, error) {
 	prefix = strings.Trim(prefix, "/") + "/"
-	n := 0
+	n, left := 0, limit
 	err := WalkDeb(r, func(name string, hdr *tar.Header, body io.Reader) error {
 		if hdr.Typeflag != tar.TypeReg || !strings.HasPrefix(name, prefix) || strings.Contains(name, "..") {
 			return nil
+		}
+		if left -= hdr.Size; left < 0 {
+			return fmt.Errorf("/%s: more than %d bytes in all", prefix, limit)
 		}
 		n++
 		return WriteFrom(filepath.Join(dest, filepath.FromSlash(name)), body)
@@ -234,6 +255,9 @@ func ExtractFile(r io.Reader, name, dest string) error {
 	err := WalkDeb(r, func(n string, hdr *tar.Header, body io.Reader) error {
 		if n != name || hdr.Typeflag != tar.TypeReg {
 			return nil
+		}
+		if hdr.Size > maxExtract {
+			return fmt.Errorf("/%s: %d bytes, more than %d", name, hdr.Size, maxExtract)
 		}
 		if err := WriteFrom(dest, body); err != nil {
 			return err

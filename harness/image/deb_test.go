@@ -131,3 +131,26 @@ func TestExtractFileTakesOnlyARegularFile(t *testing.T) {
 	assert.Equal(t, "the vmlinux", string(got))
 	assert.Empty(t, filesOutside(t, root, dest))
 }
+
+// Extraction holds no more than its bound in memory or on disk, whatever
+// a tar header claims.
+func TestExtractBounds(t *testing.T) {
+	deb := buildDeb(t, "gz",
+		tarEntry{Name: "./boot/config-1", Body: "CONFIG_X=y\n"},
+		tarEntry{Name: "./boot/vmlinuz-1", Body: strings.Repeat("k", 2000)},
+		tarEntry{Name: "./usr/a", Body: strings.Repeat("a", 600)},
+		tarEntry{Name: "./usr/b", Body: strings.Repeat("b", 600)},
+	)
+	_, err := extractBoot(bytes.NewReader(deb), 1000)
+	assert.ErrorContains(t, err, "boot/vmlinuz-1: 2000 bytes, more than 1000")
+	b, err := extractBoot(bytes.NewReader(deb), 2000)
+	require.NoError(t, err)
+	assert.Len(t, b.Vmlinuz, 2000)
+
+	dest := t.TempDir()
+	_, err = extractTree(bytes.NewReader(deb), "usr", dest, 1000)
+	assert.ErrorContains(t, err, "more than 1000 bytes in all")
+	n, err := extractTree(bytes.NewReader(deb), "usr", t.TempDir(), 1200)
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+}
