@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
 )
 
 // syntheticIndex is a Packages index shaped like bookworm's
@@ -114,6 +116,22 @@ func BenchmarkWarmKernelEntry(b *testing.B) {
 			b.Fatal(err)
 		}
 		if err := c.check(vmlinux, "vmlinux"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParseRelease parses the signed text of a real InRelease (59 KB,
+// 570 hash lines), as every run does once per suite.
+func BenchmarkParseRelease(b *testing.B) {
+	data, err := os.ReadFile("testdata/bookworm-backports.InRelease")
+	if err != nil {
+		b.Fatal(err)
+	}
+	block, _ := clearsign.Decode(data)
+	b.SetBytes(int64(len(block.Plaintext)))
+	for b.Loop() {
+		if _, err := ParseRelease(block.Plaintext); err != nil {
 			b.Fatal(err)
 		}
 	}
