@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -151,7 +152,7 @@ func TestFetchKernelVerifiesRetriesAndCaches(t *testing.T) {
 func TestFetchRejectsBadSignatureAndPersistentCorruption(t *testing.T) {
 	m := newFakeMirror(t)
 	m.publish(t, "bookworm", "amd64", testKernelPackages(t))
-	other, err := openpgp.NewEntity("stranger", "", "x@ksystest.invalid", nil)
+	other, err := openpgp.NewEntity("stranger", "", "x@ksystest.invalid", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
 	require.NoError(t, err)
 	ctx := context.Background()
 	ref := KernelRef{Suite: "bookworm", DebArch: "amd64", Flavour: "amd64"}
@@ -162,14 +163,20 @@ func TestFetchRejectsBadSignatureAndPersistentCorruption(t *testing.T) {
 	_, err = f.Kernel(ctx, ref)
 	assert.ErrorIs(t, err, ErrBadSignature)
 
-	m.corrupt(testKernelPackages(t)[1].filename(), 100)
+	// A tampered .deb: rejected, tried again, then an error naming the hash.
+	deb := testKernelPackages(t)[1]
+	m.corrupt(deb.filename(), 100)
 	cache := &Cache{Dir: t.TempDir()}
 	f = m.fetcher(cache, &logs)
 	_, err = f.Kernel(ctx, ref)
 	var mismatch *HashMismatchError
 	require.ErrorAs(t, err, &mismatch)
+	assert.Contains(t, err.Error(), "want "+sha(deb.Deb))
+	assert.Equal(t, f.Attempts, m.hitsOf(deb.filename()))
 	entries, _ := os.ReadDir(cache.Path("kernels"))
 	assert.Empty(t, entries, "nothing unverified is kept")
+	left, _ := os.ReadDir(cache.Path("tmp"))
+	assert.Empty(t, left, "nor any scratch")
 
 	_, err = f.Kernel(ctx, KernelRef{Suite: "bookworm", DebArch: "amd64", Flavour: "nosuch"})
 	assert.ErrorIs(t, err, ErrNoPackage)
