@@ -48,9 +48,10 @@ type StatusError struct {
 
 func (e *StatusError) Error() string { return e.Status }
 
-// HashMismatchError says a download did not match its expected hash.
+// HashMismatchError says a download, or a file in the cache, did not match
+// its expected hash.
 type HashMismatchError struct {
-	URL       string
+	URL       string // or the cached file's path
 	Want, Got string
 }
 
@@ -81,9 +82,10 @@ func orDefault(d, def time.Duration) time.Duration {
 }
 
 // get copies the body of url to w, at most limit bytes, and returns how
-// many it copied. Its errors do not repeat the URL: callers name it. The header must come within HeaderTimeout and every
-// read of the body must bring bytes within IdleTimeout: a slow download
-// that keeps moving continues, one that stops fails with ErrStalled.
+// many it copied. The answer must come within HeaderTimeout and every read
+// of the body must bring bytes within IdleTimeout: a slow download that
+// keeps moving continues, one that stops fails with ErrStalled. Its errors
+// do not repeat the URL: callers name it.
 func (f *Fetcher) get(ctx context.Context, url string, limit int64, w io.Writer) (int64, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

@@ -39,7 +39,8 @@ type Fetcher struct {
 	// wait for an answer, and IdleTimeout every wait for more of a body:
 	// a slow download continues as long as it moves. Client, when set, is
 	// used instead of one built from ConnectTimeout; the other two hold
-	// for any Client. Zero means the default.
+	// for any Client. A zero Backoff or timeout means NewFetcher's
+	// default.
 	ConnectTimeout, HeaderTimeout, IdleTimeout time.Duration
 	// Now is the clock (tests set it).
 	Now func() time.Time
