@@ -61,7 +61,8 @@ func (b *Builder) Path(ctx context.Context, cmd string, t arch.GoTarget) (string
 	}
 	name := cmd + "." + t.Key()
 	out := b.Cache.Path("guest", hash[:16], name)
-	_, err = b.Cache.File(ctx, "guest-"+hash[:16]+"-"+name, out, func(tmp string) (string, error) {
+	from := fmt.Sprintf("%s for %s from guest source %s", cmd, t, hash)
+	_, err = b.Cache.File(ctx, "guest-"+hash[:16]+"-"+name, out, from, func(tmp string) (string, error) {
 		return b.build(ctx, hash, cmd, t, tmp)
 	})
 	if err != nil {
@@ -118,7 +119,7 @@ func cleanEnv(env []string) []string {
 // tool can build from it.
 func (b *Builder) materialise(ctx context.Context, hash string) (string, error) {
 	dir := b.Cache.Path("guest", hash[:16], "src")
-	_, err := b.Cache.File(ctx, "guest-src-"+hash[:16], dir, func(tmp string) (string, error) {
+	_, err := b.Cache.File(ctx, "guest-src-"+hash[:16], dir, "guest source "+hash, func(tmp string) (string, error) {
 		root := filepath.Join(tmp, "src")
 		err := walk(b.Source, func(name string, data []byte) error {
 			p := filepath.Join(root, filepath.FromSlash(name))

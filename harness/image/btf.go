@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -26,8 +27,15 @@ func PaholeVersion(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("pahole (package dwarves) is needed to generate BTF for kernels built without it: %w", err)
 	}
-	return strings.TrimSpace(string(out)), nil
+	v := strings.TrimSpace(string(out))
+	// It names a cache entry.
+	if !paholeVersion.MatchString(v) {
+		return "", fmt.Errorf("pahole --version: unexpected %q", v)
+	}
+	return v, nil
 }
+
+var paholeVersion = regexp.MustCompile(`^v?[0-9][0-9a-z.+~-]*$`)
 
 // KernelBTF returns the BTF to load probes against on k: the kernel's own
 // when it has one, else generated from its -dbg package with pahole and
@@ -51,6 +59,9 @@ func (f *Fetcher) generateBTF(ctx context.Context, k *Kernel, debArch string) (*
 		return nil, "", err
 	}
 	dbgName := k.Package + "-dbg"
+	if err := checkPackage(dbgName); err != nil {
+		return nil, "", err
+	}
 	pkgs, err := f.Packages(ctx, k.Suite, debArch, dbgName)
 	if err != nil {
 		return nil, "", err
@@ -61,7 +72,7 @@ func (f *Fetcher) generateBTF(ctx context.Context, k *Kernel, debArch string) (*
 	}
 	b := &result.BTF{Source: result.BTFPahole, From: dbg.Name + " " + dbg.Version, Pahole: pahole}
 	path := f.Cache.Path("btf", dbg.SHA256+"-pahole-"+pahole+".btf")
-	b.Cached, err = f.Cache.File(ctx, "btf-"+dbg.SHA256[:16], path, func(tmp string) (string, error) {
+	b.Cached, err = f.Cache.File(ctx, "btf-"+dbg.SHA256[:16], path, dbg.origin()+" pahole "+pahole, func(tmp string) (string, error) {
 		return f.pahole(ctx, k, dbg, tmp, b)
 	})
 	if err != nil {

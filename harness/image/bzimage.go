@@ -70,7 +70,8 @@ func (f *Fetcher) ensureVmlinux(ctx context.Context, k *Kernel, dir string) {
 		return
 	}
 	path := filepath.Join(dir, "vmlinux")
-	_, err := f.Cache.File(ctx, "vmlinux-"+k.SHA256[:16], path, func(tmp string) (string, error) {
+	from := "vmlinux of " + k.Package + " " + k.Version + " sha256:" + k.SHA256
+	_, err := f.Cache.File(ctx, "vmlinux-"+k.SHA256[:16], path, from, func(tmp string) (string, error) {
 		bz, err := os.ReadFile(k.Vmlinuz)
 		if err != nil {
 			return "", err

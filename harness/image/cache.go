@@ -2,9 +2,12 @@ package image
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -16,8 +19,21 @@ const CacheEnv = "KSYSTEST_CACHE"
 // Cache is ksystest's download cache. Entries are named by the SHA256 of
 // what they came from, written to a temporary name and renamed into place,
 // and guarded by file locks, so parallel runs share it safely and a crash
-// never leaves a half-written entry.
-type Cache struct{ Dir string }
+// never leaves a half-written entry. Nothing read from it is believed
+// without a check: each entry has a manifest with the SHA256 of its files
+// and what it was made from, and an entry that does not match its manifest
+// is made again.
+type Cache struct {
+	Dir string
+	// Logf reports entries found damaged and scratch swept; nil is quiet.
+	Logf func(format string, args ...any)
+}
+
+func (c *Cache) logf(format string, args ...any) {
+	if c.Logf != nil {
+		c.Logf(format, args...)
+	}
+}
 
 // DefaultCacheDir is $KSYSTEST_CACHE, else the user cache dir + /ksystest.
 func DefaultCacheDir() string {
@@ -35,6 +51,14 @@ func (c *Cache) Path(parts ...string) string {
 	return filepath.Join(append([]string{c.Dir}, parts...)...)
 }
 
+// rel names path relative to the cache, for messages.
+func (c *Cache) rel(path string) string {
+	if r, err := filepath.Rel(c.Dir, path); err == nil {
+		return r
+	}
+	return path
+}
+
 // Lock takes the named lock, waiting until ctx ends. Unlock with the
 // returned function.
 func (c *Cache) Lock(ctx context.Context, name string) (func(), error) {
@@ -50,49 +74,141 @@ func (c *Cache) Lock(ctx context.Context, name string) (func(), error) {
 	return func() { l.Unlock() }, nil
 }
 
-// File makes sure the cache entry at path exists, calling build when it
-// does not: under the named lock, so parallel runs build it once, and in
-// a scratch directory whose result (the path build returns) is renamed
-// into place, so nobody ever sees half an entry. It reports whether the
-// entry was already there.
-func (c *Cache) File(ctx context.Context, lock, path string, build func(tmp string) (string, error)) (cached bool, err error) {
-	if _, err := os.Stat(path); err == nil {
+// File makes sure the cache entry at path (a file or a directory) is
+// there and whole, calling build when it is not: under the named lock, so
+// parallel runs build it once, and in a scratch directory whose result
+// (the path build returns) is renamed into place, so nobody ever sees half
+// an entry. from says what the entry is made from (a package, its version
+// and hash); it is recorded in the entry's manifest with the SHA256 of
+// every file, and an entry whose files or origin differ is said, removed
+// and built again. File reports whether the entry was there already.
+func (c *Cache) File(ctx context.Context, lock, path, from string, build func(tmp string) (string, error)) (cached bool, err error) {
+	if err := c.check(path, from); err == nil {
 		return true, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		c.logf("cache: %v: making it again", err)
 	}
 	unlock, err := c.Lock(ctx, lock)
 	if err != nil {
 		return false, err
 	}
 	defer unlock()
-	if _, err := os.Stat(path); err == nil { // built while we waited
+	if err := c.check(path, from); err == nil { // made while we waited
 		return true, nil
 	}
-	tmp, err := c.TempDir()
+	tmp, done, err := c.TempDir()
 	if err != nil {
 		return false, err
 	}
-	defer os.RemoveAll(tmp)
+	defer done()
 	out, err := build(tmp)
 	if err != nil {
+		return false, err
+	}
+	m, err := newManifest(out, from)
+	if err != nil {
+		return false, fmt.Errorf("cache %s: %w", c.rel(path), err)
+	}
+	// The manifest goes first and comes back last: in between, readers
+	// find no entry rather than a mixed one.
+	if err := os.Remove(manifestPath(path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, err
+	}
+	if err := os.RemoveAll(path); err != nil {
 		return false, err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return false, err
 	}
 	if err := os.Rename(out, path); err != nil {
-		return false, fmt.Errorf("cache %s: %w", filepath.Base(path), err)
+		return false, fmt.Errorf("cache %s: %w", c.rel(path), err)
+	}
+	if err := m.write(manifestPath(path)); err != nil {
+		return false, fmt.Errorf("cache %s: %w", c.rel(path), err)
 	}
 	return false, nil
 }
 
 // TempDir makes a scratch directory inside the cache, on the same
-// filesystem as the entries it will be renamed to.
-func (c *Cache) TempDir() (string, error) {
-	dir := c.Path("tmp")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("cache: %w", err)
+// filesystem as the entries it will be renamed to, and holds a lock on it
+// (tmp/work-*.lock) while it lives, so that Sweep never takes it for the
+// leftover of a killed run. done removes it and drops the lock: defer it,
+// so that it goes on every way out, errors, cancellation and panics
+// included.
+func (c *Cache) TempDir() (dir string, done func(), err error) {
+	root := c.Path("tmp")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", nil, fmt.Errorf("cache: %w", err)
 	}
-	return os.MkdirTemp(dir, "work-")
+	dir, err = os.MkdirTemp(root, "work-")
+	if err != nil {
+		return "", nil, fmt.Errorf("cache: %w", err)
+	}
+	l := flock.New(dir + ".lock")
+	if ok, err := l.TryLock(); !ok {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("cache: lock %s: %v", c.rel(dir), err)
+	}
+	return dir, func() {
+		os.RemoveAll(dir)
+		os.Remove(l.Path())
+		l.Unlock()
+	}, nil
+}
+
+// staleAfter is how old scratch must be before Sweep considers it: far
+// longer than the moment between making a directory and locking it.
+const staleAfter = 5 * time.Minute
+
+// Sweep removes the scratch directories that runs left behind when they
+// were killed, or crashed in another goroutine than the one that would
+// have removed them: those older than staleAfter whose lock no live
+// process holds. It says what it removed.
+func (c *Cache) Sweep() {
+	root := c.Path("tmp")
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		name := strings.TrimSuffix(e.Name(), ".lock")
+		info, err := e.Info()
+		if !strings.HasPrefix(name, "work-") || err != nil || time.Since(info.ModTime()) < staleAfter {
+			continue
+		}
+		dir := filepath.Join(root, name)
+		if e.Name() != name { // a lock file: swept with its directory, or alone when that is gone
+			if _, err := os.Lstat(dir); err == nil {
+				continue
+			}
+		}
+		l := flock.New(dir + ".lock")
+		if ok, _ := l.TryLock(); !ok {
+			continue // a live run's
+		}
+		size := diskUsage(dir)
+		err = os.RemoveAll(dir)
+		os.Remove(l.Path())
+		l.Unlock()
+		if err != nil {
+			c.logf("cache: cannot remove stale %s: %v", c.rel(dir), err)
+		} else if e.IsDir() {
+			c.logf("cache: removed %s (%d MiB), left behind by a run that did not end cleanly", c.rel(dir), size>>20)
+		}
+	}
+}
+
+func diskUsage(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }
 
 // WriteFileAtomic writes data to path through a temporary file and rename.

@@ -2,7 +2,6 @@ package image
 
 import (
 	"fmt"
-	"net/http"
 	"time"
 )
 
@@ -37,12 +36,19 @@ func NewFetcher(c FetcherConfig) (*Fetcher, string, error) {
 	if c.Refresh {
 		maxAge = 0
 	}
+	cache := &Cache{Dir: c.CacheDir, Logf: c.Logf}
+	cache.Sweep()
 	return &Fetcher{
-		Mirror: mirror, Keys: keys, Cache: &Cache{Dir: c.CacheDir},
-		Client:          &http.Client{Timeout: 30 * time.Minute},
+		Mirror: mirror, Keys: keys, Cache: cache,
 		Logf:            c.Logf,
 		CheckValidUntil: !c.AllowExpired && AptChecksValidUntil(),
 		IndexMaxAge:     maxAge,
-		Attempts:        3,
+		Attempts:        defaultAttempts,
+		Backoff:         defaultBackoff,
+		// No bound on a whole download: a -dbg package on a slow link
+		// takes long, and a stalled one is caught by IdleTimeout.
+		ConnectTimeout: defaultConnectTimeout,
+		HeaderTimeout:  defaultHeaderTimeout,
+		IdleTimeout:    defaultIdleTimeout,
 	}, fmt.Sprintf("%s (from %s)", mirror, from), nil
 }

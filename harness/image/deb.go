@@ -67,12 +67,12 @@ func walkTar(member string, r io.Reader, fn func(string, *tar.Header, io.Reader)
 	var dec io.Reader
 	switch {
 	case strings.HasSuffix(member, ".xz"):
-		xr, err := NewXZReader(r)
+		x, err := newXZReader(r)
 		if err != nil {
 			return fmt.Errorf("%s: %w", member, err)
 		}
-		defer xr.Close() // a stopped walk leaves input unread
-		dec = xr
+		defer x.Close()
+		dec = x
 	case strings.HasSuffix(member, ".zst"):
 		zr, err := zstd.NewReader(r)
 		if err != nil {
@@ -95,6 +95,14 @@ func walkTar(member string, r io.Reader, fn func(string, *tar.Header, io.Reader)
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
+			// The tar's end is not the stream's: read on to the end, so
+			// that a damaged or cut stream is an error here too.
+			if _, err := io.Copy(io.Discard, dec); err != nil {
+				return fmt.Errorf("%s: %w", member, err)
+			}
+			if x, ok := dec.(*xzReader); ok {
+				return x.Close()
+			}
 			return nil
 		}
 		if err != nil {
@@ -110,39 +118,54 @@ func walkTar(member string, r io.Reader, fn func(string, *tar.Header, io.Reader)
 	}
 }
 
-// NewXZReader decompresses an xz stream. The xz tool, when the host has
-// it, decodes several times faster than the Go decoder, which matters for
-// the -dbg packages' 2 GB of data and the kernel source tarball. Close
-// stops the decoder even when the stream was not read to its end.
-func NewXZReader(r io.Reader) (io.ReadCloser, error) {
-	xzTool, err := exec.LookPath("xz")
+// NewXZReader decompresses an xz stream (the kernel source tarball's,
+// for instance); Close ends the decoder and reports a damaged stream.
+func NewXZReader(r io.Reader) (io.ReadCloser, error) { return newXZReader(r) }
+
+// xzReader decodes xz with the xz tool when there is one: it is several
+// times faster than the Go decoder, which matters for the -dbg packages'
+// 2 GB of data and for 45 MB indexes. Without the tool, Go decodes.
+type xzReader struct {
+	io.Reader
+	cmd    *exec.Cmd
+	stderr bytes.Buffer
+	closed bool
+}
+
+func newXZReader(r io.Reader) (*xzReader, error) {
+	tool, err := exec.LookPath("xz")
 	if err != nil {
 		xr, err := xz.NewReader(r)
-		if err != nil {
-			return nil, err
-		}
-		return io.NopCloser(xr), nil
+		return &xzReader{Reader: xr}, err
 	}
-	cmd := exec.Command(xzTool, "-dc")
-	cmd.Stdin = r
-	out, err := cmd.StdoutPipe()
-	if err != nil {
+	x := &xzReader{cmd: exec.Command(tool, "-dc")}
+	x.cmd.Stdin = r
+	x.cmd.Stderr = &x.stderr
+	if x.Reader, err = x.cmd.StdoutPipe(); err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	if err := x.cmd.Start(); err != nil {
 		return nil, err
 	}
-	return &xzProcess{ReadCloser: out, cmd: cmd}, nil
+	return x, nil
 }
 
-type xzProcess struct {
-	io.ReadCloser
-	cmd *exec.Cmd
-}
-
-func (p *xzProcess) Close() error {
-	p.cmd.Process.Kill()
-	p.cmd.Wait()
+// Close ends the tool. After the whole stream was read it reports how the
+// tool ended (a damaged stream); before that it stops the tool, since a
+// walk that stopped early leaves input unread.
+func (x *xzReader) Close() error {
+	if x.cmd == nil || x.closed {
+		return nil
+	}
+	x.closed = true
+	if n, _ := x.Reader.Read(make([]byte, 1)); n > 0 {
+		x.cmd.Process.Kill()
+		x.cmd.Wait()
+		return nil
+	}
+	if err := x.cmd.Wait(); err != nil {
+		return fmt.Errorf("xz: %v: %s", err, bytes.TrimSpace(x.stderr.Bytes()))
+	}
 	return nil
 }
 
@@ -154,9 +177,19 @@ type BootFiles struct {
 	Release string
 }
 
+// Bounds on what extraction holds in memory or writes: far above what
+// Debian's packages hold, they keep a damaged or hostile archive (a
+// decompression bomb) from filling memory or the disk.
+const (
+	maxBootFile = 256 << 20 // a vmlinuz is about 10 MB, a config 300 KB
+	maxExtract  = 4 << 30   // a -dbg package's vmlinux is under 1 GB
+)
+
 // ExtractBoot reads /boot/vmlinuz-* and /boot/config-* from a kernel .deb,
 // stopping once it has passed /boot.
-func ExtractBoot(r io.Reader) (*BootFiles, error) {
+func ExtractBoot(r io.Reader) (*BootFiles, error) { return extractBoot(r, maxBootFile) }
+
+func extractBoot(r io.Reader, limit int64) (*BootFiles, error) {
 	var b BootFiles
 	err := WalkDeb(r, func(name string, hdr *tar.Header, body io.Reader) error {
 		inBoot := strings.HasPrefix(name, "boot/")
@@ -166,17 +199,20 @@ func ExtractBoot(r io.Reader) (*BootFiles, error) {
 		if !inBoot || hdr.Typeflag != tar.TypeReg {
 			return nil
 		}
-		var buf bytes.Buffer
-		if _, err := io.Copy(&buf, body); err != nil {
+		if hdr.Size > limit {
+			return fmt.Errorf("%s: %d bytes, more than %d", name, hdr.Size, limit)
+		}
+		data := make([]byte, hdr.Size)
+		if _, err := io.ReadFull(body, data); err != nil {
 			return fmt.Errorf("read %s: %w", name, err)
 		}
 		base := strings.TrimPrefix(name, "boot/")
 		switch {
 		case strings.HasPrefix(base, "vmlinuz-"), strings.HasPrefix(base, "vmlinux-"):
-			b.Vmlinuz = buf.Bytes()
+			b.Vmlinuz = data
 			b.Release = base[len("vmlinuz-"):]
 		case strings.HasPrefix(base, "config-"):
-			b.Config = buf.Bytes()
+			b.Config = data
 		}
 		return nil
 	})
@@ -191,13 +227,21 @@ func ExtractBoot(r io.Reader) (*BootFiles, error) {
 
 // ExtractTree writes the regular files of a .deb's data archive that lie
 // under prefix (a path relative to /, like "usr/include/bpf") into dest,
-// keeping their paths. It returns how many files it wrote.
+// keeping their paths. It returns how many files it wrote. Names with ".."
+// are skipped and no links are made, so nothing lands outside dest.
 func ExtractTree(r io.Reader, prefix, dest string) (int, error) {
+	return extractTree(r, prefix, dest, maxExtract)
+}
+
+func extractTree(r io.Reader, prefix, dest string, limit int64) (int, error) {
 	prefix = strings.Trim(prefix, "/") + "/"
-	n := 0
+	n, left := 0, limit
 	err := WalkDeb(r, func(name string, hdr *tar.Header, body io.Reader) error {
 		if hdr.Typeflag != tar.TypeReg || !strings.HasPrefix(name, prefix) || strings.Contains(name, "..") {
 			return nil
+		}
+		if left -= hdr.Size; left < 0 {
+			return fmt.Errorf("/%s: more than %d bytes in all", prefix, limit)
 		}
 		n++
 		return WriteFrom(filepath.Join(dest, filepath.FromSlash(name)), body)
@@ -215,6 +259,9 @@ func ExtractFile(r io.Reader, name, dest string) error {
 	err := WalkDeb(r, func(n string, hdr *tar.Header, body io.Reader) error {
 		if n != name || hdr.Typeflag != tar.TypeReg {
 			return nil
+		}
+		if hdr.Size > maxExtract {
+			return fmt.Errorf("/%s: %d bytes, more than %d", name, hdr.Size, maxExtract)
 		}
 		if err := WriteFrom(dest, body); err != nil {
 			return err

@@ -3,22 +3,15 @@ package image
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"path"
-	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ulikunitz/xz"
 )
 
 // Fetcher reads Debian's archive: signed InRelease, hashed Packages
@@ -38,8 +31,17 @@ type Fetcher struct {
 	// cannot be reached, the cached one is used anyway (offline runs).
 	IndexMaxAge time.Duration
 	// Attempts is how often a download that fails or does not match its
-	// hash is tried.
+	// hash is tried, waiting Backoff after the first failure and twice as
+	// long after each next one.
 	Attempts int
+	Backoff  time.Duration
+	// ConnectTimeout bounds connecting to the mirror, HeaderTimeout the
+	// wait for an answer, and IdleTimeout every wait for more of a body:
+	// a slow download continues as long as it moves. Client, when set, is
+	// used instead of one built from ConnectTimeout; the other two hold
+	// for any Client. A zero Backoff or timeout means NewFetcher's
+	// default.
+	ConnectTimeout, HeaderTimeout, IdleTimeout time.Duration
 	// Now is the clock (tests set it).
 	Now func() time.Time
 	// OnDownload, when set, is told of each download: the bytes go to the
@@ -49,16 +51,15 @@ type Fetcher struct {
 
 	mu       sync.Mutex
 	releases map[string]*Release
-}
+	// selections are the index selections parsed, by index hash and prefix.
+	indexMu    sync.Mutex
+	selections map[string]map[string][]Package
 
-// HashMismatchError says a download did not match its expected hash.
-type HashMismatchError struct {
-	URL       string
-	Want, Got string
-}
-
-func (e *HashMismatchError) Error() string {
-	return fmt.Sprintf("%s: sha256 %s, want %s", e.URL, e.Got, e.Want)
+	clientOnce sync.Once
+	httpClient *http.Client
+	// createFile, when set, replaces os.Create for downloads (tests fill
+	// the disk with it).
+	createFile func(name string) (io.WriteCloser, error)
 }
 
 func (f *Fetcher) logf(format string, args ...any) {
@@ -74,22 +75,11 @@ func (f *Fetcher) now() time.Time {
 	return time.Now()
 }
 
-func (f *Fetcher) client() *http.Client {
-	if f.Client != nil {
-		return f.Client
-	}
-	return http.DefaultClient
-}
-
-// mirrorKey names a mirror in cache paths without writing its host name
-// into them verbatim.
-func (f *Fetcher) mirrorKey() string {
-	sum := sha256.Sum256([]byte(f.Mirror))
-	return hex.EncodeToString(sum[:6])
-}
-
 // Release returns the verified Release of suite, once per Fetcher.
 func (f *Fetcher) Release(ctx context.Context, suite string) (*Release, error) {
+	if err := checkSuite(suite); err != nil {
+		return nil, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if r := f.releases[suite]; r != nil {
@@ -106,20 +96,38 @@ func (f *Fetcher) Release(ctx context.Context, suite string) (*Release, error) {
 	return r, nil
 }
 
+// release reads suite's InRelease: the cached one while it is younger
+// than IndexMaxAge, else the mirror's, else (the mirror unreachable) the
+// cached one whatever its age. Each is verified every time it is read; a
+// cached one that fails is fetched again.
 func (f *Fetcher) release(ctx context.Context, suite string) (*Release, error) {
-	cached := f.Cache.Path("dists", f.mirrorKey(), suite, "InRelease")
-	data, err := f.freshInRelease(ctx, suite, cached)
+	// Keyed by suite alone: the file is signed, so every mirror of the
+	// archive serves the same one, and a cache filled through one mirror
+	// serves a run whose mirror is down.
+	cached := f.Cache.Path("dists", suite, "InRelease")
+	st, statErr := os.Stat(cached)
+	if statErr == nil && fresh(f.now().Sub(st.ModTime()), f.IndexMaxAge) {
+		rel, err := f.cachedRelease(cached, suite)
+		if err == nil {
+			return rel, nil
+		}
+		f.logf("cache: dists/%s/InRelease: %v: fetching again", suite, err)
+	}
+	data, err := f.fetchInRelease(ctx, suite)
+	if err != nil {
+		if statErr != nil {
+			return nil, fmt.Errorf("fetch InRelease of %s: %w", suite, err)
+		}
+		rel, cerr := f.cachedRelease(cached, suite)
+		if cerr != nil {
+			return nil, fmt.Errorf("fetch InRelease of %s: %w; the cached one: %w", suite, err, cerr)
+		}
+		f.logf("cannot reach the mirror (%v); using the cached InRelease of %s, dated %s", err, suite, rel.Date.Format(time.RFC1123))
+		return rel, nil
+	}
+	rel, err := f.verifyRelease(data, suite)
 	if err != nil {
 		return nil, err
-	}
-	rel, err := VerifyInRelease(data, f.Keys)
-	if err != nil {
-		return nil, fmt.Errorf("suite %s: %w", suite, err)
-	}
-	if f.CheckValidUntil {
-		if err := rel.CheckValid(f.now()); err != nil {
-			return nil, err
-		}
 	}
 	if err := WriteFileAtomic(cached, data, 0o644); err != nil {
 		return nil, fmt.Errorf("cache InRelease: %w", err)
@@ -127,174 +135,68 @@ func (f *Fetcher) release(ctx context.Context, suite string) (*Release, error) {
 	return rel, nil
 }
 
-func (f *Fetcher) freshInRelease(ctx context.Context, suite, cached string) ([]byte, error) {
-	st, statErr := os.Stat(cached)
-	if statErr == nil && f.now().Sub(st.ModTime()) < f.IndexMaxAge {
-		return os.ReadFile(cached)
-	}
+// fresh says whether a cached file of this age may be used without asking
+// the mirror. One from the future (a clock that moved) is not.
+func fresh(age, maxAge time.Duration) bool { return age >= 0 && age < maxAge }
+
+func (f *Fetcher) fetchInRelease(ctx context.Context, suite string) ([]byte, error) {
 	url := fmt.Sprintf("%s/dists/%s/InRelease", f.Mirror, suite)
-	data, err := f.get(ctx, url)
+	var buf bytes.Buffer
+	err := f.retry(ctx, "fetch InRelease of "+suite, func() error {
+		buf.Reset()
+		_, err := f.get(ctx, url, maxInRelease, &buf)
+		return err
+	})
+	return buf.Bytes(), err
+}
+
+// cachedRelease verifies the cached InRelease like a fresh one. One that
+// no longer verifies is deleted; an expired one is kept, since it may
+// still serve a run that allows expired files.
+func (f *Fetcher) cachedRelease(path, suite string) (*Release, error) {
+	data, err := readFileLimit(path, maxInRelease)
 	if err == nil {
-		return data, nil
-	}
-	if statErr == nil {
-		f.logf("cannot reach the mirror (%v); using the cached InRelease of %s from %s", err, suite, st.ModTime().Format(time.RFC3339))
-		return os.ReadFile(cached)
-	}
-	return nil, fmt.Errorf("fetch InRelease of %s: %w", suite, err)
-}
-
-func (f *Fetcher) get(ctx context.Context, url string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := f.client().Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return io.ReadAll(resp.Body)
-}
-
-// Download fetches url into dest, checking size and SHA256, retrying on
-// any failure. A file that fails its hash is deleted, never kept.
-func (f *Fetcher) Download(ctx context.Context, url string, want FileSum, dest string) error {
-	attempts := max(f.Attempts, 1)
-	var err error
-	for i := 1; i <= attempts; i++ {
-		if err = f.downloadOnce(ctx, url, want, dest); err == nil {
-			return nil
-		}
-		os.Remove(dest)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if i < attempts {
-			f.logf("download %s failed (attempt %d of %d): %v; retrying", path.Base(url), i, attempts, err)
-			select {
-			case <-time.After(time.Duration(i) * time.Second):
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+		var rel *Release
+		if rel, err = f.verifyRelease(data, suite); err == nil {
+			return rel, nil
 		}
 	}
-	return fmt.Errorf("download %s: %w", url, err)
+	var expired *ExpiredError
+	if !errors.As(err, &expired) {
+		os.Remove(path)
+	}
+	return nil, err
 }
 
-func (f *Fetcher) downloadOnce(ctx context.Context, url string, want FileSum, dest string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+// verifyRelease checks an InRelease's signature, that it is suite's (a
+// mirror must not pass another suite's signed file off as this one's), and
+// its Valid-Until.
+func (f *Fetcher) verifyRelease(data []byte, suite string) (*Release, error) {
+	rel, err := VerifyInRelease(data, f.Keys)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("suite %s: %w", suite, err)
 	}
-	resp, err := f.client().Do(req)
-	if err != nil {
-		return err
+	if rel.Suite != suite && rel.Archive != suite {
+		return nil, fmt.Errorf("suite %s: the InRelease is that of %s", suite, rel.Suite)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	out, err := os.Create(dest)
-	if err != nil {
-		return err
-	}
-	h := sha256.New()
-	sink := io.MultiWriter(out, h)
-	if f.OnDownload != nil {
-		w, done := f.OnDownload(path.Base(url), want.Size)
-		defer done()
-		sink = io.MultiWriter(out, h, w)
-	}
-	n, err := io.Copy(sink, resp.Body)
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != want.SHA256 {
-		return &HashMismatchError{URL: url, Want: want.SHA256, Got: got}
-	}
-	if want.Size > 0 && n != want.Size {
-		return fmt.Errorf("%s: %d bytes, want %d", url, n, want.Size)
-	}
-	return nil
-}
-
-// Packages returns the packages of suite/main for a Debian arch whose names
-// start with prefix. The index is checked against the SHA256 in InRelease;
-// the selection is remembered by the index's hash, so a second run neither
-// downloads nor parses it.
-func (f *Fetcher) Packages(ctx context.Context, suite, debArch, prefix string) ([]Package, error) {
-	rel, err := f.Release(ctx, suite)
-	if err != nil {
-		return nil, err
-	}
-	indexPath := fmt.Sprintf("main/binary-%s/Packages.xz", debArch)
-	sum, ok := rel.Files[indexPath]
-	if !ok {
-		return nil, fmt.Errorf("suite %s has no %s: is %s a Debian architecture of that suite?", suite, indexPath, debArch)
-	}
-	memo := f.Cache.Path("index", sum.SHA256+"-"+prefix+".json")
-	if data, err := os.ReadFile(memo); err == nil {
-		var pkgs []Package
-		if json.Unmarshal(data, &pkgs) == nil {
-			return pkgs, nil
+	if f.CheckValidUntil {
+		if err := rel.CheckValid(f.now()); err != nil {
+			return nil, err
 		}
 	}
-	unlock, err := f.Cache.Lock(ctx, "index-"+sum.SHA256[:16])
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	tmp, err := f.Cache.TempDir()
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	url := fmt.Sprintf("%s/dists/%s/%s", f.Mirror, suite, indexPath)
-	f.logf("fetching %s %s index (%d KiB)", suite, debArch, sum.Size>>10)
-	dest := filepath.Join(tmp, "Packages.xz")
-	if err := f.Download(ctx, url, sum, dest); err != nil {
-		return nil, err
-	}
-	raw, err := os.ReadFile(dest)
-	if err != nil {
-		return nil, err
-	}
-	xr, err := xz.NewReader(bytes.NewReader(raw))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", url, err)
-	}
-	pkgs, err := ParsePackages(xr, func(name string) bool { return strings.HasPrefix(name, prefix) })
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", url, err)
-	}
-	data, _ := json.Marshal(pkgs)
-	if err := WriteFileAtomic(memo, data, 0o644); err != nil {
-		return nil, err
-	}
-	return pkgs, nil
+	return rel, nil
 }
 
-// ErrNoPackage means a package could not be found in an index.
-var ErrNoPackage = errors.New("package not found")
-
-// FindPackage returns the named package from pkgs, newest version last
-// listed winning (Debian indexes list one version per name per suite).
-func FindPackage(pkgs []Package, name string) (Package, error) {
-	var found *Package
-	for i := range pkgs {
-		if pkgs[i].Name == name {
-			found = &pkgs[i]
-		}
+// readFileLimit reads a cached file that may be at most limit bytes.
+func readFileLimit(path string, limit int64) ([]byte, error) {
+	fd, err := os.Open(path)
+	if err != nil {
+		return nil, err
 	}
-	if found == nil {
-		return Package{}, fmt.Errorf("%w: %s", ErrNoPackage, name)
+	defer fd.Close()
+	data, err := io.ReadAll(io.LimitReader(fd, limit+1))
+	if err == nil && int64(len(data)) > limit {
+		err = fmt.Errorf("%s: %w: want at most %d bytes", path, ErrTooLarge, limit)
 	}
-	return *found, nil
+	return data, err
 }

@@ -1,25 +1,17 @@
 package image
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/ulikunitz/xz"
 )
 
 // The recorded bookworm-backports InRelease verifies against the Debian
@@ -53,6 +45,42 @@ func TestVerifyRecordedInRelease(t *testing.T) {
 	assert.NoError(t, rel.CheckValid(rel.Date))
 }
 
+// Only the signed text counts: unsigned text after the signature or before
+// the signed block, even SHA256 lines that would replace the hash list,
+// changes nothing. Checked on Debian's recorded InRelease and on one
+// signed with the test key (so the check never skips).
+func TestVerifyInReleaseReadsOnlySignedText(t *testing.T) {
+	fake := "SHA256:\n " + strings.Repeat("0", 64) + " 4242 main/binary-s390x/Packages.xz\n"
+	check := func(t *testing.T, data []byte, keys openpgp.EntityList) {
+		want, err := VerifyInRelease(data, keys)
+		require.NoError(t, err)
+		for name, tampered := range map[string][]byte{
+			"appended":           append(append([]byte(nil), data...), "\n"+fake...),
+			"appended stanza":    append(append([]byte(nil), data...), "\nCodename: evil\nDate: Sat, 11 Jul 2099 10:16:37 UTC\n"+fake...),
+			"prepended":          append([]byte("Codename: evil\n"+fake+"\n"), data...),
+			"prepended and more": append([]byte(fake+"\n"), append(append([]byte(nil), data...), "\n"+fake...)...),
+		} {
+			got, err := VerifyInRelease(tampered, keys)
+			require.NoError(t, err, name)
+			assert.Equal(t, want, got, name)
+		}
+	}
+	t.Run("test key", func(t *testing.T) {
+		check(t, clearsignTest(t, "Codename: bookworm\nDate: Sat, 11 Jul 2026 10:16:37 UTC\nSHA256:\n "+
+			strings.Repeat("ab", 32)+" 10 main/binary-s390x/Packages.xz\n"), testKeys(t))
+	})
+	t.Run("Debian", func(t *testing.T) {
+		keys, err := LoadKeyring(DefaultKeyring)
+		if err != nil && os.Getenv("CI") == "" {
+			t.Skipf("no Debian keyring here: %v", err)
+		}
+		require.NoError(t, err)
+		data, err := os.ReadFile("testdata/bookworm-backports.InRelease")
+		require.NoError(t, err)
+		check(t, data, keys)
+	})
+}
+
 func TestParsePackages(t *testing.T) {
 	idx := `Package: linux-image-amd64
 Source: linux-signed-amd64 (6.1.192+2)
@@ -63,7 +91,7 @@ Description: Linux for 64-bit PCs (meta-package)
  continuation line: ignored
 Filename: pool/main/l/linux-signed-amd64/linux-image-amd64_6.1.192-2_amd64.deb
 Size: 1500
-SHA256: aaaa
+SHA256: 9a3b1d1c5f4b2e0c6d7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e
 
 Package: zsh
 Filename: pool/z.deb
@@ -77,6 +105,8 @@ SHA256: bbbb
 
 	_, err = ParsePackages(strings.NewReader("Package: broken\nVersion: 1\n"), nil)
 	assert.ErrorContains(t, err, "no Filename or SHA256")
+	_, err = ParsePackages(strings.NewReader("Package: zsh\nSize: -1\n"), nil)
+	assert.ErrorContains(t, err, "Size")
 }
 
 func TestAptChecksValidUntil(t *testing.T) {
@@ -86,145 +116,67 @@ func TestAptChecksValidUntil(t *testing.T) {
 	assert.True(t, AptChecksValidUntil(dir+"/none"))
 }
 
-// fakeArchive serves a tiny signed Debian archive with one kernel.
-type fakeArchive struct {
-	srv      *httptest.Server
-	keys     openpgp.EntityList
-	hits     map[string]*atomic.Int32
-	corruptN atomic.Int32 // serve this many corrupt .debs first
-}
-
-func sha(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
-
-func makeDeb(t *testing.T, files map[string]string, order []string) []byte {
-	var data bytes.Buffer
-	xw, err := xz.NewWriter(&data)
-	require.NoError(t, err)
-	tw := tar.NewWriter(xw)
-	for _, name := range order {
-		require.NoError(t, tw.WriteHeader(&tar.Header{Name: "./" + name, Mode: 0o644, Size: int64(len(files[name])), Typeflag: tar.TypeReg}))
-		_, err := tw.Write([]byte(files[name]))
-		require.NoError(t, err)
-	}
-	require.NoError(t, tw.Close())
-	require.NoError(t, xw.Close())
-
-	var deb bytes.Buffer
-	deb.WriteString(arMagic)
-	member := func(name string, body []byte) {
-		fmt.Fprintf(&deb, "%-16s%-12d%-6d%-6d%-8s%-10d`\n", name, 0, 0, 0, "100644", len(body))
-		deb.Write(body)
-		if len(body)%2 == 1 {
-			deb.WriteByte('\n')
-		}
-	}
-	member("debian-binary", []byte("2.0\n"))
-	member("control.tar.xz", []byte("odd")) // skipped, odd size exercises padding
-	member("data.tar.xz", data.Bytes())
-	return deb.Bytes()
-}
-
-func newFakeArchive(t *testing.T) *fakeArchive {
-	ent, err := openpgp.NewEntity("ksystest test", "", "test@ksystest.invalid", nil)
-	require.NoError(t, err)
-	deb := makeDeb(t, map[string]string{
-		"boot/vmlinuz-6.1.0-9-amd64": "KERNEL",
-		"boot/config-6.1.0-9-amd64":  "CONFIG_ARCH_HAS_SYSCALL_WRAPPER=y\n",
-		"lib/modules/x.ko":           "module",
-	}, []string{"boot/config-6.1.0-9-amd64", "boot/vmlinuz-6.1.0-9-amd64", "lib/modules/x.ko"})
-
-	var idx bytes.Buffer
-	xw, _ := xz.NewWriter(&idx)
-	fmt.Fprintf(xw, "Package: linux-image-amd64\nVersion: 9\nDepends: linux-image-6.1.0-9-amd64 (= 9)\nFilename: pool/meta.deb\nSHA256: 00\n\n")
-	fmt.Fprintf(xw, "Package: linux-image-6.1.0-9-amd64\nVersion: 6.1.9-1\nFilename: pool/k.deb\nSize: %d\nSHA256: %s\n", len(deb), sha(deb))
-	xw.Close()
-
-	release := fmt.Sprintf("Suite: bookworm\nDate: Sat, 11 Jul 2026 10:16:37 UTC\nSHA256:\n %s %d main/binary-amd64/Packages.xz\n", sha(idx.Bytes()), idx.Len())
-	var signed bytes.Buffer
-	w, err := clearsign.Encode(&signed, ent.PrivateKey, nil)
-	require.NoError(t, err)
-	w.Write([]byte(release))
-	require.NoError(t, w.Close())
-
-	fa := &fakeArchive{keys: openpgp.EntityList{ent}, hits: map[string]*atomic.Int32{}}
-	files := map[string][]byte{
-		"/debian/dists/bookworm/InRelease":                     signed.Bytes(),
-		"/debian/dists/bookworm/main/binary-amd64/Packages.xz": idx.Bytes(),
-		"/debian/pool/k.deb":                                   deb,
-	}
-	for p := range files {
-		fa.hits[p] = &atomic.Int32{}
-	}
-	fa.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, ok := files[r.URL.Path]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		fa.hits[r.URL.Path].Add(1)
-		if strings.HasSuffix(r.URL.Path, ".deb") && fa.corruptN.Add(-1) >= 0 {
-			body = append([]byte("X"), body[1:]...)
-		}
-		w.Write(body)
-	}))
-	t.Cleanup(fa.srv.Close)
-	return fa
-}
-
 func TestFetchKernelVerifiesRetriesAndCaches(t *testing.T) {
-	fa := newFakeArchive(t)
-	fa.corruptN.Store(1)
+	m := newFakeMirror(t)
+	m.publish(t, "bookworm", "amd64", testKernelPackages(t))
+	deb := testKernelPackages(t)[1].filename()
+	m.corrupt(deb, 1)
 	cache := &Cache{Dir: t.TempDir()}
-	var logs []string
-	newFetcher := func() *Fetcher {
-		return &Fetcher{Mirror: fa.srv.URL + "/debian", Keys: fa.keys, Cache: cache, Attempts: 3,
-			Logf: func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }}
-	}
+	var logs logLines
 	ctx := context.Background()
 	ref := KernelRef{Suite: "bookworm", DebArch: "amd64", Flavour: "amd64"}
 
-	k, err := newFetcher().Kernel(ctx, ref)
+	k, err := m.fetcher(cache, &logs).Kernel(ctx, ref)
 	require.NoError(t, err)
-	assert.Equal(t, "linux-image-6.1.0-9-amd64", k.Package)
-	assert.Equal(t, "6.1.9-1", k.Version)
-	assert.Equal(t, "6.1.0-9-amd64", k.Release)
+	assert.Equal(t, testKernel, k.Package)
+	assert.Equal(t, testVersion, k.Version)
+	assert.Equal(t, testRelease, k.Release)
 	assert.False(t, k.Cached)
 	vmlinuz, _ := os.ReadFile(k.Vmlinuz)
 	assert.Equal(t, "KERNEL", string(vmlinuz))
 	v, err := k.ConfigValue("ARCH_HAS_SYSCALL_WRAPPER")
 	require.NoError(t, err)
 	assert.Equal(t, "y", v)
-	assert.Equal(t, int32(2), fa.hits["/debian/pool/k.deb"].Load(), "corrupt download retried")
-	assert.Contains(t, strings.Join(logs, "\n"), "sha256")
+	assert.Equal(t, 2, m.hitsOf(deb), "corrupt download retried")
+	assert.Contains(t, logs.String(), "sha256")
 
 	// Second run, mirror gone: everything comes from the cache.
-	fa.srv.Close()
-	k2, err := newFetcher().Kernel(ctx, ref)
+	m.srv.Close()
+	k2, err := m.fetcher(cache, &logs).Kernel(ctx, ref)
 	require.NoError(t, err)
 	assert.True(t, k2.Cached)
 	assert.Equal(t, k.SHA256, k2.SHA256)
-	assert.Contains(t, strings.Join(logs, "\n"), "using the cached InRelease")
+	assert.Contains(t, logs.String(), "using the cached InRelease")
 }
 
 func TestFetchRejectsBadSignatureAndPersistentCorruption(t *testing.T) {
-	fa := newFakeArchive(t)
-	other, err := openpgp.NewEntity("stranger", "", "x@ksystest.invalid", nil)
+	m := newFakeMirror(t)
+	m.publish(t, "bookworm", "amd64", testKernelPackages(t))
+	other, err := openpgp.NewEntity("stranger", "", "x@ksystest.invalid", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
 	require.NoError(t, err)
 	ctx := context.Background()
 	ref := KernelRef{Suite: "bookworm", DebArch: "amd64", Flavour: "amd64"}
+	var logs logLines
 
-	f := &Fetcher{Mirror: fa.srv.URL + "/debian", Keys: openpgp.EntityList{other}, Cache: &Cache{Dir: t.TempDir()}}
+	f := m.fetcher(&Cache{Dir: t.TempDir()}, &logs)
+	f.Keys = openpgp.EntityList{other}
 	_, err = f.Kernel(ctx, ref)
 	assert.ErrorIs(t, err, ErrBadSignature)
 
-	fa.corruptN.Store(100)
+	// A tampered .deb: rejected, tried again, then an error naming the hash.
+	deb := testKernelPackages(t)[1]
+	m.corrupt(deb.filename(), 100)
 	cache := &Cache{Dir: t.TempDir()}
-	f = &Fetcher{Mirror: fa.srv.URL + "/debian", Keys: fa.keys, Cache: cache, Attempts: 2}
+	f = m.fetcher(cache, &logs)
 	_, err = f.Kernel(ctx, ref)
 	var mismatch *HashMismatchError
 	require.ErrorAs(t, err, &mismatch)
+	assert.Contains(t, err.Error(), "want "+sha(deb.Deb))
+	assert.Equal(t, f.Attempts, m.hitsOf(deb.filename()))
 	entries, _ := os.ReadDir(cache.Path("kernels"))
 	assert.Empty(t, entries, "nothing unverified is kept")
+	left, _ := os.ReadDir(cache.Path("tmp"))
+	assert.Empty(t, left, "nor any scratch")
 
 	_, err = f.Kernel(ctx, KernelRef{Suite: "bookworm", DebArch: "amd64", Flavour: "nosuch"})
 	assert.ErrorIs(t, err, ErrNoPackage)

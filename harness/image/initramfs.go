@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"path"
 	"sort"
 	"strings"
@@ -20,6 +21,50 @@ type File struct {
 	Major, Minor uint32
 }
 
+// checkFiles refuses what the kernel would unpack otherwise than written,
+// or not at all: a name it cannot take, one that ends the archive, two
+// entries with one name, a file below something that is not a directory,
+// data on a directory or device, more data than a newc header can say.
+func checkFiles(files []File) error {
+	byPath := map[string]File{}
+	for _, f := range files {
+		var problem string
+		switch {
+		case !path.IsAbs(f.Path) || path.Clean(f.Path) != f.Path || f.Path == "/" || strings.ContainsRune(f.Path, 0):
+			problem = "not a clean absolute path"
+		case len(f.Path) >= 4096: // PATH_MAX, counting the NUL
+			problem = "name too long"
+		case f.Path == "/"+trailer || strings.HasPrefix(f.Path, "/"+trailer+"/"):
+			// Its own entry or its parent's would end the archive.
+			problem = "the name that ends a cpio archive"
+		case f.Dir && f.Char:
+			problem = "both a directory and a device"
+		case (f.Dir || f.Char) && len(f.Data) > 0:
+			problem = "data on a directory or device"
+		case int64(len(f.Data)) > math.MaxUint32:
+			problem = "more than 4 GiB"
+		}
+		if _, dup := byPath[f.Path]; dup && problem == "" {
+			problem = "given twice"
+		}
+		if problem != "" {
+			return fmt.Errorf("initramfs %q: %s", f.Path, problem)
+		}
+		byPath[f.Path] = f
+	}
+	for _, f := range files {
+		for d := path.Dir(f.Path); d != "/"; d = path.Dir(d) {
+			if p, ok := byPath[d]; ok && !p.Dir {
+				return fmt.Errorf("initramfs %s: %s is not a directory", f.Path, d)
+			}
+		}
+	}
+	return nil
+}
+
+// trailer names the entry that ends a newc archive.
+const trailer = "TRAILER!!!"
+
 // cpio newc mode type bits.
 const (
 	modeDir  = 0o040000
@@ -33,6 +78,9 @@ const (
 // files always give the same bytes. No root privilege and no cpio binary
 // are needed: device nodes are just headers.
 func WriteInitramfs(w io.Writer, files []File) error {
+	if err := checkFiles(files); err != nil {
+		return err
+	}
 	bw := bufio.NewWriter(w)
 	entries := withParents(files)
 	ino := uint32(1)
@@ -54,7 +102,7 @@ func WriteInitramfs(w io.Writer, files []File) error {
 		}
 		ino++
 	}
-	if err := writeEntry(bw, 0, 0, 0, 0, "TRAILER!!!", nil); err != nil {
+	if err := writeEntry(bw, 0, 0, 0, 0, trailer, nil); err != nil {
 		return err
 	}
 	return bw.Flush()

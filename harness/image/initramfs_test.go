@@ -2,9 +2,11 @@ package image
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -60,4 +62,28 @@ func TestInitramfsReadByCpio(t *testing.T) {
 	st, err := os.Stat(filepath.Join(dir, "init"))
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o755), st.Mode().Perm())
+}
+
+// What the kernel would unpack otherwise than written is refused.
+func TestInitramfsRefuses(t *testing.T) {
+	for _, files := range [][]File{
+		{{Path: "init"}},
+		{{Path: "/"}},
+		{{Path: "/a/../init"}},
+		{{Path: "//init"}},
+		{{Path: "/init/"}},
+		{{Path: "/in\x00it"}},
+		{{Path: "/" + strings.Repeat("a", 4096)}},
+		{{Path: "/TRAILER!!!"}},
+		{{Path: "/TRAILER!!!/x"}}, // its parent's entry would end the archive
+		{{Path: "/init"}, {Path: "/init", Data: []byte("again")}},
+		{{Path: "/a", Data: []byte("file")}, {Path: "/a/b"}},
+		{{Path: "/d", Dir: true, Data: []byte("x")}},
+		{{Path: "/c", Char: true, Data: []byte("x")}},
+		{{Path: "/c", Char: true, Dir: true}},
+	} {
+		err := WriteInitramfs(io.Discard, files)
+		assert.ErrorContains(t, err, "initramfs", "%+v", files)
+	}
+	assert.NoError(t, WriteInitramfs(io.Discard, []File{{Path: "/a", Dir: true}, {Path: "/a/b"}, {Path: "/TRAILER"}}))
 }

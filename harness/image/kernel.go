@@ -80,8 +80,26 @@ func LocalKernel(vmlinuz, config, vmlinux string) (*Kernel, error) {
 	}, nil
 }
 
+// check refuses names that are not plain Debian names before any of them
+// reaches a path or a URL.
+func (ref KernelRef) check() error {
+	if err := checkSuite(ref.Suite); err != nil {
+		return err
+	}
+	if err := checkArch(ref.DebArch); err != nil {
+		return err
+	}
+	if ref.Package != "" {
+		return checkPackage(ref.Package)
+	}
+	return checkPackage("linux-image-" + ref.Flavour)
+}
+
 // Resolve finds the kernel package ref names, without downloading it.
 func (f *Fetcher) Resolve(ctx context.Context, ref KernelRef) (Package, error) {
+	if err := ref.check(); err != nil {
+		return Package{}, err
+	}
 	pkgs, err := f.Packages(ctx, ref.Suite, ref.DebArch, "linux-image-")
 	if err != nil {
 		return Package{}, err
@@ -104,6 +122,9 @@ func (f *Fetcher) Resolve(ctx context.Context, ref KernelRef) (Package, error) {
 // FetchPackage downloads the named package of suite/main for debArch into
 // dest, verified against the signed index.
 func (f *Fetcher) FetchPackage(ctx context.Context, suite, debArch, name, dest string) (Package, error) {
+	if err := checkPackage(name); err != nil {
+		return Package{}, err
+	}
 	pkgs, err := f.Packages(ctx, suite, debArch, name)
 	if err != nil {
 		return Package{}, err
@@ -117,72 +138,57 @@ func (f *Fetcher) FetchPackage(ctx context.Context, suite, debArch, name, dest s
 }
 
 // Kernel returns the kernel ref names, downloading and extracting it only
-// when the cache lacks it.
+// when the cache lacks it or holds it damaged.
 func (f *Fetcher) Kernel(ctx context.Context, ref KernelRef) (*Kernel, error) {
 	p, err := f.Resolve(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
 	dir := f.Cache.Path("kernels", p.SHA256)
-	k, err := f.kernel(ctx, p, ref, dir)
-	if err == nil && ref.UnpackBzImage {
+	cached, err := f.Cache.File(ctx, "kernel-"+p.SHA256[:16], dir, p.origin(), func(tmp string) (string, error) {
+		return f.fetchKernel(ctx, p, tmp)
+	})
+	if err != nil {
+		return nil, err
+	}
+	k, err := readKernel(dir)
+	if err != nil {
+		return nil, err
+	}
+	// The same .deb may be in several suites: the one asked for is the
+	// one to report, and to find the -dbg package in.
+	k.Suite, k.Cached = ref.Suite, cached
+	if ref.UnpackBzImage {
 		f.ensureVmlinux(ctx, k, dir)
 	}
-	return k, err
+	return k, nil
 }
 
-func (f *Fetcher) kernel(ctx context.Context, p Package, ref KernelRef, dir string) (*Kernel, error) {
-	if k, err := readKernel(dir); err == nil {
-		k.Cached = true
-		return k, nil
-	}
-	unlock, err := f.Cache.Lock(ctx, "kernel-"+p.SHA256[:16])
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	if k, err := readKernel(dir); err == nil { // another run got it while we waited
-		k.Cached = true
-		return k, nil
-	}
+// origin names a package exactly, for the manifests of the cache entries
+// made from it.
+func (p Package) origin() string { return p.Name + " " + p.Version + " sha256:" + p.SHA256 }
 
-	tmp, err := f.Cache.TempDir()
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
+// fetchKernel downloads p into tmp and lays out a kernel entry there.
+func (f *Fetcher) fetchKernel(ctx context.Context, p Package, tmp string) (string, error) {
 	deb := filepath.Join(tmp, "kernel.deb")
 	start := time.Now()
 	f.logf("downloading %s %s (%d MiB)", p.Name, p.Version, p.Size>>20)
 	if err := f.Download(ctx, f.Mirror+"/"+p.Filename, FileSum{SHA256: p.SHA256, Size: p.Size}, deb); err != nil {
-		return nil, err
+		return "", err
 	}
 	f.logf("downloaded %s in %s", p.Name, time.Since(start).Round(time.Millisecond))
 	r, err := os.Open(deb)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	boot, err := ExtractBoot(r)
 	r.Close()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", p.Name, err)
+		return "", fmt.Errorf("%s: %w", p.Name, err)
 	}
 	entry := filepath.Join(tmp, "entry")
-	k := &Kernel{
-		Package: p.Name, Version: p.Version, Suite: ref.Suite,
-		SHA256: p.SHA256, Size: p.Size, Release: boot.Release,
-	}
-	if err := writeKernel(entry, k, boot); err != nil {
-		return nil, err
-	}
-	os.RemoveAll(dir) // a broken leftover without kernel.json
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(entry, dir); err != nil {
-		return nil, fmt.Errorf("cache kernel: %w", err)
-	}
-	return readKernel(dir)
+	k := &Kernel{Package: p.Name, Version: p.Version, SHA256: p.SHA256, Size: p.Size, Release: boot.Release}
+	return entry, writeKernel(entry, k, boot)
 }
 
 func writeKernel(dir string, k *Kernel, boot *BootFiles) error {
@@ -195,19 +201,21 @@ func writeKernel(dir string, k *Kernel, boot *BootFiles) error {
 	if err := os.WriteFile(filepath.Join(dir, "config"), boot.Config, 0o644); err != nil {
 		return err
 	}
-	meta, _ := json.MarshalIndent(k, "", "  ")
-	// kernel.json is written last: its presence marks a complete entry.
+	meta, err := json.MarshalIndent(k, "", "  ")
+	if err != nil {
+		return err
+	}
 	return os.WriteFile(filepath.Join(dir, "kernel.json"), meta, 0o644)
 }
 
 func readKernel(dir string) (*Kernel, error) {
-	data, err := os.ReadFile(filepath.Join(dir, "kernel.json"))
+	data, err := readFileLimit(filepath.Join(dir, "kernel.json"), maxManifest)
 	if err != nil {
 		return nil, err
 	}
 	var k Kernel
 	if err := json.Unmarshal(data, &k); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	k.Vmlinuz = filepath.Join(dir, "vmlinuz")
 	k.Config = filepath.Join(dir, "config")

@@ -106,24 +106,29 @@ func mirrorFromDeb822(text string) string {
 }
 
 // parseStanza reads one deb822 paragraph: "Key: value" lines, continuation
-// lines start with a space, comments with #.
+// lines start with a space, comments with #. A Release's SHA256 field has
+// thousands of continuation lines: they are joined once, at the end.
 func parseStanza(text string) map[string]string {
-	fields := map[string]string{}
+	lines := map[string][]string{}
 	var last string
 	for _, line := range strings.Split(text, "\n") {
 		switch {
 		case strings.HasPrefix(line, "#"):
 		case strings.HasPrefix(line, " ") || strings.HasPrefix(line, "\t"):
 			if last != "" {
-				fields[last] += "\n" + strings.TrimSpace(line)
+				lines[last] = append(lines[last], strings.TrimSpace(line))
 			}
 		default:
 			k, v, ok := strings.Cut(line, ":")
 			if ok {
 				last = strings.TrimSpace(k)
-				fields[last] = strings.TrimSpace(v)
+				lines[last] = []string{strings.TrimSpace(v)}
 			}
 		}
+	}
+	fields := make(map[string]string, len(lines))
+	for k, v := range lines {
+		fields[k] = strings.Join(v, "\n")
 	}
 	return fields
 }

@@ -18,7 +18,8 @@ func (c *Cache) OwnBTF(ctx context.Context, k *Kernel) (string, error) {
 		return "", kbtf.ErrNoBTF
 	}
 	path := c.Path("btf", "own-"+k.SHA256+".btf")
-	_, err := c.File(ctx, "ownbtf-"+k.SHA256[:16], path, func(tmp string) (string, error) {
+	from := "the BTF in " + k.Package + " " + k.Version + " (sha256 " + k.SHA256 + ")"
+	_, err := c.File(ctx, "ownbtf-"+k.SHA256[:16], path, from, func(tmp string) (string, error) {
 		img := k.Vmlinux // an ELF finds its .BTF section at once
 		if img == "" {
 			img = k.Vmlinuz

@@ -21,7 +21,8 @@ const DefaultKeyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
 // Release is the verified content of a suite's InRelease.
 type Release struct {
-	Suite      string
+	Suite      string // the Codename (bookworm-backports), else the Suite
+	Archive    string // the Suite field (oldstable-backports), which moves
 	Date       time.Time
 	ValidUntil time.Time // zero when the suite sets none
 	// Files maps a path below dists/SUITE/ to its SHA256 and size.
@@ -81,7 +82,7 @@ func VerifyInRelease(data []byte, keys openpgp.KeyRing) (*Release, error) {
 func ParseRelease(text []byte) (*Release, error) {
 	f := parseStanza(string(text))
 	// Codename is stable (bookworm-backports); Suite moves (oldstable-backports).
-	r := &Release{Suite: f["Codename"], Files: map[string]FileSum{}}
+	r := &Release{Suite: f["Codename"], Archive: f["Suite"], Files: map[string]FileSum{}}
 	if r.Suite == "" {
 		r.Suite = f["Suite"]
 	}
@@ -100,6 +101,12 @@ func ParseRelease(text []byte) (*Release, error) {
 			continue
 		}
 		size, err := strconv.ParseInt(parts[1], 10, 64)
+		if err == nil && size < 0 {
+			err = errors.New("negative size")
+		}
+		if err == nil {
+			err = checkSHA256(parts[0])
+		}
 		if err != nil {
 			return nil, fmt.Errorf("release %s: SHA256 line %q: %w", r.Suite, line, err)
 		}
@@ -171,69 +178,101 @@ type Package struct {
 
 // ParsePackages reads a Packages index. keep, when not nil, selects which
 // packages to return, so a whole suite's index need not stay in memory.
+// The names, hashes and file names of the packages it returns are plain
+// (they become cache paths and URLs); a kept stanza with others is an
+// error.
 func ParsePackages(r io.Reader, keep func(name string) bool) ([]Package, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	var (
-		out  []Package
-		cur  Package
-		skip bool
-		line int
-	)
-	flush := func() error {
-		if cur.Name != "" && !skip {
-			if cur.Filename == "" || cur.SHA256 == "" {
-				return fmt.Errorf("package %s %s: no Filename or SHA256 (line %d)", cur.Name, cur.Version, line)
-			}
-			out = append(out, cur)
+	// Every run reads whole indexes (45 MB for bookworm's amd64) to keep a
+	// few stanzas: the scanner hands out whole stanzas, and one nobody
+	// asked for costs a look at its Package line.
+	var lines, first int // lines consumed; first line of the stanza
+	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+		start := 0
+		for start < len(data) && data[start] == '\n' {
+			start++
 		}
-		cur, skip = Package{}, false
-		return nil
-	}
+		end := bytes.Index(data[start:], []byte("\n\n"))
+		switch {
+		case end >= 0:
+			end += start + 1
+		case !atEOF:
+			return 0, nil, nil
+		case start == len(data):
+			return len(data), nil, nil
+		default:
+			end = len(data)
+		}
+		first = lines + start + 1
+		lines += start + bytes.Count(data[start:end], []byte("\n"))
+		return end, data[start:end], nil
+	})
+	var out []Package
 	for sc.Scan() {
-		line++
-		text := sc.Text()
-		if text == "" {
-			if err := flush(); err != nil {
-				return nil, err
+		p, ok, err := parsePackage(sc.Bytes(), keep)
+		if err == nil && ok {
+			if p.Filename == "" || p.SHA256 == "" {
+				err = errors.New("no Filename or SHA256")
+			} else {
+				err = errors.Join(checkPackage(p.Name), checkRelPath("Filename", p.Filename), checkSHA256(p.SHA256))
 			}
-			continue
 		}
-		if skip || text[0] == ' ' || text[0] == '\t' {
-			continue
+		if err != nil {
+			return nil, fmt.Errorf("package %s %s (line %d): %w", p.Name, p.Version, first, err)
 		}
-		k, v, ok := strings.Cut(text, ":")
-		if !ok {
-			continue
-		}
-		v = strings.TrimSpace(v)
-		switch k {
-		case "Package":
-			cur.Name = v
-			skip = keep != nil && !keep(v)
-		case "Version":
-			cur.Version = v
-		case "Architecture":
-			cur.Arch = v
-		case "Filename":
-			cur.Filename = v
-		case "SHA256":
-			cur.SHA256 = v
-		case "Size":
-			cur.Size, _ = strconv.ParseInt(v, 10, 64)
-		case "Depends":
-			cur.Depends = v
-		case "Source":
-			cur.Source = v
+		if ok {
+			out = append(out, p)
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read Packages: %w", err)
-	}
-	if err := flush(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read Packages (line %d): %w", lines, err)
 	}
 	return out, nil
+}
+
+// parsePackage reads one stanza, and says whether it is a package keep
+// wants. It stops at the Package line of one that is not.
+func parsePackage(stanza []byte, keep func(string) bool) (Package, bool, error) {
+	var p Package
+	for len(stanza) > 0 {
+		var line []byte
+		line, stanza, _ = bytes.Cut(stanza, []byte("\n"))
+		if len(line) == 0 || line[0] == ' ' || line[0] == '\t' {
+			continue
+		}
+		k, v, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		v = bytes.TrimSpace(v)
+		switch string(k) {
+		case "Package":
+			p.Name = string(v)
+			if keep != nil && !keep(p.Name) {
+				return p, false, nil
+			}
+		case "Version":
+			p.Version = string(v)
+		case "Architecture":
+			p.Arch = string(v)
+		case "Filename":
+			p.Filename = string(v)
+		case "SHA256":
+			p.SHA256 = string(v)
+		case "Size":
+			size, err := strconv.ParseInt(string(v), 10, 64)
+			if err != nil || size < 0 {
+				return p, false, fmt.Errorf("Size %q", v)
+			}
+			p.Size = size
+		case "Depends":
+			p.Depends = string(v)
+		case "Source":
+			p.Source = string(v)
+		}
+	}
+	return p, p.Name != "", nil
 }
 
 // FirstDependency returns the package name of the first Depends entry:

@@ -43,11 +43,11 @@ func run(suite, debArch, pkg, sub, out, mirror string) error {
 		return err
 	}
 	logf("Debian mirror %s", from)
-	tmp, err := f.Cache.TempDir()
+	tmp, done, err := f.Cache.TempDir()
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
+	defer done()
 	deb := filepath.Join(tmp, pkg+".deb")
 	p, err := f.FetchPackage(context.Background(), suite, debArch, pkg, deb)
 	if err != nil {

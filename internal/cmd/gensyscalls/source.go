@@ -42,7 +42,7 @@ func findSource(ctx context.Context, f *image.Fetcher, name string, suites []str
 func kernelTree(ctx context.Context, f *image.Fetcher, p image.Package, suite string) (string, error) {
 	key := sha256.Sum256([]byte(strings.Join(sourceFiles, "\n")))
 	dir := f.Cache.Path("syscall-tables", fmt.Sprintf("%s-%x", p.SHA256, key[:4]))
-	_, err := f.Cache.File(ctx, "syscall-tables-"+p.SHA256[:16], dir, func(tmp string) (string, error) {
+	_, err := f.Cache.File(ctx, "syscall-tables-"+p.SHA256[:16], dir, p.Name+" "+p.Version+" (sha256 "+p.SHA256+")", func(tmp string) (string, error) {
 		deb := filepath.Join(tmp, p.Name+".deb")
 		if _, err := f.FetchPackage(ctx, suite, sourceArch, p.Name, deb); err != nil {
 			return "", err

@@ -1,0 +1,13 @@
+package image
+
+import (
+	"os"
+	"testing"
+)
+
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(holdTempDirEnv); dir != "" {
+		holdTempDir(dir) // a helper process; never returns
+	}
+	os.Exit(m.Run())
+}

@@ -1,0 +1,137 @@
+package image
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// manifest records what a cache entry holds: the size and SHA256 of each of
+// its files, and what it was made from. It lies next to the entry
+// (ENTRY.manifest) and is written last, atomically: an entry without one
+// is unfinished, and one whose files differ from it is damaged.
+type manifest struct {
+	From string `json:"from"`
+	// Files maps a file's path inside the entry ("." for an entry that is
+	// a file) to its size and hash.
+	Files map[string]FileSum `json:"files"`
+}
+
+func manifestPath(entry string) string { return entry + ".manifest" }
+
+// maxManifest bounds a manifest read from the cache.
+const maxManifest = 1 << 20
+
+// newManifest hashes the entry at path, a regular file or a directory of
+// them.
+func newManifest(path, from string) (*manifest, error) {
+	m := &manifest{From: from, Files: map[string]FileSum{}}
+	err := filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return fmt.Errorf("%s: not a regular file", p)
+		}
+		rel, err := filepath.Rel(path, p)
+		if err != nil {
+			return err
+		}
+		sum, err := hashFile(p)
+		m.Files[filepath.ToSlash(rel)] = sum
+		return err
+	})
+	if err == nil && len(m.Files) == 0 {
+		err = errors.New("empty entry")
+	}
+	return m, err
+}
+
+func (m *manifest) write(path string) error {
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(path, append(data, '\n'), 0o644)
+}
+
+// check verifies the entry at path against its manifest and that it was
+// made from from. fs.ErrNotExist means there is no entry at all.
+func (c *Cache) check(path, from string) error {
+	data, err := readFileLimit(manifestPath(path), maxManifest)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, serr := os.Lstat(path); serr == nil {
+			return fmt.Errorf("%s: no manifest (an interrupted write, or an older ksystest's)", c.rel(path))
+		}
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	var m manifest
+	if err := json.Unmarshal(data, &m); err != nil || len(m.Files) == 0 {
+		return fmt.Errorf("%s: damaged manifest", c.rel(path))
+	}
+	if m.From != from {
+		return fmt.Errorf("%s: made from %s, want %s", c.rel(path), m.From, from)
+	}
+	names := make([]string, 0, len(m.Files))
+	for name := range m.Files {
+		names = append(names, name)
+	}
+	sort.Strings(names) // the same file is named first each time
+	for _, name := range names {
+		p := path
+		if name != "." {
+			if err := checkRelPath("manifest entry", name); err != nil {
+				return fmt.Errorf("%s: %w", c.rel(path), err)
+			}
+			p = filepath.Join(path, filepath.FromSlash(name))
+		}
+		if err := checkFile(p, m.Files[name]); err != nil {
+			return fmt.Errorf("%s: %w", c.rel(p), err)
+		}
+	}
+	return nil
+}
+
+// checkFile compares a file with its size and SHA256, the size first: a
+// truncated file costs no hashing.
+func checkFile(path string, want FileSum) error {
+	st, err := os.Lstat(path)
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		return errors.New("not a regular file")
+	}
+	if st.Size() != want.Size {
+		return fmt.Errorf("%d bytes, want %d", st.Size(), want.Size)
+	}
+	got, err := hashFile(path)
+	if err != nil {
+		return err
+	}
+	if got.SHA256 != want.SHA256 {
+		return &HashMismatchError{URL: path, Want: want.SHA256, Got: got.SHA256}
+	}
+	return nil
+}
+
+func hashFile(path string) (FileSum, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return FileSum{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.CopyBuffer(h, f, make([]byte, 1<<20))
+	return FileSum{SHA256: hex.EncodeToString(h.Sum(nil)), Size: n}, err
+}

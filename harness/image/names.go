@@ -1,0 +1,55 @@
+package image
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Suites, architectures, package names, hashes and index file names
+// become cache paths and mirror URLs, and they come from matrix files and
+// from indexes. Only plain Debian names pass: "../../tmp/x" must never
+// reach filepath.Join.
+var (
+	suiteName   = regexp.MustCompile(`^[a-z][a-z0-9.-]*$`)
+	archName    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	packageName = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+$`) // Debian policy 5.6.1
+	sha256Hex   = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	// A component of a relative path: never "." or "..", nothing a URL
+	// would read as an escape, a query or a fragment.
+	pathComponent = regexp.MustCompile(`^[A-Za-z0-9+_~][A-Za-z0-9+_~.-]*$`)
+)
+
+// maxNameLen bounds every name; Debian's are far shorter.
+const maxNameLen = 255
+
+// ErrBadName means a suite, architecture, package or file name is not a
+// plain Debian name.
+var ErrBadName = errors.New("not a plain Debian name")
+
+func checkName(kind, name string, re *regexp.Regexp) error {
+	if len(name) > maxNameLen || !re.MatchString(name) {
+		return fmt.Errorf("%s %q: %w", kind, name, ErrBadName)
+	}
+	return nil
+}
+
+func checkSuite(suite string) error  { return checkName("suite", suite, suiteName) }
+func checkArch(debArch string) error { return checkName("architecture", debArch, archName) }
+func checkPackage(name string) error { return checkName("package", name, packageName) }
+func checkSHA256(sum string) error   { return checkName("sha256", sum, sha256Hex) }
+
+// checkRelPath accepts a relative slash-separated path whose every
+// component is plain: a Filename from an index ("pool/main/l/...deb").
+func checkRelPath(kind, name string) error {
+	if name == "" || len(name) > 4*maxNameLen {
+		return fmt.Errorf("%s %q: %w", kind, name, ErrBadName)
+	}
+	for _, c := range strings.Split(name, "/") {
+		if !pathComponent.MatchString(c) {
+			return fmt.Errorf("%s %q: %w", kind, name, ErrBadName)
+		}
+	}
+	return nil
+}
