@@ -15,7 +15,7 @@ Print the targets (cells) a run with the same --matrix, --only and --shard
 would boot, with the kernel each asks for, its cases and its estimated
 cost (what shards are balanced by). Nothing is fetched or booted.`, s)
 	var (
-		matrixFile = fs.String("matrix", "matrix.yaml", "matrix file")
+		matrixFile = fs.String("matrix", "", matrixUsage)
 		only       = fs.String("only", "", "only targets whose name matches this glob")
 		shard      = fs.String("shard", "", "only shard K/N")
 	)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -51,7 +52,7 @@ it, and print a target × case table. Writes DIR/results.json (and
 results.jsonl, one line per finished cell) and each guest's console log
 in DIR/TARGET/console.log.`, s)
 	var (
-		matrixFile = fs.String("matrix", "matrix.yaml", "matrix file")
+		matrixFile = fs.String("matrix", "", matrixUsage)
 		outDir     = fs.String("out", "ksystest-out", "output directory")
 		only       = fs.String("only", "", "run only targets whose name matches this glob (e.g. 'arm64*')")
 		shard      = fs.String("shard", "", "run shard K/N of the selected targets (deterministic, balanced by cost)")
@@ -114,12 +115,29 @@ in DIR/TARGET/console.log.`, s)
 	return nil
 }
 
+// matrixUsage is the --matrix flag's help, shared by the commands that
+// take one.
+const matrixUsage = "matrix or project config file (default: ./matrix.yaml, else ksystest's default matrix)"
+
+// loadMatrix reads the matrix file, or when none is named, ./matrix.yaml
+// if there is one, else ksystest's default matrix (an installed ksystest
+// works from any directory).
+func loadMatrix(file string) (*matrix.Matrix, error) {
+	if file == "" {
+		if _, err := os.Stat("matrix.yaml"); err != nil {
+			return matrix.LoadBuiltin(ksystest.Data)
+		}
+		file = "matrix.yaml"
+	}
+	return matrix.Load(file, ksystest.Data)
+}
+
 func loadConfig(matrixFile, only, shard string) (*matrix.Matrix, *matrix.Catalogue, []matrix.Target, error) {
-	m, err := matrix.Load(matrixFile)
+	m, err := loadMatrix(matrixFile)
 	if err != nil {
 		return nil, nil, nil, &exitError{code: exitUsage, err: err}
 	}
-	cat, err := matrix.LoadCatalogue(m.CasesPath())
+	cat, err := m.Catalogue()
 	if err != nil {
 		return nil, nil, nil, &exitError{code: exitUsage, err: err}
 	}
@@ -142,7 +160,7 @@ func loadConfig(matrixFile, only, shard string) (*matrix.Matrix, *matrix.Catalog
 
 func targetNames(m *matrix.Matrix) string {
 	var names []string
-	for _, t := range m.Targets {
+	for _, t := range m.Targets.List {
 		names = append(names, t.Name)
 	}
 	return strings.Join(names, ", ")

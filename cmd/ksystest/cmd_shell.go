@@ -19,7 +19,7 @@ Boot TARGET's guest with an interactive shell on this terminal: busybox
 Ctrl-C goes to the guest; exit (or poweroff -f) ends the session and
 QEMU with it.`, s)
 	var (
-		matrixFile = fs.String("matrix", "matrix.yaml", "matrix file")
+		matrixFile = fs.String("matrix", "", matrixUsage)
 		agentDir   = fs.String("agent-dir", "", "directory with prebuilt guest programs (default: built from the source this ksystest carries, and cached)")
 		appendArgs = fs.String("kernel-append", "", "extra kernel command line")
 		af         archiveFlags

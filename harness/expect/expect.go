@@ -56,6 +56,9 @@ func compare(def matrix.Planned, got proto.CaseResult) result.Case {
 		Attach: got.Attach, Quirk: def.Quirk, Role: def.Role,
 		Captures: len(got.Captures), Ret: got.Ret, Errno: got.Errno,
 	}
+	if n, ok := got.Runs[def.Probe]; ok && def.Probe != "" {
+		c.Runs = &n
+	}
 	predicted := def.Pred != nil
 	var pred matrix.Prediction
 	if predicted {
@@ -66,12 +69,15 @@ func compare(def matrix.Planned, got proto.CaseResult) result.Case {
 		}
 	}
 	row := bestRow(got.Captures, got.Passed, def.Args)
-	c.Args = compareArgs(def, got, row)
+	c.Args = compareArgs(def.Args, def.Expect, got, row)
 	matched := allOK(c.Args)
 
 	switch {
 	case got.Error != "":
 		c.Verdict, c.Message = result.Fail, got.Error
+	case def.Probe == "":
+		// The readings are all in capture sets.
+		c.Verdict = result.Pass
 	case got.LoadError != "" && !(predicted && pred.NoLoad):
 		c.Verdict, c.Message = result.Fail, "probe did not load: "+got.LoadError
 	case predicted:
@@ -79,18 +85,88 @@ func compare(def matrix.Planned, got proto.CaseResult) result.Case {
 	case got.AttachError != "":
 		c.Verdict, c.Message = result.Fail, "probe did not attach: "+got.AttachError
 	case len(got.Captures) == 0:
-		c.Verdict, c.Message = result.Fail, "probe did not fire for the call"
+		c.Verdict, c.Message = result.Fail, notReported(def.Probe, c.Runs)
 	case !matched:
 		c.Verdict, c.Message = result.Fail, describe(def, got.Passed, c.Args)
-	case def.Role == matrix.RoleAware:
-		c.Verdict = result.Handled
 	default:
 		c.Verdict = result.Pass
+	}
+	if c.Verdict == result.Pass && def.Role == matrix.RoleAware {
+		c.Verdict = result.Handled
 	}
 	if c.Verdict.OK() && len(got.Captures) > 1 {
 		c.Message = fmt.Sprintf("probe fired %d times for one call; the best-matching capture is shown", len(got.Captures))
 	}
+	if got.Error == "" {
+		judgeSets(&c, def, got)
+	}
 	return c
+}
+
+// notReported tells a probe that never ran from one that ran and
+// reported nothing, from its run count.
+func notReported(probe string, runs *uint64) string {
+	switch {
+	case runs == nil:
+		return "probe did not fire for the call (the kernel keeps no run counts to say whether it ran)"
+	case *runs == 0:
+		return fmt.Sprintf("probe did not fire for the call: %s never ran", probe)
+	}
+	return fmt.Sprintf("%s ran %d time(s) during the call but reported nothing for it (does it filter on another thread or process?)", probe, *runs)
+}
+
+// judgeSets judges each capture set on its own: a wrong set fails the
+// case, whatever the others say.
+func judgeSets(c *result.Case, def matrix.Planned, got proto.CaseResult) {
+	for i, cd := range def.Captures {
+		set := result.CaptureSet{Name: cd.Name, Program: cd.Program}
+		if n, ok := got.Runs[cd.Program]; ok {
+			set.Runs = &n
+		}
+		var sr proto.SetResult
+		if i < len(got.Sets) {
+			sr = got.Sets[i]
+		}
+		expect := def.SetExpect[i]
+		if cd.Emit != nil {
+			row := bestRow(sr.Rows, got.Passed, def.Args)
+			set.Args = compareArgs(def.Args, expect, got, row)
+			if len(sr.Rows) == 0 {
+				set.Message = notReported(cd.Program, set.Runs)
+			}
+		} else {
+			row := make([]uint64, len(def.Args))
+			readable := true
+			for j := range def.Args {
+				if j < len(sr.Values) && sr.Values[j] != nil {
+					row[j] = *sr.Values[j]
+				} else if expect[j] != matrix.ExpectIgnore {
+					readable = false
+				}
+			}
+			set.Args = compareArgs(def.Args, expect, got, row)
+			for j := range set.Args {
+				if j < len(sr.Errors) && sr.Errors[j] != "" {
+					set.Args[j].Captured, set.Args[j].OK, set.Args[j].Note = nil, false, sr.Errors[j]
+				}
+			}
+			if !readable {
+				set.Message = "could not read every value"
+			}
+		}
+		set.OK = allOK(set.Args)
+		if !set.OK && set.Message == "" {
+			set.Message = describe(def, got.Passed, set.Args)
+			if set.Runs != nil && *set.Runs == 0 {
+				set.Message = fmt.Sprintf("%s never ran during the call; %s", cd.Program, set.Message)
+			}
+		}
+		if !set.OK {
+			c.Verdict = result.Fail
+			c.Message = strings.TrimPrefix(c.Message+"; ", "; ") + fmt.Sprintf("capture set %s: %s", cd.Name, set.Message)
+		}
+		c.Sets = append(c.Sets, set)
+	}
 }
 
 // bestRow picks the capture that matches the passed values best: the Go
@@ -112,10 +188,16 @@ func bestRow(rows [][]uint64, passed []uint64, defs []matrix.ArgDef) []uint64 {
 	return best
 }
 
-func compareArgs(def matrix.Planned, got proto.CaseResult, row []uint64) []result.Arg {
+// compareArgs checks each argument's capture (row) against what was
+// passed, as expect says: match, ignore, or differ.
+func compareArgs(defs []matrix.ArgDef, expect []string, got proto.CaseResult, row []uint64) []result.Arg {
 	var args []result.Arg
-	for i, a := range def.Args {
-		arg := result.Arg{Name: a.Name, Expect: a.Expect}
+	for i, a := range defs {
+		ex := matrix.ExpectMatch
+		if i < len(expect) {
+			ex = expect[i]
+		}
+		arg := result.Arg{Name: a.Name, Expect: ex}
 		if i < len(got.Passed) {
 			arg.Passed = got.Passed[i]
 		}
@@ -124,16 +206,20 @@ func compareArgs(def matrix.Planned, got proto.CaseResult, row []uint64) []resul
 			arg.Captured = &v
 		}
 		switch {
-		case a.Expect == matrix.ExpectIgnore:
+		case ex == matrix.ExpectIgnore:
 			arg.OK = true
 		case got.Error != "" || i >= len(got.Passed):
 			arg.Note = "not run"
 		case arg.Captured == nil:
 			arg.Note = "not captured"
+		case ex == matrix.ExpectDiffer && *arg.Captured != arg.Passed:
+			arg.OK, arg.Note = true, "differs from the value passed, as expected"
+		case ex == matrix.ExpectDiffer:
+			arg.Note = "equals the value passed, expected to differ"
 		case *arg.Captured == arg.Passed:
 			arg.OK = true
 		default:
-			arg.Note = explain(*arg.Captured, i, got, def.Args)
+			arg.Note = explain(*arg.Captured, i, got, defs)
 		}
 		args = append(args, arg)
 	}
@@ -243,7 +329,7 @@ func describe(def matrix.Planned, passed []uint64, args []result.Arg) string {
 	var parts []string
 	reported := map[int]bool{}
 	for i, a := range args {
-		if a.OK || reported[i] || a.Captured == nil {
+		if a.OK || reported[i] || a.Captured == nil || a.Expect == matrix.ExpectDiffer {
 			continue
 		}
 		if j := swapPartner(i, passed, args); j >= 0 {

@@ -9,11 +9,12 @@ import (
 	"github.com/ksystest/ksystest/harness/proto"
 	"github.com/ksystest/ksystest/harness/result"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 var splice = matrix.CaseDef{Name: "splice", Probe: "ksys_splice", Syscall: "splice", Args: []matrix.ArgDef{
-	{Name: "fd_in", Expect: "match"}, {Name: "off_in", Expect: "match"}, {Name: "fd_out", Expect: "match"},
-	{Name: "off_out", Expect: "match"}, {Name: "len", Expect: "match"}, {Name: "flags", Expect: "ignore"},
+	{Name: "fd_in", Expect: matrix.Expect{Default: "match"}}, {Name: "off_in", Expect: matrix.Expect{Default: "match"}}, {Name: "fd_out", Expect: matrix.Expect{Default: "match"}},
+	{Name: "off_out", Expect: matrix.Expect{Default: "match"}}, {Name: "len", Expect: matrix.Expect{Default: "match"}}, {Name: "flags", Expect: matrix.Expect{Default: "ignore"}},
 }}
 
 var passed = []uint64{0x7ffff001, 0x2222000000002202, 0x7ffff003, 0x4444000000004404, 0x5555000000005505, 0x66000006}
@@ -63,7 +64,7 @@ func TestCompare(t *testing.T) {
 		"never fired": {
 			got:     proto.CaseResult{Passed: passed},
 			verdict: result.Fail,
-			msg:     "probe did not fire for the call",
+			msg:     "probe did not fire for the call (the kernel keeps no run counts to say whether it ran)",
 			notes:   []string{"not captured", "not captured", "not captured", "not captured", "not captured", ""},
 		},
 		"agent error": {
@@ -98,8 +99,8 @@ func TestCompareExtraCaptures(t *testing.T) {
 }
 
 var clone = matrix.CaseDef{Name: "clone-naive", Probe: "naive_clone", Syscall: "clone", Quirk: "clone", Role: matrix.RoleNaive,
-	Args: []matrix.ArgDef{{Name: "flags", Expect: "match"}, {Name: "newsp", Expect: "match"}, {Name: "parent_tid", Expect: "match"},
-		{Name: "child_tid", Expect: "match"}, {Name: "tls", Expect: "match"}},
+	Args: []matrix.ArgDef{{Name: "flags", Expect: matrix.Expect{Default: "match"}}, {Name: "newsp", Expect: matrix.Expect{Default: "match"}}, {Name: "parent_tid", Expect: matrix.Expect{Default: "match"}},
+		{Name: "child_tid", Expect: matrix.Expect{Default: "match"}}, {Name: "tls", Expect: matrix.Expect{Default: "match"}}},
 	Quirks: map[string]matrix.Prediction{
 		"s390x":  {Swap: []int{1, 2}, Why: "CONFIG_CLONE_BACKWARDS2"},
 		"x86_64": {Never: true},
@@ -215,9 +216,9 @@ func planned(cd matrix.CaseDef, archName string) matrix.Planned {
 }
 
 var cloneEffects = matrix.CaseDef{Name: "clone-effects", Probe: "aware_clone", Syscall: "clone", Via: proto.ViaEffects,
-	Args: []matrix.ArgDef{{Name: "flags", Value: "0x1180011", Expect: "match"}, {Name: "newsp", Value: "0", Expect: "match"},
-		{Name: "parent_tid", Value: "buf:8", Expect: "match"}, {Name: "child_tid", Value: "buf:8", Expect: "match"},
-		{Name: "tls", Value: "tls", Expect: "match"}}}
+	Args: []matrix.ArgDef{{Name: "flags", Value: "0x1180011", Expect: matrix.Expect{Default: "match"}}, {Name: "newsp", Value: "0", Expect: matrix.Expect{Default: "match"}},
+		{Name: "parent_tid", Value: "buf:8", Expect: matrix.Expect{Default: "match"}}, {Name: "child_tid", Value: "buf:8", Expect: matrix.Expect{Default: "match"}},
+		{Name: "tls", Value: "tls", Expect: matrix.Expect{Default: "match"}}}}
 
 // A real clone proves which register is which by what the kernel did:
 // the child's TID through parent_tid and child_tid, its TLS from tls.
@@ -242,4 +243,61 @@ func TestEffects(t *testing.T) {
 
 	c = Compare(planned(cloneEffects, "x86_64"), "x86_64", proto.CaseResult{Passed: passed, Captures: [][]uint64{passed}})
 	assert.Equal(t, result.Fail, c.Verdict, "a real call that reports no effects proves nothing")
+}
+
+// A probe that ran but reported nothing is told from one that never ran.
+func TestCompareFiredOrNot(t *testing.T) {
+	c := Compare(planned(splice, "x86_64"), "x86_64", proto.CaseResult{Passed: passed, Runs: map[string]uint64{"ksys_splice": 0}})
+	assert.Equal(t, "probe did not fire for the call: ksys_splice never ran", c.Message)
+	c = Compare(planned(splice, "x86_64"), "x86_64", proto.CaseResult{Passed: passed, Runs: map[string]uint64{"ksys_splice": 2}})
+	assert.Equal(t, result.Fail, c.Verdict)
+	assert.Contains(t, c.Message, "ksys_splice ran 2 time(s) during the call but reported nothing for it")
+	require.NotNil(t, c.Runs)
+	assert.Equal(t, uint64(2), *c.Runs)
+}
+
+func u64p(v uint64) *uint64 { return &v }
+
+// A user's program records each reading in globals, two sets per call:
+// each set is judged on its own, differ included, and one wrong set
+// fails the case whatever the other says.
+func TestCaptureSets(t *testing.T) {
+	prctl := matrix.CaseDef{Name: "prctl", Collection: "macro", Syscall: "prctl",
+		Args: []matrix.ArgDef{{Name: "option"}, {Name: "arg2"}},
+		Captures: []matrix.CaptureDef{
+			{Name: "syscall", Program: "handle", Args: []matrix.CaptureArg{
+				{Global: "arg1", Expect: matrix.Expect{Default: "match", Arches: map[string]string{"arm64": "differ"}}},
+				{Global: "arg2"}}},
+			{Name: "core", Program: "handle", Args: []matrix.CaptureArg{{Global: "arg1_core"}, {Global: "arg2_core"}}},
+		}}
+	passed := []uint64{1001, 12}
+	got := proto.CaseResult{Passed: passed, Runs: map[string]uint64{"handle": 1}, Sets: []proto.SetResult{
+		{Values: []*uint64{u64p(0), u64p(12)}},
+		{Values: []*uint64{u64p(1001), u64p(12)}},
+	}}
+	c := Compare(planned(prctl, "arm64"), "arm64", got)
+	assert.Equal(t, result.Pass, c.Verdict, c.Message)
+	require.Len(t, c.Sets, 2)
+	assert.True(t, c.Sets[0].OK)
+	assert.Equal(t, "differs from the value passed, as expected", c.Sets[0].Args[0].Note)
+	assert.Equal(t, "differ", c.Sets[0].Args[0].Expect)
+	assert.Equal(t, uint64(1), *c.Sets[0].Runs)
+
+	// On x86_64 the first set must match: the zero is wrong.
+	c = Compare(planned(prctl, "x86_64"), "x86_64", got)
+	assert.Equal(t, result.Fail, c.Verdict)
+	assert.Equal(t, "capture set syscall: arg 1 (option) expected 0x3e9, captured 0x0", c.Message)
+	assert.True(t, c.Sets[1].OK, "the other set is still judged and shown")
+
+	// A program that never ran is named.
+	got.Runs["handle"] = 0
+	got.Sets[1].Values[0] = u64p(0)
+	c = Compare(planned(prctl, "x86_64"), "x86_64", got)
+	assert.Contains(t, c.Sets[1].Message, "handle never ran during the call")
+
+	// A value that could not be read says why, and fails.
+	got.Sets[1].Errors = []string{"no global arg1_core in the collection"}
+	c = Compare(planned(prctl, "x86_64"), "x86_64", got)
+	assert.Equal(t, "no global arg1_core in the collection", c.Sets[1].Args[0].Note)
+	assert.Nil(t, c.Sets[1].Args[0].Captured)
 }

@@ -10,17 +10,27 @@ import (
 	"github.com/ksystest/ksystest/harness/proto"
 )
 
-// Catalogue is a decoded case catalogue (bpf/cases.yaml).
+// Catalogue is a decoded case catalogue (bpf/cases.yaml, or a user's):
+// cases, and the users' BPF collections their probes come from.
 type Catalogue struct {
-	APIVersion string    `yaml:"apiVersion"`
-	Cases      []CaseDef `yaml:"cases"`
+	APIVersion  string          `yaml:"apiVersion"`
+	Collections []CollectionDef `yaml:"collections"`
+	Cases       []CaseDef       `yaml:"cases"`
+	// Dir is the directory the file is in: paths in it are relative to it.
+	Dir string `yaml:"-"`
 }
 
 // CaseDef is one case: how the agent makes the call, which probe should
 // see it, and what is expected of each argument, per arch where that
 // differs.
 type CaseDef struct {
-	Name    string `yaml:"name"`
+	Name string `yaml:"name"`
+	// Collection is the BPF object the probes come from: ksystest's own
+	// (the default) or a user's.
+	Collection string `yaml:"collection"`
+	// Probe is a program that reports through ksystest's ring buffer
+	// (ksystest.h): attached for the case, its report is the case's main
+	// capture. Optional when Captures say where the readings are.
 	Probe   string `yaml:"probe"`
 	Syscall string `yaml:"syscall"`
 	// Args are in the syscall's x86_64 order, the order probes report.
@@ -55,6 +65,9 @@ type CaseDef struct {
 	Role string `yaml:"role"`
 	// Quirks predict, per arch, how a naive probe goes wrong there.
 	Quirks map[string]Prediction `yaml:"quirks"`
+	// Captures are more sets of readings of the call, from the user's
+	// globals, maps or ring buffer sets, each checked and shown.
+	Captures []CaptureDef `yaml:"captures"`
 }
 
 // Prediction is how a probe goes wrong on one arch. Exactly one of Swap,
@@ -109,13 +122,14 @@ func (p Prediction) String() string {
 	return "?"
 }
 
-// ArgDef is one argument: its value as passed and its expectation.
+// ArgDef is one argument: its value as passed and what is expected of
+// the probe's capture of it.
 type ArgDef struct {
 	Name  string   `yaml:"name"`
 	Value ArgValue `yaml:"value"`
-	// Expect is "match" (captured equals passed; the default) or
-	// "ignore" (not compared; the default for value "any").
-	Expect string `yaml:"expect"`
+	// Expect is match (captured equals passed; the default), ignore (the
+	// default for value "any") or differ, per arch where it differs.
+	Expect Expect `yaml:"expect"`
 }
 
 // ArgValue keeps an argument exactly as written, number or string, so
@@ -132,20 +146,21 @@ func (v *ArgValue) UnmarshalYAML(b []byte) error {
 	return nil
 }
 
-// Expectation kinds for an argument, and case roles.
+// Case roles.
 const (
-	ExpectMatch  = "match"
-	ExpectIgnore = "ignore"
-
 	RolePlain = "plain"
 	RoleNaive = "naive"
 	RoleAware = "aware"
 )
 
-// LoadCatalogue reads and validates a case catalogue.
+// LoadCatalogue reads and validates a case catalogue file.
 func LoadCatalogue(file string) (*Catalogue, error) {
-	var c Catalogue
-	if err := loadFile(file, &c); err != nil {
+	return loadCatalogue(diskFS(file))
+}
+
+func loadCatalogue(src source) (*Catalogue, error) {
+	c := Catalogue{Dir: src.dir()}
+	if err := loadFile(src, &c); err != nil {
 		return nil, err
 	}
 	return &c, nil
@@ -153,6 +168,9 @@ func LoadCatalogue(file string) (*Catalogue, error) {
 
 // ApplyDefaults fills every field left empty.
 func (c *Catalogue) ApplyDefaults() {
+	for i := range c.Collections {
+		c.Collections[i].Dir = c.Dir
+	}
 	for i := range c.Cases {
 		cd := &c.Cases[i]
 		if cd.Role == "" {
@@ -161,12 +179,15 @@ func (c *Catalogue) ApplyDefaults() {
 		if cd.Via == "" {
 			cd.Via = proto.ViaRaw
 		}
+		if cd.Collection == "" {
+			cd.Collection = proto.Builtin
+		}
 		for j := range cd.Args {
 			a := &cd.Args[j]
-			if a.Expect == "" {
-				a.Expect = ExpectMatch
+			if a.Expect.Default == "" {
+				a.Expect.Default = ExpectMatch
 				if a.Value == "any" {
-					a.Expect = ExpectIgnore
+					a.Expect.Default = ExpectIgnore
 				}
 			}
 		}
@@ -188,8 +209,20 @@ func (c *Catalogue) Validate() []Problem {
 	if c.APIVersion != APIVersion {
 		add("apiVersion", "is %q, want %q", c.APIVersion, APIVersion)
 	}
+	validateCollections(c.Collections, add)
+	ps = append(ps, validateCases(c.Cases)...)
+	return ps
+}
+
+// validateCases checks cases; which collections they name is checked
+// when catalogues are put together (Matrix.Catalogue).
+func validateCases(cases []CaseDef) []Problem {
+	var ps []Problem
+	add := func(path, format string, args ...any) {
+		ps = append(ps, Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
 	seen := map[string]bool{}
-	for i, cd := range c.Cases {
+	for i, cd := range cases {
 		p := fmt.Sprintf("cases[%d]", i)
 		if !nameRE.MatchString(cd.Name) {
 			add(p+".name", "%q: use letters, digits, '.', '_' and '-'", cd.Name)
@@ -198,9 +231,16 @@ func (c *Catalogue) Validate() []Problem {
 			add(p+".name", "duplicate case %q", cd.Name)
 		}
 		seen[cd.Name] = true
-		if !identRE.MatchString(cd.Probe) {
+		switch {
+		case cd.Probe == "" && len(cd.Captures) == 0:
+			add(p+".probe", "missing: name the program that reports through ksystest's ring buffer, or give captures")
+		case cd.Probe != "" && !identRE.MatchString(cd.Probe):
 			add(p+".probe", "%q is not a BPF program name", cd.Probe)
 		}
+		if cd.Collection != proto.Builtin && !identRE.MatchString(cd.Collection) {
+			add(p+".collection", "%q is not a collection name", cd.Collection)
+		}
+		validateCaptures(p, cd, add)
 		if !identRE.MatchString(cd.Syscall) {
 			add(p+".syscall", "%q is not a syscall name", cd.Syscall)
 		}
@@ -216,9 +256,7 @@ func (c *Catalogue) Validate() []Problem {
 			if !strings.HasPrefix(string(a.Value), "deref:") {
 				passed++
 			}
-			if a.Expect != ExpectMatch && a.Expect != ExpectIgnore {
-				add(ap+".expect", "%q: want match or ignore", a.Expect)
-			}
+			a.Expect.validate(ap+".expect", add)
 			if cd.Compat && fitsNot32(string(a.Value)) {
 				add(ap+".value", "%q does not fit the 32 bits of a compat argument", a.Value)
 			}

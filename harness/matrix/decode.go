@@ -3,7 +3,9 @@ package matrix
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -50,19 +52,45 @@ type config interface {
 	Validate() []Problem
 }
 
-// loadFile reads file into v strictly, applies v's defaults and validates
-// it, locating every problem in the file.
-func loadFile(file string, v config) error {
-	data, err := os.ReadFile(file)
+// source is a config file to read: on disk, or one of ksystest's own
+// (the default matrix and catalogue, carried in the binary).
+type source struct {
+	fsys fs.FS
+	name string // path inside fsys
+	// display is how problems name the file.
+	display string
+	// disk is the directory of a file on disk, against which its paths
+	// resolve; empty for ksystest's own files.
+	disk string
+}
+
+func diskFS(file string) source {
+	abs, err := filepath.Abs(file)
 	if err != nil {
-		return err
+		abs = file
 	}
-	if err := decodeStrict(file, data, v); err != nil {
+	return source{fsys: os.DirFS(filepath.Dir(abs)), name: filepath.Base(abs), display: file, disk: filepath.Dir(abs)}
+}
+
+func builtinFS(fsys fs.FS, name string) source {
+	return source{fsys: fsys, name: name, display: "ksystest's " + name}
+}
+
+func (s source) dir() string { return s.disk }
+
+// loadFile reads src into v strictly, applies v's defaults and validates
+// it, locating every problem in the file.
+func loadFile(src source, v config) error {
+	data, err := fs.ReadFile(src.fsys, src.name)
+	if err != nil {
+		return fmt.Errorf("%s: %w", src.display, err)
+	}
+	if err := decodeStrict(src.display, data, v); err != nil {
 		return err
 	}
 	v.ApplyDefaults()
 	if problems := v.Validate(); len(problems) > 0 {
-		return &ConfigError{Problems: locate(file, data, problems)}
+		return &ConfigError{Problems: locate(src.display, data, problems)}
 	}
 	return nil
 }

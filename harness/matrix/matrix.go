@@ -7,27 +7,71 @@ package matrix
 
 import (
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/proto"
 )
 
 // APIVersion is the matrix.yaml and catalogue format this build reads.
 const APIVersion = "ksystest/v1"
 
-// Matrix is a decoded matrix.yaml.
+// Matrix is a decoded matrix.yaml, or a user's ksystest.yaml: the
+// targets to boot, the case catalogues to run on them, and cases and BPF
+// collections of its own.
 type Matrix struct {
-	APIVersion string   `yaml:"apiVersion"`
-	Cases      string   `yaml:"cases"`
-	Targets    []Target `yaml:"targets"`
+	APIVersion string  `yaml:"apiVersion"`
+	Targets    Targets `yaml:"targets"`
+	// Catalogues are case catalogue files (relative to this file), or
+	// "builtin" for ksystest's own cases. Default: builtin, when the file
+	// has no cases of its own.
+	Catalogues []string `yaml:"catalogues"`
+	// Collections and Cases are a catalogue inline.
+	Collections []CollectionDef `yaml:"collections"`
+	Cases       []CaseDef       `yaml:"cases"`
 
-	// File is where the matrix was read from; paths in it are relative to
-	// its directory.
+	// File is where the matrix was read from, as the user named it.
 	File string `yaml:"-"`
+	src  source
+	// builtin holds ksystest's own files ("builtin" catalogue, "default"
+	// targets).
+	builtin fs.FS
 }
+
+// Targets are a matrix's targets: listed, or taken from another matrix
+// by name ("default": ksystest's default matrix).
+type Targets struct {
+	From string
+	List []Target
+}
+
+// UnmarshalYAML takes a name or a list of targets.
+func (t *Targets) UnmarshalYAML(unmarshal func(any) error) error {
+	var name string
+	if err := unmarshal(&name); err == nil {
+		t.From = name
+		return nil
+	}
+	return unmarshal(&t.List)
+}
+
+// BuiltinCatalogue names ksystest's own case catalogue in Catalogues.
+const BuiltinCatalogue = "builtin"
+
+// DefaultTargets names ksystest's default matrix in Targets.
+const DefaultTargets = "default"
+
+// BuiltinMatrix and BuiltinCases are ksystest's own files in the fs.FS a
+// loader is given.
+const (
+	BuiltinMatrix = "matrix.yaml"
+	BuiltinCases  = "bpf/cases.yaml"
+)
 
 // Target is one guest to boot.
 type Target struct {
@@ -81,11 +125,29 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// Load reads, defaults and validates a matrix file.
-func Load(file string) (*Matrix, error) {
-	m := Matrix{File: file}
-	if err := loadFile(file, &m); err != nil {
+// Load reads, defaults and validates a matrix file; builtin holds
+// ksystest's own files (the ksystest package's Data), for "builtin"
+// catalogues and "default" targets.
+func Load(file string, builtin fs.FS) (*Matrix, error) {
+	return load(diskFS(file), builtin)
+}
+
+// LoadBuiltin is ksystest's default matrix.
+func LoadBuiltin(builtin fs.FS) (*Matrix, error) {
+	return load(builtinFS(builtin, BuiltinMatrix), builtin)
+}
+
+func load(src source, builtin fs.FS) (*Matrix, error) {
+	m := Matrix{File: src.display, src: src, builtin: builtin}
+	if err := loadFile(src, &m); err != nil {
 		return nil, err
+	}
+	if m.Targets.From == DefaultTargets {
+		def, err := LoadBuiltin(builtin)
+		if err != nil {
+			return nil, fmt.Errorf("the default targets: %w", err)
+		}
+		m.Targets.List = def.Targets.List
 	}
 	return &m, nil
 }
@@ -93,11 +155,16 @@ func Load(file string) (*Matrix, error) {
 // ApplyDefaults fills every field left empty. It is the only place
 // defaults live.
 func (m *Matrix) ApplyDefaults() {
-	if m.Cases == "" {
-		m.Cases = "bpf/cases.yaml"
+	if len(m.Catalogues) == 0 && len(m.Cases) == 0 {
+		m.Catalogues = []string{BuiltinCatalogue}
 	}
-	for i := range m.Targets {
-		t := &m.Targets[i]
+	for i := range m.Collections {
+		m.Collections[i].Dir = m.src.dir()
+	}
+	inline := Catalogue{Collections: m.Collections, Cases: m.Cases, Dir: m.src.dir()}
+	inline.ApplyDefaults()
+	for i := range m.Targets.List {
+		t := &m.Targets.List[i]
 		if t.Name == "" {
 			t.Name = t.Arch + "-" + t.Kernel.Suite
 		}
@@ -132,11 +199,21 @@ func (m *Matrix) Validate() []Problem {
 	if m.APIVersion != APIVersion {
 		add("apiVersion", "is %q, want %q", m.APIVersion, APIVersion)
 	}
-	if len(m.Targets) == 0 {
+	switch {
+	case m.Targets.From != "" && m.Targets.From != DefaultTargets:
+		add("targets", "%q: want a list of targets, or %q (ksystest's default matrix)", m.Targets.From, DefaultTargets)
+	case m.Targets.From == "" && len(m.Targets.List) == 0:
 		add("targets", "no targets")
 	}
+	for i, c := range m.Catalogues {
+		if c == "" {
+			add(fmt.Sprintf("catalogues[%d]", i), "empty: a catalogue file, or %q", BuiltinCatalogue)
+		}
+	}
+	validateCollections(m.Collections, add)
+	ps = append(ps, validateCases(m.Cases)...)
 	seen := map[string]int{}
-	for i, t := range m.Targets {
+	for i, t := range m.Targets.List {
 		p := fmt.Sprintf("targets[%d]", i)
 		if _, err := arch.Lookup(t.Arch); err != nil {
 			add(p+".arch", "%v", err)
@@ -178,25 +255,89 @@ func (m *Matrix) Validate() []Problem {
 	return ps
 }
 
-// CasesPath is the catalogue's path, resolved against the matrix file.
-func (m *Matrix) CasesPath() string { return m.Path(m.Cases) }
-
 // Path resolves a path written in the matrix against its directory.
 func (m *Matrix) Path(p string) string {
-	if p == "" || filepath.IsAbs(p) {
+	if p == "" || filepath.IsAbs(p) || m.src.disk == "" {
 		return p
 	}
-	return filepath.Join(filepath.Dir(m.File), p)
+	return filepath.Join(m.src.disk, p)
+}
+
+// Catalogue assembles every case the matrix runs, from its catalogues
+// and its own cases, with their collections: names are unique across all
+// of them.
+func (m *Matrix) Catalogue() (*Catalogue, error) {
+	out := &Catalogue{APIVersion: APIVersion}
+	where := map[string]string{}
+	addFrom := func(c *Catalogue, file string) error {
+		var problems []Problem
+		for i, col := range c.Collections {
+			if prev, dup := where["collection "+col.Name]; dup {
+				problems = append(problems, Problem{File: file, Path: fmt.Sprintf("collections[%d].name", i),
+					Msg: fmt.Sprintf("collection %q is also in %s", col.Name, prev)})
+			}
+			where["collection "+col.Name] = file
+		}
+		for i, cd := range c.Cases {
+			if prev, dup := where["case "+cd.Name]; dup {
+				problems = append(problems, Problem{File: file, Path: fmt.Sprintf("cases[%d].name", i),
+					Msg: fmt.Sprintf("case %q is also in %s", cd.Name, prev)})
+			}
+			where["case "+cd.Name] = file
+		}
+		if len(problems) > 0 {
+			return &ConfigError{Problems: problems}
+		}
+		out.Collections = append(out.Collections, c.Collections...)
+		out.Cases = append(out.Cases, c.Cases...)
+		return nil
+	}
+	for _, name := range m.Catalogues {
+		var (
+			c   *Catalogue
+			err error
+		)
+		src := diskFS(m.Path(name))
+		switch {
+		case name == BuiltinCatalogue:
+			src = builtinFS(m.builtin, BuiltinCases)
+		case m.src.disk == "":
+			// ksystest's own matrix names its catalogue inside its files.
+			src = builtinFS(m.builtin, name)
+		}
+		if c, err = loadCatalogue(src); err != nil {
+			return nil, err
+		}
+		if err := addFrom(c, src.display); err != nil {
+			return nil, err
+		}
+	}
+	inline := &Catalogue{Collections: m.Collections, Cases: m.Cases}
+	if err := addFrom(inline, m.File); err != nil {
+		return nil, err
+	}
+	// A case of one file may name a collection of another.
+	var missing []Problem
+	for _, cd := range out.Cases {
+		if cd.Collection != proto.Builtin && !slices.ContainsFunc(out.Collections, func(c CollectionDef) bool { return c.Name == cd.Collection }) {
+			missing = append(missing, Problem{File: where["case "+cd.Name],
+				Msg: fmt.Sprintf("case %q: collection %q is in none of the catalogues (ksystest's own is %q)", cd.Name, cd.Collection, proto.Builtin)})
+		}
+	}
+	if len(missing) > 0 {
+		return nil, &ConfigError{Problems: missing}
+	}
+	return out, nil
 }
 
 // Select returns the targets whose name matches the glob pattern; an empty
 // pattern selects all.
 func (m *Matrix) Select(pattern string) ([]Target, error) {
 	if pattern == "" {
-		return m.Targets, nil
+		return m.Targets.List, nil
 	}
 	var out []Target
-	for _, t := range m.Targets {
+	for _, t := range m.Targets.List {
 		ok, err := filepath.Match(pattern, t.Name)
 		if err != nil {
 			return nil, fmt.Errorf("--only %q: %w", pattern, err)

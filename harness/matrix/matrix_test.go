@@ -15,6 +15,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// builtinFiles stands for ksystest's own files: the checkout's.
+var builtinFiles = os.DirFS("../..")
+
 func writeFile(t *testing.T, name, text string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
@@ -23,20 +26,20 @@ func writeFile(t *testing.T, name, text string) string {
 }
 
 func TestLoadDefaultMatrixAndCatalogue(t *testing.T) {
-	m, err := Load("../../matrix.yaml")
+	m, err := Load("../../matrix.yaml", builtinFiles)
 	require.NoError(t, err)
-	require.GreaterOrEqual(t, len(m.Targets), 3)
-	for _, tg := range m.Targets {
+	require.GreaterOrEqual(t, len(m.Targets.List), 3)
+	for _, tg := range m.Targets.List {
 		assert.NotEmpty(t, tg.Kernel.Flavour+tg.Kernel.Package, tg.Name)
 		assert.Equal(t, 512, tg.MemoryMB)
 	}
-	cat, err := LoadCatalogue(m.CasesPath())
+	cat, err := m.Catalogue()
 	require.NoError(t, err)
 	splice, ok := cat.Find("splice")
 	require.True(t, ok)
 	require.Len(t, splice.Args, 6)
 	assert.Equal(t, ArgValue("0x4444000000004404"), splice.Args[3].Value)
-	assert.Equal(t, ExpectMatch, splice.Args[3].Expect)
+	assert.Equal(t, ExpectMatch, splice.Args[3].Expect.For("x86_64"))
 	s390x, err := arch.Lookup("s390x")
 	require.NoError(t, err)
 	p := ProtoOf(s390x, cat.Plan(s390x, kabi.Kernel{}))
@@ -178,13 +181,13 @@ targets:
     syscallWrapper: true
     bootTimeout: 2m
 `)
-	m, err := Load(f)
+	m, err := Load(f, builtinFiles)
 	require.NoError(t, err)
-	tg := m.Targets[0]
+	tg := m.Targets.List[0]
 	assert.Equal(t, "arm64-bookworm", tg.Name)
 	assert.Equal(t, "arm64", tg.Kernel.Flavour)
 	assert.Equal(t, Duration(2*time.Minute), tg.BootTimeout)
-	assert.Equal(t, filepath.Join(filepath.Dir(f), "bpf/cases.yaml"), m.CasesPath())
+	assert.Equal(t, []string{BuiltinCatalogue}, m.Catalogues, "ksystest's own cases unless the file has its own")
 }
 
 func TestStrictDecodeNamesFileLineKey(t *testing.T) {
@@ -202,16 +205,16 @@ targets:
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := writeFile(t, "matrix.yaml", tc.yaml)
-			_, err := Load(f)
+			_, err := Load(f, builtinFiles)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), f+tc.want)
 			var ce *ConfigError
 			require.ErrorAs(t, err, &ce)
 		})
 	}
-	_, err := Load(writeFile(t, "matrix.yaml", "apiVersion: ksystest/v1\ntargets:\n  - arch: x86_64\n    kernal: {}\n"))
+	_, err := Load(writeFile(t, "matrix.yaml", "apiVersion: ksystest/v1\ntargets:\n  - arch: x86_64\n    kernal: {}\n"), builtinFiles)
 	assert.Contains(t, err.Error(), "kernal")
-	_, err = Load(writeFile(t, "matrix.yaml", "apiVersion: ksystest/v1\ntargets:\n  - arch: x86_64\n    memoryMB: lots\n"))
+	_, err = Load(writeFile(t, "matrix.yaml", "apiVersion: ksystest/v1\ntargets:\n  - arch: x86_64\n    memoryMB: lots\n"), builtinFiles)
 	assert.Contains(t, err.Error(), "memoryMB")
 }
 
@@ -226,7 +229,7 @@ targets:
     arch: x86_64
     kernel: {suite: bookworm, package: zsh}
 `)
-	_, err := Load(f)
+	_, err := Load(f, builtinFiles)
 	var ce *ConfigError
 	require.ErrorAs(t, err, &ce)
 	got := map[string]int{}
@@ -259,7 +262,7 @@ cases:
 }
 
 func TestSelect(t *testing.T) {
-	m, err := Load("../../matrix.yaml")
+	m, err := Load("../../matrix.yaml", builtinFiles)
 	require.NoError(t, err)
 	sel, err := m.Select("arm64*")
 	require.NoError(t, err)
@@ -283,7 +286,7 @@ targets:
     kernel: {suite: bookworm, local: {config: c}}
     syscallWrapper: true
 `)
-	_, err := Load(f)
+	_, err := Load(f, builtinFiles)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "matrix.yaml:8: targets[1].kernel.local: a local kernel takes no suite")
 	assert.Contains(t, err.Error(), "targets[1].kernel.local.vmlinuz: missing")
@@ -296,12 +299,127 @@ targets:
     syscallWrapper: true
     btf: k/vmlinux.btf
 `)
-	m, err := Load(ok)
+	m, err := Load(ok, builtinFiles)
 	require.NoError(t, err)
-	tg := m.Targets[0]
+	tg := m.Targets.List[0]
 	dir := filepath.Dir(ok)
 	assert.Equal(t, "arm64-local", tg.Name)
 	assert.Equal(t, filepath.Join(dir, "k/Image"), tg.Kernel.Local.Vmlinuz)
 	assert.Equal(t, filepath.Join(dir, "k/vmlinux.btf"), tg.BTF)
 	assert.Empty(t, tg.Kernel.Flavour)
+}
+
+// A project's config names ksystest's default targets and brings its own
+// collection and cases, beside ksystest's own catalogue.
+func TestProjectConfig(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "ksystest.yaml")
+	require.NoError(t, os.WriteFile(f, []byte(`apiVersion: ksystest/v1
+targets: default
+catalogues: [builtin]
+collections:
+  - name: macro
+    source: bpf/macro.bpf.c
+    includes: [bpf/include]
+    constants: {filter_pid: "${pid}"}
+cases:
+  - name: my-prctl
+    collection: macro
+    syscall: prctl
+    args:
+      - {name: option, value: 1001}
+      - {name: arg2, value: 12}
+    captures:
+      - name: syscall
+        program: handle_sys_prctl
+        args:
+          - {global: arg1, expect: {default: match, arm64: differ, s390x: differ}}
+          - {global: arg2}
+      - name: ring
+        program: prctl_enter
+        emit: 1
+        args: [{}, {expect: ignore}]
+`), 0o644))
+	m, err := Load(f, builtinFiles)
+	require.NoError(t, err)
+	def, err := Load("../../matrix.yaml", builtinFiles)
+	require.NoError(t, err)
+	assert.Equal(t, def.Targets.List, m.Targets.List, "targets: default is the default matrix's")
+	cat, err := m.Catalogue()
+	require.NoError(t, err)
+	mine, ok := cat.Find("my-prctl")
+	require.True(t, ok)
+	_, ok = cat.Find("splice")
+	assert.True(t, ok, "ksystest's own cases run too")
+	require.Len(t, cat.Collections, 1)
+	col := cat.Collections[0]
+	assert.Equal(t, filepath.Join(dir, "bpf/macro.bpf.c"), col.SourcePath())
+	assert.Equal(t, []string{filepath.Join(dir, "bpf/include")}, col.IncludePaths())
+	assert.Equal(t, ArgValue("${pid}"), col.Constants["filter_pid"])
+	assert.Equal(t, "differ", mine.Captures[0].Args[0].Expect.For("arm64"))
+	assert.Equal(t, "match", mine.Captures[0].Args[0].Expect.For("x86_64"))
+
+	a, err := arch.Lookup("s390x")
+	require.NoError(t, err)
+	p := (&Catalogue{Cases: []CaseDef{mine}}).Plan(a, kabi.Kernel{})[0]
+	assert.Equal(t, [][]string{{"differ", "match"}, {"match", "ignore"}}, p.SetExpect)
+	pc := ProtoOf(a, []Planned{p}).Cases[0]
+	assert.Equal(t, "macro", pc.Collection)
+	assert.Equal(t, "arg1", pc.Captures[0].Args[0].Global)
+	assert.Equal(t, 1, *pc.Captures[1].Emit)
+}
+
+func TestProjectConfigProblems(t *testing.T) {
+	f := writeFile(t, "ksystest.yaml", `apiVersion: ksystest/v1
+targets: mine
+collections:
+  - name: ksystest
+    source: a.c
+    objects: {x86_64: a.o}
+  - name: b
+    objects: {sparc: b.o}
+    constants: {pid: self}
+cases:
+  - name: c
+    collection: b
+    syscall: prctl
+    args: [{name: option, value: 1}]
+    captures:
+      - name: s
+        program: p
+        args: [{global: x, map: m, key: 1}, {global: y}]
+  - name: d
+    collection: nowhere
+    syscall: prctl
+    probe: p
+    args: []
+`)
+	m, err := Load(f, builtinFiles)
+	require.Error(t, err)
+	for _, want := range []string{
+		`targets: "mine": want a list of targets, or "default"`,
+		`collections[0].name: "ksystest" is taken`,
+		"collections[0]: give source (compiled for each target's arch) or objects (prebuilt, by arch), not both",
+		`collections[1].objects: unknown arch "sparc"`,
+		`collections[1].constants.pid: "self": want a number, ${pid} or ${tid}`,
+		"cases[0].captures[0].args: 2 readings for the case's 1 arguments",
+		"cases[0].captures[0].args[0]: give global or map (or expect: ignore)",
+	} {
+		assert.Contains(t, err.Error(), want)
+	}
+	assert.Nil(t, m)
+
+	f = writeFile(t, "ksystest.yaml", `apiVersion: ksystest/v1
+targets: default
+cases:
+  - name: d
+    collection: nowhere
+    syscall: prctl
+    probe: p
+    args: []
+`)
+	m, err = Load(f, builtinFiles)
+	require.NoError(t, err)
+	_, err = m.Catalogue()
+	assert.ErrorContains(t, err, `case "d": collection "nowhere" is in none of the catalogues`)
 }

@@ -28,6 +28,11 @@ type Planned struct {
 	// Kernel is the check of the catalogue's argument names against the
 	// kernel's parameters.
 	Kernel KernelCheck
+	// Expect is, per argument, what is expected of the probe's capture
+	// on this target (match, ignore or differ); SetExpect the same per
+	// capture set.
+	Expect    []string
+	SetExpect [][]string
 }
 
 // KernelCheck compares the catalogue's argument names, in register order,
@@ -56,6 +61,16 @@ func (c *Catalogue) Plan(a arch.Arch, k kabi.Kernel) []Planned {
 
 func plan(cd CaseDef, a arch.Arch, k kabi.Kernel) Planned {
 	p := Planned{CaseDef: cd, Order: cd.Order[a.Name]}
+	for _, ad := range cd.Args {
+		p.Expect = append(p.Expect, ad.Expect.For(a.Name))
+	}
+	for _, c := range cd.Captures {
+		var ex []string
+		for _, ca := range c.Args {
+			ex = append(ex, ca.Expect.For(a.Name))
+		}
+		p.SetExpect = append(p.SetExpect, ex)
+	}
 	if q, ok := cd.Quirks[a.Name]; ok {
 		p.Pred = &q
 	}
@@ -183,6 +198,16 @@ func ProtoOf(a arch.Arch, planned []Planned) proto.Catalogue {
 		pc := proto.Case{
 			Name: p.Name, Probe: p.Probe, Syscall: p.Syscall, Via: p.Via,
 			Order: p.Order, Pack: slices.Contains(p.Pack, a.Name), Compat: p.Compat, AtEntry: p.AtEntry,
+		}
+		if p.Collection != proto.Builtin {
+			pc.Collection = p.Collection
+		}
+		for _, c := range p.Captures {
+			pcap := proto.Capture{Name: c.Name, Program: c.Program, Emit: c.Emit}
+			for _, ca := range c.Args {
+				pcap.Args = append(pcap.Args, proto.CaptureArg{Global: ca.Global, Map: ca.Map, Key: string(ca.Key), Offset: ca.Offset, Size: ca.Size})
+			}
+			pc.Captures = append(pc.Captures, pcap)
 		}
 		for _, ad := range p.Args {
 			pc.Args = append(pc.Args, proto.Arg{Name: ad.Name, Value: string(ad.Value)})

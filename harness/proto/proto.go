@@ -50,12 +50,18 @@ type Catalogue struct {
 // Builtin names ksystest's own probe collection.
 const Builtin = "ksystest"
 
-// Collection is one BPF object the agent loads.
+// Collection is one BPF object the agent loads, on its own.
 type Collection struct {
 	Name string `json:"name"`
 	// Path is the object inside the initramfs.
 	Path string `json:"path"`
+	// Constants set .rodata globals before loading: a number, or ${pid}
+	// or ${tid} of the thread making the cases' calls.
+	Constants map[string]string `json:"constants,omitempty"`
 }
+
+// CollectionsDir holds users' collections in the initramfs.
+const CollectionsDir = "/ksystest/collections"
 
 // Case is one syscall invocation and the probe that should see it.
 type Case struct {
@@ -85,6 +91,32 @@ type Case struct {
 	// AtEntry attaches the probe at the function's entry whatever
 	// EntryOffset says, as cilium/ebpf and libbpf do.
 	AtEntry bool `json:"at_entry,omitempty"`
+	// Collection holds the probes (default: Builtin).
+	Collection string `json:"collection,omitempty"`
+	// Captures say where a user's program records its readings of the
+	// call; each program named is attached for the case.
+	Captures []Capture `json:"captures,omitempty"`
+}
+
+// Capture is one set of readings of a call: globals or map values per
+// argument, or the ring buffer rows a program emitted with set number
+// Emit.
+type Capture struct {
+	Name    string       `json:"name"`
+	Program string       `json:"program"`
+	Emit    *int         `json:"emit,omitempty"`
+	Args    []CaptureArg `json:"args"`
+}
+
+// CaptureArg is where one reading is: a global, or a map's value at Key
+// (Offset, Size bytes; Size 0: the value, up to 8 bytes). Neither: not
+// read.
+type CaptureArg struct {
+	Global string `json:"global,omitempty"`
+	Map    string `json:"map,omitempty"`
+	Key    string `json:"key,omitempty"`
+	Offset int    `json:"offset,omitempty"`
+	Size   int    `json:"size,omitempty"`
 }
 
 // Pad is what a raw call puts in register i (0-based) when the syscall
@@ -206,6 +238,12 @@ type CaseResult struct {
 	OracleError string `json:"oracle_error,omitempty"`
 	// Effects is what a ViaEffects call did.
 	Effects *Effects `json:"effects,omitempty"`
+	// Sets are the readings of each of the case's Captures, in order.
+	Sets []SetResult `json:"sets,omitempty"`
+	// Runs is how often each program attached for the case ran during
+	// the call (BPF run counts), by name; nil when the kernel keeps no
+	// counts.
+	Runs map[string]uint64 `json:"runs,omitempty"`
 	// Section is the probe's ELF section (ksyscall/write, kprobe/SYM).
 	Section string `json:"section,omitempty"`
 	// AttachError says the probe could not be attached (for example: no
@@ -217,6 +255,15 @@ type CaseResult struct {
 	// Error says why the case could not run (probe did not load, bad
 	// argument spec); Captures is then empty.
 	Error string `json:"error,omitempty"`
+}
+
+// SetResult is one capture set's readings: per argument a value (nil:
+// not read, with Errors saying why), or the ring buffer rows of its set
+// number.
+type SetResult struct {
+	Values []*uint64  `json:"values,omitempty"`
+	Errors []string   `json:"errors,omitempty"`
+	Rows   [][]uint64 `json:"rows,omitempty"`
 }
 
 // Effects is what a real clone did: the child's thread id, the 32-bit

@@ -83,11 +83,28 @@ type Case struct {
 	// catalogue's, in register order.
 	Kernel *KernelNames `json:"kernel,omitempty"`
 	// Captures is how many events the probe sent for the call.
-	Captures int     `json:"captures"`
-	Oracle   *Oracle `json:"oracle,omitempty"`
-	Ret      int64   `json:"ret"`
-	Errno    int     `json:"errno"`
-	Message  string  `json:"message,omitempty"`
+	Captures int `json:"captures"`
+	// Runs is how often the probe ran during the call (BPF run count;
+	// nil when the kernel keeps none): it tells "never ran" from "ran
+	// and reported nothing".
+	Runs *uint64 `json:"runs,omitempty"`
+	// Sets are the case's other capture sets: a user's program's
+	// readings from its globals, maps or ring buffer sets, each judged.
+	Sets    []CaptureSet `json:"sets,omitempty"`
+	Oracle  *Oracle      `json:"oracle,omitempty"`
+	Ret     int64        `json:"ret"`
+	Errno   int          `json:"errno"`
+	Message string       `json:"message,omitempty"`
+}
+
+// CaptureSet is one set of a user program's readings of a call.
+type CaptureSet struct {
+	Name    string  `json:"name"`
+	Program string  `json:"program"`
+	Runs    *uint64 `json:"runs,omitempty"`
+	Args    []Arg   `json:"args"`
+	OK      bool    `json:"ok"`
+	Message string  `json:"message,omitempty"`
 }
 
 // KernelNames is the third witness of a case: the kernel's own names for

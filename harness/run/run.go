@@ -90,7 +90,7 @@ func Run(ctx context.Context, o Options) (*result.Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, t := range o.Matrix.Targets {
+	for _, t := range o.Matrix.Targets.List {
 		rw.run.Targets = append(rw.run.Targets, t.Name)
 	}
 	rw.run.Shard = o.Shard

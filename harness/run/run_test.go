@@ -67,7 +67,7 @@ func lines(texts ...string) []vm.FakeLine {
 
 func setup(t *testing.T, script func(vm.Spec) vm.FakeScript) (Options, *vm.Fake) {
 	t.Helper()
-	m, err := matrix.Load("../../matrix.yaml")
+	m, err := matrix.Load("../../matrix.yaml", ksystest.Data)
 	require.NoError(t, err)
 	cat, err := matrix.LoadCatalogue("testdata/basic-cases.yaml")
 	require.NoError(t, err)
@@ -81,7 +81,7 @@ func setup(t *testing.T, script func(vm.Spec) vm.FakeScript) (Options, *vm.Fake)
 	fake := &vm.Fake{Script: script}
 	var targets []matrix.Target // one per 64-bit arch, in this order
 	for _, name := range []string{"x86_64-6.1", "arm64-6.1", "s390x-6.12"} {
-		for _, tg := range m.Targets {
+		for _, tg := range m.Targets.List {
 			if tg.Name == name {
 				targets = append(targets, tg)
 			}

@@ -1,6 +1,7 @@
 package run
 
 import (
+	"github.com/ksystest/ksystest"
 	"math/rand"
 	"testing"
 
@@ -18,16 +19,16 @@ func names(ts []matrix.Target) []string {
 }
 
 func TestShardPartitionsStablyAndEvenly(t *testing.T) {
-	m, err := matrix.Load("../../matrix.yaml")
+	m, err := matrix.Load("../../matrix.yaml", ksystest.Data)
 	require.NoError(t, err)
-	cat, err := matrix.LoadCatalogue(m.CasesPath())
+	cat, err := m.Catalogue()
 	require.NoError(t, err)
 
 	for n := 1; n <= 4; n++ {
 		seen := map[string]int{}
 		var costs []float64
 		for k := 1; k <= n; k++ {
-			part := Shard(m.Targets, cat, ShardSpec{k, n})
+			part := Shard(m.Targets.List, cat, ShardSpec{k, n})
 			cost := 0.0
 			for _, tg := range part {
 				seen[tg.Name]++
@@ -36,11 +37,11 @@ func TestShardPartitionsStablyAndEvenly(t *testing.T) {
 			costs = append(costs, cost)
 
 			// Reordering the matrix changes nothing but the order.
-			shuffled := append([]matrix.Target(nil), m.Targets...)
+			shuffled := append([]matrix.Target(nil), m.Targets.List...)
 			rand.New(rand.NewSource(int64(k))).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
 			assert.ElementsMatch(t, names(part), names(Shard(shuffled, cat, ShardSpec{k, n})), "shard %d/%d", k, n)
 		}
-		assert.Len(t, seen, len(m.Targets), "every target in some shard (n=%d)", n)
+		assert.Len(t, seen, len(m.Targets.List), "every target in some shard (n=%d)", n)
 		for name, c := range seen {
 			assert.Equal(t, 1, c, "%s in exactly one shard (n=%d)", name, n)
 		}

@@ -78,17 +78,17 @@ func testAgents(t testing.TB) Programs {
 
 func vmOptions(t testing.TB, cacheDir string, catalogue string, targets ...string) Options {
 	t.Helper()
-	m, err := matrix.Load("../../matrix.yaml")
+	m, err := matrix.Load("../../matrix.yaml", ksystest.Data)
 	require.NoError(t, err)
-	if catalogue == "" {
-		catalogue = m.CasesPath()
+	cat, err := m.Catalogue()
+	if catalogue != "" {
+		cat, err = matrix.LoadCatalogue(catalogue)
 	}
-	cat, err := matrix.LoadCatalogue(catalogue)
 	require.NoError(t, err)
-	sel := m.Targets
+	sel := m.Targets.List
 	if len(targets) > 0 {
 		sel = nil
-		for _, tg := range m.Targets {
+		for _, tg := range m.Targets.List {
 			for _, want := range targets {
 				if tg.Arch == want {
 					sel = append(sel, tg)
@@ -394,9 +394,9 @@ targets:
     kernel: {local: {vmlinuz: Image, config: config}}
     syscallWrapper: true
 `), 0o644))
-	m, err := matrix.Load(mf)
+	m, err := matrix.Load(mf, ksystest.Data)
 	require.NoError(t, err)
-	o.Matrix, o.Targets = m, m.Targets
+	o.Matrix, o.Targets = m, m.Targets.List
 	res, err := Run(context.Background(), o)
 	require.NoError(t, err)
 	c := res.Cells[0]

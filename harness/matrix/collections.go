@@ -1,0 +1,268 @@
+package matrix
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/proto"
+)
+
+// CollectionDef is a user's BPF object: a source compiled per target
+// arch, or prebuilt objects per arch (bpf2go's output). It loads in the
+// guest on its own, beside ksystest's probes, with its own license, maps
+// and globals.
+type CollectionDef struct {
+	Name string `yaml:"name"`
+	// Source is a .bpf.c file; Includes, Defines and CFlags go to clang
+	// with the arch's -target and -D__TARGET_ARCH_*.
+	Source   string            `yaml:"source"`
+	Includes []string          `yaml:"includes"`
+	Defines  map[string]string `yaml:"defines"`
+	CFlags   []string          `yaml:"cflags"`
+	// VmlinuxH puts a vmlinux.h for the target kernel (dumped from its
+	// BTF) on the include path; unset means: when the source names it.
+	VmlinuxH *bool `yaml:"vmlinuxH"`
+	// Objects are prebuilt objects by arch (instead of Source).
+	Objects map[string]string `yaml:"objects"`
+	// Constants set .rodata (const volatile) globals before loading: a
+	// number, or ${pid} / ${tid} of the thread making the cases' calls.
+	Constants map[string]ArgValue `yaml:"constants"`
+
+	// Dir is the directory the file declaring the collection is in: its
+	// paths are relative to it.
+	Dir string `yaml:"-"`
+}
+
+// SourcePath, IncludePaths and ObjectPath resolve the collection's paths.
+func (c CollectionDef) SourcePath() string { return c.resolve(c.Source) }
+
+// IncludePaths are the include directories, resolved.
+func (c CollectionDef) IncludePaths() []string {
+	var out []string
+	for _, p := range c.Includes {
+		out = append(out, c.resolve(p))
+	}
+	return out
+}
+
+// ObjectPath is the prebuilt object for arch a ("" when none).
+func (c CollectionDef) ObjectPath(a string) string {
+	if p, ok := c.Objects[a]; ok {
+		return c.resolve(p)
+	}
+	return ""
+}
+
+func (c CollectionDef) resolve(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.Dir, p)
+}
+
+// CaptureDef is one set of readings of a call, from where a user's
+// program put them: its global variables, a map, or ksystest's ring
+// buffer (ksystest.h's ksystest_emit_set). A case may have several: each
+// is checked and shown on its own.
+type CaptureDef struct {
+	Name string `yaml:"name"`
+	// Program is the BPF program that records this set: it is attached
+	// for the case, and its run count tells "never ran" from "ran and
+	// recorded nothing".
+	Program string `yaml:"program"`
+	// Emit reads the set from the ring buffer rows with this set number,
+	// instead of from Args' globals and maps.
+	Emit *int `yaml:"emit"`
+	// Args say where each of the case's arguments is read from, in the
+	// case's order.
+	Args []CaptureArg `yaml:"args"`
+}
+
+// CaptureArg is where one argument's reading is: a global variable, or
+// the value of a map at a key (at Offset, Size bytes; default the whole
+// value up to 8 bytes). With Emit, only Expect is used.
+type CaptureArg struct {
+	Global string   `yaml:"global"`
+	Map    string   `yaml:"map"`
+	Key    ArgValue `yaml:"key"`
+	Offset int      `yaml:"offset"`
+	Size   int      `yaml:"size"`
+	Expect Expect   `yaml:"expect"`
+}
+
+// Expect is what is expected of an argument: match (the default), ignore,
+// or differ (must not equal the value passed: how libbpf's own tests
+// check that a naive reading is wrong), per arch where that differs:
+// "differ", or {default: match, arm64: differ, s390x: differ}.
+type Expect struct {
+	Default string
+	Arches  map[string]string
+}
+
+// Expectations.
+const (
+	ExpectMatch  = "match"
+	ExpectIgnore = "ignore"
+	ExpectDiffer = "differ"
+)
+
+// UnmarshalYAML takes a word or a mapping of arch (or default) to word.
+func (e *Expect) UnmarshalYAML(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if !strings.HasPrefix(s, "{") && !strings.Contains(s, ":") {
+		e.Default = strings.Trim(s, `"'`)
+		return nil
+	}
+	var m map[string]string
+	if err := yaml.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("expect: want match, ignore or differ, or a mapping of arch to one of them: %w", err)
+	}
+	e.Default, e.Arches = m["default"], map[string]string{}
+	for k, v := range m {
+		if k != "default" {
+			e.Arches[k] = v
+		}
+	}
+	return nil
+}
+
+// For is the expectation on arch a.
+func (e Expect) For(a string) string {
+	if v, ok := e.Arches[a]; ok {
+		return v
+	}
+	if e.Default == "" {
+		return ExpectMatch
+	}
+	return e.Default
+}
+
+// String is the expectation as written.
+func (e Expect) String() string {
+	if len(e.Arches) == 0 {
+		return e.For("")
+	}
+	var parts []string
+	for _, a := range mapsKeys(e.Arches) {
+		parts = append(parts, a+": "+e.Arches[a])
+	}
+	return fmt.Sprintf("{default: %s, %s}", e.For(""), strings.Join(parts, ", "))
+}
+
+func mapsKeys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (e Expect) validate(path string, add func(path, format string, args ...any)) {
+	check := func(p, v string) {
+		switch v {
+		case "", ExpectMatch, ExpectIgnore, ExpectDiffer:
+		default:
+			add(p, "%q: want match, ignore or differ", v)
+		}
+	}
+	check(path, e.Default)
+	for a, v := range e.Arches {
+		if _, err := arch.Lookup(a); err != nil {
+			add(path+"."+a, "%v", err)
+		}
+		check(path+"."+a, v)
+	}
+}
+
+var placeholderRE = regexp.MustCompile(`^(-?[0-9]+|0x[0-9a-fA-F]+|\$\{pid\}|\$\{tid\})$`)
+
+// validateCollections checks the collections of a file; names are
+// unique and none is ksystest's own.
+func validateCollections(cols []CollectionDef, add func(path, format string, args ...any)) {
+	seen := map[string]bool{proto.Builtin: true}
+	for i, c := range cols {
+		p := fmt.Sprintf("collections[%d]", i)
+		switch {
+		case !identRE.MatchString(c.Name):
+			add(p+".name", "%q: use lower-case letters, digits and _", c.Name)
+		case seen[c.Name]:
+			add(p+".name", "%q is taken (ksystest's own probes are %q)", c.Name, proto.Builtin)
+		}
+		seen[c.Name] = true
+		if (c.Source == "") == (len(c.Objects) == 0) {
+			add(p, "give source (compiled for each target's arch) or objects (prebuilt, by arch), not both")
+		}
+		for a := range c.Objects {
+			if _, err := arch.Lookup(a); err != nil {
+				add(p+".objects", "%v", err)
+			}
+		}
+		if len(c.Objects) > 0 && (len(c.Includes) > 0 || len(c.Defines) > 0 || len(c.CFlags) > 0 || c.VmlinuxH != nil) {
+			add(p, "includes, defines, cflags and vmlinuxH go with source")
+		}
+		for name, v := range c.Constants {
+			if !identRE.MatchString(name) {
+				add(p+".constants", "%q is not a C identifier", name)
+			}
+			if !placeholderRE.MatchString(string(v)) {
+				add(p+".constants."+name, "%q: want a number, ${pid} or ${tid}", v)
+			}
+		}
+	}
+}
+
+// validateCaptures checks a case's capture sets.
+func validateCaptures(p string, cd CaseDef, add func(path, format string, args ...any)) {
+	names := map[string]bool{}
+	for i, c := range cd.Captures {
+		cp := fmt.Sprintf("%s.captures[%d]", p, i)
+		if !nameRE.MatchString(c.Name) {
+			add(cp+".name", "%q: use letters, digits, '.', '_' and '-'", c.Name)
+		}
+		if names[c.Name] {
+			add(cp+".name", "duplicate capture set %q", c.Name)
+		}
+		names[c.Name] = true
+		if !identRE.MatchString(c.Program) {
+			add(cp+".program", "%q: name the BPF program that records this set", c.Program)
+		}
+		if c.Emit != nil && (*c.Emit < 0 || *c.Emit > 255) {
+			add(cp+".emit", "%d: a set number is 0..255", *c.Emit)
+		}
+		if len(c.Args) != len(cd.Args) {
+			add(cp+".args", "%d readings for the case's %d arguments", len(c.Args), len(cd.Args))
+		}
+		for j, a := range c.Args {
+			ap := fmt.Sprintf("%s.args[%d]", cp, j)
+			a.Expect.validate(ap+".expect", add)
+			from := 0
+			if a.Global != "" {
+				from++
+				if !identRE.MatchString(a.Global) {
+					add(ap+".global", "%q is not a C identifier", a.Global)
+				}
+			}
+			if a.Map != "" {
+				from++
+				if !placeholderRE.MatchString(string(a.Key)) {
+					add(ap+".key", "%q: want a number, ${pid} or ${tid}", a.Key)
+				}
+			}
+			switch {
+			case c.Emit != nil && from > 0:
+				add(ap, "a set read from the ring buffer takes no global or map")
+			case c.Emit == nil && from != 1 && a.Expect.For("") != ExpectIgnore:
+				add(ap, "give global or map (or expect: ignore)")
+			}
+			if a.Offset < 0 || a.Size < 0 || a.Size > 8 || (a.Size != 0 && a.Size&(a.Size-1) != 0) {
+				add(ap, "offset %d, size %d: want a size of 1, 2, 4 or 8 bytes", a.Offset, a.Size)
+			}
+		}
+	}
+}
