@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/ksystest/ksystest"
+	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/bpfc"
 	"github.com/ksystest/ksystest/harness/guestbin"
 	"github.com/ksystest/ksystest/harness/image"
 	"github.com/ksystest/ksystest/harness/matrix"
@@ -93,6 +95,7 @@ in DIR/TARGET/console.log.`, s)
 	res, err := run.Run(ctx, run.Options{
 		Matrix: m, Catalogue: cat, Targets: targets, OutDir: *outDir, Jobs: *jobs,
 		Kernels: run.DebianKernels{Fetcher: fetcher}, Backend: backend, Agents: agents, Builtin: ksystest.Data, Logf: logf,
+		BPF:          bpfToolchain(fetcher),
 		OnPhase:      progress.phase,
 		Accel:        strings.TrimPrefix(*accel, "auto"),
 		Shard:        *shard,
@@ -175,6 +178,27 @@ func guestSources(af *archiveFlags, agentDir string, progress ui) (*image.Fetche
 	}
 	fetcher.OnDownload = progress.download
 	return fetcher, guestPrograms(agentDir, fetcher.Cache, progress.logf), nil
+}
+
+// LibbpfSuite is where libbpf's headers for users' sources come from:
+// BPF_KSYSCALL takes six arguments from libbpf 1.2 on.
+const LibbpfSuite = "trixie"
+
+// bpfToolchain compiles users' collections: clang, libbpf's headers from
+// Debian (verified like kernels, cached), bpftool for vmlinux.h.
+func bpfToolchain(f *image.Fetcher) *run.BPFToolchain {
+	debArch := "amd64"
+	if a, err := arch.ByGOARCH(runtime.GOARCH); err == nil {
+		debArch = a.DebianArch
+	}
+	return &run.BPFToolchain{
+		Compiler: &bpfc.Compiler{Cache: f.Cache},
+		LibbpfHeaders: func(ctx context.Context) (string, error) {
+			dir, err := f.Tree(ctx, LibbpfSuite, debArch, "libbpf-dev", "usr/include/bpf")
+			return filepath.Join(dir, "usr/include"), err
+		},
+		Cache: f.Cache,
+	}
 }
 
 // guestPrograms decides where guest programs come from: --agent-dir when

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,51 +55,118 @@ func Run(em *Emitter, cataloguePath string) error {
 	var rl = unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}
 	// Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK.
 	_ = unix.Setrlimit(unix.RLIMIT_MEMLOCK, &rl)
+	// Without run counts, "never ran" and "reported nothing" look alike;
+	// the cases still run.
+	_ = EnableStats()
 
-	thread := trigger.NewThread()
-	probes, loadErr := loadBuiltin(cat)
-	if loadErr == nil {
-		defer probes.Close()
-		probes.EntryOffset = cat.EntryOffset
-	}
-	r := &runner{probes: probes, thread: thread, res: &trigger.GuestResources{}}
-	if loadErr == nil {
-		if err := probes.AttachOracle(); err != nil {
+	r := &runner{thread: trigger.NewThread(), res: &trigger.GuestResources{},
+		cols: map[string]*Probes{}, loadErrs: map[string]error{}}
+	defer r.close()
+	r.load(cat)
+	if b := r.cols[proto.Builtin]; b != nil {
+		if err := b.AttachOracle(); err != nil {
 			r.oracleErr = err.Error()
 		}
 	}
-	defer r.close()
 	for _, c := range cat.Cases {
 		res := proto.CaseResult{Name: c.Name}
-		if loadErr != nil {
-			res.Error = loadErr.Error()
-		} else {
-			r.run(&res, c)
-		}
+		r.run(&res, c)
 		em.Emit(proto.Event{Type: proto.EventCase, Case: &res})
 	}
-	if loadErr == nil {
-		em.Emit(proto.Event{Type: proto.EventLoaded, Loaded: &proto.Loaded{
-			Programs:   probes.Loaded(),
-			LoadMillis: probes.LoadTime.Milliseconds(),
-			Wrapper:    probes.Wrapper,
-		}})
-	}
+	em.Emit(proto.Event{Type: proto.EventLoaded, Loaded: r.loaded(cat)})
 	em.Emit(proto.Event{Type: proto.EventDone})
 	return nil
 }
 
-// runner runs cases against loaded probes.
+// runner runs cases against loaded collections.
 type runner struct {
-	probes *Probes
-	thread *trigger.Thread
-	res    *trigger.GuestResources
-	compat *compatHelper
+	thread   *trigger.Thread
+	res      *trigger.GuestResources
+	compat   *compatHelper
+	cols     map[string]*Probes
+	loadErrs map[string]error
 	// oracleErr says why the syscall tracepoint is not there.
 	oracleErr string
 }
 
+// load loads every collection on its own: ksystest's probes first,
+// against the kernel's BTF (or the one shipped beside them), then the
+// users', whose constants may name the thread the calls come from. One
+// that fails to load fails its own cases only.
+func (r *runner) load(cat proto.Catalogue) {
+	kt, err := KernelTypes(proto.BTFPath)
+	if err != nil {
+		for _, c := range cat.Collections {
+			r.loadErrs[c.Name] = err
+		}
+		return
+	}
+	o := LoadOptions{KernelTypes: kt, PID: os.Getpid(), TID: r.thread.TID}
+	if syms, err := wrapperSymbols(); err != nil {
+		o.SymbolsError = err.Error()
+	} else {
+		o.Symbols = syms
+	}
+	for _, c := range cat.Collections {
+		o.Constants = c.Constants
+		p, err := LoadProbes(c, o)
+		if err != nil {
+			r.loadErrs[c.Name] = err
+			continue
+		}
+		p.EntryOffset = cat.EntryOffset
+		r.cols[c.Name] = p
+	}
+	if _, ok := r.cols[proto.Builtin]; !ok && r.loadErrs[proto.Builtin] == nil {
+		r.loadErrs[proto.Builtin] = fmt.Errorf("the catalogue names no %s collection", proto.Builtin)
+	}
+}
+
+// loaded is what loading took and learnt: ksystest's wrapper facts, and
+// each collection's programs and time.
+func (r *runner) loaded(cat proto.Catalogue) *proto.Loaded {
+	l := &proto.Loaded{}
+	for _, c := range cat.Collections {
+		cl := proto.CollectionLoad{Name: c.Name}
+		if err := r.loadErrs[c.Name]; err != nil {
+			cl.Error = err.Error()
+		}
+		if p := r.cols[c.Name]; p != nil {
+			cl.Programs, cl.LoadMillis = p.Loaded(), p.LoadTime.Milliseconds()
+			if c.Name == proto.Builtin {
+				l.Programs, l.LoadMillis, l.Wrapper = cl.Programs, cl.LoadMillis, p.Wrapper
+			}
+		}
+		l.Collections = append(l.Collections, cl)
+	}
+	// The loader's LINUX_HAS_SYSCALL_WRAPPER, from whichever collection
+	// read it when ksystest's own did not run.
+	for _, c := range cat.Collections {
+		if p := r.cols[c.Name]; l.Wrapper.Loader == nil && p != nil && p.Wrapper.Loader != nil {
+			l.Wrapper.Loader, l.Wrapper.ResolvedBy = p.Wrapper.Loader, p.Wrapper.ResolvedBy+" (collection "+c.Name+")"
+		}
+	}
+	return l
+}
+
 func (r *runner) run(res *proto.CaseResult, c proto.Case) {
+	name := c.Collection
+	if name == "" {
+		name = proto.Builtin
+	}
+	if err := r.loadErrs[proto.Builtin]; err != nil {
+		res.Error = err.Error()
+		return
+	}
+	builtin, col := r.cols[proto.Builtin], r.cols[name]
+	if err := r.loadErrs[name]; err != nil {
+		res.Error = fmt.Sprintf("collection %s did not load: %v", name, err)
+		return
+	}
+	if col == nil {
+		res.Error = fmt.Sprintf("no collection %s in this guest", name)
+		return
+	}
 	tid := r.thread.TID
 	issue := func() (trigger.Call, error) { return trigger.Issue(r.thread, c, r.res) }
 	if c.Compat {
@@ -113,38 +181,29 @@ func (r *runner) run(res *proto.CaseResult, c proto.Case) {
 		tid = r.compat.TID
 		issue = func() (trigger.Call, error) { return r.compat.issue(c) }
 	}
-	if err := r.probes.SetTarget(tid); err != nil {
+	for _, p := range uniqueProbes(builtin, col) {
+		if err := p.SetTarget(tid); err != nil {
+			res.Error = err.Error()
+			return
+		}
+	}
+	if err := col.ResetGlobals(); err != nil {
 		res.Error = err.Error()
 		return
 	}
-	entry := r.probes.EntryOffset
-	if c.AtEntry {
-		r.probes.EntryOffset = 0
-	}
-	syms, detach, err := r.probes.Attach(c.Probe)
-	r.probes.EntryOffset = entry
+	progs, detach, ok := r.attach(res, col, c)
 	defer detach()
-	res.Attach = strings.Join(syms, ",")
-	res.Section = r.probes.Section(c.Probe)
-	var le *LoadError
-	switch {
-	case errors.Is(err, ErrNoProbe):
-		res.Error = err.Error()
+	if !ok {
 		return
-	case errors.As(err, &le):
-		// The call is still made, as for a probe that does not attach:
-		// the oracle still sees it.
-		res.LoadError = le.Error()
-	case err != nil:
-		// The call is still made: that a probe cannot attach is itself
-		// what some cases expect (no sys_mmap on s390x).
-		res.AttachError = err.Error()
 	}
 	// Anything left from an earlier case is not this case's.
-	if _, err := r.probes.Drain(); err != nil {
-		res.Error = err.Error()
-		return
+	for _, p := range uniqueProbes(builtin, col) {
+		if _, err := p.Drain(); err != nil {
+			res.Error = err.Error()
+			return
+		}
 	}
+	before := col.Runs(progs)
 	call, err := issue()
 	if err != nil {
 		res.Error = err.Error()
@@ -152,36 +211,104 @@ func (r *runner) run(res *proto.CaseResult, c proto.Case) {
 	}
 	res.Passed, res.Regs, res.NArgs, res.NR, res.Ret, res.Errno = call.Passed, call.Regs, call.NArgs, call.NR, call.Ret, call.Errno
 	res.Effects = call.Effects
-	d, err := r.probes.Drain()
+	if after := col.Runs(progs); before != nil && after != nil {
+		res.Runs = map[string]uint64{}
+		for n, v := range after {
+			res.Runs[n] = v - before[n]
+		}
+	}
+	d, err := builtin.Drain()
 	if err != nil {
 		res.Error = err.Error()
 	}
-	res.Captures, res.Oracle, res.OracleError = d.Captures, d.Oracle, r.oracleErr
+	res.Oracle, res.OracleError = d.Oracle, r.oracleErr
+	if col != builtin {
+		if d, err = col.Drain(); err != nil {
+			res.Error = err.Error()
+		}
+	}
+	res.Captures = d.Captures
+	for _, capt := range c.Captures {
+		switch {
+		case capt.Emit == nil:
+			res.Sets = append(res.Sets, col.ReadSet(capt, os.Getpid(), tid))
+		case *capt.Emit == 0:
+			res.Sets = append(res.Sets, proto.SetResult{Rows: d.Captures})
+		default:
+			res.Sets = append(res.Sets, proto.SetResult{Rows: d.Sets[uint8(*capt.Emit)]})
+		}
+	}
+}
+
+// attach attaches the case's probe and its capture sets' programs, and
+// returns their names and how to detach them. A probe that does not load
+// or attach is reported and the call is still made (the oracle sees it,
+// and some cases expect just that); ok is false only when the case cannot
+// run at all.
+func (r *runner) attach(res *proto.CaseResult, col *Probes, c proto.Case) (progs []string, detach func(), ok bool) {
+	var detaches []func()
+	detach = func() {
+		for _, d := range detaches {
+			d()
+		}
+	}
+	entry := col.EntryOffset
+	if c.AtEntry {
+		col.EntryOffset = 0
+	}
+	defer func() { col.EntryOffset = entry }()
+	names := []string{}
+	if c.Probe != "" {
+		names = append(names, c.Probe)
+	}
+	for _, capt := range c.Captures {
+		if !slices.Contains(names, capt.Program) {
+			names = append(names, capt.Program)
+		}
+	}
+	for _, n := range names {
+		syms, d, err := col.Attach(n)
+		detaches = append(detaches, d)
+		progs = append(progs, n)
+		if n == c.Probe {
+			res.Attach = strings.Join(syms, ",")
+			res.Section = col.Section(n)
+		}
+		var le *LoadError
+		switch {
+		case errors.Is(err, ErrNoProbe):
+			res.Error = err.Error()
+			return progs, detach, false
+		case errors.As(err, &le) && res.LoadError == "":
+			res.LoadError = le.Error()
+		case err != nil && le == nil && res.AttachError == "":
+			// The call is still made: that a probe cannot attach is
+			// itself what some cases expect (no sys_mmap on s390x).
+			res.AttachError = err.Error()
+		}
+	}
+	return progs, detach, true
+}
+
+// uniqueProbes is ps without repeats (a builtin case's collection is the
+// builtin one).
+func uniqueProbes(ps ...*Probes) []*Probes {
+	var out []*Probes
+	for _, p := range ps {
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func (r *runner) close() {
 	if r.compat != nil {
 		r.compat.close()
 	}
-}
-
-// loadBuiltin loads ksystest's own probes, the first collection, against
-// the kernel's BTF (or the one shipped beside them).
-func loadBuiltin(cat proto.Catalogue) (*Probes, error) {
-	if len(cat.Collections) == 0 || cat.Collections[0].Name != proto.Builtin {
-		return nil, fmt.Errorf("catalogue names no %s collection first", proto.Builtin)
+	for _, p := range r.cols {
+		p.Close()
 	}
-	kt, err := KernelTypes(proto.BTFPath)
-	if err != nil {
-		return nil, err
-	}
-	o := LoadOptions{KernelTypes: kt}
-	if syms, err := wrapperSymbols(); err != nil {
-		o.SymbolsError = err.Error()
-	} else {
-		o.Symbols = syms
-	}
-	return LoadProbes(cat.Collections[0], o)
 }
 
 func readCatalogue(path string) (proto.Catalogue, error) {

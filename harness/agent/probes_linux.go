@@ -40,6 +40,8 @@ type Probes struct {
 	Wrapper proto.Wrapper
 	progs   map[string]*ebpf.Program
 	loadErr map[string]error
+	// globals are the writable data sections as loaded (ResetGlobals).
+	globals map[string][]byte
 	// LoadTime is what creating the maps and loading programs took.
 	LoadTime time.Duration
 	oracle   link.Link
@@ -57,6 +59,10 @@ type LoadOptions struct {
 	// SymbolsError why they could not be read.
 	Symbols      []string
 	SymbolsError string
+	// Constants set .rodata globals before loading (a number, ${pid} or
+	// ${tid}: PID, TID are the thread making the cases' calls).
+	Constants map[string]string
+	PID, TID  int
 }
 
 // KernelTypes loads the BTF at path when it exists: the kernel's own is
@@ -86,12 +92,19 @@ func LoadProbes(c proto.Collection, o LoadOptions) (*Probes, error) {
 	p.opts.Programs.KernelTypes = o.KernelTypes
 	start := time.Now()
 	defer func() { p.LoadTime += time.Since(start) }()
+	if err := setConstants(spec, o.Constants, o.PID, o.TID); err != nil {
+		return nil, fmt.Errorf("%s: %w", c.Name, err)
+	}
 	mapsOnly := spec.Copy()
 	mapsOnly.Programs = nil
 	if p.maps, err = ebpf.NewCollectionWithOptions(mapsOnly, p.opts); err != nil {
 		return nil, fmt.Errorf("create the maps of %s: %w", c.Name, err)
 	}
 	p.opts.MapReplacements = p.maps.Maps
+	if err := p.snapshotGlobals(); err != nil {
+		p.maps.Close()
+		return nil, fmt.Errorf("%s: %w", c.Name, err)
+	}
 	if m := p.maps.Maps[eventsMap]; m != nil {
 		if p.events, err = ringbuf.NewReader(m); err != nil {
 			p.maps.Close()
@@ -298,10 +311,11 @@ func (p *Probes) attachOne(name string) (string, link.Link, error) {
 	return label, l, nil
 }
 
-// Drained is what the ring buffer held: probe captures and the syscall
-// tracepoint's records.
+// Drained is what the ring buffer held: probe captures (set 0), rows of
+// other capture sets by number, and the syscall tracepoint's records.
 type Drained struct {
 	Captures [][]uint64
+	Sets     map[uint8][][]uint64
 	Oracle   []proto.OracleCall
 }
 
@@ -326,10 +340,16 @@ func (p *Probes) Drain() (Drained, error) {
 		if err != nil {
 			return d, err
 		}
-		if ev.kind == kindOracle {
+		switch {
+		case ev.kind == kindOracle:
 			d.Oracle = append(d.Oracle, proto.OracleCall{NR: int64(ev.nr), Args: ev.args, Deref: nonZero(ev.deref)})
-		} else {
+		case ev.set == 0:
 			d.Captures = append(d.Captures, ev.args)
+		default:
+			if d.Sets == nil {
+				d.Sets = map[uint8][][]uint64{}
+			}
+			d.Sets[ev.set] = append(d.Sets[ev.set], ev.args)
 		}
 	}
 }

@@ -70,20 +70,26 @@ func compare(def matrix.Planned, got proto.CaseResult) result.Case {
 	}
 	row := bestRow(got.Captures, got.Passed, def.Args)
 	c.Args = compareArgs(def.Args, def.Expect, got, row)
+	if def.Probe == "" {
+		// No probe of its own: the arguments as passed, read in the sets.
+		for i := range c.Args {
+			c.Args[i].Expect, c.Args[i].OK, c.Args[i].Note = matrix.ExpectIgnore, true, "read in the capture sets"
+		}
+	}
 	matched := allOK(c.Args)
 
 	switch {
 	case got.Error != "":
 		c.Verdict, c.Message = result.Fail, got.Error
-	case def.Probe == "":
-		// The readings are all in capture sets.
-		c.Verdict = result.Pass
 	case got.LoadError != "" && !(predicted && pred.NoLoad):
 		c.Verdict, c.Message = result.Fail, "probe did not load: "+got.LoadError
 	case predicted:
 		c.Verdict, c.Message = judgePrediction(pred, def, got, row, c.Args, matched)
 	case got.AttachError != "":
 		c.Verdict, c.Message = result.Fail, "probe did not attach: "+got.AttachError
+	case def.Probe == "":
+		// The readings are all in capture sets.
+		c.Verdict = result.Pass
 	case len(got.Captures) == 0:
 		c.Verdict, c.Message = result.Fail, notReported(def.Probe, c.Runs)
 	case !matched:
@@ -146,7 +152,7 @@ func judgeSets(c *result.Case, def matrix.Planned, got proto.CaseResult) {
 			}
 			set.Args = compareArgs(def.Args, expect, got, row)
 			for j := range set.Args {
-				if j < len(sr.Errors) && sr.Errors[j] != "" {
+				if j < len(sr.Errors) && sr.Errors[j] != "" && expect[j] != matrix.ExpectIgnore {
 					set.Args[j].Captured, set.Args[j].OK, set.Args[j].Note = nil, false, sr.Errors[j]
 				}
 			}
@@ -154,9 +160,12 @@ func judgeSets(c *result.Case, def matrix.Planned, got proto.CaseResult) {
 				set.Message = "could not read every value"
 			}
 		}
+		for j := range set.Args {
+			set.Args[j].From = readFrom(cd, j)
+		}
 		set.OK = allOK(set.Args)
 		if !set.OK && set.Message == "" {
-			set.Message = describe(def, got.Passed, set.Args)
+			set.Message = describeFrom(def, got.Passed, set.Args)
 			if set.Runs != nil && *set.Runs == 0 {
 				set.Message = fmt.Sprintf("%s never ran during the call; %s", cd.Program, set.Message)
 			}
@@ -167,6 +176,24 @@ func judgeSets(c *result.Case, def matrix.Planned, got proto.CaseResult) {
 		}
 		c.Sets = append(c.Sets, set)
 	}
+}
+
+// readFrom names where a capture set reads argument j.
+func readFrom(cd matrix.CaptureDef, j int) string {
+	if cd.Emit != nil {
+		return fmt.Sprintf("ring set %d", *cd.Emit)
+	}
+	if j >= len(cd.Args) {
+		return ""
+	}
+	a := cd.Args[j]
+	switch {
+	case a.Global != "":
+		return "global " + a.Global
+	case a.Map != "":
+		return fmt.Sprintf("map %s[%s]", a.Map, a.Key)
+	}
+	return ""
 }
 
 // bestRow picks the capture that matches the passed values best: the Go
@@ -345,6 +372,30 @@ func describe(def matrix.Planned, passed []uint64, args []result.Arg) string {
 				parts = append(parts, fmt.Sprintf("arg %d (%s) %s", i+1, a.Name, a.Note))
 			}
 		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// describeFrom is describe, naming where each wrong reading came from.
+func describeFrom(def matrix.Planned, passed []uint64, args []result.Arg) string {
+	var parts []string
+	for i, a := range args {
+		if a.OK {
+			continue
+		}
+		captured := "nothing"
+		if a.Captured != nil {
+			captured = fmt.Sprintf("%#x", *a.Captured)
+		}
+		from := ""
+		if a.From != "" {
+			from = " from " + a.From
+		}
+		what := fmt.Sprintf("expected %#x", a.Passed)
+		if a.Expect == matrix.ExpectDiffer {
+			what = fmt.Sprintf("expected to differ from %#x", a.Passed)
+		}
+		parts = append(parts, fmt.Sprintf("arg %d (%s) %s, captured %s%s", i+1, a.Name, what, captured, from))
 	}
 	return strings.Join(parts, "; ")
 }

@@ -286,7 +286,7 @@ func TestCaptureSets(t *testing.T) {
 	// On x86_64 the first set must match: the zero is wrong.
 	c = Compare(planned(prctl, "x86_64"), "x86_64", got)
 	assert.Equal(t, result.Fail, c.Verdict)
-	assert.Equal(t, "capture set syscall: arg 1 (option) expected 0x3e9, captured 0x0", c.Message)
+	assert.Equal(t, "capture set syscall: arg 1 (option) expected 0x3e9, captured 0x0 from global arg1", c.Message)
 	assert.True(t, c.Sets[1].OK, "the other set is still judged and shown")
 
 	// A program that never ran is named.

@@ -194,6 +194,18 @@ type Loaded struct {
 	// LoadMillis is how long loading took: the maps, and every program.
 	LoadMillis int64   `json:"load_ms"`
 	Wrapper    Wrapper `json:"wrapper"`
+	// Collections are every collection's load: ksystest's and users'.
+	Collections []CollectionLoad `json:"collections,omitempty"`
+}
+
+// CollectionLoad is how loading one collection went.
+type CollectionLoad struct {
+	Name       string   `json:"name"`
+	Programs   []string `json:"programs,omitempty"`
+	LoadMillis int64    `json:"load_ms"`
+	// Error is why it did not load (its maps or constants); a program's
+	// own load error is its case's.
+	Error string `json:"error,omitempty"`
 }
 
 // Wrapper is what the guest shows about CONFIG_ARCH_HAS_SYSCALL_WRAPPER.

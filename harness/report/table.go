@@ -253,23 +253,49 @@ func writeEvidence(w io.Writer, c result.Cell) {
 	}
 }
 
+// probeLabel names what captured a case: its probe and where it was
+// attached, or the programs of its capture sets.
+func probeLabel(cs result.Case) string {
+	if cs.Probe != "" {
+		return fmt.Sprintf("probe %s on %s", cs.Probe, orDash(cs.Attach))
+	}
+	var progs []string
+	for _, s := range cs.Sets {
+		if !slices.Contains(progs, s.Program) {
+			progs = append(progs, s.Program)
+		}
+	}
+	return "programs " + strings.Join(progs, ", ")
+}
+
 func writeCaseDiff(w io.Writer, cs result.Case) {
-	fmt.Fprintf(w, "  case %s (probe %s on %s): %s\n", cs.Name, cs.Probe, orDash(cs.Attach), cs.Verdict)
+	fmt.Fprintf(w, "  case %s (%s): %s\n", cs.Name, probeLabel(cs), cs.Verdict)
 	if cs.Predicted != "" {
 		fmt.Fprintf(w, "    predicted: %s\n", cs.Predicted)
 	}
 	if cs.Message != "" {
 		fmt.Fprintf(w, "    %s\n", cs.Message)
 	}
-	if cs.Captures == 0 {
+	if cs.Captures == 0 && len(cs.Sets) == 0 {
 		return
 	}
 	writeArgs(w, cs)
 }
 
 // writeArgs lists a case's arguments side by side: passed, what the probe
-// captured, and what the syscall tracepoint saw.
+// captured, and what the syscall tracepoint saw; then each capture set's
+// readings.
 func writeArgs(w io.Writer, cs result.Case) {
+	defer writeSets(w, cs)
+	if cs.Probe == "" {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "    ARG\tNAME\tKERNEL\tPASSED\tTRACEPOINT\n")
+		for i, a := range cs.Args {
+			fmt.Fprintf(tw, "    %d\t%s\t%s\t%#x\t%s\n", i+1, a.Name, kernelName(cs.Kernel, a.Name), a.Passed, captured(a.Tracepoint))
+		}
+		tw.Flush()
+		return
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "    ARG\tNAME\tKERNEL\tEXPECTED\tCAPTURED\tTRACEPOINT\tRESULT\n")
 	for i, a := range cs.Args {
@@ -288,6 +314,31 @@ func writeArgs(w io.Writer, cs result.Case) {
 			fmt.Fprintf(tw, " (%s)", o.Note)
 		}
 		fmt.Fprintln(tw)
+		tw.Flush()
+	}
+}
+
+// writeSets lists each capture set: where every reading came from, what
+// was expected of it, and what it held.
+func writeSets(w io.Writer, cs result.Case) {
+	for _, set := range cs.Sets {
+		status := "ok"
+		if !set.OK {
+			status = "FAIL"
+		}
+		runs := ""
+		if set.Runs != nil {
+			runs = fmt.Sprintf(", ran %d time(s)", *set.Runs)
+		}
+		fmt.Fprintf(w, "    set %s (program %s%s): %s\n", set.Name, set.Program, runs, status)
+		if set.Message != "" && !set.OK {
+			fmt.Fprintf(w, "      %s\n", set.Message)
+		}
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "      ARG\tNAME\tFROM\tEXPECT\tPASSED\tCAPTURED\tRESULT\n")
+		for i, a := range set.Args {
+			fmt.Fprintf(tw, "      %d\t%s\t%s\t%s\t%#x\t%s\t%s\n", i+1, a.Name, orDash(a.From), a.Expect, a.Passed, captured(a.Captured), argResult(a))
+		}
 		tw.Flush()
 	}
 }
@@ -326,7 +377,7 @@ func Cases(w io.Writer, r *result.Run) error {
 	for _, c := range r.Cells {
 		fmt.Fprintf(w, "%s (%s): %s\n", c.Target, orDash(kernelLabel(c.Kernel)), c.Outcome)
 		for _, cs := range c.Cases {
-			fmt.Fprintf(w, "  %s: %s (probe %s on %s)\n", cs.Name, cs.Verdict, cs.Probe, orDash(cs.Attach))
+			fmt.Fprintf(w, "  %s: %s (%s)\n", cs.Name, cs.Verdict, probeLabel(cs))
 			if cs.Predicted != "" {
 				fmt.Fprintf(w, "    predicted: %s\n", cs.Predicted)
 			}
@@ -347,6 +398,8 @@ func argResult(a result.Arg) string {
 	switch {
 	case a.Expect == "ignore":
 		return "ignored"
+	case a.OK && a.Expect == "differ":
+		return "ok: differs, as expected"
 	case !a.OK && a.Note != "":
 		return "MISMATCH: " + a.Note
 	case !a.OK:

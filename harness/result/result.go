@@ -43,6 +43,10 @@ const (
 	// OutcomeInfraError: the host failed (QEMU missing, download failed,
 	// interrupted): says nothing about the kernel.
 	OutcomeInfraError Outcome = "infra-error"
+	// OutcomeConfigError: the configuration is wrong (a user's BPF source
+	// does not compile, a collection has no object for the arch, a locked
+	// kernel does not match its lock): says nothing about the kernel.
+	OutcomeConfigError Outcome = "config-error"
 )
 
 // IsInfra reports whether the outcome is the host's fault, not a finding.
@@ -63,6 +67,9 @@ type Arg struct {
 	// Effect is what the kernel did with the argument, for a call made
 	// for real ("wrote the child's TID here").
 	Effect string `json:"effect,omitempty"`
+	// From is where a capture set read the argument: "global arg1",
+	// "map counts[1234]", "ring set 2".
+	From string `json:"from,omitempty"`
 }
 
 // Case is one case's verdict and evidence.
@@ -233,6 +240,34 @@ type Cell struct {
 	// ConsoleTail holds the last console lines when the outcome is not
 	// pass or fail: the evidence of a crash, hang or boot failure.
 	ConsoleTail []string `json:"console_tail,omitempty"`
+	// Builds are the users' collections made for this target, with
+	// what the compiler said.
+	Builds []Build `json:"builds,omitempty"`
+	// Collections say how each collection loaded in the guest.
+	Collections []CollectionLoad `json:"collections,omitempty"`
+}
+
+// Build is a user's collection as made for one target: compiled from its
+// source, or a prebuilt object.
+type Build struct {
+	Collection string `json:"collection"`
+	Source     string `json:"source,omitempty"`
+	Object     string `json:"object"`
+	Compiler   string `json:"compiler,omitempty"`
+	Cached     bool   `json:"cached,omitempty"`
+	// Warnings are what the compiler printed, never silenced.
+	Warnings string `json:"warnings,omitempty"`
+	// VmlinuxH is the vmlinux.h dumped from the target kernel's BTF, when
+	// the source includes one.
+	VmlinuxH string `json:"vmlinux_h,omitempty"`
+}
+
+// CollectionLoad is how a collection loaded in the guest.
+type CollectionLoad struct {
+	Name       string   `json:"name"`
+	Programs   []string `json:"programs,omitempty"`
+	LoadMillis int64    `json:"load_ms"`
+	Error      string   `json:"error,omitempty"`
 }
 
 // Run is a whole matrix run: results.json.
@@ -253,19 +288,25 @@ type Run struct {
 }
 
 // ExitCode maps a run to ksystest's exit code: 0 every cell passed, 1 a
-// finding (fail, crash, timeout), 3 an infrastructure problem; a finding
-// outranks infrastructure, since it is news about a kernel.
+// finding (fail, crash, timeout), 2 a configuration error, 3 an
+// infrastructure problem. A finding outranks the others, since it is news
+// about a kernel; a configuration error outranks infrastructure, since
+// the user must fix it.
 func (r *Run) ExitCode() int {
 	code := 0
+	rank := map[int]int{0: 0, 3: 1, 2: 2, 1: 3}
 	for _, c := range r.Cells {
+		cc := 1
 		switch {
 		case c.Outcome == OutcomePass:
+			cc = 0
+		case c.Outcome == OutcomeConfigError:
+			cc = 2
 		case c.Outcome.IsInfra():
-			if code == 0 {
-				code = 3
-			}
-		default:
-			code = 1
+			cc = 3
+		}
+		if rank[cc] > rank[code] {
+			code = cc
 		}
 	}
 	return code

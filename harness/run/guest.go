@@ -34,6 +34,8 @@ type guest struct {
 	// entryOffset is how far into a function ksystest attaches kprobes
 	// (past an ftrace patch site the kernel refuses to probe).
 	entryOffset uint64
+	// builds are the users' collections made for this target.
+	builds []result.Build
 }
 
 // prepare fetches the target's kernel and BTF and plans its cases.
@@ -58,6 +60,9 @@ func prepare(ctx context.Context, o *Options, t matrix.Target, a arch.Arch) (*gu
 	}
 	if o.Catalogue != nil {
 		g.planned = o.Catalogue.Plan(a, g.facts)
+		if err := g.buildCollections(ctx, o, hostBTF); err != nil {
+			return g, err
+		}
 	}
 	return g, nil
 }
@@ -85,8 +90,12 @@ func (g *guest) files(ctx context.Context, o *Options) ([]image.File, error) {
 	if err != nil {
 		return nil, err
 	}
+	userFiles, userCols, err := g.collectionFiles(o)
+	if err != nil {
+		return nil, err
+	}
 	cat := matrix.ProtoOf(a, g.planned)
-	cat.Collections = []proto.Collection{{Name: proto.Builtin, Path: proto.ProbesPath}}
+	cat.Collections = append([]proto.Collection{{Name: proto.Builtin, Path: proto.ProbesPath}}, userCols...)
 	cat.EntryOffset = g.entryOffset
 	catJSON, err := json.Marshal(cat)
 	if err != nil {
@@ -104,6 +113,7 @@ func (g *guest) files(ctx context.Context, o *Options) ([]image.File, error) {
 		{Path: proto.CataloguePath, Mode: 0o644, Data: catJSON},
 		{Path: proto.ProbesPath, Mode: 0o644, Data: probes},
 	}
+	files = append(files, userFiles...)
 	if g.kernel.Config != "" && g.kernel.Release != "" {
 		config, err := os.ReadFile(g.kernel.Config)
 		if err != nil {

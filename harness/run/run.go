@@ -46,9 +46,11 @@ type Options struct {
 	Backend   vm.Backend
 	// Agents gives the guest programs.
 	Agents Programs
-	// Builtin holds ksystest's own probe objects (bpf/obj/probes_*.o);
-	// the ksystest package's Data.
+	// Builtin holds ksystest's own probe objects (bpf/obj/probes_*.o)
+	// and ksystest.h: the ksystest package's Data.
 	Builtin fs.FS
+	// BPF compiles users' collections; nil runs prebuilt objects only.
+	BPF *BPFToolchain
 	// Accel forces "kvm" or "tcg"; empty chooses per target.
 	Accel string
 	// Logf reports progress (stderr).
@@ -154,6 +156,19 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 	cell.Timings.FetchSec = secs(time.Since(fetchStart))
 	if k := g.kernel; k != nil {
 		cell.Kernel = result.Kernel{Package: k.Package, Version: k.Version, Suite: k.Suite, SHA256: k.SHA256, Release: k.Release, Cached: k.Cached, BTF: g.btf}
+	}
+	cell.Builds = g.builds
+	for _, b := range g.builds {
+		if b.Warnings != "" {
+			logf("%s: the compiler warned:\n%s", b.Collection, b.Warnings)
+		}
+	}
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		if g.planned != nil {
+			planned = g.planned
+		}
+		return fail(result.OutcomeConfigError, err.Error())
 	}
 	if err != nil {
 		return fail(result.OutcomeInfraError, err.Error())
@@ -272,6 +287,9 @@ func judge(cell *result.Cell, t matrix.Target, a arch.Arch, k *image.Kernel, pla
 		case proto.EventLoaded:
 			if ev.Loaded != nil {
 				cell.Timings.ProbeLoadMS = ev.Loaded.LoadMillis
+				for _, cl := range ev.Loaded.Collections {
+					cell.Collections = append(cell.Collections, result.CollectionLoad(cl))
+				}
 			}
 		case proto.EventCase:
 			if ev.Case != nil {

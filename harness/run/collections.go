@@ -1,0 +1,230 @@
+package run
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/ksystest/ksystest/harness/bpfc"
+	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/kbtf"
+	"github.com/ksystest/ksystest/harness/matrix"
+	"github.com/ksystest/ksystest/harness/proto"
+	"github.com/ksystest/ksystest/harness/result"
+)
+
+// BPFToolchain makes users' collections from source: clang (through
+// bpfc), libbpf's headers, ksystest.h, and vmlinux.h for the target
+// kernel, dumped from its BTF by bpftool.
+type BPFToolchain struct {
+	Compiler *bpfc.Compiler
+	// LibbpfHeaders returns an include directory holding bpf/*.h.
+	LibbpfHeaders func(ctx context.Context) (string, error)
+	// Cache keeps ksystest.h on disk and generated vmlinux.h files.
+	Cache *image.Cache
+	// Bpftool is the bpftool binary; empty means bpftool from PATH.
+	Bpftool string
+}
+
+// ConfigError is a problem of the configuration found while preparing a
+// target (a source that does not compile, a collection without an object
+// for the arch): its cell ends as config-error, not as a kernel's fault.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// collectionsOf are the users' collections the planned cases use, in the
+// catalogue's order.
+func collectionsOf(cat *matrix.Catalogue, planned []matrix.Planned) []matrix.CollectionDef {
+	var out []matrix.CollectionDef
+	for _, col := range cat.Collections {
+		if slices.ContainsFunc(planned, func(p matrix.Planned) bool { return p.Collection == col.Name }) {
+			out = append(out, col)
+		}
+	}
+	return out
+}
+
+// buildCollections makes each user collection the target's cases use:
+// its prebuilt object for the arch, or its source compiled for the arch
+// (and, with vmlinux.h, for this kernel).
+func (g *guest) buildCollections(ctx context.Context, o *Options, hostBTF string) error {
+	for _, col := range collectionsOf(o.Catalogue, g.planned) {
+		b := result.Build{Collection: col.Name}
+		if len(col.Objects) > 0 {
+			obj := col.ObjectPath(g.arch.Name)
+			if obj == "" {
+				return &ConfigError{fmt.Errorf("collection %s has no object for %s (it has %s)", col.Name, g.arch.Name, strings.Join(objectArches(col), ", "))}
+			}
+			if _, err := os.Stat(obj); err != nil {
+				return &ConfigError{fmt.Errorf("collection %s: %w", col.Name, err)}
+			}
+			b.Object = obj
+		} else if err := g.compile(ctx, o, col, hostBTF, &b); err != nil {
+			return err
+		}
+		g.builds = append(g.builds, b)
+	}
+	return nil
+}
+
+func objectArches(col matrix.CollectionDef) []string {
+	var out []string
+	for a := range col.Objects {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (g *guest) compile(ctx context.Context, o *Options, col matrix.CollectionDef, hostBTF string, b *result.Build) error {
+	tc := o.BPF
+	if tc == nil || tc.Compiler == nil {
+		return &ConfigError{fmt.Errorf("collection %s is a source, and this run compiles none", col.Name)}
+	}
+	src := col.SourcePath()
+	b.Source = src
+	text, err := os.ReadFile(src)
+	if err != nil {
+		return &ConfigError{fmt.Errorf("collection %s: %w", col.Name, err)}
+	}
+	version, err := tc.Compiler.Version(ctx)
+	if err != nil {
+		return err
+	}
+	b.Compiler = version
+	include, err := tc.ksystestInclude(ctx, o.Builtin)
+	if err != nil {
+		return err
+	}
+	libbpf, err := tc.LibbpfHeaders(ctx)
+	if err != nil {
+		return fmt.Errorf("libbpf headers: %w", err)
+	}
+	includes := append(col.IncludePaths(), include, libbpf)
+	if wantsVmlinuxH(col, text) {
+		if hostBTF == "" {
+			return &ConfigError{fmt.Errorf("collection %s includes vmlinux.h, but %s has no BTF to dump it from", col.Name, g.kernel.Package)}
+		}
+		dir, err := tc.vmlinuxH(ctx, hostBTF)
+		if err != nil {
+			return err
+		}
+		b.VmlinuxH = filepath.Join(dir, "vmlinux.h")
+		includes = append([]string{dir}, includes...)
+	}
+	r, err := tc.Compiler.Compile(ctx, bpfc.Unit{Source: src, Includes: includes, Defines: col.Defines, Flags: col.CFlags, Target: g.arch.BPF})
+	var ce *bpfc.CompileError
+	if errors.As(err, &ce) {
+		return &ConfigError{fmt.Errorf("collection %s: %w\n%s", col.Name, err, ce.Output)}
+	}
+	if err != nil {
+		return err
+	}
+	b.Object, b.Warnings, b.Cached = r.Object, r.Warnings, r.Cached
+	return nil
+}
+
+// wantsVmlinuxH: the collection says so, or its source includes one.
+func wantsVmlinuxH(col matrix.CollectionDef, text []byte) bool {
+	if col.VmlinuxH != nil {
+		return *col.VmlinuxH
+	}
+	return bytes.Contains(text, []byte("vmlinux.h"))
+}
+
+// ksystestInclude writes ksystest.h (carried in the binary) to the cache
+// once, for users' sources to include.
+func (tc *BPFToolchain) ksystestInclude(ctx context.Context, builtin fs.FS) (string, error) {
+	data, err := fs.ReadFile(builtin, "bpf/include/ksystest.h")
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(data)
+	h := hex.EncodeToString(sum[:])
+	dir := tc.Cache.Path("include", h[:16])
+	_, err = tc.Cache.File(ctx, "include-"+h[:16], dir, "ksystest.h "+h, func(tmp string) (string, error) {
+		out := filepath.Join(tmp, "include")
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			return "", err
+		}
+		return out, os.WriteFile(filepath.Join(out, "ksystest.h"), data, 0o644)
+	})
+	return dir, err
+}
+
+// vmlinuxH dumps a vmlinux.h from a kernel's BTF with bpftool, once per
+// BTF (by its hash). bpftool reads little-endian BTF everywhere; a
+// big-endian kernel's (s390x) is converted first.
+func (tc *BPFToolchain) vmlinuxH(ctx context.Context, btfPath string) (string, error) {
+	data, err := os.ReadFile(btfPath)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(data)
+	h := hex.EncodeToString(sum[:])
+	dir := tc.Cache.Path("vmlinux-h", h[:16])
+	bpftool := tc.Bpftool
+	if bpftool == "" {
+		bpftool = "bpftool"
+	}
+	_, err = tc.Cache.File(ctx, "vmlinux-h-"+h[:16], dir, "vmlinux.h from BTF "+h, func(tmp string) (string, error) {
+		le, err := kbtf.ToLittleEndian(data)
+		if err != nil {
+			return "", fmt.Errorf("BTF %s: %w", btfPath, err)
+		}
+		in := filepath.Join(tmp, "vmlinux.btf")
+		if err := os.WriteFile(in, le, 0o644); err != nil {
+			return "", err
+		}
+		out := filepath.Join(tmp, "include")
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			return "", err
+		}
+		cmd := exec.CommandContext(ctx, bpftool, "btf", "dump", "file", in, "format", "c")
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			return "", fmt.Errorf("bpftool (package bpftool) dumping vmlinux.h: %w: %s", err, strings.TrimSpace(stderr.String()))
+		}
+		return out, os.WriteFile(filepath.Join(out, "vmlinux.h"), stdout.Bytes(), 0o644)
+	})
+	return dir, err
+}
+
+// collectionFiles are the users' objects for the initramfs, and the
+// catalogue entries that name them.
+func (g *guest) collectionFiles(o *Options) ([]image.File, []proto.Collection, error) {
+	var files []image.File
+	var cols []proto.Collection
+	for _, b := range g.builds {
+		data, err := os.ReadFile(b.Object)
+		if err != nil {
+			return nil, nil, err
+		}
+		path := proto.CollectionsDir + "/" + b.Collection + ".o"
+		files = append(files, image.File{Path: path, Mode: 0o644, Data: data})
+		pc := proto.Collection{Name: b.Collection, Path: path}
+		for _, col := range o.Catalogue.Collections {
+			if col.Name == b.Collection && len(col.Constants) > 0 {
+				pc.Constants = map[string]string{}
+				for k, v := range col.Constants {
+					pc.Constants[k] = string(v)
+				}
+			}
+		}
+		cols = append(cols, pc)
+	}
+	return files, cols, nil
+}
