@@ -70,7 +70,7 @@ func TestNoMirrorIsInfraError(t *testing.T) {
 func TestDoctorNamesMissingQEMU(t *testing.T) {
 	bin := t.TempDir()
 	for _, tool := range []string{"qemu-system-x86_64", "qemu-system-i386", "qemu-system-aarch64", "qemu-system-arm",
-		"qemu-system-mips64el", "qemu-system-ppc64", "qemu-system-riscv64", "pahole", "xz"} {
+		"qemu-system-mips64el", "qemu-system-ppc64", "qemu-system-riscv64", "pahole", "xz", "go"} {
 		require.NoError(t, os.WriteFile(filepath.Join(bin, tool), []byte("#!/bin/sh\necho 'QEMU emulator version 7.2.0'\n"), 0o755))
 	}
 	t.Setenv("PATH", bin)

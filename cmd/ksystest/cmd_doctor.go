@@ -30,9 +30,11 @@ func cmdDoctor(ctx context.Context, args []string, s streams) error {
 	fs := newFlagSet("doctor [flags]", `
 Check this host for everything ksystest needs: QEMU for each guest arch and
 its version, KVM, the Debian mirror and keyring, the cache and its free
-space, pahole and xz, and, for regenerating probes, clang and libbpf
-headers. Prints what to install for anything missing, per distribution,
-and exits 3 when something a run needs is missing.`, s)
+space, pahole and xz, the go tool (ksystest builds its guest programs with
+it on first use), and, for projects that give BPF sources rather than
+objects, clang, llvm-strip and bpftool. Prints what to install for anything
+missing, per distribution, and exits 3 when something a run needs is
+missing.`, s)
 	var af archiveFlags
 	af.register(fs)
 	if help, err := parseFlags(fs, args); help || err != nil {
@@ -71,9 +73,10 @@ and exits 3 when something a run needs is missing.`, s)
 	checks = append(checks,
 		toolCheck("pahole", "dwarves", "dwarves", true, "BTF for kernels built without it"),
 		toolCheck("xz", "xz-utils", "xz", true, "unpacking x86 kernels and -dbg packages"),
-		toolCheck("go", "golang-go", "golang", false, "building guest programs from a checkout"),
-		toolCheck("clang", "clang", "clang", false, "only to regenerate probes: make generate"),
-		libbpfCheck(),
+		toolCheck("go", "golang-go", "golang", true, "builds ksystest's guest programs on first use (then cached)"),
+		toolCheck("clang", "clang", "clang", false, "compiles projects' BPF sources (and make generate)"),
+		toolCheck("llvm-strip", "llvm", "llvm", false, "strips compiled BPF objects of DWARF, keeping BTF"),
+		toolCheck("bpftool", "bpftool", "bpftool", false, "dumps a vmlinux.h for sources that include one"),
 	)
 
 	tw := tabwriter.NewWriter(s.out, 0, 0, 2, ' ', 0)
@@ -122,14 +125,6 @@ func toolCheck(tool, debian, fedora string, required bool, why string) check {
 		}
 	} else {
 		c.status, c.detail = "ok", path+" ("+why+")"
-	}
-	return c
-}
-
-func libbpfCheck() check {
-	c := check{name: "libbpf headers", status: "absent", detail: "only to regenerate probes: make generate fetches libbpf 1.5 headers into bpf/.libbpf"}
-	if _, err := os.Stat(filepath.Join("bpf/.libbpf/usr/include/bpf/bpf_tracing.h")); err == nil {
-		c.status, c.detail = "ok", "bpf/.libbpf"
 	}
 	return c
 }
