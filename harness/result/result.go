@@ -43,6 +43,10 @@ const (
 	// OutcomeInfraError: the host failed (QEMU missing, download failed,
 	// interrupted): says nothing about the kernel.
 	OutcomeInfraError Outcome = "infra-error"
+	// OutcomeConfigError: the configuration is wrong (a kernel lock that
+	// disagrees with the archive's signed index, say): says nothing about
+	// the kernel, and trying again will not help.
+	OutcomeConfigError Outcome = "config-error"
 )
 
 // IsInfra reports whether the outcome is the host's fault, not a finding.
@@ -236,13 +240,19 @@ type Run struct {
 }
 
 // ExitCode maps a run to ksystest's exit code: 0 every cell passed, 1 a
-// finding (fail, crash, timeout), 3 an infrastructure problem; a finding
-// outranks infrastructure, since it is news about a kernel.
+// finding (fail, crash, timeout), 2 a configuration error, 3 an
+// infrastructure problem. A finding outranks the others, since it is news
+// about a kernel; a configuration error outranks infrastructure, since
+// only its owner can mend it.
 func (r *Run) ExitCode() int {
 	code := 0
 	for _, c := range r.Cells {
 		switch {
 		case c.Outcome == OutcomePass:
+		case c.Outcome == OutcomeConfigError:
+			if code != 1 {
+				code = 2
+			}
 		case c.Outcome.IsInfra():
 			if code == 0 {
 				code = 3
