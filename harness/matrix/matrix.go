@@ -20,9 +20,13 @@ const APIVersion = "ksystest/v1"
 
 // Matrix is a decoded matrix.yaml.
 type Matrix struct {
-	APIVersion string   `yaml:"apiVersion"`
-	Cases      string   `yaml:"cases"`
-	Targets    []Target `yaml:"targets"`
+	APIVersion string `yaml:"apiVersion"`
+	Cases      string `yaml:"cases"`
+	// Lock is the kernel lock file (images/kernels.lock) that pins the
+	// exact kernel each target boots; empty follows the suites. Written
+	// by ksystest lock.
+	Lock    string   `yaml:"lock"`
+	Targets []Target `yaml:"targets"`
 
 	// File is where the matrix was read from; paths in it are relative to
 	// its directory.
@@ -134,6 +138,11 @@ func (m *Matrix) Validate() []Problem {
 	}
 	if len(m.Targets) == 0 {
 		add("targets", "no targets")
+	}
+	// ksystest lock writes the lock: it must not be a file the matrix
+	// needs.
+	if lock := filepath.Clean(m.Path(m.Lock)); m.Lock != "" && (lock == filepath.Clean(m.File) || lock == filepath.Clean(m.CasesPath())) {
+		add("lock", "%q is the matrix or its case catalogue, which ksystest lock would overwrite: name a file of its own (images/kernels.lock)", m.Lock)
 	}
 	seen := map[string]int{}
 	for i, t := range m.Targets {

@@ -305,3 +305,17 @@ targets:
 	assert.Equal(t, filepath.Join(dir, "k/vmlinux.btf"), tg.BTF)
 	assert.Empty(t, tg.Kernel.Flavour)
 }
+
+// The lock is a file of its own: ksystest lock overwrites it.
+func TestLockMustNotBeTheMatrixOrCatalogue(t *testing.T) {
+	for _, lock := range []string{"matrix.yaml", "./bpf/../bpf/cases.yaml"} {
+		f := writeFile(t, "matrix.yaml", "apiVersion: ksystest/v1\nlock: "+lock+"\ntargets:\n  - arch: arm64\n    kernel: {suite: bookworm}\n    syscallWrapper: true\n")
+		_, err := Load(f)
+		require.Error(t, err, lock)
+		assert.Contains(t, err.Error(), f+":2: lock: ")
+		assert.Contains(t, err.Error(), "would overwrite")
+	}
+	m, err := Load(writeFile(t, "matrix.yaml", "apiVersion: ksystest/v1\nlock: images/kernels.lock\ntargets:\n  - arch: arm64\n    kernel: {suite: bookworm}\n    syscallWrapper: true\n"))
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join(filepath.Dir(m.File), "images/kernels.lock"), m.Path(m.Lock))
+}
