@@ -156,7 +156,11 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 		cell.Kernel = result.Kernel{Package: k.Package, Version: k.Version, Suite: k.Suite, SHA256: k.SHA256, Release: k.Release, Cached: k.Cached, BTF: g.btf}
 	}
 	if err != nil {
-		return fail(result.OutcomeInfraError, err.Error())
+		outcome := result.OutcomeInfraError
+		if errors.Is(err, image.ErrLock) {
+			outcome = result.OutcomeConfigError // the lock is wrong, not the host
+		}
+		return fail(outcome, err.Error())
 	}
 	k := g.kernel
 	planned = g.planned

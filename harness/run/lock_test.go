@@ -1,0 +1,32 @@
+package run
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/result"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A kernel the lock refuses ends its cell as a config error, with the
+// refusal as the reason; the run exits 2.
+func TestRunLockRefusalIsConfigError(t *testing.T) {
+	o, fake := setup(t, goodRun)
+	refusal := &image.LockMismatchError{Lock: "images/kernels.lock", Target: "x86_64-6.1", Suite: "bookworm",
+		Package: "linux-image-6.1.0-50-amd64", Version: "6.1.176-1"}
+	o.Kernels = fakeKernels{err: fmt.Errorf("wrapped: %w", refusal)}
+	res, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	for _, c := range res.Cells {
+		assert.Equal(t, result.OutcomeConfigError, c.Outcome, c.Target)
+		assert.Contains(t, c.Reason, "ksystest lock --update")
+		for _, cs := range c.Cases {
+			assert.Equal(t, result.Fail, cs.Verdict, "a case never run is not a pass")
+		}
+	}
+	assert.Empty(t, fake.Started, "nothing booted")
+	assert.Equal(t, 2, res.ExitCode())
+}
