@@ -86,3 +86,41 @@ func TestDoctorNamesMissingQEMU(t *testing.T) {
 	assert.Regexp(t, `qemu x86_64\s+ok\s+QEMU emulator version 7.2.0`, out)
 	assert.NotContains(t, out, "qemu-system-arm ", "present arches are not listed to install")
 }
+
+// lock needs a matrix that names a lock, and one of --update or --check.
+func TestLockUsage(t *testing.T) {
+	dir := t.TempDir()
+	unlocked := filepath.Join(dir, "matrix.yaml")
+	require.NoError(t, os.WriteFile(unlocked, []byte("apiVersion: ksystest/v1\ntargets:\n  - arch: x86_64\n    kernel: {suite: bookworm}\n    syscallWrapper: true\n"), 0o644))
+	code, _, errs := runCLI(t, "lock", "--matrix", unlocked)
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errs, unlocked+" names no lock file: add lock: images/kernels.lock")
+
+	code, _, errs = runCLI(t, "lock", "--update", "--check")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errs, "give one")
+}
+
+// A matrix whose lock is missing or damaged is a config error, said before
+// anything is fetched.
+func TestRunWithBadLockIsConfigError(t *testing.T) {
+	dir := t.TempDir()
+	m := filepath.Join(dir, "matrix.yaml")
+	require.NoError(t, os.WriteFile(m, []byte("apiVersion: ksystest/v1\nlock: kernels.lock\ncases: "+
+		mustAbs(t, "../../bpf/cases.yaml")+"\ntargets:\n  - arch: x86_64\n    kernel: {suite: bookworm}\n    syscallWrapper: true\n"), 0o644))
+	code, _, errs := runCLI(t, "run", "--matrix", m, "--debian-mirror", "http://127.0.0.1:9/debian")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errs, "names the kernel lock "+filepath.Join(dir, "kernels.lock")+", which does not exist: run ksystest lock to write it")
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "kernels.lock"), []byte("apiVersion: ksystest/v1\nkernels:\n  - target: x86_64-bookworm\n    sha: x\n"), 0o644))
+	code, _, errs = runCLI(t, "run", "--matrix", m, "--debian-mirror", "http://127.0.0.1:9/debian")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errs, filepath.Join(dir, "kernels.lock")+`:4: unknown field "sha"`)
+}
+
+func mustAbs(t *testing.T, p string) string {
+	t.Helper()
+	abs, err := filepath.Abs(p)
+	require.NoError(t, err)
+	return abs
+}

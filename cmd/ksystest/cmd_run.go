@@ -78,6 +78,10 @@ in DIR/TARGET/console.log.`, s)
 	if err != nil {
 		return err
 	}
+	lock, err := loadLock(m)
+	if err != nil {
+		return err
+	}
 	progress := newUI(s, *quiet)
 	defer progress.close()
 	logf := progress.logf
@@ -91,7 +95,7 @@ in DIR/TARGET/console.log.`, s)
 	}
 	res, err := run.Run(ctx, run.Options{
 		Matrix: m, Catalogue: cat, Targets: targets, OutDir: *outDir, Jobs: *jobs,
-		Kernels: run.DebianKernels{Fetcher: fetcher}, Backend: backend, Agents: agents, Builtin: ksystest.Data, Logf: logf,
+		Kernels: run.DebianKernels{Fetcher: fetcher, Lock: lock}, Backend: backend, Agents: agents, Builtin: ksystest.Data, Logf: logf,
 		OnPhase:      progress.phase,
 		Accel:        strings.TrimPrefix(*accel, "auto"),
 		Shard:        *shard,

@@ -35,6 +35,10 @@ QEMU with it.`, s)
 	if err != nil {
 		return err
 	}
+	lock, err := loadLock(m)
+	if err != nil {
+		return err
+	}
 	progress := newUI(s, false)
 	logf := progress.logf
 	fetcher, agents, err := guestSources(&af, *agentDir, progress)
@@ -42,7 +46,7 @@ QEMU with it.`, s)
 		return err
 	}
 	err = run.Shell(ctx, run.ShellOptions{
-		Options: run.Options{Matrix: m, Catalogue: cat, Kernels: run.DebianKernels{Fetcher: fetcher}, Agents: agents, Builtin: ksystest.Data,
+		Options: run.Options{Matrix: m, Catalogue: cat, Kernels: run.DebianKernels{Fetcher: fetcher, Lock: lock}, Agents: agents, Builtin: ksystest.Data,
 			Logf: logf, ExtraCmdline: strings.Fields(*appendArgs)},
 		Target: targets[0], Busybox: fetcher.Busybox, Stdin: os.Stdin, Stdout: s.out,
 		// The guest owns the terminal from here on.
