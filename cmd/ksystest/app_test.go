@@ -118,6 +118,13 @@ func TestRunWithBadLockIsConfigError(t *testing.T) {
 	assert.Contains(t, errs, filepath.Join(dir, "kernels.lock")+`:4: unknown field "sha"`)
 }
 
+// list shows the kernel the lock pins for each target.
+func TestListShowsLockedKernels(t *testing.T) {
+	code, out, errs := runCLI(t, "list", "--matrix", "../../matrix.yaml", "--only", "x86_64-6.1")
+	require.Equal(t, 0, code, errs)
+	assert.Regexp(t, `x86_64-6.1\s+x86_64\s+bookworm linux-image-6\.1\.\S+-amd64 6\.1\.\S+ \(locked\)`, out)
+}
+
 func mustAbs(t *testing.T, p string) string {
 	t.Helper()
 	abs, err := filepath.Abs(p)

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/result"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -29,4 +31,27 @@ func TestRunLockRefusalIsConfigError(t *testing.T) {
 	}
 	assert.Empty(t, fake.Started, "nothing booted")
 	assert.Equal(t, 2, res.ExitCode())
+}
+
+// The default matrix's lock pins every target that boots a Debian kernel,
+// for the kernel it asks for: a target added without ksystest lock fails
+// here, not in a user's run.
+func TestDefaultMatrixIsLocked(t *testing.T) {
+	m, err := matrix.Load("../../matrix.yaml")
+	require.NoError(t, err)
+	require.Equal(t, "images/kernels.lock", m.Lock)
+	lock, err := image.ReadLock(m.Path(m.Lock))
+	require.NoError(t, err)
+	debian := 0
+	for _, tg := range m.Targets {
+		if tg.Kernel.Local != nil {
+			continue
+		}
+		debian++
+		a, err := arch.Lookup(tg.Arch)
+		require.NoError(t, err)
+		_, err = lock.Find(tg.Name, KernelRef(tg, a))
+		assert.NoError(t, err)
+	}
+	assert.Len(t, lock.Kernels, debian, "no entry for a target the matrix no longer has")
 }
