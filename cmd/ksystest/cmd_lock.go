@@ -100,7 +100,7 @@ locked.`, s)
 
 	if *check {
 		if changed > 0 {
-			return &exitError{code: exitFindings, err: fmt.Errorf("%s: the archive has changed on for %d of %d targets: run ksystest lock --update",
+			return &exitError{code: exitFindings, err: fmt.Errorf("%s: the archive has moved on for %d of %d targets: run ksystest lock --update",
 				lock.File, changed, len(changes))}
 		}
 		fmt.Fprintf(s.err, "%s: every kernel is what the archive has now\n", lock.File)

@@ -210,11 +210,12 @@ func (e *LockMismatchError) Is(target error) bool { return target == ErrLock }
 
 // LockedKernel returns the kernel lock pins for target, and nothing else.
 // Where the signed index lists the locked package at the locked version,
-// its SHA256 and size must be the lock's (else a LockMismatchError).
-// Where the archive has moved on, the kernel comes from the cache, which
-// keys kernels by the .deb's SHA256, else from its pool file, which
-// Debian keeps a while after the index drops it, verified against the
-// lock.
+// its SHA256 and size must be the lock's (else a LockMismatchError); where
+// it lists the locked SHA256 for another package or version, the lock was
+// edited too. Where the archive has moved on, the kernel comes from the
+// cache, which keys kernels by the .deb's SHA256, else from its pool file,
+// which Debian keeps a while after the index drops it, verified against
+// the lock.
 func (f *Fetcher) LockedKernel(ctx context.Context, lock *Lock, target string, ref KernelRef) (*Kernel, error) {
 	if err := ref.check(); err != nil {
 		return nil, err
@@ -235,14 +236,24 @@ func (f *Fetcher) LockedKernel(ctx context.Context, lock *Lock, target string, r
 			Locked: FileSum{SHA256: lk.SHA256, Size: lk.Size}, Index: FileSum{SHA256: listed.SHA256, Size: listed.Size},
 		}
 	}
+	p := listed // the index's word, where it has one
 	if !inIndex {
+		// A .deb is named by its hash: one the index lists under another
+		// name or version is not the locked kernel.
+		for _, other := range pkgs {
+			if other.SHA256 == lk.SHA256 {
+				return nil, lockErrorf("%s: %s locks %s, but %s's signed index lists its sha256 for %s %s: the lock was edited; "+
+					"run ksystest lock --update to lock what the archive has", target, lock.File, lk, lk.Suite, other.Name, other.Version)
+			}
+		}
 		now := "no kernel for it"
 		if p, err := f.Resolve(ctx, ref); err == nil {
 			now = p.Name + " " + p.Version
 		}
 		f.logf("%s: %s's index has moved on to %s; booting the locked %s (ksystest lock --update moves the lock)", target, lk.Suite, now, lk)
+		p = lk.pkg()
 	}
-	k, err := f.kernel(ctx, ref, lk.pkg())
+	k, err := f.kernel(ctx, ref, p)
 	var status *StatusError
 	var hash *HashMismatchError
 	switch {

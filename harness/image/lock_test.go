@@ -128,6 +128,28 @@ func TestLockedKernelEditedSHA256IsRefused(t *testing.T) {
 	assert.Zero(t, m.hitsOf(testKernelPackages(t)[1].filename()))
 }
 
+// Other hand edits: a version the index lists the locked hash under is
+// refused too; a pool path is taken from the index while it lists the
+// kernel.
+func TestLockedKernelOtherEdits(t *testing.T) {
+	m, lock := lockedArchive(t)
+	var logs logLines
+	ctx := context.Background()
+	edited := *lock
+	edited.Kernels = []LockedKernel{lock.Kernels[0]}
+	edited.Kernels[0].Version = "6.1.8-1"
+	_, err := m.fetcher(&Cache{Dir: t.TempDir()}, &logs).LockedKernel(ctx, &edited, "x86_64-6.1", followAMD64)
+	assert.ErrorIs(t, err, ErrLock)
+	assert.EqualError(t, err, "x86_64-6.1: "+lock.File+" locks "+testKernel+" 6.1.8-1, but bookworm's signed index lists its sha256 for "+
+		testKernel+" "+testVersion+": the lock was edited; run ksystest lock --update to lock what the archive has")
+
+	edited.Kernels[0] = lock.Kernels[0]
+	edited.Kernels[0].Filename = "pool/main/l/nowhere.deb"
+	k, err := m.fetcher(&Cache{Dir: t.TempDir()}, &logs).LockedKernel(ctx, &edited, "x86_64-6.1", followAMD64)
+	require.NoError(t, err)
+	assert.Equal(t, testVersion, k.Version)
+}
+
 func flipHexDigit(s string) string {
 	d := "1"
 	if s[10] == '1' {
