@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -89,13 +90,17 @@ in DIR/TARGET/console.log.`, s)
 	if err != nil {
 		return err
 	}
+	kernels, err := debianKernels(fetcher, lock)
+	if err != nil {
+		return err
+	}
 	backend := vm.QEMU{}
 	if *verbose {
 		backend.OnStart = func(argv []string) { logf("qemu: %s", strings.Join(argv, " ")) }
 	}
 	res, err := run.Run(ctx, run.Options{
 		Matrix: m, Catalogue: cat, Targets: targets, OutDir: *outDir, Jobs: *jobs,
-		Kernels: run.DebianKernels{Fetcher: fetcher, Lock: lock}, Backend: backend, Agents: agents, Builtin: ksystest.Data, Logf: logf,
+		Kernels: kernels, Backend: backend, Agents: agents, Builtin: ksystest.Data, Logf: logf,
 		OnPhase:      progress.phase,
 		Accel:        strings.TrimPrefix(*accel, "auto"),
 		Shard:        *shard,
@@ -150,6 +155,21 @@ func targetNames(m *matrix.Matrix) string {
 		names = append(names, t.Name)
 	}
 	return strings.Join(names, ", ")
+}
+
+// debianKernels is where every booting command takes kernels from: the
+// archive through fetcher, pinned by lock when there is one, with BTF made
+// as the recipe this binary carries says (images/btf.yaml).
+func debianKernels(fetcher *image.Fetcher, lock *image.Lock) (run.DebianKernels, error) {
+	data, err := fs.ReadFile(ksystest.Data, "images/btf.yaml")
+	if err != nil {
+		return run.DebianKernels{}, err
+	}
+	recipe, err := image.ParseBTFRecipe("images/btf.yaml", data)
+	if err != nil {
+		return run.DebianKernels{}, err
+	}
+	return run.DebianKernels{Fetcher: fetcher, Lock: lock, BTFRecipe: recipe}, nil
 }
 
 // guestSources gives what every booting command needs: the verified

@@ -10,8 +10,9 @@ import (
 	"github.com/goccy/go-yaml"
 )
 
-// LockAPIVersion is the kernel lock format this build reads and writes.
-const LockAPIVersion = "ksystest/v1"
+// APIVersion is the format of the files under images/ (the kernel lock,
+// the BTF recipe) this build reads and writes, as the matrix's is.
+const APIVersion = "ksystest/v1"
 
 // Lock pins the exact Debian kernel each target of a matrix boots, as the
 // suite's signed index listed it when the lock was made: a matrix's
@@ -90,8 +91,8 @@ func ReadLock(file string) (*Lock, error) {
 
 func (l *Lock) validate() []problem {
 	var ps []problem
-	if l.APIVersion != LockAPIVersion {
-		ps = append(ps, problemf("apiVersion", "is %q, want %q", l.APIVersion, LockAPIVersion))
+	if l.APIVersion != APIVersion {
+		ps = append(ps, problemf("apiVersion", "is %q, want %q", l.APIVersion, APIVersion))
 	}
 	seen := map[string]int{}
 	for i, k := range l.Kernels {
@@ -308,7 +309,7 @@ func (c LockChange) String() string {
 // their order; the changes list every target, then those old has and
 // targets no longer do.
 func (f *Fetcher) LockKernels(ctx context.Context, old *Lock, targets []LockTarget, update bool) (*Lock, []LockChange, error) {
-	out := &Lock{APIVersion: LockAPIVersion}
+	out := &Lock{APIVersion: APIVersion}
 	if old != nil {
 		out.File = old.File
 	}

@@ -20,6 +20,9 @@ type DebianKernels struct {
 	// Lock, when set, pins the kernel of every target from the archive
 	// (the matrix's lock: file); nil follows the suites.
 	Lock *image.Lock
+	// BTFRecipe says how to make BTF for a kernel built without it
+	// (ksystest's is images/btf.yaml).
+	BTFRecipe *image.BTFRecipe
 }
 
 // Kernel fetches (or finds cached) the target's kernel, the locked one
@@ -59,7 +62,7 @@ func (d DebianKernels) BTF(ctx context.Context, t matrix.Target, a arch.Arch, k 
 		return nil, "", fmt.Errorf("local kernel %s has no BTF (CONFIG_DEBUG_INFO_BTF is not set): give the target a btf: file "+
 			"(pahole --btf_encode_detached=FILE vmlinux makes one from a vmlinux with debug info)", k.Vmlinuz)
 	}
-	return d.Fetcher.KernelBTF(ctx, k, a.DebianArch)
+	return d.Fetcher.KernelBTF(ctx, k, a.DebianArch, d.BTFRecipe)
 }
 
 func fileBTF(path string) (*result.BTF, string, error) {
