@@ -73,6 +73,13 @@ func (f *Fetcher) generateBTF(ctx context.Context, k *Kernel, debArch string, re
 	if err != nil {
 		return nil, "", fmt.Errorf("the kernel has no BTF and its debug package is missing: %w", err)
 	}
+	// A locked kernel outlives its index entry, and Debian may publish a
+	// new build under the same package name: another build's debug info
+	// describes other types.
+	if dbg.Version != k.Version {
+		return nil, "", fmt.Errorf("the kernel has no BTF, and %s's index has %s %s, not %s: its types would not be the kernel's",
+			k.Suite, dbg.Name, dbg.Version, k.Version)
+	}
 	b := &result.BTF{Source: result.BTFPahole, From: dbg.Name + " " + dbg.Version, Pahole: pahole}
 	path := f.Cache.Path("btf", dbg.SHA256+"-pahole-"+pahole+".btf")
 	b.Cached, err = f.Cache.File(ctx, "btf-"+dbg.SHA256[:16], path, dbg.origin()+" pahole "+pahole+" recipe "+recipe.String(), func(tmp string) (string, error) {

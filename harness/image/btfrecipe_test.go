@@ -90,3 +90,19 @@ func TestKernelBTFFollowsTheRecipe(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, b.Cached)
 }
+
+// BTF comes only from the debug package of the kernel's own build.
+func TestKernelBTFRefusesAnotherBuildsDebugInfo(t *testing.T) {
+	fakePahole(t)
+	m := pvhKernelMirror(t)
+	var logs logLines
+	ctx := context.Background()
+	k, err := m.fetcher(&Cache{Dir: t.TempDir()}, &logs).Kernel(ctx, KernelRef{Suite: "bookworm", DebArch: "amd64", Flavour: "amd64"})
+	require.NoError(t, err)
+	k.Version = "6.1.8-1" // a locked kernel the index has moved on from
+
+	_, _, err = m.fetcher(&Cache{Dir: t.TempDir()}, &logs).KernelBTF(ctx, k, "amd64", ksystestRecipe(t))
+	assert.EqualError(t, err, "BTF for "+testKernel+": the kernel has no BTF, and bookworm's index has "+testKernel+"-dbg "+
+		testVersion+", not 6.1.8-1: its types would not be the kernel's")
+	assert.Zero(t, m.hitsOf(debPath("dbg")))
+}
