@@ -81,8 +81,6 @@ func TestProbeObjects(t *testing.T) {
 
 // The BTF recipe the binary carries parses.
 func TestEmbeddedBTFRecipe(t *testing.T) {
-	data, err := fs.ReadFile(Data, "images/btf.yaml")
-	require.NoError(t, err)
-	_, err = image.ParseBTFRecipe("images/btf.yaml", data)
+	_, err := image.ReadBTFRecipe(Data, "images/btf.yaml")
 	assert.NoError(t, err)
 }

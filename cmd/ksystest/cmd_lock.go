@@ -25,7 +25,7 @@ locked.`, s)
 	var (
 		matrixFile = fs.String("matrix", "matrix.yaml", "matrix file")
 		update     = fs.Bool("update", false, "lock every target to what the archive has now")
-		check      = fs.Bool("check", false, "write nothing; exit 1 when the archive has changed on from the lock")
+		check      = fs.Bool("check", false, "write nothing; exit 1 when the archive has moved on from the lock")
 		af         archiveFlags
 	)
 	af.register(fs)
@@ -72,9 +72,15 @@ locked.`, s)
 		return &exitError{code: exitInfra, err: err}
 	}
 
-	byTarget := map[string]image.LockChange{}
+	// In matrix order, local kernels included, then the targets the
+	// matrix no longer has.
+	unprinted := map[string]image.LockChange{}
+	changed := 0
 	for _, c := range changes {
-		byTarget[c.Target] = c
+		unprinted[c.Target] = c
+		if c.Changed() {
+			changed++
+		}
 	}
 	tw := tabwriter.NewWriter(s.out, 0, 0, 2, ' ', 0)
 	for _, t := range m.Targets {
@@ -82,16 +88,12 @@ locked.`, s)
 			fmt.Fprintf(tw, "%s\tlocal kernel: not locked\n", t.Name)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\n", t.Name, byTarget[t.Name])
-		delete(byTarget, t.Name)
+		fmt.Fprintf(tw, "%s\t%s\n", t.Name, unprinted[t.Name])
+		delete(unprinted, t.Name)
 	}
-	changed := 0
 	for _, c := range changes {
-		if _, rechanged := byTarget[c.Target]; rechanged {
+		if _, removed := unprinted[c.Target]; removed {
 			fmt.Fprintf(tw, "%s\t%s\n", c.Target, c)
-		}
-		if c.Changed() {
-			changed++
 		}
 	}
 	if err := tw.Flush(); err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -161,11 +160,7 @@ func targetNames(m *matrix.Matrix) string {
 // archive through fetcher, pinned by lock when there is one, with BTF made
 // as the recipe this binary carries says (images/btf.yaml).
 func debianKernels(fetcher *image.Fetcher, lock *image.Lock) (run.DebianKernels, error) {
-	data, err := fs.ReadFile(ksystest.Data, "images/btf.yaml")
-	if err != nil {
-		return run.DebianKernels{}, err
-	}
-	recipe, err := image.ParseBTFRecipe("images/btf.yaml", data)
+	recipe, err := image.ReadBTFRecipe(ksystest.Data, "images/btf.yaml")
 	if err != nil {
 		return run.DebianKernels{}, err
 	}

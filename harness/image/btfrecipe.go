@@ -2,6 +2,7 @@ package image
 
 import (
 	"fmt"
+	"io/fs"
 	"regexp"
 	"slices"
 	"strings"
@@ -25,9 +26,18 @@ type BTFRecipe struct {
 // placeholder matches a {name} in a recipe.
 var placeholder = regexp.MustCompile(`\{[^{}]*\}`)
 
-// ParseBTFRecipe reads a BTF recipe as strictly as the matrix: every
-// problem with file, line and key. file names it in errors.
-func ParseBTFRecipe(file string, data []byte) (*BTFRecipe, error) {
+// ReadBTFRecipe reads the BTF recipe name in fsys (ksystest's is
+// images/btf.yaml in ksystest.Data) as strictly as the matrix: every
+// problem with file, line and key.
+func ReadBTFRecipe(fsys fs.FS, name string) (*BTFRecipe, error) {
+	data, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return nil, err
+	}
+	return parseBTFRecipe(name, data)
+}
+
+func parseBTFRecipe(file string, data []byte) (*BTFRecipe, error) {
 	var r BTFRecipe
 	if err := decodeYAML(file, data, &r, r.validate); err != nil {
 		return nil, err

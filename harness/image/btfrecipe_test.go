@@ -15,9 +15,7 @@ import (
 // embeds.
 func ksystestRecipe(t testing.TB) *BTFRecipe {
 	t.Helper()
-	data, err := os.ReadFile("../../images/btf.yaml")
-	require.NoError(t, err)
-	r, err := ParseBTFRecipe("images/btf.yaml", data)
+	r, err := ReadBTFRecipe(os.DirFS("../.."), "images/btf.yaml")
 	require.NoError(t, err)
 	return r
 }
@@ -47,12 +45,12 @@ pahole: ["--btf_encode_detached={out}", "{vmlinux}"]
 		"no package":          {strings.Replace(good, `debugPackage: "{package}-dbg"`+"\n", "", 1), `btf.yaml: debugPackage: no {package}`},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := ParseBTFRecipe("btf.yaml", []byte(tc.text))
+			_, err := parseBTFRecipe("btf.yaml", []byte(tc.text))
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
-	_, err := ParseBTFRecipe("btf.yaml", []byte(good))
+	_, err := parseBTFRecipe("btf.yaml", []byte(good))
 	require.NoError(t, err)
 }
 

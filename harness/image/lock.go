@@ -237,7 +237,7 @@ func (f *Fetcher) LockedKernel(ctx context.Context, lock *Lock, target string, r
 			Locked: FileSum{SHA256: lk.SHA256, Size: lk.Size}, Index: FileSum{SHA256: listed.SHA256, Size: listed.Size},
 		}
 	}
-	p := listed // the index's word, where it has one
+	p := listed // the index's pool path, while it lists the kernel
 	if !inIndex {
 		// A .deb is named by its hash: one the index lists under another
 		// name or version is not the locked kernel.
@@ -248,8 +248,8 @@ func (f *Fetcher) LockedKernel(ctx context.Context, lock *Lock, target string, r
 			}
 		}
 		now := "no kernel for it"
-		if p, err := f.Resolve(ctx, ref); err == nil {
-			now = p.Name + " " + p.Version
+		if current, err := f.Resolve(ctx, ref); err == nil {
+			now = current.Name + " " + current.Version
 		}
 		f.logf("%s: %s's index has moved on to %s; booting the locked %s (ksystest lock --update moves the lock)", target, lk.Suite, now, lk)
 		p = lk.pkg()
@@ -294,12 +294,14 @@ func (c LockChange) String() string {
 		return c.Old.String() + " → removed (no such target)"
 	case !c.Changed():
 		return c.Old.String() + " unchanged"
-	case c.Old.String() == c.New.String() && c.Old.SHA256 != c.New.SHA256:
+	case c.Old.String() != c.New.String():
+		return c.Old.String() + " → " + c.New.String()
+	case c.Old.SHA256 != c.New.SHA256:
 		return fmt.Sprintf("%s: sha256 %s → %s", c.Old, c.Old.SHA256, c.New.SHA256)
-	case c.Old.String() == c.New.String():
+	case c.Old.asked() != c.New.asked():
 		return fmt.Sprintf("%s: locked for %s → %s", c.Old, c.Old.asked(), c.New.asked())
 	}
-	return c.Old.String() + " → " + c.New.String()
+	return fmt.Sprintf("%s: filename and size as the index lists them", c.Old)
 }
 
 // LockKernels locks the kernel of each target as the archive lists it

@@ -141,8 +141,11 @@ func (m *Matrix) Validate() []Problem {
 	}
 	// ksystest lock writes the lock: it must not be a file the matrix
 	// needs.
-	if lock := filepath.Clean(m.Path(m.Lock)); m.Lock != "" && (lock == filepath.Clean(m.File) || lock == filepath.Clean(m.CasesPath())) {
-		add("lock", "%q is the matrix or its case catalogue, which ksystest lock would overwrite: name a file of its own (images/kernels.lock)", m.Lock)
+	if lock := filepath.Clean(m.Path(m.Lock)); m.Lock != "" {
+		if lock == filepath.Clean(m.File) || lock == filepath.Clean(m.CasesPath()) {
+			add("lock", "%q is the matrix or its case catalogue, which ksystest lock would overwrite: "+
+				"name a file of its own (images/kernels.lock)", m.Lock)
+		}
 	}
 	seen := map[string]int{}
 	for i, t := range m.Targets {
