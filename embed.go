@@ -11,10 +11,11 @@ import (
 )
 
 // Data holds the default matrix (matrix.yaml), the case catalogue
-// (bpf/cases.yaml), the probe objects (bpf/obj) and the header users
-// include to report through ksystest's ring buffer (bpf/include).
+// (bpf/cases.yaml), the probe objects (bpf/obj), the header users
+// include to report through ksystest's ring buffer (bpf/include), and the
+// recipe for BTF of kernels built without it (images/btf.yaml).
 //
-//go:embed matrix.yaml bpf/cases.yaml bpf/obj bpf/include
+//go:embed matrix.yaml bpf/cases.yaml bpf/obj bpf/include images/btf.yaml images/kernels.lock
 var Data embed.FS
 
 // guestSource is every package the guest programs import from this module,

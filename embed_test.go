@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/image"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -76,4 +77,10 @@ func TestProbeObjects(t *testing.T) {
 		_, err := fs.Stat(Data, "bpf/obj/probes_"+b.Suffix()+".o")
 		assert.NoError(t, err, "run make generate")
 	}
+}
+
+// The BTF recipe the binary carries parses.
+func TestEmbeddedBTFRecipe(t *testing.T) {
+	_, err := image.ReadBTFRecipe(Data, "images/btf.yaml")
+	assert.NoError(t, err)
 }

@@ -63,6 +63,7 @@ func commands() []command {
 	return []command{
 		{"run", "boot the matrix's guests and check every case", cmdRun},
 		{"list", "print the targets a run would boot (--only, --shard)", cmdList},
+		{"lock", "pin the exact kernel each target boots in the matrix's lock file (--update, --check)", cmdLock},
 		{"merge", "combine shard outputs into one results.json and report", cmdMerge},
 		{"report", "render a finished run's report again (text, --cases, --markdown)", cmdReport},
 		{"shell", "boot a target's guest with an interactive shell, agent and probes inside", cmdShell},

@@ -86,3 +86,55 @@ func TestDoctorNamesMissingQEMU(t *testing.T) {
 	assert.Regexp(t, `qemu x86_64\s+ok\s+QEMU emulator version 7.2.0`, out)
 	assert.NotContains(t, out, "qemu-system-arm ", "present arches are not listed to install")
 }
+
+// lock needs a matrix that names a lock, and one of --update or --check.
+func TestLockUsage(t *testing.T) {
+	dir := t.TempDir()
+	unlocked := filepath.Join(dir, "matrix.yaml")
+	require.NoError(t, os.WriteFile(unlocked, []byte("apiVersion: ksystest/v1\ntargets:\n  - arch: x86_64\n    kernel: {suite: bookworm}\n    syscallWrapper: true\n"), 0o644))
+	code, _, errs := runCLI(t, "lock", "--matrix", unlocked)
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errs, unlocked+" names no lock file: add lock: images/kernels.lock")
+
+	code, _, errs = runCLI(t, "lock", "--update", "--check")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errs, "give one")
+}
+
+// A matrix whose lock is missing or damaged is a config error, said before
+// anything is fetched.
+func TestRunWithBadLockIsConfigError(t *testing.T) {
+	dir := t.TempDir()
+	m := filepath.Join(dir, "matrix.yaml")
+	require.NoError(t, os.WriteFile(m, []byte("apiVersion: ksystest/v1\nlock: kernels.lock\ncatalogues: [builtin]\ntargets:\n  - arch: x86_64\n    kernel: {suite: bookworm}\n    syscallWrapper: true\n"), 0o644))
+	code, _, errs := runCLI(t, "run", "--matrix", m, "--debian-mirror", "http://127.0.0.1:9/debian")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errs, "names the kernel lock "+filepath.Join(dir, "kernels.lock")+", which does not exist: run ksystest lock to write it")
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "kernels.lock"), []byte("apiVersion: ksystest/v1\nkernels:\n  - target: x86_64-bookworm\n    sha: x\n"), 0o644))
+	code, _, errs = runCLI(t, "run", "--matrix", m, "--debian-mirror", "http://127.0.0.1:9/debian")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errs, filepath.Join(dir, "kernels.lock")+`:4: unknown field "sha"`)
+}
+
+// list shows the kernel the lock pins for each target.
+func TestListShowsLockedKernels(t *testing.T) {
+	code, out, errs := runCLI(t, "list", "--matrix", "../../matrix.yaml", "--only", "x86_64-6.1")
+	require.Equal(t, 0, code, errs)
+	assert.Regexp(t, `x86_64-6.1\s+x86_64\s+bookworm linux-image-6\.1\.\S+-amd64 6\.1\.\S+ \(locked\)`, out)
+}
+
+// A project's targets: default are pinned by ksystest's own lock, which
+// lock --check can check and lock cannot write.
+func TestDefaultTargetsUseTheBuiltinLock(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "ksystest.yaml")
+	require.NoError(t, os.WriteFile(f, []byte("apiVersion: ksystest/v1\ntargets: default\ncatalogues: [builtin]\n"), 0o644))
+	code, out, errs := runCLI(t, "list", "--matrix", f, "--only", "arm64-6.1")
+	require.Equal(t, 0, code, errs)
+	assert.Regexp(t, `arm64-6.1\s+arm64\s+bookworm linux-image-6\.1\.\S+-arm64 6\.1\.\S+ \(locked\)`, out)
+
+	code, _, errs = runCLI(t, "lock", "--matrix", f, "--update")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errs, "pins its targets by ksystest's images/kernels.lock, carried in ksystest itself")
+}

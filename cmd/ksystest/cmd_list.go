@@ -12,8 +12,9 @@ import (
 func cmdList(_ context.Context, args []string, s streams) error {
 	fs := newFlagSet("list [flags]", `
 Print the targets (cells) a run with the same --matrix, --only and --shard
-would boot, with the kernel each asks for, its cases and its estimated
-cost (what shards are balanced by). Nothing is fetched or booted.`, s)
+would boot, with the kernel each asks for (the locked one when the matrix
+has a lock), its cases and its estimated cost (what shards are balanced
+by). Nothing is fetched or booted.`, s)
 	var (
 		matrixFile = fs.String("matrix", "", matrixUsage)
 		only       = fs.String("only", "", "only targets whose name matches this glob")
@@ -22,18 +23,29 @@ cost (what shards are balanced by). Nothing is fetched or booted.`, s)
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
-	_, cat, targets, err := loadConfig(*matrixFile, *only, *shard)
+	m, cat, targets, err := loadConfig(*matrixFile, *only, *shard)
+	if err != nil {
+		return err
+	}
+	lock, err := loadLock(m)
 	if err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(s.out, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "TARGET\tARCH\tKERNEL\tWRAPPER\tCASES\tCOST\n")
 	for _, t := range targets {
-		kernel := t.Kernel.Suite + " " + t.Kernel.Flavour + t.Kernel.Package
-		if t.Kernel.Local != nil {
-			kernel = "local " + t.Kernel.Local.Vmlinuz
-		}
 		a, _ := arch.Lookup(t.Arch)
+		kernel := t.Kernel.Suite + " " + t.Kernel.Flavour + t.Kernel.Package
+		switch {
+		case t.Kernel.Local != nil:
+			kernel = "local " + t.Kernel.Local.Vmlinuz
+		case lock != nil:
+			if lk, err := lock.Find(t.Name, run.KernelRef(t, a)); err == nil {
+				kernel = t.Kernel.Suite + " " + lk.String() + " (locked)"
+			} else {
+				kernel += " (not locked: run ksystest lock)"
+			}
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%d\t%.0f\n", t.Name, t.Arch, kernel, *t.SyscallWrapper, len(cat.For(a).Cases), run.Cost(t, cat))
 	}
 	return tw.Flush()

@@ -81,10 +81,18 @@ in DIR/TARGET/console.log.`, s)
 	if err != nil {
 		return err
 	}
+	lock, err := loadLock(m)
+	if err != nil {
+		return err
+	}
 	progress := newUI(s, *quiet)
 	defer progress.close()
 	logf := progress.logf
 	fetcher, agents, err := guestSources(&af, *agentDir, progress)
+	if err != nil {
+		return err
+	}
+	kernels, err := debianKernels(fetcher, lock)
 	if err != nil {
 		return err
 	}
@@ -94,7 +102,7 @@ in DIR/TARGET/console.log.`, s)
 	}
 	res, err := run.Run(ctx, run.Options{
 		Matrix: m, Catalogue: cat, Targets: targets, OutDir: *outDir, Jobs: *jobs,
-		Kernels: run.DebianKernels{Fetcher: fetcher}, Backend: backend, Agents: agents, Builtin: ksystest.Data, Logf: logf,
+		Kernels: kernels, Backend: backend, Agents: agents, Builtin: ksystest.Data, Logf: logf,
 		BPF:          bpfToolchain(fetcher),
 		OnPhase:      progress.phase,
 		Accel:        strings.TrimPrefix(*accel, "auto"),
@@ -167,6 +175,17 @@ func targetNames(m *matrix.Matrix) string {
 		names = append(names, t.Name)
 	}
 	return strings.Join(names, ", ")
+}
+
+// debianKernels is where every booting command takes kernels from: the
+// archive through fetcher, pinned by lock when there is one, with BTF made
+// as the recipe this binary carries says (images/btf.yaml).
+func debianKernels(fetcher *image.Fetcher, lock *image.Lock) (run.DebianKernels, error) {
+	recipe, err := image.ReadBTFRecipe(ksystest.Data, "images/btf.yaml")
+	if err != nil {
+		return run.DebianKernels{}, err
+	}
+	return run.DebianKernels{Fetcher: fetcher, Lock: lock, BTFRecipe: recipe}, nil
 }
 
 // guestSources gives what every booting command needs: the verified

@@ -35,14 +35,22 @@ QEMU with it.`, s)
 	if err != nil {
 		return err
 	}
+	lock, err := loadLock(m)
+	if err != nil {
+		return err
+	}
 	progress := newUI(s, false)
 	logf := progress.logf
 	fetcher, agents, err := guestSources(&af, *agentDir, progress)
 	if err != nil {
 		return err
 	}
+	kernels, err := debianKernels(fetcher, lock)
+	if err != nil {
+		return err
+	}
 	err = run.Shell(ctx, run.ShellOptions{
-		Options: run.Options{Matrix: m, Catalogue: cat, Kernels: run.DebianKernels{Fetcher: fetcher}, Agents: agents, Builtin: ksystest.Data,
+		Options: run.Options{Matrix: m, Catalogue: cat, Kernels: kernels, Agents: agents, Builtin: ksystest.Data,
 			Logf: logf, ExtraCmdline: strings.Fields(*appendArgs)},
 		Target: targets[0], Busybox: fetcher.Busybox, Stdin: os.Stdin, Stdout: s.out,
 		// The guest owns the terminal from here on.

@@ -38,27 +38,30 @@ func PaholeVersion(ctx context.Context) (string, error) {
 var paholeVersion = regexp.MustCompile(`^v?[0-9][0-9a-z.+~-]*$`)
 
 // KernelBTF returns the BTF to load probes against on k: the kernel's own
-// when it has one, else generated from its -dbg package with pahole and
-// cached by the -dbg package's hash and pahole's version, so a second run
-// downloads nothing.
+// when it has one, else generated as recipe says (from its debug package,
+// with pahole) and cached by the debug package's hash, pahole's version
+// and the recipe, so a second run downloads nothing.
 // The path is empty when the kernel has its own.
-func (f *Fetcher) KernelBTF(ctx context.Context, k *Kernel, debArch string) (*result.BTF, string, error) {
+func (f *Fetcher) KernelBTF(ctx context.Context, k *Kernel, debArch string, recipe *BTFRecipe) (*result.BTF, string, error) {
 	if k.HasOwnBTF() {
 		return &result.BTF{Source: result.BTFKernel}, "", nil
 	}
-	b, path, err := f.generateBTF(ctx, k, debArch)
+	if recipe == nil {
+		return nil, "", fmt.Errorf("BTF for %s: the kernel has none, and no BTF recipe says how to make it", k.Package)
+	}
+	b, path, err := f.generateBTF(ctx, k, debArch, recipe)
 	if err != nil {
 		return nil, "", fmt.Errorf("BTF for %s: %w", k.Package, err)
 	}
 	return b, path, nil
 }
 
-func (f *Fetcher) generateBTF(ctx context.Context, k *Kernel, debArch string) (*result.BTF, string, error) {
+func (f *Fetcher) generateBTF(ctx context.Context, k *Kernel, debArch string, recipe *BTFRecipe) (*result.BTF, string, error) {
 	pahole, err := PaholeVersion(ctx)
 	if err != nil {
 		return nil, "", err
 	}
-	dbgName := k.Package + "-dbg"
+	dbgName := recipe.debugPackageOf(k.Package)
 	if err := checkPackage(dbgName); err != nil {
 		return nil, "", err
 	}
@@ -70,10 +73,17 @@ func (f *Fetcher) generateBTF(ctx context.Context, k *Kernel, debArch string) (*
 	if err != nil {
 		return nil, "", fmt.Errorf("the kernel has no BTF and its debug package is missing: %w", err)
 	}
+	// A locked kernel outlives its index entry, and Debian may publish a
+	// new build under the same package name: another build's debug info
+	// describes other types.
+	if dbg.Version != k.Version {
+		return nil, "", fmt.Errorf("the kernel has no BTF, and %s's index has %s %s, not %s: its types would not be the kernel's",
+			k.Suite, dbg.Name, dbg.Version, k.Version)
+	}
 	b := &result.BTF{Source: result.BTFPahole, From: dbg.Name + " " + dbg.Version, Pahole: pahole}
 	path := f.Cache.Path("btf", dbg.SHA256+"-pahole-"+pahole+".btf")
-	b.Cached, err = f.Cache.File(ctx, "btf-"+dbg.SHA256[:16], path, dbg.origin()+" pahole "+pahole, func(tmp string) (string, error) {
-		return f.pahole(ctx, k, dbg, tmp, b)
+	b.Cached, err = f.Cache.File(ctx, "btf-"+dbg.SHA256[:16], path, dbg.origin()+" pahole "+pahole+" recipe "+recipe.String(), func(tmp string) (string, error) {
+		return f.pahole(ctx, k, dbg, recipe, tmp, b)
 	})
 	if err != nil {
 		return nil, "", err
@@ -86,9 +96,9 @@ func (f *Fetcher) generateBTF(ctx context.Context, k *Kernel, debArch string) (*
 	return b, path, nil
 }
 
-// pahole downloads the -dbg package into tmp, takes its vmlinux and
-// encodes its BTF, recording the timings in b.
-func (f *Fetcher) pahole(ctx context.Context, k *Kernel, dbg Package, tmp string, b *result.BTF) (string, error) {
+// pahole downloads the debug package into tmp, takes its vmlinux and
+// encodes its BTF as recipe says, recording the timings in b.
+func (f *Fetcher) pahole(ctx context.Context, k *Kernel, dbg Package, recipe *BTFRecipe, tmp string, b *result.BTF) (string, error) {
 	start := time.Now()
 	f.logf("%s has no BTF: downloading %s %s (%d MiB) for pahole", k.Package, dbg.Name, dbg.Version, dbg.Size>>20)
 	deb := filepath.Join(tmp, "dbg.deb")
@@ -103,7 +113,7 @@ func (f *Fetcher) pahole(ctx context.Context, k *Kernel, dbg Package, tmp string
 	if err != nil {
 		return "", err
 	}
-	err = ExtractFile(r, "usr/lib/debug/boot/vmlinux-"+k.Release, vmlinux)
+	err = ExtractFile(r, recipe.vmlinuxOf(k.Release), vmlinux)
 	r.Close()
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", dbg.Name, err)
@@ -113,7 +123,7 @@ func (f *Fetcher) pahole(ctx context.Context, k *Kernel, dbg Package, tmp string
 
 	start = time.Now()
 	out := filepath.Join(tmp, "vmlinux.btf")
-	cmd := exec.CommandContext(ctx, "pahole", "--btf_encode_detached="+out, vmlinux)
+	cmd := exec.CommandContext(ctx, "pahole", recipe.paholeArgs(out, vmlinux)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {

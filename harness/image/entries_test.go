@@ -66,7 +66,7 @@ func getEntries(t *testing.T, f *Fetcher) entries {
 	k, err := f.Kernel(ctx, KernelRef{Suite: "bookworm", DebArch: "amd64", Flavour: "amd64", UnpackBzImage: true})
 	require.NoError(t, err)
 	require.NotEmpty(t, k.Vmlinux, "vmlinux unpacked")
-	_, btf, err := f.KernelBTF(ctx, k, "amd64")
+	_, btf, err := f.KernelBTF(ctx, k, "amd64", ksystestRecipe(t))
 	require.NoError(t, err)
 	bb, err := f.Busybox(ctx, "", "amd64")
 	require.NoError(t, err)

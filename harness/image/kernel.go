@@ -24,6 +24,15 @@ type KernelRef struct {
 	UnpackBzImage bool
 }
 
+// String says what ref asks for: "bookworm amd64 flavour amd64", or
+// "bookworm amd64 linux-image-6.1.0-50-amd64".
+func (ref KernelRef) String() string {
+	if ref.Package != "" {
+		return ref.Suite + " " + ref.DebArch + " " + ref.Package
+	}
+	return ref.Suite + " " + ref.DebArch + " flavour " + ref.Flavour
+}
+
 // Kernel is a verified, extracted kernel in the cache.
 type Kernel struct {
 	Package string `json:"package"`
@@ -144,6 +153,11 @@ func (f *Fetcher) Kernel(ctx context.Context, ref KernelRef) (*Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
+	return f.kernel(ctx, ref, p)
+}
+
+// kernel returns the kernel in package p, as Kernel does.
+func (f *Fetcher) kernel(ctx context.Context, ref KernelRef, p Package) (*Kernel, error) {
 	dir := f.Cache.Path("kernels", p.SHA256)
 	cached, err := f.Cache.File(ctx, "kernel-"+p.SHA256[:16], dir, p.origin(), func(tmp string) (string, error) {
 		return f.fetchKernel(ctx, p, tmp)

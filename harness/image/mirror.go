@@ -1,6 +1,7 @@
 // Package image turns a matrix target into the files a guest boots from:
-// Debian kernels fetched and verified from the archive, cached by content,
-// and the initramfs that carries the agent. It must not import run, vm or
+// Debian kernels fetched and verified from the archive (or pinned by a
+// kernel lock), cached by content, BTF for kernels built without it, and
+// the initramfs that carries the agent. It must not import run, vm or
 // qemu: it knows nothing of booting.
 package image
 

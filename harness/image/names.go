@@ -16,6 +16,9 @@ var (
 	archName    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 	packageName = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+$`) // Debian policy 5.6.1
 	sha256Hex   = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	// A version is only compared and shown, but it is checked as plainly
+	// (Debian policy 5.6.12: epoch, upstream, revision).
+	debVersion = regexp.MustCompile(`^[0-9][A-Za-z0-9.+~:-]*$`)
 	// A component of a relative path: never "." or "..", nothing a URL
 	// would read as an escape, a query or a fragment.
 	pathComponent = regexp.MustCompile(`^[A-Za-z0-9+_~][A-Za-z0-9+_~.-]*$`)
@@ -39,6 +42,7 @@ func checkSuite(suite string) error  { return checkName("suite", suite, suiteNam
 func checkArch(debArch string) error { return checkName("architecture", debArch, archName) }
 func checkPackage(name string) error { return checkName("package", name, packageName) }
 func checkSHA256(sum string) error   { return checkName("sha256", sum, sha256Hex) }
+func checkVersion(v string) error    { return checkName("version", v, debVersion) }
 
 // checkRelPath accepts a relative slash-separated path whose every
 // component is plain: a Filename from an index ("pool/main/l/...deb").

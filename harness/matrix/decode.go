@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -77,6 +78,27 @@ func builtinFS(fsys fs.FS, name string) source {
 }
 
 func (s source) dir() string { return s.disk }
+
+// sibling is the file at p relative to s: on disk, or beside it in s's
+// file system.
+func (s source) sibling(p string) source {
+	if s.disk != "" {
+		if filepath.IsAbs(p) {
+			return diskFS(p)
+		}
+		return diskFS(filepath.Join(s.disk, p))
+	}
+	name := path.Join(path.Dir(s.name), p)
+	return source{fsys: s.fsys, name: name, display: "ksystest's " + name}
+}
+
+// path is s's path on disk, or empty for a file carried in the binary.
+func (s source) path() string {
+	if s.disk == "" {
+		return ""
+	}
+	return filepath.Join(s.disk, s.name)
+}
 
 // loadFile reads src into v strictly, applies v's defaults and validates
 // it, locating every problem in the file.

@@ -34,10 +34,16 @@ type Matrix struct {
 	// Collections and Cases are a catalogue inline.
 	Collections []CollectionDef `yaml:"collections"`
 	Cases       []CaseDef       `yaml:"cases"`
+	// Lock is the kernel lock file (images/kernels.lock) that pins the
+	// exact kernel each target boots; empty follows the suites, or, with
+	// targets: default, pins them by ksystest's own lock. Written by
+	// ksystest lock.
+	Lock string `yaml:"lock"`
 
 	// File is where the matrix was read from, as the user named it.
 	File string `yaml:"-"`
 	src  source
+	lock source
 	// builtin holds ksystest's own files ("builtin" catalogue, "default"
 	// targets).
 	builtin fs.FS
@@ -148,8 +154,36 @@ func load(src source, builtin fs.FS) (*Matrix, error) {
 			return nil, fmt.Errorf("the default targets: %w", err)
 		}
 		m.Targets.List = def.Targets.List
+		if m.Lock == "" && def.Lock != "" {
+			m.lock = builtinFS(builtin, def.Lock)
+		}
+	}
+	if m.Lock != "" {
+		m.lock = src.sibling(m.Lock)
 	}
 	return &m, nil
+}
+
+// LockFile is a kernel lock's place: a file on disk, or ksystest's own.
+type LockFile struct {
+	// Name is how messages name it.
+	Name string
+	// Disk is its path on disk; empty for ksystest's own lock, carried
+	// in the binary, which ksystest lock cannot write.
+	Disk string
+	src  source
+}
+
+// Read returns the lock's contents.
+func (l LockFile) Read() ([]byte, error) { return fs.ReadFile(l.src.fsys, l.src.name) }
+
+// LockFile is the kernel lock that pins m's targets: the one m names, or
+// ksystest's own for targets: default; ok is false when there is none.
+func (m *Matrix) LockFile() (l LockFile, ok bool) {
+	if m.lock.fsys == nil {
+		return LockFile{}, false
+	}
+	return LockFile{Name: m.lock.display, Disk: m.lock.path(), src: m.lock}, true
 }
 
 // ApplyDefaults fills every field left empty. It is the only place
@@ -212,6 +246,23 @@ func (m *Matrix) Validate() []Problem {
 	}
 	validateCollections(m.Collections, add)
 	ps = append(ps, validateCases(m.Cases)...)
+	// ksystest lock writes the lock: it must not be a file the matrix
+	// needs.
+	if m.Lock != "" && m.src.disk != "" {
+		lock := filepath.Clean(m.Path(m.Lock))
+		clash := []string{filepath.Join(m.src.disk, m.src.name)}
+		for _, c := range m.Catalogues {
+			if c != BuiltinCatalogue {
+				clash = append(clash, filepath.Clean(m.Path(c)))
+			}
+		}
+		for _, c := range clash {
+			if lock == c {
+				add("lock", "%q is the matrix or one of its catalogues, which ksystest lock would overwrite: "+
+					"name a file of its own (images/kernels.lock)", m.Lock)
+			}
+		}
+	}
 	seen := map[string]int{}
 	for i, t := range m.Targets.List {
 		p := fmt.Sprintf("targets[%d]", i)

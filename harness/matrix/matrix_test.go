@@ -423,3 +423,50 @@ cases:
 	_, err = m.Catalogue()
 	assert.ErrorContains(t, err, `case "d": collection "nowhere" is in none of the catalogues`)
 }
+
+// The lock is a file of its own: ksystest lock overwrites it.
+func TestLockMustNotBeTheMatrixOrCatalogue(t *testing.T) {
+	for _, lock := range []string{"matrix.yaml", "./bpf/../bpf/cases.yaml"} {
+		f := writeFile(t, "matrix.yaml", "apiVersion: ksystest/v1\nlock: "+lock+"\ncatalogues: [bpf/cases.yaml]\ntargets:\n  - arch: arm64\n    kernel: {suite: bookworm}\n    syscallWrapper: true\n")
+		_, err := Load(f, builtinFiles)
+		require.Error(t, err, lock)
+		assert.Contains(t, err.Error(), f+":2: lock: ")
+		assert.Contains(t, err.Error(), "would overwrite")
+	}
+	m, err := Load(writeFile(t, "matrix.yaml", "apiVersion: ksystest/v1\nlock: images/kernels.lock\ntargets:\n  - arch: arm64\n    kernel: {suite: bookworm}\n    syscallWrapper: true\n"), builtinFiles)
+	require.NoError(t, err)
+	l, ok := m.LockFile()
+	require.True(t, ok)
+	assert.Equal(t, filepath.Join(filepath.Dir(m.File), "images/kernels.lock"), l.Disk)
+}
+
+// targets: default are pinned by ksystest's own lock unless the file names
+// its own; the builtin matrix by the lock carried beside it.
+func TestDefaultTargetsTakeTheBuiltinLock(t *testing.T) {
+	m, err := Load(writeFile(t, "ksystest.yaml", "apiVersion: ksystest/v1\ntargets: default\n"), builtinFiles)
+	require.NoError(t, err)
+	l, ok := m.LockFile()
+	require.True(t, ok)
+	assert.Empty(t, l.Disk, "ksystest's own lock cannot be written")
+	assert.Equal(t, "ksystest's images/kernels.lock", l.Name)
+	data, err := l.Read()
+	require.NoError(t, err)
+	assert.Contains(t, string(data), "kernels:")
+
+	m, err = LoadBuiltin(builtinFiles)
+	require.NoError(t, err)
+	l, ok = m.LockFile()
+	require.True(t, ok)
+	assert.Empty(t, l.Disk)
+
+	m, err = Load(writeFile(t, "ksystest.yaml", "apiVersion: ksystest/v1\ntargets: default\nlock: my.lock\n"), builtinFiles)
+	require.NoError(t, err)
+	l, ok = m.LockFile()
+	require.True(t, ok)
+	assert.Equal(t, filepath.Join(filepath.Dir(m.File), "my.lock"), l.Disk)
+
+	m, err = Load(writeFile(t, "ksystest.yaml", "apiVersion: ksystest/v1\ntargets:\n  - arch: arm64\n    kernel: {suite: bookworm}\n    syscallWrapper: true\n"), builtinFiles)
+	require.NoError(t, err)
+	_, ok = m.LockFile()
+	assert.False(t, ok)
+}

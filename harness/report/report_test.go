@@ -108,6 +108,16 @@ func TestExitCode(t *testing.T) {
 	assert.Equal(t, 0, r.ExitCode())
 	r.Cells = append(r.Cells, result.Cell{Outcome: result.OutcomeBootError})
 	assert.Equal(t, 3, r.ExitCode())
+	r.Cells = append(r.Cells, result.Cell{Outcome: result.OutcomeConfigError})
+	assert.Equal(t, 2, r.ExitCode(), "a config error outranks infrastructure")
 	r.Cells = append(r.Cells, result.Cell{Outcome: result.OutcomeTimeout})
-	assert.Equal(t, 1, r.ExitCode(), "a finding outranks infrastructure")
+	assert.Equal(t, 1, r.ExitCode(), "a finding outranks the others")
+	r.Cells = []result.Cell{{Outcome: result.OutcomeFail}, {Outcome: result.OutcomeConfigError}}
+	assert.Equal(t, 1, r.ExitCode(), "whatever the order")
+}
+
+// Every outcome is counted in the summary line, config errors included.
+func TestSummaryCountsEveryOutcome(t *testing.T) {
+	r := &result.Run{Cells: []result.Cell{{Outcome: result.OutcomePass}, {Outcome: result.OutcomeConfigError}}}
+	assert.Equal(t, "2 targets: 1 pass, 1 config-error", summary(r))
 }

@@ -436,7 +436,7 @@ func summary(r *result.Run) string {
 	}
 	var parts []string
 	for _, o := range []result.Outcome{result.OutcomePass, result.OutcomeFail, result.OutcomeCrash,
-		result.OutcomeTimeout, result.OutcomeBootError, result.OutcomeInfraError} {
+		result.OutcomeTimeout, result.OutcomeBootError, result.OutcomeConfigError, result.OutcomeInfraError} {
 		if counts[o] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[o], o))
 		}

@@ -45,7 +45,8 @@ const (
 	OutcomeInfraError Outcome = "infra-error"
 	// OutcomeConfigError: the configuration is wrong (a user's BPF source
 	// does not compile, a collection has no object for the arch, a locked
-	// kernel does not match its lock): says nothing about the kernel.
+	// kernel disagrees with the archive's signed index): says nothing about
+	// the kernel, and trying again will not help.
 	OutcomeConfigError Outcome = "config-error"
 )
 
@@ -291,7 +292,7 @@ type Run struct {
 // finding (fail, crash, timeout), 2 a configuration error, 3 an
 // infrastructure problem. A finding outranks the others, since it is news
 // about a kernel; a configuration error outranks infrastructure, since
-// the user must fix it.
+// only its owner can mend it.
 func (r *Run) ExitCode() int {
 	code := 0
 	rank := map[int]int{0: 0, 3: 1, 2: 2, 1: 3}

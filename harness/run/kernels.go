@@ -15,10 +15,18 @@ import (
 )
 
 // DebianKernels is the KernelSource backed by Debian's archive.
-type DebianKernels struct{ Fetcher *image.Fetcher }
+type DebianKernels struct {
+	Fetcher *image.Fetcher
+	// Lock, when set, pins the kernel of every target from the archive
+	// (the matrix's lock: file); nil follows the suites.
+	Lock *image.Lock
+	// BTFRecipe says how to make BTF for a kernel built without it
+	// (ksystest's is images/btf.yaml).
+	BTFRecipe *image.BTFRecipe
+}
 
-// Kernel fetches (or finds cached) the target's kernel, or describes its
-// local one.
+// Kernel fetches (or finds cached) the target's kernel, the locked one
+// when there is a lock, or describes its local one.
 func (d DebianKernels) Kernel(ctx context.Context, t matrix.Target, a arch.Arch) (*image.Kernel, error) {
 	if l := t.Kernel.Local; l != nil {
 		vmlinux := ""
@@ -27,10 +35,19 @@ func (d DebianKernels) Kernel(ctx context.Context, t matrix.Target, a arch.Arch)
 		}
 		return image.LocalKernel(l.Vmlinuz, l.Config, vmlinux)
 	}
-	return d.Fetcher.Kernel(ctx, image.KernelRef{
+	if d.Lock != nil {
+		return d.Fetcher.LockedKernel(ctx, d.Lock, t.Name, KernelRef(t, a))
+	}
+	return d.Fetcher.Kernel(ctx, KernelRef(t, a))
+}
+
+// KernelRef is the Debian kernel target t asks for (t has no local
+// kernel).
+func KernelRef(t matrix.Target, a arch.Arch) image.KernelRef {
+	return image.KernelRef{
 		Suite: t.Kernel.Suite, DebArch: a.DebianArch, Package: t.Kernel.Package, Flavour: t.Kernel.Flavour,
 		UnpackBzImage: a.BootVmlinux,
-	})
+	}
 }
 
 // BTF gives the target's BTF file, the kernel's own, or one generated
@@ -45,7 +62,7 @@ func (d DebianKernels) BTF(ctx context.Context, t matrix.Target, a arch.Arch, k 
 		return nil, "", fmt.Errorf("local kernel %s has no BTF (CONFIG_DEBUG_INFO_BTF is not set): give the target a btf: file "+
 			"(pahole --btf_encode_detached=FILE vmlinux makes one from a vmlinux with debug info)", k.Vmlinuz)
 	}
-	return d.Fetcher.KernelBTF(ctx, k, a.DebianArch)
+	return d.Fetcher.KernelBTF(ctx, k, a.DebianArch, d.BTFRecipe)
 }
 
 func fileBTF(path string) (*result.BTF, string, error) {

@@ -171,7 +171,11 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 		return fail(result.OutcomeConfigError, err.Error())
 	}
 	if err != nil {
-		return fail(result.OutcomeInfraError, err.Error())
+		outcome := result.OutcomeInfraError
+		if errors.Is(err, image.ErrLock) {
+			outcome = result.OutcomeConfigError // the lock is wrong, not the host
+		}
+		return fail(outcome, err.Error())
 	}
 	k := g.kernel
 	planned = g.planned

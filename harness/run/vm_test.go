@@ -103,9 +103,11 @@ func vmOptions(t testing.TB, cacheDir string, catalogue string, targets ...strin
 	requireVM(t, arches...)
 	f, _, err := image.NewFetcher(image.FetcherConfig{CacheDir: cacheDir, Logf: t.Logf})
 	require.NoError(t, err)
+	recipe, err := image.ReadBTFRecipe(ksystest.Data, "images/btf.yaml")
+	require.NoError(t, err)
 	return Options{
 		Matrix: m, Catalogue: cat, Targets: sel, OutDir: t.TempDir(), Jobs: 2,
-		Kernels: DebianKernels{Fetcher: f}, Backend: vm.QEMU{}, Agents: testAgents(t), Builtin: ksystest.Data, Logf: t.Logf,
+		Kernels: DebianKernels{Fetcher: f, BTFRecipe: recipe}, Backend: vm.QEMU{}, Agents: testAgents(t), Builtin: ksystest.Data, Logf: t.Logf,
 	}
 }
 
