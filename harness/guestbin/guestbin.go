@@ -1,10 +1,10 @@
 // Package guestbin builds the Go programs a guest runs (the agent that is
 // its PID 1, the 32-bit compat helper, the Go workloads) for each guest
-// arch, from Go source the ksystest binary carries. An installed ksystest therefore works from any
-// directory: the first run builds each program with the go tool, later
-// runs find it in the cache, keyed by a hash of that source and the target
-// port, so nothing is rebuilt unless its inputs changed. It imports arch
-// and image (for the cache), nothing that boots.
+// arch, from Go source the ksystest binary carries. An installed ksystest
+// therefore works from any directory: the first run builds each program
+// with the go tool, later runs find it in the cache, keyed by a hash of
+// that source and the target port, so nothing is rebuilt unless its inputs
+// changed. It imports arch and image (for the cache), nothing that boots.
 package guestbin
 
 import (

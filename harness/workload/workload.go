@@ -39,9 +39,9 @@ const (
 	HTTPGet = "workloads/httpget"
 )
 
-// Flags is how every C workload is compiled and linked: static, since a
+// flags is how every C workload is compiled and linked: static, since a
 // guest's initramfs has no C library, and -pthread for the threads.
-var Flags = []string{"-static", "-O2", "-pthread"}
+var flags = []string{"-static", "-O2", "-pthread"}
 
 // Builder compiles C workloads for guest arches.
 type Builder struct {
@@ -72,7 +72,7 @@ func (b *Builder) Path(ctx context.Context, dir string, a arch.Arch) (string, er
 	}
 	// Everything the program is made from; its hash names the entry.
 	from := fmt.Sprintf("%s for %s from source %s, compiled by %s (%s) with libc.a %s, flags %s",
-		dir, a.Name, srcHash, tc.CC, tc.Version, tc.LibcHash, strings.Join(Flags, " "))
+		dir, a.Name, srcHash, tc.CC, tc.Version, tc.LibcHash, strings.Join(flags, " "))
 	sum := sha256.Sum256([]byte(from))
 	key := hex.EncodeToString(sum[:8])
 	name := strings.ReplaceAll(dir, "/", "-") + "." + a.Name
@@ -105,7 +105,7 @@ func (b *Builder) compile(ctx context.Context, tc *Toolchain, dir string, files 
 		b.Logf("compiling %s for %s with %s", dir, tc.Arch.Name, tc.CC)
 	}
 	out := filepath.Join(tmp, path.Base(dir))
-	args := append(append(append([]string{}, Flags...), "-o", out), units...)
+	args := append(append(append([]string{}, flags...), "-o", out), units...)
 	c := exec.CommandContext(ctx, tc.CC, args...)
 	c.Dir = src
 	// The C locale keeps gcc's messages in English for the error.
