@@ -288,7 +288,11 @@ var table = map[string]Arch{
 	// CONFIG_ARCH_HAS_SYSCALL_WRAPPER. The 5KEc has no FPU, so Go programs
 	// are built soft-float rather than trapping into the kernel's FPU
 	// emulator. The kernel runs o32 programs (CONFIG_MIPS32_O32), which Go
-	// builds as GOARCH=mipsle.
+	// builds as GOARCH=mipsle. C programs cannot avoid the FPU: Debian's
+	// static glibc is hard-float and uses it from startup on, so on the
+	// 5KEc they depend on the kernel's FPU emulator, and under qemu-user
+	// (which has none) they run only on a CPU with an FPU, its default:
+	// with -cpu 5KEc the client dies of SIGILL before main.
 	"mips64el": {
 		Name:          "mips64el",
 		UnameMachine:  "mips64",
