@@ -44,7 +44,7 @@ func TestPackageHTTPGet(t *testing.T) {
 					}
 					t.Skipf("running %s programs needs %s-static (package qemu-user-static)", name, a.QEMUUser)
 				}
-				argv = []string{q}
+				argv = []string{q, "-cpu", a.CPU} // the guest's CPU
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()

@@ -56,7 +56,11 @@ func hostArch(t testing.TB) arch.Arch {
 }
 
 // runner returns how to run a's programs here: directly on a's own host,
-// else under qemu-user.
+// else under qemu-user emulating the guest's CPU, so that a compiler
+// defaulting to instructions the guest lacks is caught here. A guest CPU
+// without an FPU (the table builds Go soft-float for it) is the exception:
+// qemu-user has no FPU emulator, the guest kernel does, so its default CPU
+// stands in.
 func runner(t testing.TB, a arch.Arch) []string {
 	t.Helper()
 	if a.Native() {
@@ -64,7 +68,10 @@ func runner(t testing.TB, a arch.Arch) []string {
 	}
 	for _, q := range []string{a.QEMUUser + "-static", a.QEMUUser} {
 		if p, err := exec.LookPath(q); err == nil {
-			return []string{p}
+			if a.Go.GOMIPS64 == "softfloat" || a.Go.GOMIPS == "softfloat" {
+				return []string{p}
+			}
+			return []string{p, "-cpu", a.CPU}
 		}
 	}
 	skipOrFail(t, "running "+a.Name+" programs needs "+a.QEMUUser+" (package qemu-user-static)")
