@@ -1,8 +1,8 @@
 // Package ksystest carries what an installed ksystest needs besides its
 // code: the default matrix and case catalogue, ksystest's own probe
-// objects and headers, and the Go source of the guest programs, which it
-// builds for each guest arch on first use (harness/guestbin). It is data
-// only and imports nothing from the project.
+// objects and headers, and the source of the guest programs, which it
+// builds for each guest arch on first use (harness/guestbin,
+// harness/workload). It is data only and imports nothing from the project.
 package ksystest
 
 import (
@@ -19,12 +19,14 @@ import (
 var Data embed.FS
 
 // guestSource is every package the guest programs import from this module,
-// with go.mod and go.sum. A test checks it against `go list -deps`.
+// with go.mod and go.sum, and the workloads, Go and C. A test checks it
+// against `go list -deps`.
 //
 //go:embed go.mod go.sum
-//go:embed cmd/ksystest-agent cmd/ksystest-compat
+//go:embed cmd/ksystest-agent cmd/ksystest-compat workloads
 //go:embed harness/agent harness/proto harness/trigger harness/arch harness/syscalls
 var guestSource embed.FS
 
-// GuestSource is the module source the guest programs build from.
+// GuestSource is the module source the guest programs build from: the Go
+// ones with harness/guestbin, the C ones with harness/workload.
 func GuestSource() fs.FS { return guestSource }

@@ -1,10 +1,12 @@
 // Package arch is the one table of per-architecture facts: which QEMU runs a
-// guest, how it boots, which Go and BPF targets build for it, and how much
-// slower it is under emulation. No other package switches on an architecture
-// name; they read a field here. It imports nothing from the project.
+// guest, how it boots, which Go, BPF and C compilers build for it, what its
+// programs look like, and how much slower it is under emulation. No other
+// package switches on an architecture name; they read a field here. It
+// imports nothing from the project.
 package arch
 
 import (
+	"debug/elf"
 	"fmt"
 	"runtime"
 	"sort"
@@ -70,6 +72,26 @@ type Arch struct {
 
 	// Slowdown scales boot and progress deadlines under emulation.
 	Slowdown float64
+
+	// CrossCC is the gcc that builds C programs for this arch's guests
+	// (the workload client, static with glibc), as Debian names it.
+	// CrossCCPackage is the Debian package providing it and
+	// CrossLibcPackage the static C library it links; on a host of this
+	// arch Debian has no cross compiler to it, and gcc and libc6-dev
+	// provide both (harness/workload).
+	CrossCC          string
+	CrossCCPackage   string
+	CrossLibcPackage string
+	// QEMUUser runs this arch's programs on a host of another (Debian's
+	// qemu-user; qemu-user-static names it with "-static" appended), so
+	// that guest programs can be tried without booting a guest.
+	QEMUUser string
+	// ELFMachine, ELFClass and ELFData are what the ELF header of this
+	// arch's programs says: a check that a program built for a guest
+	// really is for it.
+	ELFMachine elf.Machine
+	ELFClass   elf.Class
+	ELFData    elf.Data
 }
 
 // GoTarget is a Go port a guest program is built for.
@@ -162,6 +184,14 @@ var table = map[string]Arch{
 		Compat:        &GoTarget{GOARCH: "386"},
 		TLS:           TLSRead{Regset: 1, Offset: 21 * 8, Size: 8}, // user_regs_struct.fs_base
 		Slowdown:      1.5,
+
+		CrossCC:          "x86_64-linux-gnu-gcc",
+		CrossCCPackage:   "gcc-x86-64-linux-gnu",
+		CrossLibcPackage: "libc6-dev-amd64-cross",
+		QEMUUser:         "qemu-x86_64",
+		ELFMachine:       elf.EM_X86_64,
+		ELFClass:         elf.ELFCLASS64,
+		ELFData:          elf.ELFDATA2LSB,
 	},
 	"arm64": {
 		Name:          "arm64",
@@ -186,6 +216,14 @@ var table = map[string]Arch{
 		Compat:   &GoTarget{GOARCH: "arm", GOARM: "7"},
 		TLS:      TLSRead{Regset: 0x401, Offset: 0, Size: 8}, // NT_ARM_TLS: tpidr_el0
 		Slowdown: 1,
+
+		CrossCC:          "aarch64-linux-gnu-gcc",
+		CrossCCPackage:   "gcc-aarch64-linux-gnu",
+		CrossLibcPackage: "libc6-dev-arm64-cross",
+		QEMUUser:         "qemu-aarch64",
+		ELFMachine:       elf.EM_AARCH64,
+		ELFClass:         elf.ELFCLASS64,
+		ELFData:          elf.ELFDATA2LSB,
 	},
 	"s390x": {
 		Name:          "s390x",
@@ -206,6 +244,14 @@ var table = map[string]Arch{
 		HostGOARCH:    "s390x",
 		TLS:           TLSRead{Regset: 1, Offset: 16 + 16*8, Size: 8}, // acrs[0]:acrs[1] after psw and gprs
 		Slowdown:      2,
+
+		CrossCC:          "s390x-linux-gnu-gcc",
+		CrossCCPackage:   "gcc-s390x-linux-gnu",
+		CrossLibcPackage: "libc6-dev-s390x-cross",
+		QEMUUser:         "qemu-s390x",
+		ELFMachine:       elf.EM_S390,
+		ELFClass:         elf.ELFCLASS64,
+		ELFData:          elf.ELFDATA2MSB,
 	},
 	// 32-bit arm never selects CONFIG_ARCH_HAS_SYSCALL_WRAPPER: the real
 	// kernel on the other side of BPF_KSYSCALL's LINUX_HAS_SYSCALL_WRAPPER.
@@ -229,12 +275,24 @@ var table = map[string]Arch{
 		HostGOARCH:    "arm",
 		TLS:           TLSRead{ThreadArea: 22},
 		Slowdown:      2,
+
+		CrossCC:          "arm-linux-gnueabihf-gcc",
+		CrossCCPackage:   "gcc-arm-linux-gnueabihf",
+		CrossLibcPackage: "libc6-dev-armhf-cross",
+		QEMUUser:         "qemu-arm",
+		ELFMachine:       elf.EM_ARM,
+		ELFClass:         elf.ELFCLASS32,
+		ELFData:          elf.ELFDATA2LSB,
 	},
 	// A 64-bit kernel without the syscall wrapper: mips never selects
 	// CONFIG_ARCH_HAS_SYSCALL_WRAPPER. The 5KEc has no FPU, so Go programs
 	// are built soft-float rather than trapping into the kernel's FPU
 	// emulator. The kernel runs o32 programs (CONFIG_MIPS32_O32), which Go
-	// builds as GOARCH=mipsle.
+	// builds as GOARCH=mipsle. C programs cannot avoid the FPU: Debian's
+	// static glibc is hard-float and uses it from startup on, so on the
+	// 5KEc they depend on the kernel's FPU emulator, and under qemu-user
+	// (which has none) they run only on a CPU with an FPU, its default:
+	// with -cpu 5KEc the client dies of SIGILL before main.
 	"mips64el": {
 		Name:          "mips64el",
 		UnameMachine:  "mips64",
@@ -255,6 +313,14 @@ var table = map[string]Arch{
 		Compat:        &GoTarget{GOARCH: "mipsle", GOMIPS: "softfloat"},
 		TLS:           TLSRead{ThreadArea: 25},
 		Slowdown:      2,
+
+		CrossCC:          "mips64el-linux-gnuabi64-gcc",
+		CrossCCPackage:   "gcc-mips64el-linux-gnuabi64",
+		CrossLibcPackage: "libc6-dev-mips64el-cross",
+		QEMUUser:         "qemu-mips64el",
+		ELFMachine:       elf.EM_MIPS,
+		ELFClass:         elf.ELFCLASS64,
+		ELFData:          elf.ELFDATA2LSB,
 	},
 	// Debian's ppc64el kernels select the syscall wrapper, whose entry
 	// points carry no arch prefix: sys_NAME itself takes the pt_regs.
@@ -277,6 +343,14 @@ var table = map[string]Arch{
 		HostGOARCH:    "ppc64le",
 		TLS:           TLSRead{Regset: 1, Offset: 13 * 8, Size: 8}, // gpr[13]
 		Slowdown:      3,
+
+		CrossCC:          "powerpc64le-linux-gnu-gcc",
+		CrossCCPackage:   "gcc-powerpc64le-linux-gnu",
+		CrossLibcPackage: "libc6-dev-ppc64el-cross",
+		QEMUUser:         "qemu-ppc64le",
+		ELFMachine:       elf.EM_PPC64,
+		ELFClass:         elf.ELFCLASS64,
+		ELFData:          elf.ELFDATA2LSB,
 	},
 	// A 32-bit x86 kernel: native socketcall and mmap2 users, the ia32
 	// register names, and x86 BPF objects built for x86_64's pt_regs.
@@ -300,6 +374,14 @@ var table = map[string]Arch{
 		BootVmlinux:   true,
 		TLS:           TLSRead{ThreadArea: 25, UserDesc: true},
 		Slowdown:      1.5,
+
+		CrossCC:          "i686-linux-gnu-gcc",
+		CrossCCPackage:   "gcc-i686-linux-gnu",
+		CrossLibcPackage: "libc6-dev-i386-cross",
+		QEMUUser:         "qemu-i386",
+		ELFMachine:       elf.EM_386,
+		ELFClass:         elf.ELFCLASS32,
+		ELFData:          elf.ELFDATA2LSB,
 	},
 	"riscv64": {
 		Name:          "riscv64",
@@ -324,6 +406,14 @@ var table = map[string]Arch{
 		HostGOARCH:      "riscv64",
 		TLS:             TLSRead{Regset: 1, Offset: 4 * 8, Size: 8}, // user_regs_struct.tp
 		Slowdown:        1.5,
+
+		CrossCC:          "riscv64-linux-gnu-gcc",
+		CrossCCPackage:   "gcc-riscv64-linux-gnu",
+		CrossLibcPackage: "libc6-dev-riscv64-cross",
+		QEMUUser:         "qemu-riscv64",
+		ELFMachine:       elf.EM_RISCV,
+		ELFClass:         elf.ELFCLASS64,
+		ELFData:          elf.ELFDATA2LSB,
 	},
 }
 
@@ -378,6 +468,16 @@ func BPFTargets() []BPFTarget {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Suffix() < out[j].Suffix() })
 	return out
+}
+
+// MatchELF reports whether f is a program for this arch: its machine,
+// word size and byte order.
+func (a Arch) MatchELF(f *elf.File) error {
+	if f.Machine != a.ELFMachine || f.Class != a.ELFClass || f.Data != a.ELFData {
+		return fmt.Errorf("built for %s %s %s, not %s's %s %s %s",
+			f.Machine, f.Class, f.Data, a.Name, a.ELFMachine, a.ELFClass, a.ELFData)
+	}
+	return nil
 }
 
 // Native reports whether a guest of this arch runs natively on this host,

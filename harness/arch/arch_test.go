@@ -1,7 +1,9 @@
 package arch
 
 import (
+	"debug/elf"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -50,4 +52,36 @@ func TestTargets(t *testing.T) {
 	a, err := ByGOARCH("386")
 	require.NoError(t, err)
 	assert.Equal(t, "i386", a.Name)
+}
+
+// Debian names a cross compiler's package after its triplet and the static
+// libc's after the Debian arch: a typo here would have users install a
+// package that does not exist.
+func TestCrossToolchainNames(t *testing.T) {
+	for _, a := range All() {
+		triplet, ok := strings.CutSuffix(a.CrossCC, "-gcc")
+		assert.True(t, ok, "%s: CrossCC %q is not a gcc", a.Name, a.CrossCC)
+		assert.Equal(t, "gcc-"+strings.ReplaceAll(triplet, "_", "-"), a.CrossCCPackage, a.Name)
+		assert.Equal(t, "libc6-dev-"+a.DebianArch+"-cross", a.CrossLibcPackage, a.Name)
+	}
+}
+
+func TestMatchELF(t *testing.T) {
+	s390x, err := Lookup("s390x")
+	require.NoError(t, err)
+	arm64, err := Lookup("arm64")
+	require.NoError(t, err)
+	header := func(a Arch) *elf.File {
+		return &elf.File{FileHeader: elf.FileHeader{Machine: a.ELFMachine, Class: a.ELFClass, Data: a.ELFData}}
+	}
+	assert.NoError(t, s390x.MatchELF(header(s390x)))
+	assert.EqualError(t, s390x.MatchELF(header(arm64)),
+		"built for EM_AARCH64 ELFCLASS64 ELFDATA2LSB, not s390x's EM_S390 ELFCLASS64 ELFDATA2MSB")
+
+	// Same machine, other byte order: mips64 is not mips64el.
+	mips, err := Lookup("mips64el")
+	require.NoError(t, err)
+	be := header(mips)
+	be.Data = elf.ELFDATA2MSB
+	assert.Error(t, mips.MatchELF(be))
 }

@@ -1,10 +1,10 @@
-// Package guestbin builds the programs a guest runs (the agent that is its
-// PID 1, the 32-bit compat helper) for each guest arch, from Go source the
-// ksystest binary carries. An installed ksystest therefore works from any
-// directory: the first run builds each program with the go tool, later
-// runs find it in the cache, keyed by a hash of that source and the target
-// port, so nothing is rebuilt unless its inputs changed. It imports arch
-// and image (for the cache), nothing that boots.
+// Package guestbin builds the Go programs a guest runs (the agent that is
+// its PID 1, the 32-bit compat helper, the Go workloads) for each guest
+// arch, from Go source the ksystest binary carries. An installed ksystest
+// therefore works from any directory: the first run builds each program
+// with the go tool, later runs find it in the cache, keyed by a hash of
+// that source and the target port, so nothing is rebuilt unless its inputs
+// changed. It imports arch and image (for the cache), nothing that boots.
 package guestbin
 
 import (
@@ -52,26 +52,37 @@ type Builder struct {
 // ErrNoGo means the go tool is missing: building guest programs needs it.
 var ErrNoGo = errors.New("the go tool is needed to build ksystest's guest programs (install Go, or pass --agent-dir with prebuilt ones)")
 
-// Path returns the program cmd built for port t, building it when the
-// cache has none for this source.
+// Path returns the program cmd (Agent, Compat: a directory under cmd/)
+// built for port t, building it when the cache has none for this source.
 func (b *Builder) Path(ctx context.Context, cmd string, t arch.GoTarget) (string, error) {
+	return b.Package(ctx, "cmd/"+cmd, t)
+}
+
+// Package returns the main package in directory dir of the source (slash
+// separated, from the module's root: "workloads/httpget") built for port
+// t, building it when the cache has none for this source. Programs that
+// are not ksystest's commands, such as workloads, live outside cmd/.
+func (b *Builder) Package(ctx context.Context, dir string, t arch.GoTarget) (string, error) {
+	if !fs.ValidPath(dir) || dir == "." {
+		return "", fmt.Errorf("build %q: not a package directory of the source", dir)
+	}
 	hash, err := b.hash()
 	if err != nil {
 		return "", err
 	}
-	name := cmd + "." + t.Key()
+	name := strings.ReplaceAll(dir, "/", "-") + "." + t.Key()
 	out := b.Cache.Path("guest", hash[:16], name)
-	from := fmt.Sprintf("%s for %s from guest source %s", cmd, t, hash)
+	from := fmt.Sprintf("%s for %s from guest source %s", dir, t, hash)
 	_, err = b.Cache.File(ctx, "guest-"+hash[:16]+"-"+name, out, from, func(tmp string) (string, error) {
-		return b.build(ctx, hash, cmd, t, tmp)
+		return b.build(ctx, hash, dir, t, tmp)
 	})
 	if err != nil {
-		return "", fmt.Errorf("build %s for %s: %w", cmd, t, err)
+		return "", fmt.Errorf("build %s for %s: %w", dir, t, err)
 	}
 	return out, nil
 }
 
-func (b *Builder) build(ctx context.Context, hash, cmd string, t arch.GoTarget, tmp string) (string, error) {
+func (b *Builder) build(ctx context.Context, hash, dir string, t arch.GoTarget, tmp string) (string, error) {
 	goTool := b.Go
 	if goTool == "" {
 		goTool = "go"
@@ -84,10 +95,10 @@ func (b *Builder) build(ctx context.Context, hash, cmd string, t arch.GoTarget, 
 		return "", err
 	}
 	if b.Logf != nil {
-		b.Logf("building %s for %s", cmd, t)
+		b.Logf("building %s for %s", dir, t)
 	}
-	out := filepath.Join(tmp, cmd)
-	c := exec.CommandContext(ctx, goTool, "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./cmd/"+cmd)
+	out := filepath.Join(tmp, path.Base(dir))
+	c := exec.CommandContext(ctx, goTool, "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./"+dir)
 	c.Dir = src
 	c.Env = append(cleanEnv(os.Environ()), t.Env()...)
 	c.Env = append(c.Env, "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=-mod=readonly")
