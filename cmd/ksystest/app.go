@@ -61,6 +61,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"init", "write a starter ksystest.yaml for the probes in a directory", cmdInit},
 		{"run", "boot the matrix's guests and check every case", cmdRun},
 		{"list", "print the targets a run would boot (--only, --shard)", cmdList},
 		{"lock", "pin the exact kernel each target boots in the matrix's lock file (--update, --check)", cmdLock},

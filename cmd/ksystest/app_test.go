@@ -138,3 +138,23 @@ func TestDefaultTargetsUseTheBuiltinLock(t *testing.T) {
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, errs, "pins its targets by ksystest's images/kernels.lock, carried in ksystest itself")
 }
+
+// init writes a config that loads, and will not overwrite one.
+func TestInit(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"syscall_macro.bpf.c", "regs.h"} {
+		data, err := os.ReadFile(filepath.Join("../../examples/syscall-macro", f))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, f), data, 0o644))
+	}
+	code, _, errs := runCLI(t, "init", dir)
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, errs, "1 collections, 2 cases")
+	code, out, errs := runCLI(t, "list", "--matrix", filepath.Join(dir, "ksystest.yaml"), "--only", "arm64-6.1")
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "arm64-6.1")
+
+	code, _, errs = runCLI(t, "init", dir)
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errs, "exists: give --force to overwrite it")
+}
