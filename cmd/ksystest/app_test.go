@@ -5,6 +5,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -157,4 +159,20 @@ func TestInit(t *testing.T) {
 	code, _, errs = runCLI(t, "init", dir)
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, errs, "exists: give --force to overwrite it")
+}
+
+// The reusable workflow other repositories call uses only flags ksystest
+// has (actionlint checks the rest of it in make lint).
+func TestReusableWorkflowFlags(t *testing.T) {
+	data, err := os.ReadFile("../../.github/workflows/ksystest.yml")
+	require.NoError(t, err)
+	re := regexp.MustCompile(`ksystest (run|merge|doctor)\b([^\n]*)`)
+	calls := re.FindAllStringSubmatch(string(data), -1)
+	require.NotEmpty(t, calls)
+	for _, c := range calls {
+		_, _, help := runCLI(t, c[1], "-h")
+		for _, f := range regexp.MustCompile(`\s(--[a-z-]+)`).FindAllStringSubmatch(c[2], -1) {
+			assert.Contains(t, help, "  -"+strings.TrimPrefix(f[1], "--")+" ", "ksystest %s has no %s", c[1], f[1])
+		}
+	}
 }
