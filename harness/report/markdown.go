@@ -72,6 +72,13 @@ func Markdown(w io.Writer, r *result.Run, logBase string) error {
 		}
 	}
 
+	var warnings strings.Builder
+	writeLoaderNotes(&warnings, r, "")
+	writeWarnings(&warnings, r, "    ")
+	if warnings.Len() > 0 {
+		fmt.Fprintf(w, "\n### Notes\n\n```%s```\n", warnings.String())
+	}
+
 	var failures strings.Builder
 	for _, c := range r.Cells {
 		writeEvidence(&failures, c)

@@ -106,11 +106,64 @@ func Table(w io.Writer, r *result.Run) error {
 		fmt.Fprintln(w)
 		writeQuirkTable(w, quirks, archesOf(r))
 	}
+	writeLoaderNotes(w, r, "  ")
+	writeWarnings(w, r, "  | ")
 	for _, c := range r.Cells {
 		writeEvidence(w, c)
 	}
 	fmt.Fprintf(w, "\n%s in %.1fs\n", summary(r), r.WallSec)
 	return nil
+}
+
+// writeLoaderNotes says where the loader did not resolve
+// LINUX_HAS_SYSCALL_WRAPPER itself (ksystest resolved it from the guest's
+// kallsyms), or resolved it against the kernel: both are findings about
+// the loader that every user of BPF_KSYSCALL on that kernel meets.
+func writeLoaderNotes(w io.Writer, r *result.Run, indent string) {
+	var lines []string
+	for _, c := range r.Cells {
+		wr := c.Wrapper
+		if wr == nil {
+			continue
+		}
+		if strings.HasPrefix(wr.ResolvedBy, "ksystest") {
+			lines = append(lines, fmt.Sprintf("%s%s: LINUX_HAS_SYSCALL_WRAPPER resolved by %s", indent, c.Target, wr.ResolvedBy))
+		}
+		if wr.LoaderWrong {
+			lines = append(lines, fmt.Sprintf("%s%s: the loader's LINUX_HAS_SYSCALL_WRAPPER is wrong for this kernel, as predicted: %s", indent, c.Target, wr.Note))
+		}
+	}
+	if len(lines) > 0 {
+		fmt.Fprintf(w, "\nloader notes:\n%s\n", strings.Join(lines, "\n"))
+	}
+}
+
+// writeWarnings shows what the compiler said about users' collections,
+// once per collection and text, with the targets it was said for:
+// warnings are never silenced, and a warning is often the first sign of
+// a bug on one arch.
+func writeWarnings(w io.Writer, r *result.Run, indent string) {
+	type said struct{ collection, text string }
+	var order []said
+	targets := map[said][]string{}
+	for _, c := range r.Cells {
+		for _, b := range c.Builds {
+			if b.Warnings == "" {
+				continue
+			}
+			k := said{b.Collection, b.Warnings}
+			if _, ok := targets[k]; !ok {
+				order = append(order, k)
+			}
+			targets[k] = append(targets[k], c.Target)
+		}
+	}
+	for _, k := range order {
+		fmt.Fprintf(w, "\nthe compiler warned about collection %s (%s):\n", k.collection, strings.Join(targets[k], ", "))
+		for _, l := range strings.Split(k.text, "\n") {
+			fmt.Fprintf(w, "%s%s\n", indent, l)
+		}
+	}
 }
 
 func quirksOf(r *result.Run) []result.QuirkRow {
