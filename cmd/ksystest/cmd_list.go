@@ -17,7 +17,7 @@ has a lock), its cases and its estimated cost (what shards are balanced
 by). Nothing is fetched or booted.`, s)
 	var (
 		matrixFile = fs.String("matrix", "", matrixUsage)
-		only       = fs.String("only", "", "only targets whose name matches this glob")
+		only       = fs.String("only", "", "only targets whose name matches one of these comma-separated globs")
 		shard      = fs.String("shard", "", "only shard K/N")
 	)
 	if help, err := parseFlags(fs, args); help || err != nil {

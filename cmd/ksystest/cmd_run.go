@@ -56,7 +56,7 @@ in DIR/TARGET/console.log.`, s)
 	var (
 		matrixFile = fs.String("matrix", "", matrixUsage)
 		outDir     = fs.String("out", "ksystest-out", "output directory")
-		only       = fs.String("only", "", "run only targets whose name matches this glob (e.g. 'arm64*')")
+		only       = fs.String("only", "", "run only targets whose name matches one of these comma-separated globs (e.g. 'arm64*,x86_64-6.1')")
 		shard      = fs.String("shard", "", "run shard K/N of the selected targets (deterministic, balanced by cost)")
 		// One more guest than CPUs: TCG guests wait on I/O often enough
 		// that 3 guests on 2 cores finish the default matrix in 4.3s

@@ -381,20 +381,24 @@ func (m *Matrix) Catalogue() (*Catalogue, error) {
 	return out, nil
 }
 
-// Select returns the targets whose name matches the glob pattern; an empty
-// pattern selects all.
+// Select returns the targets whose name matches one of the pattern's
+// comma-separated globs ("x86_64-*,arm64-6.1"); an empty pattern selects
+// all.
 func (m *Matrix) Select(pattern string) ([]Target, error) {
 	if pattern == "" {
 		return m.Targets.List, nil
 	}
 	var out []Target
 	for _, t := range m.Targets.List {
-		ok, err := filepath.Match(pattern, t.Name)
-		if err != nil {
-			return nil, fmt.Errorf("--only %q: %w", pattern, err)
-		}
-		if ok {
-			out = append(out, t)
+		for _, glob := range strings.Split(pattern, ",") {
+			ok, err := filepath.Match(strings.TrimSpace(glob), t.Name)
+			if err != nil {
+				return nil, fmt.Errorf("--only %q: %w", pattern, err)
+			}
+			if ok {
+				out = append(out, t)
+				break
+			}
 		}
 	}
 	return out, nil

@@ -271,6 +271,10 @@ func TestSelect(t *testing.T) {
 	sel, err = m.Select("*-6.1")
 	require.NoError(t, err)
 	assert.Len(t, sel, 7)
+	sel, err = m.Select("x86_64-6.1, arm64-*")
+	require.NoError(t, err)
+	require.Len(t, sel, 4)
+	assert.Equal(t, "x86_64-6.1", sel[0].Name, "matrix order, not the pattern's")
 	_, err = m.Select("[")
 	assert.Error(t, err)
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,6 +21,7 @@ import (
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/result"
 	"github.com/ksystest/ksystest/harness/vm"
+	"github.com/ksystest/ksystest/internal/vmtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -32,31 +32,7 @@ import (
 
 func requireVM(t testing.TB, arches ...string) {
 	t.Helper()
-	var missing []string
-	for _, name := range arches {
-		a, err := arch.Lookup(name)
-		require.NoError(t, err)
-		if _, err := exec.LookPath(a.QEMU); err != nil {
-			missing = append(missing, fmt.Sprintf("%s (package %s)", a.QEMU, a.QEMUPackage))
-		}
-	}
-	if _, err := os.Stat(image.DefaultKeyring); err != nil {
-		missing = append(missing, "the Debian archive keyring (package debian-archive-keyring)")
-	}
-	if _, err := exec.LookPath("go"); err != nil {
-		missing = append(missing, "the go tool (to build the agent)")
-	}
-	if len(missing) == 0 {
-		if testing.Short() && os.Getenv("CI") != "true" {
-			t.Skip("VM test; -short")
-		}
-		return
-	}
-	msg := "VM test needs " + strings.Join(missing, ", ") + "; `make deps` installs them"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	vmtest.Require(t, arches)
 }
 
 var (
