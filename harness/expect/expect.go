@@ -289,6 +289,9 @@ func judgePrediction(p matrix.Prediction, def matrix.Planned, got proto.CaseResu
 			return gone()
 		}
 		a, b := p.Swap[0]-1, p.Swap[1]-1
+		if min(a, b) < 0 || max(a, b) >= min(len(row), len(got.Passed)) {
+			return result.Fail, fmt.Sprintf("predicted %s, but the agent's record is malformed: captured %#x, passed %#x", p, row, got.Passed)
+		}
 		swapped := row[a] == got.Passed[b] && row[b] == got.Passed[a]
 		for i := range args {
 			if i != a && i != b && !args[i].OK {
@@ -319,7 +322,7 @@ func judgePrediction(p matrix.Prediction, def matrix.Planned, got proto.CaseResu
 			return gone()
 		}
 		for i, r := range p.Regs {
-			if i >= len(row) || r > len(got.Regs) || row[i] != got.Regs[r-1] {
+			if i >= len(row) || r < 1 || r > len(got.Regs) || row[i] != got.Regs[r-1] {
 				return result.Fail, fmt.Sprintf("predicted it %s, but: %s", p, describe(def, got.Passed, args))
 			}
 			if !args[i].OK {
@@ -421,7 +424,7 @@ func explain(captured uint64, self int, got proto.CaseResult, defs []matrix.ArgD
 			return fmt.Sprintf("equals passed arg %d (%s)", j+1, defs[j].Name)
 		}
 	}
-	for j := got.NArgs; j < len(got.Regs); j++ {
+	for j := max(got.NArgs, 0); j < len(got.Regs); j++ {
 		if captured == got.Regs[j] {
 			return fmt.Sprintf("what register %d carried (not an argument of this call)", j+1)
 		}
@@ -554,8 +557,13 @@ func oracle(def matrix.Planned, archName string, got proto.CaseResult, args []re
 		return o
 	}
 	o.NR, o.Args = rec.NR, rec.Args
+	if len(rec.Args) < len(got.Regs) {
+		o.Status = result.OracleDisagrees
+		o.Note = fmt.Sprintf("malformed record: %d values %#x for the %d registers the agent passed %#x", len(rec.Args), rec.Args, len(got.Regs), got.Regs)
+		return o
+	}
 	for i, r := range got.Regs {
-		if i >= len(rec.Args) || rec.Args[i] != r {
+		if rec.Args[i] != r {
 			o.Status = result.OracleDisagrees
 			o.Note = fmt.Sprintf("register %d is %#x there, the agent passed %#x", i+1, rec.Args[i], r)
 			return o

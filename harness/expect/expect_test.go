@@ -301,3 +301,39 @@ func TestCaptureSets(t *testing.T) {
 	assert.Equal(t, "no global arg1_core in the collection", c.Sets[1].Args[0].Note)
 	assert.Nil(t, c.Sets[1].Args[0].Captured)
 }
+
+// What the guest sends is untrusted: a record shorter than what it
+// stands for is a failure that shows the record, never a panic.
+func TestMalformedRecordsFail(t *testing.T) {
+	regs := []uint64{0x811, 0x2202, 0x3303, 0x4404, 0x5505, 0}
+	for name, tc := range map[string]struct {
+		arch string
+		got  proto.CaseResult
+		msg  string
+	}{
+		"oracle record shorter than the registers": {
+			arch: "x86_64",
+			got: proto.CaseResult{Passed: cloneArgs, Regs: regs, NR: 56, Captures: [][]uint64{cloneArgs},
+				Oracle: []proto.OracleCall{{NR: 56, Args: []uint64{0x811, 0x2202}}}},
+			msg: "syscall tracepoint disagrees: malformed record: 2 values [0x811 0x2202] for the 6 registers the agent passed",
+		},
+		"capture row too short for the predicted swap": {
+			arch: "s390x", got: proto.CaseResult{Passed: cloneArgs, Captures: [][]uint64{{0x2202}}},
+			msg: "predicted args 1 and 2 swapped, but the agent's record is malformed: captured [0x2202], passed [0x811 0x2202 0x3303 0x4404 0x5505]",
+		},
+		"passed values too short for the predicted swap": {
+			arch: "s390x", got: proto.CaseResult{Passed: cloneArgs[:1], Captures: [][]uint64{{0x2202, 0x811}}},
+			msg: "the agent's record is malformed: captured [0x2202 0x811], passed [0x811]",
+		},
+		"negative argument count": {
+			arch: "arm", got: proto.CaseResult{Passed: cloneArgs, NArgs: -3, Regs: regs, Captures: [][]uint64{{1, 2, 3, 4, 5}}},
+			msg: "arg 1 (flags) expected 0x811, captured 0x1",
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := Compare(planned(clone, tc.arch), tc.arch, tc.got)
+			assert.Equal(t, result.Fail, c.Verdict)
+			assert.Contains(t, c.Message, tc.msg)
+		})
+	}
+}
