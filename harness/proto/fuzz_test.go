@@ -1,0 +1,99 @@
+package proto
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var updateSeeds = flag.Bool("update-seeds", false, "rewrite the hand-made seeds in testdata/fuzz")
+
+// FuzzDecode: any console line decodes or gives an error without
+// panicking; a line without the marker is never an event; what decodes
+// has this version, and encoding it again loses nothing: what the host
+// reads is all it keeps (empty and absent lists are the same to it).
+func FuzzDecode(f *testing.F) {
+	f.Fuzz(func(t *testing.T, line []byte) {
+		e, err := Decode(line)
+		if !bytes.Contains(line, []byte(Marker)) {
+			require.ErrorIs(t, err, ErrNotEvent)
+			return
+		}
+		if err != nil {
+			require.False(t, errors.Is(err, ErrNotEvent), "a marked line is an event or an error")
+			return
+		}
+		require.Equal(t, Version, e.Version)
+		line = Encode(e)
+		again, err := Decode(line)
+		require.NoError(t, err)
+		require.Equal(t, string(line), string(Encode(again)))
+	})
+}
+
+// seedLines are FuzzDecode's hand-made seeds, committed under
+// testdata/fuzz/FuzzDecode/seed-NAME.
+func seedLines() map[string]string {
+	seven := uint64(7)
+	one := 1
+	lines := map[string]string{
+		"not-event":      "[    1.2] Booting Linux on physical CPU 0x0",
+		"garbled":        Marker + `{"v":2,"type":"ca`,
+		"old-version":    Marker + `{"v":1,"type":"done"}`,
+		"unknown-field":  Marker + `{"v":2,"type":"done","surprise":1}`,
+		"after-kernel":   "[    3.1] random: crng init done" + Marker + `{"v":2,"seq":9,"type":"done"}` + "\r",
+		"trailing-text":  Marker + `{"v":2,"type":"done"} [    3.1] x`,
+		"two-markers":    Marker + Marker + `{"v":2,"type":"done"}`,
+		"null-case":      Marker + `{"v":2,"type":"case","case":null}`,
+		"huge-number":    Marker + `{"v":2,"type":"case","case":{"name":"x","passed":[18446744073709551616]}}`,
+		"negative-nargs": Marker + `{"v":2,"type":"case","case":{"name":"x","nargs":-5,"regs":[1]}}`,
+	}
+	for name, e := range map[string]Event{
+		"hello": {Seq: 1, Type: EventHello, Hello: &Hello{Kernel: "6.1.0-50-arm64", Machine: "aarch64", GOARCH: "arm64", UptimeSec: 1.25}},
+		"case": {Seq: 2, Type: EventCase, Case: &CaseResult{Name: "clone-naive", Attach: "__arm64_sys_clone",
+			Passed: []uint64{0x811, 0x2202}, Regs: []uint64{0x811, 0x2202, 0, 0, 0, 0}, NArgs: 2, Ret: -1, Errno: 22,
+			Captures: [][]uint64{{0x2202, 0x811}, {}}, NR: 220, Oracle: []OracleCall{{NR: 220, Args: []uint64{0x811}, Deref: []uint64{1}}},
+			Effects: &Effects{ChildTID: 42, Parent: []uint32{42}, Child: []uint32{0}, Buffer: []bool{true}, TLS: 1, TLSWant: 1},
+			Sets:    []SetResult{{Values: []*uint64{&seven, nil}, Errors: []string{"", "no global"}, Rows: [][]uint64{{7}}}},
+			Runs:    map[string]uint64{"naive_clone": 1}, Section: "ksyscall/clone", AttachError: "a", LoadError: "b\nc", Error: "d"}},
+		"loaded": {Seq: 3, Type: EventLoaded, Loaded: &Loaded{Programs: []string{"p"}, LoadMillis: 12,
+			Wrapper:     Wrapper{Symbols: []string{"__arm64_sys_bpf"}, Loader: &one, ResolvedBy: "cilium/ebpf"},
+			Collections: []CollectionLoad{{Name: "ksystest", Programs: []string{"p"}, LoadMillis: 3, Error: "e"}}}},
+		"error": {Seq: 4, Type: EventError, Error: "mount tracefs: ENODEV"},
+		"done":  {Seq: 5, Type: EventDone},
+	} {
+		lines[name] = string(Encode(e))
+	}
+	return lines
+}
+
+// TestFuzzSeeds keeps the committed seeds what seedLines says; run it
+// with -update-seeds to write them.
+func TestFuzzSeeds(t *testing.T) {
+	seeds := seedLines()
+	for name, line := range seeds {
+		path := filepath.Join("testdata", "fuzz", "FuzzDecode", "seed-"+name)
+		want := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", line)
+		if *updateSeeds {
+			require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+			require.NoError(t, os.WriteFile(path, []byte(want), 0o644))
+			continue
+		}
+		got, err := os.ReadFile(path)
+		require.NoError(t, err, "run with -update-seeds to write")
+		assert.Equal(t, want, string(got), path)
+	}
+	committed, err := filepath.Glob(filepath.Join("testdata", "fuzz", "FuzzDecode", "seed-*"))
+	require.NoError(t, err)
+	for _, p := range committed {
+		_, ok := seeds[filepath.Base(p)[len("seed-"):]]
+		assert.True(t, ok, "%s is no seed of seedLines: remove it", p)
+	}
+}
