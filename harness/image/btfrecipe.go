@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/ksystest/ksystest/internal/yamlfile"
 )
 
 // BTFRecipe says how to make BTF for a kernel built without it: which
@@ -30,7 +32,7 @@ var placeholder = regexp.MustCompile(`\{[^{}]*\}`)
 // images/btf.yaml in ksystest.Data) as strictly as the matrix: every
 // problem with file, line and key.
 func ReadBTFRecipe(fsys fs.FS, name string) (*BTFRecipe, error) {
-	data, err := fs.ReadFile(fsys, name)
+	data, err := yamlfile.Read(fsys, name)
 	if err != nil {
 		return nil, err
 	}

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 
 	"github.com/goccy/go-yaml"
+	"github.com/ksystest/ksystest/internal/yamlfile"
 )
 
 // APIVersion is the format of the files under images/ (the kernel lock,
@@ -78,9 +80,9 @@ func (lk LockedKernel) asked() string {
 // ReadLock reads a lock file strictly: an unknown key, a wrong type or a
 // value that is not a plain Debian name is an error naming file and line.
 func ReadLock(file string) (*Lock, error) {
-	data, err := os.ReadFile(file)
+	data, err := yamlfile.Read(os.DirFS(filepath.Dir(file)), filepath.Base(file))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	return ParseLock(file, data)
 }

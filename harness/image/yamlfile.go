@@ -8,8 +8,8 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
+	"github.com/ksystest/ksystest/internal/yamlfile"
 )
 
 // The files under images/ (the kernel lock, the BTF recipe) are read as
@@ -27,7 +27,7 @@ func problemf(path, format string, args ...any) problem {
 // then calls check on what it decoded; every problem found is reported at
 // once, each at the line of its path.
 func decodeYAML(file string, data []byte, v any, check func() []problem) error {
-	if err := yaml.UnmarshalWithOptions(data, v, yaml.Strict()); err != nil {
+	if err := yamlfile.Decode(data, v); err != nil {
 		var yerr yaml.Error
 		if !errors.As(err, &yerr) || yerr.GetToken() == nil || yerr.GetToken().Position == nil {
 			return fmt.Errorf("%s: %w", file, err)
@@ -45,7 +45,7 @@ func decodeYAML(file string, data []byte, v any, check func() []problem) error {
 	if len(problems) == 0 {
 		return nil
 	}
-	doc, perr := parser.ParseBytes(data, 0)
+	doc, perr := yamlfile.Parse(data)
 	type located struct {
 		line int
 		err  error
@@ -78,7 +78,12 @@ func parentPath(path string) string {
 
 // lineOf is the line of the YAML path in doc, 0 when the file does not
 // have it (a missing key).
-func lineOf(doc *ast.File, path string) int {
+func lineOf(doc *ast.File, path string) (line int) {
+	defer func() {
+		if recover() != nil {
+			line = 0 // a path the YAML library cannot follow
+		}
+	}()
 	p, err := yaml.PathString("$." + path)
 	if err != nil {
 		return 0

@@ -1,9 +1,12 @@
 package matrix
 
 import (
+	"errors"
 	"fmt"
+	"net/netip"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/ksystest/ksystest/harness/arch"
@@ -252,6 +255,8 @@ func validateCases(cases []CaseDef) []Problem {
 			ap := fmt.Sprintf("%s.args[%d]", p, j)
 			if !valueRE.MatchString(string(a.Value)) {
 				add(ap+".value", "%q: want a number, 0xHEX, fd:/PATH, buf:N, socket:inet, sockaddr:IP:PORT, deref:N, tls or any", a.Value)
+			} else if msg := checkValue(cd.Args, j); msg != "" {
+				add(ap+".value", "%q: %s", a.Value, msg)
 			}
 			if !strings.HasPrefix(string(a.Value), "deref:") {
 				passed++
@@ -335,6 +340,56 @@ func validateCases(cases []CaseDef) []Problem {
 		}
 	}
 	return ps
+}
+
+// MaxBuffer is the largest buf:N the agent makes (trigger.ResolveArgs
+// holds the same bound).
+const MaxBuffer = 1 << 20
+
+// checkValue says what is wrong with the value of args[i], which has the
+// form valueRE allows, as the agent will read it: "" when nothing is. A
+// value the agent cannot use must stop the run at load, not fail a case
+// in the guest as if the kernel were at fault.
+func checkValue(args []ArgDef, i int) string {
+	v := string(args[i].Value)
+	kind, rest, _ := strings.Cut(v, ":")
+	switch {
+	case isNumber(v):
+		if _, err := parseNumber(v); errors.Is(err, strconv.ErrRange) {
+			return "does not fit in 64 bits"
+		} else if err != nil {
+			return "not a number the agent reads (a leading 0 means octal)"
+		}
+	case kind == "buf":
+		if n, err := strconv.Atoi(rest); err != nil || n < 1 || n > MaxBuffer {
+			return fmt.Sprintf("a buffer of 1 to %d bytes", MaxBuffer)
+		}
+	case kind == "sockaddr":
+		if ap, err := netip.ParseAddrPort(rest); err != nil || !ap.Addr().Is4() {
+			return "want sockaddr:IPv4:PORT, the port at most 65535"
+		}
+	case kind == "deref":
+		n, _ := strconv.Atoi(rest)
+		if n < 1 || n > len(args) || n == i+1 || strings.HasPrefix(string(args[n-1].Value), "deref:") {
+			return fmt.Sprintf("argument %d is not another argument that is passed", n)
+		}
+	case kind == "fd" && strings.ContainsAny(rest, "\x00\n"):
+		return "a path without NUL or newline"
+	}
+	return ""
+}
+
+func isNumber(v string) bool { return v != "" && (v[0] == '-' || (v[0] >= '0' && v[0] <= '9')) }
+
+// parseNumber reads a number as the agent does (trigger.ParseNumber):
+// decimal, 0x hex, or negative (passed as its two's complement), in 64
+// bits.
+func parseNumber(v string) (uint64, error) {
+	if strings.HasPrefix(v, "-") {
+		n, err := strconv.ParseInt(v, 0, 64)
+		return uint64(n), err
+	}
+	return strconv.ParseUint(v, 0, 64)
 }
 
 func fitsNot32(v string) bool {

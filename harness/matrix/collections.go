@@ -182,6 +182,18 @@ func (e Expect) validate(path string, add func(path, format string, args ...any)
 
 var placeholderRE = regexp.MustCompile(`^(-?[0-9]+|0x[0-9a-fA-F]+|\$\{pid\}|\$\{tid\})$`)
 
+// checkPlaceholder says what is wrong with a constant or a map key: ""
+// when it is a number of 64 bits, ${pid} or ${tid}.
+func checkPlaceholder(v string) string {
+	if !placeholderRE.MatchString(v) {
+		return "want a number, ${pid} or ${tid}"
+	}
+	if _, err := parseNumber(v); isNumber(v) && err != nil {
+		return "does not fit in 64 bits"
+	}
+	return ""
+}
+
 // validateCollections checks the collections of a file; names are
 // unique and none is ksystest's own.
 func validateCollections(cols []CollectionDef, add func(path, format string, args ...any)) {
@@ -195,6 +207,13 @@ func validateCollections(cols []CollectionDef, add func(path, format string, arg
 			add(p+".name", "%q is taken (ksystest's own probes are %q)", c.Name, proto.Builtin)
 		}
 		seen[c.Name] = true
+		checkPath(p+".source", c.Source, add)
+		for j, inc := range c.Includes {
+			checkPath(fmt.Sprintf("%s.includes[%d]", p, j), inc, add)
+		}
+		for a, obj := range c.Objects {
+			checkPath(p+".objects."+a, obj, add)
+		}
 		if (c.Source == "") == (len(c.Objects) == 0) {
 			add(p, "give source (compiled for each target's arch) or objects (prebuilt, by arch), not both")
 		}
@@ -210,8 +229,8 @@ func validateCollections(cols []CollectionDef, add func(path, format string, arg
 			if !identRE.MatchString(name) {
 				add(p+".constants", "%q is not a C identifier", name)
 			}
-			if !placeholderRE.MatchString(string(v)) {
-				add(p+".constants."+name, "%q: want a number, ${pid} or ${tid}", v)
+			if msg := checkPlaceholder(string(v)); msg != "" {
+				add(p+".constants."+name, "%q: %s", v, msg)
 			}
 		}
 	}
@@ -250,8 +269,8 @@ func validateCaptures(p string, cd CaseDef, add func(path, format string, args .
 			}
 			if a.Map != "" {
 				from++
-				if !placeholderRE.MatchString(string(a.Key)) {
-					add(ap+".key", "%q: want a number, ${pid} or ${tid}", a.Key)
+				if msg := checkPlaceholder(string(a.Key)); msg != "" {
+					add(ap+".key", "%q: %s", a.Key, msg)
 				}
 			}
 			switch {

@@ -11,8 +11,9 @@ import (
 	"strings"
 
 	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/token"
+	"github.com/ksystest/ksystest/internal/yamlfile"
 )
 
 // Problem is one thing wrong with a config file, located by YAML path and,
@@ -103,9 +104,9 @@ func (s source) path() string {
 // loadFile reads src into v strictly, applies v's defaults and validates
 // it, locating every problem in the file.
 func loadFile(src source, v config) error {
-	data, err := fs.ReadFile(src.fsys, src.name)
+	data, err := yamlfile.Read(src.fsys, src.name)
 	if err != nil {
-		return fmt.Errorf("%s: %w", src.display, err)
+		return &ConfigError{Problems: []Problem{{File: src.display, Msg: err.Error()}}}
 	}
 	if err := decodeStrict(src.display, data, v); err != nil {
 		return err
@@ -117,10 +118,11 @@ func loadFile(src source, v config) error {
 	return nil
 }
 
-// decodeStrict decodes data into v, refusing unknown keys and wrong types,
-// and names file, line and key in the error.
+// decodeStrict decodes data into v, refusing unknown keys, wrong types and
+// what would make the decoder work without bound, and names file, line
+// and key in the error.
 func decodeStrict(file string, data []byte, v any) error {
-	err := yaml.UnmarshalWithOptions(data, v, yaml.Strict())
+	err := yamlfile.Decode(data, v)
 	if err == nil {
 		return nil
 	}
@@ -154,22 +156,35 @@ func keyOf(tk *token.Token) string {
 // locate fills in the line of each problem from its YAML path, and sorts
 // them by line so they read top to bottom.
 func locate(file string, data []byte, problems []Problem) []Problem {
-	ast, err := parser.ParseBytes(data, 0)
+	doc, err := yamlfile.Parse(data)
 	for i := range problems {
 		problems[i].File = file
-		if err != nil || problems[i].Path == "" {
-			continue
-		}
-		path, perr := yaml.PathString("$." + problems[i].Path)
-		if perr != nil {
-			continue
-		}
-		if node, ferr := path.FilterFile(ast); ferr == nil && node != nil {
-			if tk := node.GetToken(); tk != nil && tk.Position != nil {
-				problems[i].Line = tk.Position.Line
-			}
+		if err == nil && problems[i].Path != "" {
+			problems[i].Line = lineOf(doc, problems[i].Path)
 		}
 	}
 	sort.SliceStable(problems, func(i, j int) bool { return problems[i].Line < problems[j].Line })
 	return problems
+}
+
+// lineOf is the line of a YAML path in doc, 0 when the file does not
+// have it (a missing key) or the YAML library cannot follow it.
+func lineOf(doc *ast.File, path string) (line int) {
+	defer func() {
+		if recover() != nil {
+			line = 0
+		}
+	}()
+	p, err := yaml.PathString("$." + path)
+	if err != nil {
+		return 0
+	}
+	node, err := p.FilterFile(doc)
+	if err != nil || node == nil {
+		return 0
+	}
+	if tk := node.GetToken(); tk != nil && tk.Position != nil {
+		return tk.Position.Line
+	}
+	return 0
 }

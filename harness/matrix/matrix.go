@@ -16,6 +16,7 @@ import (
 
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/proto"
+	"github.com/ksystest/ksystest/internal/yamlfile"
 )
 
 // APIVersion is the matrix.yaml and catalogue format this build reads.
@@ -175,7 +176,7 @@ type LockFile struct {
 }
 
 // Read returns the lock's contents.
-func (l LockFile) Read() ([]byte, error) { return fs.ReadFile(l.src.fsys, l.src.name) }
+func (l LockFile) Read() ([]byte, error) { return yamlfile.Read(l.src.fsys, l.src.name) }
 
 // LockFile is the kernel lock that pins m's targets: the one m names, or
 // ksystest's own for targets: default; ok is false when there is none.
@@ -222,7 +223,29 @@ func (m *Matrix) ApplyDefaults() {
 	}
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+var (
+	nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	// A suite, package or flavour becomes cache paths and mirror URLs:
+	// "../../tmp/x" must stop here (harness/image checks them again, as
+	// strictly).
+	suiteRE   = regexp.MustCompile(`^[a-z][a-z0-9.-]*$`)
+	packageRE = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]*$`)
+)
+
+// maxMemoryMB bounds a guest's memory: far more than a test guest needs,
+// far less than QEMU refuses.
+const maxMemoryMB = 1 << 20
+
+// checkPath checks a path a config file gives (empty: none given): a
+// path on this host, free of what no file name holds.
+func checkPath(path, p string, add func(path, format string, args ...any)) {
+	switch {
+	case len(p) > 4096:
+		add(path, "a path of %d bytes; at most 4096", len(p))
+	case strings.ContainsFunc(p, func(r rune) bool { return r < ' ' || r == 0x7f }):
+		add(path, "%q: a path without control characters", p)
+	}
+}
 
 // Validate returns every problem with the matrix, each with its YAML path.
 func (m *Matrix) Validate() []Problem {
@@ -243,7 +266,9 @@ func (m *Matrix) Validate() []Problem {
 		if c == "" {
 			add(fmt.Sprintf("catalogues[%d]", i), "empty: a catalogue file, or %q", BuiltinCatalogue)
 		}
+		checkPath(fmt.Sprintf("catalogues[%d]", i), c, add)
 	}
+	checkPath("lock", m.Lock, add)
 	validateCollections(m.Collections, add)
 	ps = append(ps, validateCases(m.Cases)...)
 	// ksystest lock writes the lock: it must not be a file the matrix
@@ -299,8 +324,28 @@ func (m *Matrix) Validate() []Problem {
 			add(p+".name", "%q already names targets[%d]", t.Name, j)
 		}
 		seen[t.Name] = i
-		if t.MemoryMB < 128 {
+		switch {
+		case t.MemoryMB < 128:
 			add(p+".memoryMB", "%d is too little to boot; use at least 128", t.MemoryMB)
+		case t.MemoryMB > maxMemoryMB:
+			add(p+".memoryMB", "%d: a guest gets at most %d", t.MemoryMB, maxMemoryMB)
+		}
+		if t.BootTimeout <= 0 {
+			add(p+".bootTimeout", "%s: want a positive duration such as 90s", time.Duration(t.BootTimeout))
+		}
+		for _, n := range []struct {
+			key, name string
+			re        *regexp.Regexp
+		}{{"suite", t.Kernel.Suite, suiteRE}, {"package", t.Kernel.Package, packageRE}, {"flavour", t.Kernel.Flavour, packageRE}} {
+			if n.name != "" && (len(n.name) > 255 || !n.re.MatchString(n.name)) {
+				add(p+".kernel."+n.key, "%q is not a Debian %s name", n.name, n.key)
+			}
+		}
+		checkPath(p+".btf", t.BTF, add)
+		if l := t.Kernel.Local; l != nil {
+			checkPath(p+".kernel.local.vmlinuz", l.Vmlinuz, add)
+			checkPath(p+".kernel.local.config", l.Config, add)
+			checkPath(p+".kernel.local.vmlinux", l.Vmlinux, add)
 		}
 	}
 	return ps

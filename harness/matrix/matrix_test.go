@@ -1,8 +1,10 @@
 package matrix
 
 import (
+	"fmt"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/kabi"
@@ -473,4 +475,122 @@ func TestDefaultTargetsTakeTheBuiltinLock(t *testing.T) {
 	require.NoError(t, err)
 	_, ok = m.LockFile()
 	assert.False(t, ok)
+}
+
+// aliasBomb is a catalogue whose one argument value expands to 10⁹ nodes.
+func aliasBomb() string {
+	var b strings.Builder
+	b.WriteString("apiVersion: ksystest/v1\ncases:\n  - name: bomb\n    probe: p\n    syscall: write\n    args:\n      - name: a\n        value: [&a0 [x, x, x, x, x, x, x, x, x, x]")
+	for i := 1; i < 9; i++ {
+		fmt.Fprintf(&b, ", &a%d [%s]", i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d, ", i-1), 10), ", "))
+	}
+	b.WriteString("]\n")
+	return b.String()
+}
+
+// Config files are bounded input: what would crash the decoder, make it
+// work without end, or read without end is a config error naming the
+// file, said at once.
+func TestConfigInputIsBounded(t *testing.T) {
+	big := "apiVersion: ksystest/v1\n# " + strings.Repeat("x", 1<<20) + "\n"
+	for name, tc := range map[string]struct{ yaml, file, want string }{
+		"decoder panic":     {"apiVersion: ksystest/v1\ncases: !\n", "matrix.yaml", "YAML the decoder cannot read"},
+		"alias bomb":        {aliasBomb(), "matrix.yaml", "aliases expand to more than 10000 nodes"},
+		"too big":           {big, "matrix.yaml", "larger than 1024 KiB"},
+		"endless catalogue": {"apiVersion: ksystest/v1\ncatalogues: [/dev/zero]\ntargets: default\n", "/dev/zero", "not a regular file but a device"},
+		"catalogue dir":     {"apiVersion: ksystest/v1\ncatalogues: [sub]\ntargets: default\n", "sub", "not a regular file but a directory"},
+		"big catalogue":     {"apiVersion: ksystest/v1\ncatalogues: [big.yaml]\ntargets: default\n", "big.yaml", "larger than 1024 KiB"},
+		"alias in itself":   {"apiVersion: ksystest/v1\ntargets: &t [{arch: arm64, kernel: {suite: bookworm}, syscallWrapper: *t}]\n", "matrix.yaml", "line 2: alias *t is inside its own anchor"},
+		"deep nesting":      {"apiVersion: ksystest/v1\ncases: " + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + "\n", "matrix.yaml", "collections nest more than 100 deep"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := writeFile(t, "matrix.yaml", tc.yaml)
+			dir := filepath.Dir(f)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "big.yaml"), []byte(big), 0o644))
+			require.NoError(t, os.Mkdir(filepath.Join(dir, "sub"), 0o755))
+			start := time.Now()
+			m, err := Load(f, builtinFiles)
+			if err == nil {
+				_, err = m.Catalogue()
+			}
+			require.Error(t, err)
+			assert.Less(t, time.Since(start), 5*time.Second)
+			var ce *ConfigError
+			require.ErrorAs(t, err, &ce)
+			if !filepath.IsAbs(tc.file) {
+				tc.file = filepath.Join(dir, tc.file)
+			}
+			assert.Contains(t, err.Error(), tc.file+": "+tc.want)
+		})
+	}
+	_, err := LoadCatalogue(writeFile(t, "cases.yaml", aliasBomb()))
+	assert.ErrorContains(t, err, "aliases expand to more than 10000 nodes")
+
+	// Aliases that reuse settings are fine.
+	m, err := Load(writeFile(t, "matrix.yaml", `apiVersion: ksystest/v1
+targets:
+  - &x86 {arch: x86_64, kernel: {suite: bookworm}, syscallWrapper: true}
+  - {<<: *x86, name: second}
+`), builtinFiles)
+	require.NoError(t, err)
+	assert.Len(t, m.Targets.List, 2)
+}
+
+// Values are checked at load against what the agent and the archive will
+// take: a value that does not fit is a config error with file, line and
+// key, not a kernel's failure in the guest.
+func TestValueRangesAtLoad(t *testing.T) {
+	f := writeFile(t, "matrix.yaml", `apiVersion: ksystest/v1
+targets:
+  - arch: x86_64
+    kernel: {suite: "../../../tmp/x", package: "linux-image-../x"}
+    syscallWrapper: true
+    bootTimeout: -5s
+    memoryMB: 99999999
+    btf: "a\nb"
+cases:
+  - name: big
+    probe: p
+    syscall: splice
+    args:
+      - {name: a, value: 99999999999999999999}
+      - {name: b, value: "-9223372036854775809"}
+      - {name: c, value: 0x10000000000000000}
+      - {name: d, value: buf:0}
+      - {name: e, value: "sockaddr:10.0.0.1:65536"}
+      - {name: f, value: deref:6}
+  - name: fine
+    probe: p
+    syscall: splice
+    args:
+      - {name: a, value: 18446744073709551615}
+      - {name: b, value: "-9223372036854775808"}
+      - {name: c, value: 0xffffffffffffffff}
+      - {name: d, value: buf:1048576}
+      - {name: e, value: "sockaddr:10.0.0.1:65535"}
+      - {name: f, value: deref:5}
+  - name: octal
+    probe: p
+    syscall: write
+    args: [{name: a, value: "09"}]
+`)
+	_, err := Load(f, builtinFiles)
+	require.Error(t, err)
+	for _, want := range []string{
+		`:4: targets[0].kernel.suite: "../../../tmp/x" is not a Debian suite name`,
+		`:4: targets[0].kernel.package: "linux-image-../x" is not a Debian package name`,
+		`:6: targets[0].bootTimeout: -5s: want a positive duration`,
+		`:7: targets[0].memoryMB: 99999999: a guest gets at most 1048576`,
+		`:8: targets[0].btf: `,
+		`:14: cases[0].args[0].value: "99999999999999999999": does not fit in 64 bits`,
+		`:15: cases[0].args[1].value: "-9223372036854775809": does not fit in 64 bits`,
+		`:16: cases[0].args[2].value: "0x10000000000000000": does not fit in 64 bits`,
+		`:17: cases[0].args[3].value: "buf:0": a buffer of 1 to 1048576 bytes`,
+		`:18: cases[0].args[4].value: "sockaddr:10.0.0.1:65536": want sockaddr:IPv4:PORT`,
+		`:19: cases[0].args[5].value: "deref:6": argument 6 is not another argument that is passed`,
+		`:33: cases[2].args[0].value: "09": not a number the agent reads`,
+	} {
+		assert.Contains(t, err.Error(), f+want)
+	}
+	assert.NotContains(t, err.Error(), "cases[1]")
 }
