@@ -144,14 +144,23 @@ const lockHeader = `# The exact Debian kernel each target of the matrix boots, a
 
 // Write writes the lock to l.File, atomically.
 func (l *Lock) Write() error {
-	data, err := yaml.MarshalWithOptions(l, yaml.IndentSequence(true))
+	data, err := l.encode()
 	if err != nil {
 		return fmt.Errorf("write %s: %w", l.File, err)
 	}
-	if err := WriteFileAtomic(l.File, append([]byte(lockHeader), data...), 0o644); err != nil {
+	if err := WriteFileAtomic(l.File, data, 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", l.File, err)
 	}
 	return nil
+}
+
+// encode is the lock file's text.
+func (l *Lock) encode() ([]byte, error) {
+	data, err := yaml.MarshalWithOptions(l, yaml.IndentSequence(true))
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(lockHeader), data...), nil
 }
 
 func (l *Lock) entry(target string) (LockedKernel, bool) {
