@@ -8,7 +8,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -28,6 +32,8 @@ type Process struct {
 	stderr  *lockedBuffer
 	done    chan struct{}
 	waitErr error
+	// killed says ksystest sent the SIGKILL QEMU may have died of.
+	killed atomic.Bool
 
 	mu  sync.Mutex
 	qmp *qmp.SocketMonitor
@@ -96,10 +102,14 @@ func Start(ctx context.Context, c Config, stdio *IO) (*Process, error) {
 	return p, nil
 }
 
+// qmpConnectTimeout bounds how long QEMU may take to open its monitor
+// socket: it does so before the guest runs.
+const qmpConnectTimeout = 10 * time.Second
+
 // connectQMP waits for QEMU to create its socket; QEMU exiting first means
 // its arguments were refused.
 func (p *Process) connectQMP(ctx context.Context, sock string) error {
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(qmpConnectTimeout)
 	for {
 		mon, err := qmp.NewSocketMonitor("unix", sock, 2*time.Second)
 		if err == nil {
@@ -129,8 +139,79 @@ func (p *Process) Console() io.Reader { return p.console }
 // Done is closed when QEMU has exited.
 func (p *Process) Done() <-chan struct{} { return p.done }
 
-// ExitErr is QEMU's exit status once Done is closed.
-func (p *Process) ExitErr() error { return p.waitErr }
+// ExitError says, once Done is closed, why QEMU ended if neither the
+// guest (powering off, or rebooting on a panic with -no-reboot) nor
+// ksystest (QMP quit, or its kill) ended it: a signal from elsewhere (the
+// kernel's OOM killer, a kill from outside), or QEMU failing on its own
+// (a host I/O error). nil otherwise.
+func (p *Process) ExitError() error {
+	return exitError(p.waitErr, p.killed.Load(), p.Stderr())
+}
+
+// ExitError is QEMU ending other than by the guest's or ksystest's doing.
+type ExitError struct {
+	// Status is QEMU's exit status; -1 when a signal ended it.
+	Status int
+	// Signal is the signal that ended it, or that QEMU said it was told
+	// to terminate by (it exits 0 on SIGTERM, SIGINT and SIGHUP).
+	Signal syscall.Signal
+	// Said is QEMU's last line on stderr.
+	Said string
+}
+
+func (e *ExitError) what() string {
+	switch {
+	case e.Status == 0 && e.Signal != 0:
+		return fmt.Sprintf("was told to terminate by signal %d (%s)", int(e.Signal), e.Signal)
+	case e.Signal != 0:
+		return fmt.Sprintf("was killed by signal %d (%s)", int(e.Signal), e.Signal)
+	}
+	return fmt.Sprintf("exited with status %d", e.Status)
+}
+
+func (e *ExitError) Error() string {
+	msg := "QEMU " + e.what()
+	if e.Signal != 0 {
+		msg += ", not by ksystest: the kernel's OOM killer, or a kill from outside"
+	}
+	if e.Said != "" {
+		msg += "; QEMU said: " + e.Said
+	}
+	return msg
+}
+
+// terminatingRE is what QEMU prints when a signal asks it to terminate.
+var terminatingRE = regexp.MustCompile(`terminating on signal (\d+)`)
+
+// exitError classifies QEMU's end from what Wait returned, whether
+// ksystest killed it, and what it printed on stderr.
+func exitError(waitErr error, killedByUs bool, stderr string) error {
+	said := lastLine(stderr)
+	if waitErr == nil {
+		if m := terminatingRE.FindStringSubmatch(said); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			return &ExitError{Signal: syscall.Signal(n), Said: said}
+		}
+		return nil
+	}
+	var ee *exec.ExitError
+	if !errors.As(waitErr, &ee) {
+		return fmt.Errorf("wait for QEMU: %w", waitErr)
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	switch {
+	case ok && ws.Signaled() && killedByUs:
+		return nil
+	case ok && ws.Signaled():
+		return &ExitError{Status: -1, Signal: ws.Signal(), Said: said}
+	}
+	return &ExitError{Status: ee.ExitCode(), Said: said}
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	return s[strings.LastIndexByte(s, '\n')+1:]
+}
 
 // Stderr is what QEMU printed on stderr.
 func (p *Process) Stderr() string { return p.stderr.String() }
@@ -189,6 +270,7 @@ func (p *Process) Stop(grace time.Duration) {
 // Kill ends QEMU at once and waits for it.
 func (p *Process) Kill() {
 	if p.cmd.Process != nil {
+		p.killed.Store(true)
 		_ = p.cmd.Process.Kill()
 	}
 	<-p.done

@@ -170,6 +170,11 @@ func TestRunOutcomes(t *testing.T) {
 			script:  vm.FakeScript{Lines: lines(hello(), ev(proto.Event{Type: proto.EventError, Error: "mount tracefs: ENODEV"}))},
 			outcome: result.OutcomeCrash, reason: "agent failed: mount tracefs: ENODEV", exit: 1,
 		},
+		"QEMU killed from outside": {
+			script: vm.FakeScript{Lines: lines(hello(), caseLine("write", p, p)),
+				Exit: errors.New("QEMU was killed by signal 9 (killed), not by ksystest: the kernel's OOM killer, or a kill from outside")},
+			outcome: result.OutcomeInfraError, reason: "QEMU was killed by signal 9 (killed), not by ksystest", exit: 3,
+		},
 		"garbled event": {
 			script:  vm.FakeScript{Lines: lines(hello(), proto.Marker+`{"v":1,"type":"ca`), Hang: true},
 			outcome: result.OutcomeInfraError, reason: "garbled event", exit: 3,

@@ -9,8 +9,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -338,6 +340,68 @@ func TestVMHangIsKilled(t *testing.T) {
 	assert.Contains(t, c.Reason, "no agent within 3s")
 	assert.Contains(t, c.Reason, "(VM state: prelaunch)", "QMP says the CPU never started")
 	assert.Empty(t, processesWith(t, marker), "QEMU left running")
+}
+
+// QEMU killed from outside mid-run (kill -9, as the kernel's OOM killer
+// does) is the host's fault: the cell is an infra-error and the run exits
+// 3, never a crash or a fail.
+func TestVMQEMUKilledFromOutsideIsInfraError(t *testing.T) {
+	o := vmOptions(t, "", "", "x86_64")
+	o.Targets = targetsNamed(t, o.Targets, "x86_64-6.1")
+	o.Jobs = 1
+	marker := fmt.Sprintf("ksystest.killtest=%d", time.Now().UnixNano())
+	o.ExtraCmdline = []string{marker}
+	running := make(chan struct{})
+	var once sync.Once
+	o.OnPhase = func(_, phase string) {
+		if strings.HasPrefix(phase, "running") {
+			once.Do(func() { close(running) })
+		}
+	}
+	killed := make(chan []string, 1)
+	go func() {
+		<-running
+		pids := processesWith(t, marker)
+		for _, pid := range pids {
+			n, _ := strconv.Atoi(pid)
+			_ = syscall.Kill(n, syscall.SIGKILL)
+		}
+		killed <- pids
+	}()
+	res, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	require.Len(t, res.Cells, 1)
+	select {
+	case pids := <-killed:
+		require.Len(t, pids, 1, "one QEMU killed")
+	default:
+		t.Fatal("the agent never started: nothing was killed")
+	}
+	c := res.Cells[0]
+	assert.Equal(t, result.OutcomeInfraError, c.Outcome, c.Reason)
+	assert.Contains(t, c.Reason, "QEMU was killed by signal 9 (killed), not by ksystest")
+	assert.Equal(t, 3, res.ExitCode())
+	for _, cs := range c.Cases {
+		if cs.Captures == 0 {
+			assert.Contains(t, cs.Message, "not run: infra-error", cs.Name)
+		}
+	}
+	assert.Empty(t, processesWith(t, marker), "QEMU left running")
+}
+
+// targetsNamed picks targets by name, in the order given.
+func targetsNamed(t *testing.T, from []matrix.Target, names ...string) []matrix.Target {
+	t.Helper()
+	var out []matrix.Target
+	for _, n := range names {
+		for _, tg := range from {
+			if tg.Name == n {
+				out = append(out, tg)
+			}
+		}
+	}
+	require.Len(t, out, len(names))
+	return out
 }
 
 func processesWith(t *testing.T, marker string) []string {

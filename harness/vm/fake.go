@@ -25,6 +25,9 @@ type FakeScript struct {
 	Lines []FakeLine
 	// Hang keeps the guest alive after the last line until stopped.
 	Hang bool
+	// Exit is what ExitError says once the guest ends by itself after the
+	// last line (a QEMU killed from outside); nil for a clean end.
+	Exit error
 }
 
 // FakeLine is a console line printed after Delay.
@@ -42,8 +45,8 @@ func (f *Fake) Start(ctx context.Context, s Spec) (Instance, error) {
 	f.Started = append(f.Started, s)
 	f.mu.Unlock()
 	pr, pw := io.Pipe()
-	inst := &fakeInstance{console: pr, done: make(chan struct{}), stop: make(chan struct{})}
 	script := f.Script(s)
+	inst := &fakeInstance{console: pr, done: make(chan struct{}), stop: make(chan struct{}), exit: script.Exit}
 	go func() {
 		defer func() {
 			pw.Close()
@@ -72,6 +75,7 @@ type fakeInstance struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 	Stopped  bool
+	exit     error
 }
 
 func (i *fakeInstance) Console() io.Reader      { return i.console }
@@ -80,4 +84,12 @@ func (i *fakeInstance) Done() <-chan struct{}   { return i.done }
 func (i *fakeInstance) Stop(time.Duration) {
 	i.stopOnce.Do(func() { i.Stopped = true; close(i.stop) })
 	<-i.done
+}
+
+func (i *fakeInstance) ExitError() error {
+	<-i.done
+	if i.Stopped {
+		return nil
+	}
+	return i.exit
 }

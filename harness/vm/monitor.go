@@ -49,14 +49,20 @@ const TailLines = 40
 func Monitor(ctx context.Context, inst Instance, start time.Time, dl Deadlines, log io.Writer, onEvent func(proto.Event)) *Watch {
 	w := &Watch{}
 	lines := make(chan string, 256)
+	// readErr holds why the console could not be read to its end (a host
+	// I/O error), once lines is closed.
+	var readErr error
 	go func() {
 		defer close(lines)
 		sc := bufio.NewScanner(inst.Console())
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		sc.Buffer(make([]byte, 64<<10), maxLine)
+		sc.Split(splitLines)
 		for sc.Scan() {
 			lines <- sc.Text()
 		}
+		readErr = sc.Err()
 	}()
+	var logErr error
 	t := &tail{n: TailLines}
 	timer := time.NewTimer(dl.Boot)
 	defer timer.Stop()
@@ -71,14 +77,22 @@ func Monitor(ctx context.Context, inst Instance, start time.Time, dl Deadlines, 
 		select {
 		case line, ok := <-lines:
 			if !ok {
+				if readErr != nil {
+					stop(result.OutcomeInfraError, fmt.Sprintf("host I/O error: read the guest's console: %v", readErr))
+				}
 				<-inst.Done()
 				w.Exit = time.Since(start)
-				w.finish(crashLine)
+				w.finish(crashLine, inst.ExitError())
 				w.Tail = t.get()
 				return w
 			}
 			line = strings.TrimRight(line, "\r")
-			fmt.Fprintln(log, line)
+			if _, err := fmt.Fprintln(log, line); err != nil && logErr == nil {
+				// Without its console log a cell has no evidence: the
+				// host failed, whatever the guest does next.
+				logErr = err
+				stop(result.OutcomeInfraError, fmt.Sprintf("host I/O error: write the console log: %v", err))
+			}
 			t.add(line)
 			ev, err := proto.Decode([]byte(line))
 			switch {
@@ -138,13 +152,20 @@ func vmState(inst Instance) string {
 	return fmt.Sprintf(" (VM state: %s)", st)
 }
 
-// finish decides the outcome of a guest that ended by itself.
-func (w *Watch) finish(crashLine string) {
+// finish decides the outcome of a guest that ended by itself. exit is
+// why its VM ended when neither the guest nor the monitor ended it: the
+// guest's evidence is then cut short by the host, and the outcome says so,
+// unless the kernel had already said it was dying or the agent was done.
+func (w *Watch) finish(crashLine string, exit error) {
 	if crashLine != "" && (w.Outcome == "" || w.Outcome == result.OutcomeBootError || w.Outcome == result.OutcomeTimeout) {
 		w.Outcome, w.Reason = result.OutcomeCrash, "kernel: "+strings.TrimSpace(crashLine)
 		return
 	}
 	if w.Outcome != "" || w.Done != 0 {
+		return
+	}
+	if exit != nil {
+		w.Outcome, w.Reason = result.OutcomeInfraError, exit.Error()
 		return
 	}
 	for _, ev := range w.Events {
@@ -158,6 +179,23 @@ func (w *Watch) finish(crashLine string) {
 		return
 	}
 	w.Outcome, w.Reason = result.OutcomeCrash, "guest exited without the agent's done"
+}
+
+// maxLine is the longest console line the monitor reads whole; a longer
+// one is read in pieces of this size, so that a guest cannot stop the
+// monitor by never ending a line.
+const maxLine = 1 << 20
+
+// splitLines is bufio.ScanLines, but a line longer than maxLine comes in
+// pieces instead of ending the scan.
+func splitLines(data []byte, atEOF bool) (int, []byte, error) {
+	if advance, line, err := bufio.ScanLines(data, atEOF); advance > 0 || err != nil || atEOF {
+		return advance, line, err
+	}
+	if len(data) >= maxLine {
+		return maxLine, data[:maxLine], nil
+	}
+	return 0, nil, nil
 }
 
 func resetTimer(t *time.Timer, d time.Duration) {

@@ -3,6 +3,7 @@ package vm
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -51,6 +52,7 @@ func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 func (r *replay) Done() <-chan struct{}   { return r.done }
 func (r *replay) Stop(time.Duration)      { r.once.Do(func() { close(r.done) }) }
 func (r *replay) Status() (string, error) { return "running", nil }
+func (r *replay) ExitError() error        { return nil }
 
 // Recorded consoles of real guests (testdata/console, captured with
 // `ksystest run` and --kernel-append rdinit=/no-such-init for the panics)
@@ -115,4 +117,116 @@ func TestMonitorStopsGuestThatDoesNotPowerOff(t *testing.T) {
 	assert.Equal(t, result.Outcome(""), w.Outcome)
 	assert.NotZero(t, w.Done)
 	assert.True(t, inst.(*fakeInstance).Stopped)
+}
+
+const (
+	helloLine = `@@ksystest@@ {"v":2,"seq":1,"type":"hello"}`
+	doneLine  = `@@ksystest@@ {"v":2,"seq":3,"type":"done"}`
+	caseLine  = `@@ksystest@@ {"v":2,"seq":2,"type":"case","case":{"name":"write","passed":[1],"captures":[[1]],"ret":0,"errno":0,"nr":1}}`
+)
+
+func fakeLines(texts ...string) []FakeLine {
+	var out []FakeLine
+	for _, t := range texts {
+		out = append(out, FakeLine{Text: t})
+	}
+	return out
+}
+
+var quick = Deadlines{Boot: 5 * time.Second, Progress: 5 * time.Second, Exit: 5 * time.Second, Drain: 50 * time.Millisecond}
+
+func watchFake(t *testing.T, script FakeScript, log io.Writer) *Watch {
+	t.Helper()
+	inst, err := (&Fake{Script: func(Spec) FakeScript { return script }}).Start(context.Background(), Spec{})
+	require.NoError(t, err)
+	return monitorWithin(t, inst, log)
+}
+
+// monitorWithin is Monitor, failing the test if it does not return within
+// ten seconds: a monitor that waits for ever is the bug.
+func monitorWithin(t *testing.T, inst Instance, log io.Writer) *Watch {
+	t.Helper()
+	got := make(chan *Watch, 1)
+	go func() { got <- Monitor(context.Background(), inst, time.Now(), quick, log, nil) }()
+	select {
+	case w := <-got:
+		return w
+	case <-time.After(10 * time.Second):
+		t.Fatal("the monitor did not return")
+		return nil
+	}
+}
+
+// A VM that something else ended (QEMU killed by a signal ksystest did not
+// send, or failing on its own) is the host's fault: infra-error, never a
+// crash, whatever the agent had sent. A kernel that said it was dying, or
+// an agent that was done, keeps its verdict.
+func TestMonitorVMEndedFromOutside(t *testing.T) {
+	killed := errors.New("QEMU was killed by signal 9 (killed), not by ksystest")
+	for name, tc := range map[string]struct {
+		lines   []string
+		outcome result.Outcome
+		reason  string
+	}{
+		"before the agent":   {lines: []string{"Booting Linux"}, outcome: result.OutcomeInfraError, reason: killed.Error()},
+		"mid-run":            {lines: []string{helloLine, caseLine}, outcome: result.OutcomeInfraError, reason: killed.Error()},
+		"after done":         {lines: []string{helloLine, caseLine, doneLine}},
+		"after a crash line": {lines: []string{helloLine, "[    3.1] Kernel panic - not syncing: Fatal exception"}, outcome: result.OutcomeCrash, reason: "kernel: [    3.1] Kernel panic"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			w := watchFake(t, FakeScript{Lines: fakeLines(tc.lines...), Exit: killed}, io.Discard)
+			assert.Equal(t, tc.outcome, w.Outcome)
+			assert.Contains(t, w.Reason, tc.reason)
+		})
+	}
+	w := watchFake(t, FakeScript{Lines: fakeLines(helloLine, caseLine)}, io.Discard)
+	assert.Equal(t, result.OutcomeCrash, w.Outcome, "a guest that ends by itself without done is still a crash")
+}
+
+// A crash line after done is still the kernel dying: the verdicts of a
+// kernel that oopses on its way out are not trusted.
+func TestMonitorCrashAfterDone(t *testing.T) {
+	w := watchFake(t, FakeScript{Lines: fakeLines(helloLine, caseLine, doneLine, "[    4.0] BUG: unable to handle page fault for address: 0")}, io.Discard)
+	assert.Equal(t, result.OutcomeCrash, w.Outcome)
+	assert.Equal(t, "kernel: [    4.0] BUG: unable to handle page fault for address: 0", w.Reason)
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// A console log the host cannot write is an infra-error: the cell would
+// have no evidence.
+func TestMonitorConsoleLogWriteError(t *testing.T) {
+	w := watchFake(t, FakeScript{Lines: fakeLines(helloLine, caseLine, doneLine), Hang: true}, failingWriter{})
+	assert.Equal(t, result.OutcomeInfraError, w.Outcome)
+	assert.Equal(t, "host I/O error: write the console log: no space left on device", w.Reason)
+}
+
+// brokenConsole is a guest whose console read fails after some lines.
+type brokenConsole struct{ replay }
+
+func (b *brokenConsole) Console() io.Reader {
+	return io.MultiReader(strings.NewReader(helloLine+"\n"), readerFunc(func([]byte) (int, error) {
+		return 0, errors.New("read |0: input/output error")
+	}))
+}
+
+func TestMonitorConsoleReadError(t *testing.T) {
+	b := &brokenConsole{replay: replay{done: make(chan struct{})}}
+	w := monitorWithin(t, b, io.Discard)
+	assert.Equal(t, result.OutcomeInfraError, w.Outcome)
+	assert.Equal(t, "host I/O error: read the guest's console: read |0: input/output error", w.Reason)
+}
+
+// A guest that never ends a line cannot stop the monitor from reading
+// what follows.
+func TestMonitorEndlessLine(t *testing.T) {
+	long := strings.Repeat("x", 3*maxLine+5)
+	var log bytes.Buffer
+	w := watchFake(t, FakeScript{Lines: fakeLines(long, helloLine, caseLine, doneLine)}, &log)
+	assert.Equal(t, result.Outcome(""), w.Outcome, w.Reason)
+	assert.NotZero(t, w.Done)
+	assert.Len(t, w.Events, 3)
+	assert.Equal(t, len(long)+4+len(helloLine+caseLine+doneLine)+3, log.Len(), "every byte logged, the long line in pieces")
 }

@@ -24,6 +24,11 @@ type Instance interface {
 	// Status is the VM's run state as its monitor reports it ("running",
 	// "paused", ...): evidence when a guest goes quiet.
 	Status() (string, error)
+	// ExitError says, once Done is closed, why the VM ended if neither
+	// the guest nor Stop ended it: killed by a signal from elsewhere (the
+	// OOM killer, a kill from outside), or failing on its own. nil
+	// otherwise. Such an end says nothing about the kernel.
+	ExitError() error
 }
 
 // Spec is what a backend needs to boot a guest.

@@ -1,0 +1,41 @@
+package qemu
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// QEMU's end is told from its wait status, whether ksystest killed it,
+// and its last words: only an end by the guest's or ksystest's doing is
+// no error.
+func TestExitError(t *testing.T) {
+	for name, tc := range map[string]struct {
+		script   string
+		killedUs bool
+		want     string
+	}{
+		"guest powered off":     {script: "exit 0"},
+		"ksystest killed it":    {script: "kill -KILL $$", killedUs: true},
+		"killed from outside":   {script: "kill -KILL $$", want: "QEMU was killed by signal 9 (killed), not by ksystest: the kernel's OOM killer, or a kill from outside"},
+		"terminated by SIGTERM": {script: "echo 'qemu-system-x86_64: terminating on signal 15 from pid 4242 (kill)' >&2", want: "QEMU was told to terminate by signal 15 (terminated), not by ksystest: the kernel's OOM killer, or a kill from outside; QEMU said: qemu-system-x86_64: terminating on signal 15 from pid 4242 (kill)"},
+		"failed on its own":     {script: "echo 'warning: x' >&2; echo 'qemu-system-x86_64: failed to write: Input/output error' >&2; exit 1", want: "QEMU exited with status 1; QEMU said: qemu-system-x86_64: failed to write: Input/output error"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cmd := exec.Command("sh", "-c", tc.script)
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			err := exitError(cmd.Run(), tc.killedUs, stderr.String())
+			if tc.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			var ee *ExitError
+			require.ErrorAs(t, err, &ee)
+			assert.EqualError(t, err, tc.want)
+		})
+	}
+}
