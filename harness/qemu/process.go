@@ -97,7 +97,10 @@ func Start(ctx context.Context, c Config, stdio *IO) (*Process, error) {
 	}()
 	if err := p.connectQMP(ctx, c.QMPSocket); err != nil {
 		p.Kill()
-		return nil, fmt.Errorf("qmp: %w; qemu said: %s", err, p.Stderr())
+		if said := strings.TrimSpace(p.Stderr()); said != "" {
+			return nil, fmt.Errorf("%s: %w; QEMU said: %s", argv[0], err, said)
+		}
+		return nil, fmt.Errorf("%s: %w", argv[0], err)
 	}
 	return p, nil
 }
@@ -122,13 +125,13 @@ func (p *Process) connectQMP(ctx context.Context, sock string) error {
 		}
 		select {
 		case <-p.done:
-			return fmt.Errorf("qemu exited at start (%v)", p.waitErr)
+			return fmt.Errorf("QEMU %s before its monitor answered", p.exitDescription())
 		case <-ctx.Done():
-			return ctx.Err()
+			return fmt.Errorf("interrupted while waiting for QEMU's monitor: %w", context.Cause(ctx))
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("no QMP socket at %s: %w", sock, err)
+			return fmt.Errorf("QEMU did not open its monitor socket %s within %s: %w", sock, qmpConnectTimeout, err)
 		}
 	}
 }
@@ -146,6 +149,16 @@ func (p *Process) Done() <-chan struct{} { return p.done }
 // (a host I/O error). nil otherwise.
 func (p *Process) ExitError() error {
 	return exitError(p.waitErr, p.killed.Load(), p.Stderr())
+}
+
+// exitDescription says how QEMU ended, for messages: "exited with status
+// 1", "was killed by signal 9 (killed)".
+func (p *Process) exitDescription() string {
+	var ee *ExitError
+	if errors.As(p.ExitError(), &ee) {
+		return ee.what()
+	}
+	return "exited"
 }
 
 // ExitError is QEMU ending other than by the guest's or ksystest's doing.
@@ -223,17 +236,20 @@ func (p *Process) qmpCall(timeout time.Duration, f func(*raw.Monitor) error) err
 	mon := p.qmp
 	p.mu.Unlock()
 	if mon == nil {
-		return errors.New("qmp not connected")
+		return errors.New("QEMU's monitor is not connected")
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- f(raw.NewMonitor(mon)) }()
 	select {
 	case err := <-errc:
-		return err
+		if err != nil {
+			return fmt.Errorf("QEMU's monitor: %w", err)
+		}
+		return nil
 	case <-time.After(timeout):
-		return fmt.Errorf("qmp: no answer in %s", timeout)
+		return fmt.Errorf("QEMU's monitor did not answer within %s", timeout)
 	case <-p.done:
-		return errors.New("qmp: qemu exited")
+		return fmt.Errorf("QEMU %s before its monitor answered", p.exitDescription())
 	}
 }
 

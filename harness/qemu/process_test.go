@@ -1,9 +1,14 @@
 package qemu
 
 import (
+	"context"
+	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -38,4 +43,33 @@ func TestExitError(t *testing.T) {
 			assert.EqualError(t, err, tc.want)
 		})
 	}
+}
+
+// fakeQEMU is an arch whose QEMU is a shell script.
+func fakeQEMU(t *testing.T, script string) Config {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "qemu-fake")
+	require.NoError(t, os.WriteFile(bin, []byte("#!/bin/sh\n"+script+"\n"), 0o755))
+	a := mustArch(t, "x86_64")
+	a.QEMU = bin
+	return Config{Arch: a, Kernel: "/k", Initrd: "/i", MemoryMB: 128, Accel: AccelTCG, QMPSocket: filepath.Join(dir, "qmp.sock")}
+}
+
+// When QEMU does not come up, the error says what happened to it, not
+// only that QMP failed.
+func TestStartErrorsSayWhatHappened(t *testing.T) {
+	_, err := Start(context.Background(), fakeQEMU(t, "echo 'qemu-fake: could not load kernel /k: No such file or directory' >&2; exit 1"), nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "QEMU exited with status 1 before its monitor answered; QEMU said: qemu-fake: could not load kernel /k: No such file or directory")
+
+	_, err = Start(context.Background(), fakeQEMU(t, "kill -KILL $$"), nil)
+	assert.ErrorContains(t, err, "QEMU was killed by signal 9 (killed) before its monitor answered")
+
+	ctx, cancel := context.WithCancelCause(context.Background())
+	go func() { time.Sleep(200 * time.Millisecond); cancel(errors.New("interrupt")) }()
+	_, err = Start(ctx, fakeQEMU(t, "exec sleep 30"), nil)
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "context canceled")
+	assert.Contains(t, err.Error(), "interrupted while waiting for QEMU's monitor: interrupt")
 }
