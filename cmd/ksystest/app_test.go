@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/ksystest/ksystest/harness/result"
+	"github.com/ksystest/ksystest/harness/run"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -174,5 +177,45 @@ func TestReusableWorkflowFlags(t *testing.T) {
 		for _, f := range regexp.MustCompile(`\s(--[a-z-]+)`).FindAllStringSubmatch(c[2], -1) {
 			assert.Contains(t, help, "  -"+strings.TrimPrefix(f[1], "--")+" ", "ksystest %s has no %s", c[1], f[1])
 		}
+	}
+}
+
+// A run that ends before its first cell, here for want of a keyring,
+// leaves nothing of an earlier run's verdicts in --out.
+func TestRunEndingEarlyLeavesNoStalePass(t *testing.T) {
+	out := t.TempDir()
+	stale := map[string]string{
+		"results.json":  `{"schema": 1, "cells": [{"target": "x86_64-6.1", "outcome": "pass"}]}`,
+		"results.jsonl": `{"target": "x86_64-6.1", "outcome": "pass"}`,
+		"junit.xml":     `<testsuites tests="1" failures="0"></testsuites>`,
+		"report.md":     "## ksystest: 1 target: 1 pass\n",
+	}
+	for name, text := range stale {
+		require.NoError(t, os.WriteFile(filepath.Join(out, name), []byte(text), 0o644))
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(out, "notes.txt"), []byte("mine"), 0o644))
+	t.Setenv("KSYSTEST_DEBIAN_MIRROR", "")
+	code, _, errs := runCLI(t, "run", "--matrix", "../../matrix.yaml", "--only", "x86_64-6.1", "--out", out,
+		"--keyring", "/nonexistent.gpg", "--debian-mirror", "http://127.0.0.1:9/debian", "--cache-dir", t.TempDir(), "--agent-dir", t.TempDir())
+	assert.Equal(t, exitInfra, code, errs)
+	for name, text := range stale {
+		data, err := os.ReadFile(filepath.Join(out, name))
+		if err == nil {
+			assert.NotEqual(t, text, string(data), "%s is the earlier run's", name)
+			assert.NotContains(t, string(data), `"outcome": "pass"`, name)
+		}
+	}
+	assert.FileExists(t, filepath.Join(out, "notes.txt"), "only ksystest's own outputs go")
+}
+
+// Every file the reports write is one a new run clears.
+func TestReportsAreOutputs(t *testing.T) {
+	out := t.TempDir()
+	require.NoError(t, writeReports(streams{out: io.Discard, err: io.Discard}, &result.Run{Schema: result.SchemaVersion}, out))
+	ents, err := os.ReadDir(out)
+	require.NoError(t, err)
+	require.NotEmpty(t, ents)
+	for _, e := range ents {
+		assert.Contains(t, run.Outputs, e.Name())
 	}
 }

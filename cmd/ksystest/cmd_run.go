@@ -77,6 +77,11 @@ in DIR/TARGET/console.log.`, s)
 	if *accel != "auto" && *accel != "kvm" && *accel != "tcg" {
 		return usageErr("--accel %q: want auto, kvm or tcg", *accel)
 	}
+	// Nothing an earlier run left in --out may pass for this run's
+	// verdicts, however early this one ends.
+	if err := run.ClearOutputs(*outDir); err != nil {
+		return usageErr("--out %s: %v", *outDir, err)
+	}
 	m, cat, targets, err := loadConfig(*matrixFile, *only, *shard)
 	if err != nil {
 		return err

@@ -52,6 +52,9 @@ func ReadResults(dir string) (*result.Run, error) {
 // cells in the matrix's order, console logs copied along, the quirk table
 // recomputed. A target found in two shards is an error.
 func Merge(dirs []string, out string) (*result.Run, error) {
+	if err := ClearOutputs(out); err != nil {
+		return nil, err
+	}
 	merged := &result.Run{Schema: result.SchemaVersion}
 	from := map[string]string{}
 	for _, dir := range dirs {

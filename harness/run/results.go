@@ -2,7 +2,9 @@ package run
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -11,6 +13,22 @@ import (
 	"github.com/ksystest/ksystest/harness/image"
 	"github.com/ksystest/ksystest/harness/result"
 )
+
+// Outputs are the files a run writes in its output directory beside the
+// console logs: results.json and results.jsonl (Run), junit.xml and
+// report.md (the command's reports).
+var Outputs = []string{"results.json", "results.jsonl", "junit.xml", "report.md"}
+
+// ClearOutputs removes what an earlier run left of Outputs in dir, so that
+// a run that ends before its first cell leaves no verdicts but its own.
+func ClearOutputs(dir string) error {
+	for _, name := range Outputs {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("clear the output of an earlier run: %w", err)
+		}
+	}
+	return nil
+}
 
 // resultWriter keeps results.jsonl (one line per finished cell, appended
 // and synced as it finishes) and results.json (rewritten atomically).

@@ -83,10 +83,14 @@ func (o *Options) logf(format string, args ...any) {
 
 // Run runs every target and returns the results; results.json and
 // results.jsonl in OutDir are updated after each cell, so an interrupted
-// run keeps every finished cell.
+// run keeps every finished cell. What an earlier run left there goes
+// first (ClearOutputs).
 func Run(ctx context.Context, o Options) (*result.Run, error) {
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("output directory: %w", err)
+	}
+	if err := ClearOutputs(o.OutDir); err != nil {
+		return nil, err
 	}
 	rw, err := newResultWriter(o.OutDir, o.Matrix.File)
 	if err != nil {

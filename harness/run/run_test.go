@@ -258,3 +258,25 @@ func TestRunInterruptKeepsFinishedCells(t *testing.T) {
 	require.NoError(t, json.Unmarshal(data, &onDisk))
 	assert.Equal(t, result.OutcomePass, onDisk.Cells[0].Outcome)
 }
+
+// A run killed before its first cell ends leaves no earlier run's
+// verdicts in its output directory: they go before anything else.
+func TestRunClearsEarlierOutputs(t *testing.T) {
+	o, _ := setup(t, goodRun)
+	for _, name := range Outputs {
+		require.NoError(t, os.WriteFile(filepath.Join(o.OutDir, name), []byte(`{"outcome": "pass"}`), 0o644))
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(errors.New("killed"))
+	res, err := Run(ctx, o)
+	require.NoError(t, err)
+	for _, c := range res.Cells {
+		assert.Equal(t, result.OutcomeInfraError, c.Outcome)
+	}
+	for _, name := range []string{"junit.xml", "report.md"} {
+		assert.NoFileExists(t, filepath.Join(o.OutDir, name))
+	}
+	data, err := os.ReadFile(filepath.Join(o.OutDir, "results.json"))
+	require.NoError(t, err)
+	assert.NotContains(t, string(data), `"pass"`)
+}
