@@ -276,7 +276,12 @@ func TestRunClearsEarlierOutputs(t *testing.T) {
 	for _, name := range []string{"junit.xml", "report.md"} {
 		assert.NoFileExists(t, filepath.Join(o.OutDir, name))
 	}
+	var onDisk result.Run
 	data, err := os.ReadFile(filepath.Join(o.OutDir, "results.json"))
 	require.NoError(t, err)
-	assert.NotContains(t, string(data), `"pass"`)
+	require.NoError(t, json.Unmarshal(data, &onDisk))
+	require.Len(t, onDisk.Cells, len(o.Targets), "this run's results, not the earlier one's")
+	for _, c := range onDisk.Cells {
+		assert.Equal(t, result.OutcomeInfraError, c.Outcome)
+	}
 }
