@@ -16,8 +16,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// runCLI runs ksystest with args, with a cache and a temporary directory
+// of the test's own.
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	t.Setenv("KSYSTEST_CACHE", t.TempDir())
+	t.Setenv("TMPDIR", t.TempDir())
 	var out, errb bytes.Buffer
 	err := runMain(context.Background(), args, streams{out: &out, err: &errb})
 	code = exitCode(err, &errb)
@@ -53,19 +57,20 @@ func TestBadMatrixIsUsageError(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "matrix.yaml")
 	require.NoError(t, os.WriteFile(bad, []byte("apiVersion: ksystest/v1\ntargets:\n  - arch: x86_64\n    kernal: {suite: bookworm}\n"), 0o644))
-	code, _, errs := runCLI(t, "run", "--matrix", bad)
+	code, _, errs := runCLI(t, "run", "--matrix", bad, "--out", t.TempDir())
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, errs, bad+":4:")
 	assert.Contains(t, errs, "kernal")
 
-	code, _, errs = runCLI(t, "run", "--matrix", "../../matrix.yaml", "--only", "sparc*")
+	code, _, errs = runCLI(t, "run", "--matrix", "../../matrix.yaml", "--only", "sparc*", "--out", t.TempDir())
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, errs, "matches none of x86_64-5.10, x86_64-6.1")
 }
 
 func TestNoMirrorIsInfraError(t *testing.T) {
 	t.Setenv("KSYSTEST_DEBIAN_MIRROR", "")
-	code, _, errs := runCLI(t, "run", "--matrix", "../../matrix.yaml", "--keyring", "/nonexistent.gpg", "--debian-mirror", "http://127.0.0.1:9/debian")
+	code, _, errs := runCLI(t, "run", "--matrix", "../../matrix.yaml", "--only", "x86_64-6.1", "--out", t.TempDir(),
+		"--keyring", "/nonexistent.gpg", "--debian-mirror", "http://127.0.0.1:9/debian")
 	assert.Equal(t, exitInfra, code)
 	assert.Contains(t, errs, "keyring")
 }
@@ -112,12 +117,12 @@ func TestRunWithBadLockIsConfigError(t *testing.T) {
 	dir := t.TempDir()
 	m := filepath.Join(dir, "matrix.yaml")
 	require.NoError(t, os.WriteFile(m, []byte("apiVersion: ksystest/v1\nlock: kernels.lock\ncatalogues: [builtin]\ntargets:\n  - arch: x86_64\n    kernel: {suite: bookworm}\n    syscallWrapper: true\n"), 0o644))
-	code, _, errs := runCLI(t, "run", "--matrix", m, "--debian-mirror", "http://127.0.0.1:9/debian")
+	code, _, errs := runCLI(t, "run", "--matrix", m, "--debian-mirror", "http://127.0.0.1:9/debian", "--out", t.TempDir())
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, errs, "names the kernel lock "+filepath.Join(dir, "kernels.lock")+", which does not exist: run ksystest lock to write it")
 
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "kernels.lock"), []byte("apiVersion: ksystest/v1\nkernels:\n  - target: x86_64-bookworm\n    sha: x\n"), 0o644))
-	code, _, errs = runCLI(t, "run", "--matrix", m, "--debian-mirror", "http://127.0.0.1:9/debian")
+	code, _, errs = runCLI(t, "run", "--matrix", m, "--debian-mirror", "http://127.0.0.1:9/debian", "--out", t.TempDir())
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, errs, filepath.Join(dir, "kernels.lock")+`:4: unknown field "sha"`)
 }
