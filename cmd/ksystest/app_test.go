@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ksystest/ksystest/harness/result"
 	"github.com/ksystest/ksystest/harness/run"
@@ -223,4 +224,27 @@ func TestReportsAreOutputs(t *testing.T) {
 	for _, e := range ents {
 		assert.Contains(t, run.Outputs, e.Name())
 	}
+}
+
+// The booting commands sweep what killed runs left in the host's
+// temporary directory before they start.
+func TestRunSweepsScratchOfKilledRuns(t *testing.T) {
+	tmp := t.TempDir()
+	leftover := filepath.Join(tmp, "ksystest-tmp-x86_64-6.1-42")
+	require.NoError(t, os.MkdirAll(leftover, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(leftover, "initramfs.cpio"), make([]byte, 1<<20), 0o644))
+	require.NoError(t, os.WriteFile(leftover+".lock", nil, 0o644))
+	old := time.Now().Add(-time.Hour)
+	for _, p := range []string{leftover, leftover + ".lock"} {
+		require.NoError(t, os.Chtimes(p, old, old))
+	}
+	var out, errb bytes.Buffer
+	t.Setenv("TMPDIR", tmp)
+	t.Setenv("KSYSTEST_CACHE", t.TempDir())
+	err := runMain(context.Background(), []string{"run", "--matrix", "../../matrix.yaml", "--only", "x86_64-6.1", "--out", t.TempDir(),
+		"--keyring", "/nonexistent.gpg", "--debian-mirror", "http://127.0.0.1:9/debian", "--agent-dir", t.TempDir()}, streams{out: &out, err: &errb})
+	assert.Equal(t, exitInfra, exitCode(err, &errb))
+	assert.NoDirExists(t, leftover)
+	assert.NoFileExists(t, leftover+".lock")
+	assert.Contains(t, errb.String(), "removed "+leftover+" (1 MiB), left behind by a run that did not end cleanly")
 }

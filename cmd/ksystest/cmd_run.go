@@ -195,7 +195,15 @@ func debianKernels(fetcher *image.Fetcher, lock *image.Lock) (run.DebianKernels,
 
 // guestSources gives what every booting command needs: the verified
 // Debian fetcher, reporting downloads to progress, and the guest programs.
+// It sweeps first what killed runs left in the host's temporary directory.
 func guestSources(af *archiveFlags, agentDir string, progress ui) (*image.Fetcher, run.Programs, error) {
+	for _, s := range image.SweepHostScratch() {
+		if s.Err != nil {
+			progress.logf("cannot remove %s, left behind by a run that did not end cleanly: %v", s.Dir, s.Err)
+		} else {
+			progress.logf("removed %s (%d MiB), left behind by a run that did not end cleanly", s.Dir, s.Size>>20)
+		}
+	}
 	fetcher, err := af.fetcher(progress.logf)
 	if err != nil {
 		return nil, nil, err

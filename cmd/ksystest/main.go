@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/ksystest/ksystest/harness/image"
 )
 
 func main() {
@@ -21,6 +23,8 @@ func main() {
 		fmt.Fprintf(os.Stderr, "ksystest: %s: stopping guests (again to kill)\n", s)
 		cancel(fmt.Errorf("%s", s))
 		<-sigs
+		// No defers run from here: remove the scratch they would have.
+		image.RemoveLiveScratch()
 		os.Exit(130)
 	}()
 	err := runMain(ctx, os.Args[1:], streams{out: os.Stdout, err: os.Stderr})

@@ -31,6 +31,15 @@ var (
 	installErr  error
 )
 
+// TestMain removes the installed ksystest once every test is done.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if installed != "" {
+		os.RemoveAll(filepath.Dir(installed))
+	}
+	os.Exit(code)
+}
+
 // install go-installs ksystest into a directory of its own, once per test
 // binary: what `go install github.com/ksystest/ksystest/cmd/ksystest@…`
 // gives a user.

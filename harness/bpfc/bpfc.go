@@ -172,11 +172,11 @@ func (c *Compiler) Compile(ctx context.Context, u Unit) (*Result, error) {
 			return r, nil
 		}
 	}
-	tmp, err := os.MkdirTemp("", "ksystest-bpfc-")
+	tmp, done, err := image.HostScratch("bpfc").Make()
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp)
+	defer done()
 	obj := filepath.Join(tmp, "out.o")
 	deps := filepath.Join(tmp, "out.d")
 	args := append(Args(u), "-MD", "-MF", deps, "-c", filepath.Base(src), "-o", obj)

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -130,70 +129,28 @@ func (c *Cache) File(ctx context.Context, lock, path, from string, build func(tm
 }
 
 // TempDir makes a scratch directory inside the cache, on the same
-// filesystem as the entries it will be renamed to, and holds a lock on it
-// (tmp/work-*.lock) while it lives, so that Sweep never takes it for the
-// leftover of a killed run. done removes it and drops the lock: defer it,
-// so that it goes on every way out, errors, cancellation and panics
-// included.
+// filesystem as the entries it will be renamed to, locked while it lives
+// so that Sweep never takes it for the leftover of a killed run (see
+// Scratch.Make).
 func (c *Cache) TempDir() (dir string, done func(), err error) {
-	root := c.Path("tmp")
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return "", nil, fmt.Errorf("cache: %w", err)
-	}
-	dir, err = os.MkdirTemp(root, "work-")
+	dir, done, err = c.scratch().Make()
 	if err != nil {
 		return "", nil, fmt.Errorf("cache: %w", err)
 	}
-	l := flock.New(dir + ".lock")
-	if ok, err := l.TryLock(); !ok {
-		os.RemoveAll(dir)
-		return "", nil, fmt.Errorf("cache: lock %s: %v", c.rel(dir), err)
-	}
-	return dir, func() {
-		os.RemoveAll(dir)
-		os.Remove(l.Path())
-		l.Unlock()
-	}, nil
+	return dir, done, nil
 }
 
-// staleAfter is how old scratch must be before Sweep considers it: far
-// longer than the moment between making a directory and locking it.
-const staleAfter = 5 * time.Minute
+// scratch is the cache's scratch: its tmp directory is ksystest's alone.
+func (c *Cache) scratch() Scratch { return Scratch{Root: c.Path("tmp"), Prefix: "work-", Owned: true} }
 
 // Sweep removes the scratch directories that runs left behind when they
-// were killed, or crashed in another goroutine than the one that would
-// have removed them: those older than staleAfter whose lock no live
-// process holds. It says what it removed.
+// were killed (Scratch.Sweep), and says what it removed.
 func (c *Cache) Sweep() {
-	root := c.Path("tmp")
-	ents, err := os.ReadDir(root)
-	if err != nil {
-		return
-	}
-	for _, e := range ents {
-		name := strings.TrimSuffix(e.Name(), ".lock")
-		info, err := e.Info()
-		if !strings.HasPrefix(name, "work-") || err != nil || time.Since(info.ModTime()) < staleAfter {
-			continue
-		}
-		dir := filepath.Join(root, name)
-		if e.Name() != name { // a lock file: swept with its directory, or alone when that is gone
-			if _, err := os.Lstat(dir); err == nil {
-				continue
-			}
-		}
-		l := flock.New(dir + ".lock")
-		if ok, _ := l.TryLock(); !ok {
-			continue // a live run's
-		}
-		size := diskUsage(dir)
-		err = os.RemoveAll(dir)
-		os.Remove(l.Path())
-		l.Unlock()
-		if err != nil {
-			c.logf("cache: cannot remove stale %s: %v", c.rel(dir), err)
-		} else if e.IsDir() {
-			c.logf("cache: removed %s (%d MiB), left behind by a run that did not end cleanly", c.rel(dir), size>>20)
+	for _, s := range c.scratch().Sweep() {
+		if s.Err != nil {
+			c.logf("cache: cannot remove stale %s: %v", c.rel(s.Dir), s.Err)
+		} else {
+			c.logf("cache: removed %s (%d MiB), left behind by a run that did not end cleanly", c.rel(s.Dir), s.Size>>20)
 		}
 	}
 }

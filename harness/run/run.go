@@ -184,11 +184,11 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 	k := g.kernel
 	planned = g.planned
 
-	work, err := os.MkdirTemp("", "ksystest-"+t.Name+"-")
+	work, done, err := image.HostScratch(t.Name).Make()
 	if err != nil {
 		return fail(result.OutcomeInfraError, err.Error())
 	}
-	defer os.RemoveAll(work)
+	defer done()
 	initrd := filepath.Join(work, "initramfs.cpio")
 	files, err := g.files(ctx, o)
 	if err == nil {

@@ -285,3 +285,26 @@ func TestRunClearsEarlierOutputs(t *testing.T) {
 		assert.Equal(t, result.OutcomeInfraError, c.Outcome)
 	}
 }
+
+// A run leaves nothing in the host's temporary directory, finished or
+// interrupted.
+func TestRunLeavesNoScratch(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	o, _ := setup(t, goodRun)
+	_, err := Run(context.Background(), o)
+	require.NoError(t, err)
+
+	o, _ = setup(t, func(s vm.Spec) vm.FakeScript { return vm.FakeScript{Lines: lines(hello()), Hang: true} })
+	o.TimeScale = 1
+	ctx, cancel := context.WithCancelCause(context.Background())
+	time.AfterFunc(200*time.Millisecond, func() { cancel(errors.New("interrupt")) })
+	_, err = Run(ctx, o)
+	require.NoError(t, err)
+
+	ents, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	for _, e := range ents {
+		t.Errorf("left behind: %s", e.Name())
+	}
+}

@@ -68,11 +68,11 @@ func Shell(ctx context.Context, o ShellOptions) error {
 	if err != nil {
 		return fmt.Errorf("busybox: %w", err)
 	}
-	work, err := os.MkdirTemp("", "ksystest-shell-")
+	work, done, err := image.HostScratch("shell").Make()
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
+	defer done()
 	initrd := filepath.Join(work, "initramfs.cpio")
 	if err := writeShellInitramfs(ctx, &o.Options, g, busybox, initrd); err != nil {
 		return err

@@ -40,16 +40,27 @@ func requireVM(t testing.TB, arches ...string) {
 var (
 	agentsOnce sync.Once
 	agents     Programs
+	agentsDir  string
 )
+
+// TestMain removes what the tests share once they are all done.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if agentsDir != "" {
+		os.RemoveAll(agentsDir)
+	}
+	os.Exit(code)
+}
 
 // testAgents builds each guest program at most once per test binary, from
 // the source the ksystest package carries (this checkout's), in a cache of
 // its own.
 func testAgents(t testing.TB) Programs {
 	agentsOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "ksystest-agents-")
+		var err error
+		agentsDir, err = os.MkdirTemp("", "ksystest-agents-")
 		require.NoError(t, err)
-		agents = &guestbin.Builder{Source: ksystest.GuestSource(), Cache: &image.Cache{Dir: dir}}
+		agents = &guestbin.Builder{Source: ksystest.GuestSource(), Cache: &image.Cache{Dir: agentsDir}}
 	})
 	return agents
 }
