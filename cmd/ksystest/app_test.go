@@ -226,6 +226,26 @@ func TestReportsAreOutputs(t *testing.T) {
 	}
 }
 
+// A matrix of local kernels needs no Debian mirror and no keyring: here
+// the run gets as far as reading the kernel's BTF (junk, so it stops
+// there, before any guest) with neither.
+func TestLocalKernelsNeedNoMirrorOrKeyring(t *testing.T) {
+	dir := t.TempDir()
+	for name, data := range map[string]string{"Image": "kernel", "config": "CONFIG_X=y\n", "vmlinux.btf": "not BTF"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644))
+	}
+	mf := filepath.Join(dir, "matrix.yaml")
+	require.NoError(t, os.WriteFile(mf, []byte("apiVersion: ksystest/v1\ncatalogues: [builtin]\ntargets:\n"+
+		"  - {arch: arm64, kernel: {local: {vmlinuz: Image, config: config}}, syscallWrapper: true, btf: vmlinux.btf}\n"), 0o644))
+	t.Setenv("KSYSTEST_DEBIAN_MIRROR", "")
+	code, out, errs := runCLI(t, "run", "--matrix", mf, "--out", filepath.Join(dir, "out"), "--keyring", "/nonexistent.gpg",
+		"--debian-mirror", "http://127.0.0.1:9/debian", "--cache-dir", t.TempDir(), "--agent-dir", t.TempDir())
+	assert.Equal(t, exitInfra, code)
+	assert.NotContains(t, errs, "keyring")
+	assert.NotContains(t, errs, "Debian mirror")
+	assert.Contains(t, errs, "kernel BTF "+filepath.Join(dir, "vmlinux.btf"), out)
+}
+
 // The booting commands sweep what killed runs left in the host's
 // temporary directory before they start.
 func TestRunSweepsScratchOfKilledRuns(t *testing.T) {

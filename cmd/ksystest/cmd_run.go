@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/ksystest/ksystest"
 	"github.com/ksystest/ksystest/harness/arch"
@@ -36,8 +37,14 @@ func (a *archiveFlags) register(fs interface {
 }
 
 func (a *archiveFlags) fetcher(logf func(string, ...any)) (*image.Fetcher, error) {
+	return a.fetcherWith(nil, logf)
+}
+
+// fetcherWith makes the fetcher, keeping downloads in cache (nil: one at
+// --cache-dir).
+func (a *archiveFlags) fetcherWith(cache *image.Cache, logf func(string, ...any)) (*image.Fetcher, error) {
 	f, mirror, err := image.NewFetcher(image.FetcherConfig{
-		Mirror: a.mirror, Keyring: a.keyring, CacheDir: a.cacheDir,
+		Mirror: a.mirror, Keyring: a.keyring, CacheDir: a.cacheDir, Cache: cache,
 		AllowExpired: a.allowExpired, Refresh: a.refresh, Logf: logf,
 	})
 	if err != nil {
@@ -45,6 +52,45 @@ func (a *archiveFlags) fetcher(logf func(string, ...any)) (*image.Fetcher, error
 	}
 	logf("Debian mirror %s", mirror)
 	return f, nil
+}
+
+// archive is Debian's archive as the booting commands reach it: the cache
+// at once, the fetcher (a mirror, the keyring) only when something first
+// needs it, so that a matrix of local kernels needs neither.
+type archive struct {
+	Cache *image.Cache
+	make  func() (*image.Fetcher, error)
+	once  sync.Once
+	f     *image.Fetcher
+	err   error
+}
+
+func newArchive(af *archiveFlags, progress ui) *archive {
+	cache := &image.Cache{Dir: af.cacheDir, Logf: progress.logf}
+	cache.Sweep()
+	return &archive{Cache: cache, make: func() (*image.Fetcher, error) {
+		f, err := af.fetcherWith(cache, progress.logf)
+		if err == nil {
+			f.OnDownload = progress.download
+		}
+		return f, err
+	}}
+}
+
+// Fetcher makes the fetcher on first use; every later call gets the same
+// one, or the same error.
+func (a *archive) Fetcher() (*image.Fetcher, error) {
+	a.once.Do(func() { a.f, a.err = a.make() })
+	return a.f, a.err
+}
+
+// Busybox is the fetcher's Busybox, made on first use.
+func (a *archive) Busybox(ctx context.Context, suite, debArch string) (string, error) {
+	f, err := a.Fetcher()
+	if err != nil {
+		return "", err
+	}
+	return f.Busybox(ctx, suite, debArch)
 }
 
 func cmdRun(ctx context.Context, args []string, s streams) error {
@@ -183,20 +229,21 @@ func targetNames(m *matrix.Matrix) string {
 }
 
 // debianKernels is where every booting command takes kernels from: the
-// archive through fetcher, pinned by lock when there is one, with BTF made
-// as the recipe this binary carries says (images/btf.yaml).
-func debianKernels(fetcher *image.Fetcher, lock *image.Lock) (run.DebianKernels, error) {
+// archive, pinned by lock when there is one, with BTF made as the recipe
+// this binary carries says (images/btf.yaml); or local files.
+func debianKernels(a *archive, lock *image.Lock) (run.DebianKernels, error) {
 	recipe, err := image.ReadBTFRecipe(ksystest.Data, "images/btf.yaml")
 	if err != nil {
 		return run.DebianKernels{}, err
 	}
-	return run.DebianKernels{Fetcher: fetcher, Lock: lock, BTFRecipe: recipe}, nil
+	return run.DebianKernels{Archive: a.Fetcher, Cache: a.Cache, Lock: lock, BTFRecipe: recipe}, nil
 }
 
-// guestSources gives what every booting command needs: the verified
-// Debian fetcher, reporting downloads to progress, and the guest programs.
-// It sweeps first what killed runs left in the host's temporary directory.
-func guestSources(af *archiveFlags, agentDir string, progress ui) (*image.Fetcher, run.Programs, error) {
+// guestSources gives what every booting command needs: Debian's archive,
+// its fetcher made on first use and reporting downloads to progress, and
+// the guest programs. It sweeps first what killed runs left in the cache
+// and the host's temporary directory.
+func guestSources(af *archiveFlags, agentDir string, progress ui) (*archive, run.Programs, error) {
 	for _, s := range image.SweepHostScratch() {
 		if s.Err != nil {
 			progress.logf("cannot remove %s, left behind by a run that did not end cleanly: %v", s.Dir, s.Err)
@@ -204,12 +251,8 @@ func guestSources(af *archiveFlags, agentDir string, progress ui) (*image.Fetche
 			progress.logf("removed %s (%d MiB), left behind by a run that did not end cleanly", s.Dir, s.Size>>20)
 		}
 	}
-	fetcher, err := af.fetcher(progress.logf)
-	if err != nil {
-		return nil, nil, err
-	}
-	fetcher.OnDownload = progress.download
-	return fetcher, guestPrograms(agentDir, fetcher.Cache, progress.logf), nil
+	a := newArchive(af, progress)
+	return a, guestPrograms(agentDir, a.Cache, progress.logf), nil
 }
 
 // LibbpfSuite is where libbpf's headers for users' sources come from:
@@ -218,18 +261,22 @@ const LibbpfSuite = "trixie"
 
 // bpfToolchain compiles users' collections: clang, libbpf's headers from
 // Debian (verified like kernels, cached), bpftool for vmlinux.h.
-func bpfToolchain(f *image.Fetcher) *run.BPFToolchain {
+func bpfToolchain(a *archive) *run.BPFToolchain {
 	debArch := "amd64"
 	if a, err := arch.ByGOARCH(runtime.GOARCH); err == nil {
 		debArch = a.DebianArch
 	}
 	return &run.BPFToolchain{
-		Compiler: &bpfc.Compiler{Cache: f.Cache},
+		Compiler: &bpfc.Compiler{Cache: a.Cache},
 		LibbpfHeaders: func(ctx context.Context) (string, error) {
+			f, err := a.Fetcher()
+			if err != nil {
+				return "", err
+			}
 			dir, err := f.Tree(ctx, LibbpfSuite, debArch, "libbpf-dev", "usr/include/bpf")
 			return filepath.Join(dir, "usr/include"), err
 		},
-		Cache: f.Cache,
+		Cache: a.Cache,
 	}
 }
 

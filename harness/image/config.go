@@ -8,9 +8,12 @@ import (
 // FetcherConfig is what a user chooses about fetching; NewFetcher fills in
 // the rest from the host (apt sources, apt's Valid-Until setting).
 type FetcherConfig struct {
-	Mirror       string // empty: $KSYSTEST_DEBIAN_MIRROR, then apt sources
-	Keyring      string // empty: DefaultKeyring
-	CacheDir     string // empty: DefaultCacheDir()
+	Mirror   string // empty: $KSYSTEST_DEBIAN_MIRROR, then apt sources
+	Keyring  string // empty: DefaultKeyring
+	CacheDir string // empty: DefaultCacheDir()
+	// Cache, when set, is the cache to use (CacheDir is then unused): the
+	// caller made it and swept it.
+	Cache        *Cache
 	AllowExpired bool
 	Refresh      bool // ignore the freshness of cached indexes
 	Logf         func(format string, args ...any)
@@ -29,15 +32,18 @@ func NewFetcher(c FetcherConfig) (*Fetcher, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	if c.CacheDir == "" {
-		c.CacheDir = DefaultCacheDir()
-	}
 	maxAge := 6 * time.Hour
 	if c.Refresh {
 		maxAge = 0
 	}
-	cache := &Cache{Dir: c.CacheDir, Logf: c.Logf}
-	cache.Sweep()
+	cache := c.Cache
+	if cache == nil {
+		if c.CacheDir == "" {
+			c.CacheDir = DefaultCacheDir()
+		}
+		cache = &Cache{Dir: c.CacheDir, Logf: c.Logf}
+		cache.Sweep()
+	}
 	return &Fetcher{
 		Mirror: mirror, Keys: keys, Cache: cache,
 		Logf:            c.Logf,

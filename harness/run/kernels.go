@@ -14,9 +14,16 @@ import (
 	"github.com/ksystest/ksystest/harness/result"
 )
 
-// DebianKernels is the KernelSource backed by Debian's archive.
+// DebianKernels is the KernelSource backed by Debian's archive, and by
+// local files for targets that name them.
 type DebianKernels struct {
-	Fetcher *image.Fetcher
+	// Archive gives the fetcher of Debian's archive. It is asked only for
+	// the archive's kernels and their BTF, so a matrix of local kernels
+	// runs without a mirror or a keyring; Fetched gives one made already.
+	Archive func() (*image.Fetcher, error)
+	// Cache keeps what ksystest makes of kernels (their own BTF, taken
+	// out of their images).
+	Cache *image.Cache
 	// Lock, when set, pins the kernel of every target from the archive
 	// (the matrix's lock: file); nil follows the suites.
 	Lock *image.Lock
@@ -35,10 +42,19 @@ func (d DebianKernels) Kernel(ctx context.Context, t matrix.Target, a arch.Arch)
 		}
 		return image.LocalKernel(l.Vmlinuz, l.Config, vmlinux)
 	}
-	if d.Lock != nil {
-		return d.Fetcher.LockedKernel(ctx, d.Lock, t.Name, KernelRef(t, a))
+	f, err := d.Archive()
+	if err != nil {
+		return nil, err
 	}
-	return d.Fetcher.Kernel(ctx, KernelRef(t, a))
+	if d.Lock != nil {
+		return f.LockedKernel(ctx, d.Lock, t.Name, KernelRef(t, a))
+	}
+	return f.Kernel(ctx, KernelRef(t, a))
+}
+
+// Fetched is an Archive that gives f, made already.
+func Fetched(f *image.Fetcher) func() (*image.Fetcher, error) {
+	return func() (*image.Fetcher, error) { return f, nil }
 }
 
 // KernelRef is the Debian kernel target t asks for (t has no local
@@ -62,7 +78,11 @@ func (d DebianKernels) BTF(ctx context.Context, t matrix.Target, a arch.Arch, k 
 		return nil, "", fmt.Errorf("local kernel %s has no BTF (CONFIG_DEBUG_INFO_BTF is not set): give the target a btf: file "+
 			"(pahole --btf_encode_detached=FILE vmlinux makes one from a vmlinux with debug info)", k.Vmlinuz)
 	}
-	return d.Fetcher.KernelBTF(ctx, k, a.DebianArch, d.BTFRecipe)
+	f, err := d.Archive()
+	if err != nil {
+		return nil, "", err
+	}
+	return f.KernelBTF(ctx, k, a.DebianArch, d.BTFRecipe)
 }
 
 func fileBTF(path string) (*result.BTF, string, error) {
@@ -80,7 +100,7 @@ func (d DebianKernels) HostBTF(ctx context.Context, k *image.Kernel, btfPath str
 	if btfPath != "" {
 		return btfPath, nil
 	}
-	return d.Fetcher.Cache.OwnBTF(ctx, k)
+	return d.Cache.OwnBTF(ctx, k)
 }
 
 // kernelFacts is what the host knows of k before booting it: its config

@@ -286,6 +286,49 @@ func TestRunClearsEarlierOutputs(t *testing.T) {
 	}
 }
 
+// emptyBTF is BTF with no types: enough for a kernel the host reads
+// nothing of.
+func emptyBTF() []byte {
+	return []byte{0x9f, 0xeb, 1, 0, 24, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0}
+}
+
+// A matrix of local kernels needs nothing of Debian's archive: the
+// fetcher, which wants a mirror and a keyring, is never asked for.
+func TestLocalKernelsNeedNoArchive(t *testing.T) {
+	dir := t.TempDir()
+	for name, data := range map[string][]byte{"Image": []byte("kernel"), "config": []byte("CONFIG_ARCH_HAS_SYSCALL_WRAPPER=y\n"), "vmlinux.btf": emptyBTF()} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), data, 0o644))
+	}
+	mf := filepath.Join(dir, "matrix.yaml")
+	require.NoError(t, os.WriteFile(mf, []byte("apiVersion: ksystest/v1\ncatalogues: [builtin]\ntargets:\n"+
+		"  - {arch: arm64, kernel: {local: {vmlinuz: Image, config: config}}, syscallWrapper: true, btf: vmlinux.btf}\n"), 0o644))
+	m, err := matrix.Load(mf, ksystest.Data)
+	require.NoError(t, err)
+	o, _ := setup(t, goodRun)
+	o.Matrix, o.Targets = m, m.Targets.List
+	asked := false
+	o.Kernels = DebianKernels{Cache: &image.Cache{Dir: t.TempDir()}, Archive: func() (*image.Fetcher, error) {
+		asked = true
+		return nil, errors.New("no mirror, no keyring")
+	}}
+	res, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	require.Len(t, res.Cells, 1)
+	assert.Equal(t, result.OutcomePass, res.Cells[0].Outcome, res.Cells[0].Reason)
+	assert.False(t, asked, "the archive was asked for")
+
+	// A target of the archive asks for it, and its error is the cell's.
+	o, _ = setup(t, goodRun)
+	o.Targets = o.Targets[:1]
+	o.Kernels = DebianKernels{Cache: &image.Cache{Dir: t.TempDir()}, Archive: func() (*image.Fetcher, error) {
+		return nil, errors.New("no mirror, no keyring")
+	}}
+	res, err = Run(context.Background(), o)
+	require.NoError(t, err)
+	assert.Equal(t, result.OutcomeInfraError, res.Cells[0].Outcome)
+	assert.Contains(t, res.Cells[0].Reason, "no mirror, no keyring")
+}
+
 // A run leaves nothing in the host's temporary directory, finished or
 // interrupted.
 func TestRunLeavesNoScratch(t *testing.T) {

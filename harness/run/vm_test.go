@@ -65,6 +65,13 @@ func testAgents(t testing.TB) Programs {
 	return agents
 }
 
+// fetcherOf is the fetcher vmOptions gave o.
+func fetcherOf(t testing.TB, o Options) *image.Fetcher {
+	f, err := o.Kernels.(DebianKernels).Archive()
+	require.NoError(t, err)
+	return f
+}
+
 func vmOptions(t testing.TB, cacheDir string, catalogue string, targets ...string) Options {
 	t.Helper()
 	m, err := matrix.Load("../../matrix.yaml", ksystest.Data)
@@ -96,7 +103,7 @@ func vmOptions(t testing.TB, cacheDir string, catalogue string, targets ...strin
 	require.NoError(t, err)
 	return Options{
 		Matrix: m, Catalogue: cat, Targets: sel, OutDir: t.TempDir(), Jobs: 2,
-		Kernels: DebianKernels{Fetcher: f, BTFRecipe: recipe}, Backend: vm.QEMU{}, Agents: testAgents(t), Builtin: ksystest.Data, Logf: t.Logf,
+		Kernels: DebianKernels{Archive: Fetched(f), Cache: f.Cache, BTFRecipe: recipe}, Backend: vm.QEMU{}, Agents: testAgents(t), Builtin: ksystest.Data, Logf: t.Logf,
 	}
 }
 
@@ -160,7 +167,7 @@ func TestVMDefaultMatrix(t *testing.T) {
 	// indexes and the generated BTF must come from the cache.
 	o2 := vmOptions(t, cache, "", "arm64", "arm")
 	o2.Targets = []matrix.Target{o2.Targets[1], o2.Targets[3]} // arm64-6.1, arm-6.1
-	f := o2.Kernels.(DebianKernels).Fetcher
+	f := fetcherOf(t, o2)
 	f.Client = &http.Client{Transport: offline{}}
 	f.IndexMaxAge = 0
 	res, err = Run(context.Background(), o2)
@@ -490,7 +497,7 @@ func TestVMShardsMergeEqualsFullRun(t *testing.T) {
 // the console as a user would.
 func TestVMShell(t *testing.T) {
 	o := vmOptions(t, "", "")
-	f := o.Kernels.(DebianKernels).Fetcher
+	f := fetcherOf(t, o)
 	slots := make(chan struct{}, 3)
 	for _, tg := range o.Targets {
 		t.Run(tg.Name, func(t *testing.T) {
