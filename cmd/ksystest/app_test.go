@@ -7,10 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/qemu"
 	"github.com/ksystest/ksystest/harness/result"
 	"github.com/ksystest/ksystest/harness/run"
 	"github.com/stretchr/testify/assert"
@@ -267,4 +270,33 @@ func TestRunSweepsScratchOfKilledRuns(t *testing.T) {
 	assert.NoDirExists(t, leftover)
 	assert.NoFileExists(t, leftover+".lock")
 	assert.Contains(t, errb.String(), "removed "+leftover+" (1 MiB), left behind by a run that did not end cleanly")
+}
+
+// --accel kvm where KVM cannot run a target's guests fails at once with
+// the reason, as a usage error, instead of a guest that never boots.
+func TestAccelKVMWithoutKVMFailsAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	dev := filepath.Join(dir, "kvm")
+	require.NoError(t, os.WriteFile(dev, nil, 0o600))
+	cpuinfo := filepath.Join(dir, "cpuinfo")
+	require.NoError(t, os.WriteFile(cpuinfo, []byte("processor: 0\nflags\t\t: fpu vme hypervisor sse\n"), 0o644))
+	saved := kvmProbe
+	t.Cleanup(func() { kvmProbe = saved })
+	kvmProbe = qemu.KVMProbe{Device: dev, CPUInfo: cpuinfo}
+
+	host, err := arch.ByGOARCH(runtime.GOARCH)
+	require.NoError(t, err)
+	start := time.Now()
+	code, _, errs := runCLI(t, "run", "--accel", "kvm", "--matrix", "../../matrix.yaml", "--only", host.Name+"-6.1", "--out", t.TempDir())
+	assert.Equal(t, exitUsage, code)
+	assert.Less(t, time.Since(start), 5*time.Second)
+	if runtime.GOARCH == "amd64" {
+		assert.Contains(t, errs, "--accel kvm: x86_64-6.1: "+dev+" exists but the CPU has no vmx/svm flag")
+	}
+
+	code, _, errs = runCLI(t, "run", "--accel", "kvm", "--matrix", "../../matrix.yaml", "--only", "s390x-6.1", "--out", t.TempDir())
+	assert.Equal(t, exitUsage, code)
+	if runtime.GOARCH != "s390x" {
+		assert.Contains(t, errs, "--accel kvm: s390x-6.1: guest arch differs from host")
+	}
 }

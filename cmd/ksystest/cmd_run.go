@@ -15,6 +15,7 @@ import (
 	"github.com/ksystest/ksystest/harness/guestbin"
 	"github.com/ksystest/ksystest/harness/image"
 	"github.com/ksystest/ksystest/harness/matrix"
+	"github.com/ksystest/ksystest/harness/qemu"
 	"github.com/ksystest/ksystest/harness/run"
 	"github.com/ksystest/ksystest/harness/vm"
 )
@@ -132,6 +133,18 @@ in DIR/TARGET/console.log.`, s)
 	if err != nil {
 		return err
 	}
+	if *accel == qemu.AccelKVM {
+		// Said now, not as a guest that never boots at its deadline.
+		for _, t := range targets {
+			a, err := arch.Lookup(t.Arch)
+			if err == nil {
+				err = qemu.CheckKVM(a, kvmProbe)
+			}
+			if err != nil {
+				return usageErr("--accel kvm: %s: %v", t.Name, err)
+			}
+		}
+	}
 	lock, err := loadLock(m)
 	if err != nil {
 		return err
@@ -176,6 +189,9 @@ in DIR/TARGET/console.log.`, s)
 	}
 	return nil
 }
+
+// kvmProbe is the KVM --accel kvm is checked against (tests replace it).
+var kvmProbe = qemu.HostKVM
 
 // matrixUsage is the --matrix flag's help, shared by the commands that
 // take one.

@@ -5,6 +5,7 @@
 package qemu
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -88,27 +89,38 @@ type KVMProbe struct {
 	CPUInfo string // /proc/cpuinfo
 }
 
+// HostKVM is this host's KVM.
+var HostKVM = KVMProbe{Device: "/dev/kvm", CPUInfo: "/proc/cpuinfo"}
+
 // ChooseAccel returns KVM when the guest is the host's arch and KVM is
 // usable, TCG otherwise, with the reason.
 func ChooseAccel(a arch.Arch, p KVMProbe) (accel, why string) {
+	if err := CheckKVM(a, p); err != nil {
+		return AccelTCG, err.Error()
+	}
+	return AccelKVM, p.Device + " usable"
+}
+
+// CheckKVM says why KVM cannot run a's guests here; nil when it can.
+func CheckKVM(a arch.Arch, p KVMProbe) error {
 	if !a.Native() {
-		return AccelTCG, "guest arch differs from host"
+		return errors.New("guest arch differs from host")
 	}
 	f, err := os.OpenFile(p.Device, os.O_RDWR, 0)
 	if err != nil {
-		return AccelTCG, fmt.Sprintf("%s unusable: %v", p.Device, err)
+		return fmt.Errorf("%s unusable: %v", p.Device, err)
 	}
 	f.Close()
 	if a.HostGOARCH == "amd64" {
 		info, err := os.ReadFile(p.CPUInfo)
 		if err != nil {
-			return AccelTCG, fmt.Sprintf("cannot read %s: %v", p.CPUInfo, err)
+			return fmt.Errorf("cannot read %s: %v", p.CPUInfo, err)
 		}
 		if !hasFlag(string(info), "vmx") && !hasFlag(string(info), "svm") {
-			return AccelTCG, fmt.Sprintf("%s exists but the CPU has no vmx/svm flag", p.Device)
+			return fmt.Errorf("%s exists but the CPU has no vmx/svm flag", p.Device)
 		}
 	}
-	return AccelKVM, p.Device + " usable"
+	return nil
 }
 
 func hasFlag(cpuinfo, flag string) bool {

@@ -256,7 +256,7 @@ func (o *Options) accel(a arch.Arch) (string, string) {
 	case qemu.AccelTCG, qemu.AccelKVM:
 		return o.Accel, "forced by --accel"
 	}
-	return qemu.ChooseAccel(a, qemu.KVMProbe{Device: "/dev/kvm", CPUInfo: "/proc/cpuinfo"})
+	return qemu.ChooseAccel(a, qemu.HostKVM)
 }
 
 // deadlines scales the target's boot budget by the arch's emulation
