@@ -515,9 +515,11 @@ func effects(def matrix.Planned, got proto.CaseResult, args []result.Arg) string
 const errENOSYS = 38
 
 // Missing returns the verdict for a case the agent never reported (the
-// guest crashed or hung first): it fails with reason.
+// guest crashed or hung first): it fails with reason, marked not run.
 func Missing(def matrix.Planned, archName, reason string) result.Case {
-	return Compare(def, archName, proto.CaseResult{Name: def.Name, Error: reason})
+	c := Compare(def, archName, proto.CaseResult{Name: def.Name, Error: reason})
+	c.NotRun = true
+	return c
 }
 
 // oracle checks the call against the raw_syscalls/sys_enter tracepoint:

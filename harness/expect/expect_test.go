@@ -337,3 +337,13 @@ func TestMalformedRecordsFail(t *testing.T) {
 		})
 	}
 }
+
+// A case the agent never reported fails, marked not run.
+func TestMissing(t *testing.T) {
+	c := Missing(planned(splice, "x86_64"), "x86_64", "not run: infra-error")
+	assert.Equal(t, result.Fail, c.Verdict)
+	assert.True(t, c.NotRun)
+	assert.Equal(t, "not run: infra-error", c.Message)
+	c = Compare(planned(splice, "x86_64"), "x86_64", proto.CaseResult{Passed: passed, Captures: [][]uint64{passed}})
+	assert.False(t, c.NotRun)
+}

@@ -22,7 +22,7 @@ func TestJUnitParses(t *testing.T) {
 	require.NoError(t, JUnit(&b, sampleRun()))
 	suites, err := junit.Ingest(b.Bytes())
 	require.NoError(t, err)
-	require.Len(t, suites, 3)
+	require.Len(t, suites, 5)
 
 	byName := map[string]junit.Suite{}
 	for _, s := range suites {
@@ -51,4 +51,12 @@ func TestJUnitParses(t *testing.T) {
 	assert.Equal(t, junit.StatusError, s390x.Tests[0].Status, "a case its crashed guest never ran")
 	assert.Contains(t, s390x.Tests[0].SystemOut, "Kernel panic - not syncing")
 	assert.Equal(t, 1, x86.Totals.Failed)
+
+	// A case the host stopped is an error, never a failure.
+	arm := byName["arm-6.1"]
+	require.Len(t, arm.Tests, 3)
+	assert.Equal(t, junit.StatusPassed, arm.Tests[0].Status, "judged before QEMU was killed")
+	assert.Equal(t, junit.StatusError, arm.Tests[1].Status)
+	assert.Contains(t, arm.Tests[1].Message, "infra-error: QEMU was killed by signal 9")
+	assert.Zero(t, arm.Totals.Failed)
 }

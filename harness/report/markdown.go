@@ -14,6 +14,7 @@ var mdSymbol = map[result.Verdict]string{
 	result.QuirkConfirmed: "🟨 quirk",
 	result.Handled:        "🛠️ handled",
 	result.Fail:           "❌ FAIL",
+	verdictNotRun:         "⬜ not run",
 }
 
 // Markdown writes the report as GitHub-flavoured Markdown: targets, the

@@ -45,8 +45,14 @@ func sampleRun() *result.Run {
 	}
 	fail.Kernel = &result.KernelNames{Agree: true, Note: "no prototype in BTF (only the pt_regs wrapper)"}
 	cloneAware := result.Case{Name: "clone-aware", Probe: "aware_clone", Syscall: "clone", Quirk: "clone", Role: "aware", Verdict: result.Handled, Captures: 1}
-	missed := result.Case{Name: "splice", Probe: "ksys_splice", Syscall: "splice", Verdict: result.Fail,
+	missed := result.Case{Name: "splice", Probe: "ksys_splice", Syscall: "splice", Verdict: result.Fail, NotRun: true,
 		Message: "not run: crash", Args: []result.Arg{{Name: "fd_in", Expect: "match", Note: "not run"}}}
+	// Cells the host or the config stopped: their cases are not run, not
+	// failed, even those judged before (a QEMU killed mid-run).
+	notRun := func(cs result.Case, why string) result.Case {
+		return result.Case{Name: cs.Name, Probe: cs.Probe, Syscall: cs.Syscall, Quirk: cs.Quirk, Role: cs.Role,
+			Verdict: result.Fail, NotRun: true, Message: "not run: " + why}
+	}
 	return &result.Run{
 		Schema: result.SchemaVersion, Matrix: "matrix.yaml", WallSec: 12.3,
 		Started: time.Date(2026, 11, 25, 23, 0, 0, 0, time.UTC),
@@ -67,6 +73,13 @@ func sampleRun() *result.Run {
 				Reason:  "kernel: [    1.63] Kernel panic - not syncing: VFS: Unable to mount root fs",
 				Timings: result.Timings{ExitSec: 1.7}, Cases: []result.Case{missed},
 				ConsoleLog: "s390x-6.12/console.log", ConsoleTail: []string{"[    1.63] Kernel panic - not syncing: VFS: Unable to mount root fs", "[    1.64] ret_from_fork+0xa/0x38"}},
+			{Target: "arm-6.1", Arch: "arm", Kernel: kernel, Accel: "tcg", Outcome: result.OutcomeInfraError,
+				Reason:  "QEMU was killed by signal 9 (killed), not by ksystest: the kernel's OOM killer, or a kill from outside",
+				Timings: result.Timings{AgentStartSec: 3.1, ExitSec: 3.9}, Cases: []result.Case{pass, notRun(fail, "infra-error"), notRun(cloneNaive, "infra-error")},
+				ConsoleLog: "arm-6.1/console.log", ConsoleTail: []string{"[    3.10] random: crng init done"}},
+			{Target: "ppc64le-6.1", Arch: "ppc64le", Outcome: result.OutcomeConfigError,
+				Reason: "collection mine: mine.bpf.c:3:1: error: unknown type name 'u33'",
+				Cases:  []result.Case{notRun(pass, "mine.bpf.c:3:1: error: unknown type name 'u33'")}},
 		},
 	}
 }
@@ -125,4 +138,18 @@ func TestExitCode(t *testing.T) {
 func TestSummaryCountsEveryOutcome(t *testing.T) {
 	r := &result.Run{Cells: []result.Cell{{Outcome: result.OutcomePass}, {Outcome: result.OutcomeConfigError}}}
 	assert.Equal(t, "2 targets: 1 pass, 1 config-error", summary(r))
+}
+
+// A case of a target the host or the config stopped reads "not run" in
+// every report, never FAIL; a case a crash cut short stays FAIL (the
+// crash is the finding), and one judged before the host failed keeps its
+// verdict.
+func TestNotRunIsNotFail(t *testing.T) {
+	var md, table bytes.Buffer
+	require.NoError(t, Markdown(&md, sampleRun(), ""))
+	require.NoError(t, Table(&table, sampleRun()))
+	assert.Contains(t, md.String(), "| splice | ❌ FAIL | - | ❌ FAIL | ⬜ not run | - |")
+	assert.Contains(t, md.String(), "| write | ✅ pass | ✅ pass | - | ✅ pass | ⬜ not run |")
+	assert.Regexp(t, `(?m)^splice\s+FAIL\s+-\s+FAIL\s+not run\s+-$`, table.String())
+	assert.Regexp(t, `(?m)^write\s+pass\s+pass\s+-\s+pass\s+not run$`, table.String())
 }

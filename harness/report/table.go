@@ -27,12 +27,13 @@ func label(v result.Verdict) string {
 	case result.Fail:
 		return "FAIL"
 	}
-	return string(v)
+	return string(v) // not run
 }
 
 // Legend explains the grid's labels.
 const Legend = "pass: captured as passed · quirk: a naive probe went wrong exactly as predicted · " +
-	"handled: an aware probe recovered every argument · FAIL: anything else · -: not run on this arch"
+	"handled: an aware probe recovered every argument · FAIL: anything else · " +
+	"not run: the host or the config stopped the target first · -: not run on this arch"
 
 // WrapperLegend explains the WRAPPER column.
 const WrapperLegend = "WRAPPER: CONFIG_ARCH_HAS_SYSCALL_WRAPPER per matrix/kernel config/guest kallsyms/loader's " +
@@ -60,10 +61,22 @@ func caseNames(r *result.Run) []string {
 func verdictOf(c result.Cell, name string) (result.Verdict, bool) {
 	for _, cs := range c.Cases {
 		if cs.Name == name {
+			if notRun(c, cs) {
+				return verdictNotRun, true
+			}
 			return cs.Verdict, true
 		}
 	}
 	return "", false
+}
+
+// verdictNotRun labels, in the reports only, a case that is no verdict.
+const verdictNotRun result.Verdict = "not run"
+
+// notRun says that a case's verdict says nothing: the host or the
+// configuration stopped its target before it ran.
+func notRun(c result.Cell, cs result.Case) bool {
+	return cs.NotRun && c.Outcome.SaysNothing()
 }
 
 // Table writes the terminal report.
@@ -430,7 +443,11 @@ func Cases(w io.Writer, r *result.Run) error {
 	for _, c := range r.Cells {
 		fmt.Fprintf(w, "%s (%s): %s\n", c.Target, orDash(kernelLabel(c.Kernel)), c.Outcome)
 		for _, cs := range c.Cases {
-			fmt.Fprintf(w, "  %s: %s (%s)\n", cs.Name, cs.Verdict, probeLabel(cs))
+			v := cs.Verdict
+			if notRun(c, cs) {
+				v = verdictNotRun
+			}
+			fmt.Fprintf(w, "  %s: %s (%s)\n", cs.Name, v, probeLabel(cs))
 			if cs.Predicted != "" {
 				fmt.Fprintf(w, "    predicted: %s\n", cs.Predicted)
 			}

@@ -32,6 +32,9 @@ var quirkOrder = map[string]int{"mmap": 0, "clone": 1, "socketcall": 2, "compat"
 func QuirkTable(cells []Cell) []QuirkRow {
 	rows := map[string]*QuirkRow{}
 	for _, c := range cells {
+		if c.Outcome.SaysNothing() {
+			continue // the host or the configuration stopped it: it shows no quirk
+		}
 		byQuirk := map[string][]Case{}
 		for _, cs := range c.Cases {
 			if cs.Quirk != "" {

@@ -22,6 +22,8 @@ func TestQuirkTable(t *testing.T) {
 		{Arch: "x86_64", Cases: []Case{naive("mmap-raw-naive", Pass, ""), naive("mmap-go-naive", Fail, ""), aware}},
 		{Arch: "x86_64", Cases: []Case{naive("mmap-raw-naive", Pass, ""), naive("mmap-go-naive", Pass, ""),
 			{Name: "mmap-raw-aware", Quirk: "mmap", Role: "aware", Verdict: Fail}}},
+		// Stopped by the host: it shows no quirk, and is left out.
+		{Arch: "s390x", Outcome: OutcomeInfraError, Cases: []Case{naive("mmap-raw-naive", Fail, ""), {Name: "mmap-raw-aware", Quirk: "mmap", Role: "aware", Verdict: Fail, NotRun: true}}},
 	}
 	rows := QuirkTable(cells)
 	assert.Equal(t, []QuirkRow{{Quirk: "mmap", Arches: map[string]QuirkCell{

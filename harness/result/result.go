@@ -53,6 +53,11 @@ const (
 // IsInfra reports whether the outcome is the host's fault, not a finding.
 func (o Outcome) IsInfra() bool { return o == OutcomeInfraError || o == OutcomeBootError }
 
+// SaysNothing reports whether the outcome says nothing of the kernel or
+// the probes: the host or the configuration stopped the cell
+// (infra-error, boot-error, config-error).
+func (o Outcome) SaysNothing() bool { return o.IsInfra() || o == OutcomeConfigError }
+
 // Arg is one argument of one case: what was passed and what the probe saw.
 type Arg struct {
 	Name     string  `json:"name"`
@@ -103,6 +108,10 @@ type Case struct {
 	Ret     int64        `json:"ret"`
 	Errno   int          `json:"errno"`
 	Message string       `json:"message,omitempty"`
+	// NotRun says the agent never reported the case: its guest ended, or
+	// never started, before it. Its verdict is fail, but in a cell that is
+	// no finding it says nothing of the probe.
+	NotRun bool `json:"not_run,omitempty"`
 }
 
 // CaptureSet is one set of a user program's readings of a call.
