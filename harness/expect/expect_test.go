@@ -145,6 +145,26 @@ func TestPredictions(t *testing.T) {
 			arch: "arm64", got: proto.CaseResult{Passed: cloneArgs, Regs: []uint64{0xc000123000}, Captures: [][]uint64{{0xc000123000, 1, 2, 3, 4}}},
 			verdict: result.QuirkConfirmed, msg: "arg 1 is 0xc000123000, the address of the struct holding the arguments, as predicted",
 		},
+		"swap, but no fire": {
+			arch: "s390x", got: proto.CaseResult{Passed: cloneArgs},
+			verdict: result.Fail, msg: "predicted args 1 and 2 swapped, but the probe did not fire",
+		},
+		"swap one way only": {
+			arch: "s390x", got: proto.CaseResult{Passed: cloneArgs, Captures: [][]uint64{{0x2202, 0x999, 0x3303, 0x4404, 0x5505}}},
+			verdict: result.Fail, msg: "predicted args 1 and 2 swapped, but: arg 1 (flags) expected 0x811, captured 0x2202; arg 2 (newsp) expected 0x2202, captured 0x999",
+		},
+		"swap the other way only": {
+			arch: "s390x", got: proto.CaseResult{Passed: cloneArgs, Captures: [][]uint64{{0x999, 0x811, 0x3303, 0x4404, 0x5505}}},
+			verdict: result.Fail, msg: "predicted args 1 and 2 swapped, but: ",
+		},
+		"never, but fired with wrong values": {
+			arch: "x86_64", got: proto.CaseResult{Passed: cloneArgs, Captures: [][]uint64{{1, 2, 3, 4, 5}}},
+			verdict: result.Fail, msg: "predicted never fires, but it fired: arg 1 (flags) expected 0x811, captured 0x1",
+		},
+		"pointer, but not to the struct": {
+			arch: "arm64", got: proto.CaseResult{Passed: cloneArgs, Regs: []uint64{0xc000123000}, Captures: [][]uint64{{0xdead, 1, 2, 3, 4}}},
+			verdict: result.Fail, msg: "predicted arg 1 is a pointer to a struct of the arguments, but arg 1 is 0xdead, not the struct at 0xc000123000",
+		},
 		"no prediction on this arch: a swap fails, named as a swap": {
 			arch: "arm", got: proto.CaseResult{Passed: cloneArgs, Captures: [][]uint64{swapped}},
 			verdict: result.Fail, msg: "args 1 (flags) and 2 (newsp) are swapped",
@@ -346,4 +366,25 @@ func TestMissing(t *testing.T) {
 	assert.Equal(t, "not run: infra-error", c.Message)
 	c = Compare(planned(splice, "x86_64"), "x86_64", proto.CaseResult{Passed: passed, Captures: [][]uint64{passed}})
 	assert.False(t, c.NotRun)
+}
+
+// Every argument is compared, the sixth too, and so is every register the
+// tracepoint saw.
+func TestSixthArgumentAndRegister(t *testing.T) {
+	six := splice
+	six.Args = append([]matrix.ArgDef(nil), splice.Args...)
+	six.Args[5].Expect = matrix.Expect{Default: "match"}
+	wrong := append([]uint64(nil), passed...)
+	wrong[5] = 0x77
+	c := Compare(planned(six, "x86_64"), "x86_64", proto.CaseResult{Passed: passed, Captures: [][]uint64{wrong}})
+	assert.Equal(t, result.Fail, c.Verdict)
+	assert.Equal(t, "arg 6 (flags) expected 0x66000006, captured 0x77", c.Message)
+
+	record := append([]uint64(nil), passed...)
+	record[5] = 0x77
+	c = Compare(planned(six, "x86_64"), "x86_64", proto.CaseResult{Passed: passed, Captures: [][]uint64{passed}, Regs: passed, NArgs: 6, NR: 275,
+		Oracle: []proto.OracleCall{{NR: 275, Args: record}}})
+	assert.Equal(t, result.Fail, c.Verdict)
+	assert.Equal(t, result.OracleDisagrees, c.Oracle.Status)
+	assert.Equal(t, "register 6 is 0x77 there, the agent passed 0x66000006", c.Oracle.Note)
 }

@@ -594,3 +594,42 @@ cases:
 	}
 	assert.NotContains(t, err.Error(), "cases[1]")
 }
+
+// A catalogue may not name two cases alike (verdicts are kept by name),
+// nor give a case more than the six arguments a probe reports, whether
+// in one file or across the matrix's catalogues.
+func TestCatalogueDuplicatesAndArgCount(t *testing.T) {
+	f := writeFile(t, "cases.yaml", `apiVersion: ksystest/v1
+cases:
+  - {name: w, probe: ksys_write, syscall: write, args: [{name: fd, value: 1}]}
+  - {name: w, probe: ksys_write, syscall: write, args: [{name: fd, value: 2}]}
+  - name: seven
+    probe: p
+    syscall: splice
+    args: [{name: a, value: 1}, {name: b, value: 2}, {name: c, value: 3}, {name: d, value: 4}, {name: e, value: 5}, {name: f, value: 6}, {name: g, value: 7}]
+  - name: six
+    probe: p
+    syscall: splice
+    args: [{name: a, value: 1}, {name: b, value: 2}, {name: c, value: 3}, {name: d, value: 4}, {name: e, value: 5}, {name: f, value: 6}]
+`)
+	_, err := LoadCatalogue(f)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), f+`:4: cases[1].name: duplicate case "w"`)
+	assert.Contains(t, err.Error(), f+":8: cases[2].args: 7 arguments; a probe reports at most 6")
+	assert.NotContains(t, err.Error(), "cases[3]")
+
+	dir := filepath.Dir(f)
+	require.NoError(t, os.WriteFile(f, []byte("apiVersion: ksystest/v1\ncases:\n  - {name: w, probe: ksys_write, syscall: write}\n"), 0o644))
+	m, err := Load(writeFileIn(t, dir, "matrix.yaml", "apiVersion: ksystest/v1\ncatalogues: [cases.yaml]\ntargets: default\n"+
+		"cases:\n  - {name: w, probe: ksys_write, syscall: write}\n"), builtinFiles)
+	require.NoError(t, err)
+	_, err = m.Catalogue()
+	assert.ErrorContains(t, err, `cases[0].name: case "w" is also in `+f)
+}
+
+func writeFileIn(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	require.NoError(t, os.WriteFile(p, []byte(text), 0o644))
+	return p
+}

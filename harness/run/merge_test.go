@@ -2,6 +2,9 @@ package run
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -71,4 +74,32 @@ func TestMergeEqualsUnshardedRun(t *testing.T) {
 
 	_, err = Merge([]string{t.TempDir()}, t.TempDir())
 	assert.ErrorContains(t, err, "no results.json or results.jsonl")
+}
+
+// Merge refuses what would make one run of two that are not shards of
+// one: a target in two shards, and results of another schema, which
+// this ksystest may read wrongly.
+func TestMergeRefuses(t *testing.T) {
+	write := func(dir string, r result.Run) {
+		data, err := json.Marshal(r)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "results.json"), data, 0o644))
+	}
+	cell := func(target string) result.Cell {
+		return result.Cell{Target: target, Arch: "x86_64", Outcome: result.OutcomePass}
+	}
+	a, b := t.TempDir(), t.TempDir()
+	write(a, result.Run{Schema: result.SchemaVersion, Cells: []result.Cell{cell("x86_64-6.1"), cell("x86_64-6.12")}})
+	write(b, result.Run{Schema: result.SchemaVersion, Cells: []result.Cell{cell("arm64-6.1"), cell("x86_64-6.12")}})
+	_, err := Merge([]string{a, b}, t.TempDir())
+	assert.EqualError(t, err, "target x86_64-6.12 is in both "+a+" and "+b)
+
+	write(b, result.Run{Schema: result.SchemaVersion + 1, Cells: []result.Cell{cell("arm64-6.1")}})
+	_, err = Merge([]string{a, b}, t.TempDir())
+	assert.EqualError(t, err, fmt.Sprintf("%s/results.json: schema %d, this ksystest reads %d", b, result.SchemaVersion+1, result.SchemaVersion))
+
+	write(b, result.Run{Schema: result.SchemaVersion, Cells: []result.Cell{cell("arm64-6.1")}})
+	merged, err := Merge([]string{a, b}, t.TempDir())
+	require.NoError(t, err)
+	assert.Len(t, merged.Cells, 3)
 }

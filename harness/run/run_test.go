@@ -351,3 +351,44 @@ func TestRunLeavesNoScratch(t *testing.T) {
 		t.Errorf("left behind: %s", e.Name())
 	}
 }
+
+// A case the agent never reported fails, even when the agent said done:
+// a case that did not run proves nothing.
+func TestRunUnreportedCaseFails(t *testing.T) {
+	p := []uint64{1, 2, 3}
+	o, _ := setup(t, func(vm.Spec) vm.FakeScript {
+		return vm.FakeScript{Lines: lines(hello(), caseLine("write", p, p), caseLine("prctl", p, p), done())}
+	})
+	o.Targets = o.Targets[:1]
+	res, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	c := res.Cells[0]
+	assert.Equal(t, result.OutcomeFail, c.Outcome)
+	assert.Equal(t, 1, res.ExitCode())
+	require.Len(t, c.Cases, 3)
+	assert.Equal(t, "splice", c.Cases[2].Name)
+	assert.Equal(t, result.Fail, c.Cases[2].Verdict)
+	assert.Equal(t, "the agent never reported this case", c.Cases[2].Message)
+}
+
+// A target whose guest disagrees with the matrix on the syscall wrapper
+// fails, whatever its cases say.
+func TestRunWrapperDisagreementFails(t *testing.T) {
+	one := 1
+	loaded := ev(proto.Event{Type: proto.EventLoaded, Loaded: &proto.Loaded{Wrapper: proto.Wrapper{Symbols: []string{"__se_sys_bpf"}, Loader: &one}}})
+	o, _ := setup(t, func(s vm.Spec) vm.FakeScript {
+		script := goodRun(s)
+		script.Lines = append(script.Lines[:len(script.Lines)-1], vm.FakeLine{Text: loaded}, vm.FakeLine{Text: done()})
+		return script
+	})
+	o.Targets = o.Targets[:1]
+	res, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	c := res.Cells[0]
+	for _, cs := range c.Cases {
+		assert.Equal(t, result.Pass, cs.Verdict, cs.Name)
+	}
+	assert.Equal(t, result.OutcomeFail, c.Outcome)
+	assert.Contains(t, c.Reason, "syscall wrapper: the matrix declares yes, but kernel config unknown, guest kallsyms (__x64_sys_bpf) no")
+	assert.Equal(t, 1, res.ExitCode())
+}
