@@ -41,17 +41,23 @@ func runShards(t *testing.T, o Options, n int) *result.Run {
 	t.Helper()
 	var dirs []string
 	all := o.Targets
+	ran := 0
 	for k := 1; k <= n; k++ {
 		spec := ShardSpec{k, n}
 		o.Targets = Shard(all, o.Catalogue, spec)
+		require.NotEmpty(t, o.Targets, "shard %s runs nothing", spec)
 		o.Shard = spec.String()
 		o.OutDir = filepath.Join(t.TempDir(), "shard")
-		_, err := Run(context.Background(), o)
+		res, err := Run(context.Background(), o)
 		require.NoError(t, err)
+		require.Len(t, res.Cells, len(o.Targets), "shard %s", spec)
+		ran += len(res.Cells)
 		dirs = append(dirs, o.OutDir)
 	}
+	require.Equal(t, len(all), ran, "the shards run every target once")
 	merged, err := Merge(dirs, filepath.Join(t.TempDir(), "merged"))
 	require.NoError(t, err)
+	require.Len(t, merged.Cells, len(all))
 	return merged
 }
 

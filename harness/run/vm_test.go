@@ -20,6 +20,7 @@ import (
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/guestbin"
 	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/kabi"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/result"
 	"github.com/ksystest/ksystest/harness/vm"
@@ -65,6 +66,17 @@ func testAgents(t testing.TB) Programs {
 	return agents
 }
 
+// vmJobs is how many guests a VM test boots at once: 2, or
+// $KSYSTEST_VM_JOBS on a host that others share.
+func vmJobs(t testing.TB) int {
+	if v := os.Getenv("KSYSTEST_VM_JOBS"); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(t, err, "KSYSTEST_VM_JOBS")
+		return n
+	}
+	return 2
+}
+
 // fetcherOf is the fetcher vmOptions gave o.
 func fetcherOf(t testing.TB, o Options) *image.Fetcher {
 	f, err := o.Kernels.(DebianKernels).Archive()
@@ -102,7 +114,7 @@ func vmOptions(t testing.TB, cacheDir string, catalogue string, targets ...strin
 	recipe, err := image.ReadBTFRecipe(ksystest.Data, "images/btf.yaml")
 	require.NoError(t, err)
 	return Options{
-		Matrix: m, Catalogue: cat, Targets: sel, OutDir: t.TempDir(), Jobs: 2,
+		Matrix: m, Catalogue: cat, Targets: sel, OutDir: t.TempDir(), Jobs: vmJobs(t),
 		Kernels: DebianKernels{Archive: Fetched(f), Cache: f.Cache, BTFRecipe: recipe}, Backend: vm.QEMU{}, Agents: testAgents(t), Builtin: ksystest.Data, Logf: t.Logf,
 	}
 }
@@ -298,27 +310,30 @@ func TestVMWrongProbeFails(t *testing.T) {
 	o := vmOptions(t, "", "testdata/wrong-probe.yaml", "x86_64", "arm64", "s390x")
 	res, err := Run(context.Background(), o)
 	require.NoError(t, err)
-	byArch := map[string]result.Cell{}
-	for _, c := range res.Cells {
-		byArch[c.Arch] = c
-	}
+	require.Len(t, res.Cells, len(o.Targets))
 	wrongArg := map[string]int{"x86_64": 4, "s390x": 1} // rcx vs r10; gprs[2] vs orig_gpr2
-	for archName, c := range byArch {
-		require.Len(t, c.Cases, 1)
+	perArch := map[string]int{}
+	for _, c := range res.Cells {
+		perArch[c.Arch]++
+		require.Len(t, c.Cases, 1, c.Target)
 		cs := c.Cases[0]
-		bad, expectFail := wrongArg[archName]
+		bad, expectFail := wrongArg[c.Arch]
 		if !expectFail {
 			// arm64: regs[0] still equals orig_x0 at syscall entry.
-			assert.Equal(t, result.OutcomePass, c.Outcome, "%s: %s", archName, cs.Message)
+			assert.Equal(t, result.OutcomePass, c.Outcome, "%s: %s %s", c.Target, c.Reason, cs.Message)
 			continue
 		}
-		assert.Equal(t, result.OutcomeFail, c.Outcome, archName)
-		assert.Equal(t, result.Fail, cs.Verdict)
-		assert.Contains(t, cs.Message, fmt.Sprintf("arg %d (%s) expected %#x, captured", bad, cs.Args[bad-1].Name, cs.Args[bad-1].Passed))
+		assert.Equal(t, result.OutcomeFail, c.Outcome, "%s: %s", c.Target, c.Reason)
+		assert.Equal(t, result.Fail, cs.Verdict, c.Target)
+		require.Len(t, cs.Args, 6, c.Target)
+		assert.Contains(t, cs.Message, fmt.Sprintf("arg %d (%s) expected %#x, captured", bad, cs.Args[bad-1].Name, cs.Args[bad-1].Passed), c.Target)
 		for i, a := range cs.Args {
-			require.NotNil(t, a.Captured, "%s arg %d", archName, i+1)
-			assert.Equal(t, i+1 != bad, a.OK, "%s arg %d", archName, i+1)
+			require.NotNil(t, a.Captured, "%s arg %d", c.Target, i+1)
+			assert.Equal(t, i+1 != bad, a.OK, "%s arg %d", c.Target, i+1)
 		}
+	}
+	for _, a := range []string{"x86_64", "arm64", "s390x"} {
+		assert.NotZero(t, perArch[a], "no %s target ran", a)
 	}
 	assert.Equal(t, 1, res.ExitCode())
 }
@@ -477,18 +492,15 @@ func mustArch(t *testing.T, name string) arch.Arch {
 // run, with real guests.
 func TestVMShardsMergeEqualsFullRun(t *testing.T) {
 	o := vmOptions(t, "", "", "x86_64", "arm64", "s390x")
-	var sel []matrix.Target
-	for _, tg := range o.Targets {
-		if tg.Name == "x86_64-6.1" || tg.Name == "arm64-6.1" || tg.Name == "s390x-6.12" {
-			sel = append(sel, tg)
-		}
-	}
-	o.Targets = sel
+	o.Targets = targetsNamed(t, o.Targets, "x86_64-6.1", "arm64-6.1", "s390x-6.12")
 	full, err := Run(context.Background(), o)
 	require.NoError(t, err)
+	require.Len(t, full.Cells, 3)
 	merged := runShards(t, o, 2)
+	require.Len(t, merged.Cells, 3)
 	assert.Equal(t, verdicts(full), verdicts(merged))
-	assert.Equal(t, targetOrder(full), targetOrder(merged))
+	assert.Equal(t, []string{"x86_64-6.1", "arm64-6.1", "s390x-6.12"}, targetOrder(merged))
+	assert.Equal(t, 0, full.ExitCode())
 	assert.Equal(t, 0, merged.ExitCode())
 }
 
@@ -519,9 +531,14 @@ func TestVMShell(t *testing.T) {
 			require.True(t, console.waitFor(ShellPrompt, 2*time.Minute), "no prompt; console:\n%s", console.String())
 			fmt.Fprintf(typeIn, "echo machine=$(uname -m)\n")
 			require.True(t, console.waitFor("machine="+a.UnameMachine+"\r\n", time.Minute), "console:\n%s", console.String())
-			// The agent and probes are there to run by hand.
-			fmt.Fprintf(typeIn, "/ksystest/agent | grep -c '\"verdict\\|\"type\":\"case\"'; echo agent-exit=$?\n")
-			require.True(t, console.waitFor("agent-exit=0", time.Minute), "console:\n%s", console.String())
+			// The agent and probes are there to run by hand: it exits 0,
+			// having reported every case and done, and no error. (Its
+			// events go to /, not /tmp: the agent mounts a tmpfs of its
+			// own there.)
+			fmt.Fprintf(typeIn, "/ksystest/agent >/events; echo agent-exit=$? cases=$(grep -c '\"type\":\"case\"' /events)"+
+				" done=$(grep -c '\"type\":\"done\"' /events) errors=$(grep -c '\"type\":\"error\"' /events)\n")
+			want := fmt.Sprintf("agent-exit=0 cases=%d done=1 errors=0\r\n", len(o.Catalogue.Plan(a, kabi.Kernel{})))
+			require.True(t, console.waitFor(want, time.Minute), "want %q; console:\n%s", want, console.String())
 			fmt.Fprintf(typeIn, "exit\n")
 			select {
 			case err := <-done:
