@@ -34,6 +34,7 @@ unit:
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting" >&2; exit 1; }
 	$(GO) vet ./...
+	$(GO) mod tidy -diff
 	$(GO) tool actionlint
 
 # Regenerate ksystest's probe objects (committed, bpf/obj/) for every BPF

@@ -71,11 +71,19 @@ func TestHostDoesNotLinkEBPF(t *testing.T) {
 	}
 }
 
-// Every BPF target of the arch table has a committed probe object.
+// Every BPF target of the arch table has a committed probe object, and
+// there is no other (genprobes makes them from the table).
 func TestProbeObjects(t *testing.T) {
+	want := map[string]bool{}
 	for _, b := range arch.BPFTargets() {
+		want["probes_"+b.Suffix()+".o"] = true
 		_, err := fs.Stat(Data, "bpf/obj/probes_"+b.Suffix()+".o")
 		assert.NoError(t, err, "run make generate")
+	}
+	objs, err := fs.ReadDir(Data, "bpf/obj")
+	require.NoError(t, err)
+	for _, o := range objs {
+		assert.True(t, want[o.Name()], "bpf/obj/%s is for no BPF target of the arch table", o.Name())
 	}
 }
 

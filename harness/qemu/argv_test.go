@@ -19,6 +19,12 @@ func mustArch(t *testing.T, name string) arch.Arch {
 }
 
 func TestArgv(t *testing.T) {
+	tested := map[string]bool{}
+	defer func() {
+		for _, a := range arch.All() {
+			assert.True(t, tested[a.Name], "TestArgv has no row for %s", a.Name)
+		}
+	}()
 	for _, tc := range []struct {
 		arch  string
 		accel string
@@ -34,6 +40,7 @@ func TestArgv(t *testing.T) {
 		{"i386", AccelTCG, "qemu-system-i386 -machine q35 -accel tcg -cpu max -smp 1 -m 512 -nodefaults -no-user-config -display none -no-reboot -chardev stdio,id=con0,signal=off -serial chardev:con0 -qmp unix:/run/q.sock,server=on,wait=off -kernel /k/vmlinuz -initrd /k/initrd -append console=ttyS0 panic=-1 oops=panic quiet nowatchdog cryptomgr.notests"},
 		{"riscv64", AccelTCG, "qemu-system-riscv64 -machine virt -accel tcg -cpu rv64 -smp 1 -m 512 -nodefaults -no-user-config -display none -no-reboot -chardev stdio,id=con0,signal=off -serial chardev:con0 -qmp unix:/run/q.sock,server=on,wait=off -kernel /k/vmlinuz -initrd /k/initrd -append console=ttyS0 panic=-1 oops=panic quiet nowatchdog cryptomgr.notests"},
 	} {
+		tested[tc.arch] = true
 		t.Run(tc.arch+"-"+tc.accel, func(t *testing.T) {
 			argv := Argv(Config{Arch: mustArch(t, tc.arch), Kernel: "/k/vmlinuz", Initrd: "/k/initrd",
 				MemoryMB: 512, Accel: tc.accel, QMPSocket: "/run/q.sock"})
@@ -95,4 +102,22 @@ func TestChooseAccel(t *testing.T) {
 
 	accel, _ = ChooseAccel(arch.Arch{HostGOARCH: "amd64"}, KVMProbe{Device: kvm, CPUInfo: withVMX})
 	assert.Equal(t, AccelKVM, accel)
+}
+
+// .ci/install-deps (make deps) installs every arch's QEMU, from the
+// package the arch table names (s390x's: the one its Debian release has).
+func TestInstallDepsInstallsEveryQEMU(t *testing.T) {
+	data, err := os.ReadFile("../../.ci/install-deps")
+	require.NoError(t, err)
+	lines := map[string]bool{}
+	for _, l := range strings.Split(string(data), "\n") {
+		lines[strings.Trim(strings.TrimSpace(l), `"`)] = true
+	}
+	for _, a := range arch.All() {
+		pkg := a.QEMUPackage
+		if a.Name == "s390x" {
+			pkg = "S390" // qemu-system-s390x where the release has it, else qemu-system-misc
+		}
+		assert.True(t, lines[a.QEMU+" "+pkg], "install-deps lacks the line %q", a.QEMU+" "+pkg)
+	}
 }
