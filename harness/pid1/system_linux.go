@@ -1,4 +1,4 @@
-package agent
+package pid1
 
 import (
 	"errors"
@@ -7,12 +7,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// LinuxSystem is System on the real kernel.
-type LinuxSystem struct{}
+// Linux is System on the real kernel.
+type Linux struct{}
 
-func (LinuxSystem) MkdirAll(path string) error { return os.MkdirAll(path, 0o755) }
+func (Linux) MkdirAll(path string) error { return os.MkdirAll(path, 0o755) }
 
-func (LinuxSystem) Mount(source, target, fstype string) error {
+func (Linux) Mount(source, target, fstype string) error {
 	err := unix.Mount(source, target, fstype, 0, "")
 	if errors.Is(err, unix.EBUSY) {
 		return errBusy
