@@ -23,8 +23,8 @@ var Data embed.FS
 // against `go list -deps`.
 //
 //go:embed go.mod go.sum
-//go:embed cmd/ksystest-agent cmd/ksystest-compat workloads
-//go:embed harness/agent harness/pid1 harness/proto harness/trigger harness/arch harness/syscalls
+//go:embed cmd/ksystest-agent cmd/ksystest-compat cmd/ksystest-exec cmd/ksystest-poweroff workloads
+//go:embed harness/agent harness/pid1 harness/execinit harness/proto harness/trigger harness/arch harness/syscalls
 var guestSource embed.FS
 
 // GuestSource is the module source the guest programs build from: the Go

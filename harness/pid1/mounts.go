@@ -1,9 +1,9 @@
 // Package pid1 is what every ksystest guest's PID 1 does with the guest
 // OS besides its own job: the table of filesystems it mounts, quieting
-// the kernel's console, and powering off. The agent, the init of ksystest
-// exec and the trivial init of the boot floor share it, so a guest looks
-// the same whichever of them runs. Standard library and x/sys only: the
-// smaller inits must not link cilium/ebpf.
+// the kernel's console, and powering off. The agent and the init of
+// ksystest exec share it, so a guest looks the same whichever of them
+// runs. Standard library and x/sys only: the exec init must not link
+// cilium/ebpf.
 package pid1
 
 import (
