@@ -57,7 +57,7 @@ func Monitor(ctx context.Context, inst Instance, start time.Time, dl Deadlines, 
 			lines <- sc.Text()
 		}
 	}()
-	t := &tail{n: TailLines}
+	t := &Tail{N: TailLines}
 	timer := time.NewTimer(dl.Boot)
 	defer timer.Stop()
 	var crashLine string
@@ -74,12 +74,12 @@ func Monitor(ctx context.Context, inst Instance, start time.Time, dl Deadlines, 
 				<-inst.Done()
 				w.Exit = time.Since(start)
 				w.finish(crashLine)
-				w.Tail = t.get()
+				w.Tail = t.Lines()
 				return w
 			}
 			line = strings.TrimRight(line, "\r")
 			fmt.Fprintln(log, line)
-			t.add(line)
+			t.Add(line)
 			ev, err := proto.Decode([]byte(line))
 			switch {
 			case errors.Is(err, proto.ErrNotEvent):
