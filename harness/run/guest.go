@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/guestbin"
@@ -14,6 +16,7 @@ import (
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/proto"
 	"github.com/ksystest/ksystest/harness/result"
+	"github.com/ksystest/ksystest/harness/vm"
 )
 
 // guest is one target prepared on the host, before it boots: its kernel,
@@ -40,10 +43,9 @@ type guest struct {
 
 // prepare fetches the target's kernel and BTF and plans its cases.
 func prepare(ctx context.Context, o *Options, t matrix.Target, a arch.Arch) (*guest, error) {
-	g := &guest{target: t, arch: a}
-	var err error
-	if g.kernel, err = o.Kernels.Kernel(ctx, t, a); err != nil {
-		return g, fmt.Errorf("kernel: %w", err)
+	g, err := prepareKernel(ctx, o, t, a)
+	if err != nil {
+		return g, err
 	}
 	if g.btf, g.btfPath, err = o.Kernels.BTF(ctx, t, a, g.kernel); err != nil {
 		return g, err
@@ -65,6 +67,47 @@ func prepare(ctx context.Context, o *Options, t matrix.Target, a arch.Arch) (*gu
 		}
 	}
 	return g, nil
+}
+
+// prepareKernel fetches the target's kernel only: what a guest that
+// loads no probes (exec, the boot floor) needs.
+func prepareKernel(ctx context.Context, o *Options, t matrix.Target, a arch.Arch) (*guest, error) {
+	g := &guest{target: t, arch: a}
+	var err error
+	if g.kernel, err = o.Kernels.Kernel(ctx, t, a); err != nil {
+		return g, fmt.Errorf("kernel: %w", err)
+	}
+	return g, nil
+}
+
+// boot writes files as the guest's initramfs in a scratch directory and
+// starts the guest through the backend, with the command line every
+// guest gets. started is taken just before the backend starts QEMU;
+// cleanup removes the scratch directory once the guest is gone.
+func (g *guest) boot(ctx context.Context, o *Options, files []image.File) (inst vm.Instance, started time.Time, accel string, cleanup func(), err error) {
+	work, err := os.MkdirTemp("", "ksystest-"+g.target.Name+"-")
+	if err != nil {
+		return nil, time.Time{}, "", nil, err
+	}
+	cleanup = func() { os.RemoveAll(work) }
+	initrd := filepath.Join(work, "initramfs.cpio")
+	if err := writeArchive(initrd, files); err != nil {
+		cleanup()
+		return nil, time.Time{}, "", nil, err
+	}
+	accel, why := o.accel(g.arch)
+	bootImage, _ := g.bootImage()
+	o.logf("[%s] booting %s (%s: %s)", g.target.Name, g.kernel.Release, accel, why)
+	started = time.Now()
+	inst, err = o.Backend.Start(ctx, vm.Spec{
+		Arch: g.arch, Kernel: bootImage, Initrd: initrd, MemoryMB: g.target.MemoryMB, Accel: accel, Dir: work,
+		ExtraCmdline: o.ExtraCmdline, Paused: o.Paused,
+	})
+	if err != nil {
+		cleanup()
+		return nil, time.Time{}, "", nil, err
+	}
+	return inst, started, accel, cleanup, nil
 }
 
 // bootImage is what QEMU boots: the unpacked vmlinux where the arch can,

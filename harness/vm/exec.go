@@ -141,7 +141,7 @@ func WatchExec(ctx context.Context, inst Instance, start time.Time, dl ExecDeadl
 				inst.Stop(2 * time.Second)
 			}
 		case <-ctx.Done():
-			stop(ExecInterrupted, "interrupted: "+context.Cause(ctx).Error())
+			stop(ExecInterrupted, context.Cause(ctx).Error())
 		}
 	}
 }

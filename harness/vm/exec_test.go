@@ -94,7 +94,7 @@ func TestWatchExecRelaysOutputAndStatus(t *testing.T) {
 
 func TestWatchExecOutcomes(t *testing.T) {
 	short := testExecDeadlines
-	short.Silence, short.Run, short.Boot = 100*time.Millisecond, 300*time.Millisecond, 200*time.Millisecond
+	short.Silence, short.Run, short.Boot = 500*time.Millisecond, time.Second, 400*time.Millisecond
 	beats := func(f *frames, n int) []FakeLine {
 		var out []FakeLine
 		for range n {
@@ -125,20 +125,20 @@ func TestWatchExecOutcomes(t *testing.T) {
 		},
 		"program runs too long": {
 			script: func(f *frames) FakeScript {
-				s := FakeScript{Lines: append([]FakeLine{{Text: f.start()}}, beats(f, 20)...), Hang: true}
+				s := FakeScript{Lines: append([]FakeLine{{Text: f.start()}}, beats(f, 40)...), Hang: true}
 				return s
 			},
-			outcome: ExecTimeout, reason: "the program was still running 300ms after it started (--timeout)", stopped: true,
+			outcome: ExecTimeout, reason: "the program was still running 1s after it started (--timeout)", stopped: true,
 		},
 		"guest goes silent": {
 			script: func(f *frames) FakeScript {
 				return FakeScript{Lines: []FakeLine{{Text: f.start()}}, Hang: true}
 			},
-			outcome: ExecTimeout, reason: "the guest was silent for 100ms while the program ran (VM state: running)", stopped: true,
+			outcome: ExecTimeout, reason: "the guest was silent for 500ms while the program ran (VM state: running)", stopped: true,
 		},
 		"never starts": {
 			script:  func(*frames) FakeScript { return FakeScript{Lines: []FakeLine{{Text: "Booting"}}, Hang: true} },
-			outcome: ExecTimeout, reason: "the program did not start within 200ms of QEMU start", stopped: true,
+			outcome: ExecTimeout, reason: "the program did not start within 400ms of QEMU start", stopped: true,
 		},
 		"guest ends before the exit status": {
 			script:  func(f *frames) FakeScript { return script(f.start(), f.line(proto.FrameStdout, "x")) },
@@ -206,7 +206,7 @@ func TestWatchExecInterrupted(t *testing.T) {
 	s.Hang = true
 	r := watch(t, ctx, testExecDeadlines, s)
 	assert.Equal(t, ExecInterrupted, r.w.Outcome)
-	assert.Equal(t, "interrupted: interrupt", r.w.Reason)
+	assert.Equal(t, "interrupt", r.w.Reason)
 	assert.True(t, r.stopped)
 }
 
