@@ -32,6 +32,9 @@ func main() {
 		os.Exit(code)
 	case "panic-kernel":
 		fmt.Println("exectest: crashing the kernel")
+		// What a program writes reaches the host a moment later, through
+		// the init; the kernel's death would cut that short.
+		time.Sleep(500 * time.Millisecond)
 		if err := os.WriteFile("/proc/sysrq-trigger", []byte("c"), 0); err != nil {
 			fmt.Fprintln(os.Stderr, "exectest:", err)
 		}
