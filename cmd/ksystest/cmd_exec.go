@@ -78,6 +78,9 @@ in the guest; 127 no such program; 130 interrupted.`, s)
 	if *accel != "auto" && *accel != "kvm" && *accel != "tcg" {
 		return &exitError{code: execFailed, err: fmt.Errorf("--accel %q: want auto, kvm or tcg", *accel)}
 	}
+	if *treeLimit < 1 {
+		return &exitError{code: execFailed, err: fmt.Errorf("--tree-limit %d: want at least 1 (MiB)", *treeLimit)}
+	}
 	progArgs := fs.Args()
 	progPath := progArgs[0]
 	if !strings.Contains(progPath, "/") {

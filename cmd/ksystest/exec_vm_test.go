@@ -86,7 +86,7 @@ func TestVMExec(t *testing.T) {
 				code, stdout, stderr := ksystestIn(t, dir, "exec", "--target", tg.Name, "--timeout", "3s", "./exectest", "hang")
 				assert.Equal(t, execTimeout, code)
 				assert.Equal(t, "exectest: hanging\n", stdout)
-				assert.Contains(t, stderr, "exec "+tg.Name+": timeout: the program was still running 3s after it started (--timeout)")
+				assert.Contains(t, stderr, "exec "+tg.Name+": timeout: the program was still running 3s after it started")
 			})
 		})
 	}

@@ -3,7 +3,6 @@ package run
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -156,8 +155,8 @@ func Exec(ctx context.Context, o ExecOptions) (*ExecResult, error) {
 
 // execFiles is an exec guest's initramfs: the exec init as /init, the
 // kernel's config in /boot, the spec, the program, and the copy of the
-// working directory. The program
-// keeps its host path where it can, so that argv[0] names it.
+// working directory. The program keeps its host path where it can, so
+// that argv[0] names it.
 func execFiles(ctx context.Context, o *ExecOptions, g *guest, res *ExecResult) ([]image.File, error) {
 	initPath, err := o.Agents.Path(ctx, guestbin.Exec, g.arch.Go)
 	if err != nil {
@@ -217,9 +216,8 @@ func execFiles(ctx context.Context, o *ExecOptions, g *guest, res *ExecResult) (
 		return nil, err
 	}
 	spec.Path = progPath
-	inTree := isUnder(progPath, spec.Dir)
 	if !copied[progPath] {
-		if inTree || reservedGuestPath(progPath) {
+		if isUnder(progPath, spec.Dir) || reservedGuestPath(progPath) {
 			// A symlink or a file the copy leaves out (under .git), or a
 			// path the guest keeps: the program goes where ksystest's
 			// files are, and argv[0] still says what the caller gave.
@@ -238,26 +236,9 @@ func execFiles(ctx context.Context, o *ExecOptions, g *guest, res *ExecResult) (
 	if err != nil {
 		return nil, err
 	}
-	files = append(files, image.File{Path: proto.ExecSpecPath, Mode: 0o644, Data: specJSON})
-	if err := checkNoClash(files); err != nil {
-		return nil, err
-	}
-	return files, nil
+	return append(files, image.File{Path: proto.ExecSpecPath, Mode: 0o644, Data: specJSON}), nil
 }
 
 func isUnder(p, dir string) bool {
 	return dir != "/" && strings.HasPrefix(p, dir+"/")
-}
-
-// checkNoClash says which path the copy and ksystest's own files both
-// want, before the initramfs writer refuses it with less to go on.
-func checkNoClash(files []image.File) error {
-	seen := map[string]bool{}
-	for _, f := range files {
-		if seen[f.Path] {
-			return errors.New("exec: " + f.Path + " is both the guest's and the program's or directory's")
-		}
-		seen[f.Path] = true
-	}
-	return nil
 }

@@ -90,6 +90,7 @@ func WatchExec(ctx context.Context, inst Instance, start time.Time, dl ExecDeadl
 	timer := time.NewTimer(dl.Boot)
 	defer timer.Stop()
 	var runEnd <-chan time.Time
+	interrupt := ctx.Done()
 	stop := func(outcome ExecOutcome, reason string) {
 		r.end(outcome, reason)
 		inst.Stop(2 * time.Second)
@@ -107,8 +108,10 @@ func WatchExec(ctx context.Context, inst Instance, start time.Time, dl ExecDeadl
 			case lineCrash:
 				resetTimer(timer, dl.Drain)
 			case lineStart:
-				resetTimer(timer, dl.Silence)
 				runEnd = time.After(dl.Run)
+				if r.crashLine == "" {
+					resetTimer(timer, dl.Silence)
+				}
 			case lineFrame:
 				if r.crashLine == "" {
 					resetTimer(timer, dl.Silence)
@@ -126,7 +129,7 @@ func WatchExec(ctx context.Context, inst Instance, start time.Time, dl ExecDeadl
 		case <-runEnd:
 			runEnd = nil
 			if r.crashLine == "" {
-				stop(ExecTimeout, fmt.Sprintf("the program was still running %s after it started (--timeout)", dl.Run))
+				stop(ExecTimeout, fmt.Sprintf("the program was still running %s after it started", dl.Run))
 			}
 		case <-timer.C:
 			switch {
@@ -140,7 +143,8 @@ func WatchExec(ctx context.Context, inst Instance, start time.Time, dl ExecDeadl
 				// The exit status is in; the guest just did not power off.
 				inst.Stop(2 * time.Second)
 			}
-		case <-ctx.Done():
+		case <-interrupt:
+			interrupt = nil // once: the guest is gone, its last lines drain
 			stop(ExecInterrupted, context.Cause(ctx).Error())
 		}
 	}

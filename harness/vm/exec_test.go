@@ -128,7 +128,7 @@ func TestWatchExecOutcomes(t *testing.T) {
 				s := FakeScript{Lines: append([]FakeLine{{Text: f.start()}}, beats(f, 40)...), Hang: true}
 				return s
 			},
-			outcome: ExecTimeout, reason: "the program was still running 1s after it started (--timeout)", stopped: true,
+			outcome: ExecTimeout, reason: "the program was still running 1s after it started", stopped: true,
 		},
 		"guest goes silent": {
 			script: func(f *frames) FakeScript {
