@@ -59,6 +59,7 @@ func Run(em *Emitter, cataloguePath string) error {
 	// the cases still run.
 	_ = EnableStats()
 
+
 	r := &runner{thread: trigger.NewThread(), res: &trigger.GuestResources{},
 		cols: map[string]*Probes{}, loadErrs: map[string]error{}}
 	defer r.close()
@@ -150,6 +151,10 @@ func (r *runner) loaded(cat proto.Catalogue) *proto.Loaded {
 }
 
 func (r *runner) run(res *proto.CaseResult, c proto.Case) {
+	if c.Workload != nil {
+		r.runWorkload(res, c)
+		return
+	}
 	name := c.Collection
 	if name == "" {
 		name = proto.Builtin
