@@ -59,7 +59,6 @@ func Run(em *Emitter, cataloguePath string) error {
 	// the cases still run.
 	_ = EnableStats()
 
-
 	r := &runner{thread: trigger.NewThread(), res: &trigger.GuestResources{},
 		cols: map[string]*Probes{}, loadErrs: map[string]error{}}
 	defer r.close()
