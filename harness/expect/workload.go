@@ -9,6 +9,10 @@ import (
 	"github.com/ksystest/ksystest/harness/result"
 )
 
+// notRecorded marks a value the tracepoint's record does not hold (the
+// sockaddr behind a socketcall array).
+const notRecorded = "not in the tracepoint's record"
+
 // callsShown bounds how many calls per probe the result keeps beyond the
 // counts: enough to see what went wrong, not every call of a busy program.
 const callsShown = 4
@@ -187,6 +191,9 @@ func judgeCall(pp matrix.PlannedProbe, call proto.WorkloadCall, notAttached bool
 		if ignore(i) || !known[i] {
 			a.Expect = matrix.ExpectIgnore
 		}
+		if !known[i] {
+			a.Note = notRecorded
+		}
 		a.Passed = want[i]
 		if i < len(got) {
 			v := got[i]
@@ -205,7 +212,11 @@ func judgeCall(pp matrix.PlannedProbe, call proto.WorkloadCall, notAttached bool
 		elsewhere := f.Kind != matrix.FormDirect || f.Entry != "sys_"+pp.Case.Syscall
 		if pp.Never != nil && (elsewhere || notAttached) {
 			wc.Verdict = result.CallExplained
-			wc.Note = fmt.Sprintf("not seen, as predicted (%s, case %s): %s", pp.Never.Pred.String(), pp.Never.Name, pp.Never.Pred.Why)
+			where := fmt.Sprintf("it entered %s (nr %d)", f.Entry, f.NR)
+			if notAttached {
+				where = "the probe is not attached on this kernel"
+			}
+			wc.Note = fmt.Sprintf("not seen: %s, as case %s predicts (%s: %s)", where, pp.Never.Name, pp.Never.Pred.String(), pp.Never.Pred.Why)
 			return wc, true
 		}
 		wc.Verdict, wc.Note = result.CallWrong, "not seen: the probe never reported this call"

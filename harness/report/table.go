@@ -571,7 +571,11 @@ func writeWorkload(w io.Writer, wl *result.Workload, all bool) {
 		if c.Args[0].Captured == nil {
 			var vals []string
 			for _, a := range c.Args {
-				vals = append(vals, fmt.Sprintf("%s=0x%x", a.Name, a.Passed))
+				v := fmt.Sprintf("0x%x", a.Passed)
+				if a.Note != "" {
+					v = "?"
+				}
+				vals = append(vals, a.Name+"="+v)
 			}
 			fmt.Fprintf(w, "      tracepoint: %s\n", strings.Join(vals, " "))
 			continue
@@ -586,7 +590,11 @@ func writeWorkload(w io.Writer, wl *result.Workload, all bool) {
 			case !a.OK:
 				res = "MISMATCH"
 			}
-			fmt.Fprintf(tw, "      %d\t%s\t0x%x\t%s\t%s\n", i+1, a.Name, a.Passed, captured(a.Captured), res)
+			tp := fmt.Sprintf("0x%x", a.Passed)
+			if a.Note != "" {
+				tp = "?"
+			}
+			fmt.Fprintf(tw, "      %d\t%s\t%s\t%s\t%s\n", i+1, a.Name, tp, captured(a.Captured), res)
 		}
 		tw.Flush()
 	}
