@@ -587,6 +587,8 @@ func writeWorkload(w io.Writer, wl *result.Workload, all bool) {
 			switch {
 			case a.Expect == "ignore":
 				res = "not compared"
+			case !a.OK && c.Verdict == result.CallExplained:
+				res = "as predicted"
 			case !a.OK:
 				res = "MISMATCH"
 			}
