@@ -150,6 +150,10 @@ func (r *runner) loaded(cat proto.Catalogue) *proto.Loaded {
 }
 
 func (r *runner) run(res *proto.CaseResult, c proto.Case) {
+	if c.Workload != nil {
+		r.runWorkload(res, c)
+		return
+	}
 	name := c.Collection
 	if name == "" {
 		name = proto.Builtin

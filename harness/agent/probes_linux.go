@@ -182,6 +182,49 @@ func (p *Probes) SetTarget(tid int) error {
 	return nil
 }
 
+// SetWorkload tells the probes to report every task's calls but those of
+// process agent (the agent's): a workload runs.
+func (p *Probes) SetWorkload(agent int) error {
+	m := p.maps.Maps[targetMap]
+	if m == nil {
+		return fmt.Errorf("%s has no %s map", p.Name, targetMap)
+	}
+	if err := m.Put(uint32(1), uint32(agent)); err != nil {
+		return fmt.Errorf("set workload target: %w", err)
+	}
+	if err := m.Put(uint32(0), uint32(0)); err != nil {
+		return fmt.Errorf("set workload target: %w", err)
+	}
+	return nil
+}
+
+// ReadEvents returns the ring buffer's events, in order, waiting for more
+// until deadline.
+func (p *Probes) ReadEvents(deadline time.Time) ([]event, error) {
+	if p.events == nil {
+		return nil, nil
+	}
+	var out []event
+	p.events.SetDeadline(deadline)
+	for {
+		rec, err := p.events.Read()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return out, nil
+		}
+		if err != nil {
+			return out, fmt.Errorf("read ring buffer: %w", err)
+		}
+		ev, err := decodeEvent(rec.RawSample)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, ev)
+		// Return what there is as soon as the ring is empty.
+		deadline = time.Now()
+		p.events.SetDeadline(deadline)
+	}
+}
+
 // Loaded lists the programs loaded so far.
 func (p *Probes) Loaded() []string {
 	var names []string
@@ -390,6 +433,18 @@ func (p *Probes) SetDeref(nr uint32, arg, words, wordSize uint8) error {
 		return fmt.Errorf("%s has no %s map", p.Name, derefMap)
 	}
 	return m.Put(nr, [4]uint8{arg, words, wordSize, 0})
+}
+
+// ClearDeref stops the oracle reading through syscall nr's arguments.
+func (p *Probes) ClearDeref(nr uint32) error {
+	m := p.maps.Maps[derefMap]
+	if m == nil {
+		return nil
+	}
+	if err := m.Delete(nr); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return err
+	}
+	return nil
 }
 
 const (

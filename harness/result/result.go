@@ -103,7 +103,83 @@ type Case struct {
 	Ret     int64        `json:"ret"`
 	Errno   int          `json:"errno"`
 	Message string       `json:"message,omitempty"`
+	// Workload is a workload case's account of its program's calls.
+	Workload *Workload `json:"workload,omitempty"`
 }
+
+// Workload is what a workload case's program did and how every watched
+// call compared with what its probe reported.
+type Workload struct {
+	Program string `json:"program"`
+	// Runs are the program's runs, one per round of probes.
+	Runs    []WorkloadRun   `json:"runs"`
+	Probes  []WorkloadProbe `json:"probes"`
+	Summary WorkloadCounts  `json:"summary"`
+	// Calls are the calls that were not a plain match (explained or
+	// wrong), at most a few per probe, with the per-argument diff.
+	Calls []WorkloadCall `json:"calls,omitempty"`
+	// Skipped are probes not checked on this target, and why.
+	Skipped []string `json:"skipped,omitempty"`
+}
+
+// WorkloadRun is one run of the program.
+type WorkloadRun struct {
+	Probes  []string `json:"probes"`
+	Exit    int      `json:"exit"`
+	Signal  string   `json:"signal,omitempty"`
+	Stdout  string   `json:"stdout,omitempty"`
+	Stderr  string   `json:"stderr,omitempty"`
+	Error   string   `json:"error,omitempty"`
+	Lost    int      `json:"lost,omitempty"`
+	Orphans int      `json:"orphans,omitempty"`
+}
+
+// WorkloadCounts count a workload's watched calls: made by the program,
+// captured by the probe, matching the tracepoint, explained by the
+// probe's predicted quirk (captured as predicted, or not seen where the
+// probe cannot be), and wrong.
+type WorkloadCounts struct {
+	Made      int `json:"made"`
+	Captured  int `json:"captured"`
+	Matching  int `json:"matching"`
+	Explained int `json:"explained"`
+	Wrong     int `json:"wrong"`
+}
+
+// WorkloadProbe is one probe's account.
+type WorkloadProbe struct {
+	Program string `json:"program"`
+	Syscall string `json:"syscall"`
+	// Forms are the ways the program's calls reached the kernel
+	// ("connect (nr 362)", "socketcall (nr 102)").
+	Forms []string `json:"forms"`
+	WorkloadCounts
+	// Quirk and Predicted name the prediction that explained calls.
+	Quirk     string `json:"quirk,omitempty"`
+	Predicted string `json:"predicted,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+// WorkloadCall is one call that was not a plain match.
+type WorkloadCall struct {
+	Program string `json:"program"`
+	TID     uint32 `json:"tid"`
+	NR      int64  `json:"nr"`
+	Form    string `json:"form"`
+	// Verdict is explained or wrong.
+	Verdict string `json:"verdict"`
+	Note    string `json:"note"`
+	// Args: Passed is what the tracepoint saw (decoded), Captured what
+	// the probe reported.
+	Args []Arg `json:"args"`
+}
+
+// Workload call verdicts.
+const (
+	CallMatch     = "match"
+	CallExplained = "explained"
+	CallWrong     = "wrong"
+)
 
 // CaptureSet is one set of a user program's readings of a call.
 type CaptureSet struct {

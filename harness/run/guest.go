@@ -157,6 +157,11 @@ func (g *guest) files(ctx context.Context, o *Options) ([]image.File, error) {
 		{Path: proto.ProbesPath, Mode: 0o644, Data: probes},
 	}
 	files = append(files, userFiles...)
+	workloads, err := g.workloadFiles(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, workloads...)
 	if g.kernel.Config != "" && g.kernel.Release != "" {
 		config, err := os.ReadFile(g.kernel.Config)
 		if err != nil {

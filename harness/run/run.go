@@ -46,6 +46,9 @@ type Options struct {
 	Backend   vm.Backend
 	// Agents gives the guest programs.
 	Agents Programs
+	// Workloads builds the workload programs ksystest carries; nil when
+	// no case needs them.
+	Workloads WorkloadPrograms
 	// Builtin holds ksystest's own probe objects (bpf/obj/probes_*.o)
 	// and ksystest.h: the ksystest package's Data.
 	Builtin fs.FS
@@ -190,6 +193,9 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 	if err == nil {
 		err = writeArchive(initrd, files)
 	}
+	if errors.As(err, &ce) {
+		return fail(result.OutcomeConfigError, err.Error())
+	}
 	if err != nil {
 		return fail(result.OutcomeInfraError, err.Error())
 	}
@@ -306,6 +312,14 @@ func judge(cell *result.Cell, t matrix.Target, a arch.Arch, k *image.Kernel, pla
 		var c result.Case
 		if r, ok := got[cd.Name]; ok {
 			loaderPrediction(&cd, r.Section, cell.Wrapper)
+			if pw := cd.Workload; pw != nil {
+				// A workload's probes are predicted as their own cases.
+				for i := range pw.Probes {
+					if pr, ok := got[pw.Probes[i].Case.Name]; ok {
+						loaderPrediction(&pw.Probes[i].Case, pr.Section, cell.Wrapper)
+					}
+				}
+			}
 			c = expect.Compare(cd, cell.Arch, r)
 		} else {
 			reason := "the agent never reported this case"
