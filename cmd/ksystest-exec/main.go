@@ -1,5 +1,5 @@
 // Command ksystest-exec is PID 1 of a ksystest exec guest: it mounts,
-// runs the program the initramfs's exec spec names, relays its output and
+// brings the loopback up, runs the program the initramfs's exec spec names, relays its output and
 // exit status over the console as frames, and powers off. It is built
 // statically, once per guest GOARCH, and does not link cilium/ebpf.
 package main
@@ -21,6 +21,10 @@ func main() {
 		if qerr := pid1.QuietKernel(); qerr != nil {
 			fmt.Fprintln(os.Stderr, "ksystest-exec: quiet kernel:", qerr)
 		}
+		// As on a booted system: tests listen and dial on 127.0.0.1.
+		err = pid1.Loopback(true)
+	}
+	if err == nil {
 		err = execinit.Run(w, proto.ExecSpecPath)
 	}
 	if err != nil {

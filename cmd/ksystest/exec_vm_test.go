@@ -62,7 +62,7 @@ func TestVMExec(t *testing.T) {
 				require.Equal(t, 7, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 				for _, want := range []string{
 					"cwd=" + dir + "\n", "uid=0\n", "args=./exectest report 7\n", "exe=" + dir + "/exectest\n",
-					"hello=from the host\n", "env EXECTEST_WHERE=guest\n", "tmp writable=true\n",
+					"hello=from the host\n", "env EXECTEST_WHERE=guest\n", "tmp writable=true\n", "loopback=<nil>\n",
 					"mount proc /proc\n", "mount sysfs /sys\n", "mount devtmpfs /dev\n",
 					"mount tracefs /sys/kernel/tracing\n", "mount debugfs /sys/kernel/debug\n", "mount bpf /sys/fs/bpf\n",
 				} {

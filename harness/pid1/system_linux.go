@@ -2,6 +2,7 @@ package pid1
 
 import (
 	"errors"
+	"fmt"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -32,4 +33,31 @@ func PowerOff() error {
 // levels 0 and 1 and still reach the console.
 func QuietKernel() error {
 	return os.WriteFile("/proc/sys/kernel/printk", []byte("2 4 1 7\n"), 0)
+}
+
+// Loopback brings lo up or down: the kernel creates it down, and programs
+// talk TCP to servers of their own on 127.0.0.1 (the kernel gives lo that
+// address once it is up).
+func Loopback(up bool) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("get lo's flags: %w", err)
+	}
+	flags := ifr.Uint16() &^ unix.IFF_UP
+	if up {
+		flags |= unix.IFF_UP
+	}
+	ifr.SetUint16(flags)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("set lo's flags: %w", err)
+	}
+	return nil
 }

@@ -2,8 +2,9 @@
 // run in guests. Its first argument says what to do:
 //
 //	report CODE   print where it runs to stdout (working directory, uid,
-//	              arguments, the copy's testdata/hello.txt, the mounts)
-//	              and a line to stderr, then exit with CODE
+//	              arguments, the copy's testdata/hello.txt, the mounts,
+//	              a TCP connection on loopback) and a line to stderr,
+//	              then exit with CODE
 //	true          exit 0 at once
 //	panic-kernel  make the kernel panic (sysrq c)
 //	hang          print a line, then never exit
@@ -11,6 +12,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -50,6 +52,21 @@ func main() {
 	}
 }
 
+// loopback says whether a TCP connection to a listener on 127.0.0.1
+// works.
+func loopback() error {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	c, err := net.DialTimeout("tcp", l.Addr().String(), 5*time.Second)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
 func report() {
 	wd, _ := os.Getwd()
 	exe, _ := os.Executable()
@@ -71,6 +88,7 @@ func report() {
 			fmt.Printf("mount %s %s\n", f[2], f[1])
 		}
 	}
+	fmt.Printf("loopback=%v\n", loopback())
 	var st syscall.Statfs_t
 	if err := syscall.Statfs("/tmp", &st); err == nil {
 		f, err := os.CreateTemp("", "exectest-")
