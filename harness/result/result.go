@@ -255,6 +255,10 @@ type BTF struct {
 	DownloadMB  float64 `json:"download_mb,omitempty"`
 	ExtractSec  float64 `json:"extract_sec,omitempty"`
 	PaholeSec   float64 `json:"pahole_sec,omitempty"`
+	// Shipped is what the guest loads probes against: "subset: N of M
+	// types" (only the types the probes' CO-RE relocations name, and what
+	// those refer to), or "whole" and why.
+	Shipped string `json:"shipped,omitempty"`
 }
 
 // BTF sources.
