@@ -79,6 +79,18 @@ func TestObjectRelocations(t *testing.T) {
 	}
 	_, err := ObjectRelocations([]byte("not an elf"))
 	assert.Error(t, err)
+
+	// A hand-made object: a field relocation against pt_regs (type 5),
+	// then a type-ID relocation, which needs the kernel's own IDs.
+	r, err := ObjectRelocations(coreELF(0, 5))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"pt_regs"}, r.Names)
+	assert.False(t, r.NeedsIDs)
+	assert.Equal(t, 2, r.Count)
+	r, err = ObjectRelocations(coreELF(7, 9)) // u64: a typedef of unsigned long
+	require.NoError(t, err)
+	assert.True(t, r.NeedsIDs)
+	assert.Equal(t, []string{"pt_regs", "u64", "unsigned long"}, r.Names, "a typedef's own name and its target's")
 }
 
 // On every BTF a run has cached (kernels' own and pahole's), the subset
