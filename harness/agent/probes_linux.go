@@ -69,7 +69,13 @@ type LoadOptions struct {
 // used otherwise.
 func KernelTypes(path string) (*btf.Spec, error) {
 	if _, err := os.Stat(path); err != nil {
-		return nil, nil
+		// The kernel's own, read once here so that its cost is its own
+		// phase, not the first program's load.
+		spec, err := btf.LoadKernelSpec()
+		if err != nil {
+			return nil, fmt.Errorf("the kernel's BTF: %w", err)
+		}
+		return spec, nil
 	}
 	spec, err := btf.LoadSpec(path)
 	if err != nil {
@@ -290,9 +296,11 @@ func (p *Probes) Attach(name string) ([]string, func(), error) {
 		syms = append(syms, sym)
 	}
 	detach := func() {
+		start := time.Now()
 		for _, l := range links {
 			l.Close()
 		}
+		attachTime += time.Since(start)
 	}
 	if len(links) == 0 {
 		syms[0] = strings.TrimSuffix(syms[0], " (absent)")
@@ -300,6 +308,10 @@ func (p *Probes) Attach(name string) ([]string, func(), error) {
 	}
 	return syms, detach, nil
 }
+
+// attachTime is what attaching and detaching probes took, all told (the
+// agent attaches from one goroutine).
+var attachTime time.Duration
 
 // LoadError is a probe the kernel would not load.
 type LoadError struct{ Err error }
@@ -347,7 +359,9 @@ func (p *Probes) attachOne(name string) (string, link.Link, error) {
 	if err != nil {
 		return label, nil, &LoadError{Err: err}
 	}
+	start := time.Now()
 	l, err := link.Kprobe(sym, prog, &opts)
+	attachTime += time.Since(start)
 	if err != nil {
 		return label, nil, fmt.Errorf("attach %s to %s: %w", name, label, err)
 	}

@@ -277,6 +277,12 @@ type Loaded struct {
 	Wrapper    Wrapper `json:"wrapper"`
 	// Collections are every collection's load: ksystest's and users'.
 	Collections []CollectionLoad `json:"collections,omitempty"`
+	// BTFMillis is reading the kernel's types (for CO-RE); AttachMillis
+	// attaching and detaching probes, CasesMillis the whole case loop
+	// (loads and attaches included), all in the guest.
+	BTFMillis    int64 `json:"btf_ms"`
+	AttachMillis int64 `json:"attach_ms"`
+	CasesMillis  int64 `json:"cases_ms"`
 }
 
 // CollectionLoad is how loading one collection went.

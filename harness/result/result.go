@@ -255,6 +255,10 @@ type BTF struct {
 	DownloadMB  float64 `json:"download_mb,omitempty"`
 	ExtractSec  float64 `json:"extract_sec,omitempty"`
 	PaholeSec   float64 `json:"pahole_sec,omitempty"`
+	// Shipped is what the guest loads probes against: "subset: N of M
+	// types" (only the types the probes' CO-RE relocations name, and what
+	// those refer to), or "whole" and why.
+	Shipped string `json:"shipped,omitempty"`
 }
 
 // BTF sources.
@@ -290,13 +294,25 @@ type Wrapper struct {
 
 // Timings are seconds since QEMU started (fetch is before it).
 type Timings struct {
+	// FetchSec is the host's work before QEMU starts: kernel, BTF,
+	// compiles, guest programs and the initramfs (HostSec, more
+	// precisely, from the cell's start).
 	FetchSec      float64 `json:"fetch_sec"`
+	HostSec       float64 `json:"host_sec,omitempty"`
 	AgentStartSec float64 `json:"agent_start_sec,omitempty"`
 	DoneSec       float64 `json:"done_sec,omitempty"`
 	ExitSec       float64 `json:"exit_sec,omitempty"`
-	// GuestUptimeSec is the kernel's own uptime when the agent started.
+	// GuestUptimeSec is the kernel's own uptime when the agent started:
+	// AgentStartSec minus it is QEMU start to the kernel's first tick
+	// (firmware, decompression).
 	GuestUptimeSec float64 `json:"guest_uptime_sec,omitempty"`
-	ProbeLoadMS    int64   `json:"probe_load_ms,omitempty"`
+	// BTFMS is the guest reading the kernel's types; ProbeLoadMS creating
+	// maps and loading programs; AttachMS attaching and detaching them;
+	// CasesMS the whole case loop (loads and attaches included).
+	BTFMS       int64 `json:"btf_ms,omitempty"`
+	ProbeLoadMS int64 `json:"probe_load_ms,omitempty"`
+	AttachMS    int64 `json:"attach_ms,omitempty"`
+	CasesMS     int64 `json:"cases_ms,omitempty"`
 }
 
 // Cell is one target's run.

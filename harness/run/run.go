@@ -134,6 +134,7 @@ func infraCell(t matrix.Target, reason string) result.Cell {
 }
 
 func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
+	cellStart := time.Now()
 	cell := result.Cell{Target: t.Name, Arch: t.Arch}
 	logf := func(format string, args ...any) { o.logf("[%s] "+format, append([]any{t.Name}, args...)...) }
 	a, err := arch.Lookup(t.Arch)
@@ -200,6 +201,7 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 		return fail(result.OutcomeInfraError, err.Error())
 	}
 
+	cell.Timings.HostSec = secs(time.Since(cellStart))
 	accel, why := o.accel(a)
 	cell.Accel = accel
 	o.phase(t.Name, "booting ("+accel+")")
@@ -297,6 +299,7 @@ func judge(cell *result.Cell, t matrix.Target, a arch.Arch, k *image.Kernel, pla
 		case proto.EventLoaded:
 			if ev.Loaded != nil {
 				cell.Timings.ProbeLoadMS = ev.Loaded.LoadMillis
+				cell.Timings.BTFMS, cell.Timings.AttachMS, cell.Timings.CasesMS = ev.Loaded.BTFMillis, ev.Loaded.AttachMillis, ev.Loaded.CasesMillis
 				for _, cl := range ev.Loaded.Collections {
 					cell.Collections = append(cell.Collections, result.CollectionLoad(cl))
 				}
