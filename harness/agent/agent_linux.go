@@ -1,7 +1,7 @@
-// Package agent is the guest side of ksystest as a library: it mounts what
-// the guest needs, loads the probes with cilium/ebpf, issues each case's
-// syscall from one dedicated thread, and reports what was passed and what
-// the probes captured. It judges nothing; the host compares. It must not
+// Package agent is the guest side of ksystest as a library: once pid1 has
+// mounted what the guest needs, it loads the probes with cilium/ebpf,
+// issues each case's syscall from one dedicated thread (or runs a
+// workload), and reports what was passed and what the probes captured. It judges nothing; the host compares. It must not
 // import host packages (run, image, qemu, vm).
 package agent
 

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ksystest/ksystest/harness/pid1"
 	"github.com/ksystest/ksystest/harness/proto"
 )
 
@@ -53,13 +54,13 @@ func (r *runner) runWorkload(res *proto.CaseResult, c proto.Case) {
 	// Workloads talk TCP to themselves. Only they get a loopback: the
 	// plain connect cases need none, and without one their calls fail at
 	// once.
-	if err := setLoopback(true); err != nil {
+	if err := pid1.Loopback(true); err != nil {
 		res.Error = err.Error()
 		return
 	}
 	// Down again after: on s390x 6.12 under TCG, a blocking connect to a
 	// closed port on an up loopback was seen never to return.
-	defer setLoopback(false)
+	defer pid1.Loopback(false)
 	res.Workload = &proto.WorkloadResult{}
 	for _, round := range c.Workload.Rounds {
 		res.Workload.Rounds = append(res.Workload.Rounds, r.workloadRound(b, c.Workload, round))
@@ -224,30 +225,4 @@ func (t *tail) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return string(t.buf)
-}
-
-// setLoopback brings lo up or down: the kernel creates it down, and
-// workloads connect to servers of their own on 127.0.0.1.
-func setLoopback(up bool) error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("get lo's flags: %w", err)
-	}
-	flags := ifr.Uint16() &^ unix.IFF_UP
-	if up {
-		flags |= unix.IFF_UP
-	}
-	ifr.SetUint16(flags)
-	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("set lo's flags: %w", err)
-	}
-	return nil
 }
