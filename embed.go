@@ -15,7 +15,7 @@ import (
 // include to report through ksystest's ring buffer (bpf/include), and the
 // recipe for BTF of kernels built without it (images/btf.yaml).
 //
-//go:embed matrix.yaml bpf/cases.yaml bpf/obj bpf/include images/btf.yaml images/kernels.lock
+//go:embed matrix.yaml bpf/cases.yaml bpf/workloads.yaml bpf/obj bpf/include images/btf.yaml images/kernels.lock
 var Data embed.FS
 
 // guestSource is every package the guest programs import from this module,
@@ -23,8 +23,8 @@ var Data embed.FS
 // against `go list -deps`.
 //
 //go:embed go.mod go.sum
-//go:embed cmd/ksystest-agent cmd/ksystest-compat workloads
-//go:embed harness/agent harness/proto harness/trigger harness/arch harness/syscalls
+//go:embed cmd/ksystest-agent cmd/ksystest-compat cmd/ksystest-exec cmd/ksystest-poweroff workloads
+//go:embed harness/agent harness/pid1 harness/execinit harness/proto harness/trigger harness/arch harness/syscalls
 var guestSource embed.FS
 
 // GuestSource is the module source the guest programs build from: the Go

@@ -45,7 +45,7 @@ func TestGuestSourceComplete(t *testing.T) {
 		}
 	}
 	for key, env := range ports {
-		for _, cmd := range []string{"./cmd/ksystest-agent", "./cmd/ksystest-compat", "./workloads/httpget"} {
+		for _, cmd := range []string{"./cmd/ksystest-agent", "./cmd/ksystest-compat", "./cmd/ksystest-exec", "./cmd/ksystest-poweroff", "./workloads/httpget"} {
 			for _, p := range deps(t, env, cmd) {
 				dir := strings.TrimPrefix(strings.TrimPrefix(p, module), "/")
 				entries, err := fs.ReadDir(guestSource, dir)

@@ -74,6 +74,16 @@ static __always_inline int ksystest_wanted(void)
 	return agent && *agent && (__u32)(id >> 32) != *agent;
 }
 
+/* ksystest_workload reports whether a workload runs (key 0 is 0, key 1 set). */
+static __always_inline int ksystest_workload(void)
+{
+	__u32 zero = 0, one = 1, *tid, *agent;
+
+	tid = bpf_map_lookup_elem(&ksystest_target, &zero);
+	agent = bpf_map_lookup_elem(&ksystest_target, &one);
+	return tid && agent && !*tid && *agent;
+}
+
 static __always_inline struct ksystest_event *ksystest_reserve(void)
 {
 	if (!ksystest_wanted())

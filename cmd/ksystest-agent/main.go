@@ -8,14 +8,15 @@ import (
 	"os"
 
 	"github.com/ksystest/ksystest/harness/agent"
+	"github.com/ksystest/ksystest/harness/pid1"
 	"github.com/ksystest/ksystest/harness/proto"
 )
 
 func main() {
 	em := agent.NewEmitter(os.Stdout)
-	err := agent.MountAll(agent.LinuxSystem{}, agent.Mounts)
+	err := pid1.MountAll(pid1.Linux{}, pid1.Mounts)
 	if err == nil {
-		if qerr := agent.QuietKernel(); qerr != nil {
+		if qerr := pid1.QuietKernel(); qerr != nil {
 			fmt.Fprintln(os.Stderr, "ksystest-agent: quiet kernel:", qerr)
 		}
 		err = agent.Run(em, proto.CataloguePath)
@@ -30,7 +31,7 @@ func main() {
 		}
 		return
 	}
-	if err := agent.PowerOff(); err != nil {
+	if err := pid1.PowerOff(); err != nil {
 		fmt.Fprintln(os.Stderr, "ksystest-agent: power off:", err)
 	}
 	select {} // PID 1 must not exit: the kernel would panic

@@ -18,6 +18,7 @@ import (
 	"github.com/ksystest/ksystest/harness/qemu"
 	"github.com/ksystest/ksystest/harness/run"
 	"github.com/ksystest/ksystest/harness/vm"
+	"github.com/ksystest/ksystest/harness/workload"
 )
 
 // archiveFlags are the flags of every command that fetches from Debian.
@@ -167,6 +168,7 @@ in DIR/TARGET/console.log.`, s)
 	res, err := run.Run(ctx, run.Options{
 		Matrix: m, Catalogue: cat, Targets: targets, OutDir: *outDir, Jobs: *jobs,
 		Kernels: kernels, Backend: backend, Agents: agents, Builtin: ksystest.Data, Logf: logf,
+		Workloads:    workloadPrograms(fetcher.Cache, logf),
 		BPF:          bpfToolchain(fetcher),
 		OnPhase:      progress.phase,
 		Accel:        strings.TrimPrefix(*accel, "auto"),
@@ -293,6 +295,15 @@ func bpfToolchain(a *archive) *run.BPFToolchain {
 			return filepath.Join(dir, "usr/include"), err
 		},
 		Cache: a.Cache,
+	}
+}
+
+// workloadPrograms builds the workload programs ksystest carries, from
+// its own source: C with Debian's cross gcc, Go with the go tool.
+func workloadPrograms(cache *image.Cache, logf func(string, ...any)) run.WorkloadPrograms {
+	return run.CarriedWorkloads{
+		C:  &workload.Builder{Source: ksystest.GuestSource(), Cache: cache, Logf: logf},
+		Go: &guestbin.Builder{Source: ksystest.GuestSource(), Cache: cache, Logf: logf},
 	}
 }
 

@@ -1,7 +1,7 @@
-// Package agent is the guest side of ksystest as a library: it mounts what
-// the guest needs, loads the probes with cilium/ebpf, issues each case's
-// syscall from one dedicated thread, and reports what was passed and what
-// the probes captured. It judges nothing; the host compares. It must not
+// Package agent is the guest side of ksystest as a library: once pid1 has
+// mounted what the guest needs, it loads the probes with cilium/ebpf,
+// issues each case's syscall from one dedicated thread (or runs a
+// workload), and reports what was passed and what the probes captured. It judges nothing; the host compares. It must not
 // import host packages (run, image, qemu, vm).
 package agent
 
@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ksystest/ksystest/harness/proto"
 	"github.com/ksystest/ksystest/harness/trigger"
@@ -68,14 +69,43 @@ func Run(em *Emitter, cataloguePath string) error {
 			r.oracleErr = err.Error()
 		}
 	}
-	for _, c := range cat.Cases {
+	casesStart := time.Now()
+	for _, c := range byAttachment(cat.Cases) {
 		res := proto.CaseResult{Name: c.Name}
 		r.run(&res, c)
 		em.Emit(proto.Event{Type: proto.EventCase, Case: &res})
 	}
-	em.Emit(proto.Event{Type: proto.EventLoaded, Loaded: r.loaded(cat)})
+	r.detach()
+	loaded := r.loaded(cat)
+	loaded.CasesMillis = time.Since(casesStart).Milliseconds()
+	loaded.BTFMillis, loaded.AttachMillis = r.btfTime.Milliseconds(), attachTime.Milliseconds()
+	em.Emit(proto.Event{Type: proto.EventLoaded, Loaded: loaded})
 	em.Emit(proto.Event{Type: proto.EventDone})
 	return nil
+}
+
+// byAttachment orders cases so that those attaching the same programs
+// run one after another (in the catalogue's order otherwise): each set of
+// programs is then attached once. Cases are independent; the host
+// matches results by name.
+func byAttachment(cases []proto.Case) []proto.Case {
+	var keys []string
+	groups := map[string][]proto.Case{}
+	for _, c := range cases {
+		k := attachKey(c)
+		if c.Workload != nil {
+			k = "workload|" + c.Name
+		}
+		if _, ok := groups[k]; !ok {
+			keys = append(keys, k)
+		}
+		groups[k] = append(groups[k], c)
+	}
+	out := make([]proto.Case, 0, len(cases))
+	for _, k := range keys {
+		out = append(out, groups[k]...)
+	}
+	return out
 }
 
 // runner runs cases against loaded collections.
@@ -87,6 +117,10 @@ type runner struct {
 	loadErrs map[string]error
 	// oracleErr says why the syscall tracepoint is not there.
 	oracleErr string
+	// btfTime is what reading the kernel's types took.
+	btfTime time.Duration
+	// cur is what the last case attached.
+	cur *attached
 }
 
 // load loads every collection on its own: ksystest's probes first,
@@ -94,7 +128,9 @@ type runner struct {
 // users', whose constants may name the thread the calls come from. One
 // that fails to load fails its own cases only.
 func (r *runner) load(cat proto.Catalogue) {
+	start := time.Now()
 	kt, err := KernelTypes(proto.BTFPath)
+	r.btfTime = time.Since(start)
 	if err != nil {
 		for _, c := range cat.Collections {
 			r.loadErrs[c.Name] = err
@@ -150,6 +186,11 @@ func (r *runner) loaded(cat proto.Catalogue) *proto.Loaded {
 }
 
 func (r *runner) run(res *proto.CaseResult, c proto.Case) {
+	if c.Workload != nil {
+		r.detach() // a workload attaches its own rounds of probes
+		r.runWorkload(res, c)
+		return
+	}
 	name := c.Collection
 	if name == "" {
 		name = proto.Builtin
@@ -191,8 +232,7 @@ func (r *runner) run(res *proto.CaseResult, c proto.Case) {
 		res.Error = err.Error()
 		return
 	}
-	progs, detach, ok := r.attach(res, col, c)
-	defer detach()
+	progs, ok := r.attachFor(res, col, c)
 	if !ok {
 		return
 	}
@@ -237,6 +277,55 @@ func (r *runner) run(res *proto.CaseResult, c proto.Case) {
 		default:
 			res.Sets = append(res.Sets, proto.SetResult{Rows: d.Sets[uint8(*capt.Emit)]})
 		}
+	}
+}
+
+// attached is what the previous case attached, kept for the next case
+// when it attaches exactly the same: detaching a kprobe waits for an RCU
+// grace period, which under emulation is most of a case's cost.
+type attached struct {
+	key    string
+	col    *Probes
+	progs  []string
+	detach func()
+	// res holds what attaching reported, for the cases that reuse it.
+	res proto.CaseResult
+}
+
+// attachKey names what a case attaches: equal keys attach the same
+// programs the same way.
+func attachKey(c proto.Case) string {
+	key := c.Collection + "|" + c.Probe + fmt.Sprintf("|%v|", c.AtEntry)
+	for _, capt := range c.Captures {
+		key += capt.Program + ","
+	}
+	return key
+}
+
+// attachFor attaches what case c needs, reusing the previous case's
+// attachment when it is the same.
+func (r *runner) attachFor(res *proto.CaseResult, col *Probes, c proto.Case) ([]string, bool) {
+	key := attachKey(c)
+	if r.cur != nil && r.cur.key == key && r.cur.col == col {
+		res.Attach, res.Section, res.AttachError, res.LoadError = r.cur.res.Attach, r.cur.res.Section, r.cur.res.AttachError, r.cur.res.LoadError
+		return r.cur.progs, true
+	}
+	r.detach()
+	progs, detach, ok := r.attach(res, col, c)
+	if !ok {
+		detach()
+		return nil, false
+	}
+	r.cur = &attached{key: key, col: col, progs: progs, detach: detach,
+		res: proto.CaseResult{Attach: res.Attach, Section: res.Section, AttachError: res.AttachError, LoadError: res.LoadError}}
+	return progs, true
+}
+
+// detach detaches what the last case attached.
+func (r *runner) detach() {
+	if r.cur != nil {
+		r.cur.detach()
+		r.cur = nil
 	}
 }
 
@@ -303,6 +392,7 @@ func uniqueProbes(ps ...*Probes) []*Probes {
 }
 
 func (r *runner) close() {
+	r.detach()
 	if r.compat != nil {
 		r.compat.close()
 	}

@@ -69,7 +69,13 @@ type LoadOptions struct {
 // used otherwise.
 func KernelTypes(path string) (*btf.Spec, error) {
 	if _, err := os.Stat(path); err != nil {
-		return nil, nil
+		// The kernel's own, read once here so that its cost is its own
+		// phase, not the first program's load.
+		spec, err := btf.LoadKernelSpec()
+		if err != nil {
+			return nil, fmt.Errorf("the kernel's BTF: %w", err)
+		}
+		return spec, nil
 	}
 	spec, err := btf.LoadSpec(path)
 	if err != nil {
@@ -182,6 +188,49 @@ func (p *Probes) SetTarget(tid int) error {
 	return nil
 }
 
+// SetWorkload tells the probes to report every task's calls but those of
+// process agent (the agent's): a workload runs.
+func (p *Probes) SetWorkload(agent int) error {
+	m := p.maps.Maps[targetMap]
+	if m == nil {
+		return fmt.Errorf("%s has no %s map", p.Name, targetMap)
+	}
+	if err := m.Put(uint32(1), uint32(agent)); err != nil {
+		return fmt.Errorf("set workload target: %w", err)
+	}
+	if err := m.Put(uint32(0), uint32(0)); err != nil {
+		return fmt.Errorf("set workload target: %w", err)
+	}
+	return nil
+}
+
+// ReadEvents returns the ring buffer's events, in order, waiting for more
+// until deadline.
+func (p *Probes) ReadEvents(deadline time.Time) ([]event, error) {
+	if p.events == nil {
+		return nil, nil
+	}
+	var out []event
+	p.events.SetDeadline(deadline)
+	for {
+		rec, err := p.events.Read()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return out, nil
+		}
+		if err != nil {
+			return out, fmt.Errorf("read ring buffer: %w", err)
+		}
+		ev, err := decodeEvent(rec.RawSample)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, ev)
+		// Return what there is as soon as the ring is empty.
+		deadline = time.Now()
+		p.events.SetDeadline(deadline)
+	}
+}
+
 // Loaded lists the programs loaded so far.
 func (p *Probes) Loaded() []string {
 	var names []string
@@ -247,9 +296,11 @@ func (p *Probes) Attach(name string) ([]string, func(), error) {
 		syms = append(syms, sym)
 	}
 	detach := func() {
+		start := time.Now()
 		for _, l := range links {
 			l.Close()
 		}
+		attachTime += time.Since(start)
 	}
 	if len(links) == 0 {
 		syms[0] = strings.TrimSuffix(syms[0], " (absent)")
@@ -257,6 +308,10 @@ func (p *Probes) Attach(name string) ([]string, func(), error) {
 	}
 	return syms, detach, nil
 }
+
+// attachTime is what attaching and detaching probes took, all told (the
+// agent attaches from one goroutine).
+var attachTime time.Duration
 
 // LoadError is a probe the kernel would not load.
 type LoadError struct{ Err error }
@@ -304,7 +359,9 @@ func (p *Probes) attachOne(name string) (string, link.Link, error) {
 	if err != nil {
 		return label, nil, &LoadError{Err: err}
 	}
+	start := time.Now()
 	l, err := link.Kprobe(sym, prog, &opts)
+	attachTime += time.Since(start)
 	if err != nil {
 		return label, nil, fmt.Errorf("attach %s to %s: %w", name, label, err)
 	}
@@ -390,6 +447,18 @@ func (p *Probes) SetDeref(nr uint32, arg, words, wordSize uint8) error {
 		return fmt.Errorf("%s has no %s map", p.Name, derefMap)
 	}
 	return m.Put(nr, [4]uint8{arg, words, wordSize, 0})
+}
+
+// ClearDeref stops the oracle reading through syscall nr's arguments.
+func (p *Probes) ClearDeref(nr uint32) error {
+	m := p.maps.Maps[derefMap]
+	if m == nil {
+		return nil
+	}
+	if err := m.Delete(nr); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return err
+	}
+	return nil
 }
 
 const (

@@ -18,6 +18,9 @@ import (
 
 // Compare judges one planned case on one target.
 func Compare(def matrix.Planned, archName string, got proto.CaseResult) result.Case {
+	if def.CaseDef.Workload != nil {
+		return workloadCase(def, got)
+	}
 	c := compare(def, got)
 	c.Kernel = kernelNames(def)
 	if !def.Kernel.Agree {

@@ -31,6 +31,10 @@ import (
 const (
 	Agent  = "ksystest-agent"
 	Compat = "ksystest-compat"
+	// Exec is PID 1 of ksystest exec; PowerOff the trivial init of the
+	// boot floor.
+	Exec     = "ksystest-exec"
+	PowerOff = "ksystest-poweroff"
 )
 
 // Builder builds guest programs from a module's source.
@@ -52,8 +56,9 @@ type Builder struct {
 // ErrNoGo means the go tool is missing: building guest programs needs it.
 var ErrNoGo = errors.New("the go tool is needed to build ksystest's guest programs (install Go, or pass --agent-dir with prebuilt ones)")
 
-// Path returns the program cmd (Agent, Compat: a directory under cmd/)
-// built for port t, building it when the cache has none for this source.
+// Path returns the program cmd (Agent, Compat, Exec, PowerOff: a
+// directory under cmd/) built for port t, building it when the cache has
+// none for this source.
 func (b *Builder) Path(ctx context.Context, cmd string, t arch.GoTarget) (string, error) {
 	return b.Package(ctx, "cmd/"+cmd, t)
 }

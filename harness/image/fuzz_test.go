@@ -219,7 +219,7 @@ func FuzzInitramfsRoundTrip(f *testing.F) {
 		for _, want := range files {
 			want.Mode &= 0o7777
 			switch {
-			case want.Dir || want.Char:
+			case want.Dir || want.Char || want.Symlink != "":
 				want.Data = nil // accepted only when empty
 			case want.Data == nil:
 				want.Data = []byte{}
@@ -251,10 +251,15 @@ func fuzzFiles(paths string, kinds, data []byte) []File {
 			kind, mode = kinds[2*i], kinds[2*i+1]
 		}
 		f := File{Path: p, Mode: uint32(mode)<<4 | uint32(kind>>4)}
-		switch kind % 4 {
-		case 1:
+		switch {
+		case kind%8 == 4:
+			f.Symlink = p + "-target"
+			if mode%2 == 1 {
+				f.Data = data // with data: must be refused
+			}
+		case kind%4 == 1:
 			f.Dir = true
-		case 2:
+		case kind%4 == 2:
 			f.Char, f.Major, f.Minor = true, uint32(kind), uint32(mode)
 		default:
 			lo, hi := i*len(data)/len(lines), (i+1)*len(data)/len(lines)
@@ -271,7 +276,7 @@ func fuzzFiles(paths string, kinds, data []byte) []File {
 // readNewc reads a newc archive the way the kernel unpacks an initramfs,
 // and refuses what it would unpack otherwise than written: a bad header,
 // a name twice, an entry whose parent is not a directory before it, data
-// on anything but a regular file.
+// on anything but a regular file or a symlink (its target).
 func readNewc(b []byte) ([]File, error) {
 	var out []File
 	isDir := map[string]bool{"": true}
@@ -334,6 +339,11 @@ func readNewc(b []byte) ([]File, error) {
 			f.Char, f.Major, f.Minor = true, uint32(rmaj), uint32(rmin)
 		case modeReg:
 			f.Data = append([]byte{}, data...)
+		case modeLink:
+			if size == 0 {
+				return nil, fmt.Errorf("%s: symlink without a target", name)
+			}
+			f.Symlink = string(data)
 		default:
 			return nil, fmt.Errorf("%s: mode %o", name, mode)
 		}

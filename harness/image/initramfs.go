@@ -19,12 +19,15 @@ type File struct {
 	Dir          bool
 	Char         bool
 	Major, Minor uint32
+	// Symlink, when not empty, makes a symbolic link to it.
+	Symlink string
 }
 
 // checkFiles refuses what the kernel would unpack otherwise than written,
 // or not at all: a name it cannot take, one that ends the archive, two
 // entries with one name, a file below something that is not a directory,
-// data on a directory or device, more data than a newc header can say.
+// data on a directory, device or symlink, a link target the kernel would
+// cut, more data than a newc header can say.
 func checkFiles(files []File) error {
 	byPath := map[string]File{}
 	for _, f := range files {
@@ -37,10 +40,12 @@ func checkFiles(files []File) error {
 		case f.Path == "/"+trailer || strings.HasPrefix(f.Path, "/"+trailer+"/"):
 			// Its own entry or its parent's would end the archive.
 			problem = "the name that ends a cpio archive"
-		case f.Dir && f.Char:
-			problem = "both a directory and a device"
-		case (f.Dir || f.Char) && len(f.Data) > 0:
-			problem = "data on a directory or device"
+		case kinds(f) > 1:
+			problem = "more than one of a directory, a device and a symlink"
+		case (f.Dir || f.Char || f.Symlink != "") && len(f.Data) > 0:
+			problem = "data on a directory, device or symlink"
+		case len(f.Symlink) >= 4096 || strings.ContainsRune(f.Symlink, 0):
+			problem = "a symlink target the kernel cannot take"
 		case int64(len(f.Data)) > math.MaxUint32:
 			problem = "more than 4 GiB"
 		}
@@ -62,6 +67,16 @@ func checkFiles(files []File) error {
 	return nil
 }
 
+func kinds(f File) int {
+	n := 0
+	for _, k := range []bool{f.Dir, f.Char, f.Symlink != ""} {
+		if k {
+			n++
+		}
+	}
+	return n
+}
+
 // trailer names the entry that ends a newc archive.
 const trailer = "TRAILER!!!"
 
@@ -70,6 +85,7 @@ const (
 	modeDir  = 0o040000
 	modeReg  = 0o100000
 	modeChar = 0o020000
+	modeLink = 0o120000
 )
 
 // WriteInitramfs writes files as an uncompressed newc cpio archive, the
@@ -86,6 +102,7 @@ func WriteInitramfs(w io.Writer, files []File) error {
 	ino := uint32(1)
 	for _, f := range entries {
 		mode := f.Mode & 0o7777
+		data := f.Data
 		var rdevMajor, rdevMinor uint32
 		switch {
 		case f.Dir:
@@ -93,11 +110,15 @@ func WriteInitramfs(w io.Writer, files []File) error {
 		case f.Char:
 			mode |= modeChar
 			rdevMajor, rdevMinor = f.Major, f.Minor
+		case f.Symlink != "":
+			// The kernel reads a link's target from its data.
+			mode |= modeLink
+			data = []byte(f.Symlink)
 		default:
 			mode |= modeReg
 		}
 		name := strings.TrimPrefix(f.Path, "/")
-		if err := writeEntry(bw, ino, mode, rdevMajor, rdevMinor, name, f.Data); err != nil {
+		if err := writeEntry(bw, ino, mode, rdevMajor, rdevMinor, name, data); err != nil {
 			return fmt.Errorf("initramfs %s: %w", f.Path, err)
 		}
 		ino++

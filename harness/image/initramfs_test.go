@@ -49,6 +49,7 @@ func TestInitramfsReadByCpio(t *testing.T) {
 	require.NoError(t, WriteInitramfs(&buf, []File{
 		{Path: "/init", Mode: 0o755, Data: []byte("hello")},
 		{Path: "/a/b/c.txt", Mode: 0o644, Data: []byte("12345")},
+		{Path: "/a/link", Mode: 0o777, Symlink: "b/c.txt"},
 	}))
 	dir := t.TempDir()
 	cmd := exec.Command(cpio, "-idm", "--quiet")
@@ -62,6 +63,9 @@ func TestInitramfsReadByCpio(t *testing.T) {
 	st, err := os.Stat(filepath.Join(dir, "init"))
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o755), st.Mode().Perm())
+	target, err := os.Readlink(filepath.Join(dir, "a/link"))
+	require.NoError(t, err)
+	assert.Equal(t, "b/c.txt", target)
 }
 
 // What the kernel would unpack otherwise than written is refused.
@@ -81,6 +85,11 @@ func TestInitramfsRefuses(t *testing.T) {
 		{{Path: "/d", Dir: true, Data: []byte("x")}},
 		{{Path: "/c", Char: true, Data: []byte("x")}},
 		{{Path: "/c", Char: true, Dir: true}},
+		{{Path: "/l", Symlink: "x", Data: []byte("x")}},
+		{{Path: "/l", Symlink: "x", Dir: true}},
+		{{Path: "/l", Symlink: "x\x00y"}},
+		{{Path: "/l", Symlink: strings.Repeat("a", 4096)}},
+		{{Path: "/l", Symlink: "/a"}, {Path: "/l/b"}},
 	} {
 		err := WriteInitramfs(io.Discard, files)
 		assert.ErrorContains(t, err, "initramfs", "%+v", files)

@@ -164,3 +164,40 @@ func requireSameTypes(t testing.TB, want, got *Spec) {
 		}
 	}
 }
+
+// coreELF is a 64-bit little-endian BPF object with a .BTF (everyKind's)
+// and a .BTF.ext holding one CO-RE relocation block: a field relocation
+// against pt_regs, and one of kind, against typ.
+func coreELF(kind, typ uint32) []byte {
+	btf := everyKind(binary.LittleEndian)
+	le := binary.LittleEndian
+	var ext bytes.Buffer
+	// header: magic, version, flags, hdr_len, func/line info (empty), core.
+	relos := []uint32{16, 0, 2, 0, 5, 0, 0, 0, typ, 0, kind}
+	w := func(v ...any) {
+		for _, x := range v {
+			binary.Write(&ext, le, x)
+		}
+	}
+	w(uint16(0xeb9f), uint8(1), uint8(0), uint32(32), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(4*len(relos)))
+	w(relos)
+	names := "\x00.BTF\x00.BTF.ext\x00.shstrtab\x00"
+	body := append(append(append([]byte(nil), btf...), ext.Bytes()...), names...)
+	ehdr := elf.Header64{
+		Type: uint16(elf.ET_REL), Machine: uint16(elf.EM_BPF), Version: uint32(elf.EV_CURRENT),
+		Ehsize: 64, Shentsize: 64, Shnum: 4, Shstrndx: 3, Shoff: uint64(64 + len(body)),
+	}
+	copy(ehdr.Ident[:], elf.ELFMAG)
+	ehdr.Ident[elf.EI_CLASS], ehdr.Ident[elf.EI_DATA], ehdr.Ident[elf.EI_VERSION] = byte(elf.ELFCLASS64), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT)
+	sections := []elf.Section64{
+		{},
+		{Name: 1, Type: uint32(elf.SHT_PROGBITS), Off: 64, Size: uint64(len(btf)), Addralign: 4},
+		{Name: 6, Type: uint32(elf.SHT_PROGBITS), Off: uint64(64 + len(btf)), Size: uint64(ext.Len()), Addralign: 4},
+		{Name: 15, Type: uint32(elf.SHT_STRTAB), Off: uint64(64 + len(btf) + ext.Len()), Size: uint64(len(names)), Addralign: 1},
+	}
+	var buf bytes.Buffer
+	binary.Write(&buf, le, ehdr)
+	buf.Write(body)
+	binary.Write(&buf, le, sections)
+	return buf.Bytes()
+}

@@ -113,3 +113,42 @@ func FuzzToLittleEndian(f *testing.F) {
 		requireSamePrototypes(t, want, got)
 	})
 }
+
+// FuzzSubset: whatever parses gives a subset that parses, for any names,
+// with no more types than the whole.
+func FuzzSubset(f *testing.F) {
+	f.Add(everyKind(binary.LittleEndian), "pt_regs")
+	f.Add(everyKind(binary.BigEndian), "jiffies")
+	f.Add(fixtureBTF(f, "probes_s390_bpfeb.o"), "pt_regs")
+	f.Fuzz(func(t *testing.T, data []byte, name string) {
+		s, err := Parse(data)
+		if err != nil {
+			return
+		}
+		blob, n, err := s.Subset([]string{name, "long", "unsigned long"})
+		require.NoError(t, err)
+		sub, err := Parse(blob)
+		require.NoError(t, err)
+		require.Equal(t, n, sub.NumTypes())
+		require.LessOrEqual(t, n, s.NumTypes())
+		require.Equal(t, s.ByteOrder(), sub.ByteOrder())
+	})
+}
+
+// FuzzObjectRelocations: any bytes give relocations or an error, never a
+// panic: a user's object is untrusted input.
+func FuzzObjectRelocations(f *testing.F) {
+	// Small seeds: the engine slows to a crawl on 90 KiB objects.
+	f.Add(coreELF(0, 5))
+	f.Add(coreELF(7, 9))
+	f.Add(tinyELF(everyKind(binary.LittleEndian)))
+	f.Fuzz(func(t *testing.T, obj []byte) {
+		r, err := ObjectRelocations(obj)
+		if err != nil {
+			return
+		}
+		for _, n := range r.Names {
+			require.NotEmpty(t, n)
+		}
+	})
+}

@@ -71,6 +71,9 @@ type CaseDef struct {
 	// Captures are more sets of readings of the call, from the user's
 	// globals, maps or ring buffer sets, each checked and shown.
 	Captures []CaptureDef `yaml:"captures"`
+	// Workload makes this a workload case: a program runs, and its calls
+	// are the expectation (see WorkloadDef).
+	Workload *WorkloadDef `yaml:"workload"`
 }
 
 // Prediction is how a probe goes wrong on one arch. Exactly one of Swap,
@@ -185,6 +188,9 @@ func (c *Catalogue) ApplyDefaults() {
 		if cd.Collection == "" {
 			cd.Collection = proto.Builtin
 		}
+		if cd.Workload != nil {
+			cd.Workload.Dir = c.Dir
+		}
 		for j := range cd.Args {
 			a := &cd.Args[j]
 			if a.Expect.Default == "" {
@@ -234,6 +240,10 @@ func validateCases(cases []CaseDef) []Problem {
 			add(p+".name", "duplicate case %q", cd.Name)
 		}
 		seen[cd.Name] = true
+		if cd.Workload != nil {
+			validateWorkload(p, cd, add)
+			continue
+		}
 		switch {
 		case cd.Probe == "" && len(cd.Captures) == 0:
 			add(p+".probe", "missing: name the program that reports through ksystest's ring buffer, or give captures")
@@ -438,6 +448,11 @@ func (c *Catalogue) Find(name string) (CaseDef, bool) {
 func (cd CaseDef) AppliesTo(a arch.Arch) bool {
 	if cd.Compat && a.Compat == nil {
 		return false
+	}
+	if w := cd.Workload; w != nil && len(w.Objects) > 0 {
+		if _, ok := w.Objects[a.Name]; !ok {
+			return false
+		}
 	}
 	return len(cd.Arches) == 0 || slices.Contains(cd.Arches, a.Name)
 }

@@ -67,8 +67,13 @@ func (t *Targets) UnmarshalYAML(unmarshal func(any) error) error {
 	return unmarshal(&t.List)
 }
 
-// BuiltinCatalogue names ksystest's own case catalogue in Catalogues.
-const BuiltinCatalogue = "builtin"
+// BuiltinCatalogue names ksystest's own case catalogue in Catalogues;
+// BuiltinWorkloadsCatalogue its workload cases (with ksystest's programs
+// and probes: use it beside BuiltinCatalogue).
+const (
+	BuiltinCatalogue          = "builtin"
+	BuiltinWorkloadsCatalogue = "builtin-workloads"
+)
 
 // DefaultTargets names ksystest's default matrix in Targets.
 const DefaultTargets = "default"
@@ -76,8 +81,9 @@ const DefaultTargets = "default"
 // BuiltinMatrix and BuiltinCases are ksystest's own files in the fs.FS a
 // loader is given.
 const (
-	BuiltinMatrix = "matrix.yaml"
-	BuiltinCases  = "bpf/cases.yaml"
+	BuiltinMatrix    = "matrix.yaml"
+	BuiltinCases     = "bpf/cases.yaml"
+	BuiltinWorkloads = "bpf/workloads.yaml"
 )
 
 // Target is one guest to boot.
@@ -397,6 +403,8 @@ func (m *Matrix) Catalogue() (*Catalogue, error) {
 		switch {
 		case name == BuiltinCatalogue:
 			src = builtinFS(m.builtin, BuiltinCases)
+		case name == BuiltinWorkloadsCatalogue:
+			src = builtinFS(m.builtin, BuiltinWorkloads)
 		case m.src.disk == "":
 			// ksystest's own matrix names its catalogue inside its files.
 			src = builtinFS(m.builtin, name)
@@ -412,8 +420,20 @@ func (m *Matrix) Catalogue() (*Catalogue, error) {
 	if err := addFrom(inline, m.File); err != nil {
 		return nil, err
 	}
-	// A case of one file may name a collection of another.
+	// A case of one file may name a collection of another, and a
+	// workload a probe whose case is in another.
 	var missing []Problem
+	for _, cd := range out.Cases {
+		if cd.Workload == nil {
+			continue
+		}
+		for _, prog := range cd.Workload.Probes {
+			if !slices.ContainsFunc(out.Cases, func(c CaseDef) bool { return c.Workload == nil && c.Probe == prog }) {
+				missing = append(missing, Problem{File: where["case "+cd.Name],
+					Msg: fmt.Sprintf("workload %q: no case uses probe %q, so nothing says what it watches (add %q to catalogues)", cd.Name, prog, BuiltinCatalogue)})
+			}
+		}
+	}
 	for _, cd := range out.Cases {
 		if cd.Collection != proto.Builtin && !slices.ContainsFunc(out.Collections, func(c CollectionDef) bool { return c.Name == cd.Collection }) {
 			missing = append(missing, Problem{File: where["case "+cd.Name],

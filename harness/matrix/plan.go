@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/kabi"
@@ -33,6 +34,9 @@ type Planned struct {
 	// capture set.
 	Expect    []string
 	SetExpect [][]string
+	// Workload is a workload case's plan; WorkloadErr why there is none.
+	Workload    *PlannedWorkload
+	WorkloadErr error
 }
 
 // KernelCheck compares the catalogue's argument names, in register order,
@@ -54,9 +58,25 @@ type KernelCheck struct {
 func (c *Catalogue) Plan(a arch.Arch, k kabi.Kernel) []Planned {
 	var out []Planned
 	for _, cd := range c.For(a).Cases {
-		out = append(out, plan(cd, a, k))
+		if cd.Workload == nil {
+			out = append(out, plan(cd, a, k))
+		}
 	}
-	return out
+	// Workload cases after the rest: their probes are described by the
+	// others. They keep their place in the catalogue's order.
+	var all []Planned
+	i := 0
+	for _, cd := range c.For(a).Cases {
+		if cd.Workload == nil {
+			all = append(all, out[i])
+			i++
+			continue
+		}
+		p := Planned{CaseDef: cd, Kernel: KernelCheck{Agree: true}}
+		p.Workload, p.WorkloadErr = PlanWorkload(cd, a, out)
+		all = append(all, p)
+	}
+	return all
 }
 
 func plan(cd CaseDef, a arch.Arch, k kabi.Kernel) Planned {
@@ -211,6 +231,15 @@ func ProtoOf(a arch.Arch, planned []Planned) proto.Catalogue {
 		}
 		for _, ad := range p.Args {
 			pc.Args = append(pc.Args, proto.Arg{Name: ad.Name, Value: string(ad.Value)})
+		}
+		if w := p.Workload; w != nil {
+			timeout := time.Duration(p.CaseDef.Workload.Timeout)
+			if timeout == 0 {
+				timeout = DefaultWorkloadTimeout
+			}
+			pc.Probe, pc.Syscall, pc.Via = "", "", ""
+			pc.Workload = &proto.Workload{Path: WorkloadPath(p.CaseDef), Args: p.CaseDef.Workload.Args,
+				TimeoutSec: int(timeout.Seconds()), Rounds: w.Rounds, Watch: w.Watch}
 		}
 		out.Cases = append(out.Cases, pc)
 	}

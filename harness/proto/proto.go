@@ -23,6 +23,8 @@ const Marker = "@@ksystest@@ "
 // Paths inside the initramfs.
 const (
 	CataloguePath = "/ksystest/cases.json"
+	// WorkloadsDir holds workload programs.
+	WorkloadsDir = "/ksystest/workloads"
 	// ProbesPath holds ksystest's own probe object for the guest's arch.
 	ProbesPath = "/ksystest/bpf/ksystest.o"
 	// CompatHelperPath is the 32-bit helper, on guests that run one.
@@ -96,6 +98,85 @@ type Case struct {
 	// Captures say where a user's program records its readings of the
 	// call; each program named is attached for the case.
 	Captures []Capture `json:"captures,omitempty"`
+	// Workload, when set, makes this a workload case: no call of the
+	// agent's own, but a program run with probes attached (Probe, Syscall
+	// and Args are then unused).
+	Workload *Workload `json:"workload,omitempty"`
+}
+
+// Workload is a program the agent runs, once per round, with the round's
+// probes attached and the tracepoint recording the calls they watch.
+type Workload struct {
+	// Path is the program inside the initramfs, Args its arguments.
+	Path       string   `json:"path"`
+	Args       []string `json:"args,omitempty"`
+	TimeoutSec int      `json:"timeout_sec"`
+	// Rounds: no two probes of a round watch the same syscall number, so
+	// the tracepoint record before a probe's report on the same thread
+	// says which probe reported.
+	Rounds [][]WorkloadProbe `json:"rounds"`
+	// Watch are the syscall numbers the tracepoint records while the
+	// program runs, with what it reads through.
+	Watch []Watch `json:"watch"`
+}
+
+// WorkloadProbe is a program attached for a round and the syscall
+// numbers whose calls it should see.
+type WorkloadProbe struct {
+	Program    string  `json:"program"`
+	Collection string  `json:"collection,omitempty"`
+	NRs        []int64 `json:"nrs"`
+}
+
+// Watch is one syscall number the tracepoint records during a workload,
+// and the words it copies from where argument DerefArg (0-based) points
+// (Words of WordSize bytes; Words 0: none).
+type Watch struct {
+	NR       int64 `json:"nr"`
+	DerefArg uint8 `json:"deref_arg,omitempty"`
+	Words    uint8 `json:"words,omitempty"`
+	WordSize uint8 `json:"word_size,omitempty"`
+}
+
+// WorkloadResult is what a workload did, per round: the program's exit,
+// its output's tail, and every watched call with what the probe reported.
+type WorkloadResult struct {
+	Rounds []WorkloadRound `json:"rounds"`
+}
+
+// WorkloadRound is one run of the program.
+type WorkloadRound struct {
+	// Exit is the program's exit status; Signal names the signal that
+	// killed it, if one did.
+	Exit   int    `json:"exit"`
+	Signal string `json:"signal,omitempty"`
+	// Stdout and Stderr are the ends of its output.
+	Stdout string `json:"stdout,omitempty"`
+	Stderr string `json:"stderr,omitempty"`
+	// Calls are the watched calls the program's threads made, in order.
+	Calls []WorkloadCall `json:"calls"`
+	// Orphans are probe reports with no recorded call before them on
+	// their thread.
+	Orphans [][]uint64 `json:"orphans,omitempty"`
+	// Lost counts ring buffer records that did not fit what the agent
+	// keeps.
+	Lost int `json:"lost,omitempty"`
+	// Errors are probes that did not load or attach, by program.
+	Errors map[string]string `json:"errors,omitempty"`
+	Error  string            `json:"error,omitempty"`
+}
+
+// WorkloadCall is one call as the tracepoint saw it and what the round's
+// probe for its number reported on the same thread before the next
+// recorded call.
+type WorkloadCall struct {
+	TID   uint32   `json:"tid"`
+	NR    int64    `json:"nr"`
+	Args  []uint64 `json:"args"`
+	Deref []uint64 `json:"deref,omitempty"`
+	// Program is the probe watching NR this round.
+	Program  string     `json:"program"`
+	Captured [][]uint64 `json:"captured,omitempty"`
 }
 
 // Capture is one set of readings of a call: globals or map values per
@@ -196,6 +277,12 @@ type Loaded struct {
 	Wrapper    Wrapper `json:"wrapper"`
 	// Collections are every collection's load: ksystest's and users'.
 	Collections []CollectionLoad `json:"collections,omitempty"`
+	// BTFMillis is reading the kernel's types (for CO-RE); AttachMillis
+	// attaching and detaching probes, CasesMillis the whole case loop
+	// (loads and attaches included), all in the guest.
+	BTFMillis    int64 `json:"btf_ms"`
+	AttachMillis int64 `json:"attach_ms"`
+	CasesMillis  int64 `json:"cases_ms"`
 }
 
 // CollectionLoad is how loading one collection went.
@@ -267,6 +354,8 @@ type CaseResult struct {
 	// Error says why the case could not run (probe did not load, bad
 	// argument spec); Captures is then empty.
 	Error string `json:"error,omitempty"`
+	// Workload is what a workload case's program did.
+	Workload *WorkloadResult `json:"workload,omitempty"`
 }
 
 // SetResult is one capture set's readings: per argument a value (nil:

@@ -43,8 +43,13 @@ type Config struct {
 // the kernel being at fault: nowatchdog keeps the lockup detectors from
 // calling that a kernel BUG, and cryptomgr.notests skips the crypto self
 // tests, which are slow to emulate and test nothing ksystest looks at.
+// rcupdate.rcu_expedited=1 makes RCU grace periods expedited: detaching a
+// kprobe waits for one, and on one emulated CPU a normal grace period
+// costs tens of milliseconds of timer ticks (attach and detach of a cell's
+// probes: 0.9 s to 0.14 s on arm64-6.1). It changes how soon memory is
+// reclaimed, nothing a probe reads.
 func Cmdline(a arch.Arch, extra ...string) string {
-	parts := append([]string{"console=" + a.Console, "panic=-1", "oops=panic", "quiet", "nowatchdog", "cryptomgr.notests"}, extra...)
+	parts := append([]string{"console=" + a.Console, "panic=-1", "oops=panic", "quiet", "nowatchdog", "cryptomgr.notests", "rcupdate.rcu_expedited=1"}, extra...)
 	return strings.Join(parts, " ")
 }
 

@@ -29,7 +29,7 @@ func TestJUnitParses(t *testing.T) {
 		byName[s.Name] = s
 	}
 	x86 := byName["x86_64-6.1"]
-	require.Len(t, x86.Tests, 4)
+	require.Len(t, x86.Tests, 5)
 	statuses := map[string]junit.Status{}
 	for _, tc := range x86.Tests {
 		statuses[tc.Name] = tc.Status
@@ -37,6 +37,7 @@ func TestJUnitParses(t *testing.T) {
 	assert.Equal(t, junit.StatusPassed, statuses["write"])
 	assert.Equal(t, junit.StatusFailed, statuses["splice"])
 	assert.Equal(t, junit.StatusPassed, statuses["clone-aware"], "handled is a pass")
+	assert.Equal(t, junit.StatusFailed, statuses["workload-client"])
 	for _, tc := range x86.Tests {
 		if tc.Name == "splice" {
 			require.NotNil(t, tc.Error)
@@ -50,7 +51,7 @@ func TestJUnitParses(t *testing.T) {
 	require.Len(t, s390x.Tests, 1)
 	assert.Equal(t, junit.StatusError, s390x.Tests[0].Status, "a case its crashed guest never ran")
 	assert.Contains(t, s390x.Tests[0].SystemOut, "Kernel panic - not syncing")
-	assert.Equal(t, 1, x86.Totals.Failed)
+	assert.Equal(t, 2, x86.Totals.Failed, "splice and the workload")
 
 	// A case the host stopped is an error, never a failure.
 	arm := byName["arm-6.1"]

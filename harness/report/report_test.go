@@ -45,6 +45,20 @@ func sampleRun() *result.Run {
 	}
 	fail.Kernel = &result.KernelNames{Agree: true, Note: "no prototype in BTF (only the pt_regs wrapper)"}
 	cloneAware := result.Case{Name: "clone-aware", Probe: "aware_clone", Syscall: "clone", Quirk: "clone", Role: "aware", Verdict: result.Handled, Captures: 1}
+	wl := result.Case{Name: "workload-client", Verdict: result.Fail,
+		Message: "1 of 3 calls wrong (3 calls made, 2 captured, 1 matching, 1 explained by a predicted quirk, 1 wrong)",
+		Workload: &result.Workload{Program: "client",
+			Runs: []result.WorkloadRun{{Probes: []string{"naive_connect"}}},
+			Probes: []result.WorkloadProbe{{Program: "naive_connect", Syscall: "connect", Forms: []string{"connect (nr 362, direct)", "socketcall (nr 102, socketcall)"},
+				WorkloadCounts: result.WorkloadCounts{Made: 3, Captured: 2, Matching: 1, Explained: 1, Wrong: 1}}},
+			Summary: result.WorkloadCounts{Made: 3, Captured: 2, Matching: 1, Explained: 1, Wrong: 1},
+			Calls: []result.WorkloadCall{
+				{Program: "naive_connect", TID: 122, NR: 102, Form: "socketcall", Verdict: result.CallExplained,
+					Note: "not seen: it entered sys_socketcall (nr 102), as case connect-go-naive predicts (never fires: Go calls socketcall)",
+					Args: []result.Arg{{Name: "fd", Passed: 4, Expect: "match"}, {Name: "sockaddr", Expect: "ignore", Note: "not in the tracepoint's record"}}},
+				{Program: "naive_connect", TID: 122, NR: 362, Form: "direct", Verdict: result.CallWrong, Note: "arg 1 (fd): tracepoint 0x4, probe 0x5",
+					Args: []result.Arg{{Name: "fd", Passed: 4, Captured: u64(5), Expect: "match"}, {Name: "sockaddr", Passed: 0x100007f, Captured: u64(0x100007f), Expect: "match", OK: true}}},
+			}}}
 	missed := result.Case{Name: "splice", Probe: "ksys_splice", Syscall: "splice", Verdict: result.Fail, NotRun: true,
 		Message: "not run: crash", Args: []result.Arg{{Name: "fd_in", Expect: "match", Note: "not run"}}}
 	// Cells the host or the config stopped: their cases are not run, not
@@ -59,7 +73,7 @@ func sampleRun() *result.Run {
 		Cells: []result.Cell{
 			{Target: "x86_64-6.1", Arch: "x86_64", Kernel: kernel, Accel: "tcg", Outcome: result.OutcomeFail,
 				Wrapper: &result.Wrapper{Declared: true, Config: &yes, Guest: &yes, Loader: &yes, Agree: true},
-				Timings: result.Timings{AgentStartSec: 4.6, DoneSec: 5.5, ExitSec: 5.5}, Cases: []result.Case{pass, fail, cloneNaive, cloneAware},
+				Timings: result.Timings{AgentStartSec: 4.6, DoneSec: 5.5, ExitSec: 5.5}, Cases: []result.Case{pass, fail, cloneNaive, cloneAware, wl},
 				ConsoleLog: "x86_64-6.1/console.log",
 				Builds: []result.Build{{Collection: "mine", Source: "mine.bpf.c", Object: "mine.o",
 					Warnings: "mine.bpf.c:9:22: warning: cast to 'const void *' from smaller integer type 'int' [-Wint-to-pointer-cast]"}}},

@@ -322,6 +322,13 @@ func writeEvidence(w io.Writer, c result.Cell) {
 // probeLabel names what captured a case: its probe and where it was
 // attached, or the programs of its capture sets.
 func probeLabel(cs result.Case) string {
+	if w := cs.Workload; w != nil {
+		var progs []string
+		for _, p := range w.Probes {
+			progs = append(progs, p.Program)
+		}
+		return fmt.Sprintf("workload %s, probes %s", w.Program, strings.Join(progs, ", "))
+	}
 	if cs.Probe != "" {
 		return fmt.Sprintf("probe %s on %s", cs.Probe, orDash(cs.Attach))
 	}
@@ -336,6 +343,13 @@ func probeLabel(cs result.Case) string {
 
 func writeCaseDiff(w io.Writer, cs result.Case) {
 	fmt.Fprintf(w, "  case %s (%s): %s\n", cs.Name, probeLabel(cs), cs.Verdict)
+	if cs.Workload != nil {
+		if cs.Message != "" {
+			fmt.Fprintf(w, "    %s\n", cs.Message)
+		}
+		writeWorkload(w, cs.Workload, false)
+		return
+	}
 	if cs.Predicted != "" {
 		fmt.Fprintf(w, "    predicted: %s\n", cs.Predicted)
 	}
@@ -454,6 +468,10 @@ func Cases(w io.Writer, r *result.Run) error {
 			if cs.Message != "" {
 				fmt.Fprintf(w, "    %s\n", cs.Message)
 			}
+			if cs.Workload != nil {
+				writeWorkload(w, cs.Workload, true)
+				continue
+			}
 			if l := kernelLine(cs.Kernel); l != "" {
 				fmt.Fprintf(w, "    %s\n", l)
 			}
@@ -519,4 +537,91 @@ func JSON(w io.Writer, r *result.Run) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(r)
+}
+
+// writeWorkload shows a workload case: each run of the program, each
+// probe's counts, and the calls that were not a plain match with their
+// per-argument diff (explained ones too when all is set).
+func writeWorkload(w io.Writer, wl *result.Workload, all bool) {
+	for i, run := range wl.Runs {
+		status := fmt.Sprintf("exit %d", run.Exit)
+		if run.Signal != "" {
+			status = "killed by " + run.Signal
+		}
+		if run.Error != "" {
+			status += ": " + run.Error
+		}
+		fmt.Fprintf(w, "    run %d (%s): %s\n", i+1, strings.Join(run.Probes, ", "), status)
+		if run.Exit != 0 || run.Signal != "" || run.Error != "" {
+			for _, l := range strings.Split(strings.TrimSpace(run.Stderr), "\n") {
+				if l != "" {
+					fmt.Fprintf(w, "      stderr | %s\n", l)
+				}
+			}
+		}
+	}
+	for _, s := range wl.Skipped {
+		fmt.Fprintf(w, "    not checked: %s\n", s)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "    PROBE\tSYSCALL\tFORMS\tMADE\tCAPTURED\tMATCHING\tEXPLAINED\tWRONG\n")
+	for _, p := range wl.Probes {
+		fmt.Fprintf(tw, "    %s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", p.Program, p.Syscall, strings.Join(p.Forms, ", "),
+			p.Made, p.Captured, p.Matching, p.Explained, p.Wrong)
+	}
+	s := wl.Summary
+	fmt.Fprintf(tw, "    all\t\t\t%d\t%d\t%d\t%d\t%d\n", s.Made, s.Captured, s.Matching, s.Explained, s.Wrong)
+	tw.Flush()
+	for _, p := range wl.Probes {
+		if p.Error != "" && (all || p.Wrong > 0) {
+			fmt.Fprintf(w, "    %s: %s\n", p.Program, firstLine(p.Error))
+		}
+	}
+	for _, c := range wl.Calls {
+		if c.Verdict != result.CallWrong && !all {
+			continue
+		}
+		fmt.Fprintf(w, "    call (probe %s, thread %d, nr %d, %s): %s: %s\n", c.Program, c.TID, c.NR, c.Form, c.Verdict, c.Note)
+		if len(c.Args) == 0 {
+			continue
+		}
+		if c.Args[0].Captured == nil {
+			var vals []string
+			for _, a := range c.Args {
+				v := fmt.Sprintf("0x%x", a.Passed)
+				if a.Note != "" {
+					v = "?"
+				}
+				vals = append(vals, a.Name+"="+v)
+			}
+			fmt.Fprintf(w, "      tracepoint: %s\n", strings.Join(vals, " "))
+			continue
+		}
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "      ARG\tNAME\tTRACEPOINT\tPROBE\tRESULT\n")
+		for i, a := range c.Args {
+			res := "ok"
+			switch {
+			case a.Expect == "ignore":
+				res = "not compared"
+			case !a.OK && c.Verdict == result.CallExplained:
+				res = "as predicted"
+			case !a.OK:
+				res = "MISMATCH"
+			}
+			tp := fmt.Sprintf("0x%x", a.Passed)
+			if a.Note != "" {
+				tp = "?"
+			}
+			fmt.Fprintf(tw, "      %d\t%s\t%s\t%s\t%s\n", i+1, a.Name, tp, captured(a.Captured), res)
+		}
+		tw.Flush()
+	}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }

@@ -112,7 +112,83 @@ type Case struct {
 	// never started, before it. Its verdict is fail, but in a cell that is
 	// no finding it says nothing of the probe.
 	NotRun bool `json:"not_run,omitempty"`
+	// Workload is a workload case's account of its program's calls.
+	Workload *Workload `json:"workload,omitempty"`
 }
+
+// Workload is what a workload case's program did and how every watched
+// call compared with what its probe reported.
+type Workload struct {
+	Program string `json:"program"`
+	// Runs are the program's runs, one per round of probes.
+	Runs    []WorkloadRun   `json:"runs"`
+	Probes  []WorkloadProbe `json:"probes"`
+	Summary WorkloadCounts  `json:"summary"`
+	// Calls are the calls that were not a plain match (explained or
+	// wrong), at most a few per probe, with the per-argument diff.
+	Calls []WorkloadCall `json:"calls,omitempty"`
+	// Skipped are probes not checked on this target, and why.
+	Skipped []string `json:"skipped,omitempty"`
+}
+
+// WorkloadRun is one run of the program.
+type WorkloadRun struct {
+	Probes  []string `json:"probes"`
+	Exit    int      `json:"exit"`
+	Signal  string   `json:"signal,omitempty"`
+	Stdout  string   `json:"stdout,omitempty"`
+	Stderr  string   `json:"stderr,omitempty"`
+	Error   string   `json:"error,omitempty"`
+	Lost    int      `json:"lost,omitempty"`
+	Orphans int      `json:"orphans,omitempty"`
+}
+
+// WorkloadCounts count a workload's watched calls: made by the program,
+// captured by the probe, matching the tracepoint, explained by the
+// probe's predicted quirk (captured as predicted, or not seen where the
+// probe cannot be), and wrong.
+type WorkloadCounts struct {
+	Made      int `json:"made"`
+	Captured  int `json:"captured"`
+	Matching  int `json:"matching"`
+	Explained int `json:"explained"`
+	Wrong     int `json:"wrong"`
+}
+
+// WorkloadProbe is one probe's account.
+type WorkloadProbe struct {
+	Program string `json:"program"`
+	Syscall string `json:"syscall"`
+	// Forms are the ways the program's calls reached the kernel
+	// ("connect (nr 362)", "socketcall (nr 102)").
+	Forms []string `json:"forms"`
+	WorkloadCounts
+	// Quirk and Predicted name the prediction that explained calls.
+	Quirk     string `json:"quirk,omitempty"`
+	Predicted string `json:"predicted,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+// WorkloadCall is one call that was not a plain match.
+type WorkloadCall struct {
+	Program string `json:"program"`
+	TID     uint32 `json:"tid"`
+	NR      int64  `json:"nr"`
+	Form    string `json:"form"`
+	// Verdict is explained or wrong.
+	Verdict string `json:"verdict"`
+	Note    string `json:"note"`
+	// Args: Passed is what the tracepoint saw (decoded), Captured what
+	// the probe reported.
+	Args []Arg `json:"args"`
+}
+
+// Workload call verdicts.
+const (
+	CallMatch     = "match"
+	CallExplained = "explained"
+	CallWrong     = "wrong"
+)
 
 // CaptureSet is one set of a user program's readings of a call.
 type CaptureSet struct {
@@ -188,6 +264,10 @@ type BTF struct {
 	DownloadMB  float64 `json:"download_mb,omitempty"`
 	ExtractSec  float64 `json:"extract_sec,omitempty"`
 	PaholeSec   float64 `json:"pahole_sec,omitempty"`
+	// Shipped is what the guest loads probes against: "subset: N of M
+	// types" (only the types the probes' CO-RE relocations name, and what
+	// those refer to), or "whole" and why.
+	Shipped string `json:"shipped,omitempty"`
 }
 
 // BTF sources.
@@ -223,13 +303,25 @@ type Wrapper struct {
 
 // Timings are seconds since QEMU started (fetch is before it).
 type Timings struct {
+	// FetchSec is the host's work before QEMU starts: kernel, BTF,
+	// compiles, guest programs and the initramfs (HostSec, more
+	// precisely, from the cell's start).
 	FetchSec      float64 `json:"fetch_sec"`
+	HostSec       float64 `json:"host_sec,omitempty"`
 	AgentStartSec float64 `json:"agent_start_sec,omitempty"`
 	DoneSec       float64 `json:"done_sec,omitempty"`
 	ExitSec       float64 `json:"exit_sec,omitempty"`
-	// GuestUptimeSec is the kernel's own uptime when the agent started.
+	// GuestUptimeSec is the kernel's own uptime when the agent started:
+	// AgentStartSec minus it is QEMU start to the kernel's first tick
+	// (firmware, decompression).
 	GuestUptimeSec float64 `json:"guest_uptime_sec,omitempty"`
-	ProbeLoadMS    int64   `json:"probe_load_ms,omitempty"`
+	// BTFMS is the guest reading the kernel's types; ProbeLoadMS creating
+	// maps and loading programs; AttachMS attaching and detaching them;
+	// CasesMS the whole case loop (loads and attaches included).
+	BTFMS       int64 `json:"btf_ms,omitempty"`
+	ProbeLoadMS int64 `json:"probe_load_ms,omitempty"`
+	AttachMS    int64 `json:"attach_ms,omitempty"`
+	CasesMS     int64 `json:"cases_ms,omitempty"`
 }
 
 // Cell is one target's run.

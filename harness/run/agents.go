@@ -12,7 +12,7 @@ import (
 )
 
 // Programs gives the programs a guest runs (guestbin.Agent,
-// guestbin.Compat) built for a Go port. *guestbin.Builder builds them
+// guestbin.Compat, guestbin.Exec, guestbin.PowerOff) built for a Go port. *guestbin.Builder builds them
 // from the source ksystest carries; Prebuilt takes them from a directory.
 type Programs interface {
 	Path(ctx context.Context, cmd string, t arch.GoTarget) (string, error)

@@ -6,14 +6,18 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/guestbin"
 	"github.com/ksystest/ksystest/harness/image"
 	"github.com/ksystest/ksystest/harness/kabi"
+	"github.com/ksystest/ksystest/harness/kbtf"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/proto"
 	"github.com/ksystest/ksystest/harness/result"
+	"github.com/ksystest/ksystest/harness/vm"
 )
 
 // guest is one target prepared on the host, before it boots: its kernel,
@@ -36,14 +40,16 @@ type guest struct {
 	entryOffset uint64
 	// builds are the users' collections made for this target.
 	builds []result.Build
+	// btfSubset, when set, is what the guest loads probes against
+	// instead of btfPath or the kernel's own (subsetBTF).
+	btfSubset []byte
 }
 
 // prepare fetches the target's kernel and BTF and plans its cases.
 func prepare(ctx context.Context, o *Options, t matrix.Target, a arch.Arch) (*guest, error) {
-	g := &guest{target: t, arch: a}
-	var err error
-	if g.kernel, err = o.Kernels.Kernel(ctx, t, a); err != nil {
-		return g, fmt.Errorf("kernel: %w", err)
+	g, err := prepareKernel(ctx, o, t, a)
+	if err != nil {
+		return g, err
 	}
 	if g.btf, g.btfPath, err = o.Kernels.BTF(ctx, t, a, g.kernel); err != nil {
 		return g, err
@@ -52,7 +58,8 @@ func prepare(ctx context.Context, o *Options, t matrix.Target, a arch.Arch) (*gu
 	if err != nil {
 		return g, err
 	}
-	if g.facts, g.config, err = kernelFacts(g.kernel, hostBTF); err != nil {
+	var spec *kbtf.Spec
+	if g.facts, g.config, spec, err = kernelFacts(g.kernel, hostBTF); err != nil {
 		return g, err
 	}
 	if a.FtraceEntrySize > 0 && g.config["DYNAMIC_FTRACE"] == "y" && g.config["KPROBES_ON_FTRACE"] != "y" {
@@ -63,8 +70,103 @@ func prepare(ctx context.Context, o *Options, t matrix.Target, a arch.Arch) (*gu
 		if err := g.buildCollections(ctx, o, hostBTF); err != nil {
 			return g, err
 		}
+		if spec != nil && g.btf != nil {
+			if err := g.subsetBTF(o, spec); err != nil {
+				return g, err
+			}
+		}
 	}
 	return g, nil
+}
+
+// prepareKernel fetches the target's kernel only: what a guest that
+// loads no probes (exec, the boot floor) needs.
+func prepareKernel(ctx context.Context, o *Options, t matrix.Target, a arch.Arch) (*guest, error) {
+	g := &guest{target: t, arch: a}
+	var err error
+	if g.kernel, err = o.Kernels.Kernel(ctx, t, a); err != nil {
+		return g, fmt.Errorf("kernel: %w", err)
+	}
+	return g, nil
+}
+
+// boot writes files as the guest's initramfs in a scratch directory and
+// starts the guest through the backend, with the command line every
+// guest gets. started is taken just before the backend starts QEMU;
+// cleanup removes the scratch directory once the guest is gone.
+func (g *guest) boot(ctx context.Context, o *Options, files []image.File) (inst vm.Instance, started time.Time, accel string, cleanup func(), err error) {
+	work, err := os.MkdirTemp("", "ksystest-"+g.target.Name+"-")
+	if err != nil {
+		return nil, time.Time{}, "", nil, err
+	}
+	cleanup = func() { os.RemoveAll(work) }
+	initrd := filepath.Join(work, "initramfs.cpio")
+	if err := writeArchive(initrd, files); err != nil {
+		cleanup()
+		return nil, time.Time{}, "", nil, err
+	}
+	accel, why := o.accel(g.arch)
+	bootImage, _ := g.bootImage()
+	o.logf("[%s] booting %s (%s: %s)", g.target.Name, g.kernel.Release, accel, why)
+	started = time.Now()
+	inst, err = o.Backend.Start(ctx, vm.Spec{
+		Arch: g.arch, Kernel: bootImage, Initrd: initrd, MemoryMB: g.target.MemoryMB, Accel: accel, Dir: work,
+		ExtraCmdline: o.ExtraCmdline, Paused: o.Paused,
+	})
+	if err != nil {
+		cleanup()
+		return nil, time.Time{}, "", nil, err
+	}
+	return inst, started, accel, cleanup, nil
+}
+
+// subsetBTF makes the BTF the guest loads probes against: only the types
+// the CO-RE relocations of ksystest's probes and the users' collections
+// name, with what they refer to, instead of the kernel's whole BTF (a few
+// MiB that the guest would parse under emulation). Relocations resolve
+// the same against it: every type of those names is in it, whole. When an
+// object needs the kernel's own type IDs (a type-ID relocation, kfuncs,
+// typed ksyms), which a subset renumbers, the guest gets the whole BTF.
+func (g *guest) subsetBTF(o *Options, spec *kbtf.Spec) error {
+	objects := [][]byte{}
+	probes, err := fs.ReadFile(o.Builtin, "bpf/obj/probes_"+g.arch.BPF.Suffix()+".o")
+	if err != nil {
+		return fmt.Errorf("ksystest's probes for %s: %w", g.arch.Name, err)
+	}
+	objects = append(objects, probes)
+	for _, b := range g.builds {
+		data, err := os.ReadFile(b.Object)
+		if err != nil {
+			return err
+		}
+		objects = append(objects, data)
+	}
+	var names []string
+	for i, obj := range objects {
+		r, err := kbtf.ObjectRelocations(obj)
+		if err != nil {
+			if i > 0 {
+				return &ConfigError{fmt.Errorf("collection %s: %w", g.builds[i-1].Collection, err)}
+			}
+			return err
+		}
+		if r.NeedsIDs {
+			who := "ksystest's probes"
+			if i > 0 {
+				who = "collection " + g.builds[i-1].Collection
+			}
+			g.btf.Shipped = "whole: " + who + " need the kernel's own type IDs"
+			return nil
+		}
+		names = append(names, r.Names...)
+	}
+	blob, n, err := spec.Subset(kbtf.SortedNames(names))
+	if err != nil {
+		return fmt.Errorf("BTF subset: %w", err)
+	}
+	g.btfSubset = blob
+	g.btf.Shipped = fmt.Sprintf("subset: %d of %d types, %d bytes", n, spec.NumTypes(), len(blob))
+	return nil
 }
 
 // bootImage is what QEMU boots: the unpacked vmlinux where the arch can,
@@ -114,6 +216,11 @@ func (g *guest) files(ctx context.Context, o *Options) ([]image.File, error) {
 		{Path: proto.ProbesPath, Mode: 0o644, Data: probes},
 	}
 	files = append(files, userFiles...)
+	workloads, err := g.workloadFiles(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, workloads...)
 	if g.kernel.Config != "" && g.kernel.Release != "" {
 		config, err := os.ReadFile(g.kernel.Config)
 		if err != nil {
@@ -122,7 +229,9 @@ func (g *guest) files(ctx context.Context, o *Options) ([]image.File, error) {
 		// Where cilium/ebpf and libbpf look for CONFIG_* __kconfig externs.
 		files = append(files, image.File{Path: "/boot/config-" + g.kernel.Release, Mode: 0o644, Data: config})
 	}
-	if g.btfPath != "" {
+	if g.btfSubset != nil {
+		files = append(files, image.File{Path: proto.BTFPath, Mode: 0o644, Data: g.btfSubset})
+	} else if g.btfPath != "" {
 		btf, err := os.ReadFile(g.btfPath)
 		if err != nil {
 			return nil, err

@@ -106,28 +106,28 @@ func (d DebianKernels) HostBTF(ctx context.Context, k *image.Kernel, btfPath str
 // kernelFacts is what the host knows of k before booting it: its config
 // and the prototypes in its BTF (btfPath, "" for none), to plan each case's
 // call.
-func kernelFacts(k *image.Kernel, btfPath string) (kabi.Kernel, map[string]string, error) {
+func kernelFacts(k *image.Kernel, btfPath string) (kabi.Kernel, map[string]string, *kbtf.Spec, error) {
 	var facts kabi.Kernel
+	var spec *kbtf.Spec
 	cfg := map[string]string{}
 	if k.Config != "" {
 		var err error
 		if cfg, err = readConfig(k.Config); err != nil {
-			return facts, nil, fmt.Errorf("kernel config: %w", err)
+			return facts, nil, nil, fmt.Errorf("kernel config: %w", err)
 		}
 		facts.Config = func(name string) string { return cfg[name] }
 	}
 	if btfPath != "" {
 		data, err := os.ReadFile(btfPath)
 		if err != nil {
-			return facts, nil, fmt.Errorf("kernel BTF: %w", err)
+			return facts, nil, nil, fmt.Errorf("kernel BTF: %w", err)
 		}
-		spec, err := kbtf.Parse(data)
-		if err != nil {
-			return facts, nil, fmt.Errorf("kernel BTF %s: %w", btfPath, err)
+		if spec, err = kbtf.Parse(data); err != nil {
+			return facts, nil, nil, fmt.Errorf("kernel BTF %s: %w", btfPath, err)
 		}
 		facts.Prototype = spec.Prototype
 	}
-	return facts, cfg, nil
+	return facts, cfg, spec, nil
 }
 
 // readConfig reads a kernel .config into NAME → value (without CONFIG_,

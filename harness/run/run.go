@@ -46,6 +46,9 @@ type Options struct {
 	Backend   vm.Backend
 	// Agents gives the guest programs.
 	Agents Programs
+	// Workloads builds the workload programs ksystest carries; nil when
+	// no case needs them.
+	Workloads WorkloadPrograms
 	// Builtin holds ksystest's own probe objects (bpf/obj/probes_*.o)
 	// and ksystest.h: the ksystest package's Data.
 	Builtin fs.FS
@@ -135,6 +138,7 @@ func infraCell(t matrix.Target, reason string) result.Cell {
 }
 
 func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
+	cellStart := time.Now()
 	cell := result.Cell{Target: t.Name, Arch: t.Arch}
 	logf := func(format string, args ...any) { o.logf("[%s] "+format, append([]any{t.Name}, args...)...) }
 	a, err := arch.Lookup(t.Arch)
@@ -194,10 +198,14 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 	if err == nil {
 		err = writeArchive(initrd, files)
 	}
+	if errors.As(err, &ce) {
+		return fail(result.OutcomeConfigError, err.Error())
+	}
 	if err != nil {
 		return fail(result.OutcomeInfraError, err.Error())
 	}
 
+	cell.Timings.HostSec = secs(time.Since(cellStart))
 	accel, why := o.accel(a)
 	cell.Accel = accel
 	o.phase(t.Name, "booting ("+accel+")")
@@ -295,6 +303,7 @@ func judge(cell *result.Cell, t matrix.Target, a arch.Arch, k *image.Kernel, pla
 		case proto.EventLoaded:
 			if ev.Loaded != nil {
 				cell.Timings.ProbeLoadMS = ev.Loaded.LoadMillis
+				cell.Timings.BTFMS, cell.Timings.AttachMS, cell.Timings.CasesMS = ev.Loaded.BTFMillis, ev.Loaded.AttachMillis, ev.Loaded.CasesMillis
 				for _, cl := range ev.Loaded.Collections {
 					cell.Collections = append(cell.Collections, result.CollectionLoad(cl))
 				}
@@ -310,6 +319,14 @@ func judge(cell *result.Cell, t matrix.Target, a arch.Arch, k *image.Kernel, pla
 		var c result.Case
 		if r, ok := got[cd.Name]; ok {
 			loaderPrediction(&cd, r.Section, cell.Wrapper)
+			if pw := cd.Workload; pw != nil {
+				// A workload's probes are predicted as their own cases.
+				for i := range pw.Probes {
+					if pr, ok := got[pw.Probes[i].Case.Name]; ok {
+						loaderPrediction(&pw.Probes[i].Case, pr.Section, cell.Wrapper)
+					}
+				}
+			}
 			c = expect.Compare(cd, cell.Arch, r)
 		} else {
 			reason := "the agent never reported this case"

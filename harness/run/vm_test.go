@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,8 +23,10 @@ import (
 	"github.com/ksystest/ksystest/harness/image"
 	"github.com/ksystest/ksystest/harness/kabi"
 	"github.com/ksystest/ksystest/harness/matrix"
+	"github.com/ksystest/ksystest/harness/proto"
 	"github.com/ksystest/ksystest/harness/result"
 	"github.com/ksystest/ksystest/harness/vm"
+	"github.com/ksystest/ksystest/harness/workload"
 	"github.com/ksystest/ksystest/internal/vmtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -119,17 +122,23 @@ func vmOptions(t testing.TB, cacheDir string, catalogue string, targets ...strin
 	}
 }
 
-// The default matrix passes on every arch, from an empty cache; a second
-// run with the network cut works from the cache alone.
+// The default matrix passes on every target, with ksystest's workloads
+// (a static C client and Go's net/http client) checked call by call
+// against the syscall tracepoint.
 func TestVMDefaultMatrix(t *testing.T) {
-	cache := t.TempDir()
-	o := vmOptions(t, cache, "")
+	o := vmOptions(t, "", "")
+	requireCrossCompilers(t, o.Targets)
+	m := *o.Matrix
+	m.Catalogues = []string{matrix.BuiltinCatalogue, matrix.BuiltinWorkloadsCatalogue}
+	cat, err := m.Catalogue()
+	require.NoError(t, err)
+	o.Catalogue = cat
+	o.Workloads = testWorkloads(t)
 	res, err := Run(context.Background(), o)
 	require.NoError(t, err)
 	require.Len(t, res.Cells, len(o.Targets))
 	for _, c := range res.Cells {
 		assert.Equal(t, result.OutcomePass, c.Outcome, "%s: %s %v", c.Target, c.Reason, c.ConsoleTail)
-		assert.False(t, c.Kernel.Cached, c.Target)
 		assert.Len(t, c.Kernel.SHA256, 64)
 		assert.NotEmpty(t, c.Kernel.Version)
 		if c.Arch == "x86_64" {
@@ -137,25 +146,35 @@ func TestVMDefaultMatrix(t *testing.T) {
 		}
 		require.NotNil(t, c.Wrapper, c.Target)
 		assert.True(t, c.Wrapper.Agree, "%s: %+v", c.Target, c.Wrapper)
-		for name, v := range map[string]*bool{"config": c.Wrapper.Config, "guest": c.Wrapper.Guest, "loader": c.Wrapper.Loader} {
+		for name, v := range map[string]*bool{"config": c.Wrapper.Config, "guest": c.Wrapper.Guest} {
 			require.NotNil(t, v, "%s: wrapper %s unknown", c.Target, name)
-			assert.Equal(t, c.Arch != "arm", *v, "%s: wrapper per %s", c.Target, name)
+			assert.Equal(t, c.Wrapper.Declared, *v, "%s: wrapper per %s", c.Target, name)
 		}
+		require.NotNil(t, c.Wrapper.Loader, c.Target)
+		// Only where the loader looks for a symbol the kernel lacks
+		// (ppc64le: __powerpc64_sys_bpf) does it resolve otherwise.
+		assert.Equal(t, c.Wrapper.Declared != c.Wrapper.LoaderWrong, *c.Wrapper.Loader, "%s: loader", c.Target)
+		assert.Equal(t, c.Arch == "ppc64le", c.Wrapper.LoaderWrong, c.Target)
 		require.NotNil(t, c.Kernel.BTF)
+		assert.Contains(t, []string{result.BTFKernel, result.BTFPahole}, c.Kernel.BTF.Source, c.Target)
+		if c.Kernel.BTF.Source == result.BTFPahole {
+			assert.NotZero(t, c.Kernel.BTF.Bytes)
+		}
 		if c.Arch == "arm" || c.Target == "s390x-6.1" {
 			assert.Equal(t, result.BTFPahole, c.Kernel.BTF.Source, "%s has no BTF of its own", c.Target)
-			assert.NotZero(t, c.Kernel.BTF.Bytes)
-			t.Logf("%s: BTF from %s: %d KiB; download %.1f MiB in %.1fs, extract %.1fs, pahole %.1fs", c.Target, c.Kernel.BTF.From,
-				c.Kernel.BTF.Bytes>>10, c.Kernel.BTF.DownloadMB, c.Kernel.BTF.DownloadSec, c.Kernel.BTF.ExtractSec, c.Kernel.BTF.PaholeSec)
-		} else {
-			assert.Equal(t, result.BTFKernel, c.Kernel.BTF.Source, c.Target)
 		}
 		assert.NotZero(t, c.Timings.AgentStartSec)
 		assert.NotZero(t, c.Timings.DoneSec)
+		workloads := 0
 		for _, cs := range c.Cases {
 			assert.True(t, cs.Verdict.OK(), "%s/%s: %s %s", c.Target, cs.Name, cs.Verdict, cs.Message)
+			if cs.Workload != nil {
+				workloads++
+				assertWorkload(t, c.Target, cs)
+				continue
+			}
 			require.NotNil(t, cs.Oracle, "%s/%s", c.Target, cs.Name)
-			if cs.Via == "raw" {
+			if cs.Via == proto.ViaRaw || cs.Via == proto.ViaEffects {
 				assert.Equal(t, result.OracleAgrees, cs.Oracle.Status, "%s/%s: the syscall tracepoint saw what was passed", c.Target, cs.Name)
 			} else {
 				assert.Equal(t, result.OracleNA, cs.Oracle.Status, "%s/%s", c.Target, cs.Name)
@@ -169,21 +188,97 @@ func TestVMDefaultMatrix(t *testing.T) {
 				}
 			}
 		}
+		assert.Equal(t, 2, workloads, c.Target)
 		t.Logf("%s: agent %.2fs done %.2fs exit %.2fs (guest uptime at agent %.2fs, probe load %dms)",
 			c.Target, c.Timings.AgentStartSec, c.Timings.DoneSec, c.Timings.ExitSec, c.Timings.GuestUptimeSec, c.Timings.ProbeLoadMS)
 	}
 	assert.FileExists(t, filepath.Join(o.OutDir, "results.json"))
 	assertQuirks(t, res)
+}
 
-	// Second run, offline: every request fails, so the kernels, the
-	// indexes and the generated BTF must come from the cache.
+// assertWorkload checks a workload case from its counts and runs, not
+// its verdict alone: every run exited 0, calls were made, every call
+// matched or was explained, and the aware probes matched every call they
+// watched.
+func assertWorkload(t *testing.T, target string, cs result.Case) {
+	t.Helper()
+	w := cs.Workload
+	for i, run := range w.Runs {
+		assert.Zero(t, run.Exit, "%s/%s run %d: %s", target, cs.Name, i+1, run.Stderr)
+		assert.Empty(t, run.Signal+run.Error, "%s/%s run %d", target, cs.Name, i+1)
+		assert.Zero(t, run.Lost+run.Orphans, "%s/%s run %d", target, cs.Name, i+1)
+	}
+	s := w.Summary
+	assert.NotZero(t, s.Made, "%s/%s", target, cs.Name)
+	assert.Zero(t, s.Wrong, "%s/%s", target, cs.Name)
+	assert.Equal(t, s.Made, s.Matching+s.Explained, "%s/%s", target, cs.Name)
+	for _, p := range w.Probes {
+		if strings.HasPrefix(p.Program, "aware_") {
+			assert.NotZero(t, p.Made, "%s/%s: %s watched no call", target, cs.Name, p.Program)
+			assert.Equal(t, p.Made, p.Matching, "%s/%s: %s recovers every call", target, cs.Name, p.Program)
+		}
+	}
+	t.Logf("%s/%s: %d made, %d captured, %d matching, %d explained, %d wrong", target, cs.Name, s.Made, s.Captured, s.Matching, s.Explained, s.Wrong)
+}
+
+// requireCrossCompilers: the C workload builds with each arch's gcc.
+func requireCrossCompilers(t *testing.T, targets []matrix.Target) {
+	t.Helper()
+	var tools []string
+	for _, tg := range targets {
+		a := mustArch(t, tg.Arch)
+		if a.Go.GOARCH == runtime.GOARCH {
+			tools = append(tools, "gcc")
+		} else {
+			tools = append(tools, a.CrossCC)
+		}
+	}
+	vmtest.Require(t, nil, tools...)
+}
+
+var (
+	workloadsOnce sync.Once
+	workloads     WorkloadPrograms
+)
+
+// testWorkloads builds the workload programs from this checkout's source,
+// once per test binary, in the agents' cache.
+func testWorkloads(t testing.TB) WorkloadPrograms {
+	workloadsOnce.Do(func() {
+		b := testAgents(t).(*guestbin.Builder)
+		workloads = CarriedWorkloads{C: &workload.Builder{Source: ksystest.GuestSource(), Cache: b.Cache}, Go: b}
+	})
+	return workloads
+}
+
+// The cache alone serves a run: from an empty cache, a kernel with its
+// own BTF and one whose BTF pahole makes; then again with the network
+// cut, so the kernels, the indexes and the generated BTF must come from
+// the cache.
+func TestVMColdCacheThenOffline(t *testing.T) {
+	cache := t.TempDir()
+	o := vmOptions(t, cache, "", "arm64", "arm")
+	o.Targets = []matrix.Target{o.Targets[1], o.Targets[3]} // arm64-6.1, arm-6.1
+	res, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	require.Len(t, res.Cells, 2)
+	for _, c := range res.Cells {
+		assert.Equal(t, result.OutcomePass, c.Outcome, "%s: %s", c.Target, c.Reason)
+		assert.False(t, c.Kernel.Cached, c.Target)
+	}
+	if c := res.Cells[1]; c.Kernel.BTF != nil {
+		t.Logf("%s: BTF from %s: %d KiB; download %.1f MiB in %.1fs, extract %.1fs, pahole %.1fs", c.Target, c.Kernel.BTF.From,
+			c.Kernel.BTF.Bytes>>10, c.Kernel.BTF.DownloadMB, c.Kernel.BTF.DownloadSec, c.Kernel.BTF.ExtractSec, c.Kernel.BTF.PaholeSec)
+	}
+
 	o2 := vmOptions(t, cache, "", "arm64", "arm")
-	o2.Targets = []matrix.Target{o2.Targets[1], o2.Targets[3]} // arm64-6.1, arm-6.1
+	o2.Targets = o.Targets
 	f := fetcherOf(t, o2)
 	f.Client = &http.Client{Transport: offline{}}
 	f.IndexMaxAge = 0
 	res, err = Run(context.Background(), o2)
 	require.NoError(t, err)
+	require.Len(t, res.Cells, 2)
 	for _, c := range res.Cells {
 		assert.Equal(t, result.OutcomePass, c.Outcome, "%s: %s", c.Target, c.Reason)
 		assert.True(t, c.Kernel.Cached, c.Target)
@@ -225,6 +320,10 @@ func assertQuirks(t *testing.T, res *result.Run) {
 			}
 		}
 	}
+	// ppc64le: the loader resolves LINUX_HAS_SYSCALL_WRAPPER to no on a
+	// kernel that has the wrapper, so every naive BPF_KSYSCALL probe
+	// reads the wrapper's own registers.
+	ppcLoader := "reads the wrong pt_regs"
 	want := map[string]map[string]string{ // arch → naive case → message fragment; absent: pass
 		"s390x": {
 			"mmap-raw-naive":     "never fires: attach naive_mmap to sys_mmap",
@@ -246,6 +345,29 @@ func assertQuirks(t *testing.T, res *result.Run) {
 		"arm": {
 			"mmap-go-naive": "never fires",
 			"clone-naive":   "args 4 (child_tid) and 5 (tls) arrive swapped",
+		},
+		"mips64el": {
+			"mmap-raw-naive":     "never fires: attach naive_mmap to sys_mmap",
+			"mmap-go-naive":      "never fires",
+			"clone-naive":        "args 4 (child_tid) and 5 (tls) arrive swapped",
+			"compat-clone-naive": "args 4 (child_tid) and 5 (tls) arrive swapped",
+		},
+		"ppc64le": {
+			"mmap-raw-naive": ppcLoader, "mmap-go-naive": ppcLoader, "clone-naive": ppcLoader, "entry-naive": ppcLoader,
+			"connect-raw-naive": ppcLoader, "connect-go-naive": ppcLoader, "connect-dial-naive": ppcLoader,
+		},
+		"i386": {
+			"mmap-raw-naive":     "does not load",
+			"mmap-go-naive":      "does not load",
+			"clone-naive":        "does not load",
+			"entry-naive":        "does not load",
+			"connect-raw-naive":  "reads registers that are not the call's",
+			"connect-go-naive":   "never fires: attached, but no event",
+			"connect-dial-naive": "never fires: attached, but no event",
+		},
+		"riscv64": {
+			"clone-naive": "args 4 (child_tid) and 5 (tls) arrive swapped",
+			"entry-naive": "never fires: attach ksys_prctl to sys_prctl",
 		},
 	}
 	for archName, cases := range verdict {
@@ -281,7 +403,7 @@ func TestVMCatalogueContradictedByKernel(t *testing.T) {
 	res, err := Run(context.Background(), o)
 	require.NoError(t, err)
 	want := map[string]string{
-		"arm64-6.1":  "the kernel's config CONFIG_CLONE_BACKWARDS is (clone_flags, newsp, parent_tidptr, tls, child_tidptr)",
+		"arm64-6.1":  "is (clone_flags, newsp, parent_tidptr, tls, child_tidptr)", // from its BTF, or its config where it has none
 		"s390x-6.12": "is (newsp, clone_flags, parent_tidptr, child_tidptr, tls)",
 	}
 	for _, c := range res.Cells {

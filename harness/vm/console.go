@@ -21,17 +21,19 @@ var crashPatterns = regexp.MustCompile("(?:" + strings.Join([]string{
 // IsCrashLine reports whether a console line shows the kernel dying.
 func IsCrashLine(line string) bool { return crashPatterns.MatchString(line) }
 
-// tail keeps the last n lines.
-type tail struct {
-	n     int
+// Tail keeps the last N lines of a console: a failed guest's evidence.
+type Tail struct {
+	N     int
 	lines []string
 }
 
-func (t *tail) add(line string) {
+// Add keeps line, dropping the oldest beyond N.
+func (t *Tail) Add(line string) {
 	t.lines = append(t.lines, line)
-	if len(t.lines) > t.n {
-		t.lines = t.lines[len(t.lines)-t.n:]
+	if len(t.lines) > t.N {
+		t.lines = t.lines[len(t.lines)-t.N:]
 	}
 }
 
-func (t *tail) get() []string { return append([]string(nil), t.lines...) }
+// Lines returns the lines kept, oldest first.
+func (t *Tail) Lines() []string { return append([]string(nil), t.lines...) }

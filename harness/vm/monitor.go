@@ -63,7 +63,7 @@ func Monitor(ctx context.Context, inst Instance, start time.Time, dl Deadlines, 
 		readErr = sc.Err()
 	}()
 	var logErr error
-	t := &tail{n: TailLines}
+	t := &Tail{N: TailLines}
 	timer := time.NewTimer(dl.Boot)
 	defer timer.Stop()
 	var crashLine string
@@ -83,7 +83,7 @@ func Monitor(ctx context.Context, inst Instance, start time.Time, dl Deadlines, 
 				<-inst.Done()
 				w.Exit = time.Since(start)
 				w.finish(crashLine, inst.ExitError())
-				w.Tail = t.get()
+				w.Tail = t.Lines()
 				return w
 			}
 			line = strings.TrimRight(line, "\r")
@@ -93,7 +93,7 @@ func Monitor(ctx context.Context, inst Instance, start time.Time, dl Deadlines, 
 				logErr = err
 				stop(result.OutcomeInfraError, fmt.Sprintf("host I/O error: write the console log: %v", err))
 			}
-			t.add(line)
+			t.Add(line)
 			ev, err := proto.Decode([]byte(line))
 			switch {
 			case errors.Is(err, proto.ErrNotEvent):

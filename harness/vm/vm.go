@@ -1,7 +1,8 @@
 // Package vm runs one guest to its end: a narrow Instance interface over a
 // running VM, a monitor loop that watches the console for events, panics
-// and progress, and a fake backend for testing the orchestrator without
-// QEMU. It imports qemu (for the real backend) and proto.
+// and progress (WatchExec for ksystest exec's frames), and a fake backend
+// for testing the orchestrator without QEMU. It imports qemu (for the
+// real backend) and proto.
 package vm
 
 import (

@@ -1,5 +1,5 @@
 // Package vmtest holds what VM tests share: the check that what a real
-// guest needs is here. Locally a VM test skips, with the reason, when
+// guest needs is here, and building the programs they run in guests. Locally a VM test skips, with the reason, when
 // QEMU, the Debian keyring or a compiler is missing, or under -short;
 // under CI=true a missing prerequisite fails: a VM test that cannot run in
 // CI is a failure, never a silent skip.
@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ksystest/ksystest/harness/arch"
@@ -49,4 +51,41 @@ func Require(t testing.TB, arches []string, tools ...string) {
 		t.Fatal(msg)
 	}
 	t.Skip(msg)
+}
+
+var (
+	builtMu sync.Mutex
+	built   = map[string]string{}
+)
+
+// GoBuild builds the main package pkg (a directory, or an import path)
+// static for port t, once per test binary, and returns the program's
+// path: one per package and port in the system's temporary directory,
+// replaced atomically, so test binaries running at once share it and
+// nothing piles up.
+func GoBuild(tb testing.TB, pkg string, t arch.GoTarget) string {
+	tb.Helper()
+	builtMu.Lock()
+	defer builtMu.Unlock()
+	key := pkg + "\x00" + t.Key()
+	if p, ok := built[key]; ok {
+		return p
+	}
+	dir := filepath.Join(os.TempDir(), "ksystest-vmtest-programs")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	out := filepath.Join(dir, filepath.Base(pkg)+"."+t.Key())
+	tmp := fmt.Sprintf("%s.%d", out, os.Getpid())
+	cmd := exec.Command("go", "build", "-o", tmp, pkg)
+	cmd.Env = append(os.Environ(), t.Env()...)
+	cmd.Env = append(cmd.Env, "CGO_ENABLED=0")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("go build %s for %s: %v\n%s", pkg, t, err, msg)
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		tb.Fatal(err)
+	}
+	built[key] = out
+	return out
 }

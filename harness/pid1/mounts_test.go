@@ -1,4 +1,4 @@
-package agent
+package pid1
 
 import (
 	"errors"

@@ -1,4 +1,10 @@
-package agent
+// Package pid1 is what every ksystest guest's PID 1 does with the guest
+// OS besides its own job: the table of filesystems it mounts, quieting
+// the kernel's console, and powering off. The agent and the init of
+// ksystest exec share it, so a guest looks the same whichever of them
+// runs. Standard library and x/sys only: the exec init must not link
+// cilium/ebpf.
+package pid1
 
 import (
 	"errors"
@@ -9,8 +15,8 @@ import (
 // Mount is one filesystem the guest needs.
 type Mount struct {
 	Source, Target, FSType string
-	// Optional mounts may fail on kernels that lack the filesystem; the
-	// agent goes on and reports what is missing where it matters.
+	// Optional mounts may fail on kernels that lack the filesystem; PID 1
+	// goes on and reports what is missing where it matters.
 	Optional bool
 }
 
@@ -27,7 +33,7 @@ var Mounts = []Mount{
 	{"tmpfs", "/tmp", "tmpfs", false},
 }
 
-// System is the part of the OS the agent drives; the real one is in
+// System is the part of the OS PID 1 drives; the real one is in
 // system_linux.go, tests use a fake.
 type System interface {
 	MkdirAll(path string) error

@@ -1,0 +1,40 @@
+// Command ksystest-exec is PID 1 of a ksystest exec guest: it mounts,
+// brings the loopback up, runs the program the initramfs's exec spec names, relays its output and
+// exit status over the console as frames, and powers off. It is built
+// statically, once per guest GOARCH, and does not link cilium/ebpf.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/ksystest/ksystest/harness/execinit"
+	"github.com/ksystest/ksystest/harness/pid1"
+	"github.com/ksystest/ksystest/harness/proto"
+)
+
+func main() {
+	w := execinit.NewWriter(os.Stdout)
+	err := pid1.MountAll(pid1.Linux{}, execinit.Mounts())
+	if err == nil {
+		// Kernel messages could cut into frames; panics still print.
+		if qerr := pid1.QuietKernel(); qerr != nil {
+			fmt.Fprintln(os.Stderr, "ksystest-exec: quiet kernel:", qerr)
+		}
+		// As on a booted system: tests listen and dial on 127.0.0.1.
+		err = pid1.Loopback(true)
+	}
+	if err == nil {
+		err = execinit.Run(w, proto.ExecSpecPath)
+	}
+	if err != nil {
+		w.Fail(err)
+	}
+	if os.Getpid() != 1 {
+		return
+	}
+	if err := pid1.PowerOff(); err != nil {
+		fmt.Fprintln(os.Stderr, "ksystest-exec: power off:", err)
+	}
+	select {} // PID 1 must not exit: the kernel would panic
+}

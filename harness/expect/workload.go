@@ -1,0 +1,368 @@
+package expect
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/ksystest/ksystest/harness/matrix"
+	"github.com/ksystest/ksystest/harness/proto"
+	"github.com/ksystest/ksystest/harness/result"
+)
+
+// notRecorded marks a value the tracepoint's record does not hold (the
+// sockaddr behind a socketcall array).
+const notRecorded = "not in the tracepoint's record"
+
+// callsShown bounds how many calls per probe the result keeps beyond the
+// counts: enough to see what went wrong, not every call of a busy program.
+const callsShown = 4
+
+// workloadCase judges a workload case: every watched call the program's
+// threads made must be what its probe reported, as the tracepoint saw it
+// (decoded for the form it took), or be explained by the probe's
+// predicted quirk on this arch. Nothing else passes: a program that
+// failed, a call reported twice, a report with no call before it, records
+// lost, or a run that made no watched call at all.
+func workloadCase(def matrix.Planned, got proto.CaseResult) result.Case {
+	c := result.Case{Name: def.Name, Verdict: result.Fail, Kernel: kernelNames(def)}
+	w := &result.Workload{Program: def.CaseDef.Workload.Program}
+	if w.Program == "" {
+		w.Program = matrix.WorkloadPath(def.CaseDef)
+	}
+	c.Workload = w
+	pw := def.Workload
+	if pw == nil {
+		c.Message = "not planned"
+		if def.WorkloadErr != nil {
+			c.Message = def.WorkloadErr.Error()
+		}
+		return c
+	}
+	w.Skipped = pw.Skipped
+	if got.Error != "" {
+		c.Message = got.Error
+		return c
+	}
+	if got.Workload == nil {
+		c.Message = "the agent reported no workload result"
+		return c
+	}
+	var problems []string
+	if len(got.Workload.Rounds) != len(pw.Rounds) {
+		problems = append(problems, fmt.Sprintf("%d runs reported for %d rounds of probes", len(got.Workload.Rounds), len(pw.Rounds)))
+	}
+	probes := map[string]*result.WorkloadProbe{}
+	for _, pp := range pw.Probes {
+		wp := &result.WorkloadProbe{Program: pp.Program, Syscall: pp.Case.Syscall}
+		for _, f := range pp.Forms {
+			wp.Forms = append(wp.Forms, fmt.Sprintf("%s (nr %d, %s)", strings.TrimPrefix(f.Entry, "sys_"), f.NR, f.Kind))
+		}
+		if pp.Never != nil {
+			wp.Quirk, wp.Predicted = pp.Never.Quirk, pp.Never.Pred.String()
+		}
+		probes[pp.Program] = wp
+		w.Probes = append(w.Probes, *wp)
+	}
+	shown := map[string]int{}
+	for i, round := range got.Workload.Rounds {
+		run := result.WorkloadRun{Exit: round.Exit, Signal: round.Signal, Stdout: round.Stdout, Stderr: round.Stderr,
+			Error: round.Error, Lost: round.Lost, Orphans: len(round.Orphans)}
+		var attached []proto.WorkloadProbe
+		if i < len(pw.Rounds) {
+			attached = pw.Rounds[i]
+			for _, p := range attached {
+				run.Probes = append(run.Probes, p.Program)
+			}
+		}
+		w.Runs = append(w.Runs, run)
+		switch {
+		case round.Error != "":
+			problems = append(problems, fmt.Sprintf("run %d: %s", i+1, round.Error))
+		case round.Signal != "":
+			problems = append(problems, fmt.Sprintf("run %d: the program was killed by %s", i+1, round.Signal))
+		case round.Exit != 0:
+			problems = append(problems, fmt.Sprintf("run %d: the program exited %d: %s", i+1, round.Exit, lastLine(round.Stderr)))
+		}
+		if round.Lost > 0 {
+			problems = append(problems, fmt.Sprintf("run %d: %d records lost (more calls than ksystest keeps)", i+1, round.Lost))
+		}
+		if len(round.Orphans) > 0 {
+			problems = append(problems, fmt.Sprintf("run %d: %d probe reports with no recorded call before them on their thread, first %s",
+				i+1, len(round.Orphans), hexes(round.Orphans[0])))
+		}
+		for prog, msg := range round.Errors {
+			if wp := probes[prog]; wp != nil && wp.Error == "" {
+				wp.Error = msg
+			}
+		}
+		for _, call := range round.Calls {
+			pp, ok := plannedProbe(pw, call.Program)
+			if !ok {
+				problems = append(problems, fmt.Sprintf("a call (nr %d) reported for probe %q, which the workload does not have", call.NR, call.Program))
+				continue
+			}
+			wc, counted := judgeCall(pp, call, round.Errors[call.Program] != "")
+			if !counted {
+				continue
+			}
+			wp := probes[pp.Program]
+			wp.Made++
+			if len(call.Captured) > 0 {
+				wp.Captured++
+			}
+			switch wc.Verdict {
+			case result.CallMatch:
+				wp.Matching++
+				continue
+			case result.CallExplained:
+				wp.Explained++
+			default:
+				wp.Wrong++
+			}
+			limit := callsShown
+			if wc.Verdict == result.CallExplained {
+				limit = 1 // one shows how; the counts say how many
+			}
+			if shown[pp.Program+wc.Verdict] < limit {
+				shown[pp.Program+wc.Verdict]++
+				w.Calls = append(w.Calls, wc)
+			}
+		}
+	}
+	for i := range w.Probes {
+		wp := probes[w.Probes[i].Program]
+		w.Probes[i] = *wp
+		w.Summary.Made += wp.Made
+		w.Summary.Captured += wp.Captured
+		w.Summary.Matching += wp.Matching
+		w.Summary.Explained += wp.Explained
+		w.Summary.Wrong += wp.Wrong
+	}
+	if w.Summary.Wrong > 0 {
+		problems = append(problems, fmt.Sprintf("%d of %d calls wrong", w.Summary.Wrong, w.Summary.Made))
+	}
+	if w.Summary.Made == 0 && len(problems) == 0 {
+		problems = append(problems, "the program made none of the calls the probes watch")
+	}
+	s := w.Summary
+	c.Message = fmt.Sprintf("%d calls made, %d captured, %d matching, %d explained by a predicted quirk, %d wrong",
+		s.Made, s.Captured, s.Matching, s.Explained, s.Wrong)
+	if len(problems) > 0 {
+		c.Message = strings.Join(problems, "; ") + " (" + c.Message + ")"
+		return c
+	}
+	c.Verdict = result.Pass
+	return c
+}
+
+func plannedProbe(pw *matrix.PlannedWorkload, prog string) (matrix.PlannedProbe, bool) {
+	for _, pp := range pw.Probes {
+		if pp.Program == prog {
+			return pp, true
+		}
+	}
+	return matrix.PlannedProbe{}, false
+}
+
+// judgeCall compares one call with what its probe reported. counted is
+// false for a call that is not one of the probe's syscall after all
+// (socketcall of another socket call).
+func judgeCall(pp matrix.PlannedProbe, call proto.WorkloadCall, notAttached bool) (wc result.WorkloadCall, counted bool) {
+	wc = result.WorkloadCall{Program: pp.Program, TID: call.TID, NR: call.NR}
+	f, ok := pp.Form(call.NR)
+	if !ok {
+		wc.Verdict, wc.Note = result.CallWrong, fmt.Sprintf("nr %d is none of %s's forms", call.NR, pp.Case.Syscall)
+		return wc, true
+	}
+	wc.Form = f.Kind
+	want, known, counted := decodeCall(pp.Case, f, call)
+	if !counted {
+		return wc, false
+	}
+	ignore := func(i int) bool {
+		return i < len(pp.Case.Expect) && pp.Case.Expect[i] == matrix.ExpectIgnore
+	}
+	var got []uint64
+	if len(call.Captured) > 0 {
+		got = call.Captured[0]
+	}
+	for i, ad := range pp.Case.Args {
+		a := result.Arg{Name: ad.Name, Expect: matrix.ExpectMatch}
+		if ignore(i) || !known[i] {
+			a.Expect = matrix.ExpectIgnore
+		}
+		if !known[i] {
+			a.Note = notRecorded
+		}
+		a.Passed = want[i]
+		if i < len(got) {
+			v := got[i]
+			a.Captured = &v
+			a.OK = a.Expect == matrix.ExpectIgnore || v == want[i]
+		}
+		wc.Args = append(wc.Args, a)
+	}
+
+	pred := pp.Case.Pred
+	switch {
+	case len(call.Captured) == 0:
+		// The probe cannot see a call that enters elsewhere than it
+		// attaches, or when it did not attach at all: explained only
+		// when its case predicts exactly that on this arch.
+		elsewhere := f.Kind != matrix.FormDirect || f.Entry != "sys_"+pp.Case.Syscall
+		if pp.Never != nil && (elsewhere || notAttached) {
+			wc.Verdict = result.CallExplained
+			where := fmt.Sprintf("it entered %s (nr %d)", f.Entry, f.NR)
+			if notAttached {
+				where = "the probe is not attached on this kernel"
+			}
+			wc.Note = fmt.Sprintf("not seen: %s, as case %s predicts (%s: %s)", where, pp.Never.Name, pp.Never.Pred.String(), pp.Never.Pred.Why)
+			return wc, true
+		}
+		wc.Verdict, wc.Note = result.CallWrong, "not seen: the probe never reported this call"
+		if f.Kind != matrix.FormDirect {
+			wc.Note = fmt.Sprintf("not seen: the call went through %s (nr %d), and no quirk of %s predicts that", strings.TrimPrefix(f.Entry, "sys_"), f.NR, pp.Program)
+		}
+		return wc, true
+	case len(call.Captured) > 1:
+		wc.Verdict, wc.Note = result.CallWrong, fmt.Sprintf("reported %d times for one call", len(call.Captured))
+		return wc, true
+	}
+	mismatch := ""
+	for i, a := range wc.Args {
+		if !a.OK {
+			mismatch = fmt.Sprintf("arg %d (%s): tracepoint 0x%x, probe %s", i+1, a.Name, a.Passed, captured(a.Captured))
+			break
+		}
+	}
+	if mismatch == "" {
+		wc.Verdict = result.CallMatch
+		return wc, true
+	}
+	if pred != nil && predicted(*pred, wc.Args, got, call) {
+		wc.Verdict = result.CallExplained
+		wc.Note = fmt.Sprintf("as predicted (%s): %s", pred.String(), pred.Why)
+		return wc, true
+	}
+	wc.Verdict, wc.Note = result.CallWrong, mismatch
+	return wc, true
+}
+
+// predicted reports whether the probe's reading is the one its case
+// predicts on this arch.
+func predicted(p matrix.Prediction, args []result.Arg, got []uint64, call proto.WorkloadCall) bool {
+	switch {
+	case len(p.Swap) == 2:
+		a, b := p.Swap[0]-1, p.Swap[1]-1
+		if a >= len(args) || b >= len(args) || a >= len(got) || b >= len(got) {
+			return false
+		}
+		for i, arg := range args {
+			want := arg.Passed
+			switch i {
+			case a:
+				want = args[b].Passed
+			case b:
+				want = args[a].Passed
+			}
+			if arg.Expect != matrix.ExpectIgnore && got[i] != want {
+				return false
+			}
+		}
+		return true
+	case p.Pointer:
+		return len(got) > 0 && len(call.Args) > 0 && got[0] == call.Args[0]
+	case len(p.Regs) > 0:
+		for i, r := range p.Regs {
+			if i >= len(got) || r < 1 || r > len(call.Args) || got[i] != call.Args[r-1] {
+				return false
+			}
+		}
+		return true
+	case p.WrongRegs, p.LoaderWrapper:
+		return true
+	}
+	return false
+}
+
+// decodeCall reads the values the probe should report, in the case's
+// argument order, from the tracepoint's record of the call in form f:
+// the registers (in the kernel's order), the words of the struct or array
+// they point to, or mmap2's offset in pages. known marks the values the
+// record holds (a deref:N value of a call through memory it does not).
+func decodeCall(pc matrix.Planned, f matrix.Form, call proto.WorkloadCall) (want []uint64, known []bool, counted bool) {
+	n := len(pc.Args)
+	want, known = make([]uint64, n), make([]bool, n)
+	var passed []int // indices of the arguments in registers
+	for i, ad := range pc.Args {
+		if !strings.HasPrefix(string(ad.Value), "deref:") {
+			passed = append(passed, i)
+		}
+	}
+	put := func(k int, v uint64) {
+		if k < len(passed) {
+			want[passed[k]], known[passed[k]] = v, true
+		}
+	}
+	switch f.Kind {
+	case matrix.FormDirect, matrix.FormPages:
+		for reg := 0; reg < len(passed) && reg < len(call.Args); reg++ {
+			k := reg
+			if f.Order != nil && reg < len(f.Order) {
+				k = f.Order[reg] - 1
+			}
+			put(k, call.Args[reg])
+		}
+		if f.Kind == matrix.FormPages && len(passed) == 6 && known[passed[5]] {
+			want[passed[5]] <<= 12
+		}
+		if f.DerefFor >= 0 && f.DerefFor < n && len(call.Deref) > 0 {
+			want[f.DerefFor], known[f.DerefFor] = call.Deref[0], true
+		}
+	case matrix.FormPacked:
+		for k := 0; k < len(passed) && k < len(call.Deref); k++ {
+			put(k, call.Deref[k])
+		}
+		if len(call.Deref) == 0 {
+			// Every word read zero, or the read failed: nothing known.
+			for k := range passed {
+				put(k, 0)
+				known[passed[k]] = false
+			}
+		}
+	case matrix.FormSocketcall:
+		if len(call.Args) == 0 || call.Args[0] != uint64(f.Sub) {
+			return nil, nil, false
+		}
+		for k := 0; k < len(passed) && k < len(call.Deref); k++ {
+			put(k, call.Deref[k])
+		}
+	}
+	return want, known, true
+}
+
+func hexes(vs []uint64) string {
+	var s []string
+	for _, v := range vs {
+		s = append(s, fmt.Sprintf("0x%x", v))
+	}
+	return "[" + strings.Join(s, " ") + "]"
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	if s == "" {
+		return "no output on stderr"
+	}
+	return s
+}
+
+func captured(v *uint64) string {
+	if v == nil {
+		return "nothing"
+	}
+	return fmt.Sprintf("0x%x", *v)
+}

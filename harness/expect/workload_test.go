@@ -1,0 +1,207 @@
+package expect
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	ksystest "github.com/ksystest/ksystest"
+	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/kabi"
+	"github.com/ksystest/ksystest/harness/matrix"
+	"github.com/ksystest/ksystest/harness/proto"
+	"github.com/ksystest/ksystest/harness/result"
+)
+
+// workloadPlan plans the client workload on an arch, clone's order from
+// config (arm64: CONFIG_CLONE_BACKWARDS; s390x: _BACKWARDS2).
+func workloadPlan(t *testing.T, archName string, config map[string]string) matrix.Planned {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "ksystest.yaml")
+	require.NoError(t, os.WriteFile(f, []byte("apiVersion: ksystest/v1\ntargets: default\ncatalogues: [builtin, builtin-workloads]\n"), 0o644))
+	m, err := matrix.Load(f, ksystest.Data)
+	require.NoError(t, err)
+	cat, err := m.Catalogue()
+	require.NoError(t, err)
+	a, err := arch.Lookup(archName)
+	require.NoError(t, err)
+	for _, p := range cat.Plan(a, kabi.Kernel{Config: func(n string) string { return config[n] }}) {
+		if p.Name == "workload-client" {
+			require.NotNil(t, p.Workload)
+			return p
+		}
+	}
+	t.Fatal("no workload-client")
+	return matrix.Planned{}
+}
+
+// round builds one run's result: every probe's program attached, exit 0.
+func round(calls ...proto.WorkloadCall) proto.WorkloadRound {
+	return proto.WorkloadRound{Calls: calls}
+}
+
+func rounds(p matrix.Planned, calls ...proto.WorkloadCall) *proto.WorkloadResult {
+	res := &proto.WorkloadResult{}
+	for range p.Workload.Rounds {
+		res.Rounds = append(res.Rounds, round())
+	}
+	for _, c := range calls {
+		for i, r := range p.Workload.Rounds {
+			for _, pr := range r {
+				if pr.Program == c.Program {
+					res.Rounds[i].Calls = append(res.Rounds[i].Calls, c)
+				}
+			}
+		}
+	}
+	return res
+}
+
+func judge(p matrix.Planned, w *proto.WorkloadResult) result.Case {
+	return Compare(p, "", proto.CaseResult{Name: p.Name, Workload: w})
+}
+
+var writeCall = proto.WorkloadCall{TID: 7, NR: 1, Program: "ksys_write", Args: []uint64{1, 0x5000, 13, 0, 0, 0}}
+
+func with(c proto.WorkloadCall, captured ...[]uint64) proto.WorkloadCall {
+	c.Captured = captured
+	return c
+}
+
+func TestWorkloadMatch(t *testing.T) {
+	p := workloadPlan(t, "x86_64", nil)
+	c := judge(p, rounds(p, with(writeCall, []uint64{1, 0x5000, 13})))
+	assert.Equal(t, result.Pass, c.Verdict, c.Message)
+	assert.Equal(t, result.WorkloadCounts{Made: 1, Captured: 1, Matching: 1}, c.Workload.Summary)
+	assert.Equal(t, "1 calls made, 1 captured, 1 matching, 0 explained by a predicted quirk, 0 wrong", c.Message)
+}
+
+// Each way a probe can be wrong fails the case, and shows the call.
+func TestWorkloadWrong(t *testing.T) {
+	p := workloadPlan(t, "x86_64", nil)
+	for name, call := range map[string]proto.WorkloadCall{
+		"a wrong value":     with(writeCall, []uint64{1, 0x5000, 14}),
+		"a wrong 6th value": with(proto.WorkloadCall{TID: 7, NR: 9, Program: "aware_mmap", Args: []uint64{0, 4096, 3, 0x22, 0xffffffffffffffff, 0x1000}}, []uint64{0, 4096, 3, 0x22, 0xffffffffffffffff, 0}),
+		"not seen":          writeCall,
+		"reported twice":    with(writeCall, []uint64{1, 0x5000, 13}, []uint64{1, 0x5000, 13}),
+		"a short report":    with(writeCall, []uint64{1}),
+		"an empty report":   with(writeCall, []uint64{}),
+	} {
+		c := judge(p, rounds(p, call))
+		assert.Equal(t, result.Fail, c.Verdict, name)
+		assert.Equal(t, 1, c.Workload.Summary.Wrong, name)
+		require.Len(t, c.Workload.Calls, 1, name)
+		assert.Equal(t, result.CallWrong, c.Workload.Calls[0].Verdict, name)
+	}
+}
+
+// A run that failed, lost records or has reports with no call before
+// them fails the case whatever its calls; so does a run of no watched
+// call at all.
+func TestWorkloadRunProblems(t *testing.T) {
+	p := workloadPlan(t, "x86_64", nil)
+	good := with(writeCall, []uint64{1, 0x5000, 13})
+	for name, mutate := range map[string]func(*proto.WorkloadResult){
+		"exit 1":          func(w *proto.WorkloadResult) { w.Rounds[0].Exit, w.Rounds[0].Stderr = 1, "client: connect: refused\n" },
+		"killed":          func(w *proto.WorkloadResult) { w.Rounds[1].Signal = "SIGKILL" },
+		"lost records":    func(w *proto.WorkloadResult) { w.Rounds[0].Lost = 3 },
+		"an orphan":       func(w *proto.WorkloadResult) { w.Rounds[0].Orphans = [][]uint64{{1, 2}} },
+		"an agent error":  func(w *proto.WorkloadResult) { w.Rounds[0].Error = "read ring buffer: EBADF" },
+		"a missing round": func(w *proto.WorkloadResult) { w.Rounds = w.Rounds[:1] },
+		"no calls":        func(w *proto.WorkloadResult) { w.Rounds[0].Calls = nil },
+	} {
+		w := rounds(p, good)
+		mutate(w)
+		c := judge(p, w)
+		assert.Equal(t, result.Fail, c.Verdict, name)
+	}
+	c := judge(p, rounds(p, good))
+	assert.Equal(t, result.Pass, c.Verdict)
+	c = Missing(p, "x86_64", "not run: crash")
+	assert.Equal(t, result.Fail, c.Verdict)
+	assert.Equal(t, "not run: crash", c.Message)
+}
+
+// A predicted swap explains a reading with exactly those two swapped,
+// both ways; one half of it is wrong.
+func TestWorkloadPredictedSwap(t *testing.T) {
+	p := workloadPlan(t, "arm64", map[string]string{"CLONE_BACKWARDS": "y"})
+	// arm64 registers: flags, newsp, parent_tid, tls, child_tid.
+	call := proto.WorkloadCall{TID: 9, NR: 220, Program: "naive_clone", Args: []uint64{0x1200011, 0, 0, 0x7000, 0x8000, 0}}
+	c := judge(p, rounds(p, with(call, []uint64{0x1200011, 0, 0, 0x7000, 0x8000})))
+	assert.Equal(t, result.Pass, c.Verdict, c.Message)
+	assert.Equal(t, 1, c.Workload.Summary.Explained, "read with x86_64's order, as predicted")
+
+	c = judge(p, rounds(p, with(call, []uint64{0x1200011, 0, 0, 0x8000, 0x8000})))
+	assert.Equal(t, result.Fail, c.Verdict, "half a swap")
+	c = judge(p, rounds(p, with(call, []uint64{0x1200011, 0, 0, 0x7000, 0x7000})))
+	assert.Equal(t, result.Fail, c.Verdict, "the other half")
+
+	// The aware probe must recover the order itself.
+	aware := call
+	aware.Program = "aware_clone"
+	c = judge(p, rounds(p, with(aware, []uint64{0x1200011, 0, 0, 0x8000, 0x7000})))
+	assert.Equal(t, result.Pass, c.Verdict, c.Message)
+	assert.Equal(t, 1, c.Workload.Summary.Matching)
+	c = judge(p, rounds(p, with(aware, []uint64{0x1200011, 0, 0, 0x7000, 0x8000})))
+	assert.Equal(t, result.Fail, c.Verdict)
+}
+
+// "Never fires" explains a call the probe cannot see (it went through
+// socketcall), not one on the path the probe attaches.
+func TestWorkloadNeverExplainsOnlyElsewhere(t *testing.T) {
+	p := workloadPlan(t, "s390x", nil)
+	viaSocketcall := proto.WorkloadCall{TID: 5, NR: 102, Program: "naive_connect", Args: []uint64{3, 0x3ff000, 0, 0, 0, 0},
+		Deref: []uint64{4, 0x3ff100, 16}}
+	c := judge(p, rounds(p, viaSocketcall))
+	assert.Equal(t, result.Pass, c.Verdict, c.Message)
+	assert.Equal(t, 1, c.Workload.Summary.Explained)
+
+	direct := proto.WorkloadCall{TID: 5, NR: 362, Program: "naive_connect", Args: []uint64{4, 0x3ff100, 16, 0, 0, 0}, Deref: []uint64{0x0200_0050_7f00_0001}}
+	c = judge(p, rounds(p, direct))
+	assert.Equal(t, result.Fail, c.Verdict, "a direct connect must be seen")
+
+	// socketcall of another call is not a connect at all.
+	bind := viaSocketcall
+	bind.Args = []uint64{2, 0x3ff000, 0, 0, 0, 0}
+	c = judge(p, rounds(p, bind, with(writeCallS390x, []uint64{1, 0x5000, 13})))
+	assert.Equal(t, result.Pass, c.Verdict, c.Message)
+	assert.Equal(t, 1, c.Workload.Summary.Made, "only the write counts")
+
+	// The aware probe decodes socketcall's array: compared with it.
+	aware := viaSocketcall
+	aware.Program = "aware_connect"
+	c = judge(p, rounds(p, with(aware, []uint64{4, 0x3ff100, 16, 0xdead})))
+	assert.Equal(t, result.Pass, c.Verdict, c.Message)
+	c = judge(p, rounds(p, with(aware, []uint64{4, 0x3ff100, 17, 0xdead})))
+	assert.Equal(t, result.Fail, c.Verdict)
+}
+
+var writeCallS390x = proto.WorkloadCall{TID: 7, NR: 4, Program: "ksys_write", Args: []uint64{1, 0x5000, 13, 0, 0, 0}}
+
+// old_mmap's values are the struct's words; mmap2's offset is in pages.
+func TestWorkloadDecodedForms(t *testing.T) {
+	p := workloadPlan(t, "s390x", nil)
+	packed := proto.WorkloadCall{TID: 3, NR: 90, Program: "aware_mmap", Args: []uint64{0x3ffe000, 0, 0, 0, 0, 0},
+		Deref: []uint64{0, 0x40000, 3, 0x22, 0xffffffffffffffff, 0}}
+	c := judge(p, rounds(p, with(packed, []uint64{0, 0x40000, 3, 0x22, 0xffffffffffffffff, 0})))
+	assert.Equal(t, result.Pass, c.Verdict, c.Message)
+	// The naive old_mmap probe reads the pointer as argument 1: predicted.
+	naive := packed
+	naive.Program = "naive_old_mmap"
+	c = judge(p, rounds(p, with(naive, []uint64{0x3ffe000, 0, 0, 0, 0, 0})))
+	assert.Equal(t, result.Pass, c.Verdict, c.Message)
+	assert.Equal(t, 1, c.Workload.Summary.Explained)
+	c = judge(p, rounds(p, with(naive, []uint64{0x3ffe008, 0, 0, 0, 0, 0})))
+	assert.Equal(t, result.Fail, c.Verdict, "a pointer prediction is the call's pointer, not any value")
+
+	p = workloadPlan(t, "arm", nil)
+	pages := proto.WorkloadCall{TID: 3, NR: 192, Program: "aware_mmap", Args: []uint64{0, 0x1000, 3, 1, 3, 1}}
+	c = judge(p, rounds(p, with(pages, []uint64{0, 0x1000, 3, 1, 3, 0x1000})))
+	assert.Equal(t, result.Pass, c.Verdict, c.Message)
+	c = judge(p, rounds(p, with(pages, []uint64{0, 0x1000, 3, 1, 3, 1})))
+	assert.Equal(t, result.Fail, c.Verdict, "the offset in bytes, not pages")
+}

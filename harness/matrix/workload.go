@@ -1,0 +1,308 @@
+package matrix
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/proto"
+	"github.com/ksystest/ksystest/harness/syscalls"
+)
+
+// WorkloadDef makes a case a workload case: a real program runs in the
+// guest with probes attached, and every call its threads make to a
+// syscall a probe watches must be what the probe reports, argument by
+// argument, as the raw_syscalls/sys_enter tracepoint saw it. No expected
+// value is written by hand.
+type WorkloadDef struct {
+	// Program is a workload ksystest carries (WorkloadPrograms), or empty
+	// when Objects gives the program per arch.
+	Program string `yaml:"program"`
+	// Objects are static programs per arch, relative to the file.
+	Objects map[string]string `yaml:"objects"`
+	Args    []string          `yaml:"args"`
+	// Probes are ring-buffer probes of ksystest's collection, each named
+	// by its program: the case of the catalogue that uses it says which
+	// syscall it watches, which arguments it reports and how it is
+	// predicted to go wrong on each arch.
+	Probes  []string `yaml:"probes"`
+	Timeout Duration `yaml:"timeout"`
+	// Dir is the directory of the file declaring it.
+	Dir string `yaml:"-"`
+}
+
+// WorkloadPrograms are the workload programs ksystest carries: a static C
+// client (open, write, mmap, a TCP connection on loopback, fork, a
+// thread) and a Go net/http client against a server in the same guest.
+var WorkloadPrograms = []string{"client", "httpget"}
+
+// DefaultWorkloadTimeout bounds one run of a workload's program.
+const DefaultWorkloadTimeout = 60 * time.Second
+
+// WorkloadPath is where a workload case's program is in the guest.
+func WorkloadPath(cd CaseDef) string {
+	if cd.Workload.Program != "" {
+		return proto.WorkloadsDir + "/" + cd.Workload.Program
+	}
+	return proto.WorkloadsDir + "/" + cd.Name
+}
+
+// ObjectPath is the workload's program for arch a, resolved ("" when it
+// has none).
+func (w WorkloadDef) ObjectPath(a string) string {
+	p, ok := w.Objects[a]
+	if !ok {
+		return ""
+	}
+	if p == "" || strings.HasPrefix(p, "/") {
+		return p
+	}
+	return w.Dir + "/" + p
+}
+
+func validateWorkload(p string, cd CaseDef, add func(path, format string, args ...any)) {
+	w := cd.Workload
+	if cd.Probe != "" || cd.Syscall != "" || len(cd.Args) > 0 || len(cd.Captures) > 0 || cd.Via != "" && cd.Via != proto.ViaRaw {
+		add(p, "a workload case has no probe, syscall, args, captures or via of its own: its probes and the calls they watch come from the workload")
+	}
+	if (w.Program == "") == (len(w.Objects) == 0) {
+		add(p+".workload", "give program (one of %s) or objects (a static program per arch)", strings.Join(WorkloadPrograms, ", "))
+	}
+	if w.Program != "" && !slices.Contains(WorkloadPrograms, w.Program) {
+		add(p+".workload.program", "%q: ksystest carries %s; give a program of your own per arch with objects", w.Program, strings.Join(WorkloadPrograms, ", "))
+	}
+	for a := range w.Objects {
+		if _, err := arch.Lookup(a); err != nil {
+			add(p+".workload.objects", "%v", err)
+		}
+	}
+	if len(w.Probes) == 0 {
+		add(p+".workload.probes", "missing: name the probes to check against the program's calls")
+	}
+	for i, pr := range w.Probes {
+		if !identRE.MatchString(pr) {
+			add(fmt.Sprintf("%s.workload.probes[%d]", p, i), "%q is not a BPF program name", pr)
+		}
+	}
+	if w.Timeout < 0 {
+		add(p+".workload.timeout", "negative")
+	}
+}
+
+// Form is one way a call to a syscall reaches the kernel on an ABI, and
+// how the values a probe reports (in the syscall's x86_64 order) are
+// read from what the tracepoint records for it.
+type Form struct {
+	NR int64
+	// Entry is the kernel function the number enters (sys_socketcall).
+	Entry string
+	Kind  string
+	// Order (FormDirect): register i carries argument Order[i] (1-based);
+	// nil: the arguments' own order.
+	Order []int
+	// Sub is socketcall's call number (FormSocketcall).
+	Sub int
+	// Deref is what the tracepoint reads through for this number.
+	Deref proto.Watch
+	// DerefFor is the argument (0-based, in the probe's order) whose
+	// value is Deref's first word: a deref:N argument of a direct call.
+	DerefFor int
+}
+
+// Form kinds.
+const (
+	// FormDirect: the syscall's own number, its arguments in registers.
+	FormDirect = "direct"
+	// FormPacked: one pointer to the six arguments in user memory
+	// (old_mmap: s390x's and i386's mmap).
+	FormPacked = "packed"
+	// FormPages: mmap2, the offset in 4096-byte pages.
+	FormPages = "pages"
+	// FormSocketcall: socketcall(call, args*) for a socket syscall.
+	FormSocketcall = "socketcall"
+)
+
+// socketcalls are socketcall's call numbers (include/uapi/linux/net.h),
+// with how many arguments the array holds.
+var socketcalls = map[string][2]int{
+	"socket": {1, 3}, "bind": {2, 3}, "connect": {3, 3}, "listen": {4, 2}, "accept": {5, 3},
+	"getsockname": {6, 3}, "getpeername": {7, 3}, "socketpair": {8, 4}, "send": {9, 4}, "recv": {10, 4},
+	"sendto": {11, 6}, "recvfrom": {12, 6}, "shutdown": {13, 2}, "setsockopt": {14, 5}, "getsockopt": {15, 5},
+	"sendmsg": {16, 3}, "recvmsg": {17, 3}, "accept4": {18, 4}, "recvmmsg": {19, 5}, "sendmmsg": {20, 4},
+}
+
+// wordSize is the size of a long in a's native ABI.
+func wordSize(a arch.Arch) uint8 {
+	switch a.Go.GOARCH {
+	case "386", "arm", "mips", "mipsle":
+		return 4
+	}
+	return 8
+}
+
+// Forms lists the ways a program of arch a reaches syscall name, from the
+// ABI's syscall table: its own number, and socketcall, old_mmap and mmap2
+// where the table sends the call there. The case cd (whose probe watches
+// the syscall) gives the register order of a direct call, planned for the
+// kernel, and its deref:N arguments.
+func Forms(a arch.Arch, p Planned) []Form {
+	abi, ok := syscalls.ForGOARCH(a.Go.GOARCH)
+	if !ok {
+		return nil
+	}
+	name := p.Syscall
+	ws := wordSize(a)
+	var out []Form
+	if sc, ok := syscalls.Lookup(abi, name); ok && sc.Entry != "" {
+		f := Form{NR: int64(sc.NR), Entry: sc.Entry, Kind: FormDirect, Order: p.Order, DerefFor: -1}
+		if sc.Entry == "sys_old_mmap" {
+			f.Kind, f.Order = FormPacked, nil
+			f.Deref = proto.Watch{NR: f.NR, DerefArg: 0, Words: 6, WordSize: ws}
+		} else {
+			f.Deref = proto.Watch{NR: f.NR}
+			for i, ad := range p.Args {
+				if n, ok := strings.CutPrefix(string(ad.Value), "deref:"); ok {
+					if arg, err := strconv.Atoi(n); err == nil && arg >= 1 && arg <= 6 {
+						f.Deref = proto.Watch{NR: f.NR, DerefArg: uint8(arg - 1), Words: 1, WordSize: 8}
+						f.DerefFor = i
+					}
+					break
+				}
+			}
+		}
+		out = append(out, f)
+	}
+	if name == "mmap" {
+		if sc, ok := syscalls.Lookup(abi, "mmap2"); ok && sc.Entry != "" {
+			out = append(out, Form{NR: int64(sc.NR), Entry: sc.Entry, Kind: FormPages, DerefFor: -1, Deref: proto.Watch{NR: int64(sc.NR)}})
+		}
+	}
+	if sub, ok := socketcalls[name]; ok {
+		if sc, ok := syscalls.Lookup(abi, "socketcall"); ok && sc.Entry != "" {
+			out = append(out, Form{NR: int64(sc.NR), Entry: sc.Entry, Kind: FormSocketcall, Sub: sub[0], DerefFor: -1,
+				Deref: proto.Watch{NR: int64(sc.NR), DerefArg: 1, Words: 6, WordSize: ws}})
+		}
+	}
+	return out
+}
+
+// PlannedWorkload is a workload case planned for one target: each probe
+// with the case that describes it and the forms of its syscall, the
+// rounds the agent runs the program in, and what the tracepoint watches.
+type PlannedWorkload struct {
+	Probes []PlannedProbe
+	Rounds [][]proto.WorkloadProbe
+	Watch  []proto.Watch
+	// Skipped are probes with no case on this arch, and why.
+	Skipped []string
+}
+
+// PlannedProbe is one probe of a workload.
+type PlannedProbe struct {
+	Program string
+	// Case is the catalogue's case of this probe on the target (its
+	// syscall, the arguments it reports, its prediction).
+	Case  Planned
+	Forms []Form
+	// Never is the probe's case on the target predicted never to see its
+	// call (or not to load), if one is: it explains calls the probe
+	// cannot see.
+	Never *Planned
+}
+
+// Form returns the probe's form for syscall number nr.
+func (pp PlannedProbe) Form(nr int64) (Form, bool) {
+	for _, f := range pp.Forms {
+		if f.NR == nr {
+			return f, true
+		}
+	}
+	return Form{}, false
+}
+
+// PlanWorkload plans workload case cd on arch a, its probes described by
+// the target's other planned cases.
+func PlanWorkload(cd CaseDef, a arch.Arch, planned []Planned) (*PlannedWorkload, error) {
+	pw := &PlannedWorkload{}
+	watch := map[int64]proto.Watch{}
+	var order []int64
+	for _, prog := range cd.Workload.Probes {
+		c, ok := probeCase(planned, prog)
+		if !ok {
+			pw.Skipped = append(pw.Skipped, fmt.Sprintf("%s: no case of the catalogue uses it on %s", prog, a.Name))
+			continue
+		}
+		if c.Collection != "" && c.Collection != proto.Builtin {
+			return nil, fmt.Errorf("workload %s: probe %s is in collection %s: workloads check ksystest's own probes", cd.Name, prog, c.Collection)
+		}
+		pp := PlannedProbe{Program: prog, Case: c, Forms: Forms(a, c)}
+		for i := range planned {
+			if q := planned[i]; q.Probe == prog && !q.Compat && q.Pred != nil && (q.Pred.Never || q.Pred.NoLoad) {
+				pp.Never = &planned[i]
+				break
+			}
+		}
+		if len(pp.Forms) == 0 {
+			pw.Skipped = append(pw.Skipped, fmt.Sprintf("%s: %s has no number on %s", prog, c.Syscall, a.Name))
+			continue
+		}
+		pw.Probes = append(pw.Probes, pp)
+		var nrs []int64
+		for _, f := range pp.Forms {
+			nrs = append(nrs, f.NR)
+			if w, ok := watch[f.NR]; !ok || w.Words == 0 && f.Deref.Words > 0 {
+				if !ok {
+					order = append(order, f.NR)
+				}
+				watch[f.NR] = f.Deref
+			}
+		}
+		// The first round with none of these numbers.
+		placed := false
+		for r := range pw.Rounds {
+			clash := false
+			for _, other := range pw.Rounds[r] {
+				for _, nr := range nrs {
+					clash = clash || slices.Contains(other.NRs, nr)
+				}
+			}
+			if !clash {
+				pw.Rounds[r] = append(pw.Rounds[r], proto.WorkloadProbe{Program: prog, NRs: nrs})
+				placed = true
+				break
+			}
+		}
+		if !placed {
+			pw.Rounds = append(pw.Rounds, []proto.WorkloadProbe{{Program: prog, NRs: nrs}})
+		}
+	}
+	for _, nr := range order {
+		pw.Watch = append(pw.Watch, watch[nr])
+	}
+	return pw, nil
+}
+
+// probeCase is the case describing probe prog on the target: a raw call
+// of it, else any.
+func probeCase(planned []Planned, prog string) (Planned, bool) {
+	var found *Planned
+	for i := range planned {
+		p := &planned[i]
+		if p.Probe != prog || p.Workload != nil || p.Compat {
+			continue
+		}
+		if p.Via == proto.ViaRaw || p.Via == "" {
+			return *p, true
+		}
+		if found == nil {
+			found = p
+		}
+	}
+	if found != nil {
+		return *found, true
+	}
+	return Planned{}, false
+}

@@ -1,0 +1,116 @@
+package proto
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestFrameRoundTrip(t *testing.T) {
+	for _, f := range []Frame{
+		{Seq: 1, Kind: FrameStart, Data: []byte(`{"kernel":"6.1.0-50-arm64","uptime_ns":1}`)},
+		{Seq: 2, Kind: FrameStdout, Data: []byte("hello\n\x00\xff binary too")},
+		{Seq: 3, Kind: FrameBeat},
+		{Seq: 18446744073709551615, Kind: FrameStderr, Data: bytes.Repeat([]byte{'x'}, MaxFrameData)},
+	} {
+		line := EncodeFrame(f)
+		assert.Equal(t, byte('\n'), line[len(line)-1])
+		assert.True(t, bytes.HasPrefix(line, []byte(ExecMarker)))
+		// The kernel can print in front of a frame; the host sees CR LF.
+		got, err := ParseFrame(append([]byte("[    2.1] random kernel text"), bytes.Replace(line, []byte("\n"), []byte("\r\n"), 1)...))
+		require.NoError(t, err)
+		assert.Equal(t, f, got)
+	}
+	assert.Panics(t, func() { EncodeFrame(Frame{Kind: FrameStdout, Data: make([]byte, MaxFrameData+1)}) })
+}
+
+func TestParseFrameRejects(t *testing.T) {
+	_, err := ParseFrame([]byte("Booting Linux on physical CPU 0x0"))
+	assert.ErrorIs(t, err, ErrNotFrame)
+	_, err = ParseFrame([]byte(Marker + `{"v":2,"type":"done"}`))
+	assert.ErrorIs(t, err, ErrNotFrame, "the agent's events are not frames")
+
+	good := string(EncodeFrame(Frame{Seq: 7, Kind: FrameStdout, Data: []byte("hello")}))
+	good = strings.TrimSuffix(good, "\n")
+	fields := strings.Fields(strings.TrimPrefix(good, ExecMarker))
+	with := func(i int, v string) string {
+		f := append([]string(nil), fields...)
+		f[i] = v
+		return ExecMarker + strings.Join(f, " ")
+	}
+	for line, want := range map[string]string{
+		with(0, "2"):                       "version",
+		with(0, "01"):                      "version",
+		with(1, "-7"):                      "seq",
+		with(1, "8"):                       "CRC",
+		with(2, "stdout"):                  "unknown kind",
+		with(3, "123"):                     "8 hex digits",
+		with(4, "aGVsbG8"):                 "not base64",
+		with(4, "aGVsbG9v"):                "CRC",
+		with(4, ""):                        "not base64",
+		good[:len(good)-3]:                 "not base64",
+		good + " extra":                    "6 fields",
+		ExecMarker + "1 7 out":             "3 fields",
+		good[:40] + "[ 3.0] kernel" + good: "fields",
+		ExecMarker + strings.Repeat("A", maxFrameLine+1): "at most",
+	} {
+		_, err := ParseFrame([]byte(line))
+		assert.ErrorContains(t, err, want, line)
+		assert.NotErrorIs(t, err, ErrNotFrame, line)
+	}
+}
+
+// FuzzParseFrame: whatever a guest prints, parsing never panics, and a
+// line that parses holds one bounded frame that encodes back to a line
+// parsing the same.
+func FuzzParseFrame(f *testing.F) {
+	f.Fuzz(func(t *testing.T, line []byte) {
+		fr, err := ParseFrame(line)
+		if err != nil {
+			return
+		}
+		require.LessOrEqual(t, len(fr.Data), MaxFrameData)
+		again, err := ParseFrame(EncodeFrame(fr))
+		require.NoError(t, err)
+		assert.Equal(t, fr, again)
+	})
+}
+
+var updateSeeds = flag.Bool("update-seeds", false, "rewrite the fuzz seed corpora in testdata/fuzz")
+
+// TestFuzzSeeds writes FuzzParseFrame's seed corpus with -update-seeds,
+// and otherwise checks that it is there.
+func TestFuzzSeeds(t *testing.T) {
+	dir := filepath.Join("testdata", "fuzz", "FuzzParseFrame")
+	if *updateSeeds {
+		good := EncodeFrame(Frame{Seq: 2, Kind: FrameStdout, Data: []byte("PASS\n")})
+		seeds := [][]byte{
+			EncodeFrame(Frame{Seq: 1, Kind: FrameStart, Data: []byte(`{"kernel":"6.12.95+deb12-s390x","machine":"s390x","uptime_ns":2710000000}`)}),
+			good,
+			EncodeFrame(Frame{Seq: 3, Kind: FrameBeat}),
+			EncodeFrame(Frame{Seq: 4, Kind: FrameExit, Data: []byte(`{"code":-1,"signal":9,"uptime_ns":3}`)}),
+			append([]byte("[    3.1] Kernel panic - not syncing: "), good...),
+			good[:len(good)/2],
+			bytes.Replace(good, []byte(" out "), []byte(" err "), 1),
+			[]byte(ExecMarker + "1 1 fail 00000000 -"),
+		}
+		old, _ := filepath.Glob(filepath.Join(dir, "seed-*"))
+		for _, o := range old {
+			require.NoError(t, os.Remove(o))
+		}
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		for i, s := range seeds {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed-%02d", i)), fmt.Appendf(nil, "go test fuzz v1\n[]byte(%q)\n", s), 0o644))
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err, "seed corpus (make it with -update-seeds)")
+	assert.NotEmpty(t, entries)
+}

@@ -1,0 +1,244 @@
+package run
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/guestbin"
+	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/matrix"
+	"github.com/ksystest/ksystest/harness/proto"
+	"github.com/ksystest/ksystest/harness/vm"
+)
+
+// DefaultExecTimeout bounds a program's run when ExecOptions give none:
+// go test's own default.
+const DefaultExecTimeout = 10 * time.Minute
+
+// ExecBaseEnv is the environment a program gets in the guest before what
+// the caller adds: a PATH, a home and a temporary directory, as root.
+var ExecBaseEnv = []string{
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	"HOME=/root",
+	"TMPDIR=/tmp",
+}
+
+// ExecOptions configure one program run in a guest.
+type ExecOptions struct {
+	// Options give the kernels, guest programs, backend, accelerator,
+	// logger, extra kernel command line and time scale.
+	Options
+	Target matrix.Target
+	// Program is the static program on the host; Args its argv, with
+	// Args[0] as the caller gave it.
+	Program string
+	Args    []string
+	// Env is the program's whole environment (see ExecBaseEnv).
+	Env []string
+	// Dir is copied into the guest at the same path, and the program runs
+	// in it there; "" copies nothing and runs the program in /.
+	Dir string
+	// TreeLimit bounds the copy of Dir (0: DefaultTreeLimit).
+	TreeLimit int64
+	// Timeout bounds the program's run from its start (0:
+	// DefaultExecTimeout). Booting is bounded by the target's boot
+	// timeout, scaled per arch as for run.
+	Timeout time.Duration
+	Streams vm.ExecStreams
+	// Start is when the user asked, the origin of the reported timings
+	// (zero: when Exec is called).
+	Start time.Time
+}
+
+// ExecResult is how a program run in a guest went.
+type ExecResult struct {
+	*vm.ExecWatch
+	Target string
+	Kernel string // the package and version booted
+	Accel  string
+	// Initramfs is the size of what the guest booted with; TreeFiles and
+	// TreeBytes what of it is the copy of Dir.
+	Initramfs, TreeBytes int64
+	TreeFiles            int
+	Timings              ExecTimings
+}
+
+// ExecTimings are the phases of an exec, from ExecOptions.Start.
+type ExecTimings struct {
+	// Prepare: to QEMU start (kernel from the cache, the guest's init,
+	// the initramfs).
+	Prepare time.Duration
+	// Boot: QEMU start to the init's word that it executes the program.
+	Boot time.Duration
+	// FirstInstruction is Prepare plus Boot: how long after the user
+	// asked the program started, as the host knows it (the start frame
+	// leaves the guest just before the program's execve).
+	FirstInstruction time.Duration
+	// GuestUptime is the guest kernel's own uptime at that point.
+	GuestUptime time.Duration
+	// Run: the program's start to its exit, as the host saw them.
+	Run time.Duration
+	// PowerOff: the program's exit to QEMU's.
+	PowerOff time.Duration
+	// Total: to QEMU's exit.
+	Total time.Duration
+}
+
+// Exec boots the target's guest with the program as its only task and
+// returns how it ended: the program's exit status, or why there is none.
+// The program's output reaches o.Streams as it is written. An error means
+// the guest could not be brought up (a ProgramError for a program that
+// cannot run there); QEMU is gone when Exec returns.
+func Exec(ctx context.Context, o ExecOptions) (*ExecResult, error) {
+	start := o.Start
+	if start.IsZero() {
+		start = time.Now()
+	}
+	t := o.Target
+	a, err := arch.Lookup(t.Arch)
+	if err != nil {
+		return nil, err
+	}
+	prog, err := ReadProgram(o.Program)
+	if err != nil {
+		return nil, err
+	}
+	if !prog.RunsOn(a) {
+		return nil, &ProgramError{o.Program, fmt.Errorf("built for %s, which %s guests do not run", prog.Arch.Name, t.Name)}
+	}
+	g, err := prepareKernel(ctx, &o.Options, t, a)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.Name, err)
+	}
+	res := &ExecResult{Target: t.Name, Kernel: g.kernel.Package + " " + g.kernel.Version}
+	files, err := execFiles(ctx, &o, g, res)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		res.Initramfs += int64(len(f.Data))
+	}
+	inst, qemuStart, accel, cleanup, err := g.boot(ctx, &o.Options, files)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.Name, err)
+	}
+	defer cleanup()
+	res.Accel = accel
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = DefaultExecTimeout
+	}
+	dl := deadlines(t, a, accel, o.TimeScale)
+	res.ExecWatch = vm.WatchExec(ctx, inst, qemuStart, vm.ExecDeadlines{
+		Boot: dl.Boot, Silence: dl.Progress, Run: timeout, Exit: dl.Exit, Drain: dl.Drain,
+	}, o.Streams)
+	w, tm := res.ExecWatch, &res.Timings
+	tm.Prepare = qemuStart.Sub(start)
+	tm.Total = tm.Prepare + w.Gone
+	if w.Started > 0 {
+		tm.Boot = w.Started
+		tm.FirstInstruction = tm.Prepare + w.Started
+		tm.GuestUptime = time.Duration(w.Start.UptimeNS)
+	}
+	if w.Exited > 0 {
+		tm.Run = w.Exited - w.Started
+		tm.PowerOff = w.Gone - w.Exited
+	}
+	return res, nil
+}
+
+// execFiles is an exec guest's initramfs: the exec init as /init, the
+// kernel's config in /boot, the spec, the program, and the copy of the
+// working directory. The program keeps its host path where it can, so
+// that argv[0] names it.
+func execFiles(ctx context.Context, o *ExecOptions, g *guest, res *ExecResult) ([]image.File, error) {
+	initPath, err := o.Agents.Path(ctx, guestbin.Exec, g.arch.Go)
+	if err != nil {
+		return nil, err
+	}
+	init, err := os.ReadFile(initPath)
+	if err != nil {
+		return nil, err
+	}
+	files := []image.File{
+		{Path: "/init", Mode: 0o755, Data: init},
+		// The kernel opens /dev/console for PID 1's stdio before anything
+		// mounts devtmpfs, so the node must be in the archive.
+		{Path: "/dev/console", Mode: 0o600, Char: true, Major: 5, Minor: 1},
+		{Path: "/tmp", Mode: 0o1777, Dir: true},
+		{Path: "/root", Mode: 0o700, Dir: true},
+	}
+	if k := g.kernel; k.Config != "" && k.Release != "" {
+		config, err := os.ReadFile(k.Config)
+		if err != nil {
+			return nil, err
+		}
+		// Where Debian keeps it, and where loaders look for CONFIG_*
+		// values (__kconfig externs).
+		files = append(files, image.File{Path: "/boot/config-" + k.Release, Mode: 0o644, Data: config})
+	}
+	spec := proto.ExecSpec{Version: proto.ExecVersion, Args: o.Args, Env: o.Env, Dir: "/"}
+	if spec.Env == nil {
+		spec.Env = ExecBaseEnv
+	}
+	copied := map[string]bool{} // regular files of the copy
+	if o.Dir != "" {
+		dir, err := filepath.Abs(o.Dir)
+		if err != nil {
+			return nil, err
+		}
+		if reservedGuestPath(dir) {
+			return nil, fmt.Errorf("exec cannot copy %s into the guest: the guest keeps it for itself (run from another directory)", dir)
+		}
+		limit := o.TreeLimit
+		if limit <= 0 {
+			limit = DefaultTreeLimit
+		}
+		tree, st, err := treeFiles(dir, limit)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range tree {
+			copied[f.Path] = !f.Dir && f.Symlink == ""
+		}
+		res.TreeFiles, res.TreeBytes = st.Files, st.Bytes
+		files = append(files, tree...)
+		spec.Dir = dir
+	}
+	progPath, err := filepath.Abs(o.Program)
+	if err != nil {
+		return nil, err
+	}
+	spec.Path = progPath
+	if !copied[progPath] {
+		if isUnder(progPath, spec.Dir) || reservedGuestPath(progPath) {
+			// A symlink or a file the copy leaves out (under .git), or a
+			// path the guest keeps: the program goes where ksystest's
+			// files are, and argv[0] still says what the caller gave.
+			spec.Path = "/ksystest/bin/" + filepath.Base(progPath)
+		}
+		data, err := os.ReadFile(o.Program)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, image.File{Path: spec.Path, Mode: 0o755, Data: data})
+	}
+	if len(spec.Args) == 0 {
+		spec.Args = []string{o.Program}
+	}
+	specJSON, err := json.Marshal(spec)
+	if err != nil {
+		return nil, err
+	}
+	return append(files, image.File{Path: proto.ExecSpecPath, Mode: 0o644, Data: specJSON}), nil
+}
+
+func isUnder(p, dir string) bool {
+	return dir != "/" && strings.HasPrefix(p, dir+"/")
+}

@@ -1,0 +1,115 @@
+package run
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/guestbin"
+	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/matrix"
+	"github.com/ksystest/ksystest/harness/vm"
+)
+
+// FloorError means a floor guest did not power off as it should: the
+// kernel crashed, or the guest hung.
+type FloorError struct {
+	Target string
+	Reason string
+	Tail   []string
+}
+
+func (e *FloorError) Error() string { return fmt.Sprintf("boot floor of %s: %s", e.Target, e.Reason) }
+
+// Floor boots the target's kernel with the QEMU command line every guest
+// gets and a trivial /init that only powers off (guestbin.PowerOff), and
+// returns the time from QEMU's start to its exit: the least any guest of
+// the target costs, to measure other guests against. It needs o's
+// Kernels, Agents (for the init), Backend and accelerator choice.
+func Floor(ctx context.Context, o Options, t matrix.Target) (time.Duration, error) {
+	a, err := arch.Lookup(t.Arch)
+	if err != nil {
+		return 0, err
+	}
+	g, err := prepareKernel(ctx, &o, t, a)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", t.Name, err)
+	}
+	initPath, err := o.Agents.Path(ctx, guestbin.PowerOff, a.Go)
+	if err != nil {
+		return 0, err
+	}
+	init, err := os.ReadFile(initPath)
+	if err != nil {
+		return 0, err
+	}
+	inst, started, accel, cleanup, err := g.boot(ctx, &o, []image.File{
+		{Path: "/init", Mode: 0o755, Data: init},
+		{Path: "/dev/console", Mode: 0o600, Char: true, Major: 5, Minor: 1},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", t.Name, err)
+	}
+	defer cleanup()
+	dl := deadlines(t, a, accel, o.TimeScale)
+	took, reason, tail := watchFloor(ctx, inst, started, dl.Boot+dl.Exit)
+	if reason != "" {
+		return 0, &FloorError{Target: t.Name, Reason: reason, Tail: tail}
+	}
+	return took, nil
+}
+
+// watchFloor waits for a floor guest to end, within limit, and says why
+// it did not power off cleanly ("" when it did). A guest that ends by
+// itself without a crash line powered off: the kernel's own "reboot:
+// Power down" does not reach the console on every arch (s390x's SCLP
+// console is gone by then).
+func watchFloor(ctx context.Context, inst vm.Instance, started time.Time, limit time.Duration) (took time.Duration, reason string, tail []string) {
+	lines := make(chan string, 64)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(inst.Console())
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			lines <- strings.TrimRight(sc.Text(), "\r")
+		}
+	}()
+	// The reader must not block on a guest given up on.
+	defer func() {
+		go func() {
+			for range lines {
+			}
+		}()
+	}()
+	t := &vm.Tail{N: vm.TailLines}
+	var crash string
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				<-inst.Done()
+				took = time.Since(started)
+				if crash != "" {
+					return took, "kernel: " + strings.TrimSpace(crash), t.Lines()
+				}
+				return took, "", nil
+			}
+			t.Add(line)
+			if crash == "" && vm.IsCrashLine(line) {
+				crash = line
+			}
+		case <-deadline.C:
+			inst.Stop(2 * time.Second)
+			return 0, fmt.Sprintf("the guest did not power off within %s", limit), t.Lines()
+		case <-ctx.Done():
+			inst.Stop(2 * time.Second)
+			return 0, "interrupted: " + context.Cause(ctx).Error(), t.Lines()
+		}
+	}
+}
