@@ -95,11 +95,10 @@ func prepareKernel(ctx context.Context, o *Options, t matrix.Target, a arch.Arch
 // guest gets. started is taken just before the backend starts QEMU;
 // cleanup removes the scratch directory once the guest is gone.
 func (g *guest) boot(ctx context.Context, o *Options, files []image.File) (inst vm.Instance, started time.Time, accel string, cleanup func(), err error) {
-	work, err := os.MkdirTemp("", "ksystest-"+g.target.Name+"-")
+	work, cleanup, err := image.HostScratch(g.target.Name).Make()
 	if err != nil {
 		return nil, time.Time{}, "", nil, err
 	}
-	cleanup = func() { os.RemoveAll(work) }
 	initrd := filepath.Join(work, "initramfs.cpio")
 	if err := writeArchive(initrd, files); err != nil {
 		cleanup()
