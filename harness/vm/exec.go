@@ -33,7 +33,8 @@ const (
 	// ExecChannelError: frames arrived garbled, out of order or missing:
 	// what the program wrote cannot be trusted to be complete.
 	ExecChannelError ExecOutcome = "channel-error"
-	// ExecInterrupted: the host was asked to stop (Ctrl-C).
+	// ExecInterrupted: the host was asked to stop (Ctrl-C), or something
+	// on it ended the VM (QEMU killed from outside, the OOM killer).
 	ExecInterrupted ExecOutcome = "interrupted"
 )
 
@@ -100,6 +101,10 @@ func WatchExec(ctx context.Context, inst Instance, start time.Time, dl ExecDeadl
 		case line, ok := <-lines:
 			if !ok {
 				<-inst.Done()
+				if err := inst.ExitError(); err != nil && r.crashLine == "" {
+					// Something on the host ended the VM, not the kernel.
+					r.end(ExecInterrupted, err.Error())
+				}
 				w := r.finish()
 				w.Gone = time.Since(start)
 				return w

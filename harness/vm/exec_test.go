@@ -3,6 +3,7 @@ package vm
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -269,4 +270,23 @@ func TestExecFuzzSeeds(t *testing.T) {
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err, "seed corpus (make it with -update)")
 	assert.NotEmpty(t, entries)
+}
+
+// A QEMU that something on the host ended (kill -9, the OOM killer) is
+// no crash of the kernel: the exec is interrupted, and says by what. An
+// exit status that came before it stands.
+func TestWatchExecVMEndedFromOutside(t *testing.T) {
+	killed := errors.New("QEMU was killed by signal 9 (killed), not by ksystest")
+	var f frames
+	s := script(f.start(), f.line(proto.FrameStdout, "half"))
+	s.Exit = killed
+	r := watch(t, context.Background(), testExecDeadlines, s)
+	assert.Equal(t, ExecInterrupted, r.w.Outcome)
+	assert.Equal(t, killed.Error(), r.w.Reason)
+
+	f = frames{}
+	s = script(f.start(), f.exit(0))
+	s.Exit = killed
+	r = watch(t, context.Background(), testExecDeadlines, s)
+	assert.Equal(t, ExecExited, r.w.Outcome)
 }
