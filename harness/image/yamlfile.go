@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/token"
 	"github.com/ksystest/ksystest/internal/yamlfile"
 )
@@ -54,7 +53,7 @@ func decodeYAML(file string, data []byte, v any, check func() []problem) error {
 	for i, p := range problems {
 		// A missing key has no line: its mapping's is the next best.
 		for path := p.path; perr == nil && path != "" && all[i].line == 0; path = parentPath(path) {
-			all[i].line = lineOf(doc, path)
+			all[i].line = yamlfile.Line(doc, path)
 		}
 		loc := file
 		if all[i].line > 0 {
@@ -74,23 +73,4 @@ func decodeYAML(file string, data []byte, v any, check func() []problem) error {
 // parentPath drops the last key or index of a YAML path.
 func parentPath(path string) string {
 	return path[:max(strings.LastIndexAny(path, ".["), 0)]
-}
-
-// lineOf is the line of the YAML path in doc, 0 when the file does not
-// have it (a missing key).
-func lineOf(doc *ast.File, path string) (line int) {
-	defer func() {
-		if recover() != nil {
-			line = 0 // a path the YAML library cannot follow
-		}
-	}()
-	p, err := yaml.PathString("$." + path)
-	if err != nil {
-		return 0
-	}
-	node, err := p.FilterFile(doc)
-	if err != nil || node == nil || node.GetToken() == nil || node.GetToken().Position == nil {
-		return 0
-	}
-	return node.GetToken().Position.Line
 }

@@ -352,9 +352,9 @@ func validateCases(cases []CaseDef) []Problem {
 	return ps
 }
 
-// MaxBuffer is the largest buf:N the agent makes (trigger.ResolveArgs
-// holds the same bound).
-const MaxBuffer = 1 << 20
+// maxBuffer is the largest buf:N the agent makes (trigger.ResolveArgs
+// holds the same bound; a test holds the two together).
+const maxBuffer = 1 << 20
 
 // checkValue says what is wrong with the value of args[i], which has the
 // form valueRE allows, as the agent will read it: "" when nothing is. A
@@ -371,8 +371,8 @@ func checkValue(args []ArgDef, i int) string {
 			return "not a number the agent reads (a leading 0 means octal)"
 		}
 	case kind == "buf":
-		if n, err := strconv.Atoi(rest); err != nil || n < 1 || n > MaxBuffer {
-			return fmt.Sprintf("a buffer of 1 to %d bytes", MaxBuffer)
+		if n, err := strconv.Atoi(rest); err != nil || n < 1 || n > maxBuffer {
+			return fmt.Sprintf("a buffer of 1 to %d bytes", maxBuffer)
 		}
 	case kind == "sockaddr":
 		if ap, err := netip.ParseAddrPort(rest); err != nil || !ap.Addr().Is4() {

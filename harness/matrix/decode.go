@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/token"
 	"github.com/ksystest/ksystest/internal/yamlfile"
 )
@@ -160,31 +159,9 @@ func locate(file string, data []byte, problems []Problem) []Problem {
 	for i := range problems {
 		problems[i].File = file
 		if err == nil && problems[i].Path != "" {
-			problems[i].Line = lineOf(doc, problems[i].Path)
+			problems[i].Line = yamlfile.Line(doc, problems[i].Path)
 		}
 	}
 	sort.SliceStable(problems, func(i, j int) bool { return problems[i].Line < problems[j].Line })
 	return problems
-}
-
-// lineOf is the line of a YAML path in doc, 0 when the file does not
-// have it (a missing key) or the YAML library cannot follow it.
-func lineOf(doc *ast.File, path string) (line int) {
-	defer func() {
-		if recover() != nil {
-			line = 0
-		}
-	}()
-	p, err := yaml.PathString("$." + path)
-	if err != nil {
-		return 0
-	}
-	node, err := p.FilterFile(doc)
-	if err != nil || node == nil {
-		return 0
-	}
-	if tk := node.GetToken(); tk != nil && tk.Position != nil {
-		return tk.Position.Line
-	}
-	return 0
 }

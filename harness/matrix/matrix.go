@@ -238,8 +238,7 @@ var (
 	packageRE = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]*$`)
 )
 
-// maxMemoryMB bounds a guest's memory: far more than a test guest needs,
-// far less than QEMU refuses.
+// maxMemoryMB bounds a guest's memory: far more than a test guest needs.
 const maxMemoryMB = 1 << 20
 
 // checkPath checks a path a config file gives (empty: none given): a

@@ -9,6 +9,7 @@ import (
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/kabi"
 	"github.com/ksystest/ksystest/harness/proto"
+	"github.com/ksystest/ksystest/harness/trigger"
 	"path/filepath"
 	"testing"
 	"time"
@@ -632,4 +633,34 @@ func writeFileIn(t *testing.T, dir, name, text string) string {
 	p := filepath.Join(dir, name)
 	require.NoError(t, os.WriteFile(p, []byte(text), 0o644))
 	return p
+}
+
+// agentResources stands for the guest's resources when trigger reads
+// argument values on the host.
+type agentResources struct{}
+
+func (agentResources) OpenFD(string) (uint64, error)             { return 3, nil }
+func (agentResources) Socket() (uint64, error)                   { return 4, nil }
+func (agentResources) Buffer(int, []byte) (uint64, error)        { return 0x1000, nil }
+func (agentResources) Peek(uint64, int) ([]byte, error)          { return make([]byte, 8), nil }
+func (agentResources) TLS() (arg uint64, want uint64, err error) { return 0x2000, 0x2000, nil }
+
+// Of the values the catalogue's grammar allows, load refuses exactly those
+// the agent cannot read: what passes here never fails a case in the guest
+// for its spec, and no value the agent reads is refused for its range.
+func TestValuesAsTheAgentReadsThem(t *testing.T) {
+	for _, v := range []string{
+		"0", "18446744073709551615", "18446744073709551616", "-9223372036854775808", "-9223372036854775809",
+		"0x0", "0xffffffffffffffff", "0x10000000000000000", "0777", "09", "-0x10",
+		"buf:1", "buf:1048576", "buf:1048577", "buf:0", "buf:99999999999999999999",
+		"sockaddr:127.0.0.1:80", "sockaddr:127.0.0.1:65536", "sockaddr:256.0.0.1:80", "sockaddr:1.2.3:80",
+		"deref:1", "deref:2", "deref:3", "fd:/dev/null", "socket:inet", "tls", "any",
+	} {
+		args := []ArgDef{{Name: "a", Value: "buf:8"}, {Name: "b", Value: ArgValue(v)}}
+		_, err := trigger.ResolveArgs([]proto.Arg{{Name: "a", Value: "buf:8"}, {Name: "b", Value: v}}, agentResources{})
+		if !valueRE.MatchString(v) {
+			continue // a form the catalogue does not take (-0x10), whatever the agent would make of it
+		}
+		assert.Equal(t, err == nil, checkValue(args, 1) == "", "%s: the agent says %v", v, err)
+	}
 }

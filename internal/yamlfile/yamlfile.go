@@ -66,6 +66,26 @@ func depth(data []byte) int {
 	return deepest
 }
 
+// Line is the line of a YAML path ("targets[1].arch") in doc: 0 when
+// the file does not have it (a missing key) or the YAML library cannot
+// follow it.
+func Line(doc *ast.File, path string) (line int) {
+	defer func() {
+		if recover() != nil {
+			line = 0
+		}
+	}()
+	p, err := yaml.PathString("$." + path)
+	if err != nil {
+		return 0
+	}
+	node, err := p.FilterFile(doc)
+	if err != nil || node == nil || node.GetToken() == nil || node.GetToken().Position == nil {
+		return 0
+	}
+	return node.GetToken().Position.Line
+}
+
 // Parse parses data into its syntax tree, a panic of the YAML library
 // being an error.
 func Parse(data []byte) (doc *ast.File, err error) {
