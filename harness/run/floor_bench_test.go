@@ -89,7 +89,7 @@ func BenchmarkExecFloor(b *testing.B) {
 	}
 }
 
-func median(d []time.Duration) time.Duration {
+func medianDur(d []time.Duration) time.Duration {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	return s[len(s)/2]
@@ -101,5 +101,5 @@ func secsOf(d []time.Duration) string {
 	for _, x := range d {
 		all = append(all, fmt.Sprintf("%.2f", x.Seconds()))
 	}
-	return fmt.Sprintf("%.2fs (%s)", median(d).Seconds(), strings.Join(all, " "))
+	return fmt.Sprintf("%.2fs (%s)", medianDur(d).Seconds(), strings.Join(all, " "))
 }
