@@ -81,7 +81,7 @@ func BenchmarkExecFloor(b *testing.B) {
 				d    []time.Duration
 			}{{"s-floor", floors}, {"s-exec-first-insn", first}, {"s-exec-boot", boot}, {"s-exec-prepare", prepare},
 				{"s-exec-uptime", uptime}, {"s-exec-total", total}} {
-				b.ReportMetric(median(m.d).Seconds(), m.name)
+				b.ReportMetric(medianDur(m.d).Seconds(), m.name)
 			}
 			b.Logf("%s: floor %s, exec to first instruction %s (prepare %s, QEMU start to execve %s, guest uptime %s), exec total %s",
 				t.Name, secsOf(floors), secsOf(first), secsOf(prepare), secsOf(boot), secsOf(uptime), secsOf(total))
