@@ -26,6 +26,6 @@ func TestBenchRowMedians(t *testing.T) {
 	assert.Equal(t, 1.5, r.KernToAgent)
 	assert.Equal(t, 0.6, r.Load)
 	assert.InDelta(t, 0.3, r.Calls, 1e-9, "the case loop less loads and attaches")
-	assert.InDelta(t, 0.2, r.PowerOff, 1e-9)
+	assert.InDelta(t, 0.1, r.PowerOff, 1e-9)
 	assert.Equal(t, 0.4, r.Host)
 }
