@@ -15,7 +15,7 @@ import (
 // include to report through ksystest's ring buffer (bpf/include), and the
 // recipe for BTF of kernels built without it (images/btf.yaml).
 //
-//go:embed matrix.yaml bpf/cases.yaml bpf/workloads.yaml bpf/obj bpf/include images/btf.yaml images/kernels.lock
+//go:embed matrix.yaml bpf/cases.yaml bpf/workloads.yaml bpf/obj bpf/include images/btf.yaml images/kernels.lock images/initramfs.yaml
 var Data embed.FS
 
 // guestSource is every package the guest programs import from this module,

@@ -69,6 +69,7 @@ func commands() []command {
 		{"report", "render a finished run's report again (text, --cases, --markdown)", cmdReport},
 		{"shell", "boot a target's guest with an interactive shell, agent and probes inside", cmdShell},
 		{"exec", "run a static program (or a go test binary: go test -exec) in a target's guest", cmdExec},
+		{"bench", "measure each target's cell against its kernel's boot floor, phase by phase", cmdBench},
 		{"doctor", "check this host for what ksystest needs, and say what to install", cmdDoctor},
 		{"version", "print the version", func(_ context.Context, _ []string, s streams) error {
 			fmt.Fprintln(s.out, "ksystest", version)

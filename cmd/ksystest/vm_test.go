@@ -292,3 +292,31 @@ func TestCompileErrorIsConfigError(t *testing.T) {
 	_, err = os.Stat(filepath.Join(dir, "out", "x86_64-6.1", "console.log"))
 	assert.True(t, os.IsNotExist(err), "no console: nothing booted")
 }
+
+// ksystest bench on one target, as CI smoke-tests it: floor and cell
+// measured side by side, the phases filled in, bench.json written. No
+// timing is asserted: only that each was measured.
+func TestVMBenchSmoke(t *testing.T) {
+	var targets []matrix.Target
+	for _, tg := range defaultTargets(t) {
+		if tg.Name == "arm64-6.1" {
+			targets = append(targets, tg)
+		}
+	}
+	requireVMs(t, targets)
+	dir := t.TempDir()
+	code, out, errs := ksystestIn(t, dir, "bench", "--only", "arm64-6.1", "--runs", "1", "--out", "b")
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "TARGET")
+	assert.Regexp(t, `arm64-6.1\s+\d+\.\d\ds\s+\d+\.\d\ds\s+\d+\.\d\d×`, out)
+	data, err := os.ReadFile(filepath.Join(dir, "b", "bench.json"))
+	require.NoError(t, err)
+	var rows []map[string]any
+	require.NoError(t, json.Unmarshal(data, &rows))
+	require.Len(t, rows, 1)
+	for _, k := range []string{"floor_sec", "cell_sec", "ratio", "kernel_to_agent_sec", "load_sec"} {
+		v, ok := rows[0][k].(float64)
+		assert.True(t, ok && v > 0, "%s measured: %v", k, rows[0][k])
+	}
+	assert.Greater(t, rows[0]["cell_sec"].(float64), rows[0]["floor_sec"].(float64), "a cell does more than power off")
+}

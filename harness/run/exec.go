@@ -166,22 +166,31 @@ func execFiles(ctx context.Context, o *ExecOptions, g *guest, res *ExecResult) (
 	if err != nil {
 		return nil, err
 	}
-	files := []image.File{
-		{Path: "/init", Mode: 0o755, Data: init},
-		// The kernel opens /dev/console for PID 1's stdio before anything
-		// mounts devtmpfs, so the node must be in the archive.
-		{Path: "/dev/console", Mode: 0o600, Char: true, Major: 5, Minor: 1},
-		{Path: "/tmp", Mode: 0o1777, Dir: true},
-		{Path: "/root", Mode: 0o700, Dir: true},
+	layouts, err := readLayouts(o.Builtin)
+	if err != nil {
+		return nil, err
 	}
-	if k := g.kernel; k.Config != "" && k.Release != "" {
-		config, err := os.ReadFile(k.Config)
-		if err != nil {
-			return nil, err
+	files, err := layouts.Files("exec", g.kernel.Release, func(e image.LayoutEntry, mode uint32) ([]image.File, error) {
+		switch e.Source {
+		case "exec-init":
+			return []image.File{{Path: e.Path, Mode: mode, Data: init}}, nil
+		case "kernel-config":
+			k := g.kernel
+			if k.Config == "" || k.Release == "" {
+				return nil, nil
+			}
+			config, err := os.ReadFile(k.Config)
+			if err != nil {
+				return nil, err
+			}
+			return []image.File{{Path: e.Path, Mode: mode, Data: config}}, nil
+		case "program":
+			return nil, nil // below: it needs the copy's paths
 		}
-		// Where Debian keeps it, and where loaders look for CONFIG_*
-		// values (__kconfig externs).
-		files = append(files, image.File{Path: "/boot/config-" + k.Release, Mode: 0o644, Data: config})
+		return nil, fmt.Errorf("no source %q for an exec guest", e.Source)
+	})
+	if err != nil {
+		return nil, err
 	}
 	spec := proto.ExecSpec{Version: proto.ExecVersion, Args: o.Args, Env: o.Env, Dir: "/"}
 	if spec.Env == nil {

@@ -152,7 +152,7 @@ func execSetup(t *testing.T, script func(vm.Spec) vm.FakeScript) (ExecOptions, *
 	}
 	fake := &vm.Fake{Script: script}
 	return ExecOptions{
-		Options: Options{Kernels: fakeKernels{}, Backend: fake, Agents: Prebuilt{Dir: agents}, Accel: "tcg", TimeScale: 0.01},
+		Options: Options{Kernels: fakeKernels{}, Backend: fake, Agents: Prebuilt{Dir: agents}, Builtin: ksystest.Data, Accel: "tcg", TimeScale: 0.01},
 		Target:  target, Program: prog, Args: []string{prog, "-test.v"}, Env: []string{"A=1"}, Dir: project,
 		Timeout: time.Second,
 	}, fake

@@ -47,10 +47,20 @@ func Floor(ctx context.Context, o Options, t matrix.Target) (time.Duration, erro
 	if err != nil {
 		return 0, err
 	}
-	inst, started, accel, cleanup, err := g.boot(ctx, &o, []image.File{
-		{Path: "/init", Mode: 0o755, Data: init},
-		{Path: "/dev/console", Mode: 0o600, Char: true, Major: 5, Minor: 1},
+	layouts, err := readLayouts(o.Builtin)
+	if err != nil {
+		return 0, err
+	}
+	files, err := layouts.Files("floor", g.kernel.Release, func(e image.LayoutEntry, mode uint32) ([]image.File, error) {
+		if e.Source != "poweroff" {
+			return nil, fmt.Errorf("no source %q for a floor guest", e.Source)
+		}
+		return []image.File{{Path: e.Path, Mode: mode, Data: init}}, nil
 	})
+	if err != nil {
+		return 0, err
+	}
+	inst, started, accel, cleanup, err := g.boot(ctx, &o, files)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", t.Name, err)
 	}

@@ -81,7 +81,7 @@ func BenchmarkExecFloor(b *testing.B) {
 				d    []time.Duration
 			}{{"s-floor", floors}, {"s-exec-first-insn", first}, {"s-exec-boot", boot}, {"s-exec-prepare", prepare},
 				{"s-exec-uptime", uptime}, {"s-exec-total", total}} {
-				b.ReportMetric(median(m.d).Seconds(), m.name)
+				b.ReportMetric(medianDur(m.d).Seconds(), m.name)
 			}
 			b.Logf("%s: floor %s, exec to first instruction %s (prepare %s, QEMU start to execve %s, guest uptime %s), exec total %s",
 				t.Name, secsOf(floors), secsOf(first), secsOf(prepare), secsOf(boot), secsOf(uptime), secsOf(total))
@@ -89,7 +89,7 @@ func BenchmarkExecFloor(b *testing.B) {
 	}
 }
 
-func median(d []time.Duration) time.Duration {
+func medianDur(d []time.Duration) time.Duration {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	return s[len(s)/2]
@@ -101,5 +101,5 @@ func secsOf(d []time.Duration) string {
 	for _, x := range d {
 		all = append(all, fmt.Sprintf("%.2f", x.Seconds()))
 	}
-	return fmt.Sprintf("%.2fs (%s)", median(d).Seconds(), strings.Join(all, " "))
+	return fmt.Sprintf("%.2fs (%s)", medianDur(d).Seconds(), strings.Join(all, " "))
 }

@@ -206,49 +206,67 @@ func (g *guest) files(ctx context.Context, o *Options) ([]image.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ksystest's probes for %s: %w", a.Name, err)
 	}
-	files := []image.File{
-		{Path: "/init", Mode: 0o755, Data: agent},
-		// The kernel opens /dev/console for PID 1's stdio before anything
-		// mounts devtmpfs, so the node must be in the archive.
-		{Path: "/dev/console", Mode: 0o600, Char: true, Major: 5, Minor: 1},
-		{Path: proto.CataloguePath, Mode: 0o644, Data: catJSON},
-		{Path: proto.ProbesPath, Mode: 0o644, Data: probes},
-	}
-	files = append(files, userFiles...)
-	workloads, err := g.workloadFiles(ctx, o)
+	layouts, err := readLayouts(o.Builtin)
 	if err != nil {
 		return nil, err
 	}
-	files = append(files, workloads...)
-	if g.kernel.Config != "" && g.kernel.Release != "" {
-		config, err := os.ReadFile(g.kernel.Config)
-		if err != nil {
-			return nil, err
+	release := g.kernel.Release
+	return layouts.Files("agent", release, func(e image.LayoutEntry, mode uint32) ([]image.File, error) {
+		file := func(data []byte) []image.File { return []image.File{{Path: e.Path, Mode: mode, Data: data}} }
+		switch e.Source {
+		case "agent":
+			return file(agent), nil
+		case "catalogue":
+			return file(catJSON), nil
+		case "probes":
+			return file(probes), nil
+		case "collections":
+			return userFiles, nil
+		case "workloads":
+			return g.workloadFiles(ctx, o)
+		case "kernel-config":
+			if g.kernel.Config == "" || release == "" {
+				return nil, nil
+			}
+			config, err := os.ReadFile(g.kernel.Config)
+			if err != nil {
+				return nil, err
+			}
+			return file(config), nil
+		case "btf":
+			if g.btfSubset != nil {
+				return file(g.btfSubset), nil
+			}
+			if g.btfPath == "" {
+				return nil, nil
+			}
+			btf, err := os.ReadFile(g.btfPath)
+			if err != nil {
+				return nil, err
+			}
+			return file(btf), nil
+		case "compat":
+			if !needsCompat(g.planned) {
+				return nil, nil
+			}
+			helperPath, err := o.Agents.Path(ctx, guestbin.Compat, *a.Compat)
+			if err != nil {
+				return nil, err
+			}
+			helper, err := os.ReadFile(helperPath)
+			if err != nil {
+				return nil, err
+			}
+			return file(helper), nil
 		}
-		// Where cilium/ebpf and libbpf look for CONFIG_* __kconfig externs.
-		files = append(files, image.File{Path: "/boot/config-" + g.kernel.Release, Mode: 0o644, Data: config})
-	}
-	if g.btfSubset != nil {
-		files = append(files, image.File{Path: proto.BTFPath, Mode: 0o644, Data: g.btfSubset})
-	} else if g.btfPath != "" {
-		btf, err := os.ReadFile(g.btfPath)
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, image.File{Path: proto.BTFPath, Mode: 0o644, Data: btf})
-	}
-	if needsCompat(g.planned) {
-		helperPath, err := o.Agents.Path(ctx, guestbin.Compat, *a.Compat)
-		if err != nil {
-			return nil, err
-		}
-		helper, err := os.ReadFile(helperPath)
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, image.File{Path: proto.CompatHelperPath, Mode: 0o644 | 0o111, Data: helper})
-	}
-	return files, nil
+		return nil, fmt.Errorf("no source %q for an agent guest", e.Source)
+	})
+}
+
+// readLayouts reads what each kind of guest holds
+// (images/initramfs.yaml, carried in the binary).
+func readLayouts(builtin fs.FS) (*image.Layouts, error) {
+	return image.ReadLayouts(builtin, "images/initramfs.yaml")
 }
 
 func needsCompat(planned []matrix.Planned) bool {

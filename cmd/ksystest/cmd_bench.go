@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+
+	ksystest "github.com/ksystest/ksystest"
+	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/run"
+	"github.com/ksystest/ksystest/harness/vm"
+)
+
+func cmdBench(ctx context.Context, args []string, s streams) error {
+	fs := newFlagSet("bench [flags]", `
+Measure each target's cost against the least any guest of its kernel
+costs. For every target, one guest at a time, boot the kernel with the
+same QEMU command line and a trivial /init that only powers off (the
+floor), then run the target's cell as ksystest run would, alternately,
+--runs times each; print per target the medians of floor and cell (QEMU
+start to exit), their ratio, and where the cell's time went. Then the
+whole selection: the sum of floors over the host's cores, beside the sum
+of cells over the same. Writes DIR/bench.json.`, s)
+	var (
+		matrixFile = fs.String("matrix", "", matrixUsage)
+		only       = fs.String("only", "", "only targets whose name matches one of these comma-separated globs")
+		runs       = fs.Int("runs", 3, "runs of the floor and of the cell per target")
+		outDir     = fs.String("out", "ksystest-bench", "output directory")
+		accel      = fs.String("accel", "auto", "auto, kvm or tcg")
+		af         archiveFlags
+	)
+	af.register(fs)
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
+	}
+	if *runs < 1 {
+		return usageErr("--runs %d: want at least 1", *runs)
+	}
+	if *accel != "auto" && *accel != "kvm" && *accel != "tcg" {
+		return usageErr("--accel %q: want auto, kvm or tcg", *accel)
+	}
+	m, cat, targets, err := loadConfig(*matrixFile, *only, "")
+	if err != nil {
+		return err
+	}
+	lock, err := loadLock(m)
+	if err != nil {
+		return err
+	}
+	progress := newUI(s, false)
+	defer progress.close()
+	logf := progress.logf
+	fetcher, agents, err := guestSources(&af, "", progress)
+	if err != nil {
+		return err
+	}
+	kernels, err := debianKernels(fetcher, lock)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*outDir, 0o755); err != nil {
+		return &exitError{code: exitInfra, err: err}
+	}
+	tw := tabwriter.NewWriter(s.out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "TARGET\tFLOOR\tCELL\tRATIO\t\tHOST\tQEMU→KERNEL\tKERNEL→AGENT\tBTF\tLOAD\tATTACH\tCALLS\tPOWER-OFF\t\n")
+	sec := func(v float64) string { return fmt.Sprintf("%.2fs", v) }
+	rows, err := run.Bench(ctx, run.BenchOptions{
+		Options: run.Options{
+			Matrix: m, Catalogue: cat, Targets: targets, Jobs: 1,
+			Kernels: kernels, Backend: vm.QEMU{}, Agents: agents, Builtin: ksystest.Data,
+			Workloads: workloadPrograms(fetcher.Cache, logf), BPF: bpfToolchain(fetcher),
+			Accel: strings.TrimPrefix(*accel, "auto"),
+		},
+		Runs: *runs,
+		OnRow: func(r run.BenchRow) {
+			if r.Error != "" {
+				logf("[%s] not measured: %s", r.Target, r.Error)
+				return
+			}
+			logf("[%s] floor %s, cell %s: %.2f×", r.Target, sec(r.Floor), sec(r.Cell), r.Ratio)
+		},
+	})
+	progress.close()
+	var floors, cells float64
+	measured := 0
+	for _, r := range rows {
+		if r.Error != "" {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t\t%s\t\t\t\t\t\t\t\t\n", r.Target, "not measured")
+			continue
+		}
+		measured++
+		floors += r.Floor
+		cells += r.Cell
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f×\t\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Target, sec(r.Floor), sec(r.Cell), r.Ratio,
+			sec(r.Host), sec(r.QEMUToKern), sec(r.KernToAgent), sec(r.BTF), sec(r.Load), sec(r.Attach), sec(r.Calls), sec(r.PowerOff))
+	}
+	if measured > 0 {
+		cores := float64(runtime.NumCPU())
+		fmt.Fprintf(tw, "all %d\t%s\t%s\t%.2f×\t\t\t\t\t\t\t\t\t\t\n", measured, sec(floors), sec(cells), cells/floors)
+		fmt.Fprintf(tw, "÷ %d cores\t%s\t%s\t\t\t\t\t\t\t\t\t\t\t\n", int(cores), sec(floors/cores), sec(cells/cores))
+	}
+	tw.Flush()
+	fmt.Fprintf(s.out, "(medians of %d runs, QEMU start to exit; floor: the same kernel and QEMU command line with an /init that only powers off; "+
+		"HOST is before QEMU starts, CALLS the case loop without loads and attaches)\n", *runs)
+	data, _ := json.MarshalIndent(rows, "", "  ")
+	if werr := image.WriteFileAtomic(filepath.Join(*outDir, "bench.json"), append(data, '\n'), 0o644); werr != nil {
+		return &exitError{code: exitInfra, err: werr}
+	}
+	if err != nil {
+		return &exitError{code: exitInfra, err: err}
+	}
+	for _, r := range rows {
+		if r.Error != "" {
+			return &exitError{code: exitInfra, err: fmt.Errorf("%s could not be measured: %s", r.Target, r.Error)}
+		}
+	}
+	return nil
+}
