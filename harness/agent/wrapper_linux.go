@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -27,17 +26,7 @@ func wrapperSymbols() ([]string, error) {
 		return nil, err
 	}
 	defer f.Close()
-	var syms []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		i := strings.LastIndexByte(line, ' ')
-		name := line[i+1:]
-		if strings.HasPrefix(name, "__") && strings.HasSuffix(name, "_sys_bpf") {
-			syms = append(syms, name)
-		}
-	}
-	return syms, sc.Err()
+	return bpfEntrySymbols(f)
 }
 
 // loadWithWrapperFallback loads spec. cilium/ebpf resolves
