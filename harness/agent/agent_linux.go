@@ -48,6 +48,7 @@ func (e *Emitter) Emit(ev proto.Event) {
 // either way.
 func Run(em *Emitter, cataloguePath string) error {
 	em.Emit(proto.Event{Type: proto.EventHello, Hello: hello()})
+	start := time.Now()
 
 	cat, err := readCatalogue(cataloguePath)
 	if err != nil {
@@ -69,6 +70,7 @@ func Run(em *Emitter, cataloguePath string) error {
 			r.oracleErr = err.Error()
 		}
 	}
+	loadBefore := r.loadTime()
 	casesStart := time.Now()
 	for _, c := range byAttachment(cat.Cases) {
 		res := proto.CaseResult{Name: c.Name}
@@ -79,6 +81,8 @@ func Run(em *Emitter, cataloguePath string) error {
 	loaded := r.loaded(cat)
 	loaded.CasesMillis = time.Since(casesStart).Milliseconds()
 	loaded.BTFMillis, loaded.AttachMillis = r.btfTime.Milliseconds(), attachTime.Milliseconds()
+	loaded.SetupMillis, loaded.KallsymsMillis = casesStart.Sub(start).Milliseconds(), r.symbolsTime.Milliseconds()
+	loaded.CaseLoadMillis = (r.loadTime() - loadBefore).Milliseconds()
 	em.Emit(proto.Event{Type: proto.EventLoaded, Loaded: loaded})
 	em.Emit(proto.Event{Type: proto.EventDone})
 	return nil
@@ -117,8 +121,9 @@ type runner struct {
 	loadErrs map[string]error
 	// oracleErr says why the syscall tracepoint is not there.
 	oracleErr string
-	// btfTime is what reading the kernel's types took.
-	btfTime time.Duration
+	// btfTime is what reading the kernel's types took, symbolsTime
+	// reading kallsyms.
+	btfTime, symbolsTime time.Duration
 	// cur is what the last case attached.
 	cur *attached
 }
@@ -138,7 +143,10 @@ func (r *runner) load(cat proto.Catalogue) {
 		return
 	}
 	o := LoadOptions{KernelTypes: kt, PID: os.Getpid(), TID: r.thread.TID}
-	if syms, err := wrapperSymbols(); err != nil {
+	start = time.Now()
+	syms, err := wrapperSymbols()
+	r.symbolsTime = time.Since(start)
+	if err != nil {
 		o.SymbolsError = err.Error()
 	} else {
 		o.Symbols = syms
@@ -156,6 +164,16 @@ func (r *runner) load(cat proto.Catalogue) {
 	if _, ok := r.cols[proto.Builtin]; !ok && r.loadErrs[proto.Builtin] == nil {
 		r.loadErrs[proto.Builtin] = fmt.Errorf("the catalogue names no %s collection", proto.Builtin)
 	}
+}
+
+// loadTime is what creating maps and loading programs has taken so far,
+// in every collection.
+func (r *runner) loadTime() time.Duration {
+	var d time.Duration
+	for _, p := range r.cols {
+		d += p.LoadTime
+	}
+	return d
 }
 
 // loaded is what loading took and learnt: ksystest's wrapper facts, and

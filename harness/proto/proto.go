@@ -283,6 +283,13 @@ type Loaded struct {
 	BTFMillis    int64 `json:"btf_ms"`
 	AttachMillis int64 `json:"attach_ms"`
 	CasesMillis  int64 `json:"cases_ms"`
+	// SetupMillis is the agent's start to its first case (the catalogue,
+	// BTF, kallsyms, reading the objects, the maps, the oracle);
+	// KallsymsMillis reading /proc/kallsyms for the wrapper's entry
+	// points; CaseLoadMillis the programs loaded inside the case loop.
+	SetupMillis    int64 `json:"setup_ms,omitempty"`
+	KallsymsMillis int64 `json:"kallsyms_ms,omitempty"`
+	CaseLoadMillis int64 `json:"case_load_ms,omitempty"`
 }
 
 // CollectionLoad is how loading one collection went.

@@ -322,6 +322,12 @@ type Timings struct {
 	ProbeLoadMS int64 `json:"probe_load_ms,omitempty"`
 	AttachMS    int64 `json:"attach_ms,omitempty"`
 	CasesMS     int64 `json:"cases_ms,omitempty"`
+	// SetupMS is the agent's start to its first case (BTF and kallsyms
+	// included, KallsymsMS); CaseLoadMS the programs loaded inside the
+	// case loop (part of ProbeLoadMS and of CasesMS).
+	SetupMS    int64 `json:"setup_ms,omitempty"`
+	KallsymsMS int64 `json:"kallsyms_ms,omitempty"`
+	CaseLoadMS int64 `json:"case_load_ms,omitempty"`
 }
 
 // Cell is one target's run.

@@ -19,18 +19,24 @@ type BenchRow struct {
 	Floor  float64 `json:"floor_sec"`
 	Cell   float64 `json:"cell_sec"`
 	Ratio  float64 `json:"ratio"`
-	// Phases of the cell (medians): host work before QEMU starts, QEMU
-	// start to the kernel's first tick, the kernel's boot to the agent,
-	// reading BTF, creating maps and loading programs, attaching and
-	// detaching, the case loop without those, the agent's start-up
-	// otherwise (done minus the rest), power-off.
+	// Phases of the cell (medians), which add up to it: QEMU start to
+	// the kernel's first tick, the kernel's boot to the agent; in the
+	// agent, before its first case: reading BTF, reading kallsyms, the
+	// rest of its set-up (the catalogue, parsing the objects, the maps,
+	// the oracle's load and attach); in the case loop: loading programs,
+	// attaching and detaching, the calls and their checks; the agent's
+	// events reaching the host (Rest); power-off. Host is the host's
+	// work before QEMU starts, not part of the cell.
 	Host        float64 `json:"host_sec"`
 	QEMUToKern  float64 `json:"qemu_to_kernel_sec"`
 	KernToAgent float64 `json:"kernel_to_agent_sec"`
 	BTF         float64 `json:"btf_sec"`
+	Kallsyms    float64 `json:"kallsyms_sec"`
+	Setup       float64 `json:"setup_sec"`
 	Load        float64 `json:"load_sec"`
 	Attach      float64 `json:"attach_sec"`
 	Calls       float64 `json:"calls_sec"`
+	Rest        float64 `json:"rest_sec"`
 	PowerOff    float64 `json:"power_off_sec"`
 	Runs        int     `json:"runs"`
 	// Error says why the target could not be measured.
@@ -130,10 +136,15 @@ func (r *BenchRow) fill(floors []float64, cells []result.Timings) {
 	r.QEMUToKern = pick(func(t result.Timings) float64 { return max(0, t.AgentStartSec-t.GuestUptimeSec) })
 	r.KernToAgent = pick(func(t result.Timings) float64 { return t.GuestUptimeSec })
 	r.BTF = pick(func(t result.Timings) float64 { return ms(t.BTFMS) })
-	r.Load = pick(func(t result.Timings) float64 { return ms(t.ProbeLoadMS) })
-	r.Attach = pick(func(t result.Timings) float64 { return ms(t.AttachMS) })
+	r.Kallsyms = pick(func(t result.Timings) float64 { return ms(t.KallsymsMS) })
+	r.Setup = pick(func(t result.Timings) float64 { return max(0, ms(t.SetupMS)-ms(t.BTFMS)-ms(t.KallsymsMS)) })
 	// The case loop holds the programs' loads (lazy) and the attaches.
-	r.Calls = pick(func(t result.Timings) float64 { return max(0, ms(t.CasesMS)-ms(t.ProbeLoadMS)-ms(t.AttachMS)) })
+	r.Load = pick(func(t result.Timings) float64 { return ms(t.CaseLoadMS) })
+	r.Attach = pick(func(t result.Timings) float64 { return ms(t.AttachMS) })
+	r.Calls = pick(func(t result.Timings) float64 { return max(0, ms(t.CasesMS)-ms(t.CaseLoadMS)-ms(t.AttachMS)) })
+	r.Rest = pick(func(t result.Timings) float64 {
+		return max(0, t.DoneSec-t.AgentStartSec-ms(t.SetupMS)-ms(t.CasesMS))
+	})
 	r.PowerOff = pick(func(t result.Timings) float64 { return max(0, t.ExitSec-t.DoneSec) })
 }
 

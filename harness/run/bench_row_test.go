@@ -14,18 +14,22 @@ func TestBenchRowMedians(t *testing.T) {
 	assert.Zero(t, median(nil))
 
 	var r BenchRow
-	r.fill([]float64{2, 1, 3}, []result.Timings{
-		{ExitSec: 4, DoneSec: 3.9, AgentStartSec: 2, GuestUptimeSec: 1.5, ProbeLoadMS: 500, AttachMS: 200, CasesMS: 1000, BTFMS: 5, HostSec: 0.3},
-		{ExitSec: 5, DoneSec: 4.8, AgentStartSec: 2, GuestUptimeSec: 1.5, ProbeLoadMS: 600, AttachMS: 200, CasesMS: 1100, BTFMS: 5, HostSec: 0.4},
-		{ExitSec: 6, DoneSec: 5.9, AgentStartSec: 2, GuestUptimeSec: 1.5, ProbeLoadMS: 700, AttachMS: 200, CasesMS: 1200, BTFMS: 5, HostSec: 0.5},
-	})
+	one := func(exit, caseLoad float64) result.Timings {
+		return result.Timings{ExitSec: exit, DoneSec: exit - 0.2, AgentStartSec: 2, GuestUptimeSec: 1.5, HostSec: exit / 10,
+			SetupMS: 900, BTFMS: 5, KallsymsMS: 250, CasesMS: int64(900 + caseLoad), CaseLoadMS: int64(caseLoad), AttachMS: 200}
+	}
+	r.fill([]float64{2, 1, 3}, []result.Timings{one(4, 500), one(5, 600), one(6, 700)})
 	assert.Equal(t, 2.0, r.Floor)
 	assert.Equal(t, 5.0, r.Cell)
 	assert.Equal(t, 2.5, r.Ratio)
 	assert.InDelta(t, 0.5, r.QEMUToKern, 1e-9)
 	assert.Equal(t, 1.5, r.KernToAgent)
 	assert.Equal(t, 0.6, r.Load)
-	assert.InDelta(t, 0.3, r.Calls, 1e-9, "the case loop less loads and attaches")
-	assert.InDelta(t, 0.1, r.PowerOff, 1e-9)
-	assert.Equal(t, 0.4, r.Host)
+	assert.InDelta(t, 0.7, r.Calls, 1e-9, "the case loop less loads and attaches")
+	assert.InDelta(t, 0.645, r.Setup, 1e-9, "set-up less BTF and kallsyms")
+	assert.InDelta(t, 0.2, r.PowerOff, 1e-9)
+	assert.Equal(t, 0.5, r.Host)
+	// The middle run's phases are the middle values; they add up to its cell.
+	sum := r.QEMUToKern + r.KernToAgent + r.BTF + r.Kallsyms + r.Setup + r.Load + r.Attach + r.Calls + r.Rest + r.PowerOff
+	assert.InDelta(t, r.Cell, sum, 1e-9, "the phases add up to the cell")
 }

@@ -304,6 +304,7 @@ func judge(cell *result.Cell, t matrix.Target, a arch.Arch, k *image.Kernel, pla
 			if ev.Loaded != nil {
 				cell.Timings.ProbeLoadMS = ev.Loaded.LoadMillis
 				cell.Timings.BTFMS, cell.Timings.AttachMS, cell.Timings.CasesMS = ev.Loaded.BTFMillis, ev.Loaded.AttachMillis, ev.Loaded.CasesMillis
+				cell.Timings.SetupMS, cell.Timings.KallsymsMS, cell.Timings.CaseLoadMS = ev.Loaded.SetupMillis, ev.Loaded.KallsymsMillis, ev.Loaded.CaseLoadMillis
 				for _, cl := range ev.Loaded.Collections {
 					cell.Collections = append(cell.Collections, result.CollectionLoad(cl))
 				}
