@@ -105,6 +105,21 @@ func TestExtractTreeStaysInDest(t *testing.T) {
 	})
 }
 
+// ExtractTree's prefix is a directory: a sibling whose name merely starts
+// with it (usr/include/bpfgen beside usr/include/bpf) is not under it.
+func TestExtractTreeTakesOnlyThePrefixDirectory(t *testing.T) {
+	deb := buildDeb(t, "gz",
+		tarEntry{Name: "./usr/include/bpfgen/x.h", Body: "sibling"},
+		tarEntry{Name: "./usr/include/bpf/bpf_helpers.h", Body: "helpers"},
+	)
+	dest := t.TempDir()
+	n, err := ExtractTree(bytes.NewReader(deb), "/usr/include/bpf/", dest)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	assert.FileExists(t, filepath.Join(dest, "usr/include/bpf/bpf_helpers.h"))
+	assert.NoDirExists(t, filepath.Join(dest, "usr/include/bpfgen"))
+}
+
 // ExtractFile writes the one file asked for to dest and nothing else: a
 // symlink or a hard link of that name is not it.
 func TestExtractFileTakesOnlyARegularFile(t *testing.T) {
