@@ -2,6 +2,7 @@ package vm
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -56,7 +57,7 @@ func Monitor(ctx context.Context, inst Instance, start time.Time, dl Deadlines, 
 		defer close(lines)
 		sc := bufio.NewScanner(inst.Console())
 		sc.Buffer(make([]byte, 64<<10), maxLine)
-		sc.Split(splitLines)
+		sc.Split((&lineSplitter{}).split)
 		for sc.Scan() {
 			lines <- sc.Text()
 		}
@@ -186,15 +187,31 @@ func (w *Watch) finish(crashLine string, exit error) {
 // monitor by never ending a line.
 const maxLine = 1 << 20
 
-// splitLines is bufio.ScanLines, but a line longer than maxLine comes in
-// pieces instead of ending the scan.
-func splitLines(data []byte, atEOF bool) (int, []byte, error) {
-	if advance, line, err := bufio.ScanLines(data, atEOF); advance > 0 || err != nil || atEOF {
-		return advance, line, err
+// lineSplitter is bufio.ScanLines, but a line longer than maxLine comes
+// in pieces instead of ending the scan, and what was searched for a
+// newline already is not searched again as more of a long line arrives
+// (bufio.ScanLines would search it all on every read: quadratic).
+type lineSplitter struct {
+	// clean is how much of the data at the scanner's start holds no
+	// newline.
+	clean int
+}
+
+func (s *lineSplitter) split(data []byte, atEOF bool) (int, []byte, error) {
+	if i := bytes.IndexByte(data[min(s.clean, len(data)):], '\n'); i >= 0 {
+		n := min(s.clean, len(data)) + i
+		s.clean = 0
+		return n + 1, bytes.TrimSuffix(data[:n], []byte("\r")), nil
 	}
-	if len(data) >= maxLine {
+	switch {
+	case len(data) >= maxLine:
+		s.clean = 0
 		return maxLine, data[:maxLine], nil
+	case atEOF && len(data) > 0:
+		s.clean = 0
+		return len(data), bytes.TrimSuffix(data, []byte("\r")), nil
 	}
+	s.clean = len(data)
 	return 0, nil, nil
 }
 

@@ -1,6 +1,7 @@
 package vm
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/ksystest/ksystest/harness/result"
@@ -96,9 +98,15 @@ func TestIsCrashLine(t *testing.T) {
 		"[    2.0] Oops: 0002 [#1] PREEMPT SMP NOPTI":                               true,
 		"[    2.0] Internal error: Oops: 96000005 [#1] SMP":                         true,
 		"[    2.0] Unable to handle kernel paging request at virtual address 0":     true,
-		"[    0.0] Booting Linux on physical CPU 0x0000000000 [0x411fd070]":         false,
-		`@@ksystest@@ {"v":2,"seq":6,"type":"done"}`:                                false,
-		"[    0.5] OOPS_ENABLED=1 is not a crash":                                   false,
+		"[    2.0] general protection fault, probably for non-canonical address":    true,
+		"[    2.0] kernel BUG at mm/slub.c:123!":                                    true,
+		"[    2.0] Kernel panic - Attempted to kill init! exitcode=0x00000100":      true,
+		"[    2.0] Attempted to kill init! exitcode=0x00000100":                     true,
+		// A crash cut into the end of a long line (an agent's event) counts.
+		strings.Repeat("x", 1<<20) + "[    2.0] Oops: 0002 [#1] SMP":        true,
+		"[    0.0] Booting Linux on physical CPU 0x0000000000 [0x411fd070]": false,
+		`@@ksystest@@ {"v":2,"seq":6,"type":"done"}`:                        false,
+		"[    0.5] OOPS_ENABLED=1 is not a crash":                           false,
 	} {
 		assert.Equal(t, want, IsCrashLine(line), line)
 	}
@@ -229,4 +237,28 @@ func TestMonitorEndlessLine(t *testing.T) {
 	assert.NotZero(t, w.Done)
 	assert.Len(t, w.Events, 3)
 	assert.Equal(t, len(long)+4+len(helloLine+caseLine+doneLine)+3, log.Len(), "every byte logged, the long line in pieces")
+}
+
+// lineSplitter gives the lines bufio.ScanLines gives, however the input
+// arrives, and a line longer than maxLine in pieces.
+func TestLineSplitter(t *testing.T) {
+	scan := func(r io.Reader, split bufio.SplitFunc) []string {
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 4096), 2*maxLine)
+		sc.Split(split)
+		var out []string
+		for sc.Scan() {
+			out = append(out, sc.Text())
+		}
+		require.NoError(t, sc.Err())
+		return out
+	}
+	for _, in := range []string{"", "a", "a\n", "a\r\nb", "\n\n", "one\ntwo\r\nthree", strings.Repeat("ab\n", 5000)} {
+		want := scan(strings.NewReader(in), bufio.ScanLines)
+		assert.Equal(t, want, scan(strings.NewReader(in), (&lineSplitter{}).split), "%.20q", in)
+		assert.Equal(t, want, scan(iotest.OneByteReader(strings.NewReader(in)), (&lineSplitter{}).split), "%.20q one byte at a time", in)
+	}
+	long := strings.Repeat("y", maxLine+3) + "\nz"
+	got := scan(iotest.HalfReader(strings.NewReader(long)), (&lineSplitter{}).split)
+	assert.Equal(t, []string{strings.Repeat("y", maxLine), "yyy", "z"}, got)
 }
