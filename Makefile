@@ -7,8 +7,10 @@ BIN       := bin
 LIBBPF    := bpf/.libbpf/usr/include
 # Extra flags for `ksystest run` in `make vmtest`, e.g. ARGS='--only arm64*'.
 ARGS      ?=
+# How long `make fuzz` runs each fuzz target.
+FUZZTIME  ?= 15s
 
-.PHONY: all deps build vmtest test unit lint generate generate-check syscalls clean FORCE
+.PHONY: all deps build vmtest test unit fuzz lint generate generate-check syscalls clean FORCE
 
 all: build
 
@@ -30,6 +32,17 @@ test: deps lint
 
 unit:
 	$(GO) test -short ./...
+
+# Every fuzz target in the repository, one at a time (go test fuzzes one
+# target per run), each for FUZZTIME. The targets are found in the
+# sources, so a new one is fuzzed from the commit that adds it.
+fuzz:
+	@set -e; for file in $$(grep -rl --include='*_test.go' --exclude-dir=testdata --exclude-dir=.git '^func Fuzz' . | sort); do \
+		for name in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$file); do \
+			echo "fuzz $$(dirname $$file) $$name"; \
+			$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$(dirname $$file); \
+		done; \
+	done
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting" >&2; exit 1; }
