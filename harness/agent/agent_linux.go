@@ -144,12 +144,12 @@ func (r *runner) load(cat proto.Catalogue) {
 	}
 	o := LoadOptions{KernelTypes: kt, PID: os.Getpid(), TID: r.thread.TID}
 	start = time.Now()
-	syms, err := wrapperSymbols()
+	syms, err := kernelSymbols()
 	r.symbolsTime = time.Since(start)
 	if err != nil {
 		o.SymbolsError = err.Error()
 	} else {
-		o.Symbols = syms
+		o.Symbols, o.PlainSyscalls = syms.BPFEntries, syms.Plain
 	}
 	for _, c := range cat.Collections {
 		o.Constants = c.Constants

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
+	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/proto"
 )
 
@@ -48,6 +50,8 @@ type Probes struct {
 	// EntryOffset, when not zero, attaches kprobes that far into the
 	// function (past an ftrace patch site the kernel will not probe).
 	EntryOffset uint64
+	// plain are the kernel's sys_* symbols (nil: not known).
+	plain map[string]bool
 }
 
 // LoadOptions are what every collection of a guest loads against.
@@ -59,6 +63,9 @@ type LoadOptions struct {
 	// SymbolsError why they could not be read.
 	Symbols      []string
 	SymbolsError string
+	// PlainSyscalls are the symbols of /proc/kallsyms named sys_*, nil
+	// when it could not be read.
+	PlainSyscalls map[string]bool
 	// Constants set .rodata globals before loading (a number, ${pid} or
 	// ${tid}: PID, TID are the thread making the cases' calls).
 	Constants map[string]string
@@ -91,7 +98,7 @@ func LoadProbes(c proto.Collection, o LoadOptions) (*Probes, error) {
 		return nil, fmt.Errorf("read %s: %w", c.Path, err)
 	}
 	p := &Probes{Name: c.Name, spec: spec, progs: map[string]*ebpf.Program{}, loadErr: map[string]error{},
-		Wrapper: proto.Wrapper{Symbols: o.Symbols}}
+		Wrapper: proto.Wrapper{Symbols: o.Symbols}, plain: o.PlainSyscalls}
 	if o.SymbolsError != "" {
 		p.Wrapper.ReadError = "kallsyms: " + o.SymbolsError
 	}
@@ -360,12 +367,30 @@ func (p *Probes) attachOne(name string) (string, link.Link, error) {
 		return label, nil, &LoadError{Err: err}
 	}
 	start := time.Now()
-	l, err := link.Kprobe(sym, prog, &opts)
+	l, err := p.kprobe(sym, prog, &opts)
 	attachTime += time.Since(start)
 	if err != nil {
 		return label, nil, fmt.Errorf("attach %s to %s: %w", name, label, err)
 	}
 	return label, l, nil
+}
+
+// kprobe is link.Kprobe, which tries the symbol as given and, when the
+// kernel has none of that name, again with the arch's syscall prefix
+// (__x64_sys_write for sys_write). The kernel answers the first try by
+// walking its whole symbol table, tens of milliseconds under emulation
+// for every ksyscall probe on a kernel with the wrapper. Where kallsyms
+// has no such sys_* symbol, the second try is made at once: the same
+// probe on the same function as cilium/ebpf would attach. Should it fail,
+// the call is made as cilium/ebpf makes it, so that the error is its own.
+func (p *Probes) kprobe(sym string, prog *ebpf.Program, opts *link.KprobeOptions) (link.Link, error) {
+	if a, err := arch.ByGOARCH(runtime.GOARCH); err == nil && a.LoaderPrefix != "" &&
+		p.plain != nil && strings.HasPrefix(sym, "sys_") && !p.plain[sym] {
+		if l, err := link.Kprobe(a.LoaderPrefix+sym, prog, opts); err == nil {
+			return l, nil
+		}
+	}
+	return link.Kprobe(sym, prog, opts)
 }
 
 // Drained is what the ring buffer held: probe captures (set 0), rows of

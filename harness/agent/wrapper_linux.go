@@ -18,15 +18,14 @@ import (
 
 const wrapperExtern = "LINUX_HAS_SYSCALL_WRAPPER"
 
-// wrapperSymbols returns the __*_sys_bpf symbols of the running kernel:
-// a kernel with the syscall wrapper has its arch's (__x64_sys_bpf, …).
-func wrapperSymbols() ([]string, error) {
+// kernelSymbols reads the running kernel's /proc/kallsyms.
+func kernelSymbols() (kallsyms, error) {
 	f, err := os.Open("/proc/kallsyms")
 	if err != nil {
-		return nil, err
+		return kallsyms{}, err
 	}
 	defer f.Close()
-	return bpfEntrySymbols(f)
+	return readKallsyms(f)
 }
 
 // loadWithWrapperFallback loads spec. cilium/ebpf resolves
