@@ -149,7 +149,7 @@ func (r *runner) load(cat proto.Catalogue) {
 	if err != nil {
 		o.SymbolsError = err.Error()
 	} else {
-		o.Symbols, o.PlainSyscalls = syms.BPFEntries, syms.Plain
+		o.Symbols, o.Syscalls = syms.BPFEntries, syms.Syscalls
 	}
 	for _, c := range cat.Collections {
 		o.Constants = c.Constants

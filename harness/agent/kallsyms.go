@@ -13,9 +13,11 @@ type kallsyms struct {
 	// "_sys_bpf": a kernel with the syscall wrapper has its arch's
 	// (__x64_sys_bpf, …).
 	BPFEntries []string
-	// Plain are the names that start with "sys_": the syscall entry
-	// points a kernel without the wrapper (or ppc64le's) has.
-	Plain map[string]bool
+	// Syscalls are the names that start with "sys_" (the entry points of
+	// a kernel without the wrapper, or ppc64le's) or with "__" and hold
+	// "_sys_" (__x64_sys_write, __ia32_compat_sys_ia32_clone), the
+	// kernel's own (not modules').
+	Syscalls map[string]bool
 }
 
 // readKallsyms reads kallsyms text from r. The kernel formats every
@@ -23,7 +25,7 @@ type kallsyms struct {
 // it in large pieces and looking only at the lines that hold what is
 // wanted keeps the guest's side of that cheap under emulation.
 func readKallsyms(r io.Reader) (kallsyms, error) {
-	k := kallsyms{Plain: map[string]bool{}}
+	k := kallsyms{Syscalls: map[string]bool{}}
 	buf := make([]byte, 1<<20)
 	keep := 0 // bytes of an unfinished line at buf's start
 	for {
@@ -57,33 +59,27 @@ func readKallsyms(r io.Reader) (kallsyms, error) {
 // lines takes what is wanted from whole lines ("ADDRESS TYPE NAME\n", a
 // module's with "\t[MODULE]" after the name).
 func (k *kallsyms) lines(data []byte) {
-	const bpf = "_sys_bpf\n"
 	for i := 0; ; {
-		j := bytes.Index(data[i:], []byte(bpf))
+		j := bytes.Index(data[i:], []byte("sys_"))
 		if j < 0 {
-			break
+			return
 		}
-		end := i + j + len(bpf) - 1
-		name := string(data[bytes.LastIndexAny(data[:end], " \t\n")+1 : end])
-		if strings.HasPrefix(name, "__") {
-			k.BPFEntries = append(k.BPFEntries, name)
+		j += i
+		end := j + bytes.IndexByte(data[j:], '\n')
+		if end < j {
+			return
 		}
 		i = end + 1
-	}
-	const plain = " sys_"
-	for i := 0; ; {
-		j := bytes.Index(data[i:], []byte(plain))
-		if j < 0 {
-			break
+		line := data[bytes.LastIndexByte(data[:j], '\n')+1 : end]
+		if bytes.IndexByte(line, '\t') >= 0 {
+			continue // a module's
 		}
-		start := i + j + 1
-		end := start + bytes.IndexAny(data[start:], "\t\n")
-		if end < start {
-			break
+		name := string(line[bytes.LastIndexByte(line, ' ')+1:])
+		if strings.HasPrefix(name, "__") && strings.HasSuffix(name, "_sys_bpf") {
+			k.BPFEntries = append(k.BPFEntries, name)
 		}
-		if data[end] == '\n' { // a module's symbol is not an entry point
-			k.Plain[string(data[start:end])] = true
+		if strings.HasPrefix(name, "sys_") || strings.HasPrefix(name, "__") && strings.Contains(name, "_sys_") {
+			k.Syscalls[name] = true
 		}
-		i = end
 	}
 }

@@ -14,7 +14,7 @@ import (
 // naiveKallsyms reads kallsyms line by line: what readKallsyms must
 // agree with.
 func naiveKallsyms(text string) kallsyms {
-	k := kallsyms{Plain: map[string]bool{}}
+	k := kallsyms{Syscalls: map[string]bool{}}
 	sc := bufio.NewScanner(strings.NewReader(text))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
@@ -24,8 +24,8 @@ func naiveKallsyms(text string) kallsyms {
 		if strings.HasPrefix(f[2], "__") && strings.HasSuffix(f[2], "_sys_bpf") {
 			k.BPFEntries = append(k.BPFEntries, f[2])
 		}
-		if strings.HasPrefix(f[2], "sys_") {
-			k.Plain[f[2]] = true
+		if strings.HasPrefix(f[2], "sys_") || strings.HasPrefix(f[2], "__") && strings.Contains(f[2], "_sys_") {
+			k.Syscalls[f[2]] = true
 		}
 	}
 	return k
@@ -56,7 +56,8 @@ func TestReadKallsyms(t *testing.T) {
 	text := b.String()
 	want := kallsyms{
 		BPFEntries: []string{"__x64_sys_bpf", "__ia32_sys_bpf", "__se_sys_bpf", "__do_sys_bpf"},
-		Plain:      map[string]bool{"sys_bpf": true, "sys_ni_syscall": true},
+		Syscalls: map[string]bool{"sys_bpf": true, "sys_ni_syscall": true, "__x64_sys_bpf": true, "__x64_sys_write": true,
+			"__ia32_sys_bpf": true, "__se_sys_bpf": true, "__do_sys_bpf": true, "__x64_sys_bpfx": true},
 	}
 	require.Equal(t, want, naiveKallsyms(text))
 
@@ -73,7 +74,7 @@ func TestReadKallsyms(t *testing.T) {
 
 	got, err = readKallsyms(strings.NewReader("0 T __arm64_sys_bpf\n0 T sys_write"))
 	require.NoError(t, err)
-	assert.Equal(t, kallsyms{BPFEntries: []string{"__arm64_sys_bpf"}, Plain: map[string]bool{"sys_write": true}}, got,
+	assert.Equal(t, kallsyms{BPFEntries: []string{"__arm64_sys_bpf"}, Syscalls: map[string]bool{"__arm64_sys_bpf": true, "sys_write": true}}, got,
 		"the last line without a newline")
 	_, err = readKallsyms(iotest.ErrReader(fmt.Errorf("boom")))
 	assert.ErrorContains(t, err, "boom")

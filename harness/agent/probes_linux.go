@@ -50,8 +50,8 @@ type Probes struct {
 	// EntryOffset, when not zero, attaches kprobes that far into the
 	// function (past an ftrace patch site the kernel will not probe).
 	EntryOffset uint64
-	// plain are the kernel's sys_* symbols (nil: not known).
-	plain map[string]bool
+	// syscalls are the kernel's syscall entry points (nil: not known).
+	syscalls map[string]bool
 }
 
 // LoadOptions are what every collection of a guest loads against.
@@ -63,9 +63,9 @@ type LoadOptions struct {
 	// SymbolsError why they could not be read.
 	Symbols      []string
 	SymbolsError string
-	// PlainSyscalls are the symbols of /proc/kallsyms named sys_*, nil
-	// when it could not be read.
-	PlainSyscalls map[string]bool
+	// Syscalls are the syscall entry points of /proc/kallsyms (sys_*,
+	// __*_sys_*), nil when it could not be read.
+	Syscalls map[string]bool
 	// Constants set .rodata globals before loading (a number, ${pid} or
 	// ${tid}: PID, TID are the thread making the cases' calls).
 	Constants map[string]string
@@ -98,7 +98,7 @@ func LoadProbes(c proto.Collection, o LoadOptions) (*Probes, error) {
 		return nil, fmt.Errorf("read %s: %w", c.Path, err)
 	}
 	p := &Probes{Name: c.Name, spec: spec, progs: map[string]*ebpf.Program{}, loadErr: map[string]error{},
-		Wrapper: proto.Wrapper{Symbols: o.Symbols}, plain: o.PlainSyscalls}
+		Wrapper: proto.Wrapper{Symbols: o.Symbols}, syscalls: o.Syscalls}
 	if o.SymbolsError != "" {
 		p.Wrapper.ReadError = "kallsyms: " + o.SymbolsError
 	}
@@ -291,7 +291,7 @@ func (p *Probes) Attach(name string) ([]string, func(), error) {
 		mainErr error
 	)
 	for _, pn := range append([]string{name}, optional...) {
-		sym, l, err := p.attachOne(pn)
+		sym, l, err := p.attachOne(pn, pn != name)
 		if err != nil {
 			if pn == name {
 				mainErr = err
@@ -329,7 +329,11 @@ func (e *LoadError) Unwrap() error { return e.Err }
 // ErrNoProbe means the probe objects have no program of that name.
 var ErrNoProbe = errors.New("no such probe")
 
-func (p *Probes) attachOne(name string) (string, link.Link, error) {
+// errAbsent is an optional program's function that kallsyms does not
+// have: it is neither loaded nor attached.
+var errAbsent = errors.New("no such function in kallsyms")
+
+func (p *Probes) attachOne(name string, optional bool) (string, link.Link, error) {
 	ps := p.spec.Programs[name]
 	section, target, _ := strings.Cut(ps.SectionName, "/")
 	var (
@@ -362,6 +366,9 @@ func (p *Probes) attachOne(name string) (string, link.Link, error) {
 	if opts.Offset != 0 {
 		label = fmt.Sprintf("%s+%d", sym, opts.Offset)
 	}
+	if optional && p.absent(sym) {
+		return label, nil, errAbsent
+	}
 	prog, err := p.program(name)
 	if err != nil {
 		return label, nil, &LoadError{Err: err}
@@ -377,20 +384,46 @@ func (p *Probes) attachOne(name string) (string, link.Link, error) {
 
 // kprobe is link.Kprobe, which tries the symbol as given and, when the
 // kernel has none of that name, again with the arch's syscall prefix
-// (__x64_sys_write for sys_write). The kernel answers the first try by
-// walking its whole symbol table, tens of milliseconds under emulation
-// for every ksyscall probe on a kernel with the wrapper. Where kallsyms
-// has no such sys_* symbol, the second try is made at once: the same
-// probe on the same function as cilium/ebpf would attach. Should it fail,
-// the call is made as cilium/ebpf makes it, so that the error is its own.
+// (__x64_sys_write for sys_write). The kernel answers a try on a missing
+// symbol by walking its whole symbol table, tens of milliseconds under
+// emulation, for every ksyscall probe on a kernel with the wrapper. Where
+// kallsyms has the prefixed entry point and not the plain one, that is
+// tried at once: the same probe on the same function cilium/ebpf's second
+// try attaches. Otherwise, or should it fail, the call is made as
+// cilium/ebpf makes it, so that the error is its own.
 func (p *Probes) kprobe(sym string, prog *ebpf.Program, opts *link.KprobeOptions) (link.Link, error) {
-	if a, err := arch.ByGOARCH(runtime.GOARCH); err == nil && a.LoaderPrefix != "" &&
-		p.plain != nil && strings.HasPrefix(sym, "sys_") && !p.plain[sym] {
-		if l, err := link.Kprobe(a.LoaderPrefix+sym, prog, opts); err == nil {
+	if prefixed, ok := p.prefixedOnly(sym); ok {
+		if l, err := link.Kprobe(prefixed, prog, opts); err == nil {
 			return l, nil
 		}
 	}
 	return link.Kprobe(sym, prog, opts)
+}
+
+// prefixedOnly returns the arch's prefixed name for a sys_* symbol that
+// kallsyms has only with the prefix.
+func (p *Probes) prefixedOnly(sym string) (string, bool) {
+	a, err := arch.ByGOARCH(runtime.GOARCH)
+	if err != nil || a.LoaderPrefix == "" || p.syscalls == nil || !strings.HasPrefix(sym, "sys_") || p.syscalls[sym] {
+		return "", false
+	}
+	return a.LoaderPrefix + sym, p.syscalls[a.LoaderPrefix+sym]
+}
+
+// absent reports whether kallsyms says a kprobe on sym, or on the name
+// link.Kprobe would try next, cannot attach: a syscall entry point
+// (sys_*, __*_sys_*) the kernel has under neither name.
+func (p *Probes) absent(sym string) bool {
+	if p.syscalls == nil || p.syscalls[sym] {
+		return false
+	}
+	if !strings.HasPrefix(sym, "sys_") && !(strings.HasPrefix(sym, "__") && strings.Contains(sym, "_sys_")) {
+		return false // not a name kallsyms was searched for
+	}
+	if a, err := arch.ByGOARCH(runtime.GOARCH); err != nil || a.LoaderPrefix != "" && p.syscalls[a.LoaderPrefix+sym] {
+		return false
+	}
+	return true
 }
 
 // Drained is what the ring buffer held: probe captures (set 0), rows of
