@@ -12,16 +12,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/internal/vmtest"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // execProject is a directory with a program for a's guests and a
@@ -100,7 +100,7 @@ func TestVMExecInterrupt(t *testing.T) {
 	marker := fmt.Sprintf("ksystest.exectest=%d", time.Now().UnixNano())
 	cmd := exec.Command(install(t), "exec", "--target", tg.Name, "--kernel-append", marker, "./exectest", "hang")
 	cmd.Dir = dir
-	stdout := &lockedBuffer{}
+	stdout := &vmtest.Buffer{}
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = stdout, &stderr
 	require.NoError(t, cmd.Start())
@@ -185,24 +185,6 @@ func requireExecVMs(t *testing.T, targets ...matrix.Target) {
 		arches = append(arches, tg.Arch)
 	}
 	vmtest.Require(t, arches)
-}
-
-// lockedBuffer is a buffer a process writes while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func targetNamed(t *testing.T, name string) matrix.Target {

@@ -3,13 +3,11 @@ package kbtf
 import (
 	"encoding/binary"
 	"flag"
-	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ksystest/ksystest/internal/fuzzseed"
 )
 
 var update = flag.Bool("update", false, "rewrite the hand-made seeds in testdata/fuzz")
@@ -36,18 +34,7 @@ func handSeeds() map[string]map[string][]byte {
 func TestFuzzSeeds(t *testing.T) {
 	t.Parallel()
 	for target, seeds := range handSeeds() {
-		for name, data := range seeds {
-			path := filepath.Join("testdata", "fuzz", target, "seed-"+name)
-			want := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", data)
-			if *update {
-				require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
-				require.NoError(t, os.WriteFile(path, []byte(want), 0o644))
-				continue
-			}
-			got, err := os.ReadFile(path)
-			require.NoError(t, err, "run with -update to create")
-			assert.Equal(t, want, string(got), path)
-		}
+		fuzzseed.Check(t, target, seeds, *update)
 	}
 }
 

@@ -2,17 +2,17 @@ package matrix
 
 import (
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/kabi"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
+	"github.com/ksystest/ksystest/internal/fuzzseed"
 )
 
 var updateSeeds = flag.Bool("update-seeds", false, "rewrite the hand-made seeds in testdata/fuzz")
@@ -141,23 +141,7 @@ func seedFiles() map[string]map[string]string {
 // with -update-seeds to write them.
 func TestFuzzSeeds(t *testing.T) {
 	for target, seeds := range seedFiles() {
-		for name, text := range seeds {
-			path := filepath.Join("testdata", "fuzz", target, "seed-"+name)
-			want := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", text)
-			if *updateSeeds {
-				require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
-				require.NoError(t, os.WriteFile(path, []byte(want), 0o644))
-				continue
-			}
-			got, err := os.ReadFile(path)
-			require.NoError(t, err, "run with -update-seeds to write")
-			assert.Equal(t, want, string(got), path)
-		}
-		committed, err := filepath.Glob(filepath.Join("testdata", "fuzz", target, "seed-*"))
-		require.NoError(t, err)
-		for _, p := range committed {
-			_, ok := seeds[strings.TrimPrefix(filepath.Base(p), "seed-")]
-			assert.True(t, ok, "%s is no seed of seedFiles: remove it", p)
-		}
+		fuzzseed.Check(t, target, seeds, *updateSeeds)
+		fuzzseed.NoOthers(t, target, seeds)
 	}
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ksystest/ksystest/internal/fuzzseed"
 )
 
 func TestFrameRoundTrip(t *testing.T) {
@@ -107,7 +109,7 @@ func TestFuzzSeeds(t *testing.T) {
 		}
 		require.NoError(t, os.MkdirAll(dir, 0o755))
 		for i, s := range seeds {
-			require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed-%02d", i)), fmt.Appendf(nil, "go test fuzz v1\n[]byte(%q)\n", s), 0o644))
+			require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed-%02d", i)), fuzzseed.Bytes([]byte(s)), 0o644))
 		}
 	}
 	entries, err := os.ReadDir(dir)

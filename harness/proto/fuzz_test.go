@@ -3,13 +3,11 @@ package proto
 import (
 	"bytes"
 	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ksystest/ksystest/internal/fuzzseed"
 )
 
 // FuzzDecode: any console line decodes or gives an error without
@@ -81,22 +79,6 @@ func seedLines() map[string]string {
 // says; run it with -update-seeds to write them.
 func TestFuzzDecodeSeeds(t *testing.T) {
 	seeds := seedLines()
-	for name, line := range seeds {
-		path := filepath.Join("testdata", "fuzz", "FuzzDecode", "seed-"+name)
-		want := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", line)
-		if *updateSeeds {
-			require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
-			require.NoError(t, os.WriteFile(path, []byte(want), 0o644))
-			continue
-		}
-		got, err := os.ReadFile(path)
-		require.NoError(t, err, "run with -update-seeds to write")
-		assert.Equal(t, want, string(got), path)
-	}
-	committed, err := filepath.Glob(filepath.Join("testdata", "fuzz", "FuzzDecode", "seed-*"))
-	require.NoError(t, err)
-	for _, p := range committed {
-		_, ok := seeds[filepath.Base(p)[len("seed-"):]]
-		assert.True(t, ok, "%s is no seed of seedLines: remove it", p)
-	}
+	fuzzseed.Check(t, "FuzzDecode", seeds, *updateSeeds)
+	fuzzseed.NoOthers(t, "FuzzDecode", seeds)
 }

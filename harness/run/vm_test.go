@@ -1,7 +1,6 @@
 package run
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/ksystest/ksystest"
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/guestbin"
@@ -28,8 +30,6 @@ import (
 	"github.com/ksystest/ksystest/harness/vm"
 	"github.com/ksystest/ksystest/harness/workload"
 	"github.com/ksystest/ksystest/internal/vmtest"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // VM tests boot real Debian kernels under QEMU with the real agent and
@@ -641,7 +641,7 @@ func TestVMShell(t *testing.T) {
 			a := mustArch(t, tg.Arch)
 			marker := fmt.Sprintf("ksystest.shelltest=%d", time.Now().UnixNano())
 			stdin, typeIn := io.Pipe()
-			console := &watchedBuffer{}
+			console := &vmtest.Buffer{}
 			done := make(chan error, 1)
 			go func() {
 				done <- Shell(context.Background(), ShellOptions{
@@ -650,9 +650,9 @@ func TestVMShell(t *testing.T) {
 					Target: tg, Busybox: f.Busybox, Stdin: stdin, Stdout: console,
 				})
 			}()
-			require.True(t, console.waitFor(ShellPrompt, 2*time.Minute), "no prompt; console:\n%s", console.String())
+			require.True(t, console.WaitFor(ShellPrompt, 2*time.Minute), "no prompt; console:\n%s", console.String())
 			fmt.Fprintf(typeIn, "echo machine=$(uname -m)\n")
-			require.True(t, console.waitFor("machine="+a.UnameMachine+"\r\n", time.Minute), "console:\n%s", console.String())
+			require.True(t, console.WaitFor("machine="+a.UnameMachine+"\r\n", time.Minute), "console:\n%s", console.String())
 			// The agent and probes are there to run by hand: it exits 0,
 			// having reported every case and done, and no error. (Its
 			// events go to /, not /tmp: the agent mounts a tmpfs of its
@@ -660,7 +660,7 @@ func TestVMShell(t *testing.T) {
 			fmt.Fprintf(typeIn, "/ksystest/agent >/events; echo agent-exit=$? cases=$(grep -c '\"type\":\"case\"' /events)"+
 				" done=$(grep -c '\"type\":\"done\"' /events) errors=$(grep -c '\"type\":\"error\"' /events)\n")
 			want := fmt.Sprintf("agent-exit=0 cases=%d done=1 errors=0\r\n", len(o.Catalogue.Plan(a, kabi.Kernel{})))
-			require.True(t, console.waitFor(want, time.Minute), "want %q; console:\n%s", want, console.String())
+			require.True(t, console.WaitFor(want, time.Minute), "want %q; console:\n%s", want, console.String())
 			fmt.Fprintf(typeIn, "exit\n")
 			select {
 			case err := <-done:
@@ -672,33 +672,4 @@ func TestVMShell(t *testing.T) {
 			assert.Empty(t, processesWith(t, marker), "QEMU left running")
 		})
 	}
-}
-
-// watchedBuffer collects console output and lets a test wait for text.
-type watchedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (w *watchedBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(p)
-}
-
-func (w *watchedBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
-}
-
-func (w *watchedBuffer) waitFor(s string, timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if strings.Contains(w.String(), s) {
-			return true
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return false
 }

@@ -11,9 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ksystest/ksystest/harness/proto"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ksystest/ksystest/harness/proto"
+	"github.com/ksystest/ksystest/internal/fuzzseed"
 )
 
 // frames numbers frames from 1 and renders them as console lines.
@@ -264,7 +266,7 @@ func TestExecFuzzSeeds(t *testing.T) {
 		}
 		require.NoError(t, os.MkdirAll(dir, 0o755))
 		for i, s := range seeds {
-			require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed-%02d", i)), fmt.Appendf(nil, "go test fuzz v1\n[]byte(%q)\n", s), 0o644))
+			require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed-%02d", i)), fuzzseed.Bytes([]byte(s)), 0o644))
 		}
 	}
 	entries, err := os.ReadDir(dir)

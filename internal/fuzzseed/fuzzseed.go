@@ -1,0 +1,48 @@
+// Package fuzzseed keeps hand-made seeds of Go fuzz targets committed
+// under testdata/fuzz in step with the tests that make them.
+package fuzzseed
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Bytes is a corpus file of a fuzz target that takes one []byte.
+func Bytes(data []byte) []byte {
+	return fmt.Appendf(nil, "go test fuzz v1\n[]byte(%q)\n", data)
+}
+
+// Check wants testdata/fuzz/TARGET/seed-NAME to hold each of seeds; with
+// update it writes them instead.
+func Check[S ~string | ~[]byte](t testing.TB, target string, seeds map[string]S, update bool) {
+	t.Helper()
+	for name, data := range seeds {
+		path := filepath.Join("testdata", "fuzz", target, "seed-"+name)
+		want := Bytes([]byte(data))
+		if update {
+			require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+			require.NoError(t, os.WriteFile(path, want, 0o644))
+			continue
+		}
+		got, err := os.ReadFile(path)
+		require.NoError(t, err, "run with the test's update flag to write")
+		assert.Equal(t, string(want), string(got), path)
+	}
+}
+
+// NoOthers wants no seed-* file in testdata/fuzz/TARGET beyond seeds.
+func NoOthers[S ~string | ~[]byte](t testing.TB, target string, seeds map[string]S) {
+	t.Helper()
+	committed, err := filepath.Glob(filepath.Join("testdata", "fuzz", target, "seed-*"))
+	require.NoError(t, err)
+	for _, p := range committed {
+		_, ok := seeds[strings.TrimPrefix(filepath.Base(p), "seed-")]
+		assert.True(t, ok, "%s is no seed the test makes: remove it", p)
+	}
+}
