@@ -114,7 +114,7 @@ func TestVMExecInterrupt(t *testing.T) {
 	var ee *exec.ExitError
 	require.ErrorAs(t, err, &ee, stderr.String())
 	assert.Equal(t, execInterrupted, ee.ExitCode(), stderr.String())
-	assert.Empty(t, processesWith(t, marker), "QEMU left running")
+	assert.Empty(t, vmtest.ProcessesWith(t, marker), "QEMU left running")
 }
 
 // go test -exec runs a real third-party package that needs BPF and root,
@@ -165,13 +165,7 @@ func goTest(t *testing.T, goarch, execCmd string, args ...string) (string, int) 
 	cmd.Env = append(os.Environ(), "GOARCH="+goarch, "CGO_ENABLED=0")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else {
-		require.NoError(t, err)
-	}
+	code := statusOf(t, cmd.Run())
 	t.Logf("GOARCH=%s go test -exec '%s' %s: exit %d\n%s", goarch, execCmd, strings.Join(args, " "), code, out.String())
 	return out.String(), code
 }
@@ -196,18 +190,4 @@ func targetNamed(t *testing.T, name string) matrix.Target {
 	}
 	t.Fatalf("no default target %s", name)
 	return matrix.Target{}
-}
-
-func processesWith(t *testing.T, marker string) []string {
-	t.Helper()
-	var found []string
-	entries, err := os.ReadDir("/proc")
-	require.NoError(t, err)
-	for _, e := range entries {
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && strings.Contains(string(cmdline), marker) {
-			found = append(found, e.Name())
-		}
-	}
-	return found
 }

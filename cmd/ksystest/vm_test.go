@@ -73,13 +73,7 @@ func ksystestIn(t *testing.T, dir string, args ...string) (int, string, string) 
 	cmd.Dir = dir
 	var out, errs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errs
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else {
-		require.NoError(t, err)
-	}
+	code := statusOf(t, cmd.Run())
 	t.Logf("ksystest %s: exit %d\n%s", strings.Join(args, " "), code, errs.String())
 	return code, out.String(), errs.String()
 }
@@ -319,4 +313,15 @@ func TestVMBenchSmoke(t *testing.T) {
 		assert.True(t, ok && v > 0, "%s measured: %v", k, rows[0][k])
 	}
 	assert.Greater(t, rows[0]["cell_sec"].(float64), rows[0]["floor_sec"].(float64), "a cell does more than power off")
+}
+
+// statusOf is the status a command ran with; an error that is not its
+// exit status fails the test.
+func statusOf(t *testing.T, err error) int {
+	t.Helper()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	require.NoError(t, err)
+	return 0
 }

@@ -3,9 +3,6 @@ package proto
 import (
 	"bytes"
 	"flag"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -90,7 +87,6 @@ var updateSeeds = flag.Bool("update-seeds", false, "rewrite the fuzz seed corpor
 // TestFuzzSeeds writes FuzzParseFrame's seed corpus with -update-seeds,
 // and otherwise checks that it is there.
 func TestFuzzSeeds(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzParseFrame")
 	if *updateSeeds {
 		good := EncodeFrame(Frame{Seq: 2, Kind: FrameStdout, Data: []byte("PASS\n")})
 		seeds := [][]byte{
@@ -103,16 +99,7 @@ func TestFuzzSeeds(t *testing.T) {
 			bytes.Replace(good, []byte(" out "), []byte(" err "), 1),
 			[]byte(ExecMarker + "1 1 fail 00000000 -"),
 		}
-		old, _ := filepath.Glob(filepath.Join(dir, "seed-*"))
-		for _, o := range old {
-			require.NoError(t, os.Remove(o))
-		}
-		require.NoError(t, os.MkdirAll(dir, 0o755))
-		for i, s := range seeds {
-			require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed-%02d", i)), fuzzseed.Bytes([]byte(s)), 0o644))
-		}
+		fuzzseed.Numbered(t, "FuzzParseFrame", seeds)
 	}
-	entries, err := os.ReadDir(dir)
-	require.NoError(t, err, "seed corpus (make it with -update-seeds)")
-	assert.NotEmpty(t, entries)
+	fuzzseed.Present(t, "FuzzParseFrame")
 }

@@ -494,7 +494,7 @@ func TestVMHangIsKilled(t *testing.T) {
 	assert.Equal(t, result.OutcomeBootError, c.Outcome)
 	assert.Contains(t, c.Reason, "no agent within 3s")
 	assert.Contains(t, c.Reason, "(VM state: prelaunch)", "QMP says the CPU never started")
-	assert.Empty(t, processesWith(t, marker), "QEMU left running")
+	assert.Empty(t, vmtest.ProcessesWith(t, marker), "QEMU left running")
 }
 
 // QEMU killed from outside mid-run (kill -9, as the kernel's OOM killer
@@ -516,7 +516,7 @@ func TestVMQEMUKilledFromOutsideIsInfraError(t *testing.T) {
 	killed := make(chan []string, 1)
 	go func() {
 		<-running
-		pids := processesWith(t, marker)
+		pids := vmtest.ProcessesWith(t, marker)
 		for _, pid := range pids {
 			n, _ := strconv.Atoi(pid)
 			_ = syscall.Kill(n, syscall.SIGKILL)
@@ -541,7 +541,7 @@ func TestVMQEMUKilledFromOutsideIsInfraError(t *testing.T) {
 			assert.Contains(t, cs.Message, "not run: infra-error", cs.Name)
 		}
 	}
-	assert.Empty(t, processesWith(t, marker), "QEMU left running")
+	assert.Empty(t, vmtest.ProcessesWith(t, marker), "QEMU left running")
 }
 
 // targetsNamed picks targets by name, in the order given.
@@ -557,19 +557,6 @@ func targetsNamed(t *testing.T, from []matrix.Target, names ...string) []matrix.
 	}
 	require.Len(t, out, len(names))
 	return out
-}
-
-func processesWith(t *testing.T, marker string) []string {
-	var found []string
-	entries, err := os.ReadDir("/proc")
-	require.NoError(t, err)
-	for _, e := range entries {
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && strings.Contains(string(cmdline), marker) {
-			found = append(found, e.Name())
-		}
-	}
-	return found
 }
 
 // A kernel from local files (here: a copy of a Debian kernel, as a user
@@ -669,7 +656,7 @@ func TestVMShell(t *testing.T) {
 				t.Fatalf("the guest did not power off; console:\n%s", console.String())
 			}
 			typeIn.Close()
-			assert.Empty(t, processesWith(t, marker), "QEMU left running")
+			assert.Empty(t, vmtest.ProcessesWith(t, marker), "QEMU left running")
 		})
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -249,7 +247,6 @@ func FuzzExecReader(f *testing.F) {
 // TestExecFuzzSeeds writes FuzzExecReader's seed corpus with -update,
 // and otherwise checks that it is there.
 func TestExecFuzzSeeds(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzExecReader")
 	if *update {
 		var ok, crash, lost frames
 		seeds := []string{
@@ -260,18 +257,9 @@ func TestExecFuzzSeeds(t *testing.T) {
 			(&frames{}).line(proto.FrameFail, "exec /x: exec format error"),
 			strings.Join([]string{(&frames{}).start(), (&frames{seq: 1}).line(proto.FrameExit, `{"code":-1,"signal":9,"uptime_ns":5}`)}, "\n"),
 		}
-		old, _ := filepath.Glob(filepath.Join(dir, "seed-*"))
-		for _, o := range old {
-			require.NoError(t, os.Remove(o))
-		}
-		require.NoError(t, os.MkdirAll(dir, 0o755))
-		for i, s := range seeds {
-			require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed-%02d", i)), fuzzseed.Bytes([]byte(s)), 0o644))
-		}
+		fuzzseed.Numbered(t, "FuzzExecReader", seeds)
 	}
-	entries, err := os.ReadDir(dir)
-	require.NoError(t, err, "seed corpus (make it with -update)")
-	assert.NotEmpty(t, entries)
+	fuzzseed.Present(t, "FuzzExecReader")
 }
 
 // A QEMU that something on the host ended (kill -9, the OOM killer) is

@@ -46,3 +46,26 @@ func NoOthers[S ~string | ~[]byte](t testing.TB, target string, seeds map[string
 		assert.True(t, ok, "%s is no seed the test makes: remove it", p)
 	}
 }
+
+// Numbered writes seeds as testdata/fuzz/TARGET/seed-00, seed-01, …,
+// in place of the seed files there.
+func Numbered[S ~string | ~[]byte](t testing.TB, target string, seeds []S) {
+	t.Helper()
+	dir := filepath.Join("testdata", "fuzz", target)
+	old, _ := filepath.Glob(filepath.Join(dir, "seed-*"))
+	for _, o := range old {
+		require.NoError(t, os.Remove(o))
+	}
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	for i, s := range seeds {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed-%02d", i)), Bytes([]byte(s)), 0o644))
+	}
+}
+
+// Present wants testdata/fuzz/TARGET to hold a corpus.
+func Present(t testing.TB, target string) {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join("testdata", "fuzz", target))
+	require.NoError(t, err, "seed corpus (write it with the test's update flag)")
+	assert.NotEmpty(t, entries)
+}

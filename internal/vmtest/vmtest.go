@@ -89,3 +89,21 @@ func GoBuild(tb testing.TB, pkg string, t arch.GoTarget) string {
 	built[key] = out
 	return out
 }
+
+// ProcessesWith returns the PIDs of the host's processes whose command
+// line holds marker: a test's QEMU, left running or not.
+func ProcessesWith(t testing.TB, marker string) []string {
+	t.Helper()
+	var found []string
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(cmdline), marker) {
+			found = append(found, e.Name())
+		}
+	}
+	return found
+}
