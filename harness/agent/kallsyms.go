@@ -78,8 +78,13 @@ func (k *kallsyms) lines(data []byte) {
 		if strings.HasPrefix(name, "__") && strings.HasSuffix(name, "_sys_bpf") {
 			k.BPFEntries = append(k.BPFEntries, name)
 		}
-		if strings.HasPrefix(name, "sys_") || strings.HasPrefix(name, "__") && strings.Contains(name, "_sys_") {
+		if isSyscallEntry(name) {
 			k.Syscalls[name] = true
 		}
 	}
+}
+
+// isSyscallEntry reports whether name is one kallsyms.Syscalls keeps.
+func isSyscallEntry(name string) bool {
+	return strings.HasPrefix(name, "sys_") || strings.HasPrefix(name, "__") && strings.Contains(name, "_sys_")
 }

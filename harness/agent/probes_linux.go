@@ -50,8 +50,11 @@ type Probes struct {
 	// EntryOffset, when not zero, attaches kprobes that far into the
 	// function (past an ftrace patch site the kernel will not probe).
 	EntryOffset uint64
-	// syscalls are the kernel's syscall entry points (nil: not known).
+	// syscalls are the kernel's syscall entry points (nil: not known);
+	// prefix is the one cilium/ebpf puts before a syscall's name on this
+	// arch when the plain name is missing (__x64_).
 	syscalls map[string]bool
+	prefix   string
 }
 
 // LoadOptions are what every collection of a guest loads against.
@@ -99,6 +102,9 @@ func LoadProbes(c proto.Collection, o LoadOptions) (*Probes, error) {
 	}
 	p := &Probes{Name: c.Name, spec: spec, progs: map[string]*ebpf.Program{}, loadErr: map[string]error{},
 		Wrapper: proto.Wrapper{Symbols: o.Symbols}, syscalls: o.Syscalls}
+	if a, err := arch.ByGOARCH(runtime.GOARCH); err == nil {
+		p.prefix = a.LoaderPrefix
+	}
 	if o.SymbolsError != "" {
 		p.Wrapper.ReadError = "kallsyms: " + o.SymbolsError
 	}
@@ -403,27 +409,20 @@ func (p *Probes) kprobe(sym string, prog *ebpf.Program, opts *link.KprobeOptions
 // prefixedOnly returns the arch's prefixed name for a sys_* symbol that
 // kallsyms has only with the prefix.
 func (p *Probes) prefixedOnly(sym string) (string, bool) {
-	a, err := arch.ByGOARCH(runtime.GOARCH)
-	if err != nil || a.LoaderPrefix == "" || p.syscalls == nil || !strings.HasPrefix(sym, "sys_") || p.syscalls[sym] {
+	if p.prefix == "" || p.syscalls == nil || !strings.HasPrefix(sym, "sys_") || p.syscalls[sym] {
 		return "", false
 	}
-	return a.LoaderPrefix + sym, p.syscalls[a.LoaderPrefix+sym]
+	return p.prefix + sym, p.syscalls[p.prefix+sym]
 }
 
 // absent reports whether kallsyms says a kprobe on sym, or on the name
 // link.Kprobe would try next, cannot attach: a syscall entry point
 // (sys_*, __*_sys_*) the kernel has under neither name.
 func (p *Probes) absent(sym string) bool {
-	if p.syscalls == nil || p.syscalls[sym] {
-		return false
+	if p.syscalls == nil || p.syscalls[sym] || !isSyscallEntry(sym) {
+		return false // known, or not a name kallsyms was searched for
 	}
-	if !strings.HasPrefix(sym, "sys_") && !(strings.HasPrefix(sym, "__") && strings.Contains(sym, "_sys_")) {
-		return false // not a name kallsyms was searched for
-	}
-	if a, err := arch.ByGOARCH(runtime.GOARCH); err != nil || a.LoaderPrefix != "" && p.syscalls[a.LoaderPrefix+sym] {
-		return false
-	}
-	return true
+	return p.prefix == "" || !p.syscalls[p.prefix+sym]
 }
 
 // Drained is what the ring buffer held: probe captures (set 0), rows of
