@@ -77,15 +77,23 @@ func Start(ctx context.Context, c Config, stdio *IO) (*Process, error) {
 			feed = func() { io.Copy(in, stdio.Stdin); in.Close() }
 		}
 	} else {
-		console, err := cmd.StdoutPipe()
+		// A pipe of our own, not cmd.StdoutPipe: Wait closes that one as
+		// soon as QEMU has exited, and a reader still draining the last
+		// lines (the agent's "done") then fails with "file already
+		// closed". Ours ends in EOF once QEMU's end of it is closed.
+		r, w, err := os.Pipe()
 		if err != nil {
 			return nil, err
 		}
-		p.console = console
+		p.console, cmd.Stdout = closeOnEOF{r}, w
+		defer w.Close() // QEMU holds its own copy once started
 	}
 	cmd.Stderr = p.stderr
 	os.Remove(c.QMPSocket)
 	if err := cmd.Start(); err != nil {
+		if p.console != nil {
+			p.console.Close()
+		}
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
 	if feed != nil {
@@ -297,6 +305,18 @@ func (p *Process) Kill() {
 		p.qmp = nil
 	}
 	p.mu.Unlock()
+}
+
+// closeOnEOF closes the console's end of the pipe once the reader has
+// read it to its end.
+type closeOnEOF struct{ *os.File }
+
+func (c closeOnEOF) Read(b []byte) (int, error) {
+	n, err := c.File.Read(b)
+	if err == io.EOF {
+		c.File.Close()
+	}
+	return n, err
 }
 
 type lockedBuffer struct {

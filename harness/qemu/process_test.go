@@ -1,11 +1,16 @@
 package qemu
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -72,4 +77,58 @@ func TestStartErrorsSayWhatHappened(t *testing.T) {
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "context canceled")
 	assert.Contains(t, err.Error(), "interrupted while waiting for QEMU's monitor: interrupt")
+}
+
+// TestMain lets the test binary play QEMU: with KSYSTEST_FAKE_QEMU set it
+// serves QMP on the socket its argv names, prints that many console
+// lines and exits, as a guest that powers off does.
+func TestMain(m *testing.M) {
+	if n := os.Getenv("KSYSTEST_FAKE_QEMU"); n != "" {
+		os.Exit(fakeQEMUMain(n))
+	}
+	os.Exit(m.Run())
+}
+
+func fakeQEMUMain(lines string) int {
+	var sock string
+	for i, a := range os.Args {
+		if a == "-qmp" && i+1 < len(os.Args) {
+			sock, _, _ = strings.Cut(strings.TrimPrefix(os.Args[i+1], "unix:"), ",")
+		}
+	}
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		return 1
+	}
+	c, err := l.Accept()
+	if err != nil {
+		return 1
+	}
+	fmt.Fprintln(c, `{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": []}}`)
+	r := bufio.NewReader(c)
+	if _, err := r.ReadString('\n'); err != nil { // qmp_capabilities
+		return 1
+	}
+	fmt.Fprintln(c, `{"return": {}}`)
+	n, _ := strconv.Atoi(lines)
+	for i := range n {
+		fmt.Printf("console line %d\n", i)
+	}
+	return 0
+}
+
+// The console is whole after QEMU has exited: the lines a guest printed
+// just before powering off (the agent's done) are read, not lost to
+// "file already closed" because QEMU's end was reaped first.
+func TestConsoleReadAfterExit(t *testing.T) {
+	self, err := os.Executable()
+	require.NoError(t, err)
+	c := fakeQEMU(t, "KSYSTEST_FAKE_QEMU=500 exec "+self+` "$@"`)
+	p, err := Start(context.Background(), c, nil)
+	require.NoError(t, err)
+	<-p.Done()
+	out, err := io.ReadAll(p.Console())
+	require.NoError(t, err)
+	assert.Equal(t, 500, strings.Count(string(out), "\n"))
+	assert.Contains(t, string(out), "console line 499\n")
 }
