@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -133,7 +134,7 @@ func TestVMExampleOutsideCheckout(t *testing.T) {
 
 	r := readResults(t, filepath.Join(dir, "out", "results.json"))
 	require.Len(t, r.Cells, len(targets))
-	differs := 0
+	differs, refused := 0, 0
 	for _, c := range r.Cells {
 		assert.Equal(t, result.OutcomePass, c.Outcome, "%s: %s", c.Target, c.Reason)
 		if c.Arch == "i386" {
@@ -151,8 +152,24 @@ func TestVMExampleOutsideCheckout(t *testing.T) {
 		} else {
 			assert.Empty(t, c.Builds[0].Warnings, "%s: the example compiles clean", c.Target)
 		}
+		// cilium/ebpf, as it ships, cannot load the example on these
+		// kernels (examples/syscall-macro/ksystest.yaml says why): the
+		// verdict is that, with the loader's own error.
+		if slices.Contains([]string{"arm-6.12", "mips64el-6.12", "ppc64le-6.12", "riscv64-6.12"}, c.Target) {
+			require.Len(t, c.Collections, 2, c.Target)
+			assert.Contains(t, c.Collections[1].Error, "cilium/ebpf v0.22.0 refuses it: ", c.Target)
+			assert.Contains(t, c.Collections[1].Error, "unable to derive a value for LINUX_HAS_SYSCALL_WRAPPER", c.Target)
+			require.Len(t, c.Cases, 3, c.Target)
+			for _, cs := range c.Cases {
+				assert.Equal(t, result.QuirkConfirmed, cs.Verdict, "%s/%s: %s", c.Target, cs.Name, cs.Message)
+				assert.Contains(t, cs.Message, "does not load, as predicted: collection macro@cilium/ebpf did not load", c.Target)
+				refused++
+			}
+			continue
+		}
 		for _, l := range c.Collections {
 			assert.Empty(t, l.Error, "%s: collection %s", c.Target, l.Name)
+			assert.NotEmpty(t, l.Loader, "%s: collection %s", c.Target, l.Name)
 		}
 		require.Len(t, c.Cases, 3, c.Target)
 		for _, cs := range c.Cases {
@@ -178,10 +195,56 @@ func TestVMExampleOutsideCheckout(t *testing.T) {
 			}
 		}
 		prctl := c.Cases[0]
-		assert.Equal(t, "macro-prctl", prctl.Name)
+		assert.Equal(t, "macro-prctl@cilium/ebpf", prctl.Name)
 		assert.Len(t, prctl.Sets, 3, "%s: three capture sets per prctl call", c.Target)
 	}
 	assert.NotZero(t, differs, "differ expectations were checked somewhere")
+	assert.Equal(t, 12, refused, "four targets' refusals were checked")
+}
+
+// The loader is part of the verdict: where cilium/ebpf, as the user ships
+// it, refuses the example (arm 6.12: it cannot tell whether the kernel has
+// the syscall wrapper), the cases fail with cilium/ebpf's own error, and
+// the target fails, when the config does not say that it refuses it
+// there. ksystest's own resolution would have loaded it: that would be a
+// verdict about a loader nobody ships.
+func TestVMLoaderRefusalIsAFailure(t *testing.T) {
+	var targets []matrix.Target
+	for _, tg := range defaultTargets(t) {
+		if tg.Name == "x86_64-6.1" || tg.Name == "arm-6.12" {
+			targets = append(targets, tg)
+		}
+	}
+	require.Len(t, targets, 2)
+	requireVMs(t, targets)
+	dir := project(t, "../../examples/syscall-macro")
+	cfg := filepath.Join(dir, "ksystest.yaml")
+	data, err := os.ReadFile(cfg)
+	require.NoError(t, err)
+	i := bytes.Index(data, []byte("    loadFails:\n"))
+	j := bytes.Index(data, []byte("\n# Every case runs"))
+	require.True(t, i > 0 && j > i, "the example declares where cilium/ebpf refuses it")
+	data = append(data[:i:i], data[j:]...)
+	require.NoError(t, os.WriteFile(cfg, data, 0o644))
+
+	code, stdout, errs := ksystestIn(t, dir, "run", "--matrix", "ksystest.yaml", "--only", "x86_64-6.1,arm-6.12", "--out", "out")
+	assert.Equal(t, 1, code, errs)
+	r := readResults(t, filepath.Join(dir, "out", "results.json"))
+	require.Len(t, r.Cells, 2)
+	for _, c := range r.Cells {
+		require.Len(t, c.Cases, 3, c.Target)
+		if c.Target == "x86_64-6.1" {
+			assert.Equal(t, result.OutcomePass, c.Outcome, c.Reason)
+			continue
+		}
+		assert.Equal(t, result.OutcomeFail, c.Outcome)
+		for _, cs := range c.Cases {
+			assert.Equal(t, result.Fail, cs.Verdict, cs.Name)
+			assert.Contains(t, cs.Message, "cilium/ebpf v0.22.0 refuses it: ", cs.Name)
+			assert.Contains(t, cs.Message, "write /sys/kernel/tracing/kprobe_events: invalid argument", cs.Name)
+		}
+	}
+	assert.Regexp(t, `macro-prctl@cilium/ebpf\s+pass\s+FAIL`, stdout)
 }
 
 // A user's own collections beside ksystest's own cases, on one x86_64 and
@@ -230,7 +293,7 @@ func TestVMUserProbesBesideBuiltin(t *testing.T) {
 		builtin, mine := 0, 0
 		for _, cs := range c.Cases {
 			switch cs.Name {
-			case "byop-prctl-wrong":
+			case "byop-prctl-wrong@cilium/ebpf":
 				assert.Equal(t, result.Fail, cs.Verdict, c.Target)
 				require.Len(t, cs.Sets, 1)
 				assert.NotContains(t, cs.Message, "catalogue error", "the case itself is sound")
@@ -243,13 +306,13 @@ func TestVMUserProbesBesideBuiltin(t *testing.T) {
 				require.NotNil(t, args[1].Captured)
 				assert.Equal(t, uint64(0x3333000000003303), *args[1].Captured)
 				assert.True(t, args[2].OK)
-			case "byop-write-ring":
+			case "byop-write-ring@cilium/ebpf":
 				mine++
 				assert.Equal(t, result.Pass, cs.Verdict, "%s: %s", c.Target, cs.Message)
 				require.Len(t, cs.Sets, 1)
 				assert.True(t, cs.Sets[0].OK, "%s: %s", c.Target, cs.Sets[0].Message)
 				assert.Equal(t, "ring set 1", cs.Sets[0].Args[0].From)
-			case "macro-prctl", "macro-prctl-cx", "macro-splice":
+			case "macro-prctl@cilium/ebpf", "macro-prctl-cx@cilium/ebpf", "macro-splice@cilium/ebpf":
 				mine++
 				assert.True(t, cs.Verdict.OK(), "%s/%s: %s", c.Target, cs.Name, cs.Message)
 			default:

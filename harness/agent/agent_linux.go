@@ -181,12 +181,13 @@ func (r *runner) loadTime() time.Duration {
 func (r *runner) loaded(cat proto.Catalogue) *proto.Loaded {
 	l := &proto.Loaded{}
 	for _, c := range cat.Collections {
-		cl := proto.CollectionLoad{Name: c.Name}
+		cl := proto.CollectionLoad{Name: c.Name, Loader: c.Loader, LoaderVersion: CiliumVersion()}
 		if err := r.loadErrs[c.Name]; err != nil {
 			cl.Error = err.Error()
 		}
 		if p := r.cols[c.Name]; p != nil {
 			cl.Programs, cl.LoadMillis = p.Loaded(), p.LoadTime.Milliseconds()
+			cl.Wrapper, cl.ResolvedBy = p.Wrapper.Loader, p.Wrapper.ResolvedBy
 			if c.Name == proto.Builtin {
 				l.Programs, l.LoadMillis, l.Wrapper = cl.Programs, cl.LoadMillis, p.Wrapper
 			}
@@ -218,7 +219,13 @@ func (r *runner) run(res *proto.CaseResult, c proto.Case) {
 		return
 	}
 	builtin, col := r.cols[proto.Builtin], r.cols[name]
-	if err := r.loadErrs[name]; err != nil {
+	var refused *LoadError
+	if err := r.loadErrs[name]; errors.As(err, &refused) {
+		// The loader refused the collection: the case's verdict is that,
+		// and the call is still made, for the oracle to see.
+		res.LoadError = fmt.Sprintf("collection %s did not load: %v", name, err)
+		col = builtin
+	} else if err != nil {
 		res.Error = fmt.Sprintf("collection %s did not load: %v", name, err)
 		return
 	}
@@ -250,9 +257,12 @@ func (r *runner) run(res *proto.CaseResult, c proto.Case) {
 		res.Error = err.Error()
 		return
 	}
-	progs, ok := r.attachFor(res, col, c)
-	if !ok {
-		return
+	var progs []string
+	if refused == nil {
+		var ok bool
+		if progs, ok = r.attachFor(res, col, c); !ok {
+			return
+		}
 	}
 	// Anything left from an earlier case is not this case's.
 	for _, p := range uniqueProbes(builtin, col) {
@@ -286,6 +296,10 @@ func (r *runner) run(res *proto.CaseResult, c proto.Case) {
 		}
 	}
 	res.Captures = d.Captures
+	if refused != nil {
+		res.Captures = nil // the builtin probes' rows are not this case's
+		return
+	}
 	for _, capt := range c.Captures {
 		switch {
 		case capt.Emit == nil:

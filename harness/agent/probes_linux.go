@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,7 +33,10 @@ const (
 // first time a case attaches it, sharing those maps, so a program the
 // kernel rejects fails its own cases and no other.
 type Probes struct {
-	Name   string
+	Name string
+	// Loader is what loads the collection and attaches its programs
+	// (proto.LoaderKsystest, proto.LoaderCiliumEBPF).
+	Loader string
 	spec   *ebpf.CollectionSpec
 	maps   *ebpf.Collection
 	opts   ebpf.CollectionOptions
@@ -94,14 +98,23 @@ func KernelTypes(path string) (*btf.Spec, error) {
 	return spec, nil
 }
 
-// LoadProbes reads the collection c and creates its maps.
+// LoadProbes reads the collection c and loads it with its loader: with
+// proto.LoaderKsystest its maps now and each program when a case first
+// needs it; with proto.LoaderCiliumEBPF all of it at once, as its users
+// load it, so that anything the loader refuses is a *LoadError for the
+// whole collection.
 func LoadProbes(c proto.Collection, o LoadOptions) (*Probes, error) {
 	spec, err := ebpf.LoadCollectionSpec(c.Path)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", c.Path, err)
 	}
-	p := &Probes{Name: c.Name, spec: spec, progs: map[string]*ebpf.Program{}, loadErr: map[string]error{},
+	p := &Probes{Name: c.Name, Loader: c.Loader, spec: spec, progs: map[string]*ebpf.Program{}, loadErr: map[string]error{},
 		Wrapper: proto.Wrapper{Symbols: o.Symbols}, syscalls: o.Syscalls}
+	switch c.Loader {
+	case proto.LoaderKsystest, proto.LoaderCiliumEBPF:
+	default:
+		return nil, fmt.Errorf("%s: no loader %q in this agent", c.Name, c.Loader)
+	}
 	if a, err := arch.ByGOARCH(runtime.GOARCH); err == nil {
 		p.prefix = a.LoaderPrefix
 	}
@@ -113,6 +126,9 @@ func LoadProbes(c proto.Collection, o LoadOptions) (*Probes, error) {
 	defer func() { p.LoadTime += time.Since(start) }()
 	if err := setConstants(spec, o.Constants, o.PID, o.TID); err != nil {
 		return nil, fmt.Errorf("%s: %w", c.Name, err)
+	}
+	if c.Loader == proto.LoaderCiliumEBPF {
+		return p, p.loadWhole()
 	}
 	mapsOnly := spec.Copy()
 	mapsOnly.Programs = nil
@@ -133,10 +149,59 @@ func LoadProbes(c proto.Collection, o LoadOptions) (*Probes, error) {
 	return p, nil
 }
 
+// loadWhole loads the collection as cilium/ebpf's users do, maps and
+// every program at once, with nothing of ksystest's in between; then
+// reads back the LINUX_HAS_SYSCALL_WRAPPER it resolved.
+func (p *Probes) loadWhole() error {
+	p.Wrapper.ResolvedBy = proto.LoaderCiliumEBPF
+	coll, err := ebpf.NewCollectionWithOptions(p.spec, p.opts)
+	if err != nil {
+		return &LoadError{Err: fmt.Errorf("%s %s refuses it: %s", p.Loader, CiliumVersion(), verifierDetail(err))}
+	}
+	p.maps, p.progs = coll, coll.Programs
+	coll.Programs = nil // p.progs owns them now
+	for _, name := range p.Programs() {
+		v, err := readWrapperValue(p.spec, p.progs[name])
+		if err == nil {
+			p.Wrapper.Loader = &v
+			break
+		}
+		if !errors.Is(err, errNoKconfig) {
+			p.Wrapper.ReadError = err.Error()
+		}
+	}
+	if err := p.snapshotGlobals(); err != nil {
+		p.Close()
+		return fmt.Errorf("%s: %w", p.Name, err)
+	}
+	if m := p.maps.Maps[eventsMap]; m != nil {
+		if p.events, err = ringbuf.NewReader(m); err != nil {
+			p.Close()
+			return fmt.Errorf("open ring buffer of %s: %w", p.Name, err)
+		}
+	}
+	return nil
+}
+
+// CiliumVersion is the version of cilium/ebpf the agent is built with.
+func CiliumVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "github.com/cilium/ebpf" {
+				return d.Version
+			}
+		}
+	}
+	return "(unknown version)"
+}
+
 // program loads the program called name once, with the collection's maps.
 func (p *Probes) program(name string) (*ebpf.Program, error) {
 	if prog := p.progs[name]; prog != nil {
 		return prog, nil
+	}
+	if p.Loader != proto.LoaderKsystest {
+		return nil, fmt.Errorf("%s has no program %s", p.Name, name)
 	}
 	if err := p.loadErr[name]; err != nil {
 		return nil, err
@@ -286,7 +351,7 @@ func (p *Probes) Attach(name string) ([]string, func(), error) {
 	}
 	var optional []string
 	for pn := range p.spec.Programs {
-		if strings.HasPrefix(pn, name+"__") {
+		if p.Loader == proto.LoaderKsystest && strings.HasPrefix(pn, name+"__") {
 			optional = append(optional, pn)
 		}
 	}
@@ -351,7 +416,7 @@ func (p *Probes) attachOne(name string, optional bool) (string, link.Link, error
 		// cilium/ebpf retries with this arch's wrapper prefix (__x64_…)
 		// when the plain symbol does not exist.
 		sym = "sys_" + target
-		opts.Offset = p.EntryOffset
+		opts.Offset = p.entryOffset()
 	case "kprobe":
 		// libbpf's form: kprobe/SYMBOL or kprobe/SYMBOL+OFFSET.
 		var off string
@@ -363,7 +428,7 @@ func (p *Probes) attachOne(name string, optional bool) (string, link.Link, error
 			}
 			opts.Offset = n
 		} else {
-			opts.Offset = p.EntryOffset
+			opts.Offset = p.entryOffset()
 		}
 	default:
 		return "", nil, fmt.Errorf("probe %s: section %q is not ksyscall/ or kprobe/", name, ps.SectionName)
@@ -386,6 +451,16 @@ func (p *Probes) attachOne(name string, optional bool) (string, link.Link, error
 		return label, nil, fmt.Errorf("attach %s to %s: %w", name, label, err)
 	}
 	return label, l, nil
+}
+
+// entryOffset is how far into a function a probe without an offset of
+// its own attaches: at the entry, as loaders attach, except with ksystest's
+// help (EntryOffset).
+func (p *Probes) entryOffset() uint64 {
+	if p.Loader != proto.LoaderKsystest {
+		return 0
+	}
+	return p.EntryOffset
 }
 
 // kprobe is link.Kprobe, which tries the symbol as given and, when the

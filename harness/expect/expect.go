@@ -106,7 +106,7 @@ func compare(def matrix.Planned, got proto.CaseResult) result.Case {
 	if c.Verdict.OK() && len(got.Captures) > 1 {
 		c.Message = fmt.Sprintf("probe fired %d times for one call; the best-matching capture is shown", len(got.Captures))
 	}
-	if got.Error == "" {
+	if got.Error == "" && got.LoadError == "" {
 		judgeSets(&c, def, got)
 	}
 	return c

@@ -388,3 +388,29 @@ func TestSixthArgumentAndRegister(t *testing.T) {
 	assert.Equal(t, result.OracleDisagrees, c.Oracle.Status)
 	assert.Equal(t, "register 6 is 0x77 there, the agent passed 0x66000006", c.Oracle.Note)
 }
+
+// A collection its loader refuses fails its cases with the loader's
+// error, unless the config declares that refusal: then it is confirmed,
+// and a collection that loads after all fails.
+func TestLoaderRefusal(t *testing.T) {
+	prctl := matrix.CaseDef{Name: "prctl@cilium/ebpf", Collection: "macro", Syscall: "prctl",
+		Args: []matrix.ArgDef{{Name: "option"}},
+		Captures: []matrix.CaptureDef{{Name: "syscall", Program: "handle", Args: []matrix.CaptureArg{{Global: "arg1"}}}}}
+	refused := proto.CaseResult{Passed: []uint64{1001},
+		LoadError: "collection macro@cilium/ebpf did not load: cilium/ebpf v0.22.0 refuses it: unable to derive a value for LINUX_HAS_SYSCALL_WRAPPER"}
+	c := Compare(planned(prctl, "arm"), "arm", refused)
+	assert.Equal(t, result.Fail, c.Verdict)
+	assert.Contains(t, c.Message, "probe did not load: collection macro@cilium/ebpf did not load: cilium/ebpf v0.22.0 refuses it")
+	assert.Empty(t, c.Sets, "nothing was attached: no set to judge")
+
+	p := planned(prctl, "arm")
+	p.Pred = &matrix.Prediction{NoLoad: true, Why: "cilium/ebpf refuses it on arm-6.12: why"}
+	c = Compare(p, "arm", refused)
+	assert.Equal(t, result.QuirkConfirmed, c.Verdict, c.Message)
+	assert.Contains(t, c.Message, "does not load, as predicted: collection macro@cilium/ebpf did not load")
+
+	loaded := proto.CaseResult{Passed: []uint64{1001}, Runs: map[string]uint64{"handle": 1},
+		Sets: []proto.SetResult{{Values: []*uint64{u64p(1001)}}}}
+	c = Compare(p, "arm", loaded)
+	assert.Equal(t, result.Fail, c.Verdict, "declared to be refused, but it loaded")
+}

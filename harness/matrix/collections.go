@@ -2,8 +2,10 @@ package matrix
 
 import (
 	"fmt"
+	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -32,10 +34,59 @@ type CollectionDef struct {
 	// Constants set .rodata (const volatile) globals before loading: a
 	// number, or ${pid} / ${tid} of the thread making the cases' calls.
 	Constants map[string]ArgValue `yaml:"constants"`
+	// Loaders load the collection in the guest, each on its own: every
+	// case of the collection runs once per loader (NAME@LOADER). Default:
+	// the matrix's loaders, else DefaultLoaders.
+	Loaders []string `yaml:"loaders"`
+	// LoadFails are targets where a loader is known to refuse the
+	// collection (not load it, or not attach it): there its cases must
+	// fail to load, and say why; where it loads after all, they fail.
+	LoadFails []LoadFail `yaml:"loadFails"`
 
 	// Dir is the directory the file declaring the collection is in: its
 	// paths are relative to it.
 	Dir string `yaml:"-"`
+}
+
+// LoadFail says that a loader refuses a collection on some targets, and
+// why.
+type LoadFail struct {
+	Loader string `yaml:"loader"`
+	// Targets are target names or patterns (path.Match: arm-*).
+	Targets []string `yaml:"targets"`
+	Why     string   `yaml:"why"`
+}
+
+// Loaders users' collections can name.
+var Loaders = []string{proto.LoaderCiliumEBPF, proto.LoaderKsystest}
+
+// DefaultLoaders load a user's collection when neither it nor the matrix
+// names loaders.
+var DefaultLoaders = []string{proto.LoaderCiliumEBPF}
+
+// CollectionKey names a collection as loaded by one loader, in the guest
+// and in case names: NAME@LOADER.
+func CollectionKey(name, loader string) string {
+	if loader == "" || name == proto.Builtin {
+		return name
+	}
+	return name + "@" + loader
+}
+
+// refusal is why loader is declared to refuse the collection on target
+// ("" when it is not).
+func (c CollectionDef) refusal(loader, target string) (string, bool) {
+	for _, f := range c.LoadFails {
+		if f.Loader != loader {
+			continue
+		}
+		for _, pat := range f.Targets {
+			if ok, _ := path.Match(pat, target); ok {
+				return f.Why, true
+			}
+		}
+	}
+	return "", false
 }
 
 // SourcePath, IncludePaths and ObjectPath resolve the collection's paths.
@@ -225,6 +276,7 @@ func validateCollections(cols []CollectionDef, add func(path, format string, arg
 		if len(c.Objects) > 0 && (len(c.Includes) > 0 || len(c.Defines) > 0 || len(c.CFlags) > 0 || c.VmlinuxH != nil) {
 			add(p, "includes, defines, cflags and vmlinuxH go with source")
 		}
+		validateLoaders(p, c, add)
 		for name, v := range c.Constants {
 			if !identRE.MatchString(name) {
 				add(p+".constants", "%q is not a C identifier", name)
@@ -232,6 +284,45 @@ func validateCollections(cols []CollectionDef, add func(path, format string, arg
 			if msg := checkPlaceholder(string(v)); msg != "" {
 				add(p+".constants."+name, "%q: %s", v, msg)
 			}
+		}
+	}
+}
+
+// validateLoaderList checks a list of loaders at path.
+func validateLoaderList(path string, loaders []string, add func(path, format string, args ...any)) {
+	seen := map[string]bool{}
+	for i, l := range loaders {
+		lp := fmt.Sprintf("%s[%d]", path, i)
+		switch {
+		case !slices.Contains(Loaders, l):
+			add(lp, "%q: want one of %s", l, strings.Join(Loaders, ", "))
+		case seen[l]:
+			add(lp, "%q twice", l)
+		}
+		seen[l] = true
+	}
+}
+
+// validateLoaders checks a collection's loaders and declared refusals.
+func validateLoaders(p string, c CollectionDef, add func(path, format string, args ...any)) {
+	validateLoaderList(p+".loaders", c.Loaders, add)
+	for i, f := range c.LoadFails {
+		fp := fmt.Sprintf("%s.loadFails[%d]", p, i)
+		if !slices.Contains(Loaders, f.Loader) {
+			add(fp+".loader", "%q: want one of %s", f.Loader, strings.Join(Loaders, ", "))
+		} else if len(c.Loaders) > 0 && !slices.Contains(c.Loaders, f.Loader) {
+			add(fp+".loader", "%q does not load this collection (loaders: %s)", f.Loader, strings.Join(c.Loaders, ", "))
+		}
+		if len(f.Targets) == 0 {
+			add(fp+".targets", "name the targets (or patterns, such as arm-*) where the loader refuses the collection")
+		}
+		for j, t := range f.Targets {
+			if _, err := path.Match(t, ""); err != nil || t == "" {
+				add(fmt.Sprintf("%s.targets[%d]", fp, j), "%q: want a target name or a pattern such as arm-*", t)
+			}
+		}
+		if strings.TrimSpace(f.Why) == "" {
+			add(fp+".why", "say why the loader refuses it there: the report shows it")
 		}
 	}
 }

@@ -40,6 +40,9 @@ type Matrix struct {
 	// targets: default, pins them by ksystest's own lock. Written by
 	// ksystest lock.
 	Lock string `yaml:"lock"`
+	// Loaders load every user collection that names none of its own
+	// (default: DefaultLoaders).
+	Loaders []string `yaml:"loaders"`
 
 	// File is where the matrix was read from, as the user named it.
 	File string `yaml:"-"`
@@ -274,6 +277,7 @@ func (m *Matrix) Validate() []Problem {
 		checkPath(fmt.Sprintf("catalogues[%d]", i), c, add)
 	}
 	checkPath("lock", m.Lock, add)
+	validateLoaderList("loaders", m.Loaders, add)
 	validateCollections(m.Collections, add)
 	ps = append(ps, validateCases(m.Cases)...)
 	// ksystest lock writes the lock: it must not be a file the matrix
@@ -418,6 +422,22 @@ func (m *Matrix) Catalogue() (*Catalogue, error) {
 	inline := &Catalogue{Collections: m.Collections, Cases: m.Cases}
 	if err := addFrom(inline, m.File); err != nil {
 		return nil, err
+	}
+	for i := range out.Collections {
+		col := &out.Collections[i]
+		if len(col.Loaders) == 0 {
+			col.Loaders = slices.Clone(m.Loaders)
+		}
+		if len(col.Loaders) == 0 {
+			col.Loaders = slices.Clone(DefaultLoaders)
+		}
+		for j, f := range col.LoadFails {
+			if !slices.Contains(col.Loaders, f.Loader) {
+				return nil, &ConfigError{Problems: []Problem{{File: where["collection "+col.Name],
+					Path: fmt.Sprintf("collections[%s].loadFails[%d].loader", col.Name, j),
+					Msg:  fmt.Sprintf("%q does not load collection %s (its loaders: %s)", f.Loader, col.Name, strings.Join(col.Loaders, ", "))}}}
+			}
+		}
 	}
 	// A case of one file may name a collection of another, and a
 	// workload a probe whose case is in another.

@@ -664,3 +664,114 @@ func TestValuesAsTheAgentReadsThem(t *testing.T) {
 		assert.Equal(t, err == nil, checkValue(args, 1) == "", "%s: the agent says %v", v, err)
 	}
 }
+
+// A user's collection runs once per loader: each case is planned per
+// loader, named NAME@LOADER, and where the collection says a loader
+// refuses it on a target, predicted not to load there (and only there).
+func TestLoadersPlanEachCasePerLoader(t *testing.T) {
+	f := writeFile(t, "ksystest.yaml", `apiVersion: ksystest/v1
+targets: default
+loaders: [cilium/ebpf, ksystest]
+collections:
+  - name: macro
+    source: macro.bpf.c
+    loadFails:
+      - loader: cilium/ebpf
+        targets: [arm-6.12, "riscv64-*"]
+        why: it cannot tell the wrapper there
+  - name: other
+    source: other.bpf.c
+    loaders: [ksystest]
+cases:
+  - name: my-prctl
+    collection: macro
+    syscall: prctl
+    args: [{name: option, value: 1001}]
+    captures:
+      - {name: s, program: p, args: [{global: x}]}
+  - name: their-prctl
+    collection: other
+    syscall: prctl
+    args: [{name: option, value: 1001}]
+    captures:
+      - {name: s, program: p, args: [{global: x}]}
+`)
+	m, err := Load(f, builtinFiles)
+	require.NoError(t, err)
+	cat, err := m.Catalogue()
+	require.NoError(t, err)
+	a, err := arch.Lookup("arm")
+	require.NoError(t, err)
+	names := func(ps []Planned) (out []string) {
+		for _, p := range ps {
+			out = append(out, p.Name)
+		}
+		return out
+	}
+	ps := cat.PlanTarget("arm-6.1", a, kabi.Kernel{})
+	assert.Equal(t, []string{"my-prctl@cilium/ebpf", "my-prctl@ksystest", "their-prctl@ksystest"}, names(ps))
+	for _, p := range ps {
+		assert.Nil(t, p.Pred, "%s: arm-6.1 is not declared", p.Name)
+	}
+	pc := ProtoOf(a, ps)
+	assert.Equal(t, []string{"macro@cilium/ebpf", "macro@ksystest", "other@ksystest"},
+		[]string{pc.Cases[0].Collection, pc.Cases[1].Collection, pc.Cases[2].Collection})
+
+	ps = cat.PlanTarget("arm-6.12", a, kabi.Kernel{})
+	require.NotNil(t, ps[0].Pred)
+	assert.True(t, ps[0].Pred.NoLoad)
+	assert.Contains(t, ps[0].Pred.Why, "cilium/ebpf refuses it on arm-6.12: it cannot tell the wrapper there")
+	assert.Nil(t, ps[1].Pred, "the ksystest loader is not declared to refuse it")
+	r, err := arch.Lookup("riscv64")
+	require.NoError(t, err)
+	ps = cat.PlanTarget("riscv64-6.12", r, kabi.Kernel{})
+	require.NotNil(t, ps[0].Pred, "patterns match target names")
+	assert.True(t, ps[0].Pred.NoLoad)
+
+	// Without loaders anywhere, cilium/ebpf alone.
+	f = writeFile(t, "ksystest.yaml", `apiVersion: ksystest/v1
+targets: default
+collections:
+  - {name: macro, source: macro.bpf.c}
+cases:
+  - name: my-prctl
+    collection: macro
+    syscall: prctl
+    args: [{name: option, value: 1001}]
+    captures:
+      - {name: s, program: p, args: [{global: x}]}
+`)
+	m, err = Load(f, builtinFiles)
+	require.NoError(t, err)
+	cat, err = m.Catalogue()
+	require.NoError(t, err)
+	assert.Equal(t, DefaultLoaders, cat.Collections[0].Loaders)
+	assert.Equal(t, []string{"my-prctl@cilium/ebpf"}, names(cat.PlanTarget("arm-6.1", a, kabi.Kernel{})))
+}
+
+func TestLoadersProblems(t *testing.T) {
+	f := writeFile(t, "ksystest.yaml", `apiVersion: ksystest/v1
+targets: default
+loaders: [bcc]
+collections:
+  - name: macro
+    source: macro.bpf.c
+    loaders: [cilium/ebpf, cilium/ebpf]
+    loadFails:
+      - {loader: ksystest, targets: [arm-6.12], why: x}
+      - {loader: cilium/ebpf, targets: ["[bad"], why: " "}
+      - {loader: cilium/ebpf}
+`)
+	_, err := Load(f, builtinFiles)
+	require.Error(t, err)
+	for _, want := range []string{
+		`loaders[0]: "bcc": want one of cilium/ebpf, ksystest`,
+		`collections[0].loaders[1]: "cilium/ebpf" twice`,
+		`collections[0].loadFails[0].loader: "ksystest" does not load this collection (loaders: cilium/ebpf, cilium/ebpf)`,
+		`collections[0].loadFails[1].targets[0]: "[bad": want a target name or a pattern such as arm-*`,
+		`collections[0].loadFails[1].why: say why the loader refuses it there`,
+		`collections[0].loadFails[2].targets: name the targets`,
+	} {
+		assert.Contains(t, err.Error(), want)
+	}
+}

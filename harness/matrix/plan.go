@@ -37,7 +37,13 @@ type Planned struct {
 	// Workload is a workload case's plan; WorkloadErr why there is none.
 	Workload    *PlannedWorkload
 	WorkloadErr error
+	// Loader loads the case's collection (a user's: one planned case per
+	// loader, named NAME@LOADER; ksystest's own: empty).
+	Loader string
 }
+
+// CollectionKey names the case's collection as its loader loads it.
+func (p Planned) CollectionKey() string { return CollectionKey(p.Collection, p.Loader) }
 
 // KernelCheck compares the catalogue's argument names, in register order,
 // with the kernel's parameter names.
@@ -51,6 +57,41 @@ type KernelCheck struct {
 	// then fails as a catalogue error, whatever the probe captured.
 	Agree bool
 	Note  string
+}
+
+// PlanTarget returns the cases of the catalogue that run on target (of
+// arch a, booting the kernel k): Plan's, with each case of a user's
+// collection once per loader of that collection (ForLoaders).
+func (c *Catalogue) PlanTarget(target string, a arch.Arch, k kabi.Kernel) []Planned {
+	return c.ForLoaders(c.Plan(a, k), target)
+}
+
+// ForLoaders puts each case of a user's collection once per loader of the
+// collection, named NAME@LOADER; where the collection declares that the
+// loader refuses it on target (LoadFails), the case is predicted not to
+// load.
+func (c *Catalogue) ForLoaders(planned []Planned, target string) []Planned {
+	cols := map[string]CollectionDef{}
+	for _, col := range c.Collections {
+		cols[col.Name] = col
+	}
+	var out []Planned
+	for _, p := range planned {
+		col, ok := cols[p.Collection]
+		if !ok || p.Workload != nil {
+			out = append(out, p)
+			continue
+		}
+		for _, l := range col.Loaders {
+			q := p
+			q.Name, q.Loader = CollectionKey(p.Name, l), l
+			if why, refused := col.refusal(l, target); refused {
+				q.Pred = &Prediction{NoLoad: true, Why: l + " refuses it on " + target + ": " + why}
+			}
+			out = append(out, q)
+		}
+	}
+	return out
 }
 
 // Plan returns the cases of the catalogue that run on arch a, planned for
@@ -220,7 +261,7 @@ func ProtoOf(a arch.Arch, planned []Planned) proto.Catalogue {
 			Order: p.Order, Pack: slices.Contains(p.Pack, a.Name), Compat: p.Compat, AtEntry: p.AtEntry,
 		}
 		if p.Collection != proto.Builtin {
-			pc.Collection = p.Collection
+			pc.Collection = p.CollectionKey()
 		}
 		for _, c := range p.Captures {
 			pcap := proto.Capture{Name: c.Name, Program: c.Program, Emit: c.Emit}

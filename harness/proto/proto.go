@@ -52,11 +52,34 @@ type Catalogue struct {
 // Builtin names ksystest's own probe collection.
 const Builtin = "ksystest"
 
+// Loaders: what loads a collection, resolves its externs and attaches its
+// programs. A verdict on a user's collection is about the loader the user
+// ships, so each runs as it ships.
+const (
+	// LoaderCiliumEBPF is the cilium/ebpf ksystest is built with, strictly
+	// as it ships: the whole collection loads at once, its failure to
+	// resolve an extern is the collection's failure, and ksyscall/NAME
+	// programs attach as its users attach them, link.Kprobe("sys_NAME")
+	// at the function's entry.
+	LoaderCiliumEBPF = "cilium/ebpf"
+	// LoaderKsystest is cilium/ebpf with ksystest's help: each program
+	// loads when a case first needs it, LINUX_HAS_SYSCALL_WRAPPER comes
+	// from /proc/kallsyms where cilium/ebpf cannot resolve it, and probes
+	// attach past an ftrace patch site the kernel will not probe
+	// (Catalogue.EntryOffset). ksystest's own probes load this way: their
+	// verdicts are about the kernel, not about a loader.
+	LoaderKsystest = "ksystest"
+)
+
 // Collection is one BPF object the agent loads, on its own.
 type Collection struct {
+	// Name is unique in the catalogue: a user's collection loaded by
+	// several loaders appears once per loader (NAME@LOADER).
 	Name string `json:"name"`
 	// Path is the object inside the initramfs.
 	Path string `json:"path"`
+	// Loader loads it (LoaderCiliumEBPF, LoaderKsystest, ...).
+	Loader string `json:"loader"`
 	// Constants set .rodata globals before loading: a number, or ${pid}
 	// or ${tid} of the thread making the cases' calls.
 	Constants map[string]string `json:"constants,omitempty"`
@@ -297,9 +320,19 @@ type CollectionLoad struct {
 	Name       string   `json:"name"`
 	Programs   []string `json:"programs,omitempty"`
 	LoadMillis int64    `json:"load_ms"`
-	// Error is why it did not load (its maps or constants); a program's
-	// own load error is its case's.
+	// Error is why it did not load (its maps or constants, or with a
+	// loader that loads a collection whole, any of it); a program's own
+	// load error under LoaderKsystest is its case's.
 	Error string `json:"error,omitempty"`
+	// Loader is what loaded it, LoaderVersion that loader's version, and
+	// Wrapper the LINUX_HAS_SYSCALL_WRAPPER it resolved, read back from
+	// the loaded programs (nil: none reads it, or it did not load).
+	Loader        string `json:"loader,omitempty"`
+	LoaderVersion string `json:"loader_version,omitempty"`
+	Wrapper       *int   `json:"wrapper,omitempty"`
+	// ResolvedBy says who resolved Wrapper (ksystest's fallback names
+	// itself).
+	ResolvedBy string `json:"resolved_by,omitempty"`
 }
 
 // Wrapper is what the guest shows about CONFIG_ARCH_HAS_SYSCALL_WRAPPER.

@@ -338,6 +338,9 @@ func probeLabel(cs result.Case) string {
 			progs = append(progs, s.Program)
 		}
 	}
+	if len(progs) == 0 {
+		return "nothing attached"
+	}
 	return "programs " + strings.Join(progs, ", ")
 }
 

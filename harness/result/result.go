@@ -376,6 +376,13 @@ type CollectionLoad struct {
 	Programs   []string `json:"programs,omitempty"`
 	LoadMillis int64    `json:"load_ms"`
 	Error      string   `json:"error,omitempty"`
+	// Loader loaded it (cilium/ebpf, ksystest), at LoaderVersion; Wrapper
+	// is the LINUX_HAS_SYSCALL_WRAPPER it resolved, read back from the
+	// loaded programs, and ResolvedBy who resolved it.
+	Loader        string `json:"loader,omitempty"`
+	LoaderVersion string `json:"loader_version,omitempty"`
+	Wrapper       *int   `json:"wrapper,omitempty"`
+	ResolvedBy    string `json:"resolved_by,omitempty"`
 }
 
 // Run is a whole matrix run: results.json.

@@ -215,16 +215,26 @@ func (g *guest) collectionFiles(o *Options) ([]image.File, []proto.Collection, e
 		}
 		path := proto.CollectionsDir + "/" + b.Collection + ".o"
 		files = append(files, image.File{Path: path, Mode: 0o644, Data: data})
-		pc := proto.Collection{Name: b.Collection, Path: path}
+		var constants map[string]string
 		for _, col := range o.Catalogue.Collections {
 			if col.Name == b.Collection && len(col.Constants) > 0 {
-				pc.Constants = map[string]string{}
+				constants = map[string]string{}
 				for k, v := range col.Constants {
-					pc.Constants[k] = string(v)
+					constants[k] = string(v)
 				}
 			}
 		}
-		cols = append(cols, pc)
+		// Once per loader the planned cases name, in the order they
+		// name them.
+		var loaders []string
+		for _, p := range g.planned {
+			if p.Collection == b.Collection && p.Loader != "" && !slices.Contains(loaders, p.Loader) {
+				loaders = append(loaders, p.Loader)
+			}
+		}
+		for _, l := range loaders {
+			cols = append(cols, proto.Collection{Name: matrix.CollectionKey(b.Collection, l), Path: path, Loader: l, Constants: constants})
+		}
 	}
 	return files, cols, nil
 }

@@ -66,7 +66,7 @@ func prepare(ctx context.Context, o *Options, t matrix.Target, a arch.Arch) (*gu
 		g.entryOffset = a.FtraceEntrySize
 	}
 	if o.Catalogue != nil {
-		g.planned = o.Catalogue.Plan(a, g.facts)
+		g.planned = o.Catalogue.PlanTarget(t.Name, a, g.facts)
 		if err := g.buildCollections(ctx, o, hostBTF); err != nil {
 			return g, err
 		}
@@ -196,7 +196,7 @@ func (g *guest) files(ctx context.Context, o *Options) ([]image.File, error) {
 		return nil, err
 	}
 	cat := matrix.ProtoOf(a, g.planned)
-	cat.Collections = append([]proto.Collection{{Name: proto.Builtin, Path: proto.ProbesPath}}, userCols...)
+	cat.Collections = append([]proto.Collection{{Name: proto.Builtin, Path: proto.ProbesPath, Loader: proto.LoaderKsystest}}, userCols...)
 	cat.EntryOffset = g.entryOffset
 	catJSON, err := json.Marshal(cat)
 	if err != nil {

@@ -146,7 +146,7 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 		cell.Outcome, cell.Reason = result.OutcomeInfraError, err.Error()
 		return cell
 	}
-	planned := o.Catalogue.Plan(a, kabi.Kernel{})
+	planned := o.Catalogue.PlanTarget(t.Name, a, kabi.Kernel{})
 	fail := func(outcome result.Outcome, reason string) result.Cell {
 		cell.Outcome, cell.Reason = outcome, reason
 		for _, cd := range planned {
