@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/bpfc"
 	"github.com/ksystest/ksystest/harness/image"
 	"github.com/ksystest/ksystest/harness/qemu"
 	"golang.org/x/sys/unix"
@@ -76,7 +77,7 @@ missing.`, s)
 		toolCheck("go", "golang-go", "golang", true, "builds ksystest's guest programs on first use (then cached)"),
 		toolCheck("clang", "clang", "clang", false, "compiles projects' BPF sources (and make generate)"),
 		toolCheck("llvm-strip", "llvm", "llvm", false, "strips compiled BPF objects of DWARF, keeping BTF"),
-		toolCheck("bpftool", "bpftool", "bpftool", false, "dumps a vmlinux.h for sources that include one"),
+		bpftoolCheck(ctx, "dumps a vmlinux.h for sources that include one"),
 	)
 
 	tw := tabwriter.NewWriter(s.out, 0, 0, 2, ' ', 0)
@@ -123,6 +124,18 @@ func toolCheck(tool, debian, fedora string, required bool, why string) check {
 		if !required {
 			c.status = "absent"
 		}
+	} else {
+		c.status, c.detail = "ok", path+" ("+why+")"
+	}
+	return c
+}
+
+// bpftoolCheck finds bpftool as a run does: on PATH, or in Ubuntu's
+// kernel tools.
+func bpftoolCheck(ctx context.Context, why string) check {
+	c := check{name: "bpftool", debian: "bpftool", fedora: "bpftool"}
+	if path, err := bpfc.Bpftool(ctx, bpfc.LinuxToolsBpftool); err != nil {
+		c.status, c.detail = "absent", why+": "+err.Error()
 	} else {
 		c.status, c.detail = "ok", path+" ("+why+")"
 	}

@@ -343,3 +343,68 @@ func firstLine(s string) string {
 	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
 	return line
 }
+
+// LinuxToolsBpftool is where Ubuntu keeps the bpftool of each kernel's
+// tools (linux-tools-generic installs the generic kernel's).
+const LinuxToolsBpftool = "/usr/lib/linux-tools/*/bpftool"
+
+// Bpftool returns the bpftool to run: the one on PATH when it runs, else
+// the newest that runs of those matching tools (LinuxToolsBpftool). Ubuntu
+// has no bpftool package: its /usr/sbin/bpftool is a wrapper that runs the
+// running kernel's own and fails where those are not installed, as in a
+// container or on GitHub's runners (Azure kernels).
+func Bpftool(ctx context.Context, tools string) (string, error) {
+	runs := func(path string) bool { return exec.CommandContext(ctx, path, "version").Run() == nil }
+	path, err := exec.LookPath("bpftool")
+	if err == nil && runs(path) {
+		return path, nil
+	}
+	found, _ := filepath.Glob(tools)
+	sort.Slice(found, func(i, j int) bool {
+		return versionLess(filepath.Base(filepath.Dir(found[j])), filepath.Base(filepath.Dir(found[i])))
+	})
+	for _, p := range found {
+		if runs(p) {
+			return p, nil
+		}
+	}
+	if err == nil {
+		return "", fmt.Errorf("%s does not run (Ubuntu's wrapper without the running kernel's tools?) and no %s does: install linux-tools-generic", path, tools)
+	}
+	return "", fmt.Errorf("no bpftool on PATH or at %s: install bpftool (Debian) or linux-tools-generic (Ubuntu)", tools)
+}
+
+// versionLess orders versions such as 6.8.0-90-generic and
+// 6.8.0-155-generic: runs of digits by number, the rest by text.
+func versionLess(a, b string) bool {
+	for a != "" && b != "" {
+		da, db := isDigit(a[0]), isDigit(b[0])
+		if da != db {
+			return da
+		}
+		ra, rb := leadingRun(a, da), leadingRun(b, da)
+		if ra != rb {
+			if da {
+				na, _ := strconv.ParseUint(ra, 10, 64)
+				nb, _ := strconv.ParseUint(rb, 10, 64)
+				if na != nb {
+					return na < nb
+				}
+			}
+			return ra < rb
+		}
+		a, b = a[len(ra):], b[len(rb):]
+	}
+	return len(a) < len(b)
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// leadingRun is s's leading run of digits (or of other bytes).
+func leadingRun(s string, digits bool) string {
+	i := 0
+	for i < len(s) && isDigit(s[i]) == digits {
+		i++
+	}
+	return s[:i]
+}

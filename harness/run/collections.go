@@ -32,7 +32,8 @@ type BPFToolchain struct {
 	LibbpfHeaders func(ctx context.Context) (string, error)
 	// Cache keeps ksystest.h on disk and generated vmlinux.h files.
 	Cache *image.Cache
-	// Bpftool is the bpftool binary; empty means bpftool from PATH.
+	// Bpftool is the bpftool binary; empty means bpfc.Bpftool's: the one
+	// on PATH, or one of Ubuntu's kernel tools.
 	Bpftool string
 }
 
@@ -175,10 +176,6 @@ func (tc *BPFToolchain) vmlinuxH(ctx context.Context, btfPath string) (string, e
 	sum := sha256.Sum256(data)
 	h := hex.EncodeToString(sum[:])
 	dir := tc.Cache.Path("vmlinux-h", h[:16])
-	bpftool := tc.Bpftool
-	if bpftool == "" {
-		bpftool = "bpftool"
-	}
 	_, err = tc.Cache.File(ctx, "vmlinux-h-"+h[:16], dir, "vmlinux.h from BTF "+h, func(tmp string) (string, error) {
 		le, err := kbtf.ToLittleEndian(data)
 		if err != nil {
@@ -191,6 +188,12 @@ func (tc *BPFToolchain) vmlinuxH(ctx context.Context, btfPath string) (string, e
 		out := filepath.Join(tmp, "include")
 		if err := os.MkdirAll(out, 0o755); err != nil {
 			return "", err
+		}
+		bpftool := tc.Bpftool
+		if bpftool == "" {
+			if bpftool, err = bpfc.Bpftool(ctx, bpfc.LinuxToolsBpftool); err != nil {
+				return "", err
+			}
 		}
 		cmd := exec.CommandContext(ctx, bpftool, "btf", "dump", "file", in, "format", "c")
 		var stdout, stderr bytes.Buffer
