@@ -1,6 +1,8 @@
 // Package vmtest holds what VM tests share: the check that what a real
-// guest needs is here, and building the programs they run in guests. Locally a VM test skips, with the reason, when
-// QEMU, the Debian keyring or a compiler is missing, or under -short;
+// guest needs is here, and building the programs they run in guests. A VM
+// test skips under -short, CI or not: a -short run (make unit) is by
+// definition not the run that boots guests. Otherwise it skips locally,
+// with the reason, when QEMU, the Debian keyring or a compiler is missing;
 // under CI=true a missing prerequisite fails: a VM test that cannot run in
 // CI is a failure, never a silent skip.
 package vmtest
@@ -18,10 +20,13 @@ import (
 	"github.com/ksystest/ksystest/harness/image"
 )
 
-// Require skips or fails t unless QEMU for every arch, the Debian
-// keyring, go and the given tools are here.
+// Require skips t under -short; otherwise it skips or fails t unless QEMU
+// for every arch, the Debian keyring, go and the given tools are here.
 func Require(t testing.TB, arches []string, tools ...string) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("VM test; -short")
+	}
 	var missing []string
 	for _, name := range arches {
 		a, err := arch.Lookup(name)
@@ -41,9 +46,6 @@ func Require(t testing.TB, arches []string, tools ...string) {
 		}
 	}
 	if len(missing) == 0 {
-		if testing.Short() && os.Getenv("CI") != "true" {
-			t.Skip("VM test; -short")
-		}
 		return
 	}
 	msg := "VM test needs " + strings.Join(missing, ", ") + "; `make deps` installs them"
