@@ -6,6 +6,7 @@
 package agent
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -439,8 +440,13 @@ func readCatalogue(path string) (proto.Catalogue, error) {
 	if err != nil {
 		return cat, fmt.Errorf("read catalogue: %w", err)
 	}
-	if err := json.Unmarshal(b, &cat); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cat); err != nil {
 		return cat, fmt.Errorf("decode catalogue %s: %w", path, err)
+	}
+	if dec.More() {
+		return cat, fmt.Errorf("decode catalogue %s: text after the catalogue", path)
 	}
 	if cat.Version != proto.Version {
 		return cat, fmt.Errorf("catalogue version %d, agent speaks %d", cat.Version, proto.Version)

@@ -472,5 +472,37 @@ func Decode(line []byte) (Event, error) {
 	if e.Version != Version {
 		return Event{}, fmt.Errorf("event version %d, want %d", e.Version, Version)
 	}
+	if err := e.check(); err != nil {
+		return Event{}, fmt.Errorf("event %q: %w", payload, err)
+	}
 	return e, nil
+}
+
+// check says what is wrong with an event's shape: a type the host does
+// not know, the body its type needs missing, another type's body, or a
+// sequence number the agent never writes (it counts from 1).
+func (e Event) check() error {
+	bodies := map[EventType]bool{
+		EventHello: e.Hello != nil, EventLoaded: e.Loaded != nil,
+		EventCase: e.Case != nil, EventError: e.Error != "", EventDone: false,
+	}
+	has, known := bodies[e.Type]
+	if !known {
+		return fmt.Errorf("unknown type %q", e.Type)
+	}
+	if e.Type != EventDone && !has {
+		return fmt.Errorf("a %s event without its %s", e.Type, e.Type)
+	}
+	for t, set := range bodies {
+		if set && t != e.Type {
+			return fmt.Errorf("a %s event carrying a %s", e.Type, t)
+		}
+	}
+	if e.Seq < 1 {
+		return fmt.Errorf("sequence number %d: the agent counts from 1", e.Seq)
+	}
+	if e.Case != nil && e.Case.Name == "" {
+		return errors.New("a case without a name")
+	}
+	return nil
 }

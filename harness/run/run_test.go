@@ -168,7 +168,7 @@ func TestRunOutcomes(t *testing.T) {
 		},
 		"agent error": {
 			script:  vm.FakeScript{Lines: lines(hello(), ev(proto.Event{Type: proto.EventError, Error: "mount tracefs: ENODEV"}))},
-			outcome: result.OutcomeCrash, reason: "agent failed: mount tracefs: ENODEV", exit: 1,
+			outcome: result.OutcomeInfraError, reason: "the agent failed: mount tracefs: ENODEV", exit: 3,
 		},
 		"QEMU killed from outside": {
 			script: vm.FakeScript{Lines: lines(hello(), caseLine("write", p, p)),

@@ -2,9 +2,14 @@ package vm
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"regexp"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/ksystest/ksystest/harness/proto"
 )
 
 // Fake is a backend whose guests play a script: console lines, each after
@@ -28,7 +33,12 @@ type FakeScript struct {
 	// Exit is what ExitError says once the guest ends by itself after the
 	// last line (a QEMU killed from outside); nil for a clean end.
 	Exit error
+	// AsWritten keeps the event lines' sequence numbers; otherwise they
+	// are numbered from 1 in the order printed, as the agent numbers them.
+	AsWritten bool
 }
+
+var seqRE = regexp.MustCompile(`"seq":\d+`)
 
 // FakeLine is a console line printed after Delay.
 type FakeLine struct {
@@ -52,13 +62,19 @@ func (f *Fake) Start(ctx context.Context, s Spec) (Instance, error) {
 			pw.Close()
 			close(inst.done)
 		}()
+		seq := 0
 		for _, l := range script.Lines {
 			select {
 			case <-time.After(l.Delay):
 			case <-inst.stop:
 				return
 			}
-			if _, err := io.WriteString(pw, l.Text+"\n"); err != nil {
+			text := l.Text
+			if !script.AsWritten && strings.Contains(text, proto.Marker) {
+				seq++
+				text = seqRE.ReplaceAllString(text, fmt.Sprintf(`"seq":%d`, seq))
+			}
+			if _, err := io.WriteString(pw, text+"\n"); err != nil {
 				return
 			}
 		}

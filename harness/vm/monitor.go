@@ -68,6 +68,10 @@ func Monitor(ctx context.Context, inst Instance, start time.Time, dl Deadlines, 
 	timer := time.NewTimer(dl.Boot)
 	defer timer.Stop()
 	var crashLine string
+	// Events come numbered from 1 and each case once: a gap, a repeat or
+	// a case reported twice means lost or doubled console lines, and
+	// what the agent said can no longer be trusted to be whole.
+	seq, cases := 0, map[string]bool{}
 	stop := func(outcome result.Outcome, reason string) {
 		if w.Outcome == "" {
 			w.Outcome, w.Reason = outcome, reason
@@ -106,6 +110,16 @@ func Monitor(ctx context.Context, inst Instance, start time.Time, dl Deadlines, 
 			case err != nil:
 				stop(result.OutcomeInfraError, fmt.Sprintf("garbled event from the agent: %v", err))
 				continue
+			case ev.Seq != seq+1:
+				stop(result.OutcomeInfraError, fmt.Sprintf("agent event %d (%s) arrived after event %d: events were lost or repeated on the console", ev.Seq, ev.Type, seq))
+				continue
+			case ev.Case != nil && cases[ev.Case.Name]:
+				stop(result.OutcomeInfraError, fmt.Sprintf("the agent reported case %s twice", ev.Case.Name))
+				continue
+			}
+			seq = ev.Seq
+			if ev.Case != nil {
+				cases[ev.Case.Name] = true
 			}
 			w.Events = append(w.Events, ev)
 			if onEvent != nil {
@@ -171,7 +185,9 @@ func (w *Watch) finish(crashLine string, exit error) {
 	}
 	for _, ev := range w.Events {
 		if ev.Type == proto.EventError {
-			w.Outcome, w.Reason = result.OutcomeCrash, "agent failed: "+ev.Error
+			// The agent is ksystest's, not the kernel's: its failure is
+			// ksystest's, never a crash.
+			w.Outcome, w.Reason = result.OutcomeInfraError, "the agent failed: "+ev.Error
 			return
 		}
 	}

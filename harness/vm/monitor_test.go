@@ -116,7 +116,7 @@ func TestIsCrashLine(t *testing.T) {
 // still counts as completed.
 func TestMonitorStopsGuestThatDoesNotPowerOff(t *testing.T) {
 	fake := &Fake{Script: func(Spec) FakeScript {
-		return FakeScript{Lines: []FakeLine{{Text: `@@ksystest@@ {"v":2,"seq":1,"type":"hello"}`},
+		return FakeScript{Lines: []FakeLine{{Text: `@@ksystest@@ {"v":2,"seq":1,"type":"hello","hello":{"kernel":"6.1","machine":"x86_64","goarch":"amd64","uptime_sec":1}}`},
 			{Text: `@@ksystest@@ {"v":2,"seq":2,"type":"done"}`}}, Hang: true}
 	}}
 	inst, err := fake.Start(context.Background(), Spec{})
@@ -128,7 +128,7 @@ func TestMonitorStopsGuestThatDoesNotPowerOff(t *testing.T) {
 }
 
 const (
-	helloLine = `@@ksystest@@ {"v":2,"seq":1,"type":"hello"}`
+	helloLine = `@@ksystest@@ {"v":2,"seq":1,"type":"hello","hello":{"kernel":"6.1","machine":"x86_64","goarch":"amd64","uptime_sec":1}}`
 	doneLine  = `@@ksystest@@ {"v":2,"seq":3,"type":"done"}`
 	caseLine  = `@@ksystest@@ {"v":2,"seq":2,"type":"case","case":{"name":"write","passed":[1],"captures":[[1]],"ret":0,"errno":0,"nr":1}}`
 )
@@ -261,4 +261,31 @@ func TestLineSplitter(t *testing.T) {
 	long := strings.Repeat("y", maxLine+3) + "\nz"
 	got := scan(iotest.HalfReader(strings.NewReader(long)), (&lineSplitter{}).split)
 	assert.Equal(t, []string{strings.Repeat("y", maxLine), "yyy", "z"}, got)
+}
+
+// The agent's events are numbered and each case comes once: a lost,
+// repeated or reordered line, or a case reported twice, is the console's
+// fault and ends the cell as an infra-error naming what happened, never a
+// verdict on half the evidence.
+func TestMonitorRefusesEventsOutOfOrder(t *testing.T) {
+	at := func(seq int, line string) string {
+		return strings.Replace(line, `"seq":`+line[strings.Index(line, `"seq":`)+6:strings.Index(line, `,"type"`)], fmt.Sprintf(`"seq":%d`, seq), 1)
+	}
+	for name, tc := range map[string]struct {
+		lines  []string
+		reason string
+	}{
+		"lost":      {lines: []string{at(1, helloLine), at(3, caseLine), at(4, doneLine)}, reason: "agent event 3 (case) arrived after event 1: events were lost or repeated"},
+		"repeated":  {lines: []string{at(1, helloLine), at(2, caseLine), at(2, caseLine), at(3, doneLine)}, reason: "agent event 2 (case) arrived after event 2"},
+		"reordered": {lines: []string{at(2, helloLine), at(1, caseLine), at(3, doneLine)}, reason: "agent event 2 (hello) arrived after event 0"},
+		"same case": {lines: []string{at(1, helloLine), at(2, caseLine), at(3, caseLine), at(4, doneLine)}, reason: "the agent reported case write twice"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			w := watchFake(t, FakeScript{Lines: fakeLines(tc.lines...), AsWritten: true}, io.Discard)
+			assert.Equal(t, result.OutcomeInfraError, w.Outcome)
+			assert.Contains(t, w.Reason, tc.reason)
+		})
+	}
+	w := watchFake(t, FakeScript{Lines: fakeLines(at(1, helloLine), at(2, caseLine), at(3, doneLine)), AsWritten: true}, io.Discard)
+	assert.Equal(t, result.Outcome(""), w.Outcome, w.Reason)
 }
