@@ -28,7 +28,12 @@ func Require(t testing.TB, arches []string, tools ...string) {
 		t.Skip("VM test; -short")
 	}
 	var missing []string
+	seen := map[string]bool{}
 	for _, name := range arches {
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
 		a, err := arch.Lookup(name)
 		if err != nil {
 			t.Fatal(err)
