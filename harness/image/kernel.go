@@ -47,6 +47,10 @@ type Kernel struct {
 	// Vmlinux is the uncompressed kernel when asked for and bootable
 	// (see VmlinuxFromBzImage); empty otherwise.
 	Vmlinux string `json:"-"`
+	// ELF is an uncompressed vmlinux of this kernel that is not booted (a
+	// local kernel's, on an arch that boots its packed image): where the
+	// host reads the kernel's own BTF.
+	ELF string `json:"-"`
 	// Cached is true when nothing was downloaded for this kernel.
 	Cached bool `json:"-"`
 }
@@ -68,8 +72,9 @@ func (k *Kernel) ConfigValue(name string) (string, error) {
 }
 
 // LocalKernel describes a kernel from local files; Package is "local" and
-// SHA256 the image's own hash.
-func LocalKernel(vmlinuz, config, vmlinux string) (*Kernel, error) {
+// SHA256 the image's own hash. vmlinux, when given, is the uncompressed
+// kernel: booted when boot is true, read for its BTF either way.
+func LocalKernel(vmlinuz, config, vmlinux string, boot bool) (*Kernel, error) {
 	data, err := os.ReadFile(vmlinuz)
 	if err != nil {
 		return nil, fmt.Errorf("local kernel: %w", err)
@@ -83,10 +88,14 @@ func LocalKernel(vmlinuz, config, vmlinux string) (*Kernel, error) {
 		}
 	}
 	sum := sha256.Sum256(data)
-	return &Kernel{
+	k := &Kernel{
 		Package: "local", Version: filepath.Base(vmlinuz), SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data)),
-		Vmlinuz: vmlinuz, Config: config, Vmlinux: vmlinux, Cached: true,
-	}, nil
+		Vmlinuz: vmlinuz, Config: config, Vmlinux: vmlinux, ELF: vmlinux, Cached: true,
+	}
+	if !boot {
+		k.Vmlinux = ""
+	}
+	return k, nil
 }
 
 // check refuses names that are not plain Debian names before any of them

@@ -1,7 +1,9 @@
 package image
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -20,15 +22,19 @@ func (c *Cache) OwnBTF(ctx context.Context, k *Kernel) (string, error) {
 	path := c.Path("btf", "own-"+k.SHA256+".btf")
 	from := "the BTF in " + k.Package + " " + k.Version + " (sha256 " + k.SHA256 + ")"
 	_, err := c.File(ctx, "ownbtf-"+k.SHA256[:16], path, from, func(tmp string) (string, error) {
-		img := k.Vmlinux // an ELF finds its .BTF section at once
-		if img == "" {
-			img = k.Vmlinuz
-		}
+		img := cmp.Or(k.Vmlinux, k.ELF, k.Vmlinuz) // an ELF finds its .BTF section at once
 		data, err := os.ReadFile(img)
 		if err != nil {
 			return "", err
 		}
 		found, err := kbtf.Find(data)
+		if errors.Is(err, kbtf.ErrNoBTF) && img == k.Vmlinuz {
+			// An x86 bzImage's payload is xz with the x86 branch filter,
+			// which Find does not decode: the ELF inside has the BTF.
+			if elf, uerr := VmlinuxFromBzImage(ctx, data); uerr == nil {
+				found, err = kbtf.Find(elf)
+			}
+		}
 		if err != nil {
 			return "", fmt.Errorf("BTF of %s: %w", k.Package, err)
 		}

@@ -36,11 +36,7 @@ type DebianKernels struct {
 // when there is a lock, or describes its local one.
 func (d DebianKernels) Kernel(ctx context.Context, t matrix.Target, a arch.Arch) (*image.Kernel, error) {
 	if l := t.Kernel.Local; l != nil {
-		vmlinux := ""
-		if a.BootVmlinux {
-			vmlinux = l.Vmlinux
-		}
-		return image.LocalKernel(l.Vmlinuz, l.Config, vmlinux)
+		return image.LocalKernel(l.Vmlinuz, l.Config, l.Vmlinux, a.BootVmlinux)
 	}
 	f, err := d.Archive()
 	if err != nil {
@@ -72,6 +68,14 @@ func (d DebianKernels) BTF(ctx context.Context, t matrix.Target, a arch.Arch, k 
 	switch {
 	case t.BTF != "":
 		return fileBTF(t.BTF)
+	case k.HasOwnBTF() && t.Kernel.Local != nil:
+		// The host reads it before anything boots: a local image whose
+		// BTF it cannot reach is the config's to mend.
+		if _, err := d.Cache.OwnBTF(ctx, k); err != nil {
+			return nil, "", &ConfigError{fmt.Errorf("local kernel %s: its config sets CONFIG_DEBUG_INFO_BTF, but %v: "+
+				"give the target the kernel's uncompressed vmlinux (kernel: {local: {vmlinux: FILE}}) or a btf: file", k.Vmlinuz, err)}
+		}
+		return &result.BTF{Source: result.BTFKernel}, "", nil
 	case k.HasOwnBTF():
 		return &result.BTF{Source: result.BTFKernel}, "", nil
 	case t.Kernel.Local != nil:

@@ -591,6 +591,39 @@ targets:
 	assert.True(t, c.Wrapper.Agree)
 }
 
+// An x86 kernel given as its bzImage and config only: its BTF is in the
+// ELF inside the bzImage (xz with the x86 branch filter), which the host
+// unpacks to read it; the guest boots the bzImage as given.
+func TestVMLocalBzImageHasItsBTF(t *testing.T) {
+	o := vmOptions(t, "", "", "x86_64")
+	deb, err := o.Kernels.Kernel(context.Background(), o.Targets[1], mustArch(t, "x86_64"))
+	require.NoError(t, err)
+	dir := t.TempDir()
+	for _, f := range []struct{ from, to string }{{deb.Vmlinuz, "bzImage"}, {deb.Config, "config"}} {
+		data, err := os.ReadFile(f.from)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, f.to), data, 0o644))
+	}
+	mf := filepath.Join(dir, "matrix.yaml")
+	require.NoError(t, os.WriteFile(mf, []byte(`apiVersion: ksystest/v1
+targets:
+  - arch: x86_64
+    kernel: {local: {vmlinuz: bzImage, config: config}}
+    syscallWrapper: true
+`), 0o644))
+	m, err := matrix.Load(mf, ksystest.Data)
+	require.NoError(t, err)
+	o.Matrix, o.Targets = m, m.Targets.List
+	o.Kernels = DebianKernels{Archive: o.Kernels.(DebianKernels).Archive, Cache: &image.Cache{Dir: t.TempDir()}}
+	res, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	c := res.Cells[0]
+	assert.Equal(t, result.OutcomePass, c.Outcome, "%s %v", c.Reason, c.ConsoleTail)
+	assert.Equal(t, "vmlinuz", c.Kernel.BootImage)
+	assert.Equal(t, result.BTFKernel, c.Kernel.BTF.Source)
+	assert.Contains(t, c.Kernel.BTF.Shipped, "subset", "the host read the kernel's types")
+}
+
 func mustArch(t *testing.T, name string) arch.Arch {
 	a, err := arch.Lookup(name)
 	require.NoError(t, err)
