@@ -394,7 +394,7 @@ func TestSixthArgumentAndRegister(t *testing.T) {
 // and a collection that loads after all fails.
 func TestLoaderRefusal(t *testing.T) {
 	prctl := matrix.CaseDef{Name: "prctl@cilium/ebpf", Collection: "macro", Syscall: "prctl",
-		Args: []matrix.ArgDef{{Name: "option"}},
+		Args:     []matrix.ArgDef{{Name: "option"}},
 		Captures: []matrix.CaptureDef{{Name: "syscall", Program: "handle", Args: []matrix.CaptureArg{{Global: "arg1"}}}}}
 	refused := proto.CaseResult{Passed: []uint64{1001},
 		LoadError: "collection macro@cilium/ebpf did not load: cilium/ebpf v0.22.0 refuses it: unable to derive a value for LINUX_HAS_SYSCALL_WRAPPER"}
