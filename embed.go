@@ -24,7 +24,7 @@ var Data embed.FS
 //
 //go:embed go.mod go.sum
 //go:embed cmd/ksystest-agent cmd/ksystest-compat cmd/ksystest-exec cmd/ksystest-poweroff workloads
-//go:embed harness/agent harness/pid1 harness/execinit harness/proto harness/trigger harness/arch harness/syscalls
+//go:embed harness/guest harness/proto harness/arch harness/syscalls
 var guestSource embed.FS
 
 // GuestSource is the module source the guest programs build from: the Go

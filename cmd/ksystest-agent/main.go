@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/ksystest/ksystest/harness/agent"
-	"github.com/ksystest/ksystest/harness/pid1"
+	"github.com/ksystest/ksystest/harness/guest/agent"
+	"github.com/ksystest/ksystest/harness/guest/pid1"
 	"github.com/ksystest/ksystest/harness/proto"
 )
 

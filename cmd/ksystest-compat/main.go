@@ -13,7 +13,7 @@ import (
 	"runtime"
 
 	"github.com/ksystest/ksystest/harness/proto"
-	"github.com/ksystest/ksystest/harness/trigger"
+	"github.com/ksystest/ksystest/harness/guest/trigger"
 )
 
 func main() {

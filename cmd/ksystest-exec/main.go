@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/ksystest/ksystest/harness/execinit"
-	"github.com/ksystest/ksystest/harness/pid1"
+	"github.com/ksystest/ksystest/harness/guest/execinit"
+	"github.com/ksystest/ksystest/harness/guest/pid1"
 	"github.com/ksystest/ksystest/harness/proto"
 )
 

@@ -9,7 +9,7 @@ import (
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/kabi"
 	"github.com/ksystest/ksystest/harness/proto"
-	"github.com/ksystest/ksystest/harness/trigger"
+	"github.com/ksystest/ksystest/harness/guest/trigger"
 	"path/filepath"
 	"testing"
 	"time"

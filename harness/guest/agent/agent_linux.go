@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/ksystest/ksystest/harness/proto"
-	"github.com/ksystest/ksystest/harness/trigger"
+	"github.com/ksystest/ksystest/harness/guest/trigger"
 	"golang.org/x/sys/unix"
 )
 

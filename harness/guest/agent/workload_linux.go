@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/ksystest/ksystest/harness/pid1"
+	"github.com/ksystest/ksystest/harness/guest/pid1"
 	"github.com/ksystest/ksystest/harness/proto"
 )
 

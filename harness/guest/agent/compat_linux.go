@@ -10,7 +10,7 @@ import (
 	"os/exec"
 
 	"github.com/ksystest/ksystest/harness/proto"
-	"github.com/ksystest/ksystest/harness/trigger"
+	"github.com/ksystest/ksystest/harness/guest/trigger"
 )
 
 // compatHelper is the running 32-bit helper process.

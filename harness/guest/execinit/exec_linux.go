@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ksystest/ksystest/harness/pid1"
+	"github.com/ksystest/ksystest/harness/guest/pid1"
 	"github.com/ksystest/ksystest/harness/proto"
 	"golang.org/x/sys/unix"
 )
