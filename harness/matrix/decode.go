@@ -1,51 +1,20 @@
 package matrix
 
 import (
-	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
-	"strings"
 
-	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/token"
 	"github.com/ksystest/ksystest/internal/yamlfile"
 )
 
 // Problem is one thing wrong with a config file, located by YAML path and,
 // where the file has that path, by line.
-type Problem struct {
-	File string
-	Line int
-	// Path is the YAML path of the offending key ("targets[1].arch").
-	Path string
-	Msg  string
-}
-
-func (p Problem) String() string {
-	loc := p.File
-	if p.Line > 0 {
-		loc = fmt.Sprintf("%s:%d", p.File, p.Line)
-	}
-	if p.Path != "" {
-		return fmt.Sprintf("%s: %s: %s", loc, p.Path, p.Msg)
-	}
-	return fmt.Sprintf("%s: %s", loc, p.Msg)
-}
+type Problem = yamlfile.Problem
 
 // ConfigError lists every problem found in a config file.
-type ConfigError struct{ Problems []Problem }
-
-func (e *ConfigError) Error() string {
-	lines := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
-		lines[i] = p.String()
-	}
-	return strings.Join(lines, "\n")
-}
+type ConfigError = yamlfile.Error
 
 // config is a file loadFile can read: defaults, then validation.
 type config interface {
@@ -107,61 +76,12 @@ func loadFile(src source, v config) error {
 	if err != nil {
 		return &ConfigError{Problems: []Problem{{File: src.display, Msg: err.Error()}}}
 	}
-	if err := decodeStrict(src.display, data, v); err != nil {
+	if err := yamlfile.DecodeStrict(src.display, data, v); err != nil {
 		return err
 	}
 	v.ApplyDefaults()
 	if problems := v.Validate(); len(problems) > 0 {
-		return &ConfigError{Problems: locate(src.display, data, problems)}
+		return &ConfigError{Problems: yamlfile.Locate(src.display, data, problems)}
 	}
 	return nil
-}
-
-// decodeStrict decodes data into v, refusing unknown keys, wrong types and
-// what would make the decoder work without bound, and names file, line
-// and key in the error.
-func decodeStrict(file string, data []byte, v any) error {
-	err := yamlfile.Decode(data, v)
-	if err == nil {
-		return nil
-	}
-	p := Problem{File: file, Msg: err.Error()}
-	var yerr yaml.Error
-	if errors.As(err, &yerr) {
-		p.Msg = yerr.GetMessage()
-		if tk := yerr.GetToken(); tk != nil && tk.Position != nil {
-			p.Line = tk.Position.Line
-			if key := keyOf(tk); key != "" && !strings.Contains(p.Msg, `"`+key+`"`) {
-				p.Msg = fmt.Sprintf("key %q: %s", key, p.Msg)
-			}
-		}
-	}
-	return &ConfigError{Problems: []Problem{p}}
-}
-
-// keyOf returns the mapping key a value token belongs to, so a type
-// error names the key and not only Go's struct field.
-func keyOf(tk *token.Token) string {
-	p := tk.Prev
-	if p != nil && p.Type == token.MappingValueType {
-		p = p.Prev
-	}
-	if p == nil || p.Next == nil || p.Next.Type != token.MappingValueType {
-		return ""
-	}
-	return p.Value
-}
-
-// locate fills in the line of each problem from its YAML path, and sorts
-// them by line so they read top to bottom.
-func locate(file string, data []byte, problems []Problem) []Problem {
-	doc, err := yamlfile.Parse(data)
-	for i := range problems {
-		problems[i].File = file
-		if err == nil && problems[i].Path != "" {
-			problems[i].Line = yamlfile.Line(doc, problems[i].Path)
-		}
-	}
-	sort.SliceStable(problems, func(i, j int) bool { return problems[i].Line < problems[j].Line })
-	return problems
 }

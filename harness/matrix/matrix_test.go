@@ -7,9 +7,9 @@ import (
 	"strings"
 
 	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/guest/trigger"
 	"github.com/ksystest/ksystest/harness/kabi"
 	"github.com/ksystest/ksystest/harness/proto"
-	"github.com/ksystest/ksystest/harness/guest/trigger"
 	"path/filepath"
 	"testing"
 	"time"
@@ -243,7 +243,7 @@ targets:
 		"targets[0].arch":           4,
 		"targets[1].name":           7,
 		"targets[1].kernel.package": 9,
-		"targets[1].syscallWrapper": 0, // missing keys have no line
+		"targets[1].syscallWrapper": 7, // a missing key: the line of its mapping
 	}, got)
 	assert.Contains(t, err.Error(), f+":4: targets[0].arch: unknown arch \"sparc\"")
 }
