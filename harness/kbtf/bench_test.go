@@ -36,7 +36,7 @@ func BenchmarkFind(b *testing.B) {
 	})
 	b.Run("arm64-Image", func(b *testing.B) {
 		var image []byte
-		for _, k := range cachedKernels(b) {
+		for _, k := range kernelsIn(b, filepath.Join(cacheDir(), "kernels")) {
 			if data, err := os.ReadFile(filepath.Join(k.dir, "vmlinuz")); err == nil && strings.HasSuffix(k.Package, "-arm64") && len(data) > len(image) {
 				image = data
 			}

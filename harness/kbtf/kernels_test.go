@@ -36,8 +36,11 @@ type cachedKernel struct {
 	Release string `json:"release"`
 }
 
-func cachedKernels(t testing.TB) []cachedKernel {
-	dirs, _ := filepath.Glob(filepath.Join(cacheDir(), "kernels", "*", "kernel.json"))
+// kernelsIn lists the kernels under root, each a directory with
+// kernel.json, config and vmlinuz or vmlinux: ksystest's cache
+// (kernels/SHA256/) or the committed ones (testdata/kernels/RELEASE/).
+func kernelsIn(t testing.TB, root string) []cachedKernel {
+	dirs, _ := filepath.Glob(filepath.Join(root, "*", "kernel.json"))
 	var ks []cachedKernel
 	for _, path := range dirs {
 		data, err := os.ReadFile(path)
@@ -61,89 +64,101 @@ var syscallBodies = []string{
 // CONFIG_CLONE_BACKWARDS* options give them.
 var cloneParams = []string{"child_tidptr", "clone_flags", "newsp", "parent_tidptr", "tls"}
 
-// TestCachedKernels runs Find and Parse on the kernels a run has cached,
-// and logs what each holds (go test -v shows it). It checks what the
-// kernel's config promises: BTF where CONFIG_DEBUG_INFO_BTF=y (in one of
-// its files at least: an x86 bzImage is xz with a branch filter, which
-// Find does not decode, so there the unpacked vmlinux has it), none where
-// it is unset. A cache is not part of a checkout, so without one the test
-// skips.
+// TestCachedKernels runs Find and Parse on the committed kernels (see
+// fixtures_test.go) and on those a run has cached, and logs what each
+// holds (go test -v shows it). It checks what the kernel's config
+// promises: BTF where CONFIG_DEBUG_INFO_BTF=y (in one of its files at
+// least: an x86 bzImage is xz with a branch filter, which Find does not
+// decode, so there the unpacked vmlinux has it), none where it is unset;
+// and that Find, Parse and Prototype make of the committed kernels what
+// they made when those were cut (find.txt).
 func TestCachedKernels(t *testing.T) {
-	kernels := cachedKernels(t)
-	if len(kernels) == 0 {
-		t.Skipf("no kernels cached in %s: a ksystest run caches them", cacheDir())
-	}
-	for _, k := range kernels {
-		t.Run(k.Release, func(t *testing.T) {
-			config, err := os.ReadFile(filepath.Join(k.dir, "config"))
-			require.NoError(t, err)
-			hasBTF := slices.Contains(strings.Split(string(config), "\n"), "CONFIG_DEBUG_INFO_BTF=y")
-			found := false
-			for _, file := range []string{"vmlinuz", "vmlinux"} {
-				image, err := os.ReadFile(filepath.Join(k.dir, file))
-				if errors.Is(err, os.ErrNotExist) {
-					continue
-				}
-				require.NoError(t, err)
-				start := time.Now()
-				f, err := Find(image)
-				took := time.Since(start)
-				if errors.Is(err, ErrNoBTF) {
-					t.Logf("%s %s (%d MB): no BTF (%v)", k.Package, file, len(image)>>20, took.Round(time.Millisecond))
-					continue
-				}
-				require.NoError(t, err, file)
-				found = true
-				t.Logf("%s %s (%d MB): %d bytes of %s BTF at %s, %d types, in %v",
-					k.Package, file, len(image)>>20, len(f.BTF), f.Spec.ByteOrder(), f.Where, f.Spec.NumTypes(), took.Round(time.Millisecond))
-				logBodies(t, f.Spec)
-				checkClone(t, f.Spec)
-				checkLittleEndian(t, f.BTF, f.Spec)
-			}
-			assert.Equal(t, hasBTF, found, "CONFIG_DEBUG_INFO_BTF=y is %v", hasBTF)
+	committed := kernelsIn(t, fixtureDir)
+	require.NotEmpty(t, committed, "no kernels in %s", fixtureDir)
+	for _, k := range committed {
+		t.Run("testdata/"+k.Release, func(t *testing.T) {
+			checkKernel(t, k)
+			assert.Equal(t, string(mustRead(t, filepath.Join(k.dir, "find.txt"))), findSummary(t, k.dir))
 		})
 	}
+	for _, k := range kernelsIn(t, filepath.Join(cacheDir(), "kernels")) {
+		t.Run("cache/"+k.Release, func(t *testing.T) { checkKernel(t, k) })
+	}
+}
+
+func checkKernel(t *testing.T, k cachedKernel) {
+	config, err := os.ReadFile(filepath.Join(k.dir, "config"))
+	require.NoError(t, err)
+	hasBTF := slices.Contains(strings.Split(string(config), "\n"), "CONFIG_DEBUG_INFO_BTF=y")
+	found := false
+	for _, file := range []string{"vmlinuz", "vmlinux"} {
+		image, err := os.ReadFile(filepath.Join(k.dir, file))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		require.NoError(t, err)
+		start := time.Now()
+		f, err := Find(image)
+		took := time.Since(start)
+		if errors.Is(err, ErrNoBTF) {
+			t.Logf("%s %s (%d MB): no BTF (%v)", k.Package, file, len(image)>>20, took.Round(time.Millisecond))
+			continue
+		}
+		require.NoError(t, err, file)
+		found = true
+		t.Logf("%s %s (%d MB): %d bytes of %s BTF at %s, %d types, in %v",
+			k.Package, file, len(image)>>20, len(f.BTF), f.Spec.ByteOrder(), f.Where, f.Spec.NumTypes(), took.Round(time.Millisecond))
+		logBodies(t, f.Spec)
+		checkClone(t, f.Spec)
+		checkLittleEndian(t, f.BTF, f.Spec)
+	}
+	assert.Equal(t, hasBTF, found, "CONFIG_DEBUG_INFO_BTF=y is %v", hasBTF)
 }
 
 // TestCachedPaholeBTF parses the BTF ksystest generated with pahole for
-// kernels built without their own, named after their -dbg package.
+// kernels built without their own: the committed ones, named after their
+// -dbg package, and those a run has cached.
 func TestCachedPaholeBTF(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join(cacheDir(), "btf", "*-pahole-*.btf"))
-	if len(files) == 0 {
-		t.Skipf("no pahole BTF cached in %s: a run for a kernel without BTF makes one", cacheDir())
+	dir := filepath.Join(fixtureDir, "pahole")
+	committed, _ := filepath.Glob(filepath.Join(dir, "*.btf"))
+	require.NotEmpty(t, committed, "no pahole BTF in %s", dir)
+	assert.Equal(t, string(mustRead(t, filepath.Join(dir, "find.txt"))), paholeSummary(t, dir))
+	for _, path := range committed {
+		name := strings.TrimSuffix(filepath.Base(path), ".btf")
+		t.Run("testdata/"+name, func(t *testing.T) { checkPahole(t, path, name) })
 	}
-	names := dbgPackages(t)
+	files, _ := filepath.Glob(filepath.Join(cacheDir(), "btf", "*-pahole-*.btf"))
 	for _, path := range files {
-		sha, _, _ := strings.Cut(filepath.Base(path), "-")
-		t.Run(sha[:12], func(t *testing.T) {
-			data, err := os.ReadFile(path)
-			require.NoError(t, err)
-			f, err := Find(data)
-			require.NoError(t, err)
-			assert.Equal(t, data, f.BTF, "a detached blob is found whole")
-			t.Logf("%s (%s): %d bytes of %s BTF, %d types", names[sha], filepath.Base(path), len(data), f.Spec.ByteOrder(), f.Spec.NumTypes())
-			logBodies(t, f.Spec)
-			checkClone(t, f.Spec)
-			checkLittleEndian(t, f.BTF, f.Spec)
-		})
+		t.Run("cache/"+filepath.Base(path)[:12], func(t *testing.T) { checkPahole(t, path, paholeFrom(t, path)) })
 	}
 }
 
-// dbgPackages maps a -dbg package's SHA256 to its name, from the package
-// index entries a run cached.
-func dbgPackages(t testing.TB) map[string]string {
-	names := map[string]string{}
-	paths, _ := filepath.Glob(filepath.Join(cacheDir(), "index", "*-dbg.json"))
-	for _, path := range paths {
-		data, err := os.ReadFile(path)
-		require.NoError(t, err)
-		var pkgs []struct{ Name, Version, SHA256 string }
-		require.NoError(t, json.Unmarshal(data, &pkgs), path)
-		for _, p := range pkgs {
-			names[p.SHA256] = p.Name + " " + p.Version
-		}
+func checkPahole(t *testing.T, path, name string) {
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	f, err := Find(data)
+	require.NoError(t, err)
+	assert.Equal(t, data, f.BTF, "a detached blob is found whole")
+	t.Logf("%s (%s): %d bytes of %s BTF, %d types", name, filepath.Base(path), len(data), f.Spec.ByteOrder(), f.Spec.NumTypes())
+	logBodies(t, f.Spec)
+	checkClone(t, f.Spec)
+	checkLittleEndian(t, f.BTF, f.Spec)
+}
+
+// paholeFrom is the -dbg package and version a cached pahole BTF was
+// made from, as its cache manifest says ("" when it says nothing).
+func paholeFrom(t testing.TB, path string) string {
+	data, err := os.ReadFile(path + ".manifest")
+	if errors.Is(err, os.ErrNotExist) {
+		return ""
 	}
-	return names
+	require.NoError(t, err)
+	var m struct{ From string }
+	require.NoError(t, json.Unmarshal(data, &m), path)
+	if f := strings.Fields(m.From); len(f) >= 2 {
+		return f[0] + " " + f[1]
+	}
+	return ""
 }
 
 // syscallPrefixes name the layers of a syscall: the arch's entry taking

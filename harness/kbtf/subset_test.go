@@ -93,33 +93,48 @@ func TestObjectRelocations(t *testing.T) {
 	assert.Equal(t, []string{"pt_regs", "u64", "unsigned long"}, r.Names, "a typedef's own name and its target's")
 }
 
-// On every BTF a run has cached (kernels' own and pahole's), the subset
-// for ksystest's probes parses and holds every type their relocations
-// name that the kernel has.
+// On the committed kernels' BTF (see fixtures_test.go) and every BTF a
+// run has cached (kernels' own and pahole's), the subset for ksystest's
+// probes parses and holds every type their relocations name that the
+// kernel has.
 func TestCachedKernelSubsets(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join(cacheDir(), "btf", "*.btf"))
-	if len(files) == 0 {
-		t.Skipf("no BTF cached in %s: a ksystest run caches it", cacheDir())
+	blobs := map[string][]byte{}
+	for _, k := range kernelsIn(t, fixtureDir) {
+		for _, file := range []string{"vmlinuz", "vmlinux"} {
+			if image, err := os.ReadFile(filepath.Join(k.dir, file)); err == nil {
+				f, err := Find(image)
+				require.NoError(t, err, k.Release)
+				blobs["testdata/"+k.Release+"/"+file] = f.BTF
+			}
+		}
+	}
+	paholes, _ := filepath.Glob(filepath.Join(fixtureDir, "pahole", "*.btf"))
+	for _, path := range paholes {
+		blobs["testdata/"+filepath.Base(path)] = mustRead(t, path)
+	}
+	require.Len(t, blobs, 10, "the committed kernels' BTF")
+	cached, _ := filepath.Glob(filepath.Join(cacheDir(), "btf", "*.btf"))
+	for _, path := range cached {
+		blobs["cache/"+filepath.Base(path)] = mustRead(t, path)
 	}
 	data, err := os.ReadFile("../../bpf/obj/probes_x86_bpfel.o")
 	require.NoError(t, err)
 	r, err := ObjectRelocations(data)
 	require.NoError(t, err)
-	for _, f := range files {
-		blob, err := os.ReadFile(f)
-		require.NoError(t, err)
+	for name, blob := range blobs {
 		s, err := Parse(blob)
-		require.NoError(t, err, f)
+		require.NoError(t, err, name)
 		sub, n, err := s.Subset(r.Names)
-		require.NoError(t, err, f)
+		require.NoError(t, err, name)
 		subSpec, err := Parse(sub)
 		require.NoError(t, err)
 		have, kept := typeNames(s), typeNames(subSpec)
-		for _, name := range r.Names {
-			if _, ok := have[name]; ok {
-				assert.Contains(t, kept, name, f)
+		assert.Contains(t, kept, "pt_regs", name)
+		for _, want := range r.Names {
+			if _, ok := have[want]; ok {
+				assert.Contains(t, kept, want, name)
 			}
 		}
-		t.Logf("%s: %d of %d types, %d of %d KiB", filepath.Base(f), n, s.NumTypes(), len(sub)>>10, len(blob)>>10)
+		t.Logf("%s: %d of %d types, %d of %d KiB", name, n, s.NumTypes(), len(sub)>>10, len(blob)>>10)
 	}
 }
