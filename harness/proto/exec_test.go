@@ -84,22 +84,57 @@ func FuzzParseFrame(f *testing.F) {
 
 var updateSeeds = flag.Bool("update-seeds", false, "rewrite the fuzz seed corpora in testdata/fuzz")
 
-// TestFuzzSeeds writes FuzzParseFrame's seed corpus with -update-seeds,
-// and otherwise checks that it is there.
-func TestFuzzSeeds(t *testing.T) {
-	if *updateSeeds {
-		good := EncodeFrame(Frame{Seq: 2, Kind: FrameStdout, Data: []byte("PASS\n")})
-		seeds := [][]byte{
-			EncodeFrame(Frame{Seq: 1, Kind: FrameStart, Data: []byte(`{"kernel":"6.12.95+deb12-s390x","machine":"s390x","uptime_ns":2710000000}`)}),
-			good,
-			EncodeFrame(Frame{Seq: 3, Kind: FrameBeat}),
-			EncodeFrame(Frame{Seq: 4, Kind: FrameExit, Data: []byte(`{"code":-1,"signal":9,"uptime_ns":3}`)}),
-			append([]byte("[    3.1] Kernel panic - not syncing: "), good...),
-			good[:len(good)/2],
-			bytes.Replace(good, []byte(" out "), []byte(" err "), 1),
-			[]byte(ExecMarker + "1 1 fail 00000000 -"),
-		}
-		fuzzseed.Numbered(t, "FuzzParseFrame", seeds)
+// frameSeed is a hand-made seed of FuzzParseFrame and what ParseFrame
+// makes of it: a frame, or an error saying this.
+type frameSeed struct {
+	line []byte
+	want Frame
+	err  string
+}
+
+// frameSeeds are FuzzParseFrame's hand-made seeds, committed in this
+// order as testdata/fuzz/FuzzParseFrame/seed-NN.
+func frameSeeds() []frameSeed {
+	start := Frame{Seq: 1, Kind: FrameStart, Data: []byte(`{"kernel":"6.12.95+deb12-s390x","machine":"s390x","uptime_ns":2710000000}`)}
+	out := Frame{Seq: 2, Kind: FrameStdout, Data: []byte("PASS\n")}
+	exit := Frame{Seq: 4, Kind: FrameExit, Data: []byte(`{"code":-1,"signal":9,"uptime_ns":3}`)}
+	good := EncodeFrame(out)
+	return []frameSeed{
+		{line: EncodeFrame(start), want: start},
+		{line: good, want: out},
+		{line: EncodeFrame(Frame{Seq: 3, Kind: FrameBeat}), want: Frame{Seq: 3, Kind: FrameBeat}},
+		{line: EncodeFrame(exit), want: exit},
+		// The kernel's message and the frame on one console line.
+		{line: append([]byte("[    3.1] Kernel panic - not syncing: "), good...), want: out},
+		{line: good[:len(good)/2], err: "3 fields, want 5"},
+		// Another stream's frame with stdout's CRC.
+		{line: bytes.Replace(good, []byte(" out "), []byte(" err "), 1), err: "exec frame 2: CRC 283fe79d, the payload's is d4045120"},
+		{line: []byte(ExecMarker + "1 1 fail 00000000 -"), err: "exec frame 1: CRC 00000000, the payload's is b41c92e9"},
 	}
-	fuzzseed.Present(t, "FuzzParseFrame")
+}
+
+// TestFuzzSeeds reads FuzzParseFrame's committed seeds back and wants
+// each to be what frameSeeds says, and to parse as it says; run it with
+// -update-seeds to write them.
+func TestFuzzSeeds(t *testing.T) {
+	seeds := frameSeeds()
+	if *updateSeeds {
+		var lines [][]byte
+		for _, s := range seeds {
+			lines = append(lines, s.line)
+		}
+		fuzzseed.Numbered(t, "FuzzParseFrame", lines)
+	}
+	committed := fuzzseed.ReadNumbered(t, "FuzzParseFrame")
+	require.Len(t, committed, len(seeds), "run with -update-seeds to write them")
+	for i, s := range seeds {
+		assert.Equal(t, string(s.line), string(committed[i]), "seed-%02d", i)
+		fr, err := ParseFrame(committed[i])
+		if s.err != "" {
+			assert.ErrorContains(t, err, s.err, "seed-%02d", i)
+			continue
+		}
+		require.NoError(t, err, "seed-%02d", i)
+		assert.Equal(t, s.want, fr, "seed-%02d", i)
+	}
 }

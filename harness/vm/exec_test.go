@@ -228,12 +228,7 @@ func TestReadLinesCutsLongLines(t *testing.T) {
 // no more than the console carried, and ends in one outcome.
 func FuzzExecReader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, console []byte) {
-		var out, errs bytes.Buffer
-		r := newExecReader(ExecStreams{Stdout: &out, Stderr: &errs})
-		for i, line := range bytes.Split(console, []byte("\n")) {
-			r.line(line, time.Duration(i))
-		}
-		w := r.finish()
+		w, out, errs := readConsole(console)
 		require.NotEmpty(t, w.Outcome)
 		require.LessOrEqual(t, out.Len()+errs.Len(), len(console))
 		require.Equal(t, int64(out.Len()), w.OutBytes)
@@ -244,22 +239,73 @@ func FuzzExecReader(f *testing.F) {
 	})
 }
 
-// TestExecFuzzSeeds writes FuzzExecReader's seed corpus with -update,
-// and otherwise checks that it is there.
-func TestExecFuzzSeeds(t *testing.T) {
-	if *update {
-		var ok, crash, lost frames
-		seeds := []string{
-			strings.Join([]string{"Linux version 6.1", ok.start(), ok.line(proto.FrameStdout, "PASS\n"),
-				ok.line(proto.FrameStderr, "warn\n"), ok.line(proto.FrameBeat, ""), ok.exit(0), "reboot: Power down"}, "\n"),
-			strings.Join([]string{crash.start(), "Kernel panic - not syncing: sysrq triggered crash"}, "\n"),
-			strings.Join([]string{lost.start(), lost.line(proto.FrameStdout, "a") + "junk", lost.exit(1)}, "\n"),
-			(&frames{}).line(proto.FrameFail, "exec /x: exec format error"),
-			strings.Join([]string{(&frames{}).start(), (&frames{seq: 1}).line(proto.FrameExit, `{"code":-1,"signal":9,"uptime_ns":5}`)}, "\n"),
-		}
-		fuzzseed.Numbered(t, "FuzzExecReader", seeds)
+// readConsole reads a guest's console as an exec does, a line at a time,
+// the first 1 ns after QEMU started, the next 2 ns, and so on.
+func readConsole(console []byte) (w *ExecWatch, stdout, stderr *bytes.Buffer) {
+	stdout, stderr = &bytes.Buffer{}, &bytes.Buffer{}
+	r := newExecReader(ExecStreams{Stdout: stdout, Stderr: stderr})
+	for i, line := range bytes.Split(console, []byte("\n")) {
+		r.line(line, time.Duration(i+1))
 	}
-	fuzzseed.Present(t, "FuzzExecReader")
+	return r.finish(), stdout, stderr
+}
+
+// execSeed is a hand-made seed of FuzzExecReader and what the exec
+// reader makes of it.
+type execSeed struct {
+	console        string
+	outcome        ExecOutcome
+	reason         string
+	exit           proto.ExecExit
+	stdout, stderr string
+}
+
+// execSeeds are FuzzExecReader's hand-made seeds, committed in this order
+// as testdata/fuzz/FuzzExecReader/seed-NN.
+func execSeeds() []execSeed {
+	var ok, crash, lost frames
+	return []execSeed{{
+		console: strings.Join([]string{"Linux version 6.1", ok.start(), ok.line(proto.FrameStdout, "PASS\n"),
+			ok.line(proto.FrameStderr, "warn\n"), ok.line(proto.FrameBeat, ""), ok.exit(0), "reboot: Power down"}, "\n"),
+		outcome: ExecExited, exit: proto.ExecExit{UptimeNS: 1900000000}, stdout: "PASS\n", stderr: "warn\n",
+	}, {
+		console: strings.Join([]string{crash.start(), "Kernel panic - not syncing: sysrq triggered crash"}, "\n"),
+		outcome: ExecCrash, reason: "kernel: Kernel panic - not syncing: sysrq triggered crash",
+	}, {
+		console: strings.Join([]string{lost.start(), lost.line(proto.FrameStdout, "a") + "junk", lost.exit(1)}, "\n"),
+		outcome: ExecChannelError, reason: "garbled frame from the guest: exec frame 2: payload is not base64",
+	}, {
+		console: (&frames{}).line(proto.FrameFail, "exec /x: exec format error"),
+		outcome: ExecNotRun, reason: "the guest could not run the program: exec /x: exec format error",
+	}, {
+		console: strings.Join([]string{(&frames{}).start(), (&frames{seq: 1}).line(proto.FrameExit, `{"code":-1,"signal":9,"uptime_ns":5}`)}, "\n"),
+		outcome: ExecExited, exit: proto.ExecExit{Code: -1, Signal: 9, UptimeNS: 5},
+	}}
+}
+
+// TestExecFuzzSeeds reads FuzzExecReader's committed seeds back and wants
+// each to be what execSeeds says, and to end as it says; run it with
+// -update to write them.
+func TestExecFuzzSeeds(t *testing.T) {
+	seeds := execSeeds()
+	if *update {
+		var consoles []string
+		for _, s := range seeds {
+			consoles = append(consoles, s.console)
+		}
+		fuzzseed.Numbered(t, "FuzzExecReader", consoles)
+	}
+	committed := fuzzseed.ReadNumbered(t, "FuzzExecReader")
+	require.Len(t, committed, len(seeds), "run with -update to write them")
+	for i, s := range seeds {
+		assert.Equal(t, s.console, string(committed[i]), "seed-%02d", i)
+		w, stdout, stderr := readConsole(committed[i])
+		assert.Equal(t, s.outcome, w.Outcome, "seed-%02d", i)
+		assert.Equal(t, s.reason, w.Reason, "seed-%02d", i)
+		assert.Equal(t, s.exit, w.Exit, "seed-%02d", i)
+		assert.Equal(t, s.stdout, stdout.String(), "seed-%02d", i)
+		assert.Equal(t, s.stderr, stderr.String(), "seed-%02d", i)
+	}
 }
 
 // A QEMU that something on the host ended (kill -9, the OOM killer) is

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -62,10 +63,24 @@ func Numbered[S ~string | ~[]byte](t testing.TB, target string, seeds []S) {
 	}
 }
 
-// Present wants testdata/fuzz/TARGET to hold a corpus.
-func Present(t testing.TB, target string) {
+// ReadNumbered reads back the seeds Numbered wrote for target, in order:
+// each file must be a corpus file of one []byte.
+func ReadNumbered(t testing.TB, target string) [][]byte {
 	t.Helper()
-	entries, err := os.ReadDir(filepath.Join("testdata", "fuzz", target))
-	require.NoError(t, err, "seed corpus (write it with the test's update flag)")
-	assert.NotEmpty(t, entries)
+	paths, err := filepath.Glob(filepath.Join("testdata", "fuzz", target, "seed-*"))
+	require.NoError(t, err)
+	seeds := make([][]byte, len(paths))
+	for i, path := range paths {
+		require.Equal(t, fmt.Sprintf("seed-%02d", i), filepath.Base(path), "seeds are numbered from 00 without gaps")
+		data, err := os.ReadFile(path)
+		require.NoError(t, err)
+		quoted, ok := strings.CutPrefix(string(data), "go test fuzz v1\n[]byte(")
+		require.True(t, ok, "%s: not a corpus file of one []byte", path)
+		quoted, ok = strings.CutSuffix(quoted, ")\n")
+		require.True(t, ok, "%s: not a corpus file of one []byte", path)
+		s, err := strconv.Unquote(quoted)
+		require.NoError(t, err, path)
+		seeds[i] = []byte(s)
+	}
+	return seeds
 }
