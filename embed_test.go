@@ -7,10 +7,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ksystest/ksystest/harness/arch"
-	"github.com/ksystest/ksystest/harness/image"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/kernel"
 )
 
 const module = "github.com/ksystest/ksystest"
@@ -89,6 +90,6 @@ func TestProbeObjects(t *testing.T) {
 
 // The BTF recipe the binary carries parses.
 func TestEmbeddedBTFRecipe(t *testing.T) {
-	_, err := image.ReadBTFRecipe(Data, "images/btf.yaml")
+	_, err := kernel.ReadBTFRecipe(Data, "images/btf.yaml")
 	assert.NoError(t, err)
 }

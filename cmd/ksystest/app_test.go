@@ -12,12 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/qemu"
 	"github.com/ksystest/ksystest/harness/result"
 	"github.com/ksystest/ksystest/harness/run"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // runCLI runs ksystest with args, with a cache and a temporary directory

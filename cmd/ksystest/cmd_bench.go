@@ -11,7 +11,7 @@ import (
 	"text/tabwriter"
 
 	ksystest "github.com/ksystest/ksystest"
-	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/cache"
 	"github.com/ksystest/ksystest/harness/run"
 	"github.com/ksystest/ksystest/harness/vm"
 )
@@ -110,7 +110,7 @@ of cells over the same. Writes DIR/bench.json.`, s)
 		"HOST is before QEMU starts and not in CELL; QEMU→KERNEL to POWER-OFF add up to CELL: SETUP is the agent's work before its first case "+
 		"besides BTF and KALLSYMS (objects, maps, the oracle), LOAD and ATTACH are in the case loop, CALLS the rest of it, REST the events' way to the host)\n", *runs)
 	data, _ := json.MarshalIndent(rows, "", "  ")
-	if werr := image.WriteFileAtomic(filepath.Join(*outDir, "bench.json"), append(data, '\n'), 0o644); werr != nil {
+	if werr := cache.WriteFileAtomic(filepath.Join(*outDir, "bench.json"), append(data, '\n'), 0o644); werr != nil {
 		return &exitError{code: exitInfra, err: werr}
 	}
 	if err != nil {

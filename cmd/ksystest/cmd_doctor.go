@@ -11,11 +11,12 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/ksystest/ksystest/harness/arch"
-	"github.com/ksystest/ksystest/harness/bpfc"
-	"github.com/ksystest/ksystest/harness/image"
-	"github.com/ksystest/ksystest/harness/qemu"
 	"golang.org/x/sys/unix"
+
+	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/archive"
+	"github.com/ksystest/ksystest/harness/bpfc"
+	"github.com/ksystest/ksystest/harness/qemu"
 )
 
 // check is one line of the doctor's report.
@@ -59,13 +60,13 @@ missing.`, s)
 		}
 		checks = append(checks, check{name: "kvm", status: status, detail: fmt.Sprintf("%s guests: %s (%s)", host.Name, accel, why)})
 	}
-	if mirror, from, err := image.DiscoverMirror(af.mirror, image.AptSources); err != nil {
+	if mirror, from, err := archive.DiscoverMirror(af.mirror, archive.AptSources); err != nil {
 		checks = append(checks, check{name: "debian mirror", status: "MISSING", detail: err.Error(), required: true})
 	} else {
 		checks = append(checks, check{name: "debian mirror", status: "ok", detail: mirror + " (from " + from + ")"})
 	}
 	keyring := check{name: "debian keyring", debian: "debian-archive-keyring", fedora: "debian-keyring", required: true}
-	if keys, err := image.LoadKeyring(af.keyring); err != nil {
+	if keys, err := archive.LoadKeyring(af.keyring); err != nil {
 		keyring.status, keyring.detail = "MISSING", err.Error()
 	} else {
 		keyring.status, keyring.detail = "ok", fmt.Sprintf("%s (%d keys)", af.keyring, len(keys))

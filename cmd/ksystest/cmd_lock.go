@@ -8,7 +8,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/ksystest/ksystest/harness/arch"
-	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/archive"
+	"github.com/ksystest/ksystest/harness/kernel"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/run"
 )
@@ -49,15 +50,15 @@ locked.`, s)
 	}
 	old, err := readLock(lf)
 	if errors.Is(err, os.ErrNotExist) {
-		old, err = &image.Lock{File: lf.Disk}, nil
+		old, err = &kernel.Lock{File: lf.Disk}, nil
 	}
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
-	var targets []image.LockTarget
+	var targets []kernel.LockTarget
 	for _, t := range m.Targets.List {
 		if a, err := arch.Lookup(t.Arch); err == nil && t.Kernel.Local == nil {
-			targets = append(targets, image.LockTarget{Name: t.Name, Ref: run.KernelRef(t, a)})
+			targets = append(targets, kernel.LockTarget{Name: t.Name, Ref: run.KernelRef(t, a)})
 		}
 	}
 
@@ -68,9 +69,9 @@ locked.`, s)
 		return err
 	}
 	fetcher.OnDownload = progress.download
-	lock, changes, err := fetcher.LockKernels(ctx, old, targets, *update || *check)
+	lock, changes, err := kernel.Archive{Fetcher: fetcher}.LockKernels(ctx, old, targets, *update || *check)
 	progress.close()
-	if errors.Is(err, image.ErrNoPackage) {
+	if errors.Is(err, archive.ErrNoPackage) {
 		return &exitError{code: exitUsage, err: err} // the matrix asks for a kernel the suite lacks
 	}
 	if err != nil {
@@ -79,7 +80,7 @@ locked.`, s)
 
 	// In matrix order, local kernels included, then the targets the
 	// matrix no longer has.
-	unprinted := map[string]image.LockChange{}
+	unprinted := map[string]kernel.LockChange{}
 	changed := 0
 	for _, c := range changes {
 		unprinted[c.Target] = c
@@ -123,7 +124,7 @@ locked.`, s)
 // loadLock reads the kernel lock m names; nil when it names none. A lock
 // that is missing or wrong is a config error, found before anything is
 // fetched.
-func loadLock(m *matrix.Matrix) (*image.Lock, error) {
+func loadLock(m *matrix.Matrix) (*kernel.Lock, error) {
 	lf, ok := m.LockFile()
 	if !ok {
 		return nil, nil
@@ -139,10 +140,10 @@ func loadLock(m *matrix.Matrix) (*image.Lock, error) {
 }
 
 // readLock reads a lock from disk or from ksystest's own files.
-func readLock(lf matrix.LockFile) (*image.Lock, error) {
+func readLock(lf matrix.LockFile) (*kernel.Lock, error) {
 	data, err := lf.Read()
 	if err != nil {
 		return nil, err
 	}
-	return image.ParseLock(lf.Name, data)
+	return kernel.ParseLock(lf.Name, data)
 }

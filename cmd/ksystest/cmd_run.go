@@ -11,9 +11,11 @@ import (
 
 	"github.com/ksystest/ksystest"
 	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/archive"
 	"github.com/ksystest/ksystest/harness/bpfc"
+	"github.com/ksystest/ksystest/harness/cache"
 	"github.com/ksystest/ksystest/harness/guestbin"
-	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/kernel"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/qemu"
 	"github.com/ksystest/ksystest/harness/run"
@@ -31,22 +33,22 @@ func (a *archiveFlags) register(fs interface {
 	StringVar(*string, string, string, string)
 	BoolVar(*bool, string, bool, string)
 }) {
-	fs.StringVar(&a.mirror, "debian-mirror", "", "Debian mirror URL (default: $"+image.MirrorEnv+", else the host's apt sources)")
-	fs.StringVar(&a.keyring, "keyring", image.DefaultKeyring, "OpenPGP keyring that signs the archive")
-	fs.StringVar(&a.cacheDir, "cache-dir", image.DefaultCacheDir(), "download cache (or $"+image.CacheEnv+")")
+	fs.StringVar(&a.mirror, "debian-mirror", "", "Debian mirror URL (default: $"+archive.MirrorEnv+", else the host's apt sources)")
+	fs.StringVar(&a.keyring, "keyring", archive.DefaultKeyring, "OpenPGP keyring that signs the archive")
+	fs.StringVar(&a.cacheDir, "cache-dir", cache.DefaultCacheDir(), "download cache (or $"+cache.CacheEnv+")")
 	fs.BoolVar(&a.allowExpired, "allow-expired-release", false, "accept an InRelease past its Valid-Until (default: follow apt's Acquire::Check-Valid-Until)")
 	fs.BoolVar(&a.refresh, "refresh", false, "ask the mirror for new indexes even if the cached ones are recent")
 }
 
-func (a *archiveFlags) fetcher(logf func(string, ...any)) (*image.Fetcher, error) {
+func (a *archiveFlags) fetcher(logf func(string, ...any)) (*archive.Fetcher, error) {
 	return a.fetcherWith(nil, logf)
 }
 
 // fetcherWith makes the fetcher, keeping downloads in cache (nil: one at
 // --cache-dir).
-func (a *archiveFlags) fetcherWith(cache *image.Cache, logf func(string, ...any)) (*image.Fetcher, error) {
-	f, mirror, err := image.NewFetcher(image.FetcherConfig{
-		Mirror: a.mirror, Keyring: a.keyring, CacheDir: a.cacheDir, Cache: cache,
+func (a *archiveFlags) fetcherWith(store *cache.Cache, logf func(string, ...any)) (*archive.Fetcher, error) {
+	f, mirror, err := archive.NewFetcher(archive.FetcherConfig{
+		Mirror: a.mirror, Keyring: a.keyring, CacheDir: a.cacheDir, Cache: store,
 		AllowExpired: a.allowExpired, Refresh: a.refresh, Logf: logf,
 	})
 	if err != nil {
@@ -56,22 +58,22 @@ func (a *archiveFlags) fetcherWith(cache *image.Cache, logf func(string, ...any)
 	return f, nil
 }
 
-// archive is Debian's archive as the booting commands reach it: the cache
+// archiveSource is Debian's archive as the booting commands reach it: the cache
 // at once, the fetcher (a mirror, the keyring) only when something first
 // needs it, so that a matrix of local kernels needs neither.
-type archive struct {
-	Cache *image.Cache
-	make  func() (*image.Fetcher, error)
+type archiveSource struct {
+	Cache *cache.Cache
+	make  func() (*archive.Fetcher, error)
 	once  sync.Once
-	f     *image.Fetcher
+	f     *archive.Fetcher
 	err   error
 }
 
-func newArchive(af *archiveFlags, progress ui) *archive {
-	cache := &image.Cache{Dir: af.cacheDir, Logf: progress.logf}
-	cache.Sweep()
-	return &archive{Cache: cache, make: func() (*image.Fetcher, error) {
-		f, err := af.fetcherWith(cache, progress.logf)
+func newArchive(af *archiveFlags, progress ui) *archiveSource {
+	store := &cache.Cache{Dir: af.cacheDir, Logf: progress.logf}
+	store.Sweep()
+	return &archiveSource{Cache: store, make: func() (*archive.Fetcher, error) {
+		f, err := af.fetcherWith(store, progress.logf)
 		if err == nil {
 			f.OnDownload = progress.download
 		}
@@ -81,13 +83,13 @@ func newArchive(af *archiveFlags, progress ui) *archive {
 
 // Fetcher makes the fetcher on first use; every later call gets the same
 // one, or the same error.
-func (a *archive) Fetcher() (*image.Fetcher, error) {
+func (a *archiveSource) Fetcher() (*archive.Fetcher, error) {
 	a.once.Do(func() { a.f, a.err = a.make() })
 	return a.f, a.err
 }
 
 // Busybox is the fetcher's Busybox, made on first use.
-func (a *archive) Busybox(ctx context.Context, suite, debArch string) (string, error) {
+func (a *archiveSource) Busybox(ctx context.Context, suite, debArch string) (string, error) {
 	f, err := a.Fetcher()
 	if err != nil {
 		return "", err
@@ -249,8 +251,8 @@ func targetNames(m *matrix.Matrix) string {
 // debianKernels is where every booting command takes kernels from: the
 // archive, pinned by lock when there is one, with BTF made as the recipe
 // this binary carries says (images/btf.yaml); or local files.
-func debianKernels(a *archive, lock *image.Lock) (run.DebianKernels, error) {
-	recipe, err := image.ReadBTFRecipe(ksystest.Data, "images/btf.yaml")
+func debianKernels(a *archiveSource, lock *kernel.Lock) (run.DebianKernels, error) {
+	recipe, err := kernel.ReadBTFRecipe(ksystest.Data, "images/btf.yaml")
 	if err != nil {
 		return run.DebianKernels{}, err
 	}
@@ -261,8 +263,8 @@ func debianKernels(a *archive, lock *image.Lock) (run.DebianKernels, error) {
 // its fetcher made on first use and reporting downloads to progress, and
 // the guest programs. It sweeps first what killed runs left in the cache
 // and the host's temporary directory.
-func guestSources(af *archiveFlags, agentDir string, progress ui) (*archive, run.Programs, error) {
-	for _, s := range image.SweepHostScratch() {
+func guestSources(af *archiveFlags, agentDir string, progress ui) (*archiveSource, run.Programs, error) {
+	for _, s := range cache.SweepHostScratch() {
 		if s.Err != nil {
 			progress.logf("cannot remove %s, left behind by a run that did not end cleanly: %v", s.Dir, s.Err)
 		} else {
@@ -279,7 +281,7 @@ const LibbpfSuite = "trixie"
 
 // bpfToolchain compiles users' collections: clang, libbpf's headers from
 // Debian (verified like kernels, cached), bpftool for vmlinux.h.
-func bpfToolchain(a *archive) *run.BPFToolchain {
+func bpfToolchain(a *archiveSource) *run.BPFToolchain {
 	debArch := "amd64"
 	if a, err := arch.ByGOARCH(runtime.GOARCH); err == nil {
 		debArch = a.DebianArch
@@ -300,7 +302,7 @@ func bpfToolchain(a *archive) *run.BPFToolchain {
 
 // workloadPrograms builds the workload programs ksystest carries, from
 // its own source: C with Debian's cross gcc, Go with the go tool.
-func workloadPrograms(cache *image.Cache, logf func(string, ...any)) run.WorkloadPrograms {
+func workloadPrograms(cache *cache.Cache, logf func(string, ...any)) run.WorkloadPrograms {
 	return run.CarriedWorkloads{
 		C:  &workload.Builder{Source: ksystest.GuestSource(), Cache: cache, Logf: logf},
 		Go: &guestbin.Builder{Source: ksystest.GuestSource(), Cache: cache, Logf: logf},
@@ -311,7 +313,7 @@ func workloadPrograms(cache *image.Cache, logf func(string, ...any)) run.Workloa
 // given, else built from the source this binary carries (once per source
 // and arch; the cache keeps them), so an installed ksystest works from any
 // directory.
-func guestPrograms(dir string, cache *image.Cache, logf func(string, ...any)) run.Programs {
+func guestPrograms(dir string, cache *cache.Cache, logf func(string, ...any)) run.Programs {
 	if dir != "" {
 		return run.Prebuilt{Dir: dir}
 	}

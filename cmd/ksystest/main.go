@@ -11,7 +11,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/cache"
 )
 
 func main() {
@@ -24,7 +24,7 @@ func main() {
 		cancel(fmt.Errorf("%s", s))
 		<-sigs
 		// No defers run from here: remove the scratch they would have.
-		image.RemoveLiveScratch()
+		cache.RemoveLiveScratch()
 		os.Exit(130)
 	}()
 	err := runMain(ctx, os.Args[1:], streams{out: os.Stdout, err: os.Stderr})

@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/cache"
 	"github.com/ksystest/ksystest/harness/report"
 	"github.com/ksystest/ksystest/harness/result"
 )
@@ -25,10 +25,10 @@ func writeReports(s streams, r *result.Run, outDir string) error {
 	if err := report.Markdown(&md, r, ""); err != nil {
 		return err
 	}
-	if err := image.WriteFileAtomic(filepath.Join(outDir, "junit.xml"), junit.Bytes(), 0o644); err != nil {
+	if err := cache.WriteFileAtomic(filepath.Join(outDir, "junit.xml"), junit.Bytes(), 0o644); err != nil {
 		return err
 	}
-	if err := image.WriteFileAtomic(filepath.Join(outDir, "report.md"), md.Bytes(), 0o644); err != nil {
+	if err := cache.WriteFileAtomic(filepath.Join(outDir, "report.md"), md.Bytes(), 0o644); err != nil {
 		return err
 	}
 	if summary := os.Getenv("GITHUB_STEP_SUMMARY"); summary != "" {

@@ -1,4 +1,4 @@
-package image
+package archive
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/ksystest/ksystest/harness/cache"
 )
 
 // BusyboxSuite is where the guest shell's busybox comes from when the
@@ -30,10 +32,10 @@ func (f *Fetcher) Busybox(ctx context.Context, suite, debArch string) (string, e
 		return "", fmt.Errorf("%s %s: %w", suite, debArch, err)
 	}
 	path := f.Cache.Path("tools", "busybox-"+p.SHA256)
-	_, err = f.Cache.File(ctx, "busybox-"+p.SHA256[:16], path, p.origin(), func(tmp string) (string, error) {
+	_, err = f.Cache.File(ctx, "busybox-"+p.SHA256[:16], path, p.Origin(), func(tmp string) (string, error) {
 		deb := filepath.Join(tmp, "busybox.deb")
-		f.logf("downloading %s %s for %s (%d KiB)", p.Name, p.Version, debArch, p.Size>>10)
-		if err := f.Download(ctx, f.Mirror+"/"+p.Filename, FileSum{SHA256: p.SHA256, Size: p.Size}, deb); err != nil {
+		f.Log("downloading %s %s for %s (%d KiB)", p.Name, p.Version, debArch, p.Size>>10)
+		if err := f.Download(ctx, f.Mirror+"/"+p.Filename, cache.FileSum{SHA256: p.SHA256, Size: p.Size}, deb); err != nil {
 			return "", err
 		}
 		bin := filepath.Join(tmp, "busybox")

@@ -1,8 +1,10 @@
-package image
+package archive
 
 import (
 	"fmt"
 	"time"
+
+	"github.com/ksystest/ksystest/harness/cache"
 )
 
 // FetcherConfig is what a user chooses about fetching; NewFetcher fills in
@@ -10,10 +12,10 @@ import (
 type FetcherConfig struct {
 	Mirror   string // empty: $KSYSTEST_DEBIAN_MIRROR, then apt sources
 	Keyring  string // empty: DefaultKeyring
-	CacheDir string // empty: DefaultCacheDir()
+	CacheDir string // empty: cache.DefaultCacheDir()
 	// Cache, when set, is the cache to use (CacheDir is then unused): the
 	// caller made it and swept it.
-	Cache        *Cache
+	Cache        *cache.Cache
 	AllowExpired bool
 	Refresh      bool // ignore the freshness of cached indexes
 	Logf         func(format string, args ...any)
@@ -36,16 +38,16 @@ func NewFetcher(c FetcherConfig) (*Fetcher, string, error) {
 	if c.Refresh {
 		maxAge = 0
 	}
-	cache := c.Cache
-	if cache == nil {
+	store := c.Cache
+	if store == nil {
 		if c.CacheDir == "" {
-			c.CacheDir = DefaultCacheDir()
+			c.CacheDir = cache.DefaultCacheDir()
 		}
-		cache = &Cache{Dir: c.CacheDir, Logf: c.Logf}
-		cache.Sweep()
+		store = &cache.Cache{Dir: c.CacheDir, Logf: c.Logf}
+		store.Sweep()
 	}
 	return &Fetcher{
-		Mirror: mirror, Keys: keys, Cache: cache,
+		Mirror: mirror, Keys: keys, Cache: store,
 		Logf:            c.Logf,
 		CheckValidUntil: !c.AllowExpired && AptChecksValidUntil(),
 		IndexMaxAge:     maxAge,

@@ -1,4 +1,4 @@
-package image
+package archive
 
 import (
 	"archive/tar"
@@ -11,11 +11,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ksystest/ksystest/harness/archive/archivetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// dataMember returns the compressed data member of a .deb made by buildDeb.
+// dataMember returns the compressed data member of a .deb made by archivetest.BuildDeb.
 func dataMember(t *testing.T, deb []byte) (string, []byte) {
 	t.Helper()
 	var name string
@@ -37,23 +38,23 @@ func dataMember(t *testing.T, deb []byte) (string, []byte) {
 // A data archive whose compressed stream is cut or damaged after the tar's
 // end is an error, whatever the compression and decoder.
 func TestWalkDebDamagedStream(t *testing.T) {
-	entries := []tarEntry{{Name: "./boot/vmlinuz-1", Body: strings.Repeat("kernel", 1000)}}
+	entries := []archivetest.TarEntry{{Name: "./boot/vmlinuz-1", Body: strings.Repeat("kernel", 1000)}}
 	walk := func(deb []byte) error {
 		return WalkDeb(bytes.NewReader(deb), func(string, *tar.Header, io.Reader) error { return nil })
 	}
 	for _, comp := range []string{"xz", "gz", "zst"} {
-		deb := buildDeb(t, comp, entries...)
+		deb := archivetest.BuildDeb(t, comp, entries...)
 		require.NoError(t, walk(deb), comp)
 		member, data := dataMember(t, deb)
 		cut := data[:len(data)-6]
-		assert.Error(t, walk(arDeb(member, cut)), "%s cut short", comp)
+		assert.Error(t, walk(archivetest.ArDeb(member, cut)), "%s cut short", comp)
 	}
 	t.Run("xz without the tool", func(t *testing.T) {
 		t.Setenv("PATH", "")
-		deb := buildDeb(t, "xz", entries...)
+		deb := archivetest.BuildDeb(t, "xz", entries...)
 		require.NoError(t, walk(deb))
 		member, data := dataMember(t, deb)
-		assert.Error(t, walk(arDeb(member, data[:len(data)-6])))
+		assert.Error(t, walk(archivetest.ArDeb(member, data[:len(data)-6])))
 	})
 }
 
@@ -75,18 +76,18 @@ func filesOutside(t *testing.T, root, dest string) []string {
 // never write outside dest whatever the names say: "..", "./..", absolute
 // paths, symlinks and hard links, alone or in sequence.
 func TestExtractTreeStaysInDest(t *testing.T) {
-	deb := buildDeb(t, "xz",
-		tarEntry{Name: "../outside-1", Body: "x"},
-		tarEntry{Name: "./../outside-2", Body: "x"},
-		tarEntry{Name: "./usr/include/../../../outside-3", Body: "x"},
-		tarEntry{Name: "usr/include/bpf/../../../../outside-4", Body: "x"},
-		tarEntry{Name: "/usr/include/bpf/abs.h", Body: "absolute"},
-		tarEntry{Name: "//usr/include/bpf/abs2.h", Body: "absolute"},
-		tarEntry{Name: "./usr/include/bpf/link", Type: tar.TypeSymlink, Linkname: "../../../../.."},
-		tarEntry{Name: "./usr/include/bpf/link/outside-5", Body: "x"},
-		tarEntry{Name: "./usr/include/bpf/etc", Type: tar.TypeSymlink, Linkname: "/etc"},
-		tarEntry{Name: "./usr/include/bpf/hard", Type: tar.TypeLink, Linkname: "../../../../outside-6"},
-		tarEntry{Name: "./usr/include/bpf/bpf_helpers.h", Body: "helpers"},
+	deb := archivetest.BuildDeb(t, "xz",
+		archivetest.TarEntry{Name: "../outside-1", Body: "x"},
+		archivetest.TarEntry{Name: "./../outside-2", Body: "x"},
+		archivetest.TarEntry{Name: "./usr/include/../../../outside-3", Body: "x"},
+		archivetest.TarEntry{Name: "usr/include/bpf/../../../../outside-4", Body: "x"},
+		archivetest.TarEntry{Name: "/usr/include/bpf/abs.h", Body: "absolute"},
+		archivetest.TarEntry{Name: "//usr/include/bpf/abs2.h", Body: "absolute"},
+		archivetest.TarEntry{Name: "./usr/include/bpf/link", Type: tar.TypeSymlink, Linkname: "../../../../.."},
+		archivetest.TarEntry{Name: "./usr/include/bpf/link/outside-5", Body: "x"},
+		archivetest.TarEntry{Name: "./usr/include/bpf/etc", Type: tar.TypeSymlink, Linkname: "/etc"},
+		archivetest.TarEntry{Name: "./usr/include/bpf/hard", Type: tar.TypeLink, Linkname: "../../../../outside-6"},
+		archivetest.TarEntry{Name: "./usr/include/bpf/bpf_helpers.h", Body: "helpers"},
 	)
 	root := t.TempDir()
 	dest := filepath.Join(root, "a", "b", "dest")
@@ -108,9 +109,9 @@ func TestExtractTreeStaysInDest(t *testing.T) {
 // ExtractTree's prefix is a directory: a sibling whose name merely starts
 // with it (usr/include/bpfgen beside usr/include/bpf) is not under it.
 func TestExtractTreeTakesOnlyThePrefixDirectory(t *testing.T) {
-	deb := buildDeb(t, "gz",
-		tarEntry{Name: "./usr/include/bpfgen/x.h", Body: "sibling"},
-		tarEntry{Name: "./usr/include/bpf/bpf_helpers.h", Body: "helpers"},
+	deb := archivetest.BuildDeb(t, "gz",
+		archivetest.TarEntry{Name: "./usr/include/bpfgen/x.h", Body: "sibling"},
+		archivetest.TarEntry{Name: "./usr/include/bpf/bpf_helpers.h", Body: "helpers"},
 	)
 	dest := t.TempDir()
 	n, err := ExtractTree(bytes.NewReader(deb), "/usr/include/bpf/", dest)
@@ -126,19 +127,19 @@ func TestExtractFileTakesOnlyARegularFile(t *testing.T) {
 	name := "usr/lib/debug/boot/vmlinux-6.1.0-9-amd64"
 	root := t.TempDir()
 	dest := filepath.Join(root, "out", "vmlinux")
-	deb := buildDeb(t, "zst",
-		tarEntry{Name: "./" + name, Type: tar.TypeSymlink, Linkname: "/etc/passwd"},
-		tarEntry{Name: "./" + name, Type: tar.TypeLink, Linkname: "../../../outside"},
-		tarEntry{Name: "../" + name, Body: "climbing"},
+	deb := archivetest.BuildDeb(t, "zst",
+		archivetest.TarEntry{Name: "./" + name, Type: tar.TypeSymlink, Linkname: "/etc/passwd"},
+		archivetest.TarEntry{Name: "./" + name, Type: tar.TypeLink, Linkname: "../../../outside"},
+		archivetest.TarEntry{Name: "../" + name, Body: "climbing"},
 	)
 	err := ExtractFile(bytes.NewReader(deb), name, dest)
 	assert.ErrorContains(t, err, "no /"+name)
 	assert.Empty(t, filesOutside(t, root, dest))
 	assert.NoFileExists(t, dest)
 
-	deb = buildDeb(t, "gz",
-		tarEntry{Name: "./" + name, Type: tar.TypeSymlink, Linkname: "/etc/passwd"},
-		tarEntry{Name: "./" + name, Body: "the vmlinux"},
+	deb = archivetest.BuildDeb(t, "gz",
+		archivetest.TarEntry{Name: "./" + name, Type: tar.TypeSymlink, Linkname: "/etc/passwd"},
+		archivetest.TarEntry{Name: "./" + name, Body: "the vmlinux"},
 	)
 	require.NoError(t, ExtractFile(bytes.NewReader(deb), name, dest))
 	got, err := os.ReadFile(dest)
@@ -150,11 +151,11 @@ func TestExtractFileTakesOnlyARegularFile(t *testing.T) {
 // Extraction holds no more than its bound in memory or on disk, whatever
 // a tar header claims.
 func TestExtractBounds(t *testing.T) {
-	deb := buildDeb(t, "gz",
-		tarEntry{Name: "./boot/config-1", Body: "CONFIG_X=y\n"},
-		tarEntry{Name: "./boot/vmlinuz-1", Body: strings.Repeat("k", 2000)},
-		tarEntry{Name: "./usr/a", Body: strings.Repeat("a", 600)},
-		tarEntry{Name: "./usr/b", Body: strings.Repeat("b", 600)},
+	deb := archivetest.BuildDeb(t, "gz",
+		archivetest.TarEntry{Name: "./boot/config-1", Body: "CONFIG_X=y\n"},
+		archivetest.TarEntry{Name: "./boot/vmlinuz-1", Body: strings.Repeat("k", 2000)},
+		archivetest.TarEntry{Name: "./usr/a", Body: strings.Repeat("a", 600)},
+		archivetest.TarEntry{Name: "./usr/b", Body: strings.Repeat("b", 600)},
 	)
 	_, err := extractBoot(bytes.NewReader(deb), 1000)
 	assert.ErrorContains(t, err, "boot/vmlinuz-1: 2000 bytes, more than 1000")

@@ -1,4 +1,4 @@
-package image
+package archive
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"path"
 	"syscall"
 	"time"
+
+	"github.com/ksystest/ksystest/harness/cache"
 )
 
 // A mirror is untrusted like everything else from the network: it may
@@ -37,7 +39,7 @@ const (
 var ErrStalled = errors.New("mirror stalled")
 
 // ErrTooLarge means a mirror sent more than the size it was asked for.
-var ErrTooLarge = errors.New("more than expected")
+var ErrTooLarge = fmt.Errorf("more than expected: %w", cache.ErrTooLarge)
 
 // StatusError is a mirror's answer other than 200 OK.
 type StatusError struct {
@@ -47,17 +49,6 @@ type StatusError struct {
 }
 
 func (e *StatusError) Error() string { return e.Status }
-
-// HashMismatchError says a download, or a file in the cache, did not match
-// its expected hash.
-type HashMismatchError struct {
-	URL       string // or the cached file's path
-	Want, Got string
-}
-
-func (e *HashMismatchError) Error() string {
-	return fmt.Sprintf("sha256 %s, want %s", e.Got, e.Want)
-}
 
 func (f *Fetcher) client() *http.Client {
 	f.clientOnce.Do(func() {
@@ -158,7 +149,7 @@ func (f *Fetcher) retry(ctx context.Context, what string, try func() error) erro
 		if err == nil || i >= attempts || !retryable(ctx, err) {
 			return err
 		}
-		f.logf("%s failed (attempt %d of %d): %v; retrying in %s", what, i, attempts, err, wait)
+		f.Log("%s failed (attempt %d of %d): %v; retrying in %s", what, i, attempts, err, wait)
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
@@ -184,7 +175,7 @@ func retryable(ctx context.Context, err error) bool {
 // failures that another attempt may mend (see retry). A file that fails
 // its hash is deleted, never kept. The mirror may send at most want.Size
 // bytes (maxUnstated when that is unknown).
-func (f *Fetcher) Download(ctx context.Context, url string, want FileSum, dest string) error {
+func (f *Fetcher) Download(ctx context.Context, url string, want cache.FileSum, dest string) error {
 	err := f.retry(ctx, "download "+path.Base(url), func() error {
 		err := f.downloadOnce(ctx, url, want, dest)
 		if err != nil {
@@ -198,7 +189,7 @@ func (f *Fetcher) Download(ctx context.Context, url string, want FileSum, dest s
 	return nil
 }
 
-func (f *Fetcher) downloadOnce(ctx context.Context, url string, want FileSum, dest string) error {
+func (f *Fetcher) downloadOnce(ctx context.Context, url string, want cache.FileSum, dest string) error {
 	out, err := f.create(dest)
 	if err != nil {
 		return err
@@ -225,7 +216,7 @@ func (f *Fetcher) downloadOnce(ctx context.Context, url string, want FileSum, de
 		return fmt.Errorf("%d bytes, want %d", n, want.Size)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != want.SHA256 {
-		return &HashMismatchError{URL: url, Want: want.SHA256, Got: got}
+		return &cache.HashMismatchError{URL: url, Want: want.SHA256, Got: got}
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package image
+package archive
 
 import (
 	"context"
@@ -13,20 +13,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ksystest/ksystest/harness/archive/archivetest"
+	"github.com/ksystest/ksystest/harness/cache"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 // downloadFixture is one file on a fake mirror and a Fetcher with short
 // timeouts to fetch it.
-func downloadFixture(t *testing.T) (*fakeMirror, *Fetcher, FileSum, string) {
+func downloadFixture(t *testing.T) (*archivetest.Mirror, *Fetcher, cache.FileSum, string) {
 	t.Parallel()
-	m := newFakeMirror(t)
+	m := archivetest.NewMirror(t)
 	body := []byte(strings.Repeat("a kernel package ", 100))
-	m.set("pool/x.deb", body)
-	f := m.fetcher(&Cache{Dir: t.TempDir()}, &logLines{})
+	m.Set("pool/x.deb", body)
+	f := testFetcher(m, &cache.Cache{Dir: t.TempDir()}, &archivetest.Log{})
 	f.HeaderTimeout, f.IdleTimeout = 300*time.Millisecond, 300*time.Millisecond
-	return m, f, FileSum{SHA256: sha(body), Size: int64(len(body))}, filepath.Join(t.TempDir(), "x.deb")
+	return m, f, cache.FileSum{SHA256: archivetest.SHA256(body), Size: int64(len(body))}, filepath.Join(t.TempDir(), "x.deb")
 }
 
 // bounded is a context that ends a test which would otherwise hang (a
@@ -39,13 +41,13 @@ func bounded(t *testing.T) context.Context {
 
 func TestDownloadRetriesTamperedThenNamesTheHash(t *testing.T) {
 	m, f, want, dest := downloadFixture(t)
-	m.corrupt("pool/x.deb", 100)
+	m.Corrupt("pool/x.deb", 100)
 	err := f.Download(context.Background(), m.URL()+"/pool/x.deb", want, dest)
-	var mismatch *HashMismatchError
+	var mismatch *cache.HashMismatchError
 	require.ErrorAs(t, err, &mismatch)
 	assert.Equal(t, want.SHA256, mismatch.Want)
 	assert.Contains(t, err.Error(), want.SHA256)
-	assert.Equal(t, 3, m.hitsOf("pool/x.deb"), "every attempt made")
+	assert.Equal(t, 3, m.HitsOf("pool/x.deb"), "every attempt made")
 	assert.NoFileExists(t, dest, "a tampered file is not kept")
 }
 
@@ -56,15 +58,15 @@ func TestDownloadNotFoundIsNotRetried(t *testing.T) {
 	require.ErrorAs(t, err, &status)
 	assert.Equal(t, http.StatusNotFound, status.Code)
 	assert.Contains(t, err.Error(), "404")
-	assert.Equal(t, 1, m.hitsOf("pool/gone.deb"))
+	assert.Equal(t, 1, m.HitsOf("pool/gone.deb"))
 }
 
 func TestDownloadServerErrorIsRetried(t *testing.T) {
 	m, f, want, dest := downloadFixture(t)
-	m.fault("pool/x.deb", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "busy", http.StatusServiceUnavailable) })
+	m.Fault("pool/x.deb", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "busy", http.StatusServiceUnavailable) })
 	err := f.Download(context.Background(), m.URL()+"/pool/x.deb", want, dest)
 	assert.ErrorContains(t, err, "503")
-	assert.Equal(t, 3, m.hitsOf("pool/x.deb"))
+	assert.Equal(t, 3, m.HitsOf("pool/x.deb"))
 }
 
 // A mirror that accepts the connection and never answers.
@@ -101,13 +103,13 @@ func TestDownloadHeaderTimeout(t *testing.T) {
 // moving succeeds.
 func TestDownloadIdleTimeout(t *testing.T) {
 	m, f, want, dest := downloadFixture(t)
-	body := m.get("pool/x.deb")
-	m.fault("pool/x.deb", func(w http.ResponseWriter, r *http.Request) {
+	body := m.Get("pool/x.deb")
+	m.Fault("pool/x.deb", func(w http.ResponseWriter, r *http.Request) {
 		w.Write(body[:100])
 		w.(http.Flusher).Flush()
 		select {
 		case <-r.Context().Done():
-		case <-m.stop:
+		case <-m.Stopping():
 		}
 	})
 	f.Attempts = 1
@@ -116,7 +118,7 @@ func TestDownloadIdleTimeout(t *testing.T) {
 	assert.ErrorContains(t, err, "no data for 300ms")
 	assert.NoFileExists(t, dest)
 
-	m.fault("pool/x.deb", func(w http.ResponseWriter, r *http.Request) {
+	m.Fault("pool/x.deb", func(w http.ResponseWriter, r *http.Request) {
 		for i := 0; i < len(body); i += len(body) / 10 {
 			w.Write(body[i:min(i+len(body)/10, len(body))])
 			w.(http.Flusher).Flush()
@@ -139,27 +141,27 @@ func TestDownloadSizeLimit(t *testing.T) {
 				return
 			}
 			select {
-			case <-m.stop:
+			case <-m.Stopping():
 				return
 			default:
 			}
 		}
 	}
-	m.fault("pool/x.deb", endless)
+	m.Fault("pool/x.deb", endless)
 	f.Attempts = 1
 	err := f.Download(bounded(t), m.URL()+"/pool/x.deb", want, dest)
 	assert.ErrorIs(t, err, ErrTooLarge)
 	assert.NoFileExists(t, dest)
 
 	// Announced too large: refused before the body.
-	m.fault("pool/x.deb", func(w http.ResponseWriter, r *http.Request) {
+	m.Fault("pool/x.deb", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "100000000")
 		w.Write([]byte("x"))
 	})
 	err = f.Download(bounded(t), m.URL()+"/pool/x.deb", want, dest)
 	assert.ErrorIs(t, err, ErrTooLarge)
 
-	m.fault("dists/bookworm/InRelease", endless)
+	m.Fault("dists/bookworm/InRelease", endless)
 	_, err = f.Release(bounded(t), "bookworm")
 	assert.ErrorIs(t, err, ErrTooLarge)
 }
@@ -177,12 +179,12 @@ func TestDownloadStopsOnFullDisk(t *testing.T) {
 	f.createFile = func(name string) (io.WriteCloser, error) { return fullDisk{name}, nil }
 	err := f.Download(context.Background(), m.URL()+"/pool/x.deb", want, dest)
 	assert.True(t, errors.Is(err, syscall.ENOSPC), "%v", err)
-	assert.Equal(t, 1, m.hitsOf("pool/x.deb"), "a full disk is not retried")
+	assert.Equal(t, 1, m.HitsOf("pool/x.deb"), "a full disk is not retried")
 }
 
 func TestDownloadStopsWhenCancelled(t *testing.T) {
 	m, f, want, dest := downloadFixture(t)
-	m.fault("pool/x.deb", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "busy", http.StatusServiceUnavailable) })
+	m.Fault("pool/x.deb", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "busy", http.StatusServiceUnavailable) })
 	f.Attempts, f.Backoff = 10, time.Hour
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
@@ -190,5 +192,5 @@ func TestDownloadStopsWhenCancelled(t *testing.T) {
 	err := f.Download(ctx, m.URL()+"/pool/x.deb", want, dest)
 	assert.Error(t, err)
 	assert.Less(t, time.Since(start), 10*time.Second, "backoff cut short")
-	assert.Equal(t, 1, m.hitsOf("pool/x.deb"))
+	assert.Equal(t, 1, m.HitsOf("pool/x.deb"))
 }

@@ -1,4 +1,4 @@
-package image
+package archive
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+
+	"github.com/ksystest/ksystest/harness/cache"
 )
 
 // Fetcher reads Debian's archive: signed InRelease, hashed Packages
@@ -20,7 +22,7 @@ import (
 type Fetcher struct {
 	Mirror string
 	Keys   openpgp.KeyRing
-	Cache  *Cache
+	Cache  *cache.Cache
 	Client *http.Client
 	// Logf reports progress; nil is quiet.
 	Logf func(format string, args ...any)
@@ -62,7 +64,8 @@ type Fetcher struct {
 	createFile func(name string) (io.WriteCloser, error)
 }
 
-func (f *Fetcher) logf(format string, args ...any) {
+// Log reports progress through Logf.
+func (f *Fetcher) Log(format string, args ...any) {
 	if f.Logf != nil {
 		f.Logf(format, args...)
 	}
@@ -77,7 +80,7 @@ func (f *Fetcher) now() time.Time {
 
 // Release returns the verified Release of suite, once per Fetcher.
 func (f *Fetcher) Release(ctx context.Context, suite string) (*Release, error) {
-	if err := checkSuite(suite); err != nil {
+	if err := CheckSuite(suite); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -111,7 +114,7 @@ func (f *Fetcher) release(ctx context.Context, suite string) (*Release, error) {
 		if err == nil {
 			return rel, nil
 		}
-		f.logf("cache: dists/%s/InRelease: %v: fetching again", suite, err)
+		f.Log("cache: dists/%s/InRelease: %v: fetching again", suite, err)
 	}
 	data, err := f.fetchInRelease(ctx, suite)
 	if err != nil {
@@ -122,14 +125,14 @@ func (f *Fetcher) release(ctx context.Context, suite string) (*Release, error) {
 		if cerr != nil {
 			return nil, fmt.Errorf("fetch InRelease of %s: %w; the cached one: %w", suite, err, cerr)
 		}
-		f.logf("cannot reach the mirror (%v); using the cached InRelease of %s, dated %s", err, suite, rel.Date.Format(time.RFC1123))
+		f.Log("cannot reach the mirror (%v); using the cached InRelease of %s, dated %s", err, suite, rel.Date.Format(time.RFC1123))
 		return rel, nil
 	}
 	rel, err := f.verifyRelease(data, suite)
 	if err != nil {
 		return nil, err
 	}
-	if err := WriteFileAtomic(cached, data, 0o644); err != nil {
+	if err := cache.WriteFileAtomic(cached, data, 0o644); err != nil {
 		return nil, fmt.Errorf("cache InRelease: %w", err)
 	}
 	return rel, nil
@@ -154,7 +157,7 @@ func (f *Fetcher) fetchInRelease(ctx context.Context, suite string) ([]byte, err
 // no longer verifies is deleted; an expired one is kept, since it may
 // still serve a run that allows expired files.
 func (f *Fetcher) cachedRelease(path, suite string) (*Release, error) {
-	data, err := readFileLimit(path, maxInRelease)
+	data, err := cache.ReadFileLimit(path, maxInRelease)
 	if err == nil {
 		var rel *Release
 		if rel, err = f.verifyRelease(data, suite); err == nil {
@@ -188,15 +191,3 @@ func (f *Fetcher) verifyRelease(data []byte, suite string) (*Release, error) {
 }
 
 // readFileLimit reads a cached file that may be at most limit bytes.
-func readFileLimit(path string, limit int64) ([]byte, error) {
-	fd, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer fd.Close()
-	data, err := io.ReadAll(io.LimitReader(fd, limit+1))
-	if err == nil && int64(len(data)) > limit {
-		err = fmt.Errorf("%s: %w: want at most %d bytes", path, ErrTooLarge, limit)
-	}
-	return data, err
-}

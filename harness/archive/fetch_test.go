@@ -1,15 +1,14 @@
-package image
+package archive
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	"github.com/ksystest/ksystest/harness/archive/archivetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -66,8 +65,8 @@ func TestVerifyInReleaseReadsOnlySignedText(t *testing.T) {
 		}
 	}
 	t.Run("test key", func(t *testing.T) {
-		check(t, clearsignTest(t, "Codename: bookworm\nDate: Sat, 11 Jul 2026 10:16:37 UTC\nSHA256:\n "+
-			strings.Repeat("ab", 32)+" 10 main/binary-s390x/Packages.xz\n"), testKeys(t))
+		check(t, archivetest.Clearsign(t, "Codename: bookworm\nDate: Sat, 11 Jul 2026 10:16:37 UTC\nSHA256:\n "+
+			strings.Repeat("ab", 32)+" 10 main/binary-s390x/Packages.xz\n"), archivetest.Keys(t))
 	})
 	t.Run("Debian", func(t *testing.T) {
 		keys, err := LoadKeyring(DefaultKeyring)
@@ -114,70 +113,4 @@ func TestAptChecksValidUntil(t *testing.T) {
 	require.NoError(t, os.WriteFile(dir+"/99x", []byte(`Acquire::Check-Valid-Until "false";`), 0o644))
 	assert.False(t, AptChecksValidUntil(dir+"/*"))
 	assert.True(t, AptChecksValidUntil(dir+"/none"))
-}
-
-func TestFetchKernelVerifiesRetriesAndCaches(t *testing.T) {
-	m := newFakeMirror(t)
-	m.publish(t, "bookworm", "amd64", testKernelPackages(t))
-	deb := testKernelPackages(t)[1].filename()
-	m.corrupt(deb, 1)
-	cache := &Cache{Dir: t.TempDir()}
-	var logs logLines
-	ctx := context.Background()
-	ref := KernelRef{Suite: "bookworm", DebArch: "amd64", Flavour: "amd64"}
-
-	k, err := m.fetcher(cache, &logs).Kernel(ctx, ref)
-	require.NoError(t, err)
-	assert.Equal(t, testKernel, k.Package)
-	assert.Equal(t, testVersion, k.Version)
-	assert.Equal(t, testRelease, k.Release)
-	assert.False(t, k.Cached)
-	vmlinuz, _ := os.ReadFile(k.Vmlinuz)
-	assert.Equal(t, "KERNEL", string(vmlinuz))
-	v, err := k.ConfigValue("ARCH_HAS_SYSCALL_WRAPPER")
-	require.NoError(t, err)
-	assert.Equal(t, "y", v)
-	assert.Equal(t, 2, m.hitsOf(deb), "corrupt download retried")
-	assert.Contains(t, logs.String(), "sha256")
-
-	// Second run, mirror gone: everything comes from the cache.
-	m.srv.Close()
-	k2, err := m.fetcher(cache, &logs).Kernel(ctx, ref)
-	require.NoError(t, err)
-	assert.True(t, k2.Cached)
-	assert.Equal(t, k.SHA256, k2.SHA256)
-	assert.Contains(t, logs.String(), "using the cached InRelease")
-}
-
-func TestFetchRejectsBadSignatureAndPersistentCorruption(t *testing.T) {
-	m := newFakeMirror(t)
-	m.publish(t, "bookworm", "amd64", testKernelPackages(t))
-	other, err := openpgp.NewEntity("stranger", "", "x@ksystest.invalid", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
-	require.NoError(t, err)
-	ctx := context.Background()
-	ref := KernelRef{Suite: "bookworm", DebArch: "amd64", Flavour: "amd64"}
-	var logs logLines
-
-	f := m.fetcher(&Cache{Dir: t.TempDir()}, &logs)
-	f.Keys = openpgp.EntityList{other}
-	_, err = f.Kernel(ctx, ref)
-	assert.ErrorIs(t, err, ErrBadSignature)
-
-	// A tampered .deb: rejected, tried again, then an error naming the hash.
-	deb := testKernelPackages(t)[1]
-	m.corrupt(deb.filename(), 100)
-	cache := &Cache{Dir: t.TempDir()}
-	f = m.fetcher(cache, &logs)
-	_, err = f.Kernel(ctx, ref)
-	var mismatch *HashMismatchError
-	require.ErrorAs(t, err, &mismatch)
-	assert.Contains(t, err.Error(), "want "+sha(deb.Deb))
-	assert.Equal(t, f.Attempts, m.hitsOf(deb.filename()))
-	entries, _ := os.ReadDir(cache.Path("kernels"))
-	assert.Empty(t, entries, "nothing unverified is kept")
-	left, _ := os.ReadDir(cache.Path("tmp"))
-	assert.Empty(t, left, "nor any scratch")
-
-	_, err = f.Kernel(ctx, KernelRef{Suite: "bookworm", DebArch: "amd64", Flavour: "nosuch"})
-	assert.ErrorIs(t, err, ErrNoPackage)
 }

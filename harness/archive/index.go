@@ -1,4 +1,4 @@
-package image
+package archive
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/ksystest/ksystest/harness/cache"
 )
 
 // Packages returns the packages of suite/main for a Debian arch whose names
@@ -20,7 +22,7 @@ import (
 // fetched again, never believed. Within one Fetcher a selection is parsed
 // once.
 func (f *Fetcher) Packages(ctx context.Context, suite, debArch, prefix string) ([]Package, error) {
-	if err := checkArch(debArch); err != nil {
+	if err := CheckArch(debArch); err != nil {
 		return nil, err
 	}
 	rel, err := f.Release(ctx, suite)
@@ -63,10 +65,10 @@ func (f *Fetcher) Packages(ctx context.Context, suite, debArch, prefix string) (
 
 // cachedIndex reads the cached index at path; one that fails its check is
 // deleted, and said so.
-func (f *Fetcher) cachedIndex(path string, want FileSum, keep func(string) bool) ([]Package, error) {
+func (f *Fetcher) cachedIndex(path string, want cache.FileSum, keep func(string) bool) ([]Package, error) {
 	pkgs, err := readIndex(path, want, keep)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		f.logf("cache: %s: %v: fetching again", f.Cache.rel(path), err)
+		f.Log("cache: %s: %v: fetching again", f.Cache.Rel(path), err)
 		os.Remove(path)
 	}
 	return pkgs, err
@@ -75,7 +77,7 @@ func (f *Fetcher) cachedIndex(path string, want FileSum, keep func(string) bool)
 // readIndex parses the index at path once its size and SHA256 are those
 // want gives. It hashes while it parses, in one pass over the file, and
 // throws the parse away when the hash is wrong.
-func readIndex(path string, want FileSum, keep func(string) bool) ([]Package, error) {
+func readIndex(path string, want cache.FileSum, keep func(string) bool) ([]Package, error) {
 	fd, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -97,21 +99,21 @@ func readIndex(path string, want FileSum, keep func(string) bool) ([]Package, er
 		}
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != want.SHA256 {
-		return nil, &HashMismatchError{URL: path, Want: want.SHA256, Got: got}
+		return nil, &cache.HashMismatchError{URL: path, Want: want.SHA256, Got: got}
 	}
 	return pkgs, parseErr
 }
 
 // fetchIndex downloads the .xz index, checked against InRelease, and
 // installs it uncompressed at path once its size and hash are checked too.
-func (f *Fetcher) fetchIndex(ctx context.Context, suite, name string, packed, plain FileSum, path string) error {
+func (f *Fetcher) fetchIndex(ctx context.Context, suite, name string, packed, plain cache.FileSum, path string) error {
 	tmp, done, err := f.Cache.TempDir()
 	if err != nil {
 		return err
 	}
 	defer done()
 	url := fmt.Sprintf("%s/dists/%s/%s.xz", f.Mirror, suite, name)
-	f.logf("fetching %s %s (%d KiB)", suite, name, packed.Size>>10)
+	f.Log("fetching %s %s (%d KiB)", suite, name, packed.Size>>10)
 	compressed := filepath.Join(tmp, "Packages.xz")
 	if err := f.Download(ctx, url, packed, compressed); err != nil {
 		return err
@@ -134,7 +136,7 @@ func (f *Fetcher) fetchIndex(ctx context.Context, suite, name string, packed, pl
 // unxzChecked decompresses the file at src into dest, which must come out
 // with want's SHA256. It stops one byte past want's size, so a stream that
 // decompresses to far more costs no more than that.
-func unxzChecked(src, dest string, want FileSum) error {
+func unxzChecked(src, dest string, want cache.FileSum) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
@@ -161,7 +163,7 @@ func unxzChecked(src, dest string, want FileSum) error {
 		return fmt.Errorf("decompress: %w", err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != want.SHA256 {
-		return fmt.Errorf("decompressed: %w", &HashMismatchError{URL: dest, Want: want.SHA256, Got: got})
+		return fmt.Errorf("decompressed: %w", &cache.HashMismatchError{URL: dest, Want: want.SHA256, Got: got})
 	}
 	return nil
 }
@@ -215,4 +217,22 @@ func FindPackage(pkgs []Package, name string) (Package, error) {
 		return Package{}, fmt.Errorf("%w: %s", ErrNoPackage, name)
 	}
 	return *found, nil
+}
+
+// FetchPackage downloads the named package of suite/main for debArch into
+// dest, verified against the signed index.
+func (f *Fetcher) FetchPackage(ctx context.Context, suite, debArch, name, dest string) (Package, error) {
+	if err := CheckPackage(name); err != nil {
+		return Package{}, err
+	}
+	pkgs, err := f.Packages(ctx, suite, debArch, name)
+	if err != nil {
+		return Package{}, err
+	}
+	p, err := FindPackage(pkgs, name)
+	if err != nil {
+		return Package{}, fmt.Errorf("suite %s, %s: %w", suite, debArch, err)
+	}
+	f.Log("downloading %s %s (%d KiB)", p.Name, p.Version, p.Size>>10)
+	return p, f.Download(ctx, f.Mirror+"/"+p.Filename, cache.FileSum{SHA256: p.SHA256, Size: p.Size}, dest)
 }

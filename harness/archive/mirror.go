@@ -1,9 +1,11 @@
-// Package image turns a matrix target into the files a guest boots from:
-// Debian kernels fetched and verified from the archive (or pinned by a
-// kernel lock), cached by content, BTF for kernels built without it, and
-// the initramfs that carries the agent. It must not import run, vm or
-// qemu: it knows nothing of booting.
-package image
+// Package archive is a client of a Debian-format package archive: it
+// finds the mirror in the host's apt sources, verifies the suite's signed
+// InRelease against the archive keyring, reads the Packages indexes it
+// lists, downloads packages and checks them against the hashes the signed
+// text gives, and reads what is inside a .deb. Everything it returns was
+// verified; everything it downloads lands in the cache. It knows nothing
+// of kernels or of booting: it imports cache, nothing that boots.
+package archive
 
 import (
 	"bufio"

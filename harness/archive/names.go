@@ -1,10 +1,11 @@
-package image
+package archive
 
 import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
+
+	"github.com/ksystest/ksystest/harness/cache"
 )
 
 // Suites, architectures, package names, hashes and index file names
@@ -19,9 +20,6 @@ var (
 	// A version is only compared and shown, but it is checked as plainly
 	// (Debian policy 5.6.12: epoch, upstream, revision).
 	debVersion = regexp.MustCompile(`^[0-9][A-Za-z0-9.+~:-]*$`)
-	// A component of a relative path: never "." or "..", nothing a URL
-	// would read as an escape, a query or a fragment.
-	pathComponent = regexp.MustCompile(`^[A-Za-z0-9+_~][A-Za-z0-9+_~.-]*$`)
 )
 
 // maxNameLen bounds every name; Debian's are far shorter.
@@ -38,22 +36,17 @@ func checkName(kind, name string, re *regexp.Regexp) error {
 	return nil
 }
 
-func checkSuite(suite string) error  { return checkName("suite", suite, suiteName) }
-func checkArch(debArch string) error { return checkName("architecture", debArch, archName) }
-func checkPackage(name string) error { return checkName("package", name, packageName) }
-func checkSHA256(sum string) error   { return checkName("sha256", sum, sha256Hex) }
-func checkVersion(v string) error    { return checkName("version", v, debVersion) }
+func CheckSuite(suite string) error  { return checkName("suite", suite, suiteName) }
+func CheckArch(debArch string) error { return checkName("architecture", debArch, archName) }
+func CheckPackage(name string) error { return checkName("package", name, packageName) }
+func CheckSHA256(sum string) error   { return checkName("sha256", sum, sha256Hex) }
+func CheckVersion(v string) error    { return checkName("version", v, debVersion) }
 
-// checkRelPath accepts a relative slash-separated path whose every
+// CheckRelPath accepts a relative slash-separated path whose every
 // component is plain: a Filename from an index ("pool/main/l/...deb").
-func checkRelPath(kind, name string) error {
-	if name == "" || len(name) > 4*maxNameLen {
+func CheckRelPath(kind, name string) error {
+	if cache.CheckRelPath(kind, name) != nil {
 		return fmt.Errorf("%s %q: %w", kind, name, ErrBadName)
-	}
-	for _, c := range strings.Split(name, "/") {
-		if !pathComponent.MatchString(c) {
-			return fmt.Errorf("%s %q: %w", kind, name, ErrBadName)
-		}
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package image
+package archive
 
 import (
 	"bufio"
@@ -14,6 +14,8 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
+
+	"github.com/ksystest/ksystest/harness/cache"
 )
 
 // DefaultKeyring is where debian-archive-keyring installs the archive keys.
@@ -26,13 +28,7 @@ type Release struct {
 	Date       time.Time
 	ValidUntil time.Time // zero when the suite sets none
 	// Files maps a path below dists/SUITE/ to its SHA256 and size.
-	Files map[string]FileSum
-}
-
-// FileSum is a file's expected SHA256 (hex) and size.
-type FileSum struct {
-	SHA256 string
-	Size   int64
+	Files map[string]cache.FileSum
 }
 
 // ExpiredError says a Release is past its Valid-Until.
@@ -82,7 +78,7 @@ func VerifyInRelease(data []byte, keys openpgp.KeyRing) (*Release, error) {
 func ParseRelease(text []byte) (*Release, error) {
 	f := parseStanza(string(text))
 	// Codename is stable (bookworm-backports); Suite moves (oldstable-backports).
-	r := &Release{Suite: f["Codename"], Archive: f["Suite"], Files: map[string]FileSum{}}
+	r := &Release{Suite: f["Codename"], Archive: f["Suite"], Files: map[string]cache.FileSum{}}
 	if r.Suite == "" {
 		r.Suite = f["Suite"]
 	}
@@ -105,12 +101,12 @@ func ParseRelease(text []byte) (*Release, error) {
 			err = errors.New("negative size")
 		}
 		if err == nil {
-			err = checkSHA256(parts[0])
+			err = CheckSHA256(parts[0])
 		}
 		if err != nil {
 			return nil, fmt.Errorf("release %s: SHA256 line %q: %w", r.Suite, line, err)
 		}
-		r.Files[parts[2]] = FileSum{SHA256: parts[0], Size: size}
+		r.Files[parts[2]] = cache.FileSum{SHA256: parts[0], Size: size}
 	}
 	if len(r.Files) == 0 {
 		return nil, fmt.Errorf("release %s: no SHA256 file list", r.Suite)
@@ -180,6 +176,10 @@ type Package struct {
 // packages to return, so a whole suite's index need not stay in memory.
 // The names, hashes and file names of the packages it returns are plain
 // (they become cache paths and URLs); a kept stanza with others is an
+// Origin names the package for a cache entry made from it: name,
+// version and hash.
+func (p Package) Origin() string { return p.Name + " " + p.Version + " sha256:" + p.SHA256 }
+
 // error.
 func ParsePackages(r io.Reader, keep func(name string) bool) ([]Package, error) {
 	sc := bufio.NewScanner(r)
@@ -215,7 +215,7 @@ func ParsePackages(r io.Reader, keep func(name string) bool) ([]Package, error) 
 			if p.Filename == "" || p.SHA256 == "" {
 				err = errors.New("no Filename or SHA256")
 			} else {
-				err = errors.Join(checkPackage(p.Name), checkRelPath("Filename", p.Filename), checkSHA256(p.SHA256))
+				err = errors.Join(CheckPackage(p.Name), CheckRelPath("Filename", p.Filename), CheckSHA256(p.SHA256))
 			}
 		}
 		if err != nil {

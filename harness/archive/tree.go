@@ -1,10 +1,12 @@
-package image
+package archive
 
 import (
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/ksystest/ksystest/harness/cache"
 )
 
 // Tree returns a directory holding the files under sub (relative to /)
@@ -12,7 +14,7 @@ import (
 // kernels are, extracted once and cached by the package's hash. ksystest
 // takes libbpf's headers this way, to compile users' BPF sources.
 func (f *Fetcher) Tree(ctx context.Context, suite, debArch, pkg, sub string) (string, error) {
-	if err := checkPackage(pkg); err != nil {
+	if err := CheckPackage(pkg); err != nil {
 		return "", err
 	}
 	pkgs, err := f.Packages(ctx, suite, debArch, pkg)
@@ -27,8 +29,8 @@ func (f *Fetcher) Tree(ctx context.Context, suite, debArch, pkg, sub string) (st
 	from := fmt.Sprintf("/%s of %s %s (sha256 %s)", sub, p.Name, p.Version, p.SHA256)
 	_, err = f.Cache.File(ctx, "tree-"+p.SHA256[:16], dir, from, func(tmp string) (string, error) {
 		deb := filepath.Join(tmp, "pkg.deb")
-		f.logf("downloading %s %s (%d KiB)", p.Name, p.Version, p.Size>>10)
-		if err := f.Download(ctx, f.Mirror+"/"+p.Filename, FileSum{SHA256: p.SHA256, Size: p.Size}, deb); err != nil {
+		f.Log("downloading %s %s (%d KiB)", p.Name, p.Version, p.Size>>10)
+		if err := f.Download(ctx, f.Mirror+"/"+p.Filename, cache.FileSum{SHA256: p.SHA256, Size: p.Size}, deb); err != nil {
 			return "", err
 		}
 		r, err := os.Open(deb)

@@ -27,7 +27,7 @@ import (
 	"sync"
 
 	"github.com/ksystest/ksystest/harness/arch"
-	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/cache"
 )
 
 // Compiler runs clang.
@@ -36,7 +36,7 @@ type Compiler struct {
 	// from PATH ($KSYSTEST_CLANG overrides clang).
 	Clang, Strip string
 	// Cache keeps compiled objects; nil compiles every time.
-	Cache *image.Cache
+	Cache *cache.Cache
 
 	once    sync.Once
 	version string
@@ -172,7 +172,7 @@ func (c *Compiler) Compile(ctx context.Context, u Unit) (*Result, error) {
 			return r, nil
 		}
 	}
-	tmp, done, err := image.HostScratch("bpfc").Make()
+	tmp, done, err := cache.HostScratch("bpfc").Make()
 	if err != nil {
 		return nil, err
 	}
@@ -274,11 +274,11 @@ func (c *Compiler) store(key, obj string, r *Result) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := image.WriteFileAtomic(filepath.Join(dir, "out.o"), objData, 0o644); err != nil {
+	if err := cache.WriteFileAtomic(filepath.Join(dir, "out.o"), objData, 0o644); err != nil {
 		return nil, err
 	}
 	// The manifest is written last: its presence marks a complete entry.
-	if err := image.WriteFileAtomic(filepath.Join(dir, "manifest.json"), data, 0o644); err != nil {
+	if err := cache.WriteFileAtomic(filepath.Join(dir, "manifest.json"), data, 0o644); err != nil {
 		return nil, err
 	}
 	r.Object = filepath.Join(dir, "out.o")

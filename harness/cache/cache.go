@@ -1,4 +1,11 @@
-package image
+// Package cache keeps what ksystest downloads and makes (kernels, BTF,
+// guest programs, compiled probes) on disk by content: each entry is
+// written under a temporary name and renamed into place, guarded by a
+// file lock, and has a manifest with the SHA256 of its files and what it
+// was made from, checked before every use. It also owns scratch space
+// and the one way ksystest hashes a file. It imports nothing from the
+// project.
+package cache
 
 import (
 	"context"
@@ -51,7 +58,8 @@ func (c *Cache) Path(parts ...string) string {
 }
 
 // rel names path relative to the cache, for messages.
-func (c *Cache) rel(path string) string {
+// Rel is path relative to the cache, for messages.
+func (c *Cache) Rel(path string) string {
 	if r, err := filepath.Rel(c.Dir, path); err == nil {
 		return r
 	}
@@ -82,7 +90,7 @@ func (c *Cache) Lock(ctx context.Context, name string) (func(), error) {
 // every file, and an entry whose files or origin differ is said, removed
 // and built again. File reports whether the entry was there already.
 func (c *Cache) File(ctx context.Context, lock, path, from string, build func(tmp string) (string, error)) (cached bool, err error) {
-	if err := c.check(path, from); err == nil {
+	if err := c.Check(path, from); err == nil {
 		return true, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		c.logf("cache: %v: making it again", err)
@@ -92,7 +100,7 @@ func (c *Cache) File(ctx context.Context, lock, path, from string, build func(tm
 		return false, err
 	}
 	defer unlock()
-	if err := c.check(path, from); err == nil { // made while we waited
+	if err := c.Check(path, from); err == nil { // made while we waited
 		return true, nil
 	}
 	tmp, done, err := c.TempDir()
@@ -106,7 +114,7 @@ func (c *Cache) File(ctx context.Context, lock, path, from string, build func(tm
 	}
 	m, err := newManifest(out, from)
 	if err != nil {
-		return false, fmt.Errorf("cache %s: %w", c.rel(path), err)
+		return false, fmt.Errorf("cache %s: %w", c.Rel(path), err)
 	}
 	// The manifest goes first and comes back last: in between, readers
 	// find no entry rather than a mixed one.
@@ -120,10 +128,10 @@ func (c *Cache) File(ctx context.Context, lock, path, from string, build func(tm
 		return false, err
 	}
 	if err := os.Rename(out, path); err != nil {
-		return false, fmt.Errorf("cache %s: %w", c.rel(path), err)
+		return false, fmt.Errorf("cache %s: %w", c.Rel(path), err)
 	}
 	if err := m.write(manifestPath(path)); err != nil {
-		return false, fmt.Errorf("cache %s: %w", c.rel(path), err)
+		return false, fmt.Errorf("cache %s: %w", c.Rel(path), err)
 	}
 	return false, nil
 }
@@ -148,9 +156,9 @@ func (c *Cache) scratch() Scratch { return Scratch{Root: c.Path("tmp"), Prefix: 
 func (c *Cache) Sweep() {
 	for _, s := range c.scratch().Sweep() {
 		if s.Err != nil {
-			c.logf("cache: cannot remove stale %s: %v", c.rel(s.Dir), s.Err)
+			c.logf("cache: cannot remove stale %s: %v", c.Rel(s.Dir), s.Err)
 		} else {
-			c.logf("cache: removed %s (%d MiB), left behind by a run that did not end cleanly", c.rel(s.Dir), s.Size>>20)
+			c.logf("cache: removed %s (%d MiB), left behind by a run that did not end cleanly", c.Rel(s.Dir), s.Size>>20)
 		}
 	}
 }

@@ -1,11 +1,10 @@
-package image
+package cache
 
 import (
 	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -71,26 +70,6 @@ func TestCacheFileScratchGoneOnPanic(t *testing.T) {
 	assert.NoError(t, err, "lock released")
 }
 
-// A download cancelled midway leaves no scratch.
-func TestCancelledDownloadLeavesNoScratch(t *testing.T) {
-	t.Parallel()
-	m := newFakeMirror(t)
-	m.publish(t, "bookworm", "amd64", testKernelPackages(t))
-	ctx, cancel := context.WithCancel(context.Background())
-	deb := m.get(testKernelPackages(t)[1].filename())
-	m.fault(testKernelPackages(t)[1].filename(), func(w http.ResponseWriter, r *http.Request) {
-		w.Write(deb[:len(deb)/2])
-		w.(http.Flusher).Flush()
-		cancel()
-		<-r.Context().Done()
-	})
-	cache := &Cache{Dir: t.TempDir()}
-	_, err := m.fetcher(cache, &logLines{}).Kernel(ctx, KernelRef{Suite: "bookworm", DebArch: "amd64", Flavour: "amd64"})
-	assert.ErrorIs(t, err, context.Canceled)
-	left, _ := os.ReadDir(cache.Path("tmp"))
-	assert.Empty(t, left)
-}
-
 // holdTempDirEnv makes the test binary a helper process: it makes a
 // scratch directory in the cache named by the variable, fills it, prints
 // its path and waits to be killed (see TestMain).
@@ -111,8 +90,8 @@ func holdTempDir(cacheDir string) {
 // Sweep removes the scratch of a run that was killed, and only that: not
 // a live run's, however old, and not a young one.
 func TestSweepRemovesScratchOfKilledRuns(t *testing.T) {
-	var logs logLines
-	c := &Cache{Dir: t.TempDir(), Logf: logs.logf}
+	var logs strings.Builder
+	c := &Cache{Dir: t.TempDir(), Logf: func(format string, args ...any) { fmt.Fprintf(&logs, format+"\n", args...) }}
 	old := time.Now().Add(-time.Hour)
 
 	helper := exec.Command(os.Args[0], "-test.run=^$")

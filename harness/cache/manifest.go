@@ -1,12 +1,9 @@
-package image
+package cache
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -44,7 +41,7 @@ func newManifest(path, from string) (*manifest, error) {
 		if err != nil {
 			return err
 		}
-		sum, err := hashFile(p)
+		sum, err := HashFile(p)
 		m.Files[filepath.ToSlash(rel)] = sum
 		return err
 	})
@@ -62,13 +59,13 @@ func (m *manifest) write(path string) error {
 	return WriteFileAtomic(path, append(data, '\n'), 0o644)
 }
 
-// check verifies the entry at path against its manifest and that it was
+// Check verifies the entry at path against its manifest and that it was
 // made from from. fs.ErrNotExist means there is no entry at all.
-func (c *Cache) check(path, from string) error {
-	data, err := readFileLimit(manifestPath(path), maxManifest)
+func (c *Cache) Check(path, from string) error {
+	data, err := ReadFileLimit(manifestPath(path), maxManifest)
 	if errors.Is(err, fs.ErrNotExist) {
 		if _, serr := os.Lstat(path); serr == nil {
-			return fmt.Errorf("%s: no manifest (an interrupted write, or an older ksystest's)", c.rel(path))
+			return fmt.Errorf("%s: no manifest (an interrupted write, or an older ksystest's)", c.Rel(path))
 		}
 		return err
 	}
@@ -77,10 +74,10 @@ func (c *Cache) check(path, from string) error {
 	}
 	var m manifest
 	if err := json.Unmarshal(data, &m); err != nil || len(m.Files) == 0 {
-		return fmt.Errorf("%s: damaged manifest", c.rel(path))
+		return fmt.Errorf("%s: damaged manifest", c.Rel(path))
 	}
 	if m.From != from {
-		return fmt.Errorf("%s: made from %s, want %s", c.rel(path), m.From, from)
+		return fmt.Errorf("%s: made from %s, want %s", c.Rel(path), m.From, from)
 	}
 	names := make([]string, 0, len(m.Files))
 	for name := range m.Files {
@@ -90,48 +87,14 @@ func (c *Cache) check(path, from string) error {
 	for _, name := range names {
 		p := path
 		if name != "." {
-			if err := checkRelPath("manifest entry", name); err != nil {
-				return fmt.Errorf("%s: %w", c.rel(path), err)
+			if err := CheckRelPath("manifest entry", name); err != nil {
+				return fmt.Errorf("%s: %w", c.Rel(path), err)
 			}
 			p = filepath.Join(path, filepath.FromSlash(name))
 		}
-		if err := checkFile(p, m.Files[name]); err != nil {
-			return fmt.Errorf("%s: %w", c.rel(p), err)
+		if err := CheckFile(p, m.Files[name]); err != nil {
+			return fmt.Errorf("%s: %w", c.Rel(p), err)
 		}
 	}
 	return nil
-}
-
-// checkFile compares a file with its size and SHA256, the size first: a
-// truncated file costs no hashing.
-func checkFile(path string, want FileSum) error {
-	st, err := os.Lstat(path)
-	if err != nil {
-		return err
-	}
-	if !st.Mode().IsRegular() {
-		return errors.New("not a regular file")
-	}
-	if st.Size() != want.Size {
-		return fmt.Errorf("%d bytes, want %d", st.Size(), want.Size)
-	}
-	got, err := hashFile(path)
-	if err != nil {
-		return err
-	}
-	if got.SHA256 != want.SHA256 {
-		return &HashMismatchError{URL: path, Want: want.SHA256, Got: got.SHA256}
-	}
-	return nil
-}
-
-func hashFile(path string) (FileSum, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return FileSum{}, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.CopyBuffer(h, f, make([]byte, 1<<20))
-	return FileSum{SHA256: hex.EncodeToString(h.Sum(nil)), Size: n}, err
 }

@@ -24,7 +24,7 @@ import (
 	"sync"
 
 	"github.com/ksystest/ksystest/harness/arch"
-	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/cache"
 )
 
 // Guest programs, by their directory under cmd/.
@@ -42,7 +42,7 @@ type Builder struct {
 	// Source is the module: go.mod at its root, the programs under cmd/.
 	Source fs.FS
 	// Cache keeps built programs and the materialised source.
-	Cache *image.Cache
+	Cache *cache.Cache
 	// Go is the go tool; empty means "go" from PATH.
 	Go string
 	// Logf reports builds; nil is quiet.

@@ -11,12 +11,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ksystest/ksystest"
-	"github.com/ksystest/ksystest/harness/arch"
-	"github.com/ksystest/ksystest/harness/image"
-	"github.com/ksystest/ksystest/harness/workload"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ksystest/ksystest"
+	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/cache"
+	"github.com/ksystest/ksystest/harness/workload"
 )
 
 // The Go workload builds from the carried source like the agent, from
@@ -30,7 +31,7 @@ func TestPackageHTTPGet(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("needs the go tool")
 	}
-	b := &Builder{Source: ksystest.GuestSource(), Cache: &image.Cache{Dir: t.TempDir()}}
+	b := &Builder{Source: ksystest.GuestSource(), Cache: &cache.Cache{Dir: t.TempDir()}}
 	for _, name := range []string{"x86_64", "arm64"} {
 		t.Run(name, func(t *testing.T) {
 			a, err := arch.Lookup(name)
@@ -76,7 +77,7 @@ func TestPackageHTTPGet(t *testing.T) {
 }
 
 func TestPackageOutsideSource(t *testing.T) {
-	b := &Builder{Source: ksystest.GuestSource(), Cache: &image.Cache{Dir: t.TempDir()}}
+	b := &Builder{Source: ksystest.GuestSource(), Cache: &cache.Cache{Dir: t.TempDir()}}
 	for _, dir := range []string{"../elsewhere", "/abs", ".", ""} {
 		_, err := b.Package(context.Background(), dir, arch.GoTarget{GOARCH: "amd64"})
 		assert.ErrorContains(t, err, "not a package directory of the source", dir)

@@ -1,4 +1,4 @@
-package image
+package initramfs
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/ksystest/ksystest/internal/yamlfile"
 )
 
 // Layouts say what each kind of guest holds in its initramfs
@@ -42,16 +44,16 @@ func ReadLayouts(fsys fs.FS, name string) (*Layouts, error) {
 		return nil, err
 	}
 	var l Layouts
-	if err := decodeYAML(name, data, &l, l.validate); err != nil {
+	if err := yamlfile.Load(name, data, &l, l.validate); err != nil {
 		return nil, err
 	}
 	return &l, nil
 }
 
-func (l *Layouts) validate() []problem {
-	var ps []problem
-	if l.APIVersion != APIVersion {
-		ps = append(ps, problemf("apiVersion", "is %q, want %q", l.APIVersion, APIVersion))
+func (l *Layouts) validate() []yamlfile.Problem {
+	var ps []yamlfile.Problem
+	if l.APIVersion != yamlfile.APIVersion {
+		ps = append(ps, yamlfile.Problemf("apiVersion", "is %q, want %q", l.APIVersion, yamlfile.APIVersion))
 	}
 	kinds := make([]string, 0, len(LayoutSources))
 	for k := range LayoutSources {
@@ -60,23 +62,23 @@ func (l *Layouts) validate() []problem {
 	sort.Strings(kinds)
 	for _, kind := range kinds {
 		if _, ok := l.Guests[kind]; !ok {
-			ps = append(ps, problemf("guests", "no %s guest", kind))
+			ps = append(ps, yamlfile.Problemf("guests", "no %s guest", kind))
 		}
 	}
 	for kind, entries := range l.Guests {
 		allowed, ok := LayoutSources[kind]
 		if !ok {
-			ps = append(ps, problemf("guests."+kind, "unknown kind of guest: want %s", strings.Join(kinds, ", ")))
+			ps = append(ps, yamlfile.Problemf("guests."+kind, "unknown kind of guest: want %s", strings.Join(kinds, ", ")))
 			continue
 		}
 		seen := map[string]bool{}
 		for i, e := range entries {
 			p := fmt.Sprintf("guests.%s[%d]", kind, i)
 			if !strings.HasPrefix(e.Path, "/") || path.Clean(e.Path) != e.Path {
-				ps = append(ps, problemf(p+".path", "%q: want a clean absolute path", e.Path))
+				ps = append(ps, yamlfile.Problemf(p+".path", "%q: want a clean absolute path", e.Path))
 			}
 			if seen[e.Path] {
-				ps = append(ps, problemf(p+".path", "%q twice", e.Path))
+				ps = append(ps, yamlfile.Problemf(p+".path", "%q twice", e.Path))
 			}
 			seen[e.Path] = true
 			kinds := 0
@@ -86,21 +88,21 @@ func (l *Layouts) validate() []problem {
 				}
 			}
 			if kinds != 1 {
-				ps = append(ps, problemf(p, "give one of source, char or dir"))
+				ps = append(ps, yamlfile.Problemf(p, "give one of source, char or dir"))
 			}
 			if e.Source != "" && !slices.Contains(allowed, e.Source) {
-				ps = append(ps, problemf(p+".source", "%q: a %s guest's sources are %s", e.Source, kind, strings.Join(allowed, ", ")))
+				ps = append(ps, yamlfile.Problemf(p+".source", "%q: a %s guest's sources are %s", e.Source, kind, strings.Join(allowed, ", ")))
 			}
 			if e.Char != "" {
 				if _, _, err := e.Device(); err != nil {
-					ps = append(ps, problemf(p+".char", "%v", err))
+					ps = append(ps, yamlfile.Problemf(p+".char", "%v", err))
 				}
 			}
 			if _, err := e.FileMode(); err != nil {
-				ps = append(ps, problemf(p+".mode", "%v", err))
+				ps = append(ps, yamlfile.Problemf(p+".mode", "%v", err))
 			}
 			if strings.Contains(strings.ReplaceAll(e.Path, "{release}", ""), "{") {
-				ps = append(ps, problemf(p+".path", "%q: the only placeholder is {release}", e.Path))
+				ps = append(ps, yamlfile.Problemf(p+".path", "%q: the only placeholder is {release}", e.Path))
 			}
 		}
 	}

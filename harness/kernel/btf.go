@@ -1,4 +1,4 @@
-package image
+package kernel
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ksystest/ksystest/harness/archive"
+	"github.com/ksystest/ksystest/harness/cache"
 	"github.com/ksystest/ksystest/harness/result"
 )
 
@@ -42,7 +44,7 @@ var paholeVersion = regexp.MustCompile(`^v?[0-9][0-9a-z.+~-]*$`)
 // with pahole) and cached by the debug package's hash, pahole's version
 // and the recipe, so a second run downloads nothing.
 // The path is empty when the kernel has its own.
-func (f *Fetcher) KernelBTF(ctx context.Context, k *Kernel, debArch string, recipe *BTFRecipe) (*result.BTF, string, error) {
+func (f Archive) KernelBTF(ctx context.Context, k *Kernel, debArch string, recipe *BTFRecipe) (*result.BTF, string, error) {
 	if k.HasOwnBTF() {
 		return &result.BTF{Source: result.BTFKernel}, "", nil
 	}
@@ -56,20 +58,20 @@ func (f *Fetcher) KernelBTF(ctx context.Context, k *Kernel, debArch string, reci
 	return b, path, nil
 }
 
-func (f *Fetcher) generateBTF(ctx context.Context, k *Kernel, debArch string, recipe *BTFRecipe) (*result.BTF, string, error) {
+func (f Archive) generateBTF(ctx context.Context, k *Kernel, debArch string, recipe *BTFRecipe) (*result.BTF, string, error) {
 	pahole, err := PaholeVersion(ctx)
 	if err != nil {
 		return nil, "", err
 	}
 	dbgName := recipe.debugPackageOf(k.Package)
-	if err := checkPackage(dbgName); err != nil {
+	if err := archive.CheckPackage(dbgName); err != nil {
 		return nil, "", err
 	}
 	pkgs, err := f.Packages(ctx, k.Suite, debArch, dbgName)
 	if err != nil {
 		return nil, "", err
 	}
-	dbg, err := FindPackage(pkgs, dbgName)
+	dbg, err := archive.FindPackage(pkgs, dbgName)
 	if err != nil {
 		return nil, "", fmt.Errorf("the kernel has no BTF and its debug package is missing: %w", err)
 	}
@@ -82,7 +84,7 @@ func (f *Fetcher) generateBTF(ctx context.Context, k *Kernel, debArch string, re
 	}
 	b := &result.BTF{Source: result.BTFPahole, From: dbg.Name + " " + dbg.Version, Pahole: pahole}
 	path := f.Cache.Path("btf", dbg.SHA256+"-pahole-"+pahole+".btf")
-	b.Cached, err = f.Cache.File(ctx, "btf-"+dbg.SHA256[:16], path, dbg.origin()+" pahole "+pahole+" recipe "+recipe.String(), func(tmp string) (string, error) {
+	b.Cached, err = f.Cache.File(ctx, "btf-"+dbg.SHA256[:16], path, dbg.Origin()+" pahole "+pahole+" recipe "+recipe.String(), func(tmp string) (string, error) {
 		return f.pahole(ctx, k, dbg, recipe, tmp, b)
 	})
 	if err != nil {
@@ -98,11 +100,11 @@ func (f *Fetcher) generateBTF(ctx context.Context, k *Kernel, debArch string, re
 
 // pahole downloads the debug package into tmp, takes its vmlinux and
 // encodes its BTF as recipe says, recording the timings in b.
-func (f *Fetcher) pahole(ctx context.Context, k *Kernel, dbg Package, recipe *BTFRecipe, tmp string, b *result.BTF) (string, error) {
+func (f Archive) pahole(ctx context.Context, k *Kernel, dbg archive.Package, recipe *BTFRecipe, tmp string, b *result.BTF) (string, error) {
 	start := time.Now()
-	f.logf("%s has no BTF: downloading %s %s (%d MiB) for pahole", k.Package, dbg.Name, dbg.Version, dbg.Size>>20)
+	f.Log("%s has no BTF: downloading %s %s (%d MiB) for pahole", k.Package, dbg.Name, dbg.Version, dbg.Size>>20)
 	deb := filepath.Join(tmp, "dbg.deb")
-	if err := f.Download(ctx, f.Mirror+"/"+dbg.Filename, FileSum{SHA256: dbg.SHA256, Size: dbg.Size}, deb); err != nil {
+	if err := f.Download(ctx, f.Mirror+"/"+dbg.Filename, cache.FileSum{SHA256: dbg.SHA256, Size: dbg.Size}, deb); err != nil {
 		return "", err
 	}
 	b.DownloadSec, b.DownloadMB = secsSince(start), float64(dbg.Size)/(1<<20)
@@ -113,7 +115,7 @@ func (f *Fetcher) pahole(ctx context.Context, k *Kernel, dbg Package, recipe *BT
 	if err != nil {
 		return "", err
 	}
-	err = ExtractFile(r, recipe.vmlinuxOf(k.Release), vmlinux)
+	err = archive.ExtractFile(r, recipe.vmlinuxOf(k.Release), vmlinux)
 	r.Close()
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", dbg.Name, err)
@@ -130,7 +132,7 @@ func (f *Fetcher) pahole(ctx context.Context, k *Kernel, dbg Package, recipe *BT
 		return "", fmt.Errorf("pahole on %s: %w: %s", dbg.Name, err, stderr.String())
 	}
 	b.PaholeSec = secsSince(start)
-	f.logf("BTF for %s generated (download %.1fs, extract %.1fs, pahole %.1fs)", k.Package, b.DownloadSec, b.ExtractSec, b.PaholeSec)
+	f.Log("BTF for %s generated (download %.1fs, extract %.1fs, pahole %.1fs)", k.Package, b.DownloadSec, b.ExtractSec, b.PaholeSec)
 	return out, nil
 }
 

@@ -1,4 +1,4 @@
-package image
+package kernel
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ksystest/ksystest/harness/archive"
 	"github.com/ksystest/ksystest/internal/yamlfile"
 )
 
@@ -41,16 +42,16 @@ func ReadBTFRecipe(fsys fs.FS, name string) (*BTFRecipe, error) {
 
 func parseBTFRecipe(file string, data []byte) (*BTFRecipe, error) {
 	var r BTFRecipe
-	if err := decodeYAML(file, data, &r, r.validate); err != nil {
+	if err := yamlfile.Load(file, data, &r, r.validate); err != nil {
 		return nil, err
 	}
 	return &r, nil
 }
 
-func (r *BTFRecipe) validate() []problem {
-	var ps []problem
-	if r.APIVersion != APIVersion {
-		ps = append(ps, problemf("apiVersion", "is %q, want %q", r.APIVersion, APIVersion))
+func (r *BTFRecipe) validate() []yamlfile.Problem {
+	var ps []yamlfile.Problem
+	if r.APIVersion != yamlfile.APIVersion {
+		ps = append(ps, yamlfile.Problemf("apiVersion", "is %q, want %q", r.APIVersion, yamlfile.APIVersion))
 	}
 	// uses reports what is wrong with the placeholders of s: each must be
 	// one of allowed, and each of required must be there.
@@ -58,22 +59,22 @@ func (r *BTFRecipe) validate() []problem {
 		found := placeholder.FindAllString(s, -1)
 		for _, p := range found {
 			if !slices.Contains(allowed, p) {
-				ps = append(ps, problemf(path, "%s: want only %s", p, strings.Join(allowed, ", ")))
+				ps = append(ps, yamlfile.Problemf(path, "%s: want only %s", p, strings.Join(allowed, ", ")))
 			}
 		}
 		for _, p := range required {
 			if !slices.Contains(found, p) {
-				ps = append(ps, problemf(path, "no %s", p))
+				ps = append(ps, yamlfile.Problemf(path, "no %s", p))
 			}
 		}
 	}
 	uses("debugPackage", r.DebugPackage, []string{"{package}"}, []string{"{package}"})
-	if err := checkPackage(r.debugPackageOf("linux-image-6.1.0-50-s390x")); err != nil && r.DebugPackage != "" {
-		ps = append(ps, problemf("debugPackage", "%v", err))
+	if err := archive.CheckPackage(r.debugPackageOf("linux-image-6.1.0-50-s390x")); err != nil && r.DebugPackage != "" {
+		ps = append(ps, yamlfile.Problemf("debugPackage", "%v", err))
 	}
 	uses("vmlinux", r.Vmlinux, []string{"{release}"}, []string{"{release}"})
-	if err := checkRelPath("vmlinux", r.vmlinuxOf("6.1.0-50-s390x")); err != nil && r.Vmlinux != "" {
-		ps = append(ps, problemf("vmlinux", "%v: a path inside the package, without a leading /", err))
+	if err := archive.CheckRelPath("vmlinux", r.vmlinuxOf("6.1.0-50-s390x")); err != nil && r.Vmlinux != "" {
+		ps = append(ps, yamlfile.Problemf("vmlinux", "%v: a path inside the package, without a leading /", err))
 	}
 	uses("pahole", strings.Join(r.Pahole, " "), []string{"{out}", "{vmlinux}"}, []string{"{out}", "{vmlinux}"})
 	return ps

@@ -1,4 +1,4 @@
-package image
+package kernel
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ksystest/ksystest/harness/archive/archivetest"
+	"github.com/ksystest/ksystest/harness/cache"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -59,11 +61,11 @@ pahole: ["--btf_encode_detached={out}", "{vmlinux}"]
 func TestKernelBTFFollowsTheRecipe(t *testing.T) {
 	fakePahole(t)
 	m := pvhKernelMirror(t)
-	cache := &Cache{Dir: t.TempDir()}
-	var logs logLines
+	store := &cache.Cache{Dir: t.TempDir()}
+	var logs archivetest.Log
 	ctx := context.Background()
-	f := m.fetcher(cache, &logs)
-	k, err := f.Kernel(ctx, KernelRef{Suite: "bookworm", DebArch: "amd64", Flavour: "amd64"})
+	f := testFetcher(m, store, &logs)
+	k, err := f.Kernel(ctx, Ref{Suite: "bookworm", DebArch: "amd64", Flavour: "amd64"})
 	require.NoError(t, err)
 
 	_, _, err = f.KernelBTF(ctx, k, "amd64", nil)
@@ -73,18 +75,18 @@ func TestKernelBTFFollowsTheRecipe(t *testing.T) {
 	b, path, err := f.KernelBTF(ctx, k, "amd64", recipe)
 	require.NoError(t, err)
 	assert.False(t, b.Cached)
-	assert.Equal(t, testKernel+"-dbg "+testVersion, b.From)
+	assert.Equal(t, archivetest.Kernel+"-dbg "+archivetest.Version, b.From)
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
 	assert.Equal(t, "BTF\nvmlinux with debug info", string(data))
 
 	other := *recipe
 	other.Pahole = append(append([]string(nil), recipe.Pahole...), "--skip_encoding_btf_vars")
-	b, _, err = m.fetcher(cache, &logs).KernelBTF(ctx, k, "amd64", &other)
+	b, _, err = testFetcher(m, store, &logs).KernelBTF(ctx, k, "amd64", &other)
 	require.NoError(t, err)
 	assert.False(t, b.Cached, "made again")
 	assert.Contains(t, logs.String(), "cache: "+filepath.Join("btf", filepath.Base(path))+": made from ")
-	b, _, err = m.fetcher(cache, &logs).KernelBTF(ctx, k, "amd64", &other)
+	b, _, err = testFetcher(m, store, &logs).KernelBTF(ctx, k, "amd64", &other)
 	require.NoError(t, err)
 	assert.True(t, b.Cached)
 }
@@ -93,14 +95,14 @@ func TestKernelBTFFollowsTheRecipe(t *testing.T) {
 func TestKernelBTFRefusesAnotherBuildsDebugInfo(t *testing.T) {
 	fakePahole(t)
 	m := pvhKernelMirror(t)
-	var logs logLines
+	var logs archivetest.Log
 	ctx := context.Background()
-	k, err := m.fetcher(&Cache{Dir: t.TempDir()}, &logs).Kernel(ctx, KernelRef{Suite: "bookworm", DebArch: "amd64", Flavour: "amd64"})
+	k, err := testFetcher(m, &cache.Cache{Dir: t.TempDir()}, &logs).Kernel(ctx, Ref{Suite: "bookworm", DebArch: "amd64", Flavour: "amd64"})
 	require.NoError(t, err)
 	k.Version = "6.1.8-1" // a locked kernel the index has moved on from
 
-	_, _, err = m.fetcher(&Cache{Dir: t.TempDir()}, &logs).KernelBTF(ctx, k, "amd64", ksystestRecipe(t))
-	assert.EqualError(t, err, "BTF for "+testKernel+": the kernel has no BTF, and bookworm's index has "+testKernel+"-dbg "+
-		testVersion+", not 6.1.8-1: its types would not be the kernel's")
-	assert.Zero(t, m.hitsOf(debPath("dbg")))
+	_, _, err = testFetcher(m, &cache.Cache{Dir: t.TempDir()}, &logs).KernelBTF(ctx, k, "amd64", ksystestRecipe(t))
+	assert.EqualError(t, err, "BTF for "+archivetest.Kernel+": the kernel has no BTF, and bookworm's index has "+archivetest.Kernel+"-dbg "+
+		archivetest.Version+", not 6.1.8-1: its types would not be the kernel's")
+	assert.Zero(t, m.HitsOf(debPath("dbg")))
 }

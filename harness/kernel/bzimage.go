@@ -1,4 +1,4 @@
-package image
+package kernel
 
 import (
 	"bytes"
@@ -65,7 +65,7 @@ func VmlinuxFromBzImage(ctx context.Context, bz []byte) ([]byte, error) {
 // ensureVmlinux adds an uncompressed vmlinux to a cached kernel entry when
 // the kernel can boot it (CONFIG_PVH=y). Failing that, the entry keeps only
 // its bzImage, which boots too, more slowly.
-func (f *Fetcher) ensureVmlinux(ctx context.Context, k *Kernel, dir string) {
+func (f Archive) ensureVmlinux(ctx context.Context, k *Kernel, dir string) {
 	if pvh, _ := k.ConfigValue("PVH"); pvh != "y" {
 		return
 	}
@@ -84,7 +84,7 @@ func (f *Fetcher) ensureVmlinux(ctx context.Context, k *Kernel, dir string) {
 		return out, os.WriteFile(out, elf, 0o644)
 	})
 	if err != nil {
-		f.logf("%s: booting the bzImage: %v", k.Package, err)
+		f.Log("%s: booting the bzImage: %v", k.Package, err)
 		return
 	}
 	k.Vmlinux = path

@@ -1,4 +1,4 @@
-package image
+package kernel
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/ksystest/ksystest/harness/archive/archivetest"
+	"github.com/ksystest/ksystest/harness/cache"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -33,7 +35,7 @@ esac
 // pvhKernelMirror publishes a kernel without BTF that can boot its vmlinux
 // (CONFIG_PVH), its -dbg package, and busybox-static: one of every kind of
 // cache entry.
-func pvhKernelMirror(t *testing.T) *fakeMirror {
+func pvhKernelMirror(t *testing.T) *archivetest.Mirror {
 	elf := append([]byte("\x7fELF"), bytes.Repeat([]byte("kernel text "), 1000)...)
 	var payload bytes.Buffer
 	zw, err := zstd.NewWriter(&payload)
@@ -42,14 +44,14 @@ func pvhKernelMirror(t *testing.T) *fakeMirror {
 	require.NoError(t, zw.Close())
 	bz := fakeBzImage(t, payload.Bytes())
 
-	m := newFakeMirror(t)
-	m.publish(t, "bookworm", "amd64", []fakePackage{
-		{Name: "linux-image-amd64", Version: "9", Depends: testKernel},
-		{Name: testKernel, Version: testVersion, Deb: kernelDeb(t, testRelease, string(bz), "CONFIG_PVH=y\n")},
-		{Name: testKernel + "-dbg", Version: testVersion, Deb: buildDeb(t, "xz",
-			tarEntry{Name: "./usr/lib/debug/boot/vmlinux-" + testRelease, Body: "vmlinux with debug info"})},
-		{Name: "busybox-static", Version: "1.35.0-4", Deb: buildDeb(t, "xz",
-			tarEntry{Name: "./bin/busybox", Body: "busybox binary"})},
+	m := archivetest.NewMirror(t)
+	m.Publish(t, "bookworm", "amd64", []archivetest.Package{
+		{Name: "linux-image-amd64", Version: "9", Depends: archivetest.Kernel},
+		{Name: archivetest.Kernel, Version: archivetest.Version, Deb: archivetest.KernelDeb(t, archivetest.Release, string(bz), "CONFIG_PVH=y\n")},
+		{Name: archivetest.Kernel + "-dbg", Version: archivetest.Version, Deb: archivetest.BuildDeb(t, "xz",
+			archivetest.TarEntry{Name: "./usr/lib/debug/boot/vmlinux-" + archivetest.Release, Body: "vmlinux with debug info"})},
+		{Name: "busybox-static", Version: "1.35.0-4", Deb: archivetest.BuildDeb(t, "xz",
+			archivetest.TarEntry{Name: "./bin/busybox", Body: "busybox binary"})},
 	})
 	return m
 }
@@ -61,9 +63,9 @@ type entries struct {
 	busybox string
 }
 
-func getEntries(t *testing.T, f *Fetcher) entries {
+func getEntries(t *testing.T, f Archive) entries {
 	ctx := context.Background()
-	k, err := f.Kernel(ctx, KernelRef{Suite: "bookworm", DebArch: "amd64", Flavour: "amd64", UnpackBzImage: true})
+	k, err := f.Kernel(ctx, Ref{Suite: "bookworm", DebArch: "amd64", Flavour: "amd64", UnpackBzImage: true})
 	require.NoError(t, err)
 	require.NotEmpty(t, k.Vmlinux, "vmlinux unpacked")
 	_, btf, err := f.KernelBTF(ctx, k, "amd64", ksystestRecipe(t))
@@ -78,9 +80,9 @@ func getEntries(t *testing.T, f *Fetcher) entries {
 func TestDamagedCacheEntriesAreMadeAgain(t *testing.T) {
 	fakePahole(t)
 	m := pvhKernelMirror(t)
-	cache := &Cache{Dir: t.TempDir()}
-	var logs logLines
-	first := getEntries(t, m.fetcher(cache, &logs))
+	store := &cache.Cache{Dir: t.TempDir()}
+	var logs archivetest.Log
+	first := getEntries(t, testFetcher(m, store, &logs))
 	snapshot := map[string][]byte{}
 	for _, p := range []string{first.k.Vmlinuz, first.k.Config, first.k.Vmlinux, first.btf, first.busybox,
 		filepath.Join(filepath.Dir(first.k.Vmlinuz), "kernel.json")} {
@@ -89,7 +91,7 @@ func TestDamagedCacheEntriesAreMadeAgain(t *testing.T) {
 		snapshot[p] = data
 	}
 	kernelDir := filepath.Dir(first.k.Vmlinuz)
-	rel := func(p string) string { r, _ := filepath.Rel(cache.Dir, p); return r }
+	rel := func(p string) string { r, _ := filepath.Rel(store.Dir, p); return r }
 	flip := func(p string) {
 		data, err := os.ReadFile(p)
 		require.NoError(t, err)
@@ -97,13 +99,16 @@ func TestDamagedCacheEntriesAreMadeAgain(t *testing.T) {
 		require.NoError(t, os.WriteFile(p, data, 0o644))
 	}
 	truncate := func(p string) { require.NoError(t, os.Truncate(p, 3)) }
-	editManifest := func(p string, edit func(*manifest)) {
-		data, err := os.ReadFile(manifestPath(p))
+	// A cache entry's manifest lies beside it (ENTRY.manifest).
+	editFrom := func(p string, edit func(from string) string) {
+		data, err := os.ReadFile(p + ".manifest")
 		require.NoError(t, err)
-		var mf manifest
+		var mf map[string]any
 		require.NoError(t, json.Unmarshal(data, &mf))
-		edit(&mf)
-		require.NoError(t, mf.write(manifestPath(p)))
+		mf["from"] = edit(mf["from"].(string))
+		data, err = json.Marshal(mf)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(p+".manifest", data, 0o644))
 	}
 
 	for _, c := range []struct {
@@ -122,9 +127,9 @@ func TestDamagedCacheEntriesAreMadeAgain(t *testing.T) {
 			require.NoError(t, os.WriteFile(p, bytes.Replace(data, []byte("6.1.9-1"), []byte("6.1.7-1"), 1), 0o644))
 		}, "cache: " + rel(kernelDir) + "/kernel.json: sha256 ", "kernel"},
 		{"manifest of another version", func() {
-			editManifest(kernelDir, func(mf *manifest) { mf.From = strings.Replace(mf.From, testVersion, "6.1.7-1", 1) })
-		}, "cache: " + rel(kernelDir) + ": made from " + testKernel + " 6.1.7-1", "kernel"},
-		{"no manifest", func() { require.NoError(t, os.Remove(manifestPath(kernelDir))) },
+			editFrom(kernelDir, func(from string) string { return strings.Replace(from, archivetest.Version, "6.1.7-1", 1) })
+		}, "cache: " + rel(kernelDir) + ": made from " + archivetest.Kernel + " 6.1.7-1", "kernel"},
+		{"no manifest", func() { require.NoError(t, os.Remove(kernelDir+".manifest")) },
 			"cache: " + rel(kernelDir) + ": no manifest", "kernel"},
 		{"vmlinux", func() { flip(first.k.Vmlinux) },
 			"cache: " + rel(first.k.Vmlinux) + ": sha256 ", ""},
@@ -136,11 +141,11 @@ func TestDamagedCacheEntriesAreMadeAgain(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			before := map[string]int{}
 			for _, p := range []string{"kernel", "dbg", "busybox"} {
-				before[p] = m.hitsOf(debPath(p))
+				before[p] = m.HitsOf(debPath(p))
 			}
 			c.damage()
-			var logs logLines
-			got := getEntries(t, m.fetcher(cache, &logs))
+			var logs archivetest.Log
+			got := getEntries(t, testFetcher(m, store, &logs))
 			assert.Contains(t, logs.String(), c.log)
 			for p, want := range snapshot {
 				data, err := os.ReadFile(p)
@@ -154,7 +159,7 @@ func TestDamagedCacheEntriesAreMadeAgain(t *testing.T) {
 				if p == c.download {
 					want++
 				}
-				assert.Equal(t, want, m.hitsOf(debPath(p)), "downloads of %s", p)
+				assert.Equal(t, want, m.HitsOf(debPath(p)), "downloads of %s", p)
 			}
 		})
 	}
@@ -162,7 +167,7 @@ func TestDamagedCacheEntriesAreMadeAgain(t *testing.T) {
 
 // debPath is where pvhKernelMirror serves each package.
 func debPath(what string) string {
-	name := map[string]string{"kernel": testKernel, "dbg": testKernel + "-dbg", "busybox": "busybox-static"}[what]
-	version := map[string]string{"kernel": testVersion, "dbg": testVersion, "busybox": "1.35.0-4"}[what]
-	return fakePackage{Name: name, Version: version}.filename()
+	name := map[string]string{"kernel": archivetest.Kernel, "dbg": archivetest.Kernel + "-dbg", "busybox": "busybox-static"}[what]
+	version := map[string]string{"kernel": archivetest.Version, "dbg": archivetest.Version, "busybox": "1.35.0-4"}[what]
+	return archivetest.Package{Name: name, Version: version}.Filename()
 }

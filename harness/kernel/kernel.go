@@ -1,4 +1,4 @@
-package image
+package kernel
 
 import (
 	"bytes"
@@ -11,11 +11,14 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/ksystest/ksystest/harness/archive"
+	"github.com/ksystest/ksystest/harness/cache"
 )
 
-// KernelRef says which Debian kernel to boot: a package by name, or the
+// Ref says which Debian kernel to boot: a package by name, or the
 // kernel that linux-image-FLAVOUR points at in that suite.
-type KernelRef struct {
+type Ref struct {
 	Suite   string
 	DebArch string
 	Package string // linux-image-6.1.0-50-amd64; empty: resolve Flavour
@@ -26,7 +29,7 @@ type KernelRef struct {
 
 // String says what ref asks for: "bookworm amd64 flavour amd64", or
 // "bookworm amd64 linux-image-6.1.0-50-amd64".
-func (ref KernelRef) String() string {
+func (ref Ref) String() string {
 	if ref.Package != "" {
 		return ref.Suite + " " + ref.DebArch + " " + ref.Package
 	}
@@ -100,64 +103,46 @@ func LocalKernel(vmlinuz, config, vmlinux string, boot bool) (*Kernel, error) {
 
 // check refuses names that are not plain Debian names before any of them
 // reaches a path or a URL.
-func (ref KernelRef) check() error {
-	if err := checkSuite(ref.Suite); err != nil {
+func (ref Ref) check() error {
+	if err := archive.CheckSuite(ref.Suite); err != nil {
 		return err
 	}
-	if err := checkArch(ref.DebArch); err != nil {
+	if err := archive.CheckArch(ref.DebArch); err != nil {
 		return err
 	}
 	if ref.Package != "" {
-		return checkPackage(ref.Package)
+		return archive.CheckPackage(ref.Package)
 	}
-	return checkPackage("linux-image-" + ref.Flavour)
+	return archive.CheckPackage("linux-image-" + ref.Flavour)
 }
 
 // Resolve finds the kernel package ref names, without downloading it.
-func (f *Fetcher) Resolve(ctx context.Context, ref KernelRef) (Package, error) {
+func (f Archive) Resolve(ctx context.Context, ref Ref) (archive.Package, error) {
 	if err := ref.check(); err != nil {
-		return Package{}, err
+		return archive.Package{}, err
 	}
 	pkgs, err := f.Packages(ctx, ref.Suite, ref.DebArch, "linux-image-")
 	if err != nil {
-		return Package{}, err
+		return archive.Package{}, err
 	}
 	name := ref.Package
 	if name == "" {
-		meta, err := FindPackage(pkgs, "linux-image-"+ref.Flavour)
+		meta, err := archive.FindPackage(pkgs, "linux-image-"+ref.Flavour)
 		if err != nil {
-			return Package{}, fmt.Errorf("suite %s, %s: no kernel flavour %q: %w", ref.Suite, ref.DebArch, ref.Flavour, err)
+			return archive.Package{}, fmt.Errorf("suite %s, %s: no kernel flavour %q: %w", ref.Suite, ref.DebArch, ref.Flavour, err)
 		}
 		name = meta.FirstDependency()
 	}
-	p, err := FindPackage(pkgs, name)
+	p, err := archive.FindPackage(pkgs, name)
 	if err != nil {
-		return Package{}, fmt.Errorf("suite %s, %s: %w", ref.Suite, ref.DebArch, err)
+		return archive.Package{}, fmt.Errorf("suite %s, %s: %w", ref.Suite, ref.DebArch, err)
 	}
 	return p, nil
 }
 
-// FetchPackage downloads the named package of suite/main for debArch into
-// dest, verified against the signed index.
-func (f *Fetcher) FetchPackage(ctx context.Context, suite, debArch, name, dest string) (Package, error) {
-	if err := checkPackage(name); err != nil {
-		return Package{}, err
-	}
-	pkgs, err := f.Packages(ctx, suite, debArch, name)
-	if err != nil {
-		return Package{}, err
-	}
-	p, err := FindPackage(pkgs, name)
-	if err != nil {
-		return Package{}, fmt.Errorf("suite %s, %s: %w", suite, debArch, err)
-	}
-	f.logf("downloading %s %s (%d KiB)", p.Name, p.Version, p.Size>>10)
-	return p, f.Download(ctx, f.Mirror+"/"+p.Filename, FileSum{SHA256: p.SHA256, Size: p.Size}, dest)
-}
-
 // Kernel returns the kernel ref names, downloading and extracting it only
 // when the cache lacks it or holds it damaged.
-func (f *Fetcher) Kernel(ctx context.Context, ref KernelRef) (*Kernel, error) {
+func (f Archive) Kernel(ctx context.Context, ref Ref) (*Kernel, error) {
 	p, err := f.Resolve(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -166,9 +151,9 @@ func (f *Fetcher) Kernel(ctx context.Context, ref KernelRef) (*Kernel, error) {
 }
 
 // kernel returns the kernel in package p, as Kernel does.
-func (f *Fetcher) kernel(ctx context.Context, ref KernelRef, p Package) (*Kernel, error) {
+func (f Archive) kernel(ctx context.Context, ref Ref, p archive.Package) (*Kernel, error) {
 	dir := f.Cache.Path("kernels", p.SHA256)
-	cached, err := f.Cache.File(ctx, "kernel-"+p.SHA256[:16], dir, p.origin(), func(tmp string) (string, error) {
+	cached, err := f.Cache.File(ctx, "kernel-"+p.SHA256[:16], dir, p.Origin(), func(tmp string) (string, error) {
 		return f.fetchKernel(ctx, p, tmp)
 	})
 	if err != nil {
@@ -189,22 +174,20 @@ func (f *Fetcher) kernel(ctx context.Context, ref KernelRef, p Package) (*Kernel
 
 // origin names a package exactly, for the manifests of the cache entries
 // made from it.
-func (p Package) origin() string { return p.Name + " " + p.Version + " sha256:" + p.SHA256 }
-
 // fetchKernel downloads p into tmp and lays out a kernel entry there.
-func (f *Fetcher) fetchKernel(ctx context.Context, p Package, tmp string) (string, error) {
+func (f Archive) fetchKernel(ctx context.Context, p archive.Package, tmp string) (string, error) {
 	deb := filepath.Join(tmp, "kernel.deb")
 	start := time.Now()
-	f.logf("downloading %s %s (%d MiB)", p.Name, p.Version, p.Size>>20)
-	if err := f.Download(ctx, f.Mirror+"/"+p.Filename, FileSum{SHA256: p.SHA256, Size: p.Size}, deb); err != nil {
+	f.Log("downloading %s %s (%d MiB)", p.Name, p.Version, p.Size>>20)
+	if err := f.Download(ctx, f.Mirror+"/"+p.Filename, cache.FileSum{SHA256: p.SHA256, Size: p.Size}, deb); err != nil {
 		return "", err
 	}
-	f.logf("downloaded %s in %s", p.Name, time.Since(start).Round(time.Millisecond))
+	f.Log("downloaded %s in %s", p.Name, time.Since(start).Round(time.Millisecond))
 	r, err := os.Open(deb)
 	if err != nil {
 		return "", err
 	}
-	boot, err := ExtractBoot(r)
+	boot, err := archive.ExtractBoot(r)
 	r.Close()
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", p.Name, err)
@@ -214,7 +197,7 @@ func (f *Fetcher) fetchKernel(ctx context.Context, p Package, tmp string) (strin
 	return entry, writeKernel(entry, k, boot)
 }
 
-func writeKernel(dir string, k *Kernel, boot *BootFiles) error {
+func writeKernel(dir string, k *Kernel, boot *archive.BootFiles) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -232,7 +215,7 @@ func writeKernel(dir string, k *Kernel, boot *BootFiles) error {
 }
 
 func readKernel(dir string) (*Kernel, error) {
-	data, err := readFileLimit(filepath.Join(dir, "kernel.json"), maxManifest)
+	data, err := cache.ReadFileLimit(filepath.Join(dir, "kernel.json"), 1<<20)
 	if err != nil {
 		return nil, err
 	}

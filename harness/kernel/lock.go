@@ -1,4 +1,4 @@
-package image
+package kernel
 
 import (
 	"context"
@@ -9,12 +9,11 @@ import (
 	"path/filepath"
 
 	"github.com/goccy/go-yaml"
+	"github.com/ksystest/ksystest/harness/archive"
+	"github.com/ksystest/ksystest/harness/cache"
 	"github.com/ksystest/ksystest/internal/yamlfile"
 )
 
-// APIVersion is the format of the files under images/ (the kernel lock,
-// the BTF recipe) this build reads and writes, as the matrix's is.
-const APIVersion = "ksystest/v1"
 
 // Lock pins the exact Debian kernel each target of a matrix boots, as the
 // suite's signed index listed it when the lock was made: a matrix's
@@ -53,12 +52,12 @@ type LockedKernel struct {
 func (lk LockedKernel) String() string { return lk.Package + " " + lk.Version }
 
 // pkg is the locked kernel as the index listed it.
-func (lk LockedKernel) pkg() Package {
-	return Package{Name: lk.Package, Version: lk.Version, Arch: lk.Arch, Filename: lk.Filename, SHA256: lk.SHA256, Size: lk.Size}
+func (lk LockedKernel) pkg() archive.Package {
+	return archive.Package{Name: lk.Package, Version: lk.Version, Arch: lk.Arch, Filename: lk.Filename, SHA256: lk.SHA256, Size: lk.Size}
 }
 
 // matches reports whether lk was locked for what ref asks.
-func (lk LockedKernel) matches(ref KernelRef) bool {
+func (lk LockedKernel) matches(ref Ref) bool {
 	if lk.Suite != ref.Suite || lk.Arch != ref.DebArch {
 		return false
 	}
@@ -68,13 +67,13 @@ func (lk LockedKernel) matches(ref KernelRef) bool {
 	return lk.Flavour == ref.Flavour
 }
 
-// asked says what the target asked for when lk was locked, as KernelRef's
+// asked says what the target asked for when lk was locked, as Ref's
 // String does.
 func (lk LockedKernel) asked() string {
 	if lk.Flavour == "" {
-		return KernelRef{Suite: lk.Suite, DebArch: lk.Arch, Package: lk.Package}.String()
+		return Ref{Suite: lk.Suite, DebArch: lk.Arch, Package: lk.Package}.String()
 	}
-	return KernelRef{Suite: lk.Suite, DebArch: lk.Arch, Flavour: lk.Flavour}.String()
+	return Ref{Suite: lk.Suite, DebArch: lk.Arch, Flavour: lk.Flavour}.String()
 }
 
 // ReadLock reads a lock file strictly: an unknown key, a wrong type or a
@@ -91,46 +90,46 @@ func ReadLock(file string) (*Lock, error) {
 // messages and is where Write writes it.
 func ParseLock(file string, data []byte) (*Lock, error) {
 	l := &Lock{File: file}
-	if err := decodeYAML(file, data, l, l.validate); err != nil {
+	if err := yamlfile.Load(file, data, l, l.validate); err != nil {
 		return nil, err
 	}
 	return l, nil
 }
 
-func (l *Lock) validate() []problem {
-	var ps []problem
-	if l.APIVersion != APIVersion {
-		ps = append(ps, problemf("apiVersion", "is %q, want %q", l.APIVersion, APIVersion))
+func (l *Lock) validate() []yamlfile.Problem {
+	var ps []yamlfile.Problem
+	if l.APIVersion != yamlfile.APIVersion {
+		ps = append(ps, yamlfile.Problemf("apiVersion", "is %q, want %q", l.APIVersion, yamlfile.APIVersion))
 	}
 	seen := map[string]int{}
 	for i, k := range l.Kernels {
 		p := fmt.Sprintf("kernels[%d]", i)
 		check := func(key, value string, plain func(string) error) {
 			if value == "" {
-				ps = append(ps, problemf(p+"."+key, "missing"))
+				ps = append(ps, yamlfile.Problemf(p+"."+key, "missing"))
 			} else if err := plain(value); err != nil {
-				ps = append(ps, problemf(p+"."+key, "%v", err))
+				ps = append(ps, yamlfile.Problemf(p+"."+key, "%v", err))
 			}
 		}
 		if j, dup := seen[k.Target]; dup {
-			ps = append(ps, problemf(p+".target", "%q is locked already by kernels[%d]", k.Target, j))
+			ps = append(ps, yamlfile.Problemf(p+".target", "%q is locked already by kernels[%d]", k.Target, j))
 		}
 		seen[k.Target] = i
 		if k.Target == "" {
-			ps = append(ps, problemf(p+".target", "missing: the matrix target this kernel is for"))
+			ps = append(ps, yamlfile.Problemf(p+".target", "missing: the matrix target this kernel is for"))
 		}
-		check("suite", k.Suite, checkSuite)
-		check("arch", k.Arch, checkArch)
+		check("suite", k.Suite, archive.CheckSuite)
+		check("arch", k.Arch, archive.CheckArch)
 		if k.Flavour != "" {
-			check("flavour", k.Flavour, func(f string) error { return checkPackage("linux-image-" + f) })
+			check("flavour", k.Flavour, func(f string) error { return archive.CheckPackage("linux-image-" + f) })
 		}
-		check("package", k.Package, checkPackage)
-		check("version", k.Version, checkVersion)
-		check("filename", k.Filename, func(f string) error { return checkRelPath("filename", f) })
+		check("package", k.Package, archive.CheckPackage)
+		check("version", k.Version, archive.CheckVersion)
+		check("filename", k.Filename, func(f string) error { return archive.CheckRelPath("filename", f) })
 		if k.Size <= 0 {
-			ps = append(ps, problemf(p+".size", "%d: want the .deb's size in bytes", k.Size))
+			ps = append(ps, yamlfile.Problemf(p+".size", "%d: want the .deb's size in bytes", k.Size))
 		}
-		check("sha256", k.SHA256, checkSHA256)
+		check("sha256", k.SHA256, archive.CheckSHA256)
 	}
 	return ps
 }
@@ -148,7 +147,7 @@ func (l *Lock) Write() error {
 	if err != nil {
 		return fmt.Errorf("write %s: %w", l.File, err)
 	}
-	if err := WriteFileAtomic(l.File, data, 0o644); err != nil {
+	if err := cache.WriteFileAtomic(l.File, data, 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", l.File, err)
 	}
 	return nil
@@ -177,7 +176,7 @@ func (l *Lock) entry(target string) (LockedKernel, bool) {
 
 // Find returns the kernel the lock pins for target, which must have been
 // locked for what ref asks now.
-func (l *Lock) Find(target string, ref KernelRef) (LockedKernel, error) {
+func (l *Lock) Find(target string, ref Ref) (LockedKernel, error) {
 	lk, ok := l.entry(target)
 	if !ok {
 		return lk, lockErrorf("%s is not in %s: run ksystest lock to lock its kernel", target, l.File)
@@ -210,7 +209,7 @@ func (e *lockError) Is(target error) bool { return target == ErrLock }
 type LockMismatchError struct {
 	Lock, Target, Suite string
 	Package, Version    string
-	Locked, Index       FileSum
+	Locked, Index       cache.FileSum
 }
 
 func (e *LockMismatchError) Error() string {
@@ -234,7 +233,7 @@ func (e *LockMismatchError) Is(target error) bool { return target == ErrLock }
 // cache, which keys kernels by the .deb's SHA256, else from its pool file,
 // which Debian keeps a while after the index drops it, verified against
 // the lock.
-func (f *Fetcher) LockedKernel(ctx context.Context, lock *Lock, target string, ref KernelRef) (*Kernel, error) {
+func (f Archive) LockedKernel(ctx context.Context, lock *Lock, target string, ref Ref) (*Kernel, error) {
 	if err := ref.check(); err != nil {
 		return nil, err
 	}
@@ -246,12 +245,12 @@ func (f *Fetcher) LockedKernel(ctx context.Context, lock *Lock, target string, r
 	if err != nil {
 		return nil, err
 	}
-	listed, err := FindPackage(pkgs, lk.Package)
+	listed, err := archive.FindPackage(pkgs, lk.Package)
 	inIndex := err == nil && listed.Version == lk.Version
 	if inIndex && (listed.SHA256 != lk.SHA256 || listed.Size != lk.Size) {
 		return nil, &LockMismatchError{
 			Lock: lock.File, Target: target, Suite: lk.Suite, Package: lk.Package, Version: lk.Version,
-			Locked: FileSum{SHA256: lk.SHA256, Size: lk.Size}, Index: FileSum{SHA256: listed.SHA256, Size: listed.Size},
+			Locked: cache.FileSum{SHA256: lk.SHA256, Size: lk.Size}, Index: cache.FileSum{SHA256: listed.SHA256, Size: listed.Size},
 		}
 	}
 	p := listed // the index's pool path, while it lists the kernel
@@ -268,12 +267,12 @@ func (f *Fetcher) LockedKernel(ctx context.Context, lock *Lock, target string, r
 		if current, err := f.Resolve(ctx, ref); err == nil {
 			now = current.Name + " " + current.Version
 		}
-		f.logf("%s: %s's index has moved on to %s; booting the locked %s (ksystest lock --update moves the lock)", target, lk.Suite, now, lk)
+		f.Log("%s: %s's index has moved on to %s; booting the locked %s (ksystest lock --update moves the lock)", target, lk.Suite, now, lk)
 		p = lk.pkg()
 	}
 	k, err := f.kernel(ctx, ref, p)
-	var status *StatusError
-	var hash *HashMismatchError
+	var status *archive.StatusError
+	var hash *cache.HashMismatchError
 	switch {
 	case inIndex || err == nil:
 	case errors.As(err, &status) && status.Code == http.StatusNotFound:
@@ -289,7 +288,7 @@ func (f *Fetcher) LockedKernel(ctx context.Context, lock *Lock, target string, r
 // LockTarget is a target to lock: its name and the kernel it asks for.
 type LockTarget struct {
 	Name string
-	Ref  KernelRef
+	Ref  Ref
 }
 
 // LockChange is what locking did to one target's entry: Old is nil for a
@@ -327,8 +326,8 @@ func (c LockChange) String() string {
 // looked up. The new lock keeps old's File and holds targets only, in
 // their order; the changes list every target, then those old has and
 // targets no longer do.
-func (f *Fetcher) LockKernels(ctx context.Context, old *Lock, targets []LockTarget, update bool) (*Lock, []LockChange, error) {
-	out := &Lock{APIVersion: APIVersion}
+func (f Archive) LockKernels(ctx context.Context, old *Lock, targets []LockTarget, update bool) (*Lock, []LockChange, error) {
+	out := &Lock{APIVersion: yamlfile.APIVersion}
 	if old != nil {
 		out.File = old.File
 	}

@@ -1,4 +1,4 @@
-package image
+package kernel
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ksystest/ksystest/harness/archive/archivetest"
+	"github.com/ksystest/ksystest/harness/cache"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -21,30 +23,30 @@ const (
 	newerVersion = "6.1.10-1"
 )
 
-func newerKernelPackages(t testing.TB) []fakePackage {
-	deb := kernelDeb(t, newerRelease, "NEWER", "CONFIG_ARCH_HAS_SYSCALL_WRAPPER=y\nCONFIG_DEBUG_INFO_BTF=y\n")
-	return []fakePackage{
+func newerKernelPackages(t testing.TB) []archivetest.Package {
+	deb := archivetest.KernelDeb(t, newerRelease, "NEWER", "CONFIG_ARCH_HAS_SYSCALL_WRAPPER=y\nCONFIG_DEBUG_INFO_BTF=y\n")
+	return []archivetest.Package{
 		{Name: "linux-image-amd64", Version: "10", Depends: newerKernel + " (= " + newerVersion + ")"},
 		{Name: newerKernel, Version: newerVersion, Deb: deb},
 	}
 }
 
-var followAMD64 = KernelRef{Suite: "bookworm", DebArch: "amd64", Flavour: "amd64"}
+var followAMD64 = Ref{Suite: "bookworm", DebArch: "amd64", Flavour: "amd64"}
 
 // lockedArchive is the fake archive with the standard kernel published and
 // locked for target x86_64-6.1 (following flavour amd64) in a lock file
 // written and read back.
-func lockedArchive(t *testing.T) (*fakeMirror, *Lock) {
+func lockedArchive(t *testing.T) (*archivetest.Mirror, *Lock) {
 	t.Helper()
-	m := newFakeMirror(t)
-	m.publish(t, "bookworm", "amd64", testKernelPackages(t))
-	var logs logLines
-	f := m.fetcher(&Cache{Dir: t.TempDir()}, &logs)
+	m := archivetest.NewMirror(t)
+	m.Publish(t, "bookworm", "amd64", archivetest.KernelPackages(t))
+	var logs archivetest.Log
+	f := testFetcher(m, &cache.Cache{Dir: t.TempDir()}, &logs)
 	lock, changes, err := f.LockKernels(context.Background(), &Lock{File: filepath.Join(t.TempDir(), "kernels.lock")},
 		[]LockTarget{{Name: "x86_64-6.1", Ref: followAMD64}}, false)
 	require.NoError(t, err)
 	require.Len(t, changes, 1)
-	assert.Equal(t, "not locked → "+testKernel+" "+testVersion, changes[0].String())
+	assert.Equal(t, "not locked → "+archivetest.Kernel+" "+archivetest.Version, changes[0].String())
 	require.NoError(t, lock.Write())
 	read, err := ReadLock(lock.File)
 	require.NoError(t, err)
@@ -54,30 +56,30 @@ func lockedArchive(t *testing.T) (*fakeMirror, *Lock) {
 
 // publishMovedOn makes the archive move on: the index lists only the newer
 // kernel, and the pool answers for the locked one with pool (nil: 404).
-func (m *fakeMirror) publishMovedOn(t *testing.T, pool http.HandlerFunc) {
-	m.publish(t, "bookworm", "amd64", newerKernelPackages(t))
+func publishMovedOn(t *testing.T, m *archivetest.Mirror, pool http.HandlerFunc) {
+	m.Publish(t, "bookworm", "amd64", newerKernelPackages(t))
 	if pool == nil {
 		pool = http.NotFound
 	}
-	m.fault(testKernelPackages(t)[1].filename(), pool)
+	m.Fault(archivetest.KernelPackages(t)[1].Filename(), pool)
 }
 
 func TestLockFileFormat(t *testing.T) {
 	_, lock := lockedArchive(t)
 	data, err := os.ReadFile(lock.File)
 	require.NoError(t, err)
-	deb := testKernelPackages(t)[1]
+	deb := archivetest.KernelPackages(t)[1]
 	assert.Equal(t, lockHeader+`apiVersion: ksystest/v1
 kernels:
   - target: x86_64-6.1
     suite: bookworm
     arch: amd64
     flavour: amd64
-    package: `+testKernel+`
-    version: `+testVersion+`
-    filename: `+deb.filename()+`
+    package: `+archivetest.Kernel+`
+    version: `+archivetest.Version+`
+    filename: `+deb.Filename()+`
     size: `+strconv.Itoa(len(deb.Deb))+`
-    sha256: `+sha(deb.Deb)+`
+    sha256: `+archivetest.SHA256(deb.Deb)+`
 `, string(data))
 	assert.NotContains(t, string(data), "http", "the lock names pool paths, never a mirror")
 }
@@ -86,15 +88,15 @@ kernels:
 // flavour now points at a newer one.
 func TestLockedKernelIsTheLockedOne(t *testing.T) {
 	m, lock := lockedArchive(t)
-	m.publish(t, "bookworm", "amd64", append(newerKernelPackages(t), testKernelPackages(t)[1]))
-	var logs logLines
-	f := m.fetcher(&Cache{Dir: t.TempDir()}, &logs)
+	m.Publish(t, "bookworm", "amd64", append(newerKernelPackages(t), archivetest.KernelPackages(t)[1]))
+	var logs archivetest.Log
+	f := testFetcher(m, &cache.Cache{Dir: t.TempDir()}, &logs)
 	ctx := context.Background()
 
 	k, err := f.LockedKernel(ctx, lock, "x86_64-6.1", followAMD64)
 	require.NoError(t, err)
-	assert.Equal(t, testKernel, k.Package)
-	assert.Equal(t, testVersion, k.Version)
+	assert.Equal(t, archivetest.Kernel, k.Package)
+	assert.Equal(t, archivetest.Version, k.Version)
 	vmlinuz, _ := os.ReadFile(k.Vmlinuz)
 	assert.Equal(t, "KERNEL", string(vmlinuz))
 	assert.NotContains(t, logs.String(), "moved on", "the index still lists it")
@@ -117,15 +119,15 @@ func TestLockedKernelEditedSHA256IsRefused(t *testing.T) {
 	lock, err = ReadLock(lock.File)
 	require.NoError(t, err)
 
-	var logs logLines
-	_, err = m.fetcher(&Cache{Dir: t.TempDir()}, &logs).LockedKernel(context.Background(), lock, "x86_64-6.1", followAMD64)
+	var logs archivetest.Log
+	_, err = testFetcher(m, &cache.Cache{Dir: t.TempDir()}, &logs).LockedKernel(context.Background(), lock, "x86_64-6.1", followAMD64)
 	var mismatch *LockMismatchError
 	require.ErrorAs(t, err, &mismatch)
 	assert.ErrorIs(t, err, ErrLock)
-	assert.Equal(t, "x86_64-6.1: refusing "+testKernel+" "+testVersion+": "+lock.File+" locks sha256 "+edited+
+	assert.Equal(t, "x86_64-6.1: refusing "+archivetest.Kernel+" "+archivetest.Version+": "+lock.File+" locks sha256 "+edited+
 		", but bookworm's signed index lists sha256 "+good+": the lock was edited, or the archive rebuilt the package; "+
 		"run ksystest lock --update to lock what the archive has", err.Error())
-	assert.Zero(t, m.hitsOf(testKernelPackages(t)[1].filename()))
+	assert.Zero(t, m.HitsOf(archivetest.KernelPackages(t)[1].Filename()))
 }
 
 // Other hand edits: a version the index lists the locked hash under is
@@ -133,21 +135,21 @@ func TestLockedKernelEditedSHA256IsRefused(t *testing.T) {
 // kernel.
 func TestLockedKernelOtherEdits(t *testing.T) {
 	m, lock := lockedArchive(t)
-	var logs logLines
+	var logs archivetest.Log
 	ctx := context.Background()
 	edited := *lock
 	edited.Kernels = []LockedKernel{lock.Kernels[0]}
 	edited.Kernels[0].Version = "6.1.8-1"
-	_, err := m.fetcher(&Cache{Dir: t.TempDir()}, &logs).LockedKernel(ctx, &edited, "x86_64-6.1", followAMD64)
+	_, err := testFetcher(m, &cache.Cache{Dir: t.TempDir()}, &logs).LockedKernel(ctx, &edited, "x86_64-6.1", followAMD64)
 	assert.ErrorIs(t, err, ErrLock)
-	assert.EqualError(t, err, "x86_64-6.1: "+lock.File+" locks "+testKernel+" 6.1.8-1, but bookworm's signed index lists its sha256 for "+
-		testKernel+" "+testVersion+": the lock was edited; run ksystest lock --update to lock what the archive has")
+	assert.EqualError(t, err, "x86_64-6.1: "+lock.File+" locks "+archivetest.Kernel+" 6.1.8-1, but bookworm's signed index lists its sha256 for "+
+		archivetest.Kernel+" "+archivetest.Version+": the lock was edited; run ksystest lock --update to lock what the archive has")
 
 	edited.Kernels[0] = lock.Kernels[0]
 	edited.Kernels[0].Filename = "pool/main/l/nowhere.deb"
-	k, err := m.fetcher(&Cache{Dir: t.TempDir()}, &logs).LockedKernel(ctx, &edited, "x86_64-6.1", followAMD64)
+	k, err := testFetcher(m, &cache.Cache{Dir: t.TempDir()}, &logs).LockedKernel(ctx, &edited, "x86_64-6.1", followAMD64)
 	require.NoError(t, err)
-	assert.Equal(t, testVersion, k.Version)
+	assert.Equal(t, archivetest.Version, k.Version)
 }
 
 func flipHexDigit(s string) string {
@@ -162,59 +164,59 @@ func flipHexDigit(s string) string {
 // pool: the cache still has it, keyed by the locked SHA256.
 func TestLockedKernelFromCacheWhenArchiveMovedOn(t *testing.T) {
 	m, lock := lockedArchive(t)
-	cache := &Cache{Dir: t.TempDir()}
-	var logs logLines
+	store := &cache.Cache{Dir: t.TempDir()}
+	var logs archivetest.Log
 	ctx := context.Background()
-	first, err := m.fetcher(cache, &logs).LockedKernel(ctx, lock, "x86_64-6.1", followAMD64)
+	first, err := testFetcher(m, store, &logs).LockedKernel(ctx, lock, "x86_64-6.1", followAMD64)
 	require.NoError(t, err)
 	assert.False(t, first.Cached)
 
-	m.publishMovedOn(t, nil)
-	k, err := m.fetcher(cache, &logs).LockedKernel(ctx, lock, "x86_64-6.1", followAMD64)
+	publishMovedOn(t, m, nil)
+	k, err := testFetcher(m, store, &logs).LockedKernel(ctx, lock, "x86_64-6.1", followAMD64)
 	require.NoError(t, err)
 	assert.True(t, k.Cached)
-	assert.Equal(t, testVersion, k.Version)
+	assert.Equal(t, archivetest.Version, k.Version)
 	assert.Equal(t, first.SHA256, k.SHA256)
-	assert.Equal(t, 1, m.hitsOf(testKernelPackages(t)[1].filename()), "downloaded once, before the archive moved on")
+	assert.Equal(t, 1, m.HitsOf(archivetest.KernelPackages(t)[1].Filename()), "downloaded once, before the archive moved on")
 	assert.Contains(t, logs.String(), "x86_64-6.1: bookworm's index has moved on to "+newerKernel+" "+newerVersion+
-		"; booting the locked "+testKernel+" "+testVersion)
+		"; booting the locked "+archivetest.Kernel+" "+archivetest.Version)
 }
 
 // The archive moved on, the cache is empty: the locked .deb comes from its
 // pool file, verified against the lock.
 func TestLockedKernelFromPoolWhenArchiveMovedOn(t *testing.T) {
 	m, lock := lockedArchive(t)
-	deb := testKernelPackages(t)[1]
-	m.publishMovedOn(t, func(w http.ResponseWriter, _ *http.Request) { w.Write(deb.Deb) })
-	var logs logLines
+	deb := archivetest.KernelPackages(t)[1]
+	publishMovedOn(t, m, func(w http.ResponseWriter, _ *http.Request) { w.Write(deb.Deb) })
+	var logs archivetest.Log
 	ctx := context.Background()
-	k, err := m.fetcher(&Cache{Dir: t.TempDir()}, &logs).LockedKernel(ctx, lock, "x86_64-6.1", followAMD64)
+	k, err := testFetcher(m, &cache.Cache{Dir: t.TempDir()}, &logs).LockedKernel(ctx, lock, "x86_64-6.1", followAMD64)
 	require.NoError(t, err)
 	assert.False(t, k.Cached)
-	assert.Equal(t, testKernel, k.Package)
-	assert.Equal(t, testVersion, k.Version)
+	assert.Equal(t, archivetest.Kernel, k.Package)
+	assert.Equal(t, archivetest.Version, k.Version)
 
 	// A pool file that is not what the lock says is never booted.
-	m.fault(deb.filename(), func(w http.ResponseWriter, _ *http.Request) { w.Write(append([]byte("X"), deb.Deb[1:]...)) })
-	cache := &Cache{Dir: t.TempDir()}
-	_, err = m.fetcher(cache, &logs).LockedKernel(ctx, lock, "x86_64-6.1", followAMD64)
-	var hash *HashMismatchError
+	m.Fault(deb.Filename(), func(w http.ResponseWriter, _ *http.Request) { w.Write(append([]byte("X"), deb.Deb[1:]...)) })
+	store := &cache.Cache{Dir: t.TempDir()}
+	_, err = testFetcher(m, store, &logs).LockedKernel(ctx, lock, "x86_64-6.1", followAMD64)
+	var hash *cache.HashMismatchError
 	require.ErrorAs(t, err, &hash)
 	assert.Equal(t, lock.Kernels[0].SHA256, hash.Want)
-	assert.Contains(t, err.Error(), testKernel+" "+testVersion+" is no longer in bookworm's index, and its pool file is not what "+lock.File+" locks: ")
-	entries, _ := os.ReadDir(cache.Path("kernels"))
+	assert.Contains(t, err.Error(), archivetest.Kernel+" "+archivetest.Version+" is no longer in bookworm's index, and its pool file is not what "+lock.File+" locks: ")
+	entries, _ := os.ReadDir(store.Path("kernels"))
 	assert.Empty(t, entries)
 }
 
 // Neither the index, nor the pool, nor the cache has the locked kernel.
 func TestLockedKernelGone(t *testing.T) {
 	m, lock := lockedArchive(t)
-	m.publishMovedOn(t, nil)
-	var logs logLines
-	_, err := m.fetcher(&Cache{Dir: t.TempDir()}, &logs).LockedKernel(context.Background(), lock, "x86_64-6.1", followAMD64)
+	publishMovedOn(t, m, nil)
+	var logs archivetest.Log
+	_, err := testFetcher(m, &cache.Cache{Dir: t.TempDir()}, &logs).LockedKernel(context.Background(), lock, "x86_64-6.1", followAMD64)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, ErrLock)
-	assert.Equal(t, testKernel+" "+testVersion+" (locked in "+lock.File+") is no longer in bookworm's index nor in the pool, "+
+	assert.Equal(t, archivetest.Kernel+" "+archivetest.Version+" (locked in "+lock.File+") is no longer in bookworm's index nor in the pool, "+
 		"and not in the cache: run ksystest lock --update", err.Error())
 }
 
@@ -226,31 +228,31 @@ func TestLockFind(t *testing.T) {
 	assert.ErrorIs(t, err, ErrLock)
 	assert.EqualError(t, err, "arm64-6.1 is not in "+lock.File+": run ksystest lock to lock its kernel")
 
-	_, err = lock.Find("x86_64-6.1", KernelRef{Suite: "trixie", DebArch: "amd64", Flavour: "amd64"})
+	_, err = lock.Find("x86_64-6.1", Ref{Suite: "trixie", DebArch: "amd64", Flavour: "amd64"})
 	assert.ErrorIs(t, err, ErrLock)
-	assert.EqualError(t, err, "x86_64-6.1: "+lock.File+" locks "+testKernel+" "+testVersion+
+	assert.EqualError(t, err, "x86_64-6.1: "+lock.File+" locks "+archivetest.Kernel+" "+archivetest.Version+
 		" for bookworm amd64 flavour amd64, but the matrix asks for trixie amd64 flavour amd64: run ksystest lock to lock it again")
 
-	_, err = lock.Find("x86_64-6.1", KernelRef{Suite: "bookworm", DebArch: "amd64", Package: testKernel})
+	_, err = lock.Find("x86_64-6.1", Ref{Suite: "bookworm", DebArch: "amd64", Package: archivetest.Kernel})
 	assert.ErrorIs(t, err, ErrLock, "a flavour locked is not a package named")
 	lk, err := lock.Find("x86_64-6.1", followAMD64)
 	require.NoError(t, err)
-	assert.Equal(t, testKernel, lk.Package)
+	assert.Equal(t, archivetest.Kernel, lk.Package)
 }
 
 // ksystest lock keeps what still holds; lock --update moves every target
 // to what the archive has now. Each change reads old → new.
 func TestLockKernelsKeepAndUpdate(t *testing.T) {
 	m, old := lockedArchive(t)
-	old.Kernels = append(old.Kernels, LockedKernel{Target: "gone", Suite: "bookworm", Arch: "amd64", Package: testKernel,
-		Version: testVersion, Filename: "pool/x.deb", Size: 1, SHA256: strings.Repeat("a", 64)})
-	m.publish(t, "bookworm", "amd64", append(newerKernelPackages(t), testKernelPackages(t)[1]))
-	var logs logLines
-	f := m.fetcher(&Cache{Dir: t.TempDir()}, &logs)
+	old.Kernels = append(old.Kernels, LockedKernel{Target: "gone", Suite: "bookworm", Arch: "amd64", Package: archivetest.Kernel,
+		Version: archivetest.Version, Filename: "pool/x.deb", Size: 1, SHA256: strings.Repeat("a", 64)})
+	m.Publish(t, "bookworm", "amd64", append(newerKernelPackages(t), archivetest.KernelPackages(t)[1]))
+	var logs archivetest.Log
+	f := testFetcher(m, &cache.Cache{Dir: t.TempDir()}, &logs)
 	ctx := context.Background()
 	targets := []LockTarget{
 		{Name: "x86_64-6.1", Ref: followAMD64},
-		{Name: "pinned", Ref: KernelRef{Suite: "bookworm", DebArch: "amd64", Package: testKernel}},
+		{Name: "pinned", Ref: Ref{Suite: "bookworm", DebArch: "amd64", Package: archivetest.Kernel}},
 	}
 	strs := func(changes []LockChange) []string {
 		var out []string
@@ -263,9 +265,9 @@ func TestLockKernelsKeepAndUpdate(t *testing.T) {
 	kept, changes, err := f.LockKernels(ctx, old, targets, false)
 	require.NoError(t, err)
 	assert.Equal(t, []string{
-		"x86_64-6.1: " + testKernel + " " + testVersion + " unchanged",
-		"pinned: not locked → " + testKernel + " " + testVersion,
-		"gone: " + testKernel + " " + testVersion + " → removed (no such target)",
+		"x86_64-6.1: " + archivetest.Kernel + " " + archivetest.Version + " unchanged",
+		"pinned: not locked → " + archivetest.Kernel + " " + archivetest.Version,
+		"gone: " + archivetest.Kernel + " " + archivetest.Version + " → removed (no such target)",
 	}, strs(changes))
 	assert.Equal(t, old.File, kept.File)
 	require.Len(t, kept.Kernels, 2)
@@ -275,8 +277,8 @@ func TestLockKernelsKeepAndUpdate(t *testing.T) {
 	updated, changes, err := f.LockKernels(ctx, kept, targets, true)
 	require.NoError(t, err)
 	assert.Equal(t, []string{
-		"x86_64-6.1: " + testKernel + " " + testVersion + " → " + newerKernel + " " + newerVersion,
-		"pinned: " + testKernel + " " + testVersion + " unchanged",
+		"x86_64-6.1: " + archivetest.Kernel + " " + archivetest.Version + " → " + newerKernel + " " + newerVersion,
+		"pinned: " + archivetest.Kernel + " " + archivetest.Version + " unchanged",
 	}, strs(changes))
 	assert.True(t, changes[0].Changed())
 	assert.False(t, changes[1].Changed())
@@ -288,14 +290,14 @@ func TestLockKernelsKeepAndUpdate(t *testing.T) {
 	edited.Kernels[1].SHA256 = flipHexDigit(edited.Kernels[1].SHA256)
 	_, changes, err = f.LockKernels(ctx, &edited, targets[1:], true)
 	require.NoError(t, err)
-	assert.Equal(t, testKernel+" "+testVersion+": sha256 "+edited.Kernels[1].SHA256+" → "+kept.Kernels[1].SHA256, changes[0].String())
+	assert.Equal(t, archivetest.Kernel+" "+archivetest.Version+": sha256 "+edited.Kernels[1].SHA256+" → "+kept.Kernels[1].SHA256, changes[0].String())
 
 	// A target that asks for another kernel than its entry was locked for
 	// is looked up again, update or not.
-	moved := []LockTarget{{Name: "x86_64-6.1", Ref: KernelRef{Suite: "bookworm", DebArch: "amd64", Package: testKernel}}}
+	moved := []LockTarget{{Name: "x86_64-6.1", Ref: Ref{Suite: "bookworm", DebArch: "amd64", Package: archivetest.Kernel}}}
 	_, changes, err = f.LockKernels(ctx, kept, moved, false)
 	require.NoError(t, err)
-	assert.Equal(t, testKernel+" "+testVersion+": locked for bookworm amd64 flavour amd64 → bookworm amd64 "+testKernel, changes[0].String())
+	assert.Equal(t, archivetest.Kernel+" "+archivetest.Version+": locked for bookworm amd64 flavour amd64 → bookworm amd64 "+archivetest.Kernel, changes[0].String())
 }
 
 // A lock is decoded as strictly as the matrix: every problem with file,

@@ -1,4 +1,4 @@
-package image
+package kernel
 
 import (
 	"cmp"
@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/ksystest/ksystest/harness/cache"
 	"github.com/ksystest/ksystest/harness/kbtf"
 )
 
@@ -15,7 +16,7 @@ import (
 // (CONFIG_DEBUG_INFO_BTF=y), taken out of its image once and cached by the
 // package's hash, so the host can read prototypes and types without
 // booting it. Kernels without their own BTF give kbtf.ErrNoBTF.
-func (c *Cache) OwnBTF(ctx context.Context, k *Kernel) (string, error) {
+func OwnBTF(ctx context.Context, c *cache.Cache, k *Kernel) (string, error) {
 	if !k.HasOwnBTF() {
 		return "", kbtf.ErrNoBTF
 	}

@@ -20,7 +20,7 @@ import (
 )
 
 // APIVersion is the matrix.yaml and catalogue format this build reads.
-const APIVersion = "ksystest/v1"
+const APIVersion = yamlfile.APIVersion
 
 // Matrix is a decoded matrix.yaml, or a user's ksystest.yaml: the
 // targets to boot, the case catalogues to run on them, and cases and BPF
@@ -235,7 +235,7 @@ func (m *Matrix) ApplyDefaults() {
 var (
 	nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 	// A suite, package or flavour becomes cache paths and mirror URLs:
-	// "../../tmp/x" must stop here (harness/image checks them again, as
+	// "../../tmp/x" must stop here (harness/archive checks them again, as
 	// strictly).
 	suiteRE   = regexp.MustCompile(`^[a-z][a-z0-9.-]*$`)
 	packageRE = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]*$`)

@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/ksystest/ksystest/harness/arch"
-	"github.com/ksystest/ksystest/harness/image"
 	"github.com/ksystest/ksystest/harness/kabi"
+	"github.com/ksystest/ksystest/harness/kernel"
 	"github.com/ksystest/ksystest/harness/result"
 )
 
@@ -62,7 +62,7 @@ func BenchmarkInitramfs(b *testing.B) {
 		b.Fatal(err)
 	}
 	path := b.TempDir() + "/initramfs.cpio"
-	g := &guest{arch: a, kernel: &image.Kernel{}, planned: o.Catalogue.Plan(a, kabi.Kernel{})}
+	g := &guest{arch: a, kernel: &kernel.Kernel{}, planned: o.Catalogue.Plan(a, kabi.Kernel{})}
 	write := func() error {
 		files, err := g.files(context.Background(), &o)
 		if err != nil {

@@ -16,7 +16,8 @@ import (
 	"strings"
 
 	"github.com/ksystest/ksystest/harness/bpfc"
-	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/cache"
+	"github.com/ksystest/ksystest/harness/initramfs"
 	"github.com/ksystest/ksystest/harness/kbtf"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/proto"
@@ -31,7 +32,7 @@ type BPFToolchain struct {
 	// LibbpfHeaders returns an include directory holding bpf/*.h.
 	LibbpfHeaders func(ctx context.Context) (string, error)
 	// Cache keeps ksystest.h on disk and generated vmlinux.h files.
-	Cache *image.Cache
+	Cache *cache.Cache
 	// Bpftool is the bpftool binary; empty means bpfc.Bpftool's: the one
 	// on PATH, or one of Ubuntu's kernel tools.
 	Bpftool string
@@ -208,8 +209,8 @@ func (tc *BPFToolchain) vmlinuxH(ctx context.Context, btfPath string) (string, e
 
 // collectionFiles are the users' objects for the initramfs, and the
 // catalogue entries that name them.
-func (g *guest) collectionFiles(o *Options) ([]image.File, []proto.Collection, error) {
-	var files []image.File
+func (g *guest) collectionFiles(o *Options) ([]initramfs.File, []proto.Collection, error) {
+	var files []initramfs.File
 	var cols []proto.Collection
 	for _, b := range g.builds {
 		data, err := os.ReadFile(b.Object)
@@ -217,7 +218,7 @@ func (g *guest) collectionFiles(o *Options) ([]image.File, []proto.Collection, e
 			return nil, nil, err
 		}
 		path := proto.CollectionsDir + "/" + b.Collection + ".o"
-		files = append(files, image.File{Path: path, Mode: 0o644, Data: data})
+		files = append(files, initramfs.File{Path: path, Mode: 0o644, Data: data})
 		var constants map[string]string
 		for _, col := range o.Catalogue.Collections {
 			if col.Name == b.Collection && len(col.Constants) > 0 {

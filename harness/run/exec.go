@@ -11,7 +11,7 @@ import (
 
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/guestbin"
-	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/initramfs"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/proto"
 	"github.com/ksystest/ksystest/harness/vm"
@@ -157,7 +157,7 @@ func Exec(ctx context.Context, o ExecOptions) (*ExecResult, error) {
 // kernel's config in /boot, the spec, the program, and the copy of the
 // working directory. The program keeps its host path where it can, so
 // that argv[0] names it.
-func execFiles(ctx context.Context, o *ExecOptions, g *guest, res *ExecResult) ([]image.File, error) {
+func execFiles(ctx context.Context, o *ExecOptions, g *guest, res *ExecResult) ([]initramfs.File, error) {
 	initPath, err := o.Agents.Path(ctx, guestbin.Exec, g.arch.Go)
 	if err != nil {
 		return nil, err
@@ -170,10 +170,10 @@ func execFiles(ctx context.Context, o *ExecOptions, g *guest, res *ExecResult) (
 	if err != nil {
 		return nil, err
 	}
-	files, err := layouts.Files("exec", g.kernel.Release, func(e image.LayoutEntry, mode uint32) ([]image.File, error) {
+	files, err := layouts.Files("exec", g.kernel.Release, func(e initramfs.LayoutEntry, mode uint32) ([]initramfs.File, error) {
 		switch e.Source {
 		case "exec-init":
-			return []image.File{{Path: e.Path, Mode: mode, Data: init}}, nil
+			return []initramfs.File{{Path: e.Path, Mode: mode, Data: init}}, nil
 		case "kernel-config":
 			k := g.kernel
 			if k.Config == "" || k.Release == "" {
@@ -183,7 +183,7 @@ func execFiles(ctx context.Context, o *ExecOptions, g *guest, res *ExecResult) (
 			if err != nil {
 				return nil, err
 			}
-			return []image.File{{Path: e.Path, Mode: mode, Data: config}}, nil
+			return []initramfs.File{{Path: e.Path, Mode: mode, Data: config}}, nil
 		case "program":
 			return nil, nil // below: it needs the copy's paths
 		}
@@ -236,7 +236,7 @@ func execFiles(ctx context.Context, o *ExecOptions, g *guest, res *ExecResult) (
 		if err != nil {
 			return nil, err
 		}
-		files = append(files, image.File{Path: spec.Path, Mode: 0o755, Data: data})
+		files = append(files, initramfs.File{Path: spec.Path, Mode: 0o755, Data: data})
 	}
 	if len(spec.Args) == 0 {
 		spec.Args = []string{o.Program}
@@ -245,7 +245,7 @@ func execFiles(ctx context.Context, o *ExecOptions, g *guest, res *ExecResult) (
 	if err != nil {
 		return nil, err
 	}
-	return append(files, image.File{Path: proto.ExecSpecPath, Mode: 0o644, Data: specJSON}), nil
+	return append(files, initramfs.File{Path: proto.ExecSpecPath, Mode: 0o644, Data: specJSON}), nil
 }
 
 func isUnder(p, dir string) bool {

@@ -14,15 +14,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/ksystest/ksystest"
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/guestbin"
-	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/initramfs"
+	"github.com/ksystest/ksystest/harness/kernel"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/proto"
 	"github.com/ksystest/ksystest/harness/vm"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // fakeELF writes the ELF header of a program for a (with a program
@@ -107,11 +109,11 @@ func TestTreeFiles(t *testing.T) {
 
 	files, st, err := treeFiles(dir, 1<<20)
 	require.NoError(t, err)
-	got := map[string]image.File{}
+	got := map[string]initramfs.File{}
 	for _, f := range files {
 		got[strings.TrimPrefix(f.Path, dir)] = f
 	}
-	assert.Equal(t, image.File{Path: dir + "/testdata/in.txt", Mode: 0o640, Data: []byte("input")}, got["/testdata/in.txt"])
+	assert.Equal(t, initramfs.File{Path: dir + "/testdata/in.txt", Mode: 0o640, Data: []byte("input")}, got["/testdata/in.txt"])
 	assert.Equal(t, "testdata/in.txt", got["/link"].Symlink)
 	assert.True(t, got["/empty"].Dir)
 	assert.Equal(t, uint32(0o700), got["/empty"].Mode)
@@ -160,11 +162,11 @@ func execSetup(t *testing.T, script func(vm.Spec) vm.FakeScript) (ExecOptions, *
 
 func TestExecFiles(t *testing.T) {
 	o, _ := execSetup(t, nil)
-	g := &guest{target: o.Target, arch: mustArch(t, "arm64"), kernel: &image.Kernel{}}
+	g := &guest{target: o.Target, arch: mustArch(t, "arm64"), kernel: &kernel.Kernel{}}
 	res := &ExecResult{}
 	files, err := execFiles(context.Background(), &o, g, res)
 	require.NoError(t, err)
-	byPath := map[string]image.File{}
+	byPath := map[string]initramfs.File{}
 	for _, f := range files {
 		byPath[f.Path] = f
 	}
@@ -176,7 +178,7 @@ func TestExecFiles(t *testing.T) {
 	var spec proto.ExecSpec
 	require.NoError(t, json.Unmarshal(byPath[proto.ExecSpecPath].Data, &spec))
 	assert.Equal(t, proto.ExecSpec{Version: proto.ExecVersion, Path: o.Program, Args: o.Args, Env: []string{"A=1"}, Dir: o.Dir}, spec)
-	require.NoError(t, image.WriteInitramfs(&bytes.Buffer{}, files))
+	require.NoError(t, initramfs.WriteInitramfs(&bytes.Buffer{}, files))
 
 	// A program outside the directory keeps its path; one where the
 	// guest keeps its own files goes to /ksystest/bin.

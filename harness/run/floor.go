@@ -10,7 +10,7 @@ import (
 
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/guestbin"
-	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/initramfs"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/vm"
 )
@@ -51,11 +51,11 @@ func Floor(ctx context.Context, o Options, t matrix.Target) (time.Duration, erro
 	if err != nil {
 		return 0, err
 	}
-	files, err := layouts.Files("floor", g.kernel.Release, func(e image.LayoutEntry, mode uint32) ([]image.File, error) {
+	files, err := layouts.Files("floor", g.kernel.Release, func(e initramfs.LayoutEntry, mode uint32) ([]initramfs.File, error) {
 		if e.Source != "poweroff" {
 			return nil, fmt.Errorf("no source %q for a floor guest", e.Source)
 		}
-		return []image.File{{Path: e.Path, Mode: mode, Data: init}}, nil
+		return []initramfs.File{{Path: e.Path, Mode: mode, Data: init}}, nil
 	})
 	if err != nil {
 		return 0, err

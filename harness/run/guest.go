@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/cache"
 	"github.com/ksystest/ksystest/harness/guestbin"
-	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/initramfs"
 	"github.com/ksystest/ksystest/harness/kabi"
 	"github.com/ksystest/ksystest/harness/kbtf"
+	"github.com/ksystest/ksystest/harness/kernel"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/proto"
 	"github.com/ksystest/ksystest/harness/result"
@@ -27,7 +29,7 @@ import (
 type guest struct {
 	target matrix.Target
 	arch   arch.Arch
-	kernel *image.Kernel
+	kernel *kernel.Kernel
 	// btf says where the probes' BTF comes from; btfPath is the file
 	// shipped to the guest ("" for the kernel's own).
 	btf     *result.BTF
@@ -94,8 +96,8 @@ func prepareKernel(ctx context.Context, o *Options, t matrix.Target, a arch.Arch
 // starts the guest through the backend, with the command line every
 // guest gets. started is taken just before the backend starts QEMU;
 // cleanup removes the scratch directory once the guest is gone.
-func (g *guest) boot(ctx context.Context, o *Options, files []image.File) (inst vm.Instance, started time.Time, accel string, cleanup func(), err error) {
-	work, cleanup, err := image.HostScratch(g.target.Name).Make()
+func (g *guest) boot(ctx context.Context, o *Options, files []initramfs.File) (inst vm.Instance, started time.Time, accel string, cleanup func(), err error) {
+	work, cleanup, err := cache.HostScratch(g.target.Name).Make()
 	if err != nil {
 		return nil, time.Time{}, "", nil, err
 	}
@@ -181,7 +183,7 @@ func (g *guest) bootImage() (path, kind string) {
 // the catalogue, ksystest's probes for its arch, the kernel's config (for
 // __kconfig externs), BTF when its kernel has none, and the 32-bit helper
 // when a case needs it.
-func (g *guest) files(ctx context.Context, o *Options) ([]image.File, error) {
+func (g *guest) files(ctx context.Context, o *Options) ([]initramfs.File, error) {
 	a := g.arch
 	agentPath, err := o.Agents.Path(ctx, guestbin.Agent, a.Go)
 	if err != nil {
@@ -211,8 +213,8 @@ func (g *guest) files(ctx context.Context, o *Options) ([]image.File, error) {
 		return nil, err
 	}
 	release := g.kernel.Release
-	return layouts.Files("agent", release, func(e image.LayoutEntry, mode uint32) ([]image.File, error) {
-		file := func(data []byte) []image.File { return []image.File{{Path: e.Path, Mode: mode, Data: data}} }
+	return layouts.Files("agent", release, func(e initramfs.LayoutEntry, mode uint32) ([]initramfs.File, error) {
+		file := func(data []byte) []initramfs.File { return []initramfs.File{{Path: e.Path, Mode: mode, Data: data}} }
 		switch e.Source {
 		case "agent":
 			return file(agent), nil
@@ -265,8 +267,8 @@ func (g *guest) files(ctx context.Context, o *Options) ([]image.File, error) {
 
 // readLayouts reads what each kind of guest holds
 // (images/initramfs.yaml, carried in the binary).
-func readLayouts(builtin fs.FS) (*image.Layouts, error) {
-	return image.ReadLayouts(builtin, "images/initramfs.yaml")
+func readLayouts(builtin fs.FS) (*initramfs.Layouts, error) {
+	return initramfs.ReadLayouts(builtin, "images/initramfs.yaml")
 }
 
 func needsCompat(planned []matrix.Planned) bool {

@@ -4,15 +4,15 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/initramfs"
 )
 
-func writeArchive(path string, files []image.File) error {
+func writeArchive(path string, files []initramfs.File) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	err = image.WriteInitramfs(f, files)
+	err = initramfs.WriteInitramfs(f, files)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -7,9 +7,11 @@ import (
 	"strings"
 
 	"github.com/ksystest/ksystest/harness/arch"
-	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/archive"
+	"github.com/ksystest/ksystest/harness/cache"
 	"github.com/ksystest/ksystest/harness/kabi"
 	"github.com/ksystest/ksystest/harness/kbtf"
+	"github.com/ksystest/ksystest/harness/kernel"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/result"
 )
@@ -20,43 +22,43 @@ type DebianKernels struct {
 	// Archive gives the fetcher of Debian's archive. It is asked only for
 	// the archive's kernels and their BTF, so a matrix of local kernels
 	// runs without a mirror or a keyring; Fetched gives one made already.
-	Archive func() (*image.Fetcher, error)
+	Archive func() (*archive.Fetcher, error)
 	// Cache keeps what ksystest makes of kernels (their own BTF, taken
 	// out of their images).
-	Cache *image.Cache
+	Cache *cache.Cache
 	// Lock, when set, pins the kernel of every target from the archive
 	// (the matrix's lock: file); nil follows the suites.
-	Lock *image.Lock
+	Lock *kernel.Lock
 	// BTFRecipe says how to make BTF for a kernel built without it
 	// (ksystest's is images/btf.yaml).
-	BTFRecipe *image.BTFRecipe
+	BTFRecipe *kernel.BTFRecipe
 }
 
 // Kernel fetches (or finds cached) the target's kernel, the locked one
 // when there is a lock, or describes its local one.
-func (d DebianKernels) Kernel(ctx context.Context, t matrix.Target, a arch.Arch) (*image.Kernel, error) {
+func (d DebianKernels) Kernel(ctx context.Context, t matrix.Target, a arch.Arch) (*kernel.Kernel, error) {
 	if l := t.Kernel.Local; l != nil {
-		return image.LocalKernel(l.Vmlinuz, l.Config, l.Vmlinux, a.BootVmlinux)
+		return kernel.LocalKernel(l.Vmlinuz, l.Config, l.Vmlinux, a.BootVmlinux)
 	}
 	f, err := d.Archive()
 	if err != nil {
 		return nil, err
 	}
 	if d.Lock != nil {
-		return f.LockedKernel(ctx, d.Lock, t.Name, KernelRef(t, a))
+		return kernel.Archive{Fetcher: f}.LockedKernel(ctx, d.Lock, t.Name, KernelRef(t, a))
 	}
-	return f.Kernel(ctx, KernelRef(t, a))
+	return kernel.Archive{Fetcher: f}.Kernel(ctx, KernelRef(t, a))
 }
 
 // Fetched is an Archive that gives f, made already.
-func Fetched(f *image.Fetcher) func() (*image.Fetcher, error) {
-	return func() (*image.Fetcher, error) { return f, nil }
+func Fetched(f *archive.Fetcher) func() (*archive.Fetcher, error) {
+	return func() (*archive.Fetcher, error) { return f, nil }
 }
 
 // KernelRef is the Debian kernel target t asks for (t has no local
 // kernel).
-func KernelRef(t matrix.Target, a arch.Arch) image.KernelRef {
-	return image.KernelRef{
+func KernelRef(t matrix.Target, a arch.Arch) kernel.Ref {
+	return kernel.Ref{
 		Suite: t.Kernel.Suite, DebArch: a.DebianArch, Package: t.Kernel.Package, Flavour: t.Kernel.Flavour,
 		UnpackBzImage: a.BootVmlinux,
 	}
@@ -64,14 +66,14 @@ func KernelRef(t matrix.Target, a arch.Arch) image.KernelRef {
 
 // BTF gives the target's BTF file, the kernel's own, or one generated
 // from the kernel's -dbg package.
-func (d DebianKernels) BTF(ctx context.Context, t matrix.Target, a arch.Arch, k *image.Kernel) (*result.BTF, string, error) {
+func (d DebianKernels) BTF(ctx context.Context, t matrix.Target, a arch.Arch, k *kernel.Kernel) (*result.BTF, string, error) {
 	switch {
 	case t.BTF != "":
 		return fileBTF(t.BTF)
 	case k.HasOwnBTF() && t.Kernel.Local != nil:
 		// The host reads it before anything boots: a local image whose
 		// BTF it cannot reach is the config's to mend.
-		if _, err := d.Cache.OwnBTF(ctx, k); err != nil {
+		if _, err := kernel.OwnBTF(ctx, d.Cache, k); err != nil {
 			return nil, "", &ConfigError{fmt.Errorf("local kernel %s: its config sets CONFIG_DEBUG_INFO_BTF, but %v: "+
 				"give the target the kernel's uncompressed vmlinux (kernel: {local: {vmlinux: FILE}}) or a btf: file", k.Vmlinuz, err)}
 		}
@@ -86,7 +88,7 @@ func (d DebianKernels) BTF(ctx context.Context, t matrix.Target, a arch.Arch, k 
 	if err != nil {
 		return nil, "", err
 	}
-	return f.KernelBTF(ctx, k, a.DebianArch, d.BTFRecipe)
+	return kernel.Archive{Fetcher: f}.KernelBTF(ctx, k, a.DebianArch, d.BTFRecipe)
 }
 
 func fileBTF(path string) (*result.BTF, string, error) {
@@ -100,17 +102,17 @@ func fileBTF(path string) (*result.BTF, string, error) {
 // HostBTF is the kernel's BTF as the host reads it: the BTF file probes
 // load against when there is one (btfPath: generated or the target's), or
 // the kernel's own, taken out of its image.
-func (d DebianKernels) HostBTF(ctx context.Context, k *image.Kernel, btfPath string) (string, error) {
+func (d DebianKernels) HostBTF(ctx context.Context, k *kernel.Kernel, btfPath string) (string, error) {
 	if btfPath != "" {
 		return btfPath, nil
 	}
-	return d.Cache.OwnBTF(ctx, k)
+	return kernel.OwnBTF(ctx, d.Cache, k)
 }
 
 // kernelFacts is what the host knows of k before booting it: its config
 // and the prototypes in its BTF (btfPath, "" for none), to plan each case's
 // call.
-func kernelFacts(k *image.Kernel, btfPath string) (kabi.Kernel, map[string]string, *kbtf.Spec, error) {
+func kernelFacts(k *kernel.Kernel, btfPath string) (kabi.Kernel, map[string]string, *kbtf.Spec, error) {
 	var facts kabi.Kernel
 	var spec *kbtf.Spec
 	cfg := map[string]string{}

@@ -3,22 +3,24 @@ package run
 import (
 	"context"
 	"fmt"
-	ksystest "github.com/ksystest/ksystest"
 	"testing"
 
-	"github.com/ksystest/ksystest/harness/arch"
-	"github.com/ksystest/ksystest/harness/image"
-	"github.com/ksystest/ksystest/harness/matrix"
-	"github.com/ksystest/ksystest/harness/result"
+	ksystest "github.com/ksystest/ksystest"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/kernel"
+	"github.com/ksystest/ksystest/harness/matrix"
+	"github.com/ksystest/ksystest/harness/result"
 )
 
 // A kernel the lock refuses ends its cell as a config error, with the
 // refusal as the reason; the run exits 2.
 func TestRunLockRefusalIsConfigError(t *testing.T) {
 	o, fake := setup(t, goodRun)
-	refusal := &image.LockMismatchError{Lock: "images/kernels.lock", Target: "x86_64-6.1", Suite: "bookworm",
+	refusal := &kernel.LockMismatchError{Lock: "images/kernels.lock", Target: "x86_64-6.1", Suite: "bookworm",
 		Package: "linux-image-6.1.0-50-amd64", Version: "6.1.176-1"}
 	o.Kernels = fakeKernels{err: fmt.Errorf("wrapped: %w", refusal)}
 	res, err := Run(context.Background(), o)
@@ -43,7 +45,7 @@ func TestDefaultMatrixIsLocked(t *testing.T) {
 	require.Equal(t, "images/kernels.lock", m.Lock)
 	lf, ok := m.LockFile()
 	require.True(t, ok)
-	lock, err := image.ReadLock(lf.Disk)
+	lock, err := kernel.ReadLock(lf.Disk)
 	require.NoError(t, err)
 	debian := 0
 	for _, tg := range m.Targets.List {

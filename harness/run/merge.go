@@ -9,7 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 
-	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/archive"
+	"github.com/ksystest/ksystest/harness/cache"
 	"github.com/ksystest/ksystest/harness/result"
 )
 
@@ -101,7 +102,7 @@ func Merge(dirs []string, out string) (*result.Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := image.WriteFileAtomic(filepath.Join(out, "results.json"), append(data, '\n'), 0o644); err != nil {
+	if err := cache.WriteFileAtomic(filepath.Join(out, "results.json"), append(data, '\n'), 0o644); err != nil {
 		return nil, err
 	}
 	return merged, nil
@@ -113,5 +114,5 @@ func copyFile(from, to string) error {
 		return err
 	}
 	defer in.Close()
-	return image.WriteFrom(to, in)
+	return archive.WriteFrom(to, in)
 }

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/cache"
 	"github.com/ksystest/ksystest/harness/result"
 )
 
@@ -73,7 +73,7 @@ func (w *resultWriter) writeJSON() error {
 	if err != nil {
 		return err
 	}
-	return image.WriteFileAtomic(filepath.Join(w.dir, "results.json"), append(data, '\n'), 0o644)
+	return cache.WriteFileAtomic(filepath.Join(w.dir, "results.json"), append(data, '\n'), 0o644)
 }
 
 // finish writes the final results.json with cells in matrix order.

@@ -16,9 +16,10 @@ import (
 	"time"
 
 	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/cache"
 	"github.com/ksystest/ksystest/harness/expect"
-	"github.com/ksystest/ksystest/harness/image"
 	"github.com/ksystest/ksystest/harness/kabi"
+	"github.com/ksystest/ksystest/harness/kernel"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/proto"
 	"github.com/ksystest/ksystest/harness/qemu"
@@ -30,9 +31,9 @@ import (
 // against on it (a path, or "" for the kernel's own), and the BTF the host
 // reads prototypes from ("" for none).
 type KernelSource interface {
-	Kernel(ctx context.Context, t matrix.Target, a arch.Arch) (*image.Kernel, error)
-	BTF(ctx context.Context, t matrix.Target, a arch.Arch, k *image.Kernel) (*result.BTF, string, error)
-	HostBTF(ctx context.Context, k *image.Kernel, btfPath string) (string, error)
+	Kernel(ctx context.Context, t matrix.Target, a arch.Arch) (*kernel.Kernel, error)
+	BTF(ctx context.Context, t matrix.Target, a arch.Arch, k *kernel.Kernel) (*result.BTF, string, error)
+	HostBTF(ctx context.Context, k *kernel.Kernel, btfPath string) (string, error)
 }
 
 // Options configure a run.
@@ -180,7 +181,7 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 	}
 	if err != nil {
 		outcome := result.OutcomeInfraError
-		if errors.Is(err, image.ErrLock) {
+		if errors.Is(err, kernel.ErrLock) {
 			outcome = result.OutcomeConfigError // the lock is wrong, not the host
 		}
 		return fail(outcome, err.Error())
@@ -188,7 +189,7 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 	k := g.kernel
 	planned = g.planned
 
-	work, done, err := image.HostScratch(t.Name).Make()
+	work, done, err := cache.HostScratch(t.Name).Make()
 	if err != nil {
 		return fail(result.OutcomeInfraError, err.Error())
 	}
@@ -288,7 +289,7 @@ func deadlines(t matrix.Target, a arch.Arch, accel string, timeScale float64) vm
 
 // judge turns what the monitor saw into case verdicts and the cell's
 // outcome.
-func judge(cell *result.Cell, t matrix.Target, a arch.Arch, k *image.Kernel, planned []matrix.Planned, w *vm.Watch) {
+func judge(cell *result.Cell, t matrix.Target, a arch.Arch, k *kernel.Kernel, planned []matrix.Planned, w *vm.Watch) {
 	cell.Wrapper = checkWrapper(t, a, k, w)
 	got := map[string]proto.CaseResult{}
 	for _, ev := range w.Events {

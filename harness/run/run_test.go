@@ -10,16 +10,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/ksystest/ksystest"
 	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/archive"
+	"github.com/ksystest/ksystest/harness/cache"
 	"github.com/ksystest/ksystest/harness/guestbin"
-	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/kernel"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/proto"
 	"github.com/ksystest/ksystest/harness/result"
 	"github.com/ksystest/ksystest/harness/vm"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // Orchestrator tests: a fake backend plays scripted consoles, so each
@@ -28,18 +31,18 @@ import (
 
 type fakeKernels struct{ err error }
 
-func (f fakeKernels) Kernel(_ context.Context, t matrix.Target, a arch.Arch) (*image.Kernel, error) {
+func (f fakeKernels) Kernel(_ context.Context, t matrix.Target, a arch.Arch) (*kernel.Kernel, error) {
 	if f.err != nil {
 		return nil, f.err
 	}
-	return &image.Kernel{Package: "linux-image-test-" + a.KernelFlavour, Version: "1.0", Release: "6.1.0-test", SHA256: "abc", Vmlinuz: "/nonexistent"}, nil
+	return &kernel.Kernel{Package: "linux-image-test-" + a.KernelFlavour, Version: "1.0", Release: "6.1.0-test", SHA256: "abc", Vmlinuz: "/nonexistent"}, nil
 }
 
-func (f fakeKernels) BTF(context.Context, matrix.Target, arch.Arch, *image.Kernel) (*result.BTF, string, error) {
+func (f fakeKernels) BTF(context.Context, matrix.Target, arch.Arch, *kernel.Kernel) (*result.BTF, string, error) {
 	return &result.BTF{Source: result.BTFKernel}, "", nil
 }
 
-func (f fakeKernels) HostBTF(context.Context, *image.Kernel, string) (string, error) { return "", nil }
+func (f fakeKernels) HostBTF(context.Context, *kernel.Kernel, string) (string, error) { return "", nil }
 
 func ev(e proto.Event) string { return string(proto.Encode(e)[:len(proto.Encode(e))-1]) }
 
@@ -307,7 +310,7 @@ func TestLocalKernelsNeedNoArchive(t *testing.T) {
 	o, _ := setup(t, goodRun)
 	o.Matrix, o.Targets = m, m.Targets.List
 	asked := false
-	o.Kernels = DebianKernels{Cache: &image.Cache{Dir: t.TempDir()}, Archive: func() (*image.Fetcher, error) {
+	o.Kernels = DebianKernels{Cache: &cache.Cache{Dir: t.TempDir()}, Archive: func() (*archive.Fetcher, error) {
 		asked = true
 		return nil, errors.New("no mirror, no keyring")
 	}}
@@ -320,7 +323,7 @@ func TestLocalKernelsNeedNoArchive(t *testing.T) {
 	// A target of the archive asks for it, and its error is the cell's.
 	o, _ = setup(t, goodRun)
 	o.Targets = o.Targets[:1]
-	o.Kernels = DebianKernels{Cache: &image.Cache{Dir: t.TempDir()}, Archive: func() (*image.Fetcher, error) {
+	o.Kernels = DebianKernels{Cache: &cache.Cache{Dir: t.TempDir()}, Archive: func() (*archive.Fetcher, error) {
 		return nil, errors.New("no mirror, no keyring")
 	}}
 	res, err = Run(context.Background(), o)

@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"github.com/ksystest/ksystest/harness/arch"
-	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/cache"
+	"github.com/ksystest/ksystest/harness/initramfs"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/qemu"
 )
@@ -68,7 +69,7 @@ func Shell(ctx context.Context, o ShellOptions) error {
 	if err != nil {
 		return fmt.Errorf("busybox: %w", err)
 	}
-	work, done, err := image.HostScratch("shell").Make()
+	work, done, err := cache.HostScratch("shell").Make()
 	if err != nil {
 		return err
 	}
@@ -117,8 +118,8 @@ func writeShellInitramfs(ctx context.Context, o *Options, g *guest, busybox, pat
 		}
 	}
 	files = append(files,
-		image.File{Path: "/init", Mode: 0o755, Data: []byte(fmt.Sprintf(shellInit, t.Name, a.Name, ShellPrompt))},
-		image.File{Path: "/bin/busybox", Mode: 0o755, Data: bb},
+		initramfs.File{Path: "/init", Mode: 0o755, Data: []byte(fmt.Sprintf(shellInit, t.Name, a.Name, ShellPrompt))},
+		initramfs.File{Path: "/bin/busybox", Mode: 0o755, Data: bb},
 	)
 	return writeArchive(path, files)
 }

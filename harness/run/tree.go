@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/initramfs"
 )
 
 // DefaultTreeLimit bounds what exec copies of a directory into a guest:
@@ -46,9 +46,9 @@ const cpioOverhead = 112
 // out, and so are sockets, FIFOs and devices, which a copy cannot carry.
 // It fails once the copy would pass limit bytes (contents, names and
 // headers).
-func treeFiles(dir string, limit int64) ([]image.File, treeStats, error) {
+func treeFiles(dir string, limit int64) ([]initramfs.File, treeStats, error) {
 	var (
-		files   []image.File
+		files   []initramfs.File
 		st      treeStats
 		largest string
 		lsize   int64
@@ -67,7 +67,7 @@ func treeFiles(dir string, limit int64) ([]image.File, treeStats, error) {
 		if err != nil {
 			return err
 		}
-		f := image.File{Path: path, Mode: uint32(info.Mode().Perm())}
+		f := initramfs.File{Path: path, Mode: uint32(info.Mode().Perm())}
 		switch {
 		case d.IsDir():
 			f.Dir = true

@@ -21,9 +21,11 @@ import (
 
 	"github.com/ksystest/ksystest"
 	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/archive"
+	"github.com/ksystest/ksystest/harness/cache"
 	"github.com/ksystest/ksystest/harness/guestbin"
-	"github.com/ksystest/ksystest/harness/image"
 	"github.com/ksystest/ksystest/harness/kabi"
+	"github.com/ksystest/ksystest/harness/kernel"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/proto"
 	"github.com/ksystest/ksystest/harness/result"
@@ -64,7 +66,7 @@ func testAgents(t testing.TB) Programs {
 		var err error
 		agentsDir, err = os.MkdirTemp("", "ksystest-agents-")
 		require.NoError(t, err)
-		agents = &guestbin.Builder{Source: ksystest.GuestSource(), Cache: &image.Cache{Dir: agentsDir}}
+		agents = &guestbin.Builder{Source: ksystest.GuestSource(), Cache: &cache.Cache{Dir: agentsDir}}
 	})
 	return agents
 }
@@ -81,7 +83,7 @@ func vmJobs(t testing.TB) int {
 }
 
 // fetcherOf is the fetcher vmOptions gave o.
-func fetcherOf(t testing.TB, o Options) *image.Fetcher {
+func fetcherOf(t testing.TB, o Options) *archive.Fetcher {
 	f, err := o.Kernels.(DebianKernels).Archive()
 	require.NoError(t, err)
 	return f
@@ -112,9 +114,9 @@ func vmOptions(t testing.TB, cacheDir string, catalogue string, targets ...strin
 		arches = append(arches, tg.Arch)
 	}
 	requireVM(t, arches...)
-	f, _, err := image.NewFetcher(image.FetcherConfig{CacheDir: cacheDir, Logf: t.Logf})
+	f, _, err := archive.NewFetcher(archive.FetcherConfig{CacheDir: cacheDir, Logf: t.Logf})
 	require.NoError(t, err)
-	recipe, err := image.ReadBTFRecipe(ksystest.Data, "images/btf.yaml")
+	recipe, err := kernel.ReadBTFRecipe(ksystest.Data, "images/btf.yaml")
 	require.NoError(t, err)
 	return Options{
 		Matrix: m, Catalogue: cat, Targets: sel, OutDir: t.TempDir(), Jobs: vmJobs(t),
@@ -614,7 +616,7 @@ targets:
 	m, err := matrix.Load(mf, ksystest.Data)
 	require.NoError(t, err)
 	o.Matrix, o.Targets = m, m.Targets.List
-	o.Kernels = DebianKernels{Archive: o.Kernels.(DebianKernels).Archive, Cache: &image.Cache{Dir: t.TempDir()}}
+	o.Kernels = DebianKernels{Archive: o.Kernels.(DebianKernels).Archive, Cache: &cache.Cache{Dir: t.TempDir()}}
 	res, err := Run(context.Background(), o)
 	require.NoError(t, err)
 	c := res.Cells[0]

@@ -7,7 +7,7 @@ import (
 
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/guestbin"
-	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/initramfs"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/workload"
 )
@@ -39,8 +39,8 @@ func (c CarriedWorkloads) Program(ctx context.Context, name string, a arch.Arch)
 // workloadFiles are the programs of the guest's workload cases: ksystest's
 // built for the arch, or the user's static program for it. A program
 // that is not a static ELF for the arch is a config error.
-func (g *guest) workloadFiles(ctx context.Context, o *Options) ([]image.File, error) {
-	var files []image.File
+func (g *guest) workloadFiles(ctx context.Context, o *Options) ([]initramfs.File, error) {
+	var files []initramfs.File
 	seen := map[string]bool{}
 	for _, p := range g.planned {
 		if p.CaseDef.Workload == nil {
@@ -72,7 +72,7 @@ func (g *guest) workloadFiles(ctx context.Context, o *Options) ([]image.File, er
 		if err != nil {
 			return nil, &ConfigError{fmt.Errorf("workload %s: %w", p.Name, err)}
 		}
-		files = append(files, image.File{Path: dst, Mode: 0o755, Data: data})
+		files = append(files, initramfs.File{Path: dst, Mode: 0o755, Data: data})
 	}
 	return files, nil
 }

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/ksystest/ksystest/harness/arch"
-	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/kernel"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/proto"
 	"github.com/ksystest/ksystest/harness/result"
@@ -19,7 +19,7 @@ import (
 // cell fails. The loader may be wrong where ksystest predicts it, from the
 // symbol it looks for (arch.LoaderPrefix): that is a finding about the
 // loader, and the cases it spoils are judged against it (LoaderWrong).
-func checkWrapper(t matrix.Target, a arch.Arch, k *image.Kernel, w *vm.Watch) *result.Wrapper {
+func checkWrapper(t matrix.Target, a arch.Arch, k *kernel.Kernel, w *vm.Watch) *result.Wrapper {
 	wr := &result.Wrapper{Declared: *t.SyscallWrapper}
 	if v, err := k.ConfigValue("ARCH_HAS_SYSCALL_WRAPPER"); err == nil {
 		wr.Config = ptr(v == "y")

@@ -5,26 +5,27 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/ksystest/ksystest/harness/image"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ksystest/ksystest/harness/kernel"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/proto"
 	"github.com/ksystest/ksystest/harness/vm"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // The kernel's sources on the syscall wrapper must agree with the matrix;
 // the loader may be wrong only where ksystest predicts it, from the symbol
 // it looks for, with the kernel's sources agreeing.
 func TestCheckWrapper(t *testing.T) {
-	config := func(y bool) *image.Kernel {
+	config := func(y bool) *kernel.Kernel {
 		p := filepath.Join(t.TempDir(), "config")
 		v := "CONFIG_ARCH_HAS_SYSCALL_WRAPPER=y\n"
 		if !y {
 			v = "# CONFIG_ARCH_HAS_SYSCALL_WRAPPER is not set\n"
 		}
 		require.NoError(t, os.WriteFile(p, []byte(v), 0o644))
-		return &image.Kernel{Config: p}
+		return &kernel.Kernel{Config: p}
 	}
 	loaded := func(loader int, symbols ...string) *vm.Watch {
 		return &vm.Watch{Events: []proto.Event{{Type: proto.EventLoaded, Loaded: &proto.Loaded{
@@ -34,7 +35,7 @@ func TestCheckWrapper(t *testing.T) {
 	for name, tc := range map[string]struct {
 		arch     string
 		declared bool
-		kernel   *image.Kernel
+		kernel   *kernel.Kernel
 		watch    *vm.Watch
 		agree    bool
 		wrong    bool
@@ -53,7 +54,7 @@ func TestCheckWrapper(t *testing.T) {
 			note: "the loader resolves LINUX_HAS_SYSCALL_WRAPPER to no: it looks for __powerpc64_sys_bpf, which this kernel does not have"},
 		"loader wrong as predicted, config too": {arch: "ppc64le", declared: true, kernel: config(false), watch: loaded(0, "sys_bpf"),
 			note: "syscall wrapper: the matrix declares yes, but kernel config no"},
-		"nothing known": {arch: "x86_64", declared: false, kernel: &image.Kernel{}, watch: &vm.Watch{}, agree: true},
+		"nothing known": {arch: "x86_64", declared: false, kernel: &kernel.Kernel{}, watch: &vm.Watch{}, agree: true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			a := mustArch(t, tc.arch)

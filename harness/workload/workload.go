@@ -26,7 +26,7 @@ import (
 	"sync"
 
 	"github.com/ksystest/ksystest/harness/arch"
-	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/cache"
 )
 
 // The workloads, by their directory in the module's source.
@@ -49,7 +49,7 @@ type Builder struct {
 	// directory (ksystest.GuestSource()).
 	Source fs.FS
 	// Cache keeps the built programs.
-	Cache *image.Cache
+	Cache *cache.Cache
 	// Logf reports builds; nil is quiet.
 	Logf func(format string, args ...any)
 

@@ -9,10 +9,11 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/ksystest/ksystest"
-	"github.com/ksystest/ksystest/harness/image"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ksystest/ksystest"
+	"github.com/ksystest/ksystest/harness/cache"
 )
 
 // In a network namespace whose loopback is down, as in a guest whose init
@@ -20,7 +21,7 @@ import (
 func TestClientNoLoopback(t *testing.T) {
 	host := hostArch(t)
 	requireToolchain(t, host)
-	b := &Builder{Source: ksystest.GuestSource(), Cache: &image.Cache{Dir: t.TempDir()}}
+	b := &Builder{Source: ksystest.GuestSource(), Cache: &cache.Cache{Dir: t.TempDir()}}
 	p, err := b.Path(context.Background(), Client, host)
 	require.NoError(t, err)
 	cmd := exec.Command(p)

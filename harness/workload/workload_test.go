@@ -16,11 +16,12 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/ksystest/ksystest"
-	"github.com/ksystest/ksystest/harness/arch"
-	"github.com/ksystest/ksystest/harness/image"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ksystest/ksystest"
+	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/cache"
 )
 
 // Compiling needs gcc and static glibc for each arch, and running another
@@ -104,7 +105,7 @@ func TestClient(t *testing.T) {
 			requireToolchain(t, a)
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			b := &Builder{Source: ksystest.GuestSource(), Cache: &image.Cache{Dir: t.TempDir()}}
+			b := &Builder{Source: ksystest.GuestSource(), Cache: &cache.Cache{Dir: t.TempDir()}}
 			start := time.Now()
 			p, err := b.Path(ctx, Client, a)
 			require.NoError(t, err)
@@ -171,7 +172,7 @@ func TestCache(t *testing.T) {
 	host := hostArch(t)
 	requireToolchain(t, host)
 	ctx := context.Background()
-	cache := &image.Cache{Dir: t.TempDir()}
+	cache := &cache.Cache{Dir: t.TempDir()}
 	var compiles atomic.Int32
 	logf := func(format string, args ...any) { compiles.Add(1) }
 	src := fstest.MapFS{
@@ -211,7 +212,7 @@ func TestCompileError(t *testing.T) {
 	host := hostArch(t)
 	requireToolchain(t, host)
 	src := fstest.MapFS{"bad/bad.c": {Data: []byte("int main(void) { return undeclared; }\n")}}
-	b := &Builder{Source: src, Cache: &image.Cache{Dir: t.TempDir()}}
+	b := &Builder{Source: src, Cache: &cache.Cache{Dir: t.TempDir()}}
 	_, err := b.Path(context.Background(), "bad", host)
 	require.ErrorContains(t, err, "build bad for "+host.Name+": ")
 	require.ErrorContains(t, err, "'undeclared' undeclared")
@@ -219,7 +220,7 @@ func TestCompileError(t *testing.T) {
 
 func TestSourceErrors(t *testing.T) {
 	src := fstest.MapFS{"empty/README": {Data: []byte("no C here\n")}}
-	b := &Builder{Source: src, Cache: &image.Cache{Dir: t.TempDir()}}
+	b := &Builder{Source: src, Cache: &cache.Cache{Dir: t.TempDir()}}
 	a := hostArch(t)
 	_, err := b.Path(context.Background(), "empty", a)
 	require.EqualError(t, err, "workload empty: no .c files")
@@ -257,7 +258,7 @@ func TestMissingCompiler(t *testing.T) {
 		a.CrossCCPackage+" "+a.CrossLibcPackage+")")
 
 	// Path says the same.
-	b := &Builder{Source: ksystest.GuestSource(), Cache: &image.Cache{Dir: t.TempDir()}}
+	b := &Builder{Source: ksystest.GuestSource(), Cache: &cache.Cache{Dir: t.TempDir()}}
 	_, err = b.Path(context.Background(), Client, a)
 	require.ErrorAs(t, err, &missing)
 }
@@ -282,7 +283,7 @@ func TestWrongMachine(t *testing.T) {
 	tc := requireToolchain(t, host)
 	fakeCC(t, "ksystest-posing-gcc", `exec "`+tc.CC+`" "$@"`+"\n")
 	a := foreign(t, "ksystest-posing-gcc")
-	b := &Builder{Source: ksystest.GuestSource(), Cache: &image.Cache{Dir: t.TempDir()}}
+	b := &Builder{Source: ksystest.GuestSource(), Cache: &cache.Cache{Dir: t.TempDir()}}
 	_, err := b.Path(context.Background(), Client, a)
 	require.ErrorContains(t, err, "build workloads/client for "+a.Name+": ")
 	require.ErrorContains(t, err, "ksystest-posing-gcc: built for "+host.ELFMachine.String())
@@ -321,7 +322,7 @@ func BenchmarkClientCold(b *testing.B) {
 		b.Run(a.Name, func(b *testing.B) {
 			requireToolchain(b, a)
 			for b.Loop() {
-				wb := &Builder{Source: ksystest.GuestSource(), Cache: &image.Cache{Dir: b.TempDir()}}
+				wb := &Builder{Source: ksystest.GuestSource(), Cache: &cache.Cache{Dir: b.TempDir()}}
 				_, err := wb.Path(context.Background(), Client, a)
 				require.NoError(b, err)
 			}

@@ -84,3 +84,46 @@ func ReadNumbered(t testing.TB, target string) [][]byte {
 	}
 	return seeds
 }
+
+// Corpus keeps testdata/fuzz/TARGET/seed-00, seed-01, … equal to inputs,
+// each one fuzz input of any number of []byte and string arguments: with
+// update it writes them (removing the seed files there before), else it
+// wants each committed seed to hold exactly its input, and no other seed
+// beside them. Inputs the fuzzers found (not named seed-*) stay.
+func Corpus(t testing.TB, target string, inputs [][]any, update bool) {
+	t.Helper()
+	dir := filepath.Join("testdata", "fuzz", target)
+	render := func(args []any) []byte {
+		b := []byte("go test fuzz v1\n")
+		for _, a := range args {
+			switch a := a.(type) {
+			case []byte:
+				b = fmt.Appendf(b, "[]byte(%q)\n", a)
+			case string:
+				b = fmt.Appendf(b, "string(%q)\n", a)
+			default:
+				t.Fatalf("%s: a seed argument of type %T", target, a)
+			}
+		}
+		return b
+	}
+	if update {
+		old, _ := filepath.Glob(filepath.Join(dir, "seed-*"))
+		for _, o := range old {
+			require.NoError(t, os.Remove(o))
+		}
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+	}
+	for i, args := range inputs {
+		path := filepath.Join(dir, fmt.Sprintf("seed-%02d", i))
+		if update {
+			require.NoError(t, os.WriteFile(path, render(args), 0o644))
+			continue
+		}
+		got, err := os.ReadFile(path)
+		require.NoError(t, err, "run the test with its update flag to write the seeds")
+		assert.Equal(t, string(render(args)), string(got), path)
+	}
+	committed, _ := filepath.Glob(filepath.Join(dir, "seed-*"))
+	assert.Len(t, committed, len(inputs), "%s: seeds the test does not make", dir)
+}

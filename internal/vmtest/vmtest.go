@@ -17,7 +17,7 @@ import (
 	"testing"
 
 	"github.com/ksystest/ksystest/harness/arch"
-	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/archive"
 )
 
 // Require skips t under -short; otherwise it skips or fails t unless QEMU
@@ -42,7 +42,7 @@ func Require(t testing.TB, arches []string, tools ...string) {
 			missing = append(missing, fmt.Sprintf("%s (package %s)", a.QEMU, a.QEMUPackage))
 		}
 	}
-	if _, err := os.Stat(image.DefaultKeyring); err != nil {
+	if _, err := os.Stat(archive.DefaultKeyring); err != nil {
 		missing = append(missing, "the Debian archive keyring (package debian-archive-keyring)")
 	}
 	for _, tool := range append([]string{"go"}, tools...) {

@@ -10,6 +10,11 @@ import (
 	"github.com/goccy/go-yaml/token"
 )
 
+// APIVersion is the format of every YAML file ksystest reads: the matrix
+// and case catalogues, the kernel lock, the BTF recipe and the initramfs
+// layouts.
+const APIVersion = "ksystest/v1"
+
 // Problem is one thing wrong with a file, located by YAML path and, where
 // the file has that path (or the mapping a missing key belongs in), by
 // line.

@@ -13,7 +13,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/archive"
 )
 
 func main() {
@@ -23,7 +23,7 @@ func main() {
 		pkg     = flag.String("package", "", "package name")
 		sub     = flag.String("path", "", "subtree to extract, relative to /")
 		out     = flag.String("out", "", "destination directory")
-		mirror  = flag.String("debian-mirror", "", "Debian mirror (default: $"+image.MirrorEnv+", else apt sources)")
+		mirror  = flag.String("debian-mirror", "", "Debian mirror (default: $"+archive.MirrorEnv+", else apt sources)")
 	)
 	flag.Parse()
 	if *pkg == "" || *sub == "" || *out == "" {
@@ -38,7 +38,7 @@ func main() {
 
 func run(suite, debArch, pkg, sub, out, mirror string) error {
 	logf := func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
-	f, from, err := image.NewFetcher(image.FetcherConfig{Mirror: mirror, Logf: logf})
+	f, from, err := archive.NewFetcher(archive.FetcherConfig{Mirror: mirror, Logf: logf})
 	if err != nil {
 		return err
 	}
@@ -58,7 +58,7 @@ func run(suite, debArch, pkg, sub, out, mirror string) error {
 		return err
 	}
 	defer r.Close()
-	n, err := image.ExtractTree(r, sub, out)
+	n, err := archive.ExtractTree(r, sub, out)
 	if err != nil {
 		return fmt.Errorf("%s: %w", pkg, err)
 	}

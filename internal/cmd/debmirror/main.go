@@ -9,11 +9,11 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/archive"
 )
 
 func main() {
-	mirror, from, err := image.DiscoverMirror("", image.AptSources)
+	mirror, from, err := archive.DiscoverMirror("", archive.AptSources)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "debmirror:", err)
 		os.Exit(1)

@@ -14,7 +14,7 @@ import (
 	"os/signal"
 	"strings"
 
-	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/archive"
 )
 
 func main() {
@@ -22,7 +22,7 @@ func main() {
 		pkg    = flag.String("package", "linux-source-6.12", "Debian kernel source package")
 		suites = flag.String("suites", "bookworm-backports,trixie", "suites to look for the package in, in order")
 		out    = flag.String("out", "", "directory of the generated Go files (package syscalls)")
-		mirror = flag.String("debian-mirror", "", "Debian mirror (default: $"+image.MirrorEnv+", else apt sources)")
+		mirror = flag.String("debian-mirror", "", "Debian mirror (default: $"+archive.MirrorEnv+", else apt sources)")
 	)
 	flag.Parse()
 	if *out == "" || flag.NArg() > 0 {
@@ -39,7 +39,7 @@ func main() {
 
 func run(ctx context.Context, pkg string, suites []string, out, mirror string) error {
 	logf := func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
-	f, _, err := image.NewFetcher(image.FetcherConfig{Mirror: mirror, Logf: logf})
+	f, _, err := archive.NewFetcher(archive.FetcherConfig{Mirror: mirror, Logf: logf})
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/ksystest/ksystest/harness/image"
+	"github.com/ksystest/ksystest/harness/archive"
 )
 
 // sourceArch is the Debian architecture whose index the source package is
@@ -21,25 +21,25 @@ const sourceArch = "amd64"
 
 // findSource returns the package called name from the first suite that
 // carries it.
-func findSource(ctx context.Context, f *image.Fetcher, name string, suites []string) (image.Package, string, error) {
+func findSource(ctx context.Context, f *archive.Fetcher, name string, suites []string) (archive.Package, string, error) {
 	for _, suite := range suites {
 		pkgs, err := f.Packages(ctx, suite, sourceArch, name)
 		if err != nil {
-			return image.Package{}, "", err
+			return archive.Package{}, "", err
 		}
-		p, err := image.FindPackage(pkgs, name)
-		if errors.Is(err, image.ErrNoPackage) {
+		p, err := archive.FindPackage(pkgs, name)
+		if errors.Is(err, archive.ErrNoPackage) {
 			continue
 		}
 		return p, suite, err
 	}
-	return image.Package{}, "", fmt.Errorf("%w: %s in %s", image.ErrNoPackage, name, strings.Join(suites, ", "))
+	return archive.Package{}, "", fmt.Errorf("%w: %s in %s", archive.ErrNoPackage, name, strings.Join(suites, ", "))
 }
 
 // kernelTree returns a directory holding the sourceFiles of the kernel
 // source package p, taken out of its tarball once and cached by the
 // package's hash and the file list.
-func kernelTree(ctx context.Context, f *image.Fetcher, p image.Package, suite string) (string, error) {
+func kernelTree(ctx context.Context, f *archive.Fetcher, p archive.Package, suite string) (string, error) {
 	key := sha256.Sum256([]byte(strings.Join(sourceFiles, "\n")))
 	dir := f.Cache.Path("syscall-tables", fmt.Sprintf("%s-%x", p.SHA256, key[:4]))
 	_, err := f.Cache.File(ctx, "syscall-tables-"+p.SHA256[:16], dir, p.Name+" "+p.Version+" (sha256 "+p.SHA256+")", func(tmp string) (string, error) {
@@ -55,7 +55,7 @@ func kernelTree(ctx context.Context, f *image.Fetcher, p image.Package, suite st
 		tree := filepath.Join(tmp, "tree")
 		tarball := "usr/src/" + p.Name + ".tar.xz"
 		found := false
-		err = image.WalkDeb(r, func(name string, hdr *tar.Header, body io.Reader) error {
+		err = archive.WalkDeb(r, func(name string, hdr *tar.Header, body io.Reader) error {
 			if name != tarball {
 				return nil
 			}
@@ -63,7 +63,7 @@ func kernelTree(ctx context.Context, f *image.Fetcher, p image.Package, suite st
 			if err := extractSourceFiles(body, tree); err != nil {
 				return fmt.Errorf("/%s: %w", tarball, err)
 			}
-			return image.StopWalk()
+			return archive.StopWalk()
 		})
 		if err == nil && !found {
 			err = fmt.Errorf("no /%s in the package", tarball)
@@ -80,7 +80,7 @@ func kernelTree(ctx context.Context, f *image.Fetcher, p image.Package, suite st
 // that match sourceFiles into dir, without the tarball's top directory.
 // Symbolic links stay links (arm64's syscall_64.tbl is one).
 func extractSourceFiles(xzTar io.Reader, dir string) error {
-	dec, err := image.NewXZReader(xzTar)
+	dec, err := archive.NewXZReader(xzTar)
 	if err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func extractSourceFiles(xzTar io.Reader, dir string) error {
 		dest := filepath.Join(dir, filepath.FromSlash(name))
 		switch hdr.Typeflag {
 		case tar.TypeReg:
-			err = image.WriteFrom(dest, tr)
+			err = archive.WriteFrom(dest, tr)
 		case tar.TypeSymlink:
 			target := path.Join(path.Dir(name), hdr.Linkname)
 			if path.IsAbs(hdr.Linkname) || strings.HasPrefix(target, "../") {

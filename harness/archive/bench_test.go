@@ -1,9 +1,7 @@
-package image
+package archive
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
+	"github.com/ksystest/ksystest/harness/archive/archivetest"
+	"github.com/ksystest/ksystest/harness/cache"
 )
 
 // syntheticIndex is a Packages index shaped like bookworm's
@@ -55,68 +55,13 @@ func BenchmarkCachedIndex(b *testing.B) {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		b.Fatal(err)
 	}
-	want := FileSum{SHA256: sha(data), Size: int64(len(data))}
+	want := cache.FileSum{SHA256: archivetest.SHA256(data), Size: int64(len(data))}
 	keep := func(n string) bool { return strings.HasPrefix(n, "linux-image-") }
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
 		pkgs, err := readIndex(path, want, keep)
 		if err != nil || len(pkgs) == 0 {
 			b.Fatal(err, len(pkgs))
-		}
-	}
-}
-
-// BenchmarkWriteInitramfs writes a 4 MB agent and a catalogue.
-func BenchmarkWriteInitramfs(b *testing.B) {
-	agent := bytes.Repeat([]byte("agent"), 4<<20/5)
-	files := []File{
-		{Path: "/init", Mode: 0o755, Data: agent},
-		{Path: "/dev/console", Mode: 0o600, Char: true, Major: 5, Minor: 1},
-		{Path: "/ksystest/cases.json", Mode: 0o644, Data: []byte(`{"version":1}`)},
-	}
-	b.SetBytes(int64(len(agent)))
-	for i := 0; i < b.N; i++ {
-		var out bytes.Buffer
-		if err := WriteInitramfs(&out, files); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkWarmKernelEntry is what every run pays to check a cached x86
-// kernel before booting it: an 8 MB vmlinuz, its config and kernel.json,
-// and the 60 MB vmlinux unpacked from it, each against its manifest.
-func BenchmarkWarmKernelEntry(b *testing.B) {
-	c := &Cache{Dir: b.TempDir()}
-	ctx := context.Background()
-	random := func(n int) []byte {
-		data := make([]byte, n)
-		rand.Read(data)
-		return data
-	}
-	dir := c.Path("kernels", strings.Repeat("ab", 32))
-	_, err := c.File(ctx, "kernel", dir, "kernel", func(tmp string) (string, error) {
-		entry := filepath.Join(tmp, "entry")
-		return entry, writeKernel(entry, &Kernel{Package: "linux-image-x"}, &BootFiles{Vmlinuz: random(8 << 20), Config: random(300 << 10)})
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	vmlinux := filepath.Join(dir, "vmlinux")
-	_, err = c.File(ctx, "vmlinux", vmlinux, "vmlinux", func(tmp string) (string, error) {
-		out := filepath.Join(tmp, "vmlinux")
-		return out, os.WriteFile(out, random(60<<20), 0o644)
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(68<<20 + 300<<10)
-	for b.Loop() {
-		if err := c.check(dir, "kernel"); err != nil {
-			b.Fatal(err)
-		}
-		if err := c.check(vmlinux, "vmlinux"); err != nil {
-			b.Fatal(err)
 		}
 	}
 }
