@@ -136,6 +136,15 @@ func (c *Cache) File(ctx context.Context, lock, path, from string, build func(tm
 	return false, nil
 }
 
+// Remove removes the entry at path, its manifest first: an entry whose
+// inputs outside the cache changed (the headers of a compiled object).
+func (c *Cache) Remove(path string) error {
+	if err := os.Remove(manifestPath(path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return os.RemoveAll(path)
+}
+
 // TempDir makes a scratch directory inside the cache, on the same
 // filesystem as the entries it will be renamed to, locked while it lives
 // so that Sweep never takes it for the leftover of a killed run (see

@@ -10,10 +10,10 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/ksystest/ksystest/harness/kabi"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/proto"
 	"github.com/ksystest/ksystest/harness/result"
+	"github.com/ksystest/ksystest/harness/sysparams"
 )
 
 // Compare judges one planned case on one target.
@@ -479,7 +479,7 @@ func effects(def matrix.Planned, got proto.CaseResult, args []result.Arg) string
 	var wrong []string
 	named := func(canon string) int {
 		for i, a := range def.Args {
-			if kabi.Canon(a.Name) == canon {
+			if sysparams.Canon(a.Name) == canon {
 				return i
 			}
 		}

@@ -3,13 +3,14 @@ package expect
 import (
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/ksystest/ksystest/harness/arch"
-	"github.com/ksystest/ksystest/harness/kabi"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/proto"
 	"github.com/ksystest/ksystest/harness/result"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
+	"github.com/ksystest/ksystest/harness/sysparams"
 )
 
 var splice = matrix.CaseDef{Name: "splice", Probe: "ksys_splice", Syscall: "splice", Args: []matrix.ArgDef{
@@ -232,7 +233,7 @@ func planned(cd matrix.CaseDef, archName string) matrix.Planned {
 		panic(err)
 	}
 	cat := &matrix.Catalogue{Cases: []matrix.CaseDef{cd}}
-	return cat.Plan(a, kabi.Kernel{})[0]
+	return cat.Plan(a, sysparams.Kernel{})[0]
 }
 
 var cloneEffects = matrix.CaseDef{Name: "clone-effects", Probe: "aware_clone", Syscall: "clone", Via: proto.ViaEffects,

@@ -10,13 +10,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/ksystest/ksystest/harness/arch"
-	"github.com/ksystest/ksystest/harness/kabi"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/proto"
 	"github.com/ksystest/ksystest/harness/result"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
+	"github.com/ksystest/ksystest/harness/sysparams"
 )
 
 var updateSeeds = flag.Bool("update-seeds", false, "rewrite the hand-made seeds in testdata/fuzz")
@@ -47,7 +48,7 @@ func fuzzDefs(t testing.TB) []fuzzDef {
 	cat, err := matrix.LoadCatalogue("../../bpf/cases.yaml")
 	require.NoError(t, err)
 	for _, a := range arch.All() {
-		for _, d := range cat.Plan(a, kabi.Kernel{}) {
+		for _, d := range cat.Plan(a, sysparams.Kernel{}) {
 			defs = append(defs, fuzzDef{d, a.Name})
 		}
 	}

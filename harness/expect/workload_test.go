@@ -10,10 +10,10 @@ import (
 
 	ksystest "github.com/ksystest/ksystest"
 	"github.com/ksystest/ksystest/harness/arch"
-	"github.com/ksystest/ksystest/harness/kabi"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/proto"
 	"github.com/ksystest/ksystest/harness/result"
+	"github.com/ksystest/ksystest/harness/sysparams"
 )
 
 // workloadPlan plans the client workload on an arch, clone's order from
@@ -28,7 +28,7 @@ func workloadPlan(t *testing.T, archName string, config map[string]string) matri
 	require.NoError(t, err)
 	a, err := arch.Lookup(archName)
 	require.NoError(t, err)
-	for _, p := range cat.Plan(a, kabi.Kernel{Config: func(n string) string { return config[n] }}) {
+	for _, p := range cat.Plan(a, sysparams.Kernel{Config: func(n string) string { return config[n] }}) {
 		if p.Name == "workload-client" {
 			require.NotNil(t, p.Workload)
 			return p

@@ -9,11 +9,11 @@ import (
 	"path/filepath"
 
 	"github.com/goccy/go-yaml"
+
 	"github.com/ksystest/ksystest/harness/archive"
 	"github.com/ksystest/ksystest/harness/cache"
 	"github.com/ksystest/ksystest/internal/yamlfile"
 )
-
 
 // Lock pins the exact Debian kernel each target of a matrix boots, as the
 // suite's signed index listed it when the lock was made: a matrix's

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ksystest/ksystest/harness/arch"
-	"github.com/ksystest/ksystest/harness/kabi"
+	"github.com/ksystest/ksystest/harness/sysparams"
 	"github.com/ksystest/ksystest/internal/fuzzseed"
 )
 
@@ -103,7 +103,7 @@ func requirePlans(t *testing.T, cat *Catalogue) {
 		}
 	}
 	for _, a := range arch.All() {
-		planned := cat.Plan(a, kabi.Kernel{})
+		planned := cat.Plan(a, sysparams.Kernel{})
 		p := ProtoOf(a, planned)
 		require.Len(t, p.Cases, len(planned))
 	}

@@ -6,13 +6,14 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/ksystest/ksystest/harness/arch"
-	"github.com/ksystest/ksystest/harness/guest/trigger"
-	"github.com/ksystest/ksystest/harness/kabi"
-	"github.com/ksystest/ksystest/harness/proto"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/guest/trigger"
+	"github.com/ksystest/ksystest/harness/proto"
+	"github.com/ksystest/ksystest/harness/sysparams"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -45,13 +46,13 @@ func TestLoadDefaultMatrixAndCatalogue(t *testing.T) {
 	assert.Equal(t, ExpectMatch, splice.Args[3].Expect.For("x86_64"))
 	s390x, err := arch.Lookup("s390x")
 	require.NoError(t, err)
-	p := ProtoOf(s390x, cat.Plan(s390x, kabi.Kernel{}))
+	p := ProtoOf(s390x, cat.Plan(s390x, sysparams.Kernel{}))
 	assert.Equal(t, "0x4444000000004404", p.Cases[2].Args[3].Value)
 }
 
 // configOf is a kernel that answers only from a config.
-func configOf(options ...string) kabi.Kernel {
-	return kabi.Kernel{Config: func(name string) string {
+func configOf(options ...string) sysparams.Kernel {
+	return sysparams.Kernel{Config: func(name string) string {
 		if slices.Contains(options, name) {
 			return "y"
 		}
@@ -64,7 +65,7 @@ func configOf(options ...string) kabi.Kernel {
 func TestCatalogueForArch(t *testing.T) {
 	cat, err := LoadCatalogue("../../bpf/cases.yaml")
 	require.NoError(t, err)
-	kernels := map[string]kabi.Kernel{
+	kernels := map[string]sysparams.Kernel{
 		"s390x":  configOf("CLONE_BACKWARDS2"),
 		"x86_64": configOf(),
 		"arm64":  configOf("CLONE_BACKWARDS"),
@@ -368,7 +369,7 @@ cases:
 
 	a, err := arch.Lookup("s390x")
 	require.NoError(t, err)
-	p := (&Catalogue{Cases: []CaseDef{mine}}).Plan(a, kabi.Kernel{})[0]
+	p := (&Catalogue{Cases: []CaseDef{mine}}).Plan(a, sysparams.Kernel{})[0]
 	assert.Equal(t, [][]string{{"differ", "match"}, {"match", "ignore"}}, p.SetExpect)
 	pc := ProtoOf(a, []Planned{p}).Cases[0]
 	assert.Equal(t, "macro", pc.Collection)
@@ -708,7 +709,7 @@ cases:
 		}
 		return out
 	}
-	ps := cat.PlanTarget("arm-6.1", a, kabi.Kernel{})
+	ps := cat.PlanTarget("arm-6.1", a, sysparams.Kernel{})
 	assert.Equal(t, []string{"my-prctl@cilium/ebpf", "my-prctl@ksystest", "their-prctl@ksystest"}, names(ps))
 	for _, p := range ps {
 		assert.Nil(t, p.Pred, "%s: arm-6.1 is not declared", p.Name)
@@ -717,14 +718,14 @@ cases:
 	assert.Equal(t, []string{"macro@cilium/ebpf", "macro@ksystest", "other@ksystest"},
 		[]string{pc.Cases[0].Collection, pc.Cases[1].Collection, pc.Cases[2].Collection})
 
-	ps = cat.PlanTarget("arm-6.12", a, kabi.Kernel{})
+	ps = cat.PlanTarget("arm-6.12", a, sysparams.Kernel{})
 	require.NotNil(t, ps[0].Pred)
 	assert.True(t, ps[0].Pred.NoLoad)
 	assert.Contains(t, ps[0].Pred.Why, "cilium/ebpf refuses it on arm-6.12: it cannot tell the wrapper there")
 	assert.Nil(t, ps[1].Pred, "the ksystest loader is not declared to refuse it")
 	r, err := arch.Lookup("riscv64")
 	require.NoError(t, err)
-	ps = cat.PlanTarget("riscv64-6.12", r, kabi.Kernel{})
+	ps = cat.PlanTarget("riscv64-6.12", r, sysparams.Kernel{})
 	require.NotNil(t, ps[0].Pred, "patterns match target names")
 	assert.True(t, ps[0].Pred.NoLoad)
 
@@ -746,7 +747,7 @@ cases:
 	cat, err = m.Catalogue()
 	require.NoError(t, err)
 	assert.Equal(t, DefaultLoaders, cat.Collections[0].Loaders)
-	assert.Equal(t, []string{"my-prctl@cilium/ebpf"}, names(cat.PlanTarget("arm-6.1", a, kabi.Kernel{})))
+	assert.Equal(t, []string{"my-prctl@cilium/ebpf"}, names(cat.PlanTarget("arm-6.1", a, sysparams.Kernel{})))
 }
 
 func TestLoadersProblems(t *testing.T) {

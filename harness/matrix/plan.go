@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/ksystest/ksystest/harness/arch"
-	"github.com/ksystest/ksystest/harness/kabi"
 	"github.com/ksystest/ksystest/harness/proto"
 	"github.com/ksystest/ksystest/harness/syscalls"
+	"github.com/ksystest/ksystest/harness/sysparams"
 )
 
 // Planned is a case as it runs on one target: its definition, the
@@ -50,7 +50,7 @@ func (p Planned) CollectionKey() string { return CollectionKey(p.Collection, p.L
 type KernelCheck struct {
 	// Params are the kernel's; nil when the kernel gave none (Note says
 	// why).
-	Params *kabi.Params
+	Params *sysparams.Params
 	// Catalogue is the catalogue's names in the register order used.
 	Catalogue []string
 	// Agree is false when the catalogue and the kernel disagree: the case
@@ -62,7 +62,7 @@ type KernelCheck struct {
 // PlanTarget returns the cases of the catalogue that run on target (of
 // arch a, booting the kernel k): Plan's, with each case of a user's
 // collection once per loader of that collection (ForLoaders).
-func (c *Catalogue) PlanTarget(target string, a arch.Arch, k kabi.Kernel) []Planned {
+func (c *Catalogue) PlanTarget(target string, a arch.Arch, k sysparams.Kernel) []Planned {
 	return c.ForLoaders(c.Plan(a, k), target)
 }
 
@@ -96,7 +96,7 @@ func (c *Catalogue) ForLoaders(planned []Planned, target string) []Planned {
 
 // Plan returns the cases of the catalogue that run on arch a, planned for
 // the kernel k.
-func (c *Catalogue) Plan(a arch.Arch, k kabi.Kernel) []Planned {
+func (c *Catalogue) Plan(a arch.Arch, k sysparams.Kernel) []Planned {
 	var out []Planned
 	for _, cd := range c.For(a).Cases {
 		if cd.Workload == nil {
@@ -120,7 +120,7 @@ func (c *Catalogue) Plan(a arch.Arch, k kabi.Kernel) []Planned {
 	return all
 }
 
-func plan(cd CaseDef, a arch.Arch, k kabi.Kernel) Planned {
+func plan(cd CaseDef, a arch.Arch, k sysparams.Kernel) Planned {
 	p := Planned{CaseDef: cd, Order: cd.Order[a.Name]}
 	for _, ad := range cd.Args {
 		p.Expect = append(p.Expect, ad.Expect.For(a.Name))
@@ -136,7 +136,7 @@ func plan(cd CaseDef, a arch.Arch, k kabi.Kernel) Planned {
 		p.Pred = &q
 	}
 	args := cd.passedNames()
-	p.Kernel = KernelCheck{Catalogue: kabi.Names(args, p.Order), Agree: true}
+	p.Kernel = KernelCheck{Catalogue: sysparams.Names(args, p.Order), Agree: true}
 	if slices.Contains(cd.Pack, a.Name) {
 		p.Kernel.Note = "arguments passed in a struct (pack): no register names to check"
 		return p
@@ -152,7 +152,7 @@ func plan(cd CaseDef, a arch.Arch, k kabi.Kernel) Planned {
 		return p
 	}
 	p.Kernel.Params = &params
-	derived, err := kabi.Order(args, params)
+	derived, err := sysparams.Order(args, params)
 	if err != nil {
 		p.Kernel.Agree, p.Kernel.Note = false, err.Error()
 		return p
@@ -160,16 +160,16 @@ func plan(cd CaseDef, a arch.Arch, k kabi.Kernel) Planned {
 	if p.Order != nil && !slices.Equal(p.Order, derived) {
 		p.Kernel.Agree = false
 		p.Kernel.Note = fmt.Sprintf("the catalogue's order on %s puts (%s) in the registers, but the kernel's %s is (%s)",
-			a.Name, strings.Join(kabi.Names(args, p.Order), ", "), params.Source, strings.Join(params.Names, ", "))
+			a.Name, strings.Join(sysparams.Names(args, p.Order), ", "), params.Source, strings.Join(params.Names, ", "))
 		return p
 	}
 	if cd.Via == proto.ViaRaw || cd.Via == proto.ViaEffects {
 		p.Order = derived
-		if kabi.Identity(derived) {
+		if sysparams.Identity(derived) {
 			p.Order = nil
 		}
 	}
-	p.Kernel.Catalogue = kabi.Names(args, derived)
+	p.Kernel.Catalogue = sysparams.Names(args, derived)
 	if cd.Role == RoleNaive {
 		p.Pred, p.Kernel.Agree, p.Kernel.Note = derivePrediction(p.Pred, derived, params, args)
 	}
@@ -201,7 +201,7 @@ func entryOf(cd CaseDef, a arch.Arch) (string, error) {
 // derivePrediction checks a naive case's stated prediction against the
 // kernel's order. A probe written with the x86_64 signature reads register
 // i as argument i; when the kernel puts argument j there, it sees j.
-func derivePrediction(stated *Prediction, order []int, params kabi.Params, args []string) (*Prediction, bool, string) {
+func derivePrediction(stated *Prediction, order []int, params sysparams.Params, args []string) (*Prediction, bool, string) {
 	if stated != nil && len(stated.Swap) == 0 {
 		return stated, true, "" // the probe does not see the registers this way
 	}

@@ -8,8 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ksystest/ksystest/harness/arch"
-	"github.com/ksystest/ksystest/harness/kabi"
 	"github.com/ksystest/ksystest/harness/proto"
+	"github.com/ksystest/ksystest/harness/sysparams"
 )
 
 func workloadCatalogue(t *testing.T) *Catalogue {
@@ -21,7 +21,7 @@ func workloadCatalogue(t *testing.T) *Catalogue {
 	return cat
 }
 
-func plannedWorkload(t *testing.T, archName, name string, k kabi.Kernel) (*PlannedWorkload, []Planned) {
+func plannedWorkload(t *testing.T, archName, name string, k sysparams.Kernel) (*PlannedWorkload, []Planned) {
 	t.Helper()
 	a, err := arch.Lookup(archName)
 	require.NoError(t, err)
@@ -68,13 +68,13 @@ func TestWorkloadForms(t *testing.T) {
 		{"i386", "aware_connect", []string{"sys_connect/direct", "sys_socketcall/socketcall"}},
 		{"arm64", "aware_clone", []string{"sys_clone/direct"}},
 	} {
-		pw, _ := plannedWorkload(t, tc.arch, "workload-client", kabi.Kernel{})
+		pw, _ := plannedWorkload(t, tc.arch, "workload-client", sysparams.Kernel{})
 		assert.Equal(t, tc.want, forms(pw, tc.prog), "%s on %s", tc.prog, tc.arch)
 	}
 
 	// What the tracepoint reads through: the struct of old_mmap, the
 	// socketcall array, a direct connect's sockaddr (its deref:2 value).
-	pw, _ := plannedWorkload(t, "s390x", "workload-client", kabi.Kernel{})
+	pw, _ := plannedWorkload(t, "s390x", "workload-client", sysparams.Kernel{})
 	watch := map[int64]proto.Watch{}
 	for _, w := range pw.Watch {
 		watch[w.NR] = w
@@ -82,7 +82,7 @@ func TestWorkloadForms(t *testing.T) {
 	assert.Equal(t, proto.Watch{NR: 90, DerefArg: 0, Words: 6, WordSize: 8}, watch[90])
 	assert.Equal(t, proto.Watch{NR: 102, DerefArg: 1, Words: 6, WordSize: 8}, watch[102])
 	assert.Equal(t, proto.Watch{NR: 362, DerefArg: 1, Words: 1, WordSize: 8}, watch[362])
-	pw, _ = plannedWorkload(t, "i386", "workload-client", kabi.Kernel{})
+	pw, _ = plannedWorkload(t, "i386", "workload-client", sysparams.Kernel{})
 	for _, w := range pw.Watch {
 		if w.NR == 90 {
 			assert.Equal(t, uint8(4), w.WordSize, "i386's old_mmap struct holds 4-byte longs")
@@ -94,7 +94,7 @@ func TestWorkloadForms(t *testing.T) {
 // of the number recorded before it; every probe runs in some round.
 func TestWorkloadRounds(t *testing.T) {
 	for _, a := range arch.All() {
-		pw, _ := plannedWorkload(t, a.Name, "workload-client", kabi.Kernel{})
+		pw, _ := plannedWorkload(t, a.Name, "workload-client", sysparams.Kernel{})
 		placed := map[string]bool{}
 		for _, round := range pw.Rounds {
 			seen := map[int64]string{}
@@ -120,11 +120,11 @@ func TestWorkloadRounds(t *testing.T) {
 // A probe's never prediction comes from a native case of it, not a
 // compat one (x86_64's compat cases never fire for native calls).
 func TestWorkloadNeverIsNative(t *testing.T) {
-	pw, _ := plannedWorkload(t, "x86_64", "workload-client", kabi.Kernel{})
+	pw, _ := plannedWorkload(t, "x86_64", "workload-client", sysparams.Kernel{})
 	for _, pp := range pw.Probes {
 		assert.Nil(t, pp.Never, "%s: nothing predicts a native x86_64 call unseen", pp.Program)
 	}
-	pw, _ = plannedWorkload(t, "s390x", "workload-client", kabi.Kernel{})
+	pw, _ = plannedWorkload(t, "s390x", "workload-client", sysparams.Kernel{})
 	i := slices.IndexFunc(pw.Probes, func(pp PlannedProbe) bool { return pp.Program == "naive_connect" })
 	require.GreaterOrEqual(t, i, 0)
 	require.NotNil(t, pw.Probes[i].Never)

@@ -5,9 +5,9 @@ import (
 	"testing"
 
 	"github.com/ksystest/ksystest/harness/arch"
-	"github.com/ksystest/ksystest/harness/kabi"
 	"github.com/ksystest/ksystest/harness/kernel"
 	"github.com/ksystest/ksystest/harness/result"
+	"github.com/ksystest/ksystest/harness/sysparams"
 )
 
 // BenchmarkVMCell boots one real guest per iteration (kernel from the
@@ -62,7 +62,7 @@ func BenchmarkInitramfs(b *testing.B) {
 		b.Fatal(err)
 	}
 	path := b.TempDir() + "/initramfs.cpio"
-	g := &guest{arch: a, kernel: &kernel.Kernel{}, planned: o.Catalogue.Plan(a, kabi.Kernel{})}
+	g := &guest{arch: a, kernel: &kernel.Kernel{}, planned: o.Catalogue.Plan(a, sysparams.Kernel{})}
 	write := func() error {
 		files, err := g.files(context.Background(), &o)
 		if err != nil {

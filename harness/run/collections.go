@@ -15,25 +15,25 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/ksystest/ksystest/harness/bpfc"
+	"github.com/ksystest/ksystest/harness/bpfbuild"
 	"github.com/ksystest/ksystest/harness/cache"
 	"github.com/ksystest/ksystest/harness/initramfs"
-	"github.com/ksystest/ksystest/harness/kbtf"
+	"github.com/ksystest/ksystest/harness/kernelbtf"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/proto"
 	"github.com/ksystest/ksystest/harness/result"
 )
 
 // BPFToolchain makes users' collections from source: clang (through
-// bpfc), libbpf's headers, ksystest.h, and vmlinux.h for the target
+// bpfbuild), libbpf's headers, ksystest.h, and vmlinux.h for the target
 // kernel, dumped from its BTF by bpftool.
 type BPFToolchain struct {
-	Compiler *bpfc.Compiler
+	Compiler *bpfbuild.Compiler
 	// LibbpfHeaders returns an include directory holding bpf/*.h.
 	LibbpfHeaders func(ctx context.Context) (string, error)
 	// Cache keeps ksystest.h on disk and generated vmlinux.h files.
 	Cache *cache.Cache
-	// Bpftool is the bpftool binary; empty means bpfc.Bpftool's: the one
+	// Bpftool is the bpftool binary; empty means bpfbuild.Bpftool's: the one
 	// on PATH, or one of Ubuntu's kernel tools.
 	Bpftool string
 }
@@ -126,8 +126,8 @@ func (g *guest) compile(ctx context.Context, o *Options, col matrix.CollectionDe
 		b.VmlinuxH = filepath.Join(dir, "vmlinux.h")
 		includes = append([]string{dir}, includes...)
 	}
-	r, err := tc.Compiler.Compile(ctx, bpfc.Unit{Source: src, Includes: includes, Defines: col.Defines, Flags: col.CFlags, Target: g.arch.BPF})
-	var ce *bpfc.CompileError
+	r, err := tc.Compiler.Compile(ctx, bpfbuild.Unit{Source: src, Includes: includes, Defines: col.Defines, Flags: col.CFlags, Target: g.arch.BPF})
+	var ce *bpfbuild.CompileError
 	if errors.As(err, &ce) {
 		return &ConfigError{fmt.Errorf("collection %s: %w\n%s", col.Name, err, ce.Output)}
 	}
@@ -178,7 +178,7 @@ func (tc *BPFToolchain) vmlinuxH(ctx context.Context, btfPath string) (string, e
 	h := hex.EncodeToString(sum[:])
 	dir := tc.Cache.Path("vmlinux-h", h[:16])
 	_, err = tc.Cache.File(ctx, "vmlinux-h-"+h[:16], dir, "vmlinux.h from BTF "+h, func(tmp string) (string, error) {
-		le, err := kbtf.ToLittleEndian(data)
+		le, err := kernelbtf.ToLittleEndian(data)
 		if err != nil {
 			return "", fmt.Errorf("BTF %s: %w", btfPath, err)
 		}
@@ -192,7 +192,7 @@ func (tc *BPFToolchain) vmlinuxH(ctx context.Context, btfPath string) (string, e
 		}
 		bpftool := tc.Bpftool
 		if bpftool == "" {
-			if bpftool, err = bpfc.Bpftool(ctx, bpfc.LinuxToolsBpftool); err != nil {
+			if bpftool, err = bpfbuild.Bpftool(ctx, bpfbuild.LinuxToolsBpftool); err != nil {
 				return "", err
 			}
 		}

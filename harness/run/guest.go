@@ -13,12 +13,12 @@ import (
 	"github.com/ksystest/ksystest/harness/cache"
 	"github.com/ksystest/ksystest/harness/guestbin"
 	"github.com/ksystest/ksystest/harness/initramfs"
-	"github.com/ksystest/ksystest/harness/kabi"
-	"github.com/ksystest/ksystest/harness/kbtf"
 	"github.com/ksystest/ksystest/harness/kernel"
+	"github.com/ksystest/ksystest/harness/kernelbtf"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/proto"
 	"github.com/ksystest/ksystest/harness/result"
+	"github.com/ksystest/ksystest/harness/sysparams"
 	"github.com/ksystest/ksystest/harness/vm"
 )
 
@@ -34,7 +34,7 @@ type guest struct {
 	// shipped to the guest ("" for the kernel's own).
 	btf     *result.BTF
 	btfPath string
-	facts   kabi.Kernel
+	facts   sysparams.Kernel
 	config  map[string]string
 	planned []matrix.Planned
 	// entryOffset is how far into a function ksystest attaches kprobes
@@ -60,7 +60,7 @@ func prepare(ctx context.Context, o *Options, t matrix.Target, a arch.Arch) (*gu
 	if err != nil {
 		return g, err
 	}
-	var spec *kbtf.Spec
+	var spec *kernelbtf.Spec
 	if g.facts, g.config, spec, err = kernelFacts(g.kernel, hostBTF); err != nil {
 		return g, err
 	}
@@ -128,7 +128,7 @@ func (g *guest) boot(ctx context.Context, o *Options, files []initramfs.File) (i
 // the same against it: every type of those names is in it, whole. When an
 // object needs the kernel's own type IDs (a type-ID relocation, kfuncs,
 // typed ksyms), which a subset renumbers, the guest gets the whole BTF.
-func (g *guest) subsetBTF(o *Options, spec *kbtf.Spec) error {
+func (g *guest) subsetBTF(o *Options, spec *kernelbtf.Spec) error {
 	objects := [][]byte{}
 	probes, err := fs.ReadFile(o.Builtin, "bpf/obj/probes_"+g.arch.BPF.Suffix()+".o")
 	if err != nil {
@@ -144,7 +144,7 @@ func (g *guest) subsetBTF(o *Options, spec *kbtf.Spec) error {
 	}
 	var names []string
 	for i, obj := range objects {
-		r, err := kbtf.ObjectRelocations(obj)
+		r, err := kernelbtf.ObjectRelocations(obj)
 		if err != nil {
 			if i > 0 {
 				return &ConfigError{fmt.Errorf("collection %s: %w", g.builds[i-1].Collection, err)}
@@ -161,7 +161,7 @@ func (g *guest) subsetBTF(o *Options, spec *kbtf.Spec) error {
 		}
 		names = append(names, r.Names...)
 	}
-	blob, n, err := spec.Subset(kbtf.SortedNames(names))
+	blob, n, err := spec.Subset(kernelbtf.SortedNames(names))
 	if err != nil {
 		return fmt.Errorf("BTF subset: %w", err)
 	}

@@ -9,11 +9,11 @@ import (
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/archive"
 	"github.com/ksystest/ksystest/harness/cache"
-	"github.com/ksystest/ksystest/harness/kabi"
-	"github.com/ksystest/ksystest/harness/kbtf"
 	"github.com/ksystest/ksystest/harness/kernel"
+	"github.com/ksystest/ksystest/harness/kernelbtf"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/result"
+	"github.com/ksystest/ksystest/harness/sysparams"
 )
 
 // DebianKernels is the KernelSource backed by Debian's archive, and by
@@ -112,9 +112,9 @@ func (d DebianKernels) HostBTF(ctx context.Context, k *kernel.Kernel, btfPath st
 // kernelFacts is what the host knows of k before booting it: its config
 // and the prototypes in its BTF (btfPath, "" for none), to plan each case's
 // call.
-func kernelFacts(k *kernel.Kernel, btfPath string) (kabi.Kernel, map[string]string, *kbtf.Spec, error) {
-	var facts kabi.Kernel
-	var spec *kbtf.Spec
+func kernelFacts(k *kernel.Kernel, btfPath string) (sysparams.Kernel, map[string]string, *kernelbtf.Spec, error) {
+	var facts sysparams.Kernel
+	var spec *kernelbtf.Spec
 	cfg := map[string]string{}
 	if k.Config != "" {
 		var err error
@@ -128,7 +128,7 @@ func kernelFacts(k *kernel.Kernel, btfPath string) (kabi.Kernel, map[string]stri
 		if err != nil {
 			return facts, nil, nil, fmt.Errorf("kernel BTF: %w", err)
 		}
-		if spec, err = kbtf.Parse(data); err != nil {
+		if spec, err = kernelbtf.Parse(data); err != nil {
 			return facts, nil, nil, fmt.Errorf("kernel BTF %s: %w", btfPath, err)
 		}
 		facts.Prototype = spec.Prototype

@@ -18,12 +18,12 @@ import (
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/cache"
 	"github.com/ksystest/ksystest/harness/expect"
-	"github.com/ksystest/ksystest/harness/kabi"
 	"github.com/ksystest/ksystest/harness/kernel"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/proto"
 	"github.com/ksystest/ksystest/harness/qemu"
 	"github.com/ksystest/ksystest/harness/result"
+	"github.com/ksystest/ksystest/harness/sysparams"
 	"github.com/ksystest/ksystest/harness/vm"
 )
 
@@ -147,7 +147,7 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 		cell.Outcome, cell.Reason = result.OutcomeInfraError, err.Error()
 		return cell
 	}
-	planned := o.Catalogue.PlanTarget(t.Name, a, kabi.Kernel{})
+	planned := o.Catalogue.PlanTarget(t.Name, a, sysparams.Kernel{})
 	fail := func(outcome result.Outcome, reason string) result.Cell {
 		cell.Outcome, cell.Reason = outcome, reason
 		for _, cd := range planned {

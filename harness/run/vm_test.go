@@ -24,11 +24,11 @@ import (
 	"github.com/ksystest/ksystest/harness/archive"
 	"github.com/ksystest/ksystest/harness/cache"
 	"github.com/ksystest/ksystest/harness/guestbin"
-	"github.com/ksystest/ksystest/harness/kabi"
 	"github.com/ksystest/ksystest/harness/kernel"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/proto"
 	"github.com/ksystest/ksystest/harness/result"
+	"github.com/ksystest/ksystest/harness/sysparams"
 	"github.com/ksystest/ksystest/harness/vm"
 	"github.com/ksystest/ksystest/harness/workload"
 	"github.com/ksystest/ksystest/internal/vmtest"
@@ -681,7 +681,7 @@ func TestVMShell(t *testing.T) {
 			// own there.)
 			fmt.Fprintf(typeIn, "/ksystest/agent >/events; echo agent-exit=$? cases=$(grep -c '\"type\":\"case\"' /events)"+
 				" done=$(grep -c '\"type\":\"done\"' /events) errors=$(grep -c '\"type\":\"error\"' /events)\n")
-			want := fmt.Sprintf("agent-exit=0 cases=%d done=1 errors=0\r\n", len(o.Catalogue.Plan(a, kabi.Kernel{})))
+			want := fmt.Sprintf("agent-exit=0 cases=%d done=1 errors=0\r\n", len(o.Catalogue.Plan(a, sysparams.Kernel{})))
 			require.True(t, console.WaitFor(want, time.Minute), "want %q; console:\n%s", want, console.String())
 			fmt.Fprintf(typeIn, "exit\n")
 			select {

@@ -19,9 +19,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ksystest/ksystest/harness/proto"
-	"github.com/ksystest/ksystest/harness/guest/trigger"
 	"golang.org/x/sys/unix"
+
+	"github.com/ksystest/ksystest/harness/guest/trigger"
+	"github.com/ksystest/ksystest/harness/proto"
 )
 
 // Emitter writes events to the console, one write per line, so that

@@ -9,8 +9,8 @@ import (
 	"os"
 	"os/exec"
 
-	"github.com/ksystest/ksystest/harness/proto"
 	"github.com/ksystest/ksystest/harness/guest/trigger"
+	"github.com/ksystest/ksystest/harness/proto"
 )
 
 // compatHelper is the running 32-bit helper process.

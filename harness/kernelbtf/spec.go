@@ -1,4 +1,4 @@
-// Package kbtf reads a kernel's BTF on the host: it finds the .BTF blob in
+// Package kernelbtf reads a kernel's BTF on the host: it finds the .BTF blob in
 // a boot image, parses it strictly in either byte order, tells which
 // parameter names a function's prototype has, and re-encodes big-endian
 // BTF as little-endian for tools that read only that. Its input is
@@ -6,7 +6,7 @@
 // error, never a panic, and work and memory stay proportional to the input.
 // It imports nothing from the project, and must never link
 // github.com/cilium/ebpf: the host binary stays free of it.
-package kbtf
+package kernelbtf
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package bpfc
+package bpfbuild
 
 import (
 	"context"

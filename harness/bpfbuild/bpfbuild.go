@@ -1,4 +1,4 @@
-// Package bpfc compiles BPF C sources for one guest arch with clang, the
+// Package bpfbuild compiles BPF C sources for one guest arch with clang, the
 // way bpf2go does, but as a step of a run: the arch's clang target and
 // __TARGET_ARCH_*, libbpf's headers, an optional vmlinux.h for the target
 // kernel, compiler warnings kept and shown (never silenced), a compile
@@ -6,7 +6,7 @@
 // source, every header it read, the flags and the compiler. ksystest's own
 // probes are built with it too (make generate). It imports arch and image
 // (for the cache), nothing that boots.
-package bpfc
+package bpfbuild
 
 import (
 	"bufio"
@@ -167,18 +167,70 @@ func (c *Compiler) Compile(ctx context.Context, u Unit) (*Result, error) {
 		}
 	}
 	key := keyOf(version, u)
-	if c.Cache != nil {
-		if r, ok := c.lookup(key); ok {
-			return r, nil
+	if c.Cache == nil {
+		dir, done, err := cache.HostScratch("bpfbuild").Make()
+		if err != nil {
+			return nil, err
+		}
+		defer done()
+		r, err := c.compile(ctx, u, src, dir)
+		if err != nil {
+			return nil, err
+		}
+		keep, err := os.CreateTemp("", "ksystest-bpf-*.o")
+		if err != nil {
+			return nil, err
+		}
+		keep.Close()
+		if err := os.Rename(r.Object, keep.Name()); err != nil {
+			return nil, err
+		}
+		r.Object = keep.Name()
+		return r, nil
+	}
+	// The entry's manifest vouches for the object and the list of what
+	// the compile read; what it read lies outside the cache and is
+	// checked against that list each time: a header edited since makes
+	// the entry stale.
+	dir := c.Cache.Path("bpf", key)
+	for {
+		var made *Result
+		cached, err := c.Cache.File(ctx, "bpf-"+key, dir, "clang "+key, func(tmp string) (string, error) {
+			entry := filepath.Join(tmp, "entry")
+			if err := os.Mkdir(entry, 0o755); err != nil {
+				return "", err
+			}
+			r, err := c.compile(ctx, u, src, entry)
+			if err != nil {
+				return "", err
+			}
+			made = r
+			return entry, writeDeps(entry, r)
+		})
+		if err != nil {
+			return nil, err
+		}
+		r, err := readEntry(dir)
+		if err == nil || !cached {
+			if r != nil {
+				r.Cached = cached
+			}
+			if made != nil && r != nil {
+				r.Deps = made.Deps
+			}
+			return r, err
+		}
+		if err := c.Cache.Remove(dir); err != nil {
+			return nil, err
 		}
 	}
-	tmp, done, err := cache.HostScratch("bpfc").Make()
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	obj := filepath.Join(tmp, "out.o")
-	deps := filepath.Join(tmp, "out.d")
+}
+
+// compile runs clang and llvm-strip for u, writing out.o (and clang's
+// dependency list) into dir.
+func (c *Compiler) compile(ctx context.Context, u Unit, src, dir string) (*Result, error) {
+	obj := filepath.Join(dir, "out.o")
+	deps := filepath.Join(dir, "out.d")
 	args := append(Args(u), "-MD", "-MF", deps, "-c", filepath.Base(src), "-o", obj)
 	cmd := exec.CommandContext(ctx, c.clang(), args...)
 	cmd.Dir = filepath.Dir(src)
@@ -193,23 +245,12 @@ func (c *Compiler) Compile(ctx context.Context, u Unit) (*Result, error) {
 	if o, err := exec.CommandContext(ctx, c.strip(), "-g", obj).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("%s -g: %v: %s", c.strip(), err, o)
 	}
-	r := &Result{Warnings: strings.TrimSpace(out.String())}
+	r := &Result{Object: obj, Warnings: strings.TrimSpace(out.String())}
+	var err error
 	if r.Deps, err = readDeps(deps, cmd.Dir); err != nil {
 		return nil, err
 	}
-	if c.Cache == nil {
-		keep, err := os.CreateTemp("", "ksystest-bpf-*.o")
-		if err != nil {
-			return nil, err
-		}
-		keep.Close()
-		if err := os.Rename(obj, keep.Name()); err != nil {
-			return nil, err
-		}
-		r.Object = keep.Name()
-		return r, nil
-	}
-	return c.store(key, obj, r)
+	return r, os.Remove(deps)
 }
 
 // keyOf covers the compiler, the arguments and the source's path; the
@@ -223,75 +264,51 @@ func keyOf(version string, u Unit) string {
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 
-// manifest records, next to a cached object, every file the compile read
-// with its hash, and the warnings.
-type manifest struct {
-	Deps     map[string]string `json:"deps"`
-	Warnings string            `json:"warnings,omitempty"`
-	Object   string            `json:"object"` // sha256 of the object
+// depsFile lies beside a cached object: every file the compile read,
+// with its hash, and what clang warned.
+const depsFile = "deps.json"
+
+type entryDeps struct {
+	Deps     map[string]cache.FileSum `json:"deps"`
+	Warnings string                   `json:"warnings,omitempty"`
 }
 
-func (c *Compiler) lookup(key string) (*Result, bool) {
-	data, err := os.ReadFile(c.Cache.Path("bpf", key, "manifest.json"))
-	if err != nil {
-		return nil, false
-	}
-	var m manifest
-	if json.Unmarshal(data, &m) != nil {
-		return nil, false
-	}
-	var deps []string
-	for f, want := range m.Deps {
-		if got, err := fileHash(f); err != nil || got != want {
-			return nil, false
-		}
-		deps = append(deps, f)
-	}
-	obj := c.Cache.Path("bpf", key, "out.o")
-	if got, err := fileHash(obj); err != nil || got != m.Object {
-		return nil, false
-	}
-	sort.Strings(deps)
-	return &Result{Object: obj, Warnings: m.Warnings, Cached: true, Deps: deps}, true
-}
-
-func (c *Compiler) store(key, obj string, r *Result) (*Result, error) {
-	m := manifest{Deps: map[string]string{}, Warnings: r.Warnings}
-	for _, d := range r.Deps {
-		h, err := fileHash(d)
+func writeDeps(entry string, r *Result) error {
+	d := entryDeps{Deps: map[string]cache.FileSum{}, Warnings: r.Warnings}
+	for _, f := range r.Deps {
+		sum, err := cache.HashFile(f)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		m.Deps[d] = h
+		d.Deps[f] = sum
 	}
-	var err error
-	if m.Object, err = fileHash(obj); err != nil {
-		return nil, err
-	}
-	dir := c.Cache.Path("bpf", key)
-	data, _ := json.MarshalIndent(m, "", "  ")
-	objData, err := os.ReadFile(obj)
+	data, err := json.MarshalIndent(d, "", "  ")
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := cache.WriteFileAtomic(filepath.Join(dir, "out.o"), objData, 0o644); err != nil {
-		return nil, err
-	}
-	// The manifest is written last: its presence marks a complete entry.
-	if err := cache.WriteFileAtomic(filepath.Join(dir, "manifest.json"), data, 0o644); err != nil {
-		return nil, err
-	}
-	r.Object = filepath.Join(dir, "out.o")
-	return r, nil
+	return os.WriteFile(filepath.Join(entry, depsFile), data, 0o644)
 }
 
-func fileHash(path string) (string, error) {
-	data, err := os.ReadFile(path)
+// readEntry is the result a cache entry holds, or an error when a file the
+// compile read has changed since.
+func readEntry(dir string) (*Result, error) {
+	data, err := cache.ReadFileLimit(filepath.Join(dir, depsFile), 1<<20)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:]), nil
+	var d entryDeps
+	if err := json.Unmarshal(data, &d); err != nil {
+		return nil, fmt.Errorf("%s: %w", depsFile, err)
+	}
+	r := &Result{Object: filepath.Join(dir, "out.o"), Warnings: d.Warnings}
+	for f, want := range d.Deps {
+		if err := cache.CheckFile(f, want); err != nil {
+			return nil, fmt.Errorf("%s changed since the object was made: %w", f, err)
+		}
+		r.Deps = append(r.Deps, f)
+	}
+	sort.Strings(r.Deps)
+	return r, nil
 }
 
 // readDeps parses clang's make-style dependency file: "out.o: a.c b.h \".

@@ -1,4 +1,4 @@
-package kbtf
+package kernelbtf
 
 import (
 	"bytes"

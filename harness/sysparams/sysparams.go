@@ -1,11 +1,11 @@
-// Package kabi holds what a kernel itself says about a syscall's
+// Package sysparams holds what a kernel itself says about a syscall's
 // parameters: their names in the kernel's order, read from the kernel's BTF
 // prototype or derived from its config (clone's CONFIG_CLONE_BACKWARDS*),
 // and how a case catalogue's argument names line up with them. The kernel
 // is the authority: a catalogue that names the registers differently is
 // wrong, whatever the probes capture. It is pure and imports nothing from
 // the project.
-package kabi
+package sysparams
 
 import (
 	"fmt"

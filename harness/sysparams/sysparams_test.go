@@ -1,4 +1,4 @@
-package kabi
+package sysparams
 
 import (
 	"testing"
