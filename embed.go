@@ -1,8 +1,8 @@
 // Package ksystest carries what an installed ksystest needs besides its
 // code: the default matrix and case catalogue, ksystest's own probe
 // objects and headers, and the source of the guest programs, which it
-// builds for each guest arch on first use (harness/guestbin,
-// harness/workload). It is data only and imports nothing from the project.
+// builds for each guest arch on first use (harness/guestbuild). It is
+// data only and imports nothing from the project.
 package ksystest
 
 import (
@@ -28,5 +28,5 @@ var Data embed.FS
 var guestSource embed.FS
 
 // GuestSource is the module source the guest programs build from: the Go
-// ones with harness/guestbin, the C ones with harness/workload.
+// and C ones with harness/guestbuild.
 func GuestSource() fs.FS { return guestSource }

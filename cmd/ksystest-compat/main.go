@@ -12,8 +12,8 @@ import (
 	"os"
 	"runtime"
 
-	"github.com/ksystest/ksystest/harness/proto"
 	"github.com/ksystest/ksystest/harness/guest/trigger"
+	"github.com/ksystest/ksystest/harness/proto"
 )
 
 func main() {

@@ -15,7 +15,7 @@ import (
 
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/archive"
-	"github.com/ksystest/ksystest/harness/bpfc"
+	"github.com/ksystest/ksystest/harness/bpfbuild"
 	"github.com/ksystest/ksystest/harness/qemu"
 )
 
@@ -135,7 +135,7 @@ func toolCheck(tool, debian, fedora string, required bool, why string) check {
 // kernel tools.
 func bpftoolCheck(ctx context.Context, why string) check {
 	c := check{name: "bpftool", debian: "bpftool", fedora: "bpftool"}
-	if path, err := bpfc.Bpftool(ctx, bpfc.LinuxToolsBpftool); err != nil {
+	if path, err := bpfbuild.Bpftool(ctx, bpfbuild.LinuxToolsBpftool); err != nil {
 		c.status, c.detail = "absent", why+": "+err.Error()
 	} else {
 		c.status, c.detail = "ok", path+" ("+why+")"

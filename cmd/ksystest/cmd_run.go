@@ -12,15 +12,14 @@ import (
 	"github.com/ksystest/ksystest"
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/archive"
-	"github.com/ksystest/ksystest/harness/bpfc"
+	"github.com/ksystest/ksystest/harness/bpfbuild"
 	"github.com/ksystest/ksystest/harness/cache"
-	"github.com/ksystest/ksystest/harness/guestbin"
+	"github.com/ksystest/ksystest/harness/guestbuild"
 	"github.com/ksystest/ksystest/harness/kernel"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/qemu"
 	"github.com/ksystest/ksystest/harness/run"
 	"github.com/ksystest/ksystest/harness/vm"
-	"github.com/ksystest/ksystest/harness/workload"
 )
 
 // archiveFlags are the flags of every command that fetches from Debian.
@@ -287,7 +286,7 @@ func bpfToolchain(a *archiveSource) *run.BPFToolchain {
 		debArch = a.DebianArch
 	}
 	return &run.BPFToolchain{
-		Compiler: &bpfc.Compiler{Cache: a.Cache},
+		Compiler: &bpfbuild.Compiler{Cache: a.Cache},
 		LibbpfHeaders: func(ctx context.Context) (string, error) {
 			f, err := a.Fetcher()
 			if err != nil {
@@ -304,8 +303,8 @@ func bpfToolchain(a *archiveSource) *run.BPFToolchain {
 // its own source: C with Debian's cross gcc, Go with the go tool.
 func workloadPrograms(cache *cache.Cache, logf func(string, ...any)) run.WorkloadPrograms {
 	return run.CarriedWorkloads{
-		C:  &workload.Builder{Source: ksystest.GuestSource(), Cache: cache, Logf: logf},
-		Go: &guestbin.Builder{Source: ksystest.GuestSource(), Cache: cache, Logf: logf},
+		C:  &guestbuild.CBuilder{Source: ksystest.GuestSource(), Cache: cache, Logf: logf},
+		Go: &guestbuild.GoBuilder{Source: ksystest.GuestSource(), Cache: cache, Logf: logf},
 	}
 }
 
@@ -317,5 +316,5 @@ func guestPrograms(dir string, cache *cache.Cache, logf func(string, ...any)) ru
 	if dir != "" {
 		return run.Prebuilt{Dir: dir}
 	}
-	return &guestbin.Builder{Source: ksystest.GuestSource(), Cache: cache, Logf: logf}
+	return &guestbuild.GoBuilder{Source: ksystest.GuestSource(), Cache: cache, Logf: logf}
 }

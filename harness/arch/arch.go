@@ -78,7 +78,7 @@ type Arch struct {
 	// CrossCCPackage is the Debian package providing it and
 	// CrossLibcPackage the static C library it links; on a host of this
 	// arch Debian has no cross compiler to it, and gcc and libc6-dev
-	// provide both (harness/workload).
+	// provide both (harness/guestbuild).
 	CrossCC          string
 	CrossCCPackage   string
 	CrossLibcPackage string

@@ -8,11 +8,11 @@ import (
 	"path/filepath"
 
 	"github.com/ksystest/ksystest/harness/arch"
-	"github.com/ksystest/ksystest/harness/guestbin"
+	"github.com/ksystest/ksystest/harness/guestbuild"
 )
 
-// Programs gives the programs a guest runs (guestbin.Agent,
-// guestbin.Compat, guestbin.Exec, guestbin.PowerOff) built for a Go port. *guestbin.Builder builds them
+// Programs gives the programs a guest runs (guestbuild.Agent,
+// guestbuild.Compat, guestbuild.Exec, guestbuild.PowerOff) built for a Go port. *guestbuild.GoBuilder builds them
 // from the source ksystest carries; Prebuilt takes them from a directory.
 type Programs interface {
 	Path(ctx context.Context, cmd string, t arch.GoTarget) (string, error)
@@ -37,4 +37,4 @@ func (p Prebuilt) Path(_ context.Context, cmd string, t arch.GoTarget) (string, 
 // BinaryName is the file name of cmd built for t.
 func BinaryName(cmd string, t arch.GoTarget) string { return cmd + "." + t.Key() }
 
-var _ Programs = (*guestbin.Builder)(nil)
+var _ Programs = (*guestbuild.GoBuilder)(nil)

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/ksystest/ksystest/harness/arch"
-	"github.com/ksystest/ksystest/harness/guestbin"
+	"github.com/ksystest/ksystest/harness/guestbuild"
 	"github.com/ksystest/ksystest/harness/initramfs"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/proto"
@@ -158,7 +158,7 @@ func Exec(ctx context.Context, o ExecOptions) (*ExecResult, error) {
 // working directory. The program keeps its host path where it can, so
 // that argv[0] names it.
 func execFiles(ctx context.Context, o *ExecOptions, g *guest, res *ExecResult) ([]initramfs.File, error) {
-	initPath, err := o.Agents.Path(ctx, guestbin.Exec, g.arch.Go)
+	initPath, err := o.Agents.Path(ctx, guestbuild.Exec, g.arch.Go)
 	if err != nil {
 		return nil, err
 	}

@@ -19,7 +19,7 @@ import (
 
 	"github.com/ksystest/ksystest"
 	"github.com/ksystest/ksystest/harness/arch"
-	"github.com/ksystest/ksystest/harness/guestbin"
+	"github.com/ksystest/ksystest/harness/guestbuild"
 	"github.com/ksystest/ksystest/harness/initramfs"
 	"github.com/ksystest/ksystest/harness/kernel"
 	"github.com/ksystest/ksystest/harness/matrix"
@@ -137,7 +137,7 @@ func execSetup(t *testing.T, script func(vm.Spec) vm.FakeScript) (ExecOptions, *
 	require.NoError(t, err)
 	agents := t.TempDir()
 	for _, a := range arch.All() {
-		for _, p := range []string{guestbin.Exec, guestbin.PowerOff} {
+		for _, p := range []string{guestbuild.Exec, guestbuild.PowerOff} {
 			require.NoError(t, os.WriteFile(filepath.Join(agents, BinaryName(p, a.Go)), []byte(p), 0o755))
 		}
 	}

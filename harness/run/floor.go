@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/ksystest/ksystest/harness/arch"
-	"github.com/ksystest/ksystest/harness/guestbin"
+	"github.com/ksystest/ksystest/harness/guestbuild"
 	"github.com/ksystest/ksystest/harness/initramfs"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/vm"
@@ -26,7 +26,7 @@ type FloorError struct {
 func (e *FloorError) Error() string { return fmt.Sprintf("boot floor of %s: %s", e.Target, e.Reason) }
 
 // Floor boots the target's kernel with the QEMU command line every guest
-// gets and a trivial /init that only powers off (guestbin.PowerOff), and
+// gets and a trivial /init that only powers off (guestbuild.PowerOff), and
 // returns the time from QEMU's start to its exit: the least any guest of
 // the target costs, to measure other guests against. It needs o's
 // Kernels, Agents (for the init), Backend and accelerator choice.
@@ -39,7 +39,7 @@ func Floor(ctx context.Context, o Options, t matrix.Target) (time.Duration, erro
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", t.Name, err)
 	}
-	initPath, err := o.Agents.Path(ctx, guestbin.PowerOff, a.Go)
+	initPath, err := o.Agents.Path(ctx, guestbuild.PowerOff, a.Go)
 	if err != nil {
 		return 0, err
 	}

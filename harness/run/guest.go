@@ -11,7 +11,7 @@ import (
 
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/cache"
-	"github.com/ksystest/ksystest/harness/guestbin"
+	"github.com/ksystest/ksystest/harness/guestbuild"
 	"github.com/ksystest/ksystest/harness/initramfs"
 	"github.com/ksystest/ksystest/harness/kernel"
 	"github.com/ksystest/ksystest/harness/kernelbtf"
@@ -185,7 +185,7 @@ func (g *guest) bootImage() (path, kind string) {
 // when a case needs it.
 func (g *guest) files(ctx context.Context, o *Options) ([]initramfs.File, error) {
 	a := g.arch
-	agentPath, err := o.Agents.Path(ctx, guestbin.Agent, a.Go)
+	agentPath, err := o.Agents.Path(ctx, guestbuild.Agent, a.Go)
 	if err != nil {
 		return nil, err
 	}
@@ -251,7 +251,7 @@ func (g *guest) files(ctx context.Context, o *Options) ([]initramfs.File, error)
 			if !needsCompat(g.planned) {
 				return nil, nil
 			}
-			helperPath, err := o.Agents.Path(ctx, guestbin.Compat, *a.Compat)
+			helperPath, err := o.Agents.Path(ctx, guestbuild.Compat, *a.Compat)
 			if err != nil {
 				return nil, err
 			}

@@ -17,7 +17,7 @@ import (
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/archive"
 	"github.com/ksystest/ksystest/harness/cache"
-	"github.com/ksystest/ksystest/harness/guestbin"
+	"github.com/ksystest/ksystest/harness/guestbuild"
 	"github.com/ksystest/ksystest/harness/kernel"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/proto"
@@ -76,9 +76,9 @@ func setup(t *testing.T, script func(vm.Spec) vm.FakeScript) (Options, *vm.Fake)
 	require.NoError(t, err)
 	agents := t.TempDir()
 	for _, a := range arch.All() {
-		require.NoError(t, os.WriteFile(filepath.Join(agents, BinaryName(guestbin.Agent, a.Go)), []byte("agent"), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(agents, BinaryName(guestbuild.Agent, a.Go)), []byte("agent"), 0o755))
 		if a.Compat != nil {
-			require.NoError(t, os.WriteFile(filepath.Join(agents, BinaryName(guestbin.Compat, *a.Compat)), []byte("helper"), 0o755))
+			require.NoError(t, os.WriteFile(filepath.Join(agents, BinaryName(guestbuild.Compat, *a.Compat)), []byte("helper"), 0o755))
 		}
 	}
 	fake := &vm.Fake{Script: script}

@@ -23,14 +23,13 @@ import (
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/archive"
 	"github.com/ksystest/ksystest/harness/cache"
-	"github.com/ksystest/ksystest/harness/guestbin"
+	"github.com/ksystest/ksystest/harness/guestbuild"
 	"github.com/ksystest/ksystest/harness/kernel"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/proto"
 	"github.com/ksystest/ksystest/harness/result"
 	"github.com/ksystest/ksystest/harness/sysparams"
 	"github.com/ksystest/ksystest/harness/vm"
-	"github.com/ksystest/ksystest/harness/workload"
 	"github.com/ksystest/ksystest/internal/vmtest"
 )
 
@@ -66,7 +65,7 @@ func testAgents(t testing.TB) Programs {
 		var err error
 		agentsDir, err = os.MkdirTemp("", "ksystest-agents-")
 		require.NoError(t, err)
-		agents = &guestbin.Builder{Source: ksystest.GuestSource(), Cache: &cache.Cache{Dir: agentsDir}}
+		agents = &guestbuild.GoBuilder{Source: ksystest.GuestSource(), Cache: &cache.Cache{Dir: agentsDir}}
 	})
 	return agents
 }
@@ -247,8 +246,8 @@ var (
 // once per test binary, in the agents' cache.
 func testWorkloads(t testing.TB) WorkloadPrograms {
 	workloadsOnce.Do(func() {
-		b := testAgents(t).(*guestbin.Builder)
-		workloads = CarriedWorkloads{C: &workload.Builder{Source: ksystest.GuestSource(), Cache: b.Cache}, Go: b}
+		b := testAgents(t).(*guestbuild.GoBuilder)
+		workloads = CarriedWorkloads{C: &guestbuild.CBuilder{Source: ksystest.GuestSource(), Cache: b.Cache}, Go: b}
 	})
 	return workloads
 }

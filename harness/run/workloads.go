@@ -6,10 +6,9 @@ import (
 	"os"
 
 	"github.com/ksystest/ksystest/harness/arch"
-	"github.com/ksystest/ksystest/harness/guestbin"
+	"github.com/ksystest/ksystest/harness/guestbuild"
 	"github.com/ksystest/ksystest/harness/initramfs"
 	"github.com/ksystest/ksystest/harness/matrix"
-	"github.com/ksystest/ksystest/harness/workload"
 )
 
 // WorkloadPrograms gives the workload programs ksystest carries
@@ -21,17 +20,17 @@ type WorkloadPrograms interface {
 // CarriedWorkloads builds the C client with Debian's cross gcc and the Go
 // workloads with the go tool, from the source the binary carries.
 type CarriedWorkloads struct {
-	C  *workload.Builder
-	Go *guestbin.Builder
+	C  *guestbuild.CBuilder
+	Go *guestbuild.GoBuilder
 }
 
 // Program builds (or finds in the cache) workload name for a.
 func (c CarriedWorkloads) Program(ctx context.Context, name string, a arch.Arch) (string, error) {
 	switch name {
 	case "client":
-		return c.C.Path(ctx, workload.Client, a)
+		return c.C.Path(ctx, guestbuild.Client, a)
 	case "httpget":
-		return c.Go.Package(ctx, workload.HTTPGet, a.Go)
+		return c.Go.Package(ctx, guestbuild.HTTPGet, a.Go)
 	}
 	return "", fmt.Errorf("ksystest carries no workload %q", name)
 }
@@ -65,7 +64,7 @@ func (g *guest) workloadFiles(ctx context.Context, o *Options) ([]initramfs.File
 				return nil, fmt.Errorf("workload %s: %w", p.Name, err)
 			}
 		}
-		if err := workload.CheckProgram(src, g.arch); err != nil {
+		if err := guestbuild.CheckProgram(src, g.arch); err != nil {
 			return nil, &ConfigError{fmt.Errorf("workload %s: %w", p.Name, err)}
 		}
 		data, err := os.ReadFile(src)

@@ -4,7 +4,7 @@
 // epoll, mmap, clone for its threads). It serves a page on 127.0.0.1 from
 // the same process, GETs it a few times over fresh connections, checks
 // each body, prints one line per request and exits 0; on any failure it
-// says what failed and exits 1. Standard library only: guestbin builds it
+// says what failed and exits 1. Standard library only: harness/guestbuild builds it
 // for each guest arch like the agent.
 package main
 

@@ -1,4 +1,4 @@
-package workload
+package guestbuild
 
 import (
 	"bufio"
@@ -105,7 +105,7 @@ func TestClient(t *testing.T) {
 			requireToolchain(t, a)
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			b := &Builder{Source: ksystest.GuestSource(), Cache: &cache.Cache{Dir: t.TempDir()}}
+			b := &CBuilder{Source: ksystest.GuestSource(), Cache: &cache.Cache{Dir: t.TempDir()}}
 			start := time.Now()
 			p, err := b.Path(ctx, Client, a)
 			require.NoError(t, err)
@@ -180,7 +180,7 @@ func TestCache(t *testing.T) {
 		"w/w.h":    {Data: []byte("#define W 0\n")},
 		"w/README": {Data: []byte("not source\n")},
 	}
-	b := &Builder{Source: src, Cache: cache, Logf: logf}
+	b := &CBuilder{Source: src, Cache: cache, Logf: logf}
 	first, err := b.Path(ctx, "w", host)
 	require.NoError(t, err)
 	again, err := b.Path(ctx, "w", host)
@@ -189,19 +189,19 @@ func TestCache(t *testing.T) {
 	assert.Equal(t, int32(1), compiles.Load())
 	assert.Equal(t, "w."+host.Name, filepath.Base(first))
 
-	other := &Builder{Source: src, Cache: cache, Logf: logf}
+	other := &CBuilder{Source: src, Cache: cache, Logf: logf}
 	_, err = other.Path(ctx, "w", host)
 	require.NoError(t, err)
 	assert.Equal(t, int32(1), compiles.Load(), "a second Builder finds the entry")
 
 	src["w/README"] = &fstest.MapFile{Data: []byte("changed, and not source\n")}
-	b = &Builder{Source: src, Cache: cache, Logf: logf}
+	b = &CBuilder{Source: src, Cache: cache, Logf: logf}
 	same, err := b.Path(ctx, "w", host)
 	require.NoError(t, err)
 	assert.Equal(t, first, same, "only .c and .h files are source")
 
 	src["w/w.h"] = &fstest.MapFile{Data: []byte("#define W 0 /* changed */\n")}
-	b = &Builder{Source: src, Cache: cache, Logf: logf}
+	b = &CBuilder{Source: src, Cache: cache, Logf: logf}
 	changed, err := b.Path(ctx, "w", host)
 	require.NoError(t, err)
 	assert.NotEqual(t, first, changed)
@@ -212,7 +212,7 @@ func TestCompileError(t *testing.T) {
 	host := hostArch(t)
 	requireToolchain(t, host)
 	src := fstest.MapFS{"bad/bad.c": {Data: []byte("int main(void) { return undeclared; }\n")}}
-	b := &Builder{Source: src, Cache: &cache.Cache{Dir: t.TempDir()}}
+	b := &CBuilder{Source: src, Cache: &cache.Cache{Dir: t.TempDir()}}
 	_, err := b.Path(context.Background(), "bad", host)
 	require.ErrorContains(t, err, "build bad for "+host.Name+": ")
 	require.ErrorContains(t, err, "'undeclared' undeclared")
@@ -220,7 +220,7 @@ func TestCompileError(t *testing.T) {
 
 func TestSourceErrors(t *testing.T) {
 	src := fstest.MapFS{"empty/README": {Data: []byte("no C here\n")}}
-	b := &Builder{Source: src, Cache: &cache.Cache{Dir: t.TempDir()}}
+	b := &CBuilder{Source: src, Cache: &cache.Cache{Dir: t.TempDir()}}
 	a := hostArch(t)
 	_, err := b.Path(context.Background(), "empty", a)
 	require.EqualError(t, err, "workload empty: no .c files")
@@ -258,7 +258,7 @@ func TestMissingCompiler(t *testing.T) {
 		a.CrossCCPackage+" "+a.CrossLibcPackage+")")
 
 	// Path says the same.
-	b := &Builder{Source: ksystest.GuestSource(), Cache: &cache.Cache{Dir: t.TempDir()}}
+	b := &CBuilder{Source: ksystest.GuestSource(), Cache: &cache.Cache{Dir: t.TempDir()}}
 	_, err = b.Path(context.Background(), Client, a)
 	require.ErrorAs(t, err, &missing)
 }
@@ -283,7 +283,7 @@ func TestWrongMachine(t *testing.T) {
 	tc := requireToolchain(t, host)
 	fakeCC(t, "ksystest-posing-gcc", `exec "`+tc.CC+`" "$@"`+"\n")
 	a := foreign(t, "ksystest-posing-gcc")
-	b := &Builder{Source: ksystest.GuestSource(), Cache: &cache.Cache{Dir: t.TempDir()}}
+	b := &CBuilder{Source: ksystest.GuestSource(), Cache: &cache.Cache{Dir: t.TempDir()}}
 	_, err := b.Path(context.Background(), Client, a)
 	require.ErrorContains(t, err, "build workloads/client for "+a.Name+": ")
 	require.ErrorContains(t, err, "ksystest-posing-gcc: built for "+host.ELFMachine.String())
@@ -316,13 +316,13 @@ func TestInstallDeps(t *testing.T) {
 }
 
 // BenchmarkClientCold compiles the client from an empty cache, per arch:
-// go test -bench ClientCold -run - ./harness/workload
+// go test -bench ClientCold -run - ./harness/guestbuild
 func BenchmarkClientCold(b *testing.B) {
 	for _, a := range arch.All() {
 		b.Run(a.Name, func(b *testing.B) {
 			requireToolchain(b, a)
 			for b.Loop() {
-				wb := &Builder{Source: ksystest.GuestSource(), Cache: &cache.Cache{Dir: b.TempDir()}}
+				wb := &CBuilder{Source: ksystest.GuestSource(), Cache: &cache.Cache{Dir: b.TempDir()}}
 				_, err := wb.Path(context.Background(), Client, a)
 				require.NoError(b, err)
 			}

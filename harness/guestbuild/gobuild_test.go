@@ -1,4 +1,4 @@
-package guestbin
+package guestbuild
 
 import (
 	"context"
@@ -17,7 +17,6 @@ import (
 	"github.com/ksystest/ksystest"
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/cache"
-	"github.com/ksystest/ksystest/harness/workload"
 )
 
 // The Go workload builds from the carried source like the agent, from
@@ -31,7 +30,7 @@ func TestPackageHTTPGet(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("needs the go tool")
 	}
-	b := &Builder{Source: ksystest.GuestSource(), Cache: &cache.Cache{Dir: t.TempDir()}}
+	b := &GoBuilder{Source: ksystest.GuestSource(), Cache: &cache.Cache{Dir: t.TempDir()}}
 	for _, name := range []string{"x86_64", "arm64"} {
 		t.Run(name, func(t *testing.T) {
 			a, err := arch.Lookup(name)
@@ -50,7 +49,7 @@ func TestPackageHTTPGet(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
 			start := time.Now()
-			p, err := b.Package(ctx, workload.HTTPGet, a.Go)
+			p, err := b.Package(ctx, HTTPGet, a.Go)
 			require.NoError(t, err)
 			f, err := elf.Open(p)
 			require.NoError(t, err)
@@ -58,7 +57,7 @@ func TestPackageHTTPGet(t *testing.T) {
 			require.NoError(t, a.MatchELF(f))
 			info, err := os.Stat(p)
 			require.NoError(t, err)
-			t.Logf("%s for %s: %d bytes, built in %v", workload.HTTPGet, a.Go, info.Size(), time.Since(start).Round(time.Millisecond))
+			t.Logf("%s for %s: %d bytes, built in %v", HTTPGet, a.Go, info.Size(), time.Since(start).Round(time.Millisecond))
 
 			argv = append(argv, p)
 			out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).Output()
@@ -77,7 +76,7 @@ func TestPackageHTTPGet(t *testing.T) {
 }
 
 func TestPackageOutsideSource(t *testing.T) {
-	b := &Builder{Source: ksystest.GuestSource(), Cache: &cache.Cache{Dir: t.TempDir()}}
+	b := &GoBuilder{Source: ksystest.GuestSource(), Cache: &cache.Cache{Dir: t.TempDir()}}
 	for _, dir := range []string{"../elsewhere", "/abs", ".", ""} {
 		_, err := b.Package(context.Background(), dir, arch.GoTarget{GOARCH: "amd64"})
 		assert.ErrorContains(t, err, "not a package directory of the source", dir)

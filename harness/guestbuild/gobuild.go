@@ -1,11 +1,13 @@
-// Package guestbin builds the Go programs a guest runs (the agent that is
-// its PID 1, the 32-bit compat helper, the Go workloads) for each guest
-// arch, from Go source the ksystest binary carries. An installed ksystest
-// therefore works from any directory: the first run builds each program
-// with the go tool, later runs find it in the cache, keyed by a hash of
-// that source and the target port, so nothing is rebuilt unless its inputs
-// changed. It imports arch and image (for the cache), nothing that boots.
-package guestbin
+// Package guestbuild builds the programs a guest runs, for each guest
+// arch, from the source the ksystest binary carries (ksystest.GuestSource):
+// the Go ones (the agent that is its PID 1, the exec init, the 32-bit
+// compat helper, the Go workloads) with the go tool, the C workloads with
+// Debian's cross gcc, static. An installed ksystest therefore works from
+// any directory: the first run builds each program, later runs find it in
+// the cache, keyed by a hash of what it is made from, so nothing is
+// rebuilt unless its inputs changed. It imports arch and cache, nothing
+// that boots.
+package guestbuild
 
 import (
 	"bytes"
@@ -37,8 +39,8 @@ const (
 	PowerOff = "ksystest-poweroff"
 )
 
-// Builder builds guest programs from a module's source.
-type Builder struct {
+// GoBuilder builds Go guest programs from a module's source.
+type GoBuilder struct {
 	// Source is the module: go.mod at its root, the programs under cmd/.
 	Source fs.FS
 	// Cache keeps built programs and the materialised source.
@@ -59,7 +61,7 @@ var ErrNoGo = errors.New("the go tool is needed to build ksystest's guest progra
 // Path returns the program cmd (Agent, Compat, Exec, PowerOff: a
 // directory under cmd/) built for port t, building it when the cache has
 // none for this source.
-func (b *Builder) Path(ctx context.Context, cmd string, t arch.GoTarget) (string, error) {
+func (b *GoBuilder) Path(ctx context.Context, cmd string, t arch.GoTarget) (string, error) {
 	return b.Package(ctx, "cmd/"+cmd, t)
 }
 
@@ -67,7 +69,7 @@ func (b *Builder) Path(ctx context.Context, cmd string, t arch.GoTarget) (string
 // separated, from the module's root: "workloads/httpget") built for port
 // t, building it when the cache has none for this source. Programs that
 // are not ksystest's commands, such as workloads, live outside cmd/.
-func (b *Builder) Package(ctx context.Context, dir string, t arch.GoTarget) (string, error) {
+func (b *GoBuilder) Package(ctx context.Context, dir string, t arch.GoTarget) (string, error) {
 	if !fs.ValidPath(dir) || dir == "." {
 		return "", fmt.Errorf("build %q: not a package directory of the source", dir)
 	}
@@ -87,7 +89,7 @@ func (b *Builder) Package(ctx context.Context, dir string, t arch.GoTarget) (str
 	return out, nil
 }
 
-func (b *Builder) build(ctx context.Context, hash, dir string, t arch.GoTarget, tmp string) (string, error) {
+func (b *GoBuilder) build(ctx context.Context, hash, dir string, t arch.GoTarget, tmp string) (string, error) {
 	goTool := b.Go
 	if goTool == "" {
 		goTool = "go"
@@ -133,7 +135,7 @@ func cleanEnv(env []string) []string {
 
 // materialise writes the source into the cache once per hash, so the go
 // tool can build from it.
-func (b *Builder) materialise(ctx context.Context, hash string) (string, error) {
+func (b *GoBuilder) materialise(ctx context.Context, hash string) (string, error) {
 	dir := b.Cache.Path("guest", hash[:16], "src")
 	_, err := b.Cache.File(ctx, "guest-src-"+hash[:16], dir, "guest source "+hash, func(tmp string) (string, error) {
 		root := filepath.Join(tmp, "src")
@@ -151,7 +153,7 @@ func (b *Builder) materialise(ctx context.Context, hash string) (string, error) 
 
 // hash is the SHA256 of every source file (name and content), computed
 // once.
-func (b *Builder) hash() (string, error) {
+func (b *GoBuilder) hash() (string, error) {
 	b.once.Do(func() {
 		h := sha256.New()
 		b.srcErr = walk(b.Source, func(name string, data []byte) error {

@@ -1,4 +1,4 @@
-package workload
+package guestbuild
 
 import (
 	"bytes"
@@ -21,7 +21,7 @@ import (
 func TestClientNoLoopback(t *testing.T) {
 	host := hostArch(t)
 	requireToolchain(t, host)
-	b := &Builder{Source: ksystest.GuestSource(), Cache: &cache.Cache{Dir: t.TempDir()}}
+	b := &CBuilder{Source: ksystest.GuestSource(), Cache: &cache.Cache{Dir: t.TempDir()}}
 	p, err := b.Path(context.Background(), Client, host)
 	require.NoError(t, err)
 	cmd := exec.Command(p)

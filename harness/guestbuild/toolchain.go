@@ -1,18 +1,16 @@
-package workload
+package guestbuild
 
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 
 	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/cache"
 )
 
 // Toolchain is the C compiler for an arch found on this host, and what
@@ -88,7 +86,9 @@ func FindToolchain(ctx context.Context, a arch.Arch) (*Toolchain, error) {
 		libc := Packages(a)[1] // the compiler is there: only its libc is missing
 		return nil, &MissingToolchainError{Arch: a.Name, Missing: filepath.Base(tc.CC) + " finds no static libc.a", Packages: []string{libc}}
 	}
-	if tc.LibcHash, err = hashFile(tc.Libc); err != nil {
+	sum, err := cache.HashFile(tc.Libc)
+	tc.LibcHash = sum.SHA256
+	if err != nil {
 		return nil, fmt.Errorf("static libc for %s: %w", a.Name, err)
 	}
 	return tc, nil
@@ -105,17 +105,4 @@ func output(ctx context.Context, name string, args ...string) (string, error) {
 		return "", fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return strings.TrimSpace(string(out)), nil
-}
-
-func hashFile(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -1,13 +1,4 @@
-// Package workload builds the C programs that workload cases run in a
-// guest while probes are attached, such as the client: real programs whose
-// calls go through glibc as most programs' do. Each is compiled static
-// (guests have no libc of their own) with Debian's gcc for the guest's
-// arch on first use, from source the ksystest binary carries, and cached
-// by a hash of that source, the compiler's version, the static C library
-// and the flags. The Go workloads build like the agent, with
-// harness/guestbin. It imports arch and image (for the cache), nothing
-// that boots.
-package workload
+package guestbuild
 
 import (
 	"bytes"
@@ -32,10 +23,10 @@ import (
 // The workloads, by their directory in the module's source.
 const (
 	// Client is the C client: a file, mmap, TCP to itself, fork and a
-	// thread (Builder.Path builds it).
+	// thread (CBuilder.Path builds it).
 	Client = "workloads/client"
 	// HTTPGet is the Go program serving and GETting a page over
-	// net/http (guestbin.Builder.Package builds it).
+	// net/http (GoBuilder.Package builds it).
 	HTTPGet = "workloads/httpget"
 )
 
@@ -43,8 +34,11 @@ const (
 // guest's initramfs has no C library, and -pthread for the threads.
 var flags = []string{"-static", "-O2", "-pthread"}
 
-// Builder compiles C workloads for guest arches.
-type Builder struct {
+// CBuilder compiles C workloads for guest arches: static (a guest has
+// no C library of its own), with Debian's gcc for the guest's arch, and
+// cached by a hash of the source, the compiler's version, the static C
+// library and the flags.
+type CBuilder struct {
 	// Source holds the programs, each the .c and .h files of one
 	// directory (ksystest.GuestSource()).
 	Source fs.FS
@@ -61,7 +55,7 @@ type Builder struct {
 // separated: Client) built for a, compiling it when the cache has none for
 // this source, compiler, C library and flags. What it returns is checked:
 // a static ELF program for a's machine.
-func (b *Builder) Path(ctx context.Context, dir string, a arch.Arch) (string, error) {
+func (b *CBuilder) Path(ctx context.Context, dir string, a arch.Arch) (string, error) {
 	files, srcHash, err := source(b.Source, dir)
 	if err != nil {
 		return "", err
@@ -86,7 +80,7 @@ func (b *Builder) Path(ctx context.Context, dir string, a arch.Arch) (string, er
 	return out, nil
 }
 
-func (b *Builder) compile(ctx context.Context, tc *Toolchain, dir string, files map[string][]byte, tmp string) (string, error) {
+func (b *CBuilder) compile(ctx context.Context, tc *Toolchain, dir string, files map[string][]byte, tmp string) (string, error) {
 	src := filepath.Join(tmp, "src")
 	if err := os.MkdirAll(src, 0o755); err != nil {
 		return "", err
@@ -178,7 +172,7 @@ func source(fsys fs.FS, dir string) (map[string][]byte, string, error) {
 
 // toolchain finds a's toolchain once per Builder: the lookup runs the
 // compiler twice and hashes its C library.
-func (b *Builder) toolchain(ctx context.Context, a arch.Arch) (*Toolchain, error) {
+func (b *CBuilder) toolchain(ctx context.Context, a arch.Arch) (*Toolchain, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if tc, ok := b.toolchains[a.Name]; ok {
