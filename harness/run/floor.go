@@ -1,11 +1,9 @@
 package run
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/ksystest/ksystest/harness/arch"
@@ -66,60 +64,9 @@ func Floor(ctx context.Context, o Options, t matrix.Target) (time.Duration, erro
 	}
 	defer cleanup()
 	dl := deadlines(t, a, accel, o.TimeScale)
-	took, reason, tail := watchFloor(ctx, inst, started, dl.Boot+dl.Exit)
+	took, reason, tail := vm.WatchPowerOff(ctx, inst, started, dl.Boot+dl.Exit)
 	if reason != "" {
 		return 0, &FloorError{Target: t.Name, Reason: reason, Tail: tail}
 	}
 	return took, nil
-}
-
-// watchFloor waits for a floor guest to end, within limit, and says why
-// it did not power off cleanly ("" when it did). A guest that ends by
-// itself without a crash line powered off: the kernel's own "reboot:
-// Power down" does not reach the console on every arch (s390x's SCLP
-// console is gone by then).
-func watchFloor(ctx context.Context, inst vm.Instance, started time.Time, limit time.Duration) (took time.Duration, reason string, tail []string) {
-	lines := make(chan string, 64)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(inst.Console())
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			lines <- strings.TrimRight(sc.Text(), "\r")
-		}
-	}()
-	// The reader must not block on a guest given up on.
-	defer func() {
-		go func() {
-			for range lines {
-			}
-		}()
-	}()
-	t := &vm.Tail{N: vm.TailLines}
-	var crash string
-	deadline := time.NewTimer(limit)
-	defer deadline.Stop()
-	for {
-		select {
-		case line, ok := <-lines:
-			if !ok {
-				<-inst.Done()
-				took = time.Since(started)
-				if crash != "" {
-					return took, "kernel: " + strings.TrimSpace(crash), t.Lines()
-				}
-				return took, "", nil
-			}
-			t.Add(line)
-			if crash == "" && vm.IsCrashLine(line) {
-				crash = line
-			}
-		case <-deadline.C:
-			inst.Stop(2 * time.Second)
-			return 0, fmt.Sprintf("the guest did not power off within %s", limit), t.Lines()
-		case <-ctx.Done():
-			inst.Stop(2 * time.Second)
-			return 0, "interrupted: " + context.Cause(ctx).Error(), t.Lines()
-		}
-	}
 }

@@ -1,7 +1,6 @@
 package vm
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -77,103 +76,68 @@ type ExecWatch struct {
 	OutBytes, ErrBytes int64
 }
 
-// maxConsoleLine bounds a console line the host keeps; the rest of a
-// longer one is dropped (a frame is far shorter).
+// maxConsoleLine bounds a console line the host keeps as evidence; the
+// rest of a longer one is dropped (a frame is far shorter).
 const maxConsoleLine = 64 << 10
 
 // WatchExec watches a ksystest exec guest until it ends, writing the
 // program's output to streams as frames arrive. It never returns before
 // the guest is gone: every path that gives up on it stops it first.
 func WatchExec(ctx context.Context, inst Instance, start time.Time, dl ExecDeadlines, streams ExecStreams) *ExecWatch {
-	lines := make(chan []byte, 256)
-	go readLines(inst.Console(), maxConsoleLine, lines)
 	r := newExecReader(streams)
-	timer := time.NewTimer(dl.Boot)
-	defer timer.Stop()
-	var runEnd <-chan time.Time
-	interrupt := ctx.Done()
-	stop := func(outcome ExecOutcome, reason string) {
-		r.end(outcome, reason)
-		inst.Stop(2 * time.Second)
-	}
-	for {
-		select {
-		case line, ok := <-lines:
-			if !ok {
-				<-inst.Done()
-				if err := inst.ExitError(); err != nil && r.crashLine == "" {
-					// Something on the host ended the VM, not the kernel.
-					r.end(ExecInterrupted, err.Error())
-				}
-				w := r.finish()
-				w.Gone = time.Since(start)
-				return w
-			}
-			switch r.line(line, time.Since(start)) {
-			case lineCrash:
-				resetTimer(timer, dl.Drain)
-			case lineStart:
-				runEnd = time.After(dl.Run)
-				if r.crashLine == "" {
-					resetTimer(timer, dl.Silence)
-				}
-			case lineFrame:
-				if r.crashLine == "" {
-					resetTimer(timer, dl.Silence)
-				}
-			case lineExit:
-				runEnd = nil
-				if r.crashLine == "" {
-					resetTimer(timer, dl.Exit)
-				}
-			case lineBroken:
-				if r.crashLine == "" {
-					inst.Stop(2 * time.Second)
-				}
-			}
-		case <-runEnd:
-			runEnd = nil
-			if r.crashLine == "" {
-				stop(ExecTimeout, fmt.Sprintf("the program was still running %s after it started", dl.Run))
-			}
-		case <-timer.C:
-			switch {
-			case r.crashLine != "":
-				stop(ExecCrash, "kernel: "+strings.TrimSpace(r.crashLine))
-			case r.w.Started == 0:
-				stop(ExecTimeout, fmt.Sprintf("the program did not start within %s of QEMU start%s", dl.Boot, vmState(inst)))
-			case r.w.Exited == 0:
-				stop(ExecTimeout, fmt.Sprintf("the guest was silent for %s while the program ran%s", dl.Silence, vmState(inst)))
-			default:
-				// The exit status is in; the guest just did not power off.
-				inst.Stop(2 * time.Second)
-			}
-		case <-interrupt:
-			interrupt = nil // once: the guest is gone, its last lines drain
-			stop(ExecInterrupted, context.Cause(ctx).Error())
-		}
-	}
+	r.inst, r.dl = inst, dl
+	gone := Follow(ctx, inst, start, dl.Boot, dl.Drain, r)
+	w := r.finish()
+	w.Gone = gone
+	return w
 }
 
-// readLines sends each line of r, without its line ending, cutting lines
-// longer than max; it closes out when r ends.
-func readLines(r io.Reader, max int, out chan<- []byte) {
-	defer close(out)
-	br := bufio.NewReaderSize(r, 64<<10)
-	var line []byte
-	for {
-		chunk, err := br.ReadSlice('\n')
-		line = append(line, chunk[:min(len(chunk), max-len(line))]...)
-		if errors.Is(err, bufio.ErrBufferFull) {
-			continue
-		}
-		if len(line) > 0 {
-			out <- bytes.TrimRight(line, "\r\n")
-			line = nil
-		}
-		if err != nil {
-			return
-		}
+// Line is the exec reader as Follow's Console: what a line means for the
+// deadlines. While the program runs, the deadline is the sooner of the
+// next beat's and the end of its run.
+func (r *execReader) Line(line []byte, at time.Duration) Next {
+	switch r.line(line, at) {
+	case lineOther:
+		return Next{Text: true}
+	case lineStart:
+		r.started = time.Now()
+		return Next{Wait: min(r.dl.Silence, r.dl.Run)}
+	case lineFrame:
+		return Next{Wait: max(min(r.dl.Silence, r.dl.Run-time.Since(r.started)), time.Nanosecond)}
+	case lineExit:
+		return Next{Wait: r.dl.Exit}
+	case lineBroken:
+		return Next{Stop: true}
+	}
+	return Next{}
+}
+
+func (r *execReader) Expired(crash string) bool {
+	switch {
+	case crash != "":
+		r.crashLine = crash
+		r.end(ExecCrash, "kernel: "+strings.TrimSpace(crash))
+	case r.w.Started == 0:
+		r.end(ExecTimeout, fmt.Sprintf("the program did not start within %s of QEMU start%s", r.dl.Boot, vmState(r.inst)))
+	case r.w.Exited == 0 && time.Since(r.started) >= r.dl.Run:
+		r.end(ExecTimeout, fmt.Sprintf("the program was still running %s after it started", r.dl.Run))
+	case r.w.Exited == 0:
+		r.end(ExecTimeout, fmt.Sprintf("the guest was silent for %s while the program ran%s", r.dl.Silence, vmState(r.inst)))
+	}
+	// The exit status is in, and the guest just did not power off: stop
+	// it too.
+	return true
+}
+
+func (r *execReader) Interrupted(cause error) { r.end(ExecInterrupted, cause.Error()) }
+
+func (r *execReader) Ended(readErr, exitErr error, crash string) {
+	if crash != "" {
+		r.crashLine = crash
+	}
+	if exitErr != nil && crash == "" {
+		// Something on the host ended the VM, not the kernel.
+		r.end(ExecInterrupted, exitErr.Error())
 	}
 }
 
@@ -181,7 +145,6 @@ type lineKind int
 
 const (
 	lineOther lineKind = iota
-	lineCrash
 	lineStart
 	lineFrame
 	lineExit
@@ -193,14 +156,20 @@ const (
 // guest said, trusting nothing: frames must parse, come numbered from 1
 // without gaps and in the order start, output and beats, exit or fail.
 type execReader struct {
-	streams   ExecStreams
-	w         ExecWatch
-	tail      Tail
-	next      uint64
+	streams ExecStreams
+	inst    Instance
+	dl      ExecDeadlines
+	w       ExecWatch
+	tail    Tail
+	next    uint64
+	// crashLine is the kernel's first dying line, as Follow saw it.
 	crashLine string
 	// ended is set once an outcome is decided; later lines are kept as
 	// evidence only.
 	ended bool
+	// started is when the start frame arrived: the program's run is
+	// bounded from there.
+	started time.Time
 }
 
 func newExecReader(streams ExecStreams) *execReader {
@@ -218,14 +187,10 @@ func (r *execReader) end(outcome ExecOutcome, reason string) {
 func (r *execReader) line(line []byte, at time.Duration) lineKind {
 	f, err := proto.ParseFrame(line)
 	if errors.Is(err, proto.ErrNotFrame) {
-		text := string(line)
+		text := string(line[:min(len(line), maxConsoleLine)])
 		r.tail.Add(text)
 		if r.streams.Console != nil {
 			fmt.Fprintln(r.streams.Console, text)
-		}
-		if r.crashLine == "" && IsCrashLine(text) {
-			r.crashLine = text
-			return lineCrash
 		}
 		return lineOther
 	}

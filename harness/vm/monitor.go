@@ -1,8 +1,6 @@
 package vm
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -48,123 +46,101 @@ const TailLines = 40
 // returns before the guest is gone: every path that gives up on a guest
 // stops it first.
 func Monitor(ctx context.Context, inst Instance, start time.Time, dl Deadlines, log io.Writer, onEvent func(proto.Event)) *Watch {
-	w := &Watch{}
-	lines := make(chan string, 256)
-	// readErr holds why the console could not be read to its end (a host
-	// I/O error), once lines is closed.
-	var readErr error
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(inst.Console())
-		sc.Buffer(make([]byte, 64<<10), maxLine)
-		sc.Split((&lineSplitter{}).split)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		readErr = sc.Err()
-	}()
-	var logErr error
-	t := &Tail{N: TailLines}
-	timer := time.NewTimer(dl.Boot)
-	defer timer.Stop()
-	var crashLine string
+	m := &agentConsole{w: &Watch{}, inst: inst, dl: dl, log: log, onEvent: onEvent,
+		tail: Tail{N: TailLines}, cases: map[string]bool{}}
+	m.w.Exit = Follow(ctx, inst, start, dl.Boot, dl.Drain, m)
+	m.w.Tail = m.tail.Lines()
+	return m.w
+}
+
+// agentConsole reads the agent's events from the console (the Console of
+// Monitor).
+type agentConsole struct {
+	w       *Watch
+	inst    Instance
+	dl      Deadlines
+	log     io.Writer
+	logErr  error
+	onEvent func(proto.Event)
+	tail    Tail
 	// Events come numbered from 1 and each case once: a gap, a repeat or
 	// a case reported twice means lost or doubled console lines, and
 	// what the agent said can no longer be trusted to be whole.
-	seq, cases := 0, map[string]bool{}
-	stop := func(outcome result.Outcome, reason string) {
-		if w.Outcome == "" {
-			w.Outcome, w.Reason = outcome, reason
-		}
-		inst.Stop(2 * time.Second)
-	}
-	for {
-		select {
-		case line, ok := <-lines:
-			if !ok {
-				if readErr != nil {
-					stop(result.OutcomeInfraError, fmt.Sprintf("host I/O error: read the guest's console: %v", readErr))
-				}
-				<-inst.Done()
-				w.Exit = time.Since(start)
-				w.finish(crashLine, inst.ExitError())
-				w.Tail = t.Lines()
-				return w
-			}
-			line = strings.TrimRight(line, "\r")
-			if _, err := fmt.Fprintln(log, line); err != nil && logErr == nil {
-				// Without its console log a cell has no evidence: the
-				// host failed, whatever the guest does next.
-				logErr = err
-				stop(result.OutcomeInfraError, fmt.Sprintf("host I/O error: write the console log: %v", err))
-			}
-			t.Add(line)
-			ev, err := proto.Decode([]byte(line))
-			switch {
-			case errors.Is(err, proto.ErrNotEvent):
-				if crashLine == "" && IsCrashLine(line) {
-					crashLine = line
-					resetTimer(timer, dl.Drain)
-				}
-				continue
-			case err != nil:
-				stop(result.OutcomeInfraError, fmt.Sprintf("garbled event from the agent: %v", err))
-				continue
-			case ev.Seq != seq+1:
-				stop(result.OutcomeInfraError, fmt.Sprintf("agent event %d (%s) arrived after event %d: events were lost or repeated on the console", ev.Seq, ev.Type, seq))
-				continue
-			case ev.Case != nil && cases[ev.Case.Name]:
-				stop(result.OutcomeInfraError, fmt.Sprintf("the agent reported case %s twice", ev.Case.Name))
-				continue
-			}
-			seq = ev.Seq
-			if ev.Case != nil {
-				cases[ev.Case.Name] = true
-			}
-			w.Events = append(w.Events, ev)
-			if onEvent != nil {
-				onEvent(ev)
-			}
-			if crashLine != "" {
-				continue // keep draining; the timer is the drain deadline
-			}
-			switch ev.Type {
-			case proto.EventHello:
-				w.AgentStart = time.Since(start)
-				resetTimer(timer, dl.Progress)
-			case proto.EventDone:
-				w.Done = time.Since(start)
-				resetTimer(timer, dl.Exit)
-			default:
-				resetTimer(timer, dl.Progress)
-			}
-		case <-timer.C:
-			switch {
-			case crashLine != "":
-				stop(result.OutcomeCrash, "kernel: "+strings.TrimSpace(crashLine))
-			case w.AgentStart == 0:
-				stop(result.OutcomeBootError, fmt.Sprintf("no agent within %s of QEMU start%s", dl.Boot, vmState(inst)))
-			case w.Done == 0:
-				stop(result.OutcomeTimeout, fmt.Sprintf("no progress from the agent for %s%s", dl.Progress, vmState(inst)))
-			default:
-				// done arrived; the guest just did not power off: stop it.
-				inst.Stop(2 * time.Second)
-			}
-		case <-ctx.Done():
-			stop(result.OutcomeInfraError, "interrupted: "+context.Cause(ctx).Error())
-		}
+	seq   int
+	cases map[string]bool
+}
+
+// fail decides the outcome, unless one is decided already.
+func (m *agentConsole) fail(outcome result.Outcome, reason string) {
+	if m.w.Outcome == "" {
+		m.w.Outcome, m.w.Reason = outcome, reason
 	}
 }
 
-// vmState asks the VM monitor what the guest is doing, for the reason
-// line: a paused or stopped VM points at the host, a running one at the
-// guest.
-func vmState(inst Instance) string {
-	st, err := inst.Status()
-	if err != nil {
-		return fmt.Sprintf(" (VM state unknown: %v)", err)
+func (m *agentConsole) Line(raw []byte, at time.Duration) Next {
+	line := string(raw)
+	if _, err := fmt.Fprintln(m.log, line); err != nil && m.logErr == nil {
+		// Without its console log a cell has no evidence: the host
+		// failed, whatever the guest does next.
+		m.logErr = err
+		m.fail(result.OutcomeInfraError, fmt.Sprintf("host I/O error: write the console log: %v", err))
+		return Next{Stop: true}
 	}
-	return fmt.Sprintf(" (VM state: %s)", st)
+	m.tail.Add(line)
+	ev, err := proto.Decode(raw)
+	switch {
+	case errors.Is(err, proto.ErrNotEvent):
+		return Next{Text: true}
+	case err != nil:
+		m.fail(result.OutcomeInfraError, fmt.Sprintf("garbled event from the agent: %v", err))
+		return Next{Stop: true}
+	case ev.Seq != m.seq+1:
+		m.fail(result.OutcomeInfraError, fmt.Sprintf("agent event %d (%s) arrived after event %d: events were lost or repeated on the console", ev.Seq, ev.Type, m.seq))
+		return Next{Stop: true}
+	case ev.Case != nil && m.cases[ev.Case.Name]:
+		m.fail(result.OutcomeInfraError, fmt.Sprintf("the agent reported case %s twice", ev.Case.Name))
+		return Next{Stop: true}
+	}
+	m.seq = ev.Seq
+	if ev.Case != nil {
+		m.cases[ev.Case.Name] = true
+	}
+	m.w.Events = append(m.w.Events, ev)
+	if m.onEvent != nil {
+		m.onEvent(ev)
+	}
+	switch ev.Type {
+	case proto.EventHello:
+		m.w.AgentStart = at
+	case proto.EventDone:
+		m.w.Done = at
+		return Next{Wait: m.dl.Exit}
+	}
+	return Next{Wait: m.dl.Progress}
+}
+
+func (m *agentConsole) Expired(crash string) bool {
+	switch {
+	case crash != "":
+		m.fail(result.OutcomeCrash, "kernel: "+strings.TrimSpace(crash))
+	case m.w.AgentStart == 0:
+		m.fail(result.OutcomeBootError, fmt.Sprintf("no agent within %s of QEMU start%s", m.dl.Boot, vmState(m.inst)))
+	case m.w.Done == 0:
+		m.fail(result.OutcomeTimeout, fmt.Sprintf("no progress from the agent for %s%s", m.dl.Progress, vmState(m.inst)))
+	}
+	// Done arrived, and the guest just did not power off: stop it too.
+	return true
+}
+
+func (m *agentConsole) Interrupted(cause error) {
+	m.fail(result.OutcomeInfraError, "interrupted: "+cause.Error())
+}
+
+func (m *agentConsole) Ended(readErr, exitErr error, crash string) {
+	if readErr != nil {
+		m.fail(result.OutcomeInfraError, fmt.Sprintf("host I/O error: read the guest's console: %v", readErr))
+	}
+	m.w.finish(crash, exitErr)
 }
 
 // finish decides the outcome of a guest that ended by itself. exit is
@@ -196,47 +172,4 @@ func (w *Watch) finish(crashLine string, exit error) {
 		return
 	}
 	w.Outcome, w.Reason = result.OutcomeCrash, "guest exited without the agent's done"
-}
-
-// maxLine is the longest console line the monitor reads whole; a longer
-// one is read in pieces of this size, so that a guest cannot stop the
-// monitor by never ending a line.
-const maxLine = 1 << 20
-
-// lineSplitter is bufio.ScanLines, but a line longer than maxLine comes
-// in pieces instead of ending the scan, and what was searched for a
-// newline already is not searched again as more of a long line arrives
-// (bufio.ScanLines would search it all on every read: quadratic).
-type lineSplitter struct {
-	// clean is how much of the data at the scanner's start holds no
-	// newline.
-	clean int
-}
-
-func (s *lineSplitter) split(data []byte, atEOF bool) (int, []byte, error) {
-	if i := bytes.IndexByte(data[min(s.clean, len(data)):], '\n'); i >= 0 {
-		n := min(s.clean, len(data)) + i
-		s.clean = 0
-		return n + 1, bytes.TrimSuffix(data[:n], []byte("\r")), nil
-	}
-	switch {
-	case len(data) >= maxLine:
-		s.clean = 0
-		return maxLine, data[:maxLine], nil
-	case atEOF && len(data) > 0:
-		s.clean = 0
-		return len(data), bytes.TrimSuffix(data, []byte("\r")), nil
-	}
-	s.clean = len(data)
-	return 0, nil, nil
-}
-
-func resetTimer(t *time.Timer, d time.Duration) {
-	if !t.Stop() {
-		select {
-		case <-t.C:
-		default:
-		}
-	}
-	t.Reset(d)
 }

@@ -230,7 +230,7 @@ func TestMonitorConsoleReadError(t *testing.T) {
 // A guest that never ends a line cannot stop the monitor from reading
 // what follows.
 func TestMonitorEndlessLine(t *testing.T) {
-	long := strings.Repeat("x", 3*maxLine+5)
+	long := strings.Repeat("x", 3*MaxLine+5)
 	var log bytes.Buffer
 	w := watchFake(t, FakeScript{Lines: fakeLines(long, helloLine, caseLine, doneLine)}, &log)
 	assert.Equal(t, result.Outcome(""), w.Outcome, w.Reason)
@@ -240,11 +240,11 @@ func TestMonitorEndlessLine(t *testing.T) {
 }
 
 // lineSplitter gives the lines bufio.ScanLines gives, however the input
-// arrives, and a line longer than maxLine in pieces.
+// arrives, and a line longer than MaxLine in pieces.
 func TestLineSplitter(t *testing.T) {
 	scan := func(r io.Reader, split bufio.SplitFunc) []string {
 		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 4096), 2*maxLine)
+		sc.Buffer(make([]byte, 4096), 2*MaxLine)
 		sc.Split(split)
 		var out []string
 		for sc.Scan() {
@@ -258,9 +258,9 @@ func TestLineSplitter(t *testing.T) {
 		assert.Equal(t, want, scan(strings.NewReader(in), (&lineSplitter{}).split), "%.20q", in)
 		assert.Equal(t, want, scan(iotest.OneByteReader(strings.NewReader(in)), (&lineSplitter{}).split), "%.20q one byte at a time", in)
 	}
-	long := strings.Repeat("y", maxLine+3) + "\nz"
+	long := strings.Repeat("y", MaxLine+3) + "\nz"
 	got := scan(iotest.HalfReader(strings.NewReader(long)), (&lineSplitter{}).split)
-	assert.Equal(t, []string{strings.Repeat("y", maxLine), "yyy", "z"}, got)
+	assert.Equal(t, []string{strings.Repeat("y", MaxLine), "yyy", "z"}, got)
 }
 
 // The agent's events are numbered and each case comes once: a lost,
