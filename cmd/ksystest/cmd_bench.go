@@ -7,13 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"text/tabwriter"
 
-	ksystest "github.com/ksystest/ksystest"
 	"github.com/ksystest/ksystest/harness/cache"
 	"github.com/ksystest/ksystest/harness/run"
-	"github.com/ksystest/ksystest/harness/vm"
 )
 
 func cmdBench(ctx context.Context, args []string, s streams) error {
@@ -27,39 +24,26 @@ start to exit), their ratio, and where the cell's time went. Then the
 whole selection: the sum of floors over the host's cores, beside the sum
 of cells over the same. Writes DIR/bench.json.`, s)
 	var (
-		matrixFile = fs.String("matrix", "", matrixUsage)
-		only       = fs.String("only", "", "only targets whose name matches one of these comma-separated globs")
-		runs       = fs.Int("runs", 3, "runs of the floor and of the cell per target")
-		outDir     = fs.String("out", "ksystest-bench", "output directory")
-		accel      = fs.String("accel", "auto", "auto, kvm or tcg")
-		af         archiveFlags
+		only   = fs.String("only", "", "only targets whose name matches one of these comma-separated globs")
+		runs   = fs.Int("runs", 3, "runs of the floor and of the cell per target")
+		outDir = fs.String("out", "ksystest-bench", "output directory")
+		gf     guestFlags
 	)
-	af.register(fs)
+	gf.register(fs)
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	if *runs < 1 {
 		return usageErr("--runs %d: want at least 1", *runs)
 	}
-	if *accel != "auto" && *accel != "kvm" && *accel != "tcg" {
-		return usageErr("--accel %q: want auto, kvm or tcg", *accel)
-	}
-	m, cat, targets, err := loadConfig(*matrixFile, *only, "")
-	if err != nil {
-		return err
-	}
-	lock, err := loadLock(m)
+	m, cat, targets, err := loadConfig(gf.matrixFile, *only, "")
 	if err != nil {
 		return err
 	}
 	progress := newUI(s, false)
 	defer progress.close()
 	logf := progress.logf
-	fetcher, agents, err := guestSources(&af, "", progress)
-	if err != nil {
-		return err
-	}
-	kernels, err := debianKernels(fetcher, lock)
+	b, err := gf.setup(m, cat, targets, progress, false)
 	if err != nil {
 		return err
 	}
@@ -69,14 +53,11 @@ of cells over the same. Writes DIR/bench.json.`, s)
 	tw := tabwriter.NewWriter(s.out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "TARGET\tFLOOR\tCELL\tRATIO\t\tHOST\tQEMU→KERNEL\tKERNEL→AGENT\tBTF\tKALLSYMS\tSETUP\tLOAD\tATTACH\tCALLS\tREST\tPOWER-OFF\t\n")
 	sec := func(v float64) string { return fmt.Sprintf("%.2fs", v) }
+	o := b.withBPF().Options
+	o.Logf = nil // a row per target says it all
 	rows, err := run.Bench(ctx, run.BenchOptions{
-		Options: run.Options{
-			Matrix: m, Catalogue: cat, Targets: targets, Jobs: 1,
-			Kernels: kernels, Backend: vm.QEMU{}, Agents: agents, Builtin: ksystest.Data,
-			Workloads: workloadPrograms(fetcher.Cache, logf), BPF: bpfToolchain(fetcher),
-			Accel: strings.TrimPrefix(*accel, "auto"),
-		},
-		Runs: *runs,
+		Options: o,
+		Runs:    *runs,
 		OnRow: func(r run.BenchRow) {
 			if r.Error != "" {
 				logf("[%s] not measured: %s", r.Target, r.Error)

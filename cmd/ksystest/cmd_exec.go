@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ksystest/ksystest"
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/run"
@@ -51,20 +50,8 @@ guest's kernel crashed or the guest ended first (the console's tail is
 printed); 124 the program outran --timeout, or the guest never started
 it or went silent; 125 ksystest exec failed; 126 the program cannot run
 in the guest; 127 no such program; 130 interrupted.`, s)
-	var (
-		target     = fs.String("target", "", "a target of the matrix (arm64-6.1), or a kernel only (6.1: that target of the program's arch); default: the matrix's first target of the program's arch")
-		matrixFile = fs.String("matrix", "", matrixUsage)
-		timeout    = fs.Duration("timeout", 0, "how long the program may run (default 10m; -test.timeout=D among its arguments makes it D+1m)")
-		treeLimit  = fs.Int("tree-limit", run.DefaultTreeLimit>>20, "MiB of the current directory to copy into the guest at most (.git left out)")
-		agentDir   = fs.String("agent-dir", "", "directory with prebuilt guest programs (default: built from the source this ksystest carries, and cached)")
-		accel      = fs.String("accel", "auto", "auto (KVM when the guest is the host's arch and KVM works), kvm or tcg")
-		appendArgs = fs.String("kernel-append", "", "extra kernel command line")
-		verbose    = fs.Bool("v", false, "verbose: phases and timings (exec to the program's first instruction), QEMU's command line, the kernel's console")
-		env        envFlag
-		af         archiveFlags
-	)
-	fs.Var(&env, "env", "NAME=VALUE for the program's environment, or NAME to pass the host's value (repeatable)")
-	af.register(fs)
+	var f execFlags
+	f.register(fs)
 	if help, err := parseArgs(fs, args); help || err != nil {
 		if err != nil {
 			return &exitError{code: execFailed}
@@ -75,92 +62,117 @@ in the guest; 127 no such program; 130 interrupted.`, s)
 		fs.Usage()
 		return &exitError{code: execFailed, err: errors.New("exec needs a PROGRAM")}
 	}
-	if *accel != "auto" && *accel != "kvm" && *accel != "tcg" {
-		return &exitError{code: execFailed, err: fmt.Errorf("--accel %q: want auto, kvm or tcg", *accel)}
+	if f.treeLimit < 1 {
+		return &exitError{code: execFailed, err: fmt.Errorf("--tree-limit %d: want at least 1 (MiB)", f.treeLimit)}
 	}
-	if *treeLimit < 1 {
-		return &exitError{code: execFailed, err: fmt.Errorf("--tree-limit %d: want at least 1 (MiB)", *treeLimit)}
-	}
-	progArgs := fs.Args()
-	progPath := progArgs[0]
-	if !strings.Contains(progPath, "/") {
-		p, err := exec.LookPath(progPath)
-		if err != nil {
-			return &exitError{code: execNotFound, err: fmt.Errorf("%s: not found in $PATH", progPath)}
-		}
-		progPath = p
-	}
-	prog, err := run.ReadProgram(progPath)
-	if errors.Is(err, os.ErrNotExist) {
-		return &exitError{code: execNotFound, err: err}
-	}
+	prog, err := findProgram(fs.Arg(0))
 	if err != nil {
-		return &exitError{code: execCannotRun, err: err}
-	}
-
-	m, err := loadMatrix(*matrixFile)
-	if err != nil {
-		return &exitError{code: execFailed, err: err}
-	}
-	t, err := pickTarget(m, *target, prog)
-	if err != nil {
-		var pe *run.ProgramError
-		if errors.As(err, &pe) {
-			return &exitError{code: execCannotRun, err: err}
-		}
-		return &exitError{code: execFailed, err: err}
-	}
-	lock, err := loadLock(m)
-	if err != nil {
-		return &exitError{code: execFailed, err: err}
+		return err
 	}
 	var progress ui = quietUI{}
-	if *verbose {
+	if f.verbose {
 		progress = &linesUI{w: s.err, start: begin}
 	}
-	logf := func(format string, args ...any) { progress.logf("exec: "+format, args...) }
-	fetcher, agents, err := guestSources(&af, *agentDir, progress)
+	o, err := f.options(prog, progress)
 	if err != nil {
+		return err
+	}
+	o.Args, o.Start = fs.Args(), begin
+	o.Streams = vm.ExecStreams{Stdout: s.out, Stderr: s.err}
+	if f.verbose {
+		o.Streams.Console = prefixWriter{w: s.err, prefix: "console: "}
+	}
+	if o.Timeout == 0 {
+		o.Timeout = goTestTimeout(o.Args[1:])
+	}
+	res, err := run.Exec(ctx, *o)
+	var pe *run.ProgramError
+	switch {
+	case errors.As(err, &pe):
+		return &exitError{code: execCannotRun, err: err}
+	case err != nil && ctx.Err() != nil:
+		return &exitError{code: execInterrupted, err: err}
+	case err != nil:
 		return &exitError{code: execFailed, err: err}
 	}
-	kernels, err := debianKernels(fetcher, lock)
-	if err != nil {
-		return &exitError{code: execFailed, err: err}
+	if f.verbose {
+		logExecTimings(o.Logf, res)
 	}
-	backend := vm.QEMU{}
-	streams := vm.ExecStreams{Stdout: s.out, Stderr: s.err}
-	if *verbose {
-		backend.OnStart = func(argv []string) { logf("qemu: %s", strings.Join(argv, " ")) }
-		streams.Console = prefixWriter{w: s.err, prefix: "console: "}
+	return execOutcome(res, s.err)
+}
+
+// execFlags are exec's flags: those of every booting command, and its
+// own.
+type execFlags struct {
+	guestFlags
+	target    string
+	timeout   time.Duration
+	treeLimit int
+	verbose   bool
+	env       envFlag
+}
+
+func (f *execFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.target, "target", "", "a target of the matrix (arm64-6.1), or a kernel only (6.1: that target of the program's arch); default: the matrix's first target of the program's arch")
+	fs.DurationVar(&f.timeout, "timeout", 0, "how long the program may run (default 10m; -test.timeout=D among its arguments makes it D+1m)")
+	fs.IntVar(&f.treeLimit, "tree-limit", run.DefaultTreeLimit>>20, "MiB of the current directory to copy into the guest at most (.git left out)")
+	fs.BoolVar(&f.verbose, "v", false, "verbose: phases and timings (exec to the program's first instruction), QEMU's command line, the kernel's console")
+	fs.Var(&f.env, "env", "NAME=VALUE for the program's environment, or NAME to pass the host's value (repeatable)")
+	f.guestFlags.register(fs)
+}
+
+// findProgram finds the program to run, on PATH when its name has no
+// slash, and reads what it is built for: no such program is exit 127, one
+// that is not a program a guest can run exit 126.
+func findProgram(name string) (*run.Program, error) {
+	if !strings.Contains(name, "/") {
+		p, err := exec.LookPath(name)
+		if err != nil {
+			return nil, &exitError{code: execNotFound, err: fmt.Errorf("%s: not found in $PATH", name)}
+		}
+		name = p
+	}
+	prog, err := run.ReadProgram(name)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, &exitError{code: execNotFound, err: err}
+	}
+	if err != nil {
+		return nil, &exitError{code: execCannotRun, err: err}
+	}
+	return prog, nil
+}
+
+// options picks the target for prog and sets up its guest, as every
+// booting command does; a problem there is exec's own failure (125), a
+// target that cannot run prog exit 126.
+func (f *execFlags) options(prog *run.Program, progress ui) (*run.ExecOptions, error) {
+	m, err := loadMatrix(f.matrixFile)
+	if err != nil {
+		return nil, &exitError{code: execFailed, err: err}
+	}
+	t, err := pickTarget(m, f.target, prog)
+	var pe *run.ProgramError
+	switch {
+	case errors.As(err, &pe):
+		return nil, &exitError{code: execCannotRun, err: err}
+	case err != nil:
+		return nil, &exitError{code: execFailed, err: err}
+	}
+	execUI := prefixUI{ui: progress, prefix: "exec: "}
+	b, err := f.setup(m, nil, []matrix.Target{t}, execUI, f.verbose)
+	if err != nil {
+		var ee *exitError
+		if errors.As(err, &ee) {
+			err = ee.err
+		}
+		return nil, &exitError{code: execFailed, err: err}
 	}
 	cwd, err := os.Getwd()
 	if err != nil {
-		return &exitError{code: execFailed, err: err}
+		return nil, &exitError{code: execFailed, err: err}
 	}
-	if *timeout == 0 {
-		*timeout = goTestTimeout(progArgs[1:])
-	}
-	res, err := run.Exec(ctx, run.ExecOptions{
-		Options: run.Options{Kernels: kernels, Agents: agents, Backend: backend, Builtin: ksystest.Data, Logf: logf,
-			Accel: strings.TrimPrefix(*accel, "auto"), ExtraCmdline: strings.Fields(*appendArgs)},
-		Target: t, Program: progPath, Args: progArgs, Env: execEnv(env),
-		Dir: cwd, TreeLimit: int64(*treeLimit) << 20, Timeout: *timeout,
-		Streams: streams, Start: begin,
-	})
-	if err != nil {
-		var pe *run.ProgramError
-		if errors.As(err, &pe) {
-			return &exitError{code: execCannotRun, err: err}
-		}
-		if ctx.Err() != nil {
-			return &exitError{code: execInterrupted, err: err}
-		}
-		return &exitError{code: execFailed, err: err}
-	}
-	if *verbose {
-		logExecTimings(logf, res)
-	}
-	return execOutcome(res, s.err)
+	return &run.ExecOptions{Options: b.Options, Target: t, Program: prog.Path, Env: execEnv(f.env),
+		Dir: cwd, TreeLimit: int64(f.treeLimit) << 20, Timeout: f.timeout}, nil
 }
 
 // pickTarget finds the target to run prog on: the one --target names, the

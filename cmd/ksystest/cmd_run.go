@@ -19,7 +19,6 @@ import (
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/qemu"
 	"github.com/ksystest/ksystest/harness/run"
-	"github.com/ksystest/ksystest/harness/vm"
 )
 
 // archiveFlags are the flags of every command that fetches from Debian.
@@ -103,79 +102,39 @@ it, and print a target × case table. Writes DIR/results.json (and
 results.jsonl, one line per finished cell) and each guest's console log
 in DIR/TARGET/console.log.`, s)
 	var (
-		matrixFile = fs.String("matrix", "", matrixUsage)
-		outDir     = fs.String("out", "ksystest-out", "output directory")
-		only       = fs.String("only", "", "run only targets whose name matches one of these comma-separated globs (e.g. 'arm64*,x86_64-6.1')")
-		shard      = fs.String("shard", "", "run shard K/N of the selected targets (deterministic, balanced by cost)")
+		outDir = fs.String("out", "ksystest-out", "output directory")
+		only   = fs.String("only", "", "run only targets whose name matches one of these comma-separated globs (e.g. 'arm64*,x86_64-6.1')")
+		shard  = fs.String("shard", "", "run shard K/N of the selected targets (deterministic, balanced by cost)")
 		// One more guest than CPUs: TCG guests wait on I/O often enough
 		// that 3 guests on 2 cores finish the default matrix in 4.3s
 		// instead of 5.7s.
-		jobs       = fs.Int("jobs", runtime.NumCPU()+1, "guests to run at once")
-		agentDir   = fs.String("agent-dir", "", "directory with prebuilt guest programs (ksystest-agent.GOARCH...; default: built from the source this ksystest carries, and cached)")
-		accel      = fs.String("accel", "auto", "auto (KVM when the guest is the host's arch and KVM works), kvm or tcg")
-		appendArgs = fs.String("kernel-append", "", "extra kernel command line for every guest (e.g. 'loglevel=8')")
-		verbose    = fs.Bool("v", false, "verbose: QEMU command lines and timings")
-		quiet      = fs.Bool("q", false, "quiet: no progress, only the table")
-		af         archiveFlags
+		jobs    = fs.Int("jobs", runtime.NumCPU()+1, "guests to run at once")
+		verbose = fs.Bool("v", false, "verbose: QEMU command lines and timings")
+		quiet   = fs.Bool("q", false, "quiet: no progress, only the table")
+		gf      guestFlags
 	)
-	af.register(fs)
+	gf.register(fs)
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
-	}
-
-	if *accel != "auto" && *accel != "kvm" && *accel != "tcg" {
-		return usageErr("--accel %q: want auto, kvm or tcg", *accel)
 	}
 	// Nothing an earlier run left in --out may pass for this run's
 	// verdicts, however early this one ends.
 	if err := run.ClearOutputs(*outDir); err != nil {
 		return usageErr("--out %s: %v", *outDir, err)
 	}
-	m, cat, targets, err := loadConfig(*matrixFile, *only, *shard)
-	if err != nil {
-		return err
-	}
-	if *accel == qemu.AccelKVM {
-		// Said now, not as a guest that never boots at its deadline.
-		for _, t := range targets {
-			a, err := arch.Lookup(t.Arch)
-			if err == nil {
-				err = qemu.CheckKVM(a, kvmProbe)
-			}
-			if err != nil {
-				return usageErr("--accel kvm: %s: %v", t.Name, err)
-			}
-		}
-	}
-	lock, err := loadLock(m)
+	m, cat, targets, err := loadConfig(gf.matrixFile, *only, *shard)
 	if err != nil {
 		return err
 	}
 	progress := newUI(s, *quiet)
 	defer progress.close()
-	logf := progress.logf
-	fetcher, agents, err := guestSources(&af, *agentDir, progress)
+	b, err := gf.setup(m, cat, targets, progress, *verbose)
 	if err != nil {
 		return err
 	}
-	kernels, err := debianKernels(fetcher, lock)
-	if err != nil {
-		return err
-	}
-	backend := vm.QEMU{}
-	if *verbose {
-		backend.OnStart = func(argv []string) { logf("qemu: %s", strings.Join(argv, " ")) }
-	}
-	res, err := run.Run(ctx, run.Options{
-		Matrix: m, Catalogue: cat, Targets: targets, OutDir: *outDir, Jobs: *jobs,
-		Kernels: kernels, Backend: backend, Agents: agents, Builtin: ksystest.Data, Logf: logf,
-		Workloads:    workloadPrograms(fetcher.Cache, logf),
-		BPF:          bpfToolchain(fetcher),
-		OnPhase:      progress.phase,
-		Accel:        strings.TrimPrefix(*accel, "auto"),
-		Shard:        *shard,
-		ExtraCmdline: strings.Fields(*appendArgs),
-	})
+	o := b.withBPF().Options
+	o.OutDir, o.Jobs, o.Shard, o.OnPhase = *outDir, *jobs, *shard, progress.phase
+	res, err := run.Run(ctx, o)
 	progress.close()
 	if err != nil {
 		return &exitError{code: exitInfra, err: err}
@@ -262,7 +221,7 @@ func debianKernels(a *archiveSource, lock *kernel.Lock) (run.DebianKernels, erro
 // its fetcher made on first use and reporting downloads to progress, and
 // the guest programs. It sweeps first what killed runs left in the cache
 // and the host's temporary directory.
-func guestSources(af *archiveFlags, agentDir string, progress ui) (*archiveSource, run.Programs, error) {
+func guestSources(af *archiveFlags, agentDir string, progress ui) (*archiveSource, run.Programs) {
 	for _, s := range cache.SweepHostScratch() {
 		if s.Err != nil {
 			progress.logf("cannot remove %s, left behind by a run that did not end cleanly: %v", s.Dir, s.Err)
@@ -271,7 +230,7 @@ func guestSources(af *archiveFlags, agentDir string, progress ui) (*archiveSourc
 		}
 	}
 	a := newArchive(af, progress)
-	return a, guestPrograms(agentDir, a.Cache, progress.logf), nil
+	return a, guestPrograms(agentDir, a.Cache, progress.logf)
 }
 
 // LibbpfSuite is where libbpf's headers for users' sources come from:

@@ -140,3 +140,11 @@ func (u *barsUI) close() {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// prefixUI is ui with every log line prefixed (exec's "exec: ").
+type prefixUI struct {
+	ui
+	prefix string
+}
+
+func (p prefixUI) logf(format string, args ...any) { p.ui.logf(p.prefix+format, args...) }

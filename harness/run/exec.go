@@ -121,21 +121,19 @@ func Exec(ctx context.Context, o ExecOptions) (*ExecResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range files {
-		res.Initramfs += int64(len(f.Data))
-	}
-	inst, qemuStart, accel, cleanup, err := g.boot(ctx, &o.Options, files)
+	b, err := g.boot(ctx, &o.Options, files, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Name, err)
 	}
-	defer cleanup()
-	res.Accel = accel
+	defer b.Close()
+	res.Accel, res.Initramfs = b.Accel, b.Initramfs
 	timeout := o.Timeout
 	if timeout <= 0 {
 		timeout = DefaultExecTimeout
 	}
-	dl := deadlines(t, a, accel, o.TimeScale)
-	res.ExecWatch = vm.WatchExec(ctx, inst, qemuStart, vm.ExecDeadlines{
+	dl := deadlines(t, a, b.Accel, o.TimeScale)
+	qemuStart := b.Started
+	res.ExecWatch = vm.WatchExec(ctx, b, qemuStart, vm.ExecDeadlines{
 		Boot: dl.Boot, Silence: dl.Progress, Run: timeout, Exit: dl.Exit, Drain: dl.Drain,
 	}, o.Streams)
 	w, tm := res.ExecWatch, &res.Timings

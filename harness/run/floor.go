@@ -58,13 +58,13 @@ func Floor(ctx context.Context, o Options, t matrix.Target) (time.Duration, erro
 	if err != nil {
 		return 0, err
 	}
-	inst, started, accel, cleanup, err := g.boot(ctx, &o, files)
+	b, err := g.boot(ctx, &o, files, nil)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", t.Name, err)
 	}
-	defer cleanup()
-	dl := deadlines(t, a, accel, o.TimeScale)
-	took, reason, tail := vm.WatchPowerOff(ctx, inst, started, dl.Boot+dl.Exit)
+	defer b.Close()
+	dl := deadlines(t, a, b.Accel, o.TimeScale)
+	took, reason, tail := vm.WatchPowerOff(ctx, b, b.Started, dl.Boot+dl.Exit)
 	if reason != "" {
 		return 0, &FloorError{Target: t.Name, Reason: reason, Tail: tail}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/ksystest/ksystest/harness/kernelbtf"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/proto"
+	"github.com/ksystest/ksystest/harness/qemu"
 	"github.com/ksystest/ksystest/harness/result"
 	"github.com/ksystest/ksystest/harness/sysparams"
 	"github.com/ksystest/ksystest/harness/vm"
@@ -92,33 +93,57 @@ func prepareKernel(ctx context.Context, o *Options, t matrix.Target, a arch.Arch
 	return g, nil
 }
 
-// boot writes files as the guest's initramfs in a scratch directory and
-// starts the guest through the backend, with the command line every
-// guest gets. started is taken just before the backend starts QEMU;
-// cleanup removes the scratch directory once the guest is gone.
-func (g *guest) boot(ctx context.Context, o *Options, files []initramfs.File) (inst vm.Instance, started time.Time, accel string, cleanup func(), err error) {
+// booted is a guest brought up: its VM, when QEMU started, on which
+// accelerator, from which boot image. Close stops it, if a watcher has not
+// seen it end, and removes its scratch directory.
+type booted struct {
+	vm.Instance
+	Started          time.Time
+	Accel, BootImage string
+	// Initramfs is the size of the archive it booted with.
+	Initramfs int64
+	cleanup   func()
+}
+
+// Close stops the guest if it still runs and removes its scratch.
+func (b *booted) Close() {
+	b.Stop(2 * time.Second)
+	b.cleanup()
+}
+
+// boot is the one way a guest comes up, for run, exec, shell, bench and
+// the floor: files become the initramfs in a scratch directory, the
+// accelerator is chosen, and the backend starts the guest with the
+// command line every guest gets (stdio, when set, takes its console).
+func (g *guest) boot(ctx context.Context, o *Options, files []initramfs.File, stdio *qemu.IO) (*booted, error) {
 	work, cleanup, err := cache.HostScratch(g.target.Name).Make()
 	if err != nil {
-		return nil, time.Time{}, "", nil, err
+		return nil, err
 	}
 	initrd := filepath.Join(work, "initramfs.cpio")
 	if err := writeArchive(initrd, files); err != nil {
 		cleanup()
-		return nil, time.Time{}, "", nil, err
+		return nil, err
+	}
+	b := &booted{cleanup: cleanup}
+	if st, err := os.Stat(initrd); err == nil {
+		b.Initramfs = st.Size()
 	}
 	accel, why := o.accel(g.arch)
-	bootImage, _ := g.bootImage()
+	bootImage, kind := g.bootImage()
+	b.Accel, b.BootImage = accel, kind
+	o.phase(g.target.Name, "booting ("+accel+")")
 	o.logf("[%s] booting %s (%s: %s)", g.target.Name, g.kernel.Release, accel, why)
-	started = time.Now()
-	inst, err = o.Backend.Start(ctx, vm.Spec{
+	b.Started = time.Now()
+	b.Instance, err = o.Backend.Start(ctx, vm.Spec{
 		Arch: g.arch, Kernel: bootImage, Initrd: initrd, MemoryMB: g.target.MemoryMB, Accel: accel, Dir: work,
-		ExtraCmdline: o.ExtraCmdline, Paused: o.Paused,
+		ExtraCmdline: o.ExtraCmdline, Paused: o.Paused, Stdio: stdio,
 	})
 	if err != nil {
 		cleanup()
-		return nil, time.Time{}, "", nil, err
+		return nil, err
 	}
-	return inst, started, accel, cleanup, nil
+	return b, nil
 }
 
 // subsetBTF makes the BTF the guest loads probes against: only the types

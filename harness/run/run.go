@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/ksystest/ksystest/harness/arch"
-	"github.com/ksystest/ksystest/harness/cache"
 	"github.com/ksystest/ksystest/harness/expect"
 	"github.com/ksystest/ksystest/harness/kernel"
 	"github.com/ksystest/ksystest/harness/matrix"
@@ -189,52 +188,33 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 	k := g.kernel
 	planned = g.planned
 
-	work, done, err := cache.HostScratch(t.Name).Make()
-	if err != nil {
-		return fail(result.OutcomeInfraError, err.Error())
-	}
-	defer done()
-	initrd := filepath.Join(work, "initramfs.cpio")
 	files, err := g.files(ctx, o)
-	if err == nil {
-		err = writeArchive(initrd, files)
-	}
 	if errors.As(err, &ce) {
 		return fail(result.OutcomeConfigError, err.Error())
 	}
 	if err != nil {
 		return fail(result.OutcomeInfraError, err.Error())
 	}
-
-	cell.Timings.HostSec = secs(time.Since(cellStart))
-	accel, why := o.accel(a)
-	cell.Accel = accel
-	o.phase(t.Name, "booting ("+accel+")")
-	logf("booting %s (%s: %s)", k.Release, accel, why)
 	cellDir := filepath.Join(o.OutDir, t.Name)
 	if err := os.MkdirAll(cellDir, 0o755); err != nil {
 		return fail(result.OutcomeInfraError, err.Error())
 	}
-	consolePath := filepath.Join(cellDir, "console.log")
-	console, err := os.Create(consolePath)
+	console, err := os.Create(filepath.Join(cellDir, "console.log"))
 	if err != nil {
 		return fail(result.OutcomeInfraError, err.Error())
 	}
 	defer console.Close()
 	cell.ConsoleLog = filepath.Join(t.Name, "console.log")
 
-	start := time.Now()
-	bootImage, kind := g.bootImage()
-	cell.Kernel.BootImage = kind
-	inst, err := o.Backend.Start(ctx, vm.Spec{
-		Arch: a, Kernel: bootImage, Initrd: initrd, MemoryMB: t.MemoryMB, Accel: accel, Dir: work,
-		ExtraCmdline: o.ExtraCmdline, Paused: o.Paused,
-	})
+	b, err := g.boot(ctx, o, files, nil)
 	if err != nil {
 		return fail(result.OutcomeInfraError, err.Error())
 	}
+	defer b.Close()
+	cell.Timings.HostSec = secs(b.Started.Sub(cellStart))
+	cell.Accel, cell.Kernel.BootImage = b.Accel, b.BootImage
 	cases := 0
-	w := vm.Monitor(ctx, inst, start, deadlines(t, a, accel, o.TimeScale), console, func(ev proto.Event) {
+	w := vm.Monitor(ctx, b, b.Started, deadlines(t, a, b.Accel, o.TimeScale), console, func(ev proto.Event) {
 		switch ev.Type {
 		case proto.EventHello:
 			o.phase(t.Name, "running")

@@ -5,11 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"time"
 
 	"github.com/ksystest/ksystest/harness/arch"
-	"github.com/ksystest/ksystest/harness/cache"
 	"github.com/ksystest/ksystest/harness/initramfs"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/qemu"
@@ -47,8 +44,8 @@ type ShellOptions struct {
 	Busybox func(ctx context.Context, suite, debArch string) (string, error)
 	Stdin   io.Reader
 	Stdout  io.Writer
-	// OnStart, when set, sees QEMU's argv.
-	OnStart func(argv []string)
+	// OnStart, when set, is called once the guest has the terminal.
+	OnStart func()
 }
 
 // Shell boots the target's guest with a shell on the console wired to
@@ -69,48 +66,37 @@ func Shell(ctx context.Context, o ShellOptions) error {
 	if err != nil {
 		return fmt.Errorf("busybox: %w", err)
 	}
-	work, done, err := cache.HostScratch("shell").Make()
+	files, err := shellFiles(ctx, &o.Options, g, busybox)
 	if err != nil {
 		return err
 	}
-	defer done()
-	initrd := filepath.Join(work, "initramfs.cpio")
-	if err := writeShellInitramfs(ctx, &o.Options, g, busybox, initrd); err != nil {
-		return err
-	}
-	bootImage, _ := g.bootImage()
-	accel, _ := o.accel(a)
-	p, err := qemu.Start(ctx, qemu.Config{
-		Arch: a, Kernel: bootImage, Initrd: initrd, MemoryMB: t.MemoryMB, Accel: accel,
-		QMPSocket: filepath.Join(work, "qmp.sock"), ExtraCmdline: o.ExtraCmdline,
-	}, &qemu.IO{Stdin: o.Stdin, Stdout: o.Stdout})
+	b, err := g.boot(ctx, &o.Options, files, &qemu.IO{Stdin: o.Stdin, Stdout: o.Stdout})
 	if err != nil {
 		return err
 	}
+	defer b.Close()
 	if o.OnStart != nil {
-		o.OnStart(p.Argv)
+		o.OnStart()
 	}
-	defer p.Kill()
 	select {
-	case <-p.Done():
+	case <-b.Done():
 		return nil
 	case <-ctx.Done():
-		p.Stop(2 * time.Second)
 		return context.Cause(ctx)
 	}
 }
 
-// writeShellInitramfs is a guest's initramfs with a shell as /init: the
-// agent moves to /ksystest/agent, busybox comes along.
-func writeShellInitramfs(ctx context.Context, o *Options, g *guest, busybox, path string) error {
+// shellFiles are a guest's initramfs with a shell as /init: the agent
+// moves to /ksystest/agent, busybox comes along.
+func shellFiles(ctx context.Context, o *Options, g *guest, busybox string) ([]initramfs.File, error) {
 	t, a := g.target, g.arch
 	files, err := g.files(ctx, o)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	bb, err := os.ReadFile(busybox)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for i := range files {
 		if files[i].Path == "/init" {
@@ -121,5 +107,5 @@ func writeShellInitramfs(ctx context.Context, o *Options, g *guest, busybox, pat
 		initramfs.File{Path: "/init", Mode: 0o755, Data: []byte(fmt.Sprintf(shellInit, t.Name, a.Name, ShellPrompt))},
 		initramfs.File{Path: "/bin/busybox", Mode: 0o755, Data: bb},
 	)
-	return writeArchive(path, files)
+	return files, nil
 }

@@ -43,6 +43,9 @@ type Spec struct {
 	Dir          string
 	ExtraCmdline []string
 	Paused       bool
+	// Stdio, when set, connects the guest's console to these streams (an
+	// interactive shell) instead of Console.
+	Stdio *qemu.IO
 }
 
 // Backend boots guests.
@@ -61,7 +64,7 @@ func (q QEMU) Start(ctx context.Context, s Spec) (Instance, error) {
 	p, err := qemu.Start(ctx, qemu.Config{
 		Arch: s.Arch, Kernel: s.Kernel, Initrd: s.Initrd, MemoryMB: s.MemoryMB,
 		Accel: s.Accel, QMPSocket: s.Dir + "/qmp.sock", ExtraCmdline: s.ExtraCmdline, Paused: s.Paused,
-	}, nil)
+	}, s.Stdio)
 	if err != nil {
 		return nil, err
 	}
