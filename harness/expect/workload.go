@@ -31,27 +31,54 @@ func workloadCase(def matrix.Planned, got proto.CaseResult) result.Case {
 	}
 	c.Workload = w
 	pw := def.Workload
-	if pw == nil {
+	switch {
+	case pw == nil && def.WorkloadErr != nil:
+		c.Message = def.WorkloadErr.Error()
+		return c
+	case pw == nil:
 		c.Message = "not planned"
-		if def.WorkloadErr != nil {
-			c.Message = def.WorkloadErr.Error()
-		}
 		return c
 	}
 	w.Skipped = pw.Skipped
-	if got.Error != "" {
+	switch {
+	case got.Error != "":
 		c.Message = got.Error
 		return c
-	}
-	if got.Workload == nil {
+	case got.Workload == nil:
 		c.Message = "the agent reported no workload result"
 		return c
 	}
-	var problems []string
+	t := newWorkloadTally(w, pw)
 	if len(got.Workload.Rounds) != len(pw.Rounds) {
-		problems = append(problems, fmt.Sprintf("%d runs reported for %d rounds of probes", len(got.Workload.Rounds), len(pw.Rounds)))
+		t.problem("%d runs reported for %d rounds of probes", len(got.Workload.Rounds), len(pw.Rounds))
 	}
-	probes := map[string]*result.WorkloadProbe{}
+	for i, round := range got.Workload.Rounds {
+		t.round(i, round)
+	}
+	t.summarize()
+	s := w.Summary
+	c.Message = fmt.Sprintf("%d calls made, %d captured, %d matching, %d explained by a predicted quirk, %d wrong",
+		s.Made, s.Captured, s.Matching, s.Explained, s.Wrong)
+	if len(t.problems) > 0 {
+		c.Message = strings.Join(t.problems, "; ") + " (" + c.Message + ")"
+		return c
+	}
+	c.Verdict = result.Pass
+	return c
+}
+
+// workloadTally counts a workload's calls, per probe, as its rounds are
+// judged, and keeps what is wrong with them.
+type workloadTally struct {
+	w        *result.Workload
+	pw       *matrix.PlannedWorkload
+	probes   map[string]*result.WorkloadProbe
+	shown    map[string]int
+	problems []string
+}
+
+func newWorkloadTally(w *result.Workload, pw *matrix.PlannedWorkload) *workloadTally {
+	t := &workloadTally{w: w, pw: pw, probes: map[string]*result.WorkloadProbe{}, shown: map[string]int{}}
 	for _, pp := range pw.Probes {
 		wp := &result.WorkloadProbe{Program: pp.Program, Syscall: pp.Case.Syscall}
 		for _, f := range pp.Forms {
@@ -60,77 +87,93 @@ func workloadCase(def matrix.Planned, got proto.CaseResult) result.Case {
 		if pp.Never != nil {
 			wp.Quirk, wp.Predicted = pp.Never.Quirk, pp.Never.Pred.String()
 		}
-		probes[pp.Program] = wp
+		t.probes[pp.Program] = wp
 		w.Probes = append(w.Probes, *wp)
 	}
-	shown := map[string]int{}
-	for i, round := range got.Workload.Rounds {
-		run := result.WorkloadRun{Exit: round.Exit, Signal: round.Signal, Stdout: round.Stdout, Stderr: round.Stderr,
-			Error: round.Error, Lost: round.Lost, Orphans: len(round.Orphans)}
-		var attached []proto.WorkloadProbe
-		if i < len(pw.Rounds) {
-			attached = pw.Rounds[i]
-			for _, p := range attached {
-				run.Probes = append(run.Probes, p.Program)
-			}
-		}
-		w.Runs = append(w.Runs, run)
-		switch {
-		case round.Error != "":
-			problems = append(problems, fmt.Sprintf("run %d: %s", i+1, round.Error))
-		case round.Signal != "":
-			problems = append(problems, fmt.Sprintf("run %d: the program was killed by %s", i+1, round.Signal))
-		case round.Exit != 0:
-			problems = append(problems, fmt.Sprintf("run %d: the program exited %d: %s", i+1, round.Exit, lastLine(round.Stderr)))
-		}
-		if round.Lost > 0 {
-			problems = append(problems, fmt.Sprintf("run %d: %d records lost (more calls than ksystest keeps)", i+1, round.Lost))
-		}
-		if len(round.Orphans) > 0 {
-			problems = append(problems, fmt.Sprintf("run %d: %d probe reports with no recorded call before them on their thread, first %s",
-				i+1, len(round.Orphans), hexes(round.Orphans[0])))
-		}
-		for prog, msg := range round.Errors {
-			if wp := probes[prog]; wp != nil && wp.Error == "" {
-				wp.Error = msg
-			}
-		}
-		for _, call := range round.Calls {
-			pp, ok := plannedProbe(pw, call.Program)
-			if !ok {
-				problems = append(problems, fmt.Sprintf("a call (nr %d) reported for probe %q, which the workload does not have", call.NR, call.Program))
-				continue
-			}
-			wc, counted := judgeCall(pp, call, round.Errors[call.Program] != "")
-			if !counted {
-				continue
-			}
-			wp := probes[pp.Program]
-			wp.Made++
-			if len(call.Captured) > 0 {
-				wp.Captured++
-			}
-			switch wc.Verdict {
-			case result.CallMatch:
-				wp.Matching++
-				continue
-			case result.CallExplained:
-				wp.Explained++
-			default:
-				wp.Wrong++
-			}
-			limit := callsShown
-			if wc.Verdict == result.CallExplained {
-				limit = 1 // one shows how; the counts say how many
-			}
-			if shown[pp.Program+wc.Verdict] < limit {
-				shown[pp.Program+wc.Verdict]++
-				w.Calls = append(w.Calls, wc)
-			}
+	return t
+}
+
+func (t *workloadTally) problem(format string, args ...any) {
+	t.problems = append(t.problems, fmt.Sprintf(format, args...))
+}
+
+// round judges run i of the program: how it ended, and each watched call
+// it made.
+func (t *workloadTally) round(i int, round proto.WorkloadRound) {
+	run := result.WorkloadRun{Exit: round.Exit, Signal: round.Signal, Stdout: round.Stdout, Stderr: round.Stderr,
+		Error: round.Error, Lost: round.Lost, Orphans: len(round.Orphans)}
+	if i < len(t.pw.Rounds) {
+		for _, p := range t.pw.Rounds[i] {
+			run.Probes = append(run.Probes, p.Program)
 		}
 	}
+	t.w.Runs = append(t.w.Runs, run)
+	switch {
+	case round.Error != "":
+		t.problem("run %d: %s", i+1, round.Error)
+	case round.Signal != "":
+		t.problem("run %d: the program was killed by %s", i+1, round.Signal)
+	case round.Exit != 0:
+		t.problem("run %d: the program exited %d: %s", i+1, round.Exit, lastLine(round.Stderr))
+	}
+	if round.Lost > 0 {
+		t.problem("run %d: %d records lost (more calls than ksystest keeps)", i+1, round.Lost)
+	}
+	if len(round.Orphans) > 0 {
+		t.problem("run %d: %d probe reports with no recorded call before them on their thread, first %s",
+			i+1, len(round.Orphans), hexes(round.Orphans[0]))
+	}
+	for prog, msg := range round.Errors {
+		if wp := t.probes[prog]; wp != nil && wp.Error == "" {
+			wp.Error = msg
+		}
+	}
+	for _, call := range round.Calls {
+		t.call(call, round.Errors)
+	}
+}
+
+// call counts one watched call under its probe, and keeps a few of each
+// verdict to show.
+func (t *workloadTally) call(call proto.WorkloadCall, probeErrors map[string]string) {
+	pp, ok := plannedProbe(t.pw, call.Program)
+	if !ok {
+		t.problem("a call (nr %d) reported for probe %q, which the workload does not have", call.NR, call.Program)
+		return
+	}
+	wc, counted := judgeCall(pp, call, probeErrors[call.Program] != "")
+	if !counted {
+		return
+	}
+	wp := t.probes[pp.Program]
+	wp.Made++
+	if len(call.Captured) > 0 {
+		wp.Captured++
+	}
+	switch wc.Verdict {
+	case result.CallMatch:
+		wp.Matching++
+		return
+	case result.CallExplained:
+		wp.Explained++
+	default:
+		wp.Wrong++
+	}
+	limit := callsShown
+	if wc.Verdict == result.CallExplained {
+		limit = 1 // one shows how; the counts say how many
+	}
+	if t.shown[pp.Program+wc.Verdict] < limit {
+		t.shown[pp.Program+wc.Verdict]++
+		t.w.Calls = append(t.w.Calls, wc)
+	}
+}
+
+// summarize puts each probe's counts in the result, and their sums.
+func (t *workloadTally) summarize() {
+	w := t.w
 	for i := range w.Probes {
-		wp := probes[w.Probes[i].Program]
+		wp := t.probes[w.Probes[i].Program]
 		w.Probes[i] = *wp
 		w.Summary.Made += wp.Made
 		w.Summary.Captured += wp.Captured
@@ -139,20 +182,11 @@ func workloadCase(def matrix.Planned, got proto.CaseResult) result.Case {
 		w.Summary.Wrong += wp.Wrong
 	}
 	if w.Summary.Wrong > 0 {
-		problems = append(problems, fmt.Sprintf("%d of %d calls wrong", w.Summary.Wrong, w.Summary.Made))
+		t.problem("%d of %d calls wrong", w.Summary.Wrong, w.Summary.Made)
 	}
-	if w.Summary.Made == 0 && len(problems) == 0 {
-		problems = append(problems, "the program made none of the calls the probes watch")
+	if w.Summary.Made == 0 && len(t.problems) == 0 {
+		t.problem("the program made none of the calls the probes watch")
 	}
-	s := w.Summary
-	c.Message = fmt.Sprintf("%d calls made, %d captured, %d matching, %d explained by a predicted quirk, %d wrong",
-		s.Made, s.Captured, s.Matching, s.Explained, s.Wrong)
-	if len(problems) > 0 {
-		c.Message = strings.Join(problems, "; ") + " (" + c.Message + ")"
-		return c
-	}
-	c.Verdict = result.Pass
-	return c
 }
 
 func plannedProbe(pw *matrix.PlannedWorkload, prog string) (matrix.PlannedProbe, bool) {
