@@ -13,7 +13,7 @@ ARGS      ?=
 FUZZTIME  ?= 15s
 FUZZMINIMIZETIME ?= 200x
 
-.PHONY: all deps build vmtest test unit fuzz lint generate generate-check syscalls clean FORCE
+.PHONY: all deps build vmtest test unit fuzz fresh-root lint generate generate-check syscalls clean FORCE
 
 all: build
 
@@ -41,6 +41,11 @@ unit:
 # then a table of executions and results per target (.ci/fuzz).
 fuzz:
 	@GO='$(GO)' FUZZTIME='$(FUZZTIME)' FUZZMINIMIZETIME='$(FUZZMINIMIZETIME)' .ci/fuzz
+
+# The README's first command on a clean Debian 12 root from a clone of
+# HEAD (mmdebstrap, chroot, no KVM; needs root): .ci/fresh-root.
+fresh-root:
+	.ci/fresh-root $(ARGS)
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting" >&2; exit 1; }
