@@ -20,7 +20,7 @@ import (
 // The committed kernels: real Debian kernels cut down, made from ksystest's
 // cache (a run of the default matrix fills it) by
 //
-//	go test ./harness/kbtf -run TestMakeKernelFixtures -make-fixtures
+//	go test ./harness/kernelbtf -run TestMakeKernelFixtures -make-fixtures
 //
 // Each keeps its kernel's boot image as Find meets it (an ELF's .BTF
 // section, the Image's own bytes, a compressed stream), with 4 KiB of the
