@@ -5,17 +5,20 @@
  * users run. The guest agent runs it and talks to it over stdin/stdout:
  *
  *   ksystest-libbpf [--btf PATH] [--rodata OFFSET:HEXBYTES ...]
- *                   [--log-level N] OBJECT.o
+ *                   [--log-level N] [--deny-kprobe SYMBOL] OBJECT.o
+ *   ksystest-libbpf --version
  *
  * It opens OBJECT.o, patches the .rodata map's initial value, loads the
  * object and prints one line of JSON on stdout:
  *
- *   {"libbpf":"1.5","package":"...","error":"",
+ *   {"libbpf":"1.5","package":"libbpf-dev 1:1.5.0-3","error":"",
  *    "maps":{"NAME":ID,...},"progs":{"NAME":{"id":ID,"section":"SEC"},...}}
  *
- * "error" is empty on success; on failure maps and progs are empty and the
- * program exits 1 (2 for bad arguments). After a successful load it reads
- * commands, one a line, and answers each with one line:
+ * "package" is the Debian package the binary was linked from (the build
+ * passes it in: libbpf's own API says only "1.5"). "error" is empty on
+ * success; on failure maps and progs are empty and the program exits 1 (2
+ * for bad arguments). After a successful load it reads commands, one a
+ * line, and answers each with one line:
  *
  *   attach PROG   bpf_program__attach(): libbpf's own auto-attach
  *   detach PROG   bpf_link__destroy()
@@ -23,14 +26,32 @@
  * with "ok" or "error: MESSAGE". At end of input it destroys every link,
  * closes the object and exits 0. libbpf's whole log (debug level included,
  * verifier logs too) goes to stderr.
+ *
+ * --deny-kprobe SYMBOL is a test hook: libbpf's attempts to create a kprobe
+ * on SYMBOL fail with ENOENT, as if the kernel had no such function.
+ * Denying __x64_sys_bpf on an x86_64 kernel makes libbpf decide that the
+ * kernel has no syscall wrapper (LINUX_HAS_SYSCALL_WRAPPER = 0): a test
+ * can make it wrong on purpose. The build links with --wrap for the libc
+ * functions through which libbpf 1.1 and 1.5, as Debian builds them,
+ * create kprobes: syscall(), for perf_event_open on the kprobe PMU; and,
+ * where the kernel has no such PMU, for the "p:..." line written to
+ * tracefs's kprobe_events, write() (1.5) or vdprintf(), which
+ * _FORTIFY_SOURCE turns into __vdprintf_chk() (1.1).
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/perf_event.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -53,6 +74,123 @@ struct patch {
  * cause, the later ones what failed because of it. Single-threaded.
  */
 static char warnings[MAX_MSG];
+
+/*
+ * The --deny-kprobe hook. The build links with
+ * -Wl,--wrap=syscall,--wrap=write,--wrap=__vdprintf_chk, so the calls of
+ * these that libbpf.a makes come here first; without the option each
+ * passes straight through.
+ */
+static const char *deny_kprobe;
+
+long __real_syscall(long number, ...);
+long __wrap_syscall(long number, ...);
+ssize_t __real_write(int fd, const void *buf, size_t count);
+ssize_t __wrap_write(int fd, const void *buf, size_t count);
+int __real___vdprintf_chk(int fd, int flag, const char *fmt, va_list args);
+int __wrap___vdprintf_chk(int fd, int flag, const char *fmt, va_list args);
+
+/* kprobe_pmu_type is the perf type of the kprobe PMU, read where libbpf
+ * reads it (determine_kprobe_perf_type); -1 when the kernel has none. */
+static int kprobe_pmu_type(void)
+{
+	char buf[32];
+	ssize_t n;
+	int fd;
+
+	fd = open("/sys/bus/event_source/devices/kprobe/type", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return (int)strtol(buf, NULL, 10);
+}
+
+static void denied(const char *how)
+{
+	fprintf(stderr, "ksystest-libbpf: --deny-kprobe: refused a kprobe on %s (%s)\n",
+		deny_kprobe, how);
+	errno = ENOENT;
+}
+
+/* A kprobe through the PMU names its function in config1 (libbpf's
+ * perf_event_open_probe: attr.config1 = the name, config2 = the offset). */
+static bool denied_perf_event(const struct perf_event_attr *attr)
+{
+	int type;
+
+	if (!attr || !attr->config1)
+		return false;
+	type = kprobe_pmu_type();
+	return type >= 0 && attr->type == (__u32)type &&
+	       strcmp((const char *)(uintptr_t)attr->config1, deny_kprobe) == 0;
+}
+
+/* A legacy kprobe is the line "p:GROUP/EVENT SYMBOL+0xOFFSET" (r: for a
+ * kretprobe) appended to tracefs's kprobe_events (libbpf's
+ * add_kprobe_event_legacy). */
+static bool denied_kprobe_event(const char *buf, size_t n)
+{
+	char needle[256];
+	int len;
+
+	if (n < 2 || (buf[0] != 'p' && buf[0] != 'r') || buf[1] != ':')
+		return false;
+	len = snprintf(needle, sizeof(needle), " %s+", deny_kprobe);
+	return len > 0 && (size_t)len < sizeof(needle) && memmem(buf, n, needle, (size_t)len);
+}
+
+/* __wrap_syscall forwards six arguments, as glibc's own syscall() reads
+ * them: the kernel takes no more. */
+long __wrap_syscall(long number, ...)
+{
+	long a[6];
+	va_list args;
+	int i;
+
+	va_start(args, number);
+	for (i = 0; i < 6; i++)
+		a[i] = va_arg(args, long);
+	va_end(args);
+	if (deny_kprobe && number == __NR_perf_event_open &&
+	    denied_perf_event((const struct perf_event_attr *)(uintptr_t)a[0])) {
+		denied("perf_event_open");
+		return -1;
+	}
+	return __real_syscall(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+/* libbpf 1.5 writes a legacy kprobe's line with write(). */
+ssize_t __wrap_write(int fd, const void *buf, size_t count)
+{
+	if (deny_kprobe && denied_kprobe_event(buf, count)) {
+		denied("kprobe_events");
+		return -1;
+	}
+	return __real_write(fd, buf, count);
+}
+
+/* libbpf 1.1 writes it with vdprintf(), built with _FORTIFY_SOURCE. */
+int __wrap___vdprintf_chk(int fd, int flag, const char *fmt, va_list args)
+{
+	char line[512];
+	va_list copy;
+	int n;
+
+	if (deny_kprobe) {
+		va_copy(copy, args);
+		n = vsnprintf(line, sizeof(line), fmt, copy);
+		va_end(copy);
+		if (n > 0 && denied_kprobe_event(line, strnlen(line, sizeof(line)))) {
+			denied("kprobe_events");
+			return -1;
+		}
+	}
+	return __real___vdprintf_chk(fd, flag, fmt, args);
+}
 
 static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
 {
@@ -377,8 +515,17 @@ static void serve(struct bpf_object *obj)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: ksystest-libbpf [--btf PATH] [--rodata OFFSET:HEXBYTES ...] "
-			"[--log-level N] OBJECT.o\n");
+	fprintf(stderr,
+		"usage: ksystest-libbpf [--btf PATH] [--rodata OFFSET:HEXBYTES ...] [--log-level N]\n"
+		"                       [--deny-kprobe SYMBOL] OBJECT.o\n"
+		"       ksystest-libbpf --version\n"
+		"  --btf PATH            the kernel's BTF, for a kernel without /sys/kernel/btf/vmlinux\n"
+		"  --rodata OFF:HEX      write these bytes at OFF into .rodata before loading\n"
+		"  --log-level N         the verifier's log level (default 1)\n"
+		"  --deny-kprobe SYMBOL  test hook: libbpf's kprobes on SYMBOL fail with ENOENT\n"
+		"                        (perf_event_open and tracefs alike); __x64_sys_bpf on x86_64\n"
+		"                        makes libbpf decide the kernel has no syscall wrapper\n"
+		"  --version             print libbpf's version and the Debian package, exit\n");
 }
 
 int main(int argc, char **argv)
@@ -387,6 +534,8 @@ int main(int argc, char **argv)
 		{"btf", required_argument, NULL, 'b'},
 		{"rodata", required_argument, NULL, 'r'},
 		{"log-level", required_argument, NULL, 'l'},
+		{"deny-kprobe", required_argument, NULL, 'd'},
+		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	struct patch patches[MAX_PATCHES];
@@ -396,6 +545,7 @@ int main(int argc, char **argv)
 	struct bpf_object *obj;
 	struct bpf_program *prog;
 	int n = 0, opt, err, i, nprogs = 0;
+	bool version = false;
 	char *end;
 
 	libbpf_set_print(print_libbpf);
@@ -417,12 +567,28 @@ int main(int argc, char **argv)
 			if (errno || end == optarg || *end || log_level > 0xffff)
 				snprintf(msg, sizeof(msg), "--log-level %s: want a number", optarg);
 			break;
+		case 'd':
+			if (deny_kprobe)
+				snprintf(msg, sizeof(msg), "--deny-kprobe given twice");
+			else if (!optarg[0] || strlen(optarg) > 128)
+				snprintf(msg, sizeof(msg), "--deny-kprobe wants a symbol of 1 to 128 bytes");
+			else
+				deny_kprobe = optarg;
+			break;
+		case 'V':
+			version = true;
+			break;
 		case ':':
 			snprintf(msg, sizeof(msg), "%s wants an argument", argv[optind - 1]);
 			break;
 		default:
 			snprintf(msg, sizeof(msg), "unknown option %s", argv[optind - 1]);
 		}
+	}
+	if (!msg[0] && version) {
+		printf("ksystest-libbpf: libbpf %u.%u, %s\n", libbpf_major_version(),
+		       libbpf_minor_version(), KSYSTEST_LIBBPF_PACKAGE);
+		return 0;
 	}
 	if (!msg[0] && optind != argc - 1)
 		snprintf(msg, sizeof(msg), "want one OBJECT.o, got %d arguments", argc - optind);
