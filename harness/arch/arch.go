@@ -36,6 +36,10 @@ type Arch struct {
 	// agent's GOARCH): where the kernel has the wrapper but no such
 	// symbol, the loader resolves LINUX_HAS_SYSCALL_WRAPPER to 0.
 	LoaderPrefix string
+	// Libbpf are the libbpf versions Debian ships for this arch, oldest
+	// first ("1.1": bookworm's, "1.5": trixie's): the libbpf loaders a
+	// guest of this arch can run.
+	Libbpf []string
 	// FtraceEntrySize is the size of the ftrace patch site at the entry
 	// of every function, where the arch has one there: a kernel with
 	// CONFIG_DYNAMIC_FTRACE but without CONFIG_KPROBES_ON_FTRACE refuses
@@ -172,6 +176,7 @@ var table = map[string]Arch{
 		BPF:           BPFTarget{"bpfel", "x86"},
 		SyscallPrefix: "__x64_",
 		LoaderPrefix:  "__x64_",
+		Libbpf:        []string{"1.1", "1.5"},
 		QEMU:          "qemu-system-x86_64",
 		QEMUFedora:    "qemu-system-x86",
 		QEMUPackage:   "qemu-system-x86",
@@ -202,6 +207,7 @@ var table = map[string]Arch{
 		BPF:           BPFTarget{"bpfel", "arm64"},
 		SyscallPrefix: "__arm64_",
 		LoaderPrefix:  "__arm64_",
+		Libbpf:        []string{"1.1", "1.5"},
 		QEMU:          "qemu-system-aarch64",
 		QEMUFedora:    "qemu-system-aarch64",
 		QEMUPackage:   "qemu-system-arm",
@@ -234,6 +240,7 @@ var table = map[string]Arch{
 		BPF:           BPFTarget{"bpfeb", "s390"},
 		SyscallPrefix: "__s390x_",
 		LoaderPrefix:  "__s390x_",
+		Libbpf:        []string{"1.1", "1.5"},
 		QEMU:          "qemu-system-s390x",
 		QEMUFedora:    "qemu-system-s390x",
 		QEMUPackage:   "qemu-system-misc",
@@ -265,6 +272,7 @@ var table = map[string]Arch{
 		BPF:           BPFTarget{"bpfel", "arm"},
 		SyscallPrefix: "__arm_",
 		LoaderPrefix:  "__arm_",
+		Libbpf:        []string{"1.1", "1.5"},
 		QEMU:          "qemu-system-arm",
 		QEMUFedora:    "qemu-system-arm",
 		QEMUPackage:   "qemu-system-arm",
@@ -302,6 +310,7 @@ var table = map[string]Arch{
 		BPF:           BPFTarget{"bpfel", "mips"},
 		SyscallPrefix: "__mips_",
 		LoaderPrefix:  "__mips_",
+		Libbpf:        []string{"1.1"},
 		QEMU:          "qemu-system-mips64el",
 		QEMUFedora:    "qemu-system-mips",
 		QEMUPackage:   "qemu-system-mips",
@@ -333,6 +342,7 @@ var table = map[string]Arch{
 		BPF:           BPFTarget{"bpfel", "powerpc"},
 		SyscallPrefix: "",
 		LoaderPrefix:  "__powerpc64_",
+		Libbpf:        []string{"1.1", "1.5"},
 		QEMU:          "qemu-system-ppc64",
 		QEMUFedora:    "qemu-system-ppc",
 		QEMUPackage:   "qemu-system-ppc",
@@ -369,6 +379,7 @@ var table = map[string]Arch{
 		BPF:           BPFTarget{"bpfel", "x86"},
 		SyscallPrefix: "__ia32_",
 		LoaderPrefix:  "__ia32_",
+		Libbpf:        []string{"1.1", "1.5"},
 		QEMU:          "qemu-system-i386",
 		QEMUFedora:    "qemu-system-x86",
 		QEMUPackage:   "qemu-system-x86",
@@ -398,6 +409,7 @@ var table = map[string]Arch{
 		BPF:           BPFTarget{"bpfel", "riscv"},
 		SyscallPrefix: "__riscv_",
 		LoaderPrefix:  "__riscv_",
+		Libbpf:        []string{"1.5"},
 		// Debian's 6.12 puts 8 bytes of ftrace nops at each entry and
 		// has no CONFIG_KPROBES_ON_FTRACE: a kprobe on sys_write+0 is
 		// refused with EINVAL, sys_write+8 is not (seen in the guest).

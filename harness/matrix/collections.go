@@ -57,12 +57,38 @@ type LoadFail struct {
 	Why     string   `yaml:"why"`
 }
 
+// LoaderLibbpf names the newest libbpf Debian ships for a target's arch
+// (libbpf-1.5, or libbpf-1.1 where trixie has none: mips64el).
+const LoaderLibbpf = "libbpf"
+
 // Loaders users' collections can name.
-var Loaders = []string{proto.LoaderCiliumEBPF, proto.LoaderKsystest}
+var Loaders = []string{proto.LoaderCiliumEBPF, LoaderLibbpf, proto.LoaderLibbpf11, proto.LoaderLibbpf15, proto.LoaderKsystest}
 
 // DefaultLoaders load a user's collection when neither it nor the matrix
-// names loaders.
-var DefaultLoaders = []string{proto.LoaderCiliumEBPF}
+// names loaders: cilium/ebpf as it ships, and libbpf.
+var DefaultLoaders = []string{proto.LoaderCiliumEBPF, LoaderLibbpf}
+
+// loadsWith reports whether loaders include l, a libbpf version counting
+// as "libbpf" and the other way round.
+func loadsWith(loaders []string, l string) bool {
+	return slices.ContainsFunc(loaders, func(x string) bool {
+		return x == l || (x == LoaderLibbpf && proto.IsLibbpf(l)) || (l == LoaderLibbpf && proto.IsLibbpf(x))
+	})
+}
+
+// loaderOn is the loader name l stands for on arch a ("libbpf": the
+// newest Debian libbpf for a), and whether a can run it at all.
+func loaderOn(l string, a arch.Arch) (string, bool) {
+	switch {
+	case l == LoaderLibbpf && len(a.Libbpf) > 0:
+		return "libbpf-" + a.Libbpf[len(a.Libbpf)-1], true
+	case l == LoaderLibbpf:
+		return l, false
+	case proto.IsLibbpf(l):
+		return l, slices.Contains(a.Libbpf, proto.LibbpfVersion(l))
+	}
+	return l, true
+}
 
 // CollectionKey names a collection as loaded by one loader, in the guest
 // and in case names: NAME@LOADER.
@@ -77,7 +103,7 @@ func CollectionKey(name, loader string) string {
 // ("" when it is not).
 func (c CollectionDef) refusal(loader, target string) (string, bool) {
 	for _, f := range c.LoadFails {
-		if f.Loader != loader {
+		if f.Loader != loader && !(f.Loader == LoaderLibbpf && proto.IsLibbpf(loader)) {
 			continue
 		}
 		for _, pat := range f.Targets {
@@ -310,7 +336,7 @@ func validateLoaders(p string, c CollectionDef, add func(path, format string, ar
 		fp := fmt.Sprintf("%s.loadFails[%d]", p, i)
 		if !slices.Contains(Loaders, f.Loader) {
 			add(fp+".loader", "%q: want one of %s", f.Loader, strings.Join(Loaders, ", "))
-		} else if len(c.Loaders) > 0 && !slices.Contains(c.Loaders, f.Loader) {
+		} else if len(c.Loaders) > 0 && !loadsWith(c.Loaders, f.Loader) {
 			add(fp+".loader", "%q does not load this collection (loaders: %s)", f.Loader, strings.Join(c.Loaders, ", "))
 		}
 		if len(f.Targets) == 0 {

@@ -432,7 +432,7 @@ func (m *Matrix) Catalogue() (*Catalogue, error) {
 			col.Loaders = slices.Clone(DefaultLoaders)
 		}
 		for j, f := range col.LoadFails {
-			if !slices.Contains(col.Loaders, f.Loader) {
+			if !loadsWith(col.Loaders, f.Loader) {
 				return nil, &ConfigError{Problems: []Problem{{File: where["collection "+col.Name],
 					Path: fmt.Sprintf("collections[%s].loadFails[%d].loader", col.Name, j),
 					Msg:  fmt.Sprintf("%q does not load collection %s (its loaders: %s)", f.Loader, col.Name, strings.Join(col.Loaders, ", "))}}}

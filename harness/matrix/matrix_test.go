@@ -709,7 +709,8 @@ cases:
 		}
 		return out
 	}
-	ps := cat.PlanTarget("arm-6.1", a, sysparams.Kernel{})
+	ps, notes := cat.PlanTarget("arm-6.1", a, sysparams.Kernel{})
+	assert.Empty(t, notes)
 	assert.Equal(t, []string{"my-prctl@cilium/ebpf", "my-prctl@ksystest", "their-prctl@ksystest"}, names(ps))
 	for _, p := range ps {
 		assert.Nil(t, p.Pred, "%s: arm-6.1 is not declared", p.Name)
@@ -718,14 +719,14 @@ cases:
 	assert.Equal(t, []string{"macro@cilium/ebpf", "macro@ksystest", "other@ksystest"},
 		[]string{pc.Cases[0].Collection, pc.Cases[1].Collection, pc.Cases[2].Collection})
 
-	ps = cat.PlanTarget("arm-6.12", a, sysparams.Kernel{})
+	ps, _ = cat.PlanTarget("arm-6.12", a, sysparams.Kernel{})
 	require.NotNil(t, ps[0].Pred)
 	assert.True(t, ps[0].Pred.NoLoad)
 	assert.Contains(t, ps[0].Pred.Why, "cilium/ebpf refuses it on arm-6.12: it cannot tell the wrapper there")
 	assert.Nil(t, ps[1].Pred, "the ksystest loader is not declared to refuse it")
 	r, err := arch.Lookup("riscv64")
 	require.NoError(t, err)
-	ps = cat.PlanTarget("riscv64-6.12", r, sysparams.Kernel{})
+	ps, _ = cat.PlanTarget("riscv64-6.12", r, sysparams.Kernel{})
 	require.NotNil(t, ps[0].Pred, "patterns match target names")
 	assert.True(t, ps[0].Pred.NoLoad)
 
@@ -747,7 +748,36 @@ cases:
 	cat, err = m.Catalogue()
 	require.NoError(t, err)
 	assert.Equal(t, DefaultLoaders, cat.Collections[0].Loaders)
-	assert.Equal(t, []string{"my-prctl@cilium/ebpf"}, names(cat.PlanTarget("arm-6.1", a, sysparams.Kernel{})))
+	ps, notes = cat.PlanTarget("arm-6.1", a, sysparams.Kernel{})
+	assert.Equal(t, []string{"my-prctl@cilium/ebpf", "my-prctl@libbpf-1.5"}, names(ps), "libbpf: the newest Debian ships for the arch")
+	assert.Empty(t, notes)
+	mips, err := arch.Lookup("mips64el")
+	require.NoError(t, err)
+	ps, _ = cat.PlanTarget("mips64el-6.1", mips, sysparams.Kernel{})
+	assert.Equal(t, []string{"my-prctl@cilium/ebpf", "my-prctl@libbpf-1.1"}, names(ps), "trixie has no libbpf for mips64el")
+
+	// A libbpf Debian does not ship for the arch runs nothing there, and
+	// says so.
+	f = writeFile(t, "ksystest.yaml", `apiVersion: ksystest/v1
+targets: default
+loaders: [libbpf-1.5]
+collections:
+  - {name: macro, source: macro.bpf.c}
+cases:
+  - name: my-prctl
+    collection: macro
+    syscall: prctl
+    args: [{name: option, value: 1001}]
+    captures:
+      - {name: s, program: p, args: [{global: x}]}
+`)
+	m, err = Load(f, builtinFiles)
+	require.NoError(t, err)
+	cat, err = m.Catalogue()
+	require.NoError(t, err)
+	ps, notes = cat.PlanTarget("mips64el-6.1", mips, sysparams.Kernel{})
+	assert.Empty(t, ps)
+	assert.Equal(t, []string{"collection macro: Debian ships no libbpf-1.5 for mips64el, so its cases are not run under it here"}, notes)
 }
 
 func TestLoadersProblems(t *testing.T) {
@@ -766,7 +796,7 @@ collections:
 	_, err := Load(f, builtinFiles)
 	require.Error(t, err)
 	for _, want := range []string{
-		`loaders[0]: "bcc": want one of cilium/ebpf, ksystest`,
+		`loaders[0]: "bcc": want one of cilium/ebpf, libbpf, libbpf-1.1, libbpf-1.5, ksystest`,
 		`collections[0].loaders[1]: "cilium/ebpf" twice`,
 		`collections[0].loadFails[0].loader: "ksystest" does not load this collection (loaders: cilium/ebpf, cilium/ebpf)`,
 		`collections[0].loadFails[1].targets[0]: "[bad": want a target name or a pattern such as arm-*`,

@@ -61,28 +61,41 @@ type KernelCheck struct {
 
 // PlanTarget returns the cases of the catalogue that run on target (of
 // arch a, booting the kernel k): Plan's, with each case of a user's
-// collection once per loader of that collection (ForLoaders).
-func (c *Catalogue) PlanTarget(target string, a arch.Arch, k sysparams.Kernel) []Planned {
-	return c.ForLoaders(c.Plan(a, k), target)
+// collection once per loader of that collection (ForLoaders), and notes
+// on what the target cannot run.
+func (c *Catalogue) PlanTarget(target string, a arch.Arch, k sysparams.Kernel) ([]Planned, []string) {
+	return c.ForLoaders(c.Plan(a, k), target, a)
 }
 
 // ForLoaders puts each case of a user's collection once per loader of the
-// collection, named NAME@LOADER; where the collection declares that the
-// loader refuses it on target (LoadFails), the case is predicted not to
-// load.
-func (c *Catalogue) ForLoaders(planned []Planned, target string) []Planned {
+// collection, named NAME@LOADER ("libbpf" becomes the newest libbpf
+// Debian ships for a); where the collection declares that the loader
+// refuses it on target (LoadFails), the case is predicted not to load. A
+// loader a cannot run (a libbpf Debian does not ship for it) runs nothing
+// there, and a note says so.
+func (c *Catalogue) ForLoaders(planned []Planned, target string, a arch.Arch) ([]Planned, []string) {
 	cols := map[string]CollectionDef{}
 	for _, col := range c.Collections {
 		cols[col.Name] = col
 	}
 	var out []Planned
+	var notes []string
+	noted := map[string]bool{}
 	for _, p := range planned {
 		col, ok := cols[p.Collection]
 		if !ok || p.Workload != nil {
 			out = append(out, p)
 			continue
 		}
-		for _, l := range col.Loaders {
+		for _, asked := range col.Loaders {
+			l, runs := loaderOn(asked, a)
+			if !runs {
+				if key := col.Name + "|" + l; !noted[key] {
+					noted[key] = true
+					notes = append(notes, fmt.Sprintf("collection %s: Debian ships no %s for %s, so its cases are not run under it here", col.Name, l, a.Name))
+				}
+				continue
+			}
 			q := p
 			q.Name, q.Loader = CollectionKey(p.Name, l), l
 			if why, refused := col.refusal(l, target); refused {
@@ -91,7 +104,7 @@ func (c *Catalogue) ForLoaders(planned []Planned, target string) []Planned {
 			out = append(out, q)
 		}
 	}
-	return out
+	return out, notes
 }
 
 // Plan returns the cases of the catalogue that run on arch a, planned for

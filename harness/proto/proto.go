@@ -69,7 +69,27 @@ const (
 	// (Catalogue.EntryOffset). ksystest's own probes load this way: their
 	// verdicts are about the kernel, not about a loader.
 	LoaderKsystest = "ksystest"
+	// LoaderLibbpf11 and LoaderLibbpf15 are libbpf as Debian ships it
+	// (bookworm's 1.1, trixie's 1.5), in a static helper the agent runs
+	// (LibbpfPath): libbpf opens and loads the collection, resolves its
+	// externs and attaches its programs with its own auto-attach.
+	LoaderLibbpf11 = "libbpf-1.1"
+	LoaderLibbpf15 = "libbpf-1.5"
 )
+
+// IsLibbpf reports whether loader is one of the libbpf loaders.
+func IsLibbpf(loader string) bool {
+	return loader == LoaderLibbpf11 || loader == LoaderLibbpf15
+}
+
+// LibbpfVersion is the libbpf version of a libbpf loader ("1.5").
+func LibbpfVersion(loader string) string { return strings.TrimPrefix(loader, "libbpf-") }
+
+// LibbpfDir holds the libbpf loaders' helpers in the guest.
+const LibbpfDir = "/ksystest/libbpf"
+
+// LibbpfPath is where a libbpf loader's helper lies in the guest.
+func LibbpfPath(loader string) string { return LibbpfDir + "/" + loader }
 
 // Collection is one BPF object the agent loads, on its own.
 type Collection struct {
@@ -83,6 +103,9 @@ type Collection struct {
 	// Constants set .rodata globals before loading: a number, or ${pid}
 	// or ${tid} of the thread making the cases' calls.
 	Constants map[string]string `json:"constants,omitempty"`
+	// LoaderArgs are more arguments for a libbpf loader's helper (tests
+	// make it mis-resolve on purpose with them).
+	LoaderArgs []string `json:"loader_args,omitempty"`
 }
 
 // CollectionsDir holds users' collections in the initramfs.
@@ -354,6 +377,9 @@ type CaseResult struct {
 	Name string `json:"name"`
 	// Attach is the kernel symbol the probe was attached to.
 	Attach string `json:"attach,omitempty"`
+	// Attached is, for every program attached for the case, the kernel
+	// function it attached to, as the kernel lists its kprobes.
+	Attached map[string]string `json:"attached,omitempty"`
 	// Passed are the argument values the agent actually passed, in the
 	// order of Case.Args.
 	Passed []uint64 `json:"passed"`

@@ -59,7 +59,7 @@ func JUnit(w io.Writer, r *result.Run) error {
 	for _, c := range r.Cells {
 		s := junitSuite{Name: c.Target, Time: c.Timings.ExitSec, Properties: []junitProperty{
 			{"arch", c.Arch}, {"kernel", kernelLabel(c.Kernel)}, {"kernel_sha256", c.Kernel.SHA256},
-			{"accel", c.Accel}, {"outcome", string(c.Outcome)}, {"wrapper", wrapperLabel(c.Wrapper)}, {"btf", btfLabel(c.Kernel.BTF)},
+			{"accel", c.Accel}, {"outcome", string(c.Outcome)}, {"wrapper", wrapperLabel(c)}, {"btf", btfLabel(c.Kernel.BTF)},
 		}}
 		tail := strings.Join(c.ConsoleTail, "\n")
 		if tail != "" {

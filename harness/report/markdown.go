@@ -29,7 +29,7 @@ func Markdown(w io.Writer, r *result.Run, logBase string) error {
 			console = fmt.Sprintf("[log](%s)", path.Join(logBase, c.ConsoleLog))
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c.Target, mdEscape(orDash(kernelLabel(c.Kernel))),
-			wrapperLabel(c.Wrapper), btfLabel(c.Kernel.BTF), orDash(c.Accel), outcomeMD(c.Outcome),
+			wrapperLabel(c), btfLabel(c.Kernel.BTF), orDash(c.Accel), outcomeMD(c.Outcome),
 			dur(c.Timings.AgentStartSec), dur(c.Timings.DoneSec), dur(c.Timings.ExitSec), console)
 	}
 

@@ -19,6 +19,8 @@ func u64(v uint64) *uint64 { return &v }
 
 var yes = true
 
+var zero = 0
+
 // sampleRun has one cell of each kind a reader must be able to read.
 func sampleRun() *result.Run {
 	kernel := result.Kernel{Package: "linux-image-6.1.0-50-amd64", Version: "6.1.176-1", Suite: "bookworm", BTF: &result.BTF{Source: "kernel"},
@@ -76,7 +78,11 @@ func sampleRun() *result.Run {
 				Timings: result.Timings{AgentStartSec: 4.6, DoneSec: 5.5, ExitSec: 5.5}, Cases: []result.Case{pass, fail, cloneNaive, cloneAware, wl},
 				ConsoleLog: "x86_64-6.1/console.log",
 				Builds: []result.Build{{Collection: "mine", Source: "mine.bpf.c", Object: "mine.o",
-					Warnings: "mine.bpf.c:9:22: warning: cast to 'const void *' from smaller integer type 'int' [-Wint-to-pointer-cast]"}}},
+					Warnings: "mine.bpf.c:9:22: warning: cast to 'const void *' from smaller integer type 'int' [-Wint-to-pointer-cast]"}},
+				Collections: []result.CollectionLoad{{Name: "ksystest", Loader: "ksystest"},
+					{Name: "mine@cilium/ebpf", Loader: "cilium/ebpf", LoaderVersion: "v0.22.0", Wrapper: &zero},
+					{Name: "mine@libbpf-1.5", Loader: "libbpf-1.5", Error: "libbpf 1.5 (Debian 1:1.5.0-3) refuses it: failed to find kernel BTF\nlibbpf: more"}},
+				Notes: []string{"collection other: Debian ships no libbpf-1.1 for riscv64, so its cases are not run under it here"}},
 			{Target: "arm64-6.1", Arch: "arm64", Kernel: kernel, Accel: "tcg", Outcome: result.OutcomePass,
 				Wrapper: &result.Wrapper{Declared: false, Config: &yes, Guest: &yes, Loader: &yes, Agree: false,
 					ResolvedBy: "ksystest from /proc/kallsyms, because cilium/ebpf failed: invalid argument"},

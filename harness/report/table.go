@@ -36,8 +36,8 @@ const Legend = "pass: captured as passed · quirk: a naive probe went wrong exac
 	"not run: the host or the config stopped the target first · -: not run on this arch"
 
 // WrapperLegend explains the WRAPPER column.
-const WrapperLegend = "WRAPPER: CONFIG_ARCH_HAS_SYSCALL_WRAPPER per matrix/kernel config/guest kallsyms/loader's " +
-	"LINUX_HAS_SYSCALL_WRAPPER · BTF: kernel's own, pahole (from the -dbg package) or file"
+const WrapperLegend = "WRAPPER: CONFIG_ARCH_HAS_SYSCALL_WRAPPER per matrix/kernel config/guest kallsyms/the LINUX_HAS_SYSCALL_WRAPPER " +
+	"ksystest's probes loaded with, then each loader of users' collections (?: none resolved) · BTF: kernel's own, pahole (from the -dbg package) or file"
 
 // caseNames lists every case of the run in catalogue order: cells run
 // different subsets of the catalogue, each in its order, so a case first
@@ -84,7 +84,7 @@ func Table(w io.Writer, r *result.Run) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "TARGET\tKERNEL\tWRAPPER\tBTF\tORACLE\tACCEL\tOUTCOME\tAGENT\tDONE\tEXIT\n")
 	for _, c := range r.Cells {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Target, orDash(kernelLabel(c.Kernel)), wrapperLabel(c.Wrapper),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Target, orDash(kernelLabel(c.Kernel)), wrapperLabel(c),
 			btfLabel(c.Kernel.BTF), oracleLabel(c), orDash(c.Accel), c.Outcome, dur(c.Timings.AgentStartSec), dur(c.Timings.DoneSec), dur(c.Timings.ExitSec))
 	}
 	if err := tw.Flush(); err != nil {
@@ -144,6 +144,20 @@ func writeLoaderNotes(w io.Writer, r *result.Run, indent string) {
 		}
 		if wr.LoaderWrong {
 			lines = append(lines, fmt.Sprintf("%s%s: the loader's LINUX_HAS_SYSCALL_WRAPPER is wrong for this kernel, as predicted: %s", indent, c.Target, wr.Note))
+		}
+		for _, l := range userLoaders(c) {
+			switch {
+			case l.refused != "":
+				first, _, _ := strings.Cut(l.refused, "\n")
+				lines = append(lines, fmt.Sprintf("%s%s: %s did not load collection %s: %s", indent, c.Target, l.name, l.collection, first))
+			case l.wrapper != nil && wr.Config != nil && *l.wrapper != *wr.Config:
+				has := map[bool]string{true: "1, but the kernel has no syscall wrapper", false: "0, but the kernel has the syscall wrapper"}[*l.wrapper]
+				lines = append(lines, fmt.Sprintf("%s%s: %s resolves LINUX_HAS_SYSCALL_WRAPPER to %s (CONFIG_ARCH_HAS_SYSCALL_WRAPPER): BPF_KSYSCALL reads the wrong pt_regs",
+					indent, c.Target, l.name, has))
+			}
+		}
+		for _, n := range c.Notes {
+			lines = append(lines, fmt.Sprintf("%s%s: %s", indent, c.Target, n))
 		}
 	}
 	if len(lines) > 0 {
@@ -230,28 +244,72 @@ func writeQuirkTable(w io.Writer, quirks []result.QuirkRow, arches []string) {
 	tw.Flush()
 }
 
-// wrapperLabel sums up the four sources on the syscall wrapper: the
-// declared state when every source that could tell agrees, else which
-// disagree.
-func wrapperLabel(w *result.Wrapper) string {
+// wrapperLabel sums up the sources on the syscall wrapper: matrix, kernel
+// config, guest kallsyms and the value ksystest's probes were loaded with
+// ("y/y/y/y"), followed by each user loader's LINUX_HAS_SYSCALL_WRAPPER
+// where users' collections load ("cilium/ebpf:n libbpf-1.5:?": ? when the
+// loader resolved none, having refused the collection), and DISAGREE when
+// the kernel's own sources disagree with the matrix.
+func wrapperLabel(c result.Cell) string {
+	w := c.Wrapper
 	if w == nil {
 		return "-"
 	}
-	yn := func(b *bool) string {
-		switch {
-		case b == nil:
-			return "?"
-		case *b:
-			return "y"
-		}
-		return "n"
-	}
 	sources := fmt.Sprintf("%s/%s/%s/%s", yn(&w.Declared), yn(w.Config), yn(w.Guest), yn(w.Loader))
+	for _, l := range userLoaders(c) {
+		sources += " " + l.name + ":" + yn(l.wrapper)
+	}
 	if w.Agree {
 		return sources
 	}
 	return sources + " DISAGREE"
 }
+
+func yn(b *bool) string {
+	switch {
+	case b == nil:
+		return "?"
+	case *b:
+		return "y"
+	}
+	return "n"
+}
+
+// loaderWrapper is one user loader's LINUX_HAS_SYSCALL_WRAPPER on a cell.
+type loaderWrapper struct {
+	name    string
+	wrapper *bool
+	// refused is why the loader did not load a collection ("" when it
+	// did).
+	refused, collection string
+}
+
+// userLoaders are the loaders of a cell's users' collections, in the
+// order they loaded, each once, with the value it resolved.
+func userLoaders(c result.Cell) []loaderWrapper {
+	var out []loaderWrapper
+	seen := map[string]int{}
+	for _, cl := range c.Collections {
+		if cl.Loader == "" || cl.Name == "ksystest" {
+			continue
+		}
+		i, ok := seen[cl.Loader]
+		if !ok {
+			i = len(out)
+			seen[cl.Loader] = i
+			out = append(out, loaderWrapper{name: cl.Loader})
+		}
+		if cl.Wrapper != nil && out[i].wrapper == nil {
+			out[i].wrapper = ptr(*cl.Wrapper != 0)
+		}
+		if cl.Error != "" && out[i].refused == "" {
+			out[i].refused, out[i].collection = cl.Error, cl.Name
+		}
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }
 
 // oracleLabel counts the syscall tracepoint's statuses over a cell's
 // cases: "18 agree, 3 n/a", or why it is unavailable.

@@ -88,8 +88,11 @@ type Case struct {
 	Attach  string `json:"attach,omitempty"`
 	Quirk   string `json:"quirk,omitempty"`
 	Role    string `json:"role,omitempty"`
+	// Loader is how a user's collection was loaded for the case (nil for
+	// ksystest's own probes).
+	Loader *CaseLoader `json:"loader,omitempty"`
 	// Predicted is how a naive probe was predicted to go wrong here.
-	Predicted string  `json:"predicted,omitempty"`
+	Predicted string `json:"predicted,omitempty"`
 	Verdict   Verdict `json:"verdict"`
 	Args      []Arg   `json:"args"`
 	// Kernel is the kernel's parameter names for the syscall beside the
@@ -353,6 +356,9 @@ type Cell struct {
 	Builds []Build `json:"builds,omitempty"`
 	// Collections say how each collection loaded in the guest.
 	Collections []CollectionLoad `json:"collections,omitempty"`
+	// Notes say what of the config the target cannot run, and why (a
+	// loader Debian does not ship for its arch).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Build is a user's collection as made for one target: compiled from its
@@ -368,6 +374,18 @@ type Build struct {
 	// VmlinuxH is the vmlinux.h dumped from the target kernel's BTF, when
 	// the source includes one.
 	VmlinuxH string `json:"vmlinux_h,omitempty"`
+}
+
+// CaseLoader is how a user's case's collection was loaded: by which
+// loader (and version), the LINUX_HAS_SYSCALL_WRAPPER it resolved (nil:
+// none read back, the collection did not load), who resolved it, and the
+// kernel function its probe attached to, as the kernel lists it.
+type CaseLoader struct {
+	Name       string `json:"name"`
+	Version    string `json:"version,omitempty"`
+	Wrapper    *int   `json:"wrapper,omitempty"`
+	ResolvedBy string `json:"resolved_by,omitempty"`
+	Attached   string `json:"attached,omitempty"`
 }
 
 // CollectionLoad is how a collection loaded in the guest.

@@ -38,3 +38,9 @@ func (p Prebuilt) Path(_ context.Context, cmd string, t arch.GoTarget) (string, 
 func BinaryName(cmd string, t arch.GoTarget) string { return cmd + "." + t.Key() }
 
 var _ Programs = (*guestbuild.GoBuilder)(nil)
+
+// LibbpfPrograms gives the static helper that loads collections with
+// libbpf version (harness/guestbuild builds it from Debian's packages).
+type LibbpfPrograms interface {
+	Path(ctx context.Context, version string, a arch.Arch) (string, error)
+}

@@ -230,14 +230,15 @@ func (g *guest) collectionFiles(o *Options) ([]initramfs.File, []proto.Collectio
 		}
 		// Once per loader the planned cases name, in the order they
 		// name them.
-		var loaders []string
+		var mine []matrix.Planned
 		for _, p := range g.planned {
-			if p.Collection == b.Collection && p.Loader != "" && !slices.Contains(loaders, p.Loader) {
-				loaders = append(loaders, p.Loader)
+			if p.Collection == b.Collection {
+				mine = append(mine, p)
 			}
 		}
-		for _, l := range loaders {
-			cols = append(cols, proto.Collection{Name: matrix.CollectionKey(b.Collection, l), Path: path, Loader: l, Constants: constants})
+		for _, l := range loadersOf(mine) {
+			cols = append(cols, proto.Collection{Name: matrix.CollectionKey(b.Collection, l), Path: path, Loader: l,
+				Constants: constants, LoaderArgs: o.LoaderArgs[l]})
 		}
 	}
 	return files, cols, nil

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/ksystest/ksystest/harness/arch"
@@ -38,6 +39,8 @@ type guest struct {
 	facts   sysparams.Kernel
 	config  map[string]string
 	planned []matrix.Planned
+	// notes say what the target cannot run of what was asked.
+	notes []string
 	// entryOffset is how far into a function ksystest attaches kprobes
 	// (past an ftrace patch site the kernel refuses to probe).
 	entryOffset uint64
@@ -69,7 +72,7 @@ func prepare(ctx context.Context, o *Options, t matrix.Target, a arch.Arch) (*gu
 		g.entryOffset = a.FtraceEntrySize
 	}
 	if o.Catalogue != nil {
-		g.planned = o.Catalogue.PlanTarget(t.Name, a, g.facts)
+		g.planned, g.notes = o.Catalogue.PlanTarget(t.Name, a, g.facts)
 		if err := g.buildCollections(ctx, o, hostBTF); err != nil {
 			return g, err
 		}
@@ -272,6 +275,8 @@ func (g *guest) files(ctx context.Context, o *Options) ([]initramfs.File, error)
 				return nil, err
 			}
 			return file(btf), nil
+		case "libbpf":
+			return g.libbpfFiles(ctx, o)
 		case "compat":
 			if !needsCompat(g.planned) {
 				return nil, nil
@@ -303,4 +308,39 @@ func needsCompat(planned []matrix.Planned) bool {
 		}
 	}
 	return false
+}
+
+// libbpfFiles are the helpers of the libbpf loaders the planned cases
+// name, built for the guest's arch.
+func (g *guest) libbpfFiles(ctx context.Context, o *Options) ([]initramfs.File, error) {
+	var files []initramfs.File
+	for _, l := range loadersOf(g.planned) {
+		if !proto.IsLibbpf(l) {
+			continue
+		}
+		if o.Libbpf == nil {
+			return nil, fmt.Errorf("%s: this run has no libbpf helpers", l)
+		}
+		path, err := o.Libbpf.Path(ctx, proto.LibbpfVersion(l), g.arch)
+		if err != nil {
+			return nil, fmt.Errorf("the %s helper for %s: %w", l, g.arch.Name, err)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, initramfs.File{Path: proto.LibbpfPath(l), Mode: 0o755, Data: data})
+	}
+	return files, nil
+}
+
+// loadersOf are the loaders the planned cases name, in their order.
+func loadersOf(planned []matrix.Planned) []string {
+	var out []string
+	for _, p := range planned {
+		if p.Loader != "" && !slices.Contains(out, p.Loader) {
+			out = append(out, p.Loader)
+		}
+	}
+	return out
 }

@@ -23,5 +23,6 @@ func TestAgentLayoutMatchesProto(t *testing.T) {
 		"": "/dev/console", "agent": "/init", "catalogue": proto.CataloguePath, "probes": proto.ProbesPath,
 		"collections": proto.CollectionsDir, "workloads": proto.WorkloadsDir,
 		"kernel-config": "/boot/config-{release}", "btf": proto.BTFPath, "compat": proto.CompatHelperPath,
+		"libbpf": proto.LibbpfDir,
 	}, paths)
 }

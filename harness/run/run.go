@@ -10,8 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,6 +57,12 @@ type Options struct {
 	Builtin fs.FS
 	// BPF compiles users' collections; nil runs prebuilt objects only.
 	BPF *BPFToolchain
+	// Libbpf builds the libbpf loaders' helpers; nil when no case loads
+	// with libbpf.
+	Libbpf LibbpfPrograms
+	// LoaderArgs are more arguments for a loader's helper, by loader
+	// (tests make a libbpf mis-resolve on purpose with them).
+	LoaderArgs map[string][]string
 	// Accel forces "kvm" or "tcg"; empty chooses per target.
 	Accel string
 	// Logf reports progress (stderr).
@@ -146,7 +155,7 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 		cell.Outcome, cell.Reason = result.OutcomeInfraError, err.Error()
 		return cell
 	}
-	planned := o.Catalogue.PlanTarget(t.Name, a, sysparams.Kernel{})
+	planned, _ := o.Catalogue.PlanTarget(t.Name, a, sysparams.Kernel{})
 	fail := func(outcome result.Outcome, reason string) result.Cell {
 		cell.Outcome, cell.Reason = outcome, reason
 		for _, cd := range planned {
@@ -186,7 +195,7 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 		return fail(outcome, err.Error())
 	}
 	k := g.kernel
-	planned = g.planned
+	planned, cell.Notes = g.planned, g.notes
 
 	files, err := g.files(ctx, o)
 	if errors.As(err, &ce) {
@@ -310,6 +319,7 @@ func judge(cell *result.Cell, t matrix.Target, a arch.Arch, k *kernel.Kernel, pl
 				}
 			}
 			c = expect.Compare(cd, cell.Arch, r)
+			c.Loader = caseLoader(cd, r, cell.Collections)
 		} else {
 			reason := "the agent never reported this case"
 			if w.Outcome != "" {
@@ -341,3 +351,23 @@ func secs(d time.Duration) float64 {
 
 // ErrNoTargets means --only selected nothing.
 var ErrNoTargets = errors.New("no target selected")
+
+// caseLoader is how the case's collection was loaded: by its loader, the
+// wrapper value read back, and where its programs attached.
+func caseLoader(cd matrix.Planned, r proto.CaseResult, loads []result.CollectionLoad) *result.CaseLoader {
+	if cd.Loader == "" {
+		return nil
+	}
+	l := &result.CaseLoader{Name: cd.Loader}
+	for _, cl := range loads {
+		if cl.Name == cd.CollectionKey() {
+			l.Version, l.Wrapper, l.ResolvedBy = cl.LoaderVersion, cl.Wrapper, cl.ResolvedBy
+		}
+	}
+	var places []string
+	for _, prog := range slices.Sorted(maps.Keys(r.Attached)) {
+		places = append(places, prog+" → "+r.Attached[prog])
+	}
+	l.Attached = strings.Join(places, "; ")
+	return l
+}

@@ -183,13 +183,13 @@ func (r *runner) loadTime() time.Duration {
 func (r *runner) loaded(cat proto.Catalogue) *proto.Loaded {
 	l := &proto.Loaded{}
 	for _, c := range cat.Collections {
-		cl := proto.CollectionLoad{Name: c.Name, Loader: c.Loader, LoaderVersion: CiliumVersion()}
+		cl := proto.CollectionLoad{Name: c.Name, Loader: c.Loader}
 		if err := r.loadErrs[c.Name]; err != nil {
 			cl.Error = err.Error()
 		}
 		if p := r.cols[c.Name]; p != nil {
 			cl.Programs, cl.LoadMillis = p.Loaded(), p.LoadTime.Milliseconds()
-			cl.Wrapper, cl.ResolvedBy = p.Wrapper.Loader, p.Wrapper.ResolvedBy
+			cl.Wrapper, cl.ResolvedBy, cl.LoaderVersion = p.Wrapper.Loader, p.Wrapper.ResolvedBy, p.LoaderVersion()
 			if c.Name == proto.Builtin {
 				l.Programs, l.LoadMillis, l.Wrapper = cl.Programs, cl.LoadMillis, p.Wrapper
 			}
@@ -341,7 +341,7 @@ func attachKey(c proto.Case) string {
 func (r *runner) attachFor(res *proto.CaseResult, col *Probes, c proto.Case) ([]string, bool) {
 	key := attachKey(c)
 	if r.cur != nil && r.cur.key == key && r.cur.col == col {
-		res.Attach, res.Section, res.AttachError, res.LoadError = r.cur.res.Attach, r.cur.res.Section, r.cur.res.AttachError, r.cur.res.LoadError
+		res.Attach, res.Attached, res.Section, res.AttachError, res.LoadError = r.cur.res.Attach, r.cur.res.Attached, r.cur.res.Section, r.cur.res.AttachError, r.cur.res.LoadError
 		return r.cur.progs, true
 	}
 	r.detach()
@@ -351,7 +351,7 @@ func (r *runner) attachFor(res *proto.CaseResult, col *Probes, c proto.Case) ([]
 		return nil, false
 	}
 	r.cur = &attached{key: key, col: col, progs: progs, detach: detach,
-		res: proto.CaseResult{Attach: res.Attach, Section: res.Section, AttachError: res.AttachError, LoadError: res.LoadError}}
+		res: proto.CaseResult{Attach: res.Attach, Attached: res.Attached, Section: res.Section, AttachError: res.AttachError, LoadError: res.LoadError}}
 	return progs, true
 }
 
@@ -393,6 +393,12 @@ func (r *runner) attach(res *proto.CaseResult, col *Probes, c proto.Case) (progs
 		syms, d, err := col.Attach(n)
 		detaches = append(detaches, d)
 		progs = append(progs, n)
+		if err == nil {
+			if res.Attached == nil {
+				res.Attached = map[string]string{}
+			}
+			res.Attached[n] = strings.Join(syms, ",")
+		}
 		if n == c.Probe {
 			res.Attach = strings.Join(syms, ",")
 			res.Section = col.Section(n)

@@ -68,7 +68,7 @@ func placeholder(v string, pid, tid int) (uint64, error) {
 // (.bss, .data, .data.*), so each case starts from them.
 func (p *Probes) snapshotGlobals() error {
 	p.globals = map[string][]byte{}
-	for name, m := range p.maps.Maps {
+	for name, m := range p.maps {
 		if name != ".bss" && name != ".data" && !strings.HasPrefix(name, ".data.") {
 			continue
 		}
@@ -84,7 +84,7 @@ func (p *Probes) snapshotGlobals() error {
 // ResetGlobals puts the writable data sections back as they were loaded.
 func (p *Probes) ResetGlobals() error {
 	for name, buf := range p.globals {
-		if err := p.maps.Maps[name].Put(uint32(0), buf); err != nil {
+		if err := p.maps[name].Put(uint32(0), buf); err != nil {
 			return fmt.Errorf("reset %s: %w", name, err)
 		}
 	}
@@ -108,17 +108,17 @@ func (p *Probes) ReadSet(c proto.Capture, pid, tid int) proto.SetResult {
 func (p *Probes) read(a proto.CaptureArg, pid, tid int) (*uint64, error) {
 	switch {
 	case a.Global != "":
-		vr, ok := p.maps.Variables[a.Global]
+		vs, ok := p.spec.Variables[a.Global]
 		if !ok {
 			return nil, fmt.Errorf("no global %s in %s", a.Global, p.Name)
 		}
-		buf := make([]byte, vr.Size())
-		if err := vr.Get(buf); err != nil {
+		buf, err := p.readGlobal(vs)
+		if err != nil {
 			return nil, fmt.Errorf("read global %s: %w", a.Global, err)
 		}
-		return widen(buf, signed(vr.Type()))
+		return widen(buf, signed(vs.Type))
 	case a.Map != "":
-		m, ok := p.maps.Maps[a.Map]
+		m, ok := p.maps[a.Map]
 		if !ok {
 			return nil, fmt.Errorf("no map %s in %s", a.Map, p.Name)
 		}
@@ -146,6 +146,25 @@ func (p *Probes) read(a proto.CaptureArg, pid, tid int) (*uint64, error) {
 		return widen(val[a.Offset:a.Offset+size], false)
 	}
 	return nil, errors.New("not read")
+}
+
+// readGlobal reads a global's bytes from its section's map: a lookup,
+// which every kernel with BPF globals answers (reading through a
+// memory-mapped map needs 5.5), whichever loader made the map.
+func (p *Probes) readGlobal(vs *ebpf.VariableSpec) ([]byte, error) {
+	m := p.maps[vs.SectionName]
+	if m == nil {
+		return nil, fmt.Errorf("no map for section %s", vs.SectionName)
+	}
+	val := make([]byte, m.ValueSize())
+	if err := m.Lookup(uint32(0), &val); err != nil {
+		return nil, err
+	}
+	end := int(vs.Offset) + int(vs.Size())
+	if end > len(val) {
+		return nil, fmt.Errorf("bytes %d..%d are past the section's %d", vs.Offset, end, len(val))
+	}
+	return val[vs.Offset:end], nil
 }
 
 // signed reports whether a global's type is a signed integer (its value

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -35,10 +36,20 @@ const (
 type Probes struct {
 	Name string
 	// Loader is what loads the collection and attaches its programs
-	// (proto.LoaderKsystest, proto.LoaderCiliumEBPF).
+	// (proto.LoaderKsystest, proto.LoaderCiliumEBPF, a libbpf).
 	Loader string
-	spec   *ebpf.CollectionSpec
-	maps   *ebpf.Collection
+	// path is the object's; loaderArgs more arguments for its loader's
+	// helper.
+	path       string
+	loaderArgs []string
+	spec       *ebpf.CollectionSpec
+	// maps are the collection's maps by the names the object gives them
+	// (a data section's map by the section's name: .bss).
+	maps map[string]*ebpf.Map
+	// owner holds what loaded them: a cilium/ebpf collection, or the
+	// libbpf helper.
+	owner  io.Closer
+	libbpf *libbpfHelper
 	opts   ebpf.CollectionOptions
 	events *ringbuf.Reader
 	// Wrapper is what loading learnt about the syscall wrapper (from the
@@ -108,10 +119,10 @@ func LoadProbes(c proto.Collection, o LoadOptions) (*Probes, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", c.Path, err)
 	}
-	p := &Probes{Name: c.Name, Loader: c.Loader, spec: spec, progs: map[string]*ebpf.Program{}, loadErr: map[string]error{},
+	p := &Probes{Name: c.Name, Loader: c.Loader, path: c.Path, loaderArgs: c.LoaderArgs, spec: spec, progs: map[string]*ebpf.Program{}, loadErr: map[string]error{},
 		Wrapper: proto.Wrapper{Symbols: o.Symbols}, syscalls: o.Syscalls}
-	switch c.Loader {
-	case proto.LoaderKsystest, proto.LoaderCiliumEBPF:
+	switch {
+	case c.Loader == proto.LoaderKsystest, c.Loader == proto.LoaderCiliumEBPF, proto.IsLibbpf(c.Loader):
 	default:
 		return nil, fmt.Errorf("%s: no loader %q in this agent", c.Name, c.Loader)
 	}
@@ -127,26 +138,42 @@ func LoadProbes(c proto.Collection, o LoadOptions) (*Probes, error) {
 	if err := setConstants(spec, o.Constants, o.PID, o.TID); err != nil {
 		return nil, fmt.Errorf("%s: %w", c.Name, err)
 	}
-	if c.Loader == proto.LoaderCiliumEBPF {
-		return p, p.loadWhole()
+	switch {
+	case c.Loader == proto.LoaderCiliumEBPF:
+		err = p.loadWhole()
+	case proto.IsLibbpf(c.Loader):
+		err = p.loadLibbpf(o)
+	default:
+		err = p.loadMaps()
 	}
-	mapsOnly := spec.Copy()
-	mapsOnly.Programs = nil
-	if p.maps, err = ebpf.NewCollectionWithOptions(mapsOnly, p.opts); err != nil {
-		return nil, fmt.Errorf("create the maps of %s: %w", c.Name, err)
+	if err != nil {
+		return nil, err
 	}
-	p.opts.MapReplacements = p.maps.Maps
 	if err := p.snapshotGlobals(); err != nil {
-		p.maps.Close()
+		p.Close()
 		return nil, fmt.Errorf("%s: %w", c.Name, err)
 	}
-	if m := p.maps.Maps[eventsMap]; m != nil {
+	if m := p.maps[eventsMap]; m != nil {
 		if p.events, err = ringbuf.NewReader(m); err != nil {
-			p.maps.Close()
+			p.Close()
 			return nil, fmt.Errorf("open ring buffer of %s: %w", c.Name, err)
 		}
 	}
 	return p, nil
+}
+
+// loadMaps creates the collection's maps, for its programs to load one by
+// one as cases need them (the ksystest loader).
+func (p *Probes) loadMaps() error {
+	mapsOnly := p.spec.Copy()
+	mapsOnly.Programs = nil
+	coll, err := ebpf.NewCollectionWithOptions(mapsOnly, p.opts)
+	if err != nil {
+		return fmt.Errorf("create the maps of %s: %w", p.Name, err)
+	}
+	p.owner, p.maps = collectionCloser{coll}, coll.Maps
+	p.opts.MapReplacements = coll.Maps
+	return nil
 }
 
 // loadWhole loads the collection as cilium/ebpf's users do, maps and
@@ -158,29 +185,37 @@ func (p *Probes) loadWhole() error {
 	if err != nil {
 		return &LoadError{Err: fmt.Errorf("%s %s refuses it: %s", p.Loader, CiliumVersion(), verifierDetail(err))}
 	}
-	p.maps, p.progs = coll, coll.Programs
-	coll.Programs = nil // p.progs owns them now
-	for _, name := range p.Programs() {
+	p.owner, p.maps, p.progs = collectionCloser{coll}, coll.Maps, coll.Programs
+	p.readWrapper()
+	return nil
+}
+
+// collectionCloser closes a cilium/ebpf collection as an io.Closer.
+type collectionCloser struct{ *ebpf.Collection }
+
+func (c collectionCloser) Close() error { c.Collection.Close(); return nil }
+
+// readWrapper reads back, from the first loaded program that reads it,
+// the LINUX_HAS_SYSCALL_WRAPPER its loader resolved.
+func (p *Probes) readWrapper() {
+	for _, name := range p.Loaded() {
 		v, err := readWrapperValue(p.spec, p.progs[name])
 		if err == nil {
 			p.Wrapper.Loader = &v
-			break
+			return
 		}
 		if !errors.Is(err, errNoKconfig) {
 			p.Wrapper.ReadError = err.Error()
 		}
 	}
-	if err := p.snapshotGlobals(); err != nil {
-		p.Close()
-		return fmt.Errorf("%s: %w", p.Name, err)
+}
+
+// LoaderVersion is the version of the loader that loaded p.
+func (p *Probes) LoaderVersion() string {
+	if p.libbpf != nil {
+		return fmt.Sprintf("%s (Debian %s)", p.libbpf.hello.Libbpf, p.libbpf.hello.Package)
 	}
-	if m := p.maps.Maps[eventsMap]; m != nil {
-		if p.events, err = ringbuf.NewReader(m); err != nil {
-			p.Close()
-			return fmt.Errorf("open ring buffer of %s: %w", p.Name, err)
-		}
-	}
-	return nil
+	return CiliumVersion()
 }
 
 // CiliumVersion is the version of cilium/ebpf the agent is built with.
@@ -256,7 +291,7 @@ func verifierDetail(err error) string {
 
 // SetTarget tells the probes which thread's calls to report.
 func (p *Probes) SetTarget(tid int) error {
-	m := p.maps.Maps[targetMap]
+	m := p.maps[targetMap]
 	if m == nil {
 		return nil
 	}
@@ -269,7 +304,7 @@ func (p *Probes) SetTarget(tid int) error {
 // SetWorkload tells the probes to report every task's calls but those of
 // process agent (the agent's): a workload runs.
 func (p *Probes) SetWorkload(agent int) error {
-	m := p.maps.Maps[targetMap]
+	m := p.maps[targetMap]
 	if m == nil {
 		return fmt.Errorf("%s has no %s map", p.Name, targetMap)
 	}
@@ -357,7 +392,7 @@ func (p *Probes) Attach(name string) ([]string, func(), error) {
 	}
 	sort.Strings(optional)
 	var (
-		links   []link.Link
+		links   []io.Closer
 		syms    []string
 		mainErr error
 	)
@@ -404,7 +439,7 @@ var ErrNoProbe = errors.New("no such probe")
 // have: it is neither loaded nor attached.
 var errAbsent = errors.New("no such function in kallsyms")
 
-func (p *Probes) attachOne(name string, optional bool) (string, link.Link, error) {
+func (p *Probes) attachOne(name string, optional bool) (string, io.Closer, error) {
 	ps := p.spec.Programs[name]
 	section, target, _ := strings.Cut(ps.SectionName, "/")
 	var (
@@ -444,13 +479,37 @@ func (p *Probes) attachOne(name string, optional bool) (string, link.Link, error
 	if err != nil {
 		return label, nil, &LoadError{Err: err}
 	}
+	before := kernelKprobes()
 	start := time.Now()
-	l, err := p.kprobe(sym, prog, &opts)
+	var l io.Closer
+	if p.libbpf != nil {
+		// libbpf decides where a program attaches, as its users' do.
+		label = ps.SectionName
+		l, err = p.libbpf.attach(name)
+	} else {
+		l, err = p.kprobe(sym, prog, &opts)
+	}
 	attachTime += time.Since(start)
 	if err != nil {
 		return label, nil, fmt.Errorf("attach %s to %s: %w", name, label, err)
 	}
+	// The function the loader really attached to, as the kernel lists it
+	// (cilium/ebpf's retry with the arch's prefix, say).
+	if placed := newKprobes(before, kernelKprobes()); len(placed) == 1 {
+		label = strings.TrimSuffix(placed[0], "+0x0")
+	}
 	return label, l, nil
+}
+
+// kernelKprobes reads the kernel's kprobe list (nil when it cannot: no
+// debugfs).
+func kernelKprobes() map[string]int {
+	f, err := os.Open(kprobesList)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	return readKprobes(f)
 }
 
 // entryOffset is how far into a function a probe without an offset of
@@ -574,7 +633,7 @@ func (p *Probes) AttachOracle() error {
 // SetDeref tells the oracle to copy the words argument arg (0-based) of
 // syscall nr points to: socketcall's array, old_mmap's struct.
 func (p *Probes) SetDeref(nr uint32, arg, words, wordSize uint8) error {
-	m := p.maps.Maps[derefMap]
+	m := p.maps[derefMap]
 	if m == nil {
 		return fmt.Errorf("%s has no %s map", p.Name, derefMap)
 	}
@@ -583,7 +642,7 @@ func (p *Probes) SetDeref(nr uint32, arg, words, wordSize uint8) error {
 
 // ClearDeref stops the oracle reading through syscall nr's arguments.
 func (p *Probes) ClearDeref(nr uint32) error {
-	m := p.maps.Maps[derefMap]
+	m := p.maps[derefMap]
 	if m == nil {
 		return nil
 	}
@@ -646,5 +705,10 @@ func (p *Probes) Close() {
 	for _, prog := range p.progs {
 		prog.Close()
 	}
-	p.maps.Close()
+	for _, m := range p.maps {
+		m.Close()
+	}
+	if p.owner != nil {
+		p.owner.Close()
+	}
 }
