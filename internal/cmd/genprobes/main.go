@@ -14,7 +14,7 @@ import (
 	"path/filepath"
 
 	"github.com/ksystest/ksystest/harness/arch"
-	"github.com/ksystest/ksystest/harness/bpfc"
+	"github.com/ksystest/ksystest/harness/bpfbuild"
 )
 
 func main() {
@@ -29,7 +29,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	var c bpfc.Compiler
+	var c bpfbuild.Compiler
 	ctx := context.Background()
 	version, err := c.Version(ctx)
 	if err != nil {
@@ -37,7 +37,7 @@ func run() error {
 	}
 	fmt.Fprintf(os.Stderr, "genprobes: %s\n", version)
 	for _, t := range arch.BPFTargets() {
-		r, err := c.Compile(ctx, bpfc.Unit{
+		r, err := c.Compile(ctx, bpfbuild.Unit{
 			Source:   filepath.Join(root, "bpf/c/probes.c"),
 			Includes: []string{filepath.Join(root, "bpf/c"), filepath.Join(root, "bpf/include"), filepath.Join(root, "bpf/.libbpf/usr/include")},
 			Target:   t,
