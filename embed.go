@@ -19,11 +19,12 @@ import (
 var Data embed.FS
 
 // guestSource is every package the guest programs import from this module,
-// with go.mod and go.sum, and the workloads, Go and C. A test checks it
-// against `go list -deps`.
+// with go.mod and go.sum, the workloads, Go and C, and the C source of
+// ksystest-libbpf, the loader linked with Debian's libbpf. A test checks
+// the Go part against `go list -deps`.
 //
 //go:embed go.mod go.sum
-//go:embed cmd/ksystest-agent cmd/ksystest-compat cmd/ksystest-exec cmd/ksystest-poweroff workloads
+//go:embed cmd/ksystest-agent cmd/ksystest-compat cmd/ksystest-exec cmd/ksystest-poweroff cmd/ksystest-libbpf workloads
 //go:embed harness/guest harness/proto harness/arch harness/syscalls
 var guestSource embed.FS
 
