@@ -24,9 +24,9 @@ import (
 	"github.com/ksystest/ksystest/harness/cache"
 )
 
-// Libbpf is the directory of ksystest-libbpf's C source: the loader that
+// libbpfDir is the directory of ksystest-libbpf's C source: the loader that
 // links libbpf as a Debian suite ships it (LibbpfBuilder.Path builds it).
-const Libbpf = "cmd/ksystest-libbpf"
+const libbpfDir = "cmd/ksystest-libbpf"
 
 // The loader's translation units: the program, and the functions
 // elfutils 0.192's libelf.a calls but leaves out (linked only where the
@@ -96,7 +96,7 @@ type LibbpfBuilder struct {
 	Archive func() (*archive.Fetcher, error)
 	// Cache keeps the sysroots and the loaders.
 	Cache *cache.Cache
-	// Source holds the loader's C source under Libbpf
+	// Source holds the loader's C source in cmd/ksystest-libbpf
 	// (ksystest.GuestSource()).
 	Source fs.FS
 	// Logf reports builds and fallbacks; nil is quiet.
@@ -122,7 +122,7 @@ func (b *LibbpfBuilder) Path(ctx context.Context, version string, a arch.Arch) (
 	if !ok {
 		return "", fmt.Errorf("libbpf %s: ksystest builds its loader with libbpf %s", version, strings.Join(LibbpfVersions(), " or "))
 	}
-	files, srcHash, err := source(b.Source, Libbpf)
+	files, srcHash, err := source(b.Source, libbpfDir)
 	if err != nil {
 		return "", err
 	}
@@ -333,7 +333,7 @@ func (b *LibbpfBuilder) build(ctx context.Context, f *archive.Fetcher, tc *Toolc
 	}
 	for _, u := range units {
 		if files[u] == nil {
-			return "", fmt.Errorf("%s: no %s", Libbpf, u)
+			return "", fmt.Errorf("%s: no %s", libbpfDir, u)
 		}
 	}
 	libbpf := pkgs[len(pkgs)-1]

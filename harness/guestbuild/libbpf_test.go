@@ -2,7 +2,6 @@ package guestbuild
 
 import (
 	"archive/tar"
-	"bufio"
 	"context"
 	"debug/elf"
 	"encoding/json"
@@ -11,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -35,7 +35,7 @@ func TestLibbpfVersions(t *testing.T) {
 
 // The loader's source is what an installed ksystest carries.
 func TestLibbpfSourceCarried(t *testing.T) {
-	files, _, err := source(ksystest.GuestSource(), Libbpf)
+	files, _, err := source(ksystest.GuestSource(), libbpfDir)
 	require.NoError(t, err)
 	assert.Contains(t, files, libbpfMain)
 	assert.Contains(t, files, euSearchShim)
@@ -125,7 +125,7 @@ func TestLibbpfPackages(t *testing.T) {
 // looked for.
 func TestLibbpfUnavailable(t *testing.T) {
 	_, f, _ := fakeLibbpfSuites(t)
-	src := fstest.MapFS{Libbpf + "/" + libbpfMain: {Data: []byte("int main(void) { return 0; }\n")}}
+	src := fstest.MapFS{libbpfDir + "/" + libbpfMain: {Data: []byte("int main(void) { return 0; }\n")}}
 	b := &LibbpfBuilder{Source: src, Cache: &cache.Cache{Dir: t.TempDir()}, Archive: func() (*archive.Fetcher, error) { return f, nil }}
 	for _, c := range []struct{ version, arch, want string }{
 		{"1.5", "mips64el", "trixie has no libbpf-dev for mips64el"}, // no such index
@@ -303,7 +303,9 @@ func TestLibbpfLoader(t *testing.T) {
 		a, err := arch.Lookup(c[1])
 		require.NoError(t, err)
 		builds = append(builds, build{c[0], a})
-		compilers = append(compilers, a.CrossCC)
+		if !slices.Contains(compilers, a.CrossCC) {
+			compilers = append(compilers, a.CrossCC)
+		}
 	}
 	vmtest.Require(t, nil, compilers...)
 	fetcher := func() (*archive.Fetcher, error) {
@@ -435,9 +437,8 @@ func testDenyKprobe(t *testing.T, loader string, a arch.Arch) {
 			}
 			require.NoError(t, err, "%s", stderr.String())
 			var res loaderResult
-			line, err := bufio.NewReader(strings.NewReader(string(out))).ReadString('\n')
-			require.NoError(t, err)
-			require.NoError(t, json.Unmarshal([]byte(line), &res))
+			line, _, _ := strings.Cut(string(out), "\n")
+			require.NoError(t, json.Unmarshal([]byte(line), &res), line)
 			require.Empty(t, res.Error)
 			assert.Contains(t, res.Progs, "ksys_write")
 			for _, w := range c.want {
