@@ -144,13 +144,9 @@ func (b *LibbpfBuilder) Path(ctx context.Context, version string, a arch.Arch) (
 			return "", err
 		}
 	}
-	var origins []string
-	for _, p := range pkgs {
-		origins = append(origins, p.Origin())
-	}
 	// Everything the loader is made from; its hash names the entry.
 	from := fmt.Sprintf("ksystest-libbpf for libbpf %s (%s) on %s from source %s, packages %s, compiled by %s (%s)",
-		version, suite, a.Name, srcHash, strings.Join(origins, ", "), tc.CC, tc.Version)
+		version, suite, a.Name, srcHash, origins(pkgs, ", "), tc.CC, tc.Version)
 	if lld.dir != "" {
 		from += fmt.Sprintf(", linked by %s (%s)", lld.dir, lld.version)
 	}
@@ -224,6 +220,15 @@ func libbpfPackages(ctx context.Context, f *archive.Fetcher, version, suite, deb
 		out = append(out, p)
 	}
 	return append(out, libelf, libbpf), nil
+}
+
+// origins names packages, each by name, version and hash, joined by sep.
+func origins(pkgs []archive.Package, sep string) string {
+	var out []string
+	for _, p := range pkgs {
+		out = append(out, p.Origin())
+	}
+	return strings.Join(out, sep)
 }
 
 // upstreamVersion is a Debian version without its epoch and revision:
@@ -390,25 +395,21 @@ func isDir(p string) bool {
 // once per set of packages and cached. What it was made from, fallbacks
 // included, is in its PACKAGES file.
 func (b *LibbpfBuilder) sysroot(ctx context.Context, f *archive.Fetcher, suite string, a arch.Arch, multiarch string, pkgs []archive.Package) (string, error) {
-	var origins []string
-	for _, p := range pkgs {
-		origins = append(origins, p.Origin())
-	}
-	from := fmt.Sprintf("sysroot of %s for %s (%s, uapi %s): %s", suite, a.DebianArch, multiarch, a.BPF.Linux, strings.Join(origins, ", "))
+	from := fmt.Sprintf("sysroot of %s for %s (%s, uapi %s): %s", suite, a.DebianArch, multiarch, a.BPF.Linux, origins(pkgs, ", "))
 	sum := sha256.Sum256([]byte(from))
 	key := hex.EncodeToString(sum[:8])
 	dir := b.Cache.Path("libbpf", "sysroot-"+key)
 	_, err := b.Cache.File(ctx, "libbpf-sysroot-"+key, dir, from, func(tmp string) (string, error) {
 		root := filepath.Join(tmp, "sysroot")
-		var used []string
+		var used []archive.Package
 		for _, p := range pkgs {
 			u, err := b.install(ctx, f, suite, a, multiarch, p, root, tmp)
 			if err != nil {
 				return "", err
 			}
-			used = append(used, u.Origin())
+			used = append(used, u)
 		}
-		return root, os.WriteFile(filepath.Join(root, "PACKAGES"), []byte(strings.Join(used, "\n")+"\n"), 0o644)
+		return root, os.WriteFile(filepath.Join(root, "PACKAGES"), []byte(origins(used, "\n")+"\n"), 0o644)
 	})
 	if err != nil {
 		return "", fmt.Errorf("sysroot of %s for %s: %w", suite, a.DebianArch, err)
