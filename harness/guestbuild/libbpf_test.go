@@ -33,6 +33,36 @@ func TestLibbpfVersions(t *testing.T) {
 	assert.Equal(t, []string{"1.1", "1.5"}, LibbpfVersions())
 }
 
+// The arch table's libbpf versions are ones the builder knows.
+func TestLibbpfVersionsOfArches(t *testing.T) {
+	for _, a := range arch.All() {
+		for _, v := range a.Libbpf {
+			assert.Contains(t, LibbpfVersions(), v, a.Name)
+		}
+	}
+}
+
+// Where the arch table says Debian ships no libbpf version for an arch,
+// Debian's archive agrees: the builder says it is unavailable, from the
+// suite's signed release alone.
+func TestLibbpfUnavailableArches(t *testing.T) {
+	vmtest.Require(t, nil)
+	f, _, err := archive.NewFetcher(archive.FetcherConfig{Logf: t.Logf})
+	require.NoError(t, err)
+	b := &LibbpfBuilder{Archive: func() (*archive.Fetcher, error) { return f, nil }, Cache: &cache.Cache{Dir: t.TempDir()}, Source: ksystest.GuestSource()}
+	for _, a := range arch.All() {
+		for _, v := range LibbpfVersions() {
+			if slices.Contains(a.Libbpf, v) {
+				continue
+			}
+			_, err := b.Path(context.Background(), v, a)
+			var unavailable *LibbpfUnavailableError
+			assert.ErrorAs(t, err, &unavailable, "libbpf %s on %s", v, a.Name)
+			t.Logf("libbpf %s on %s: %v", v, a.Name, err)
+		}
+	}
+}
+
 // The loader's source is what an installed ksystest carries.
 func TestLibbpfSourceCarried(t *testing.T) {
 	files, _, err := source(ksystest.GuestSource(), libbpfDir)
