@@ -7,6 +7,7 @@ import (
 
 	"github.com/ksystest/ksystest"
 	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/guestbuild"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/qemu"
 	"github.com/ksystest/ksystest/harness/run"
@@ -93,9 +94,11 @@ func (g *guestFlags) setup(m *matrix.Matrix, cat *matrix.Catalogue, targets []ma
 }
 
 // withBPF adds what cells that check probes need besides booting: the
-// workload programs and users' BPF sources' toolchain.
+// workload programs, users' BPF sources' toolchain and the libbpf
+// loaders' helpers, built from Debian's packages on first use.
 func (b *booting) withBPF() *booting {
 	b.Workloads = workloadPrograms(b.archive.Cache, b.Logf)
 	b.BPF = bpfToolchain(b.archive)
+	b.Libbpf = &guestbuild.LibbpfBuilder{Archive: b.archive.Fetcher, Cache: b.archive.Cache, Source: ksystest.GuestSource(), Logf: b.Logf}
 	return b
 }

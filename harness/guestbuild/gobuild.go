@@ -5,7 +5,7 @@
 // Debian's cross gcc, static. An installed ksystest therefore works from
 // any directory: the first run builds each program, later runs find it in
 // the cache, keyed by a hash of what it is made from, so nothing is
-// rebuilt unless its inputs changed. It imports arch and cache, nothing
+// rebuilt unless its inputs changed. It imports arch, archive and cache, nothing
 // that boots.
 package guestbuild
 
