@@ -9,6 +9,7 @@ import (
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/guestbuild"
 	"github.com/ksystest/ksystest/harness/matrix"
+	"github.com/ksystest/ksystest/harness/proto"
 	"github.com/ksystest/ksystest/harness/qemu"
 	"github.com/ksystest/ksystest/harness/run"
 	"github.com/ksystest/ksystest/harness/vm"
@@ -22,14 +23,23 @@ type guestFlags struct {
 	agentDir   string
 	accel      string
 	appendArgs string
+	libbpfArgs repeated
 	archive    archiveFlags
 }
+
+// repeated collects a flag given more than once.
+type repeated []string
+
+func (r *repeated) String() string     { return strings.Join(*r, " ") }
+func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
 
 func (g *guestFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.matrixFile, "matrix", "", matrixUsage)
 	fs.StringVar(&g.agentDir, "agent-dir", "", "directory with prebuilt guest programs (ksystest-agent.GOARCH...; default: built from the source this ksystest carries, and cached)")
 	fs.StringVar(&g.accel, "accel", "auto", "auto (KVM when the guest is the host's arch and KVM works), kvm or tcg")
 	fs.StringVar(&g.appendArgs, "kernel-append", "", "extra kernel command line for every guest (e.g. 'loglevel=8')")
+	fs.Var(&g.libbpfArgs, "libbpf-arg", "an argument for the libbpf loaders' helper, repeatable: '--libbpf-arg=--deny-kprobe --libbpf-arg=__x64_sys_bpf' "+
+		"makes libbpf believe the kernel lacks that symbol, and so mis-resolve LINUX_HAS_SYSCALL_WRAPPER: how your probes fare when a loader gets it wrong")
 	g.archive.register(fs)
 }
 
@@ -90,6 +100,7 @@ func (g *guestFlags) setup(m *matrix.Matrix, cat *matrix.Catalogue, targets []ma
 		Matrix: m, Catalogue: cat, Targets: targets,
 		Kernels: kernels, Backend: backend, Agents: agents, Builtin: ksystest.Data, Logf: progress.logf,
 		Accel: accel, ExtraCmdline: strings.Fields(g.appendArgs),
+		LoaderArgs: map[string][]string{proto.LoaderLibbpf11: g.libbpfArgs, proto.LoaderLibbpf15: g.libbpfArgs},
 	}}, nil
 }
 

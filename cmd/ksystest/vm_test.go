@@ -134,7 +134,7 @@ func TestVMExampleOutsideCheckout(t *testing.T) {
 
 	r := readResults(t, filepath.Join(dir, "out", "results.json"))
 	require.Len(t, r.Cells, len(targets))
-	differs, refused := 0, 0
+	differs, refused := 0, map[string]int{}
 	for _, c := range r.Cells {
 		assert.Equal(t, result.OutcomePass, c.Outcome, "%s: %s", c.Target, c.Reason)
 		if c.Arch == "i386" {
@@ -152,28 +152,37 @@ func TestVMExampleOutsideCheckout(t *testing.T) {
 		} else {
 			assert.Empty(t, c.Builds[0].Warnings, "%s: the example compiles clean", c.Target)
 		}
-		// cilium/ebpf, as it ships, cannot load the example on these
-		// kernels (examples/syscall-macro/ksystest.yaml says why): the
-		// verdict is that, with the loader's own error.
-		if slices.Contains([]string{"arm-6.12", "mips64el-6.12", "ppc64le-6.12", "riscv64-6.12"}, c.Target) {
-			require.Len(t, c.Collections, 2, c.Target)
-			assert.Contains(t, c.Collections[1].Error, "cilium/ebpf v0.22.0 refuses it: ", c.Target)
-			assert.Contains(t, c.Collections[1].Error, "unable to derive a value for LINUX_HAS_SYSCALL_WRAPPER", c.Target)
-			require.Len(t, c.Cases, 3, c.Target)
-			for _, cs := range c.Cases {
-				assert.Equal(t, result.QuirkConfirmed, cs.Verdict, "%s/%s: %s", c.Target, cs.Name, cs.Message)
-				assert.Contains(t, cs.Message, "does not load, as predicted: collection macro@cilium/ebpf did not load", c.Target)
-				refused++
-			}
-			continue
+		// Where a loader, as it ships, cannot load or attach the example
+		// (examples/syscall-macro/ksystest.yaml says why), the verdict
+		// is that refusal, with the loader's own error.
+		refuses := map[string][]string{
+			"cilium/ebpf": {"arm-6.12", "mips64el-6.12", "ppc64le-6.12", "riscv64-6.12"},
+			"libbpf":      {"ppc64le-6.1", "ppc64le-6.12", "riscv64-6.12"},
 		}
-		for _, l := range c.Collections {
-			assert.Empty(t, l.Error, "%s: collection %s", c.Target, l.Name)
-			assert.NotEmpty(t, l.Loader, "%s: collection %s", c.Target, l.Name)
+		wantLibbpf := "libbpf-1.5"
+		if c.Arch == "mips64el" {
+			wantLibbpf = "libbpf-1.1" // trixie has no libbpf for mips64el
 		}
-		require.Len(t, c.Cases, 3, c.Target)
+		require.Len(t, c.Cases, 6, "%s: three cases, two loaders", c.Target)
+		seen := map[string]int{}
 		for _, cs := range c.Cases {
+			require.NotNil(t, cs.Loader, "%s/%s", c.Target, cs.Name)
+			loader := cs.Loader.Name
+			seen[loader]++
+			family := loader
+			if strings.HasPrefix(loader, "libbpf-") {
+				assert.Equal(t, wantLibbpf, loader, c.Target)
+				family = "libbpf"
+			}
+			if slices.Contains(refuses[family], c.Target) {
+				assert.Equal(t, result.QuirkConfirmed, cs.Verdict, "%s/%s: %s", c.Target, cs.Name, cs.Message)
+				assert.Contains(t, cs.Message, "refused, as declared: ", "%s/%s", c.Target, cs.Name)
+				refused[family]++
+				continue
+			}
 			assert.True(t, cs.Verdict.OK(), "%s/%s: %s", c.Target, cs.Name, cs.Message)
+			assert.NotEmpty(t, cs.Loader.Attached, "%s/%s: where its programs attached", c.Target, cs.Name)
+			require.NotNil(t, cs.Loader.Wrapper, "%s/%s: the loader's LINUX_HAS_SYSCALL_WRAPPER", c.Target, cs.Name)
 			require.NotEmpty(t, cs.Sets, "%s/%s", c.Target, cs.Name)
 			for _, set := range cs.Sets {
 				assert.True(t, set.OK, "%s/%s/%s: %s", c.Target, cs.Name, set.Name, set.Message)
@@ -193,13 +202,14 @@ func TestVMExampleOutsideCheckout(t *testing.T) {
 					}
 				}
 			}
+			if strings.HasPrefix(cs.Name, "macro-prctl@") {
+				assert.Len(t, cs.Sets, 3, "%s: three capture sets per prctl call", c.Target)
+			}
 		}
-		prctl := c.Cases[0]
-		assert.Equal(t, "macro-prctl@cilium/ebpf", prctl.Name)
-		assert.Len(t, prctl.Sets, 3, "%s: three capture sets per prctl call", c.Target)
+		assert.Equal(t, map[string]int{"cilium/ebpf": 3, wantLibbpf: 3}, seen, c.Target)
 	}
 	assert.NotZero(t, differs, "differ expectations were checked somewhere")
-	assert.Equal(t, 12, refused, "four targets' refusals were checked")
+	assert.Equal(t, map[string]int{"cilium/ebpf": 12, "libbpf": 9}, refused, "every declared refusal was checked")
 }
 
 // The loader is part of the verdict: where cilium/ebpf, as the user ships
@@ -232,19 +242,73 @@ func TestVMLoaderRefusalIsAFailure(t *testing.T) {
 	r := readResults(t, filepath.Join(dir, "out", "results.json"))
 	require.Len(t, r.Cells, 2)
 	for _, c := range r.Cells {
-		require.Len(t, c.Cases, 3, c.Target)
+		require.Len(t, c.Cases, 6, c.Target)
 		if c.Target == "x86_64-6.1" {
 			assert.Equal(t, result.OutcomePass, c.Outcome, c.Reason)
 			continue
 		}
 		assert.Equal(t, result.OutcomeFail, c.Outcome)
 		for _, cs := range c.Cases {
+			if cs.Loader.Name != "cilium/ebpf" {
+				// libbpf tells the wrapper right there, and loads it.
+				assert.Equal(t, result.Pass, cs.Verdict, "%s: %s", cs.Name, cs.Message)
+				continue
+			}
 			assert.Equal(t, result.Fail, cs.Verdict, cs.Name)
 			assert.Contains(t, cs.Message, "cilium/ebpf v0.22.0 refuses it: ", cs.Name)
 			assert.Contains(t, cs.Message, "write /sys/kernel/tracing/kprobe_events: invalid argument", cs.Name)
 		}
 	}
 	assert.Regexp(t, `macro-prctl@cilium/ebpf\s+pass\s+FAIL`, stdout)
+	assert.Regexp(t, `macro-prctl@libbpf-1.5\s+pass\s+pass`, stdout)
+}
+
+// One loader made to mis-resolve LINUX_HAS_SYSCALL_WRAPPER on purpose
+// (libbpf told that __x64_sys_bpf does not exist): its BPF_KSYSCALL
+// readings are the wrapper's own registers, the verdict names that loader
+// and its wrong value, and cilium/ebpf's cases, on the same kernel, still
+// pass.
+func TestVMLoaderMisresolvesTheWrapper(t *testing.T) {
+	var targets []matrix.Target
+	for _, tg := range defaultTargets(t) {
+		if tg.Name == "x86_64-6.1" {
+			targets = append(targets, tg)
+		}
+	}
+	requireVMs(t, targets)
+	dir := project(t, "../../examples/syscall-macro")
+	code, stdout, errs := ksystestIn(t, dir, "run", "--matrix", "ksystest.yaml", "--only", "x86_64-6.1", "--out", "out",
+		"--libbpf-arg=--deny-kprobe", "--libbpf-arg=__x64_sys_bpf")
+	assert.Equal(t, 1, code, errs)
+	r := readResults(t, filepath.Join(dir, "out", "results.json"))
+	require.Len(t, r.Cells, 1)
+	c := r.Cells[0]
+	assert.Equal(t, result.OutcomeFail, c.Outcome)
+	for _, cs := range c.Cases {
+		require.NotNil(t, cs.Loader, cs.Name)
+		require.NotNil(t, cs.Loader.Wrapper, cs.Name)
+		if cs.Loader.Name == "cilium/ebpf" {
+			assert.Equal(t, 1, *cs.Loader.Wrapper, cs.Name)
+			assert.True(t, cs.Verdict.OK(), "%s: %s", cs.Name, cs.Message)
+			continue
+		}
+		assert.Equal(t, "libbpf-1.5", cs.Loader.Name)
+		assert.Equal(t, 0, *cs.Loader.Wrapper, "%s: libbpf told the wrapper's symbol is absent", cs.Name)
+		if cs.Name == "macro-prctl-cx@libbpf-1.5" {
+			continue // reads pt_regs itself, not through BPF_KSYSCALL: right whatever the extern says
+		}
+		assert.Equal(t, result.Fail, cs.Verdict, cs.Name)
+		var ksyscall *result.CaptureSet
+		for i := range cs.Sets {
+			if cs.Sets[i].Name == "ksyscall" {
+				ksyscall = &cs.Sets[i]
+			}
+		}
+		require.NotNil(t, ksyscall, cs.Name)
+		assert.False(t, ksyscall.OK, "%s: BPF_KSYSCALL read the wrapper's own registers", cs.Name)
+	}
+	assert.Contains(t, stdout, "x86_64-6.1: libbpf-1.5 resolves LINUX_HAS_SYSCALL_WRAPPER to 0, but the kernel has the syscall wrapper")
+	assert.Regexp(t, `y/y/y/\S+ cilium/ebpf:y libbpf-1.5:n`, stdout)
 }
 
 // A user's own collections beside ksystest's own cases, on one x86_64 and

@@ -6,6 +6,7 @@
 package expect
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -84,7 +85,7 @@ func compare(def matrix.Planned, got proto.CaseResult) result.Case {
 	switch {
 	case got.Error != "":
 		c.Verdict, c.Message = result.Fail, got.Error
-	case got.LoadError != "" && !(predicted && pred.NoLoad):
+	case got.LoadError != "" && !(predicted && (pred.NoLoad || pred.Refused)):
 		c.Verdict, c.Message = result.Fail, "probe did not load: "+got.LoadError
 	case predicted:
 		c.Verdict, c.Message = judgePrediction(pred, def, got, row, c.Args, matched)
@@ -106,7 +107,8 @@ func compare(def matrix.Planned, got proto.CaseResult) result.Case {
 	if c.Verdict.OK() && len(got.Captures) > 1 {
 		c.Message = fmt.Sprintf("probe fired %d times for one call; the best-matching capture is shown", len(got.Captures))
 	}
-	if got.Error == "" && got.LoadError == "" {
+	refused := predicted && pred.Refused && c.Verdict == result.QuirkConfirmed
+	if got.Error == "" && got.LoadError == "" && !refused {
 		judgeSets(&c, def, got)
 	}
 	return c
@@ -308,6 +310,15 @@ func judgePrediction(p matrix.Prediction, def matrix.Planned, got proto.CaseResu
 				a+1, def.Args[a].Name, b+1, def.Args[b].Name)
 		}
 		return result.Fail, fmt.Sprintf("predicted %s, but: %s", p, describe(def, got.Passed, args))
+	case p.Refused:
+		if refusal := cmp.Or(got.LoadError, got.AttachError); refusal != "" {
+			line, _, _ := strings.Cut(refusal, "\n")
+			return result.QuirkConfirmed, "refused, as declared: " + line
+		}
+		if matched {
+			return result.Fail, fmt.Sprintf("declared that %s, but it loaded and attached", p)
+		}
+		return result.Fail, fmt.Sprintf("declared that %s, but it loaded and attached: %s", p, describe(def, got.Passed, args))
 	case p.NoLoad:
 		if got.LoadError != "" {
 			line, _, _ := strings.Cut(got.LoadError, "\n")

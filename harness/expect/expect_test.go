@@ -405,10 +405,19 @@ func TestLoaderRefusal(t *testing.T) {
 	assert.Empty(t, c.Sets, "nothing was attached: no set to judge")
 
 	p := planned(prctl, "arm")
-	p.Pred = &matrix.Prediction{NoLoad: true, Why: "cilium/ebpf refuses it on arm-6.12: why"}
+	p.Pred = &matrix.Prediction{Refused: true, Why: "cilium/ebpf refuses it on arm-6.12: why"}
 	c = Compare(p, "arm", refused)
 	assert.Equal(t, result.QuirkConfirmed, c.Verdict, c.Message)
-	assert.Contains(t, c.Message, "does not load, as predicted: collection macro@cilium/ebpf did not load")
+	assert.Contains(t, c.Message, "refused, as declared: collection macro@cilium/ebpf did not load")
+
+	// A loader that loads the collection but cannot attach its programs
+	// (libbpf on ppc64le: no __se_sys_*) refuses it too.
+	attach := proto.CaseResult{Passed: []uint64{1001}, Runs: map[string]uint64{"handle": 0},
+		AttachError: "attach handle to ksyscall/prctl: failed to create kprobe '__se_sys_prctl+0x0' perf event: No such file or directory"}
+	c = Compare(p, "arm", attach)
+	assert.Equal(t, result.QuirkConfirmed, c.Verdict, c.Message)
+	assert.Contains(t, c.Message, "refused, as declared: attach handle")
+	assert.Empty(t, c.Sets, "a refused collection's sets are not judged")
 
 	loaded := proto.CaseResult{Passed: []uint64{1001}, Runs: map[string]uint64{"handle": 1},
 		Sets: []proto.SetResult{{Values: []*uint64{u64p(1001)}}}}

@@ -77,7 +77,8 @@ type CaseDef struct {
 }
 
 // Prediction is how a probe goes wrong on one arch. Exactly one of Swap,
-// Never, Pointer, Regs, NoLoad, WrongRegs and LoaderWrapper is set.
+// Never, Pointer, Regs, NoLoad, Refused, WrongRegs and LoaderWrapper is
+// set.
 type Prediction struct {
 	// Swap: the two arguments (1-based) arrive in each other's place.
 	Swap []int `yaml:"swap"`
@@ -92,6 +93,9 @@ type Prediction struct {
 	Regs []int `yaml:"regs"`
 	// NoLoad: the kernel refuses to load the probe.
 	NoLoad bool `yaml:"noload"`
+	// Refused: the loader refuses the collection, to load it or to
+	// attach its programs (a collection's loadFails; not in catalogues).
+	Refused bool `yaml:"-"`
 	// WrongRegs: the probe fires but reads registers that are not the
 	// call's (another ABI's pt_regs, or another pointer to them).
 	WrongRegs bool `yaml:"wrongRegs"`
@@ -120,6 +124,8 @@ func (p Prediction) String() string {
 		return "reads registers " + strings.Join(regs, ", ")
 	case p.NoLoad:
 		return "does not load"
+	case p.Refused:
+		return "the loader refuses it"
 	case p.WrongRegs:
 		return "reads registers that are not the call's"
 	case p.LoaderWrapper:

@@ -721,14 +721,14 @@ cases:
 
 	ps, _ = cat.PlanTarget("arm-6.12", a, sysparams.Kernel{})
 	require.NotNil(t, ps[0].Pred)
-	assert.True(t, ps[0].Pred.NoLoad)
+	assert.True(t, ps[0].Pred.Refused)
 	assert.Contains(t, ps[0].Pred.Why, "cilium/ebpf refuses it on arm-6.12: it cannot tell the wrapper there")
 	assert.Nil(t, ps[1].Pred, "the ksystest loader is not declared to refuse it")
 	r, err := arch.Lookup("riscv64")
 	require.NoError(t, err)
 	ps, _ = cat.PlanTarget("riscv64-6.12", r, sysparams.Kernel{})
 	require.NotNil(t, ps[0].Pred, "patterns match target names")
-	assert.True(t, ps[0].Pred.NoLoad)
+	assert.True(t, ps[0].Pred.Refused)
 
 	// Without loaders anywhere, cilium/ebpf alone.
 	f = writeFile(t, "ksystest.yaml", `apiVersion: ksystest/v1

@@ -99,7 +99,7 @@ func (c *Catalogue) ForLoaders(planned []Planned, target string, a arch.Arch) ([
 			q := p
 			q.Name, q.Loader = CollectionKey(p.Name, l), l
 			if why, refused := col.refusal(l, target); refused {
-				q.Pred = &Prediction{NoLoad: true, Why: l + " refuses it on " + target + ": " + why}
+				q.Pred = &Prediction{Refused: true, Why: l + " refuses it on " + target + ": " + why}
 			}
 			out = append(out, q)
 		}

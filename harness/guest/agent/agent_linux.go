@@ -151,7 +151,7 @@ func (r *runner) load(cat proto.Catalogue) {
 	if err != nil {
 		o.SymbolsError = err.Error()
 	} else {
-		o.Symbols, o.Syscalls = syms.BPFEntries, syms.Syscalls
+		o.Symbols, o.Syscalls, o.Aliases = syms.BPFEntries, syms.Syscalls, syms.Aliases
 	}
 	for _, c := range cat.Collections {
 		o.Constants = c.Constants
@@ -195,13 +195,6 @@ func (r *runner) loaded(cat proto.Catalogue) *proto.Loaded {
 			}
 		}
 		l.Collections = append(l.Collections, cl)
-	}
-	// The loader's LINUX_HAS_SYSCALL_WRAPPER, from whichever collection
-	// read it when ksystest's own did not run.
-	for _, c := range cat.Collections {
-		if p := r.cols[c.Name]; l.Wrapper.Loader == nil && p != nil && p.Wrapper.Loader != nil {
-			l.Wrapper.Loader, l.Wrapper.ResolvedBy = p.Wrapper.Loader, p.Wrapper.ResolvedBy+" (collection "+c.Name+")"
-		}
 	}
 	return l
 }

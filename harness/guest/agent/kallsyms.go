@@ -18,6 +18,10 @@ type kallsyms struct {
 	// "_sys_" (__x64_sys_write, __ia32_compat_sys_ia32_clone), the
 	// kernel's own (not modules').
 	Syscalls map[string]bool
+	// Aliases are the names of Syscalls by address, where an address has
+	// more than one (sys_write and __se_sys_write are one function on a
+	// kernel without the wrapper).
+	Aliases map[string][]string
 }
 
 // readKallsyms reads kallsyms text from r. The kernel formats every
@@ -25,7 +29,7 @@ type kallsyms struct {
 // it in large pieces and looking only at the lines that hold what is
 // wanted keeps the guest's side of that cheap under emulation.
 func readKallsyms(r io.Reader) (kallsyms, error) {
-	k := kallsyms{Syscalls: map[string]bool{}}
+	k := kallsyms{Syscalls: map[string]bool{}, Aliases: map[string][]string{}}
 	buf := make([]byte, 1<<20)
 	keep := 0 // bytes of an unfinished line at buf's start
 	for {
@@ -80,6 +84,9 @@ func (k *kallsyms) lines(data []byte) {
 		}
 		if isSyscallEntry(name) {
 			k.Syscalls[name] = true
+			if addr, _, ok := bytes.Cut(line, []byte(" ")); ok {
+				k.Aliases[string(addr)] = append(k.Aliases[string(addr)], name)
+			}
 		}
 	}
 }

@@ -14,7 +14,7 @@ import (
 // naiveKallsyms reads kallsyms line by line: what readKallsyms must
 // agree with.
 func naiveKallsyms(text string) kallsyms {
-	k := kallsyms{Syscalls: map[string]bool{}}
+	k := kallsyms{Syscalls: map[string]bool{}, Aliases: map[string][]string{}}
 	sc := bufio.NewScanner(strings.NewReader(text))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
@@ -26,6 +26,7 @@ func naiveKallsyms(text string) kallsyms {
 		}
 		if strings.HasPrefix(f[2], "sys_") || strings.HasPrefix(f[2], "__") && strings.Contains(f[2], "_sys_") {
 			k.Syscalls[f[2]] = true
+			k.Aliases[f[0]] = append(k.Aliases[f[0]], f[2])
 		}
 	}
 	return k
@@ -45,6 +46,7 @@ func TestReadKallsyms(t *testing.T) {
 			b.WriteString("ffffffff81234580 t __se_sys_bpf\n")
 			b.WriteString("ffffffff81234590 t __do_sys_bpf\n")
 			b.WriteString("ffffffff812345a0 T sys_bpf\n")
+			b.WriteString("ffffffff812345a0 T __se_sys_bpf_alias\n")
 			b.WriteString("ffffffff812345b0 T __x64_sys_bpfx\n")
 			b.WriteString("ffffffff812345c0 T sys_ni_syscall\n")
 			b.WriteString("ffffffff812345d0 T ksys_write\n")
@@ -57,7 +59,10 @@ func TestReadKallsyms(t *testing.T) {
 	want := kallsyms{
 		BPFEntries: []string{"__x64_sys_bpf", "__ia32_sys_bpf", "__se_sys_bpf", "__do_sys_bpf"},
 		Syscalls: map[string]bool{"sys_bpf": true, "sys_ni_syscall": true, "__x64_sys_bpf": true, "__x64_sys_write": true,
-			"__ia32_sys_bpf": true, "__se_sys_bpf": true, "__do_sys_bpf": true, "__x64_sys_bpfx": true},
+			"__ia32_sys_bpf": true, "__se_sys_bpf": true, "__do_sys_bpf": true, "__x64_sys_bpfx": true, "__se_sys_bpf_alias": true},
+		Aliases: map[string][]string{"ffffffff81234560": {"__x64_sys_bpf"}, "ffffffff81234568": {"__x64_sys_write"},
+			"ffffffff81234570": {"__ia32_sys_bpf"}, "ffffffff81234580": {"__se_sys_bpf"}, "ffffffff81234590": {"__do_sys_bpf"},
+			"ffffffff812345a0": {"sys_bpf", "__se_sys_bpf_alias"}, "ffffffff812345b0": {"__x64_sys_bpfx"}, "ffffffff812345c0": {"sys_ni_syscall"}},
 	}
 	require.Equal(t, want, naiveKallsyms(text))
 
@@ -74,7 +79,8 @@ func TestReadKallsyms(t *testing.T) {
 
 	got, err = readKallsyms(strings.NewReader("0 T __arm64_sys_bpf\n0 T sys_write"))
 	require.NoError(t, err)
-	assert.Equal(t, kallsyms{BPFEntries: []string{"__arm64_sys_bpf"}, Syscalls: map[string]bool{"__arm64_sys_bpf": true, "sys_write": true}}, got,
+	assert.Equal(t, kallsyms{BPFEntries: []string{"__arm64_sys_bpf"}, Syscalls: map[string]bool{"__arm64_sys_bpf": true, "sys_write": true},
+		Aliases: map[string][]string{"0": {"__arm64_sys_bpf", "sys_write"}}}, got,
 		"the last line without a newline")
 	_, err = readKallsyms(iotest.ErrReader(fmt.Errorf("boom")))
 	assert.ErrorContains(t, err, "boom")

@@ -70,6 +70,8 @@ type Probes struct {
 	// arch when the plain name is missing (__x64_).
 	syscalls map[string]bool
 	prefix   string
+	// aliases are the syscall entry points' names by address.
+	aliases map[string][]string
 }
 
 // LoadOptions are what every collection of a guest loads against.
@@ -82,8 +84,10 @@ type LoadOptions struct {
 	Symbols      []string
 	SymbolsError string
 	// Syscalls are the syscall entry points of /proc/kallsyms (sys_*,
-	// __*_sys_*), nil when it could not be read.
+	// __*_sys_*), nil when it could not be read; Aliases their names by
+	// address.
 	Syscalls map[string]bool
+	Aliases  map[string][]string
 	// Constants set .rodata globals before loading (a number, ${pid} or
 	// ${tid}: PID, TID are the thread making the cases' calls).
 	Constants map[string]string
@@ -120,7 +124,7 @@ func LoadProbes(c proto.Collection, o LoadOptions) (*Probes, error) {
 		return nil, fmt.Errorf("read %s: %w", c.Path, err)
 	}
 	p := &Probes{Name: c.Name, Loader: c.Loader, path: c.Path, loaderArgs: c.LoaderArgs, spec: spec, progs: map[string]*ebpf.Program{}, loadErr: map[string]error{},
-		Wrapper: proto.Wrapper{Symbols: o.Symbols}, syscalls: o.Syscalls}
+		Wrapper: proto.Wrapper{Symbols: o.Symbols}, syscalls: o.Syscalls, aliases: o.Aliases}
 	switch {
 	case c.Loader == proto.LoaderKsystest, c.Loader == proto.LoaderCiliumEBPF, proto.IsLibbpf(c.Loader):
 	default:
@@ -496,7 +500,7 @@ func (p *Probes) attachOne(name string, optional bool) (string, io.Closer, error
 	// The function the loader really attached to, as the kernel lists it
 	// (cilium/ebpf's retry with the arch's prefix, say).
 	if placed := newKprobes(before, kernelKprobes()); len(placed) == 1 {
-		label = strings.TrimSuffix(placed[0], "+0x0")
+		label = placed[0].name(p.aliases)
 	}
 	return label, l, nil
 }
