@@ -92,7 +92,7 @@ type Case struct {
 	// ksystest's own probes).
 	Loader *CaseLoader `json:"loader,omitempty"`
 	// Predicted is how a naive probe was predicted to go wrong here.
-	Predicted string `json:"predicted,omitempty"`
+	Predicted string  `json:"predicted,omitempty"`
 	Verdict   Verdict `json:"verdict"`
 	Args      []Arg   `json:"args"`
 	// Kernel is the kernel's parameter names for the syscall beside the

@@ -36,10 +36,10 @@ type libbpfHelper struct {
 
 // libbpfHello is the helper's first line: what it loaded, or why not.
 type libbpfHello struct {
-	Libbpf  string                       `json:"libbpf"`
-	Package string                       `json:"package"`
-	Error   string                       `json:"error"`
-	Maps    map[string]uint32            `json:"maps"`
+	Libbpf  string                        `json:"libbpf"`
+	Package string                        `json:"package"`
+	Error   string                        `json:"error"`
+	Maps    map[string]uint32             `json:"maps"`
 	Progs   map[string]libbpfHelloProgram `json:"progs"`
 }
 
