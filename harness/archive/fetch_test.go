@@ -2,6 +2,7 @@ package archive
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ksystest/ksystest/harness/archive/archivetest"
+	"github.com/ksystest/ksystest/internal/vmtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -17,8 +19,8 @@ import (
 // archive keyring (installed by `make deps`).
 func TestVerifyRecordedInRelease(t *testing.T) {
 	keys, err := LoadKeyring(DefaultKeyring)
-	if err != nil && os.Getenv("CI") == "" {
-		t.Skipf("no Debian keyring here: %v", err)
+	if err != nil {
+		vmtest.Missing(t, fmt.Sprintf("the Debian archive keyring (package debian-archive-keyring): %v", err))
 	}
 	require.NoError(t, err)
 	data, err := os.ReadFile("testdata/bookworm-backports.InRelease")
@@ -70,8 +72,8 @@ func TestVerifyInReleaseReadsOnlySignedText(t *testing.T) {
 	})
 	t.Run("Debian", func(t *testing.T) {
 		keys, err := LoadKeyring(DefaultKeyring)
-		if err != nil && os.Getenv("CI") == "" {
-			t.Skipf("no Debian keyring here: %v", err)
+		if err != nil {
+			vmtest.Missing(t, fmt.Sprintf("the Debian archive keyring (package debian-archive-keyring): %v", err))
 		}
 		require.NoError(t, err)
 		data, err := os.ReadFile("testdata/bookworm-backports.InRelease")
@@ -113,4 +115,9 @@ func TestAptChecksValidUntil(t *testing.T) {
 	require.NoError(t, os.WriteFile(dir+"/99x", []byte(`Acquire::Check-Valid-Until "false";`), 0o644))
 	assert.False(t, AptChecksValidUntil(dir+"/*"))
 	assert.True(t, AptChecksValidUntil(dir+"/none"))
+}
+
+// The VM tests' prerequisite is this package's keyring.
+func TestVMTestKeyringIsTheArchives(t *testing.T) {
+	assert.Equal(t, DefaultKeyring, vmtest.DebianKeyring)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/ksystest/ksystest"
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/cache"
+	"github.com/ksystest/ksystest/internal/vmtest"
 )
 
 // Compiling needs gcc and static glibc for each arch, and running another
@@ -30,11 +31,7 @@ import (
 // installs them all.
 func skipOrFail(t testing.TB, reason string) {
 	t.Helper()
-	reason += "; `make deps` installs it"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(reason)
-	}
-	t.Skip(reason)
+	vmtest.Missing(t, reason)
 }
 
 func requireToolchain(t testing.TB, a arch.Arch) *Toolchain {

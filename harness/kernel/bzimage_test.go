@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"os"
 	"os/exec"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/ksystest/ksystest/internal/vmtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/ulikunitz/xz"
@@ -29,8 +29,8 @@ func fakeBzImage(t *testing.T, payload []byte) []byte {
 }
 
 func TestVmlinuxFromBzImage(t *testing.T) {
-	if _, err := exec.LookPath("xz"); err != nil && os.Getenv("CI") != "true" {
-		t.Skip("no xz tool")
+	if _, err := exec.LookPath("xz"); err != nil {
+		vmtest.Missing(t, "the xz tool (package xz-utils)")
 	}
 	elf := append([]byte("\x7fELF"), bytes.Repeat([]byte("kernel text "), 1000)...)
 	var payload bytes.Buffer
