@@ -6,12 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/ksystest/ksystest/harness/cache"
 )
 
 // BusyboxSuite is where the guest shell's busybox comes from when the
-// target names no suite (a local kernel).
+// target names no suite of this archive (a local kernel, an Ubuntu one).
 const BusyboxSuite = "bookworm"
 
 // Busybox returns a static busybox for debArch from Debian's
@@ -19,6 +17,11 @@ const BusyboxSuite = "bookworm"
 // none of its own), verified like kernels and cached by the package's
 // hash.
 func (f *Fetcher) Busybox(ctx context.Context, suite, debArch string) (string, error) {
+	for _, d := range Distros {
+		if d != f.distro() && d.OwnsSuite(suite) {
+			suite = ""
+		}
+	}
 	if suite == "" {
 		suite = BusyboxSuite
 	}
@@ -35,7 +38,7 @@ func (f *Fetcher) Busybox(ctx context.Context, suite, debArch string) (string, e
 	_, err = f.Cache.File(ctx, "busybox-"+p.SHA256[:16], path, p.Origin(), func(tmp string) (string, error) {
 		deb := filepath.Join(tmp, "busybox.deb")
 		f.Log("downloading %s %s for %s (%d KiB)", p.Name, p.Version, debArch, p.Size>>10)
-		if err := f.Download(ctx, f.Mirror+"/"+p.Filename, cache.FileSum{SHA256: p.SHA256, Size: p.Size}, deb); err != nil {
+		if err := f.DownloadPackage(ctx, p, deb); err != nil {
 			return "", err
 		}
 		bin := filepath.Join(tmp, "busybox")

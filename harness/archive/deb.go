@@ -173,8 +173,9 @@ func (x *xzReader) Close() error {
 type BootFiles struct {
 	Vmlinuz []byte
 	Config  []byte
-	// Release is the kernel release, from the file names (6.1.0-50-amd64).
-	Release string
+	// Release is the kernel release, from the vmlinuz's file name
+	// (6.1.0-50-amd64); ConfigRelease from the config's.
+	Release, ConfigRelease string
 }
 
 // Bounds on what extraction holds in memory or writes: far above what
@@ -185,19 +186,56 @@ const (
 	maxExtract  = 4 << 30   // a -dbg package's vmlinux is under 1 GB
 )
 
-// ExtractBoot reads /boot/vmlinuz-* and /boot/config-* from a kernel .deb,
-// stopping once it has passed /boot.
-func ExtractBoot(r io.Reader) (*BootFiles, error) { return extractBoot(r, maxBootFile) }
+// BootParts says which of a kernel's boot files a package must hold.
+type BootParts int
 
-func extractBoot(r io.Reader, limit int64) (*BootFiles, error) {
+const (
+	BootVmlinuz BootParts = 1 << iota
+	BootConfig
+)
+
+// ExtractBoot reads /boot/vmlinuz-* and /boot/config-* from a kernel .deb
+// (Debian's image packages hold both), stopping once it has passed /boot.
+func ExtractBoot(r io.Reader) (*BootFiles, error) { return ExtractBootParts(r, BootVmlinuz|BootConfig) }
+
+// ExtractBootParts reads those of /boot/vmlinuz-* and /boot/config-* from
+// a kernel .deb that want names, which it must hold, and stops once it
+// has them and has passed /boot. Ubuntu's kernels come in two packages:
+// the image's holds the vmlinuz, the modules' the config.
+func ExtractBootParts(r io.Reader, want BootParts) (*BootFiles, error) {
+	return extractBoot(r, want, maxBootFile)
+}
+
+func extractBoot(r io.Reader, want BootParts, limit int64) (*BootFiles, error) {
 	var b BootFiles
+	has := func() BootParts {
+		var p BootParts
+		if b.Vmlinuz != nil {
+			p |= BootVmlinuz
+		}
+		if b.Config != nil {
+			p |= BootConfig
+		}
+		return p
+	}
 	err := WalkDeb(r, func(name string, hdr *tar.Header, body io.Reader) error {
 		inBoot := strings.HasPrefix(name, "boot/")
-		if !inBoot && b.Vmlinuz != nil && b.Config != nil {
+		if !inBoot && has()&want == want {
 			return StopWalk()
 		}
 		if !inBoot || hdr.Typeflag != tar.TypeReg {
 			return nil
+		}
+		base := strings.TrimPrefix(name, "boot/")
+		var part BootParts
+		switch {
+		case strings.HasPrefix(base, "vmlinuz-"), strings.HasPrefix(base, "vmlinux-"):
+			part = BootVmlinuz
+		case strings.HasPrefix(base, "config-"):
+			part = BootConfig
+		}
+		if part&want == 0 {
+			return nil // System.map, and what the caller takes from another package
 		}
 		if hdr.Size > limit {
 			return fmt.Errorf("%s: %d bytes, more than %d", name, hdr.Size, limit)
@@ -206,21 +244,24 @@ func extractBoot(r io.Reader, limit int64) (*BootFiles, error) {
 		if _, err := io.ReadFull(body, data); err != nil {
 			return fmt.Errorf("read %s: %w", name, err)
 		}
-		base := strings.TrimPrefix(name, "boot/")
-		switch {
-		case strings.HasPrefix(base, "vmlinuz-"), strings.HasPrefix(base, "vmlinux-"):
-			b.Vmlinuz = data
-			b.Release = base[len("vmlinuz-"):]
-		case strings.HasPrefix(base, "config-"):
-			b.Config = data
+		if part == BootVmlinuz {
+			b.Vmlinuz, b.Release = data, base[len("vmlinuz-"):]
+		} else {
+			b.Config, b.ConfigRelease = data, base[len("config-"):]
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if b.Vmlinuz == nil || b.Config == nil {
+	switch missing := want &^ has(); missing {
+	case 0:
+	case BootVmlinuz | BootConfig:
 		return nil, errors.New("package has no /boot/vmlinuz-* and /boot/config-*: not a kernel image package")
+	case BootVmlinuz:
+		return nil, errors.New("package has no /boot/vmlinuz-*: not a kernel image package")
+	default:
+		return nil, errors.New("package has no /boot/config-*")
 	}
 	return &b, nil
 }

@@ -157,9 +157,9 @@ func TestExtractBounds(t *testing.T) {
 		archivetest.TarEntry{Name: "./usr/a", Body: strings.Repeat("a", 600)},
 		archivetest.TarEntry{Name: "./usr/b", Body: strings.Repeat("b", 600)},
 	)
-	_, err := extractBoot(bytes.NewReader(deb), 1000)
+	_, err := extractBoot(bytes.NewReader(deb), BootVmlinuz|BootConfig, 1000)
 	assert.ErrorContains(t, err, "boot/vmlinuz-1: 2000 bytes, more than 1000")
-	b, err := extractBoot(bytes.NewReader(deb), 2000)
+	b, err := extractBoot(bytes.NewReader(deb), BootVmlinuz|BootConfig, 2000)
 	require.NoError(t, err)
 	assert.Len(t, b.Vmlinuz, 2000)
 

@@ -16,13 +16,20 @@ import (
 	"github.com/ksystest/ksystest/harness/cache"
 )
 
-// Fetcher reads Debian's archive: signed InRelease, hashed Packages
-// indexes, hashed packages. Everything it returns was verified against the
-// archive keyring, and everything it downloads lands in the cache.
+// Fetcher reads a distro's archive (Debian's unless Distro says): signed
+// InRelease, hashed Packages indexes, hashed packages. Everything it
+// returns was verified against the archive keyring, and everything it
+// downloads lands in the cache.
 type Fetcher struct {
+	// Distro is the archive's distribution; nil is Debian.
+	Distro *Distro
 	Mirror string
 	Keys   openpgp.KeyRing
 	Cache  *cache.Cache
+	// Other gives the fetcher of another distro's archive, sharing this
+	// one's cache and settings (Ubuntu's kernels in a run that takes its
+	// guests' tools from Debian); nil knows no other. See For.
+	Other func(d *Distro) (*Fetcher, error)
 	Client *http.Client
 	// Logf reports progress; nil is quiet.
 	Logf func(format string, args ...any)
@@ -62,6 +69,36 @@ type Fetcher struct {
 	// createFile, when set, replaces os.Create for downloads (tests fill
 	// the disk with it).
 	createFile func(name string) (io.WriteCloser, error)
+}
+
+// distro is the archive's distribution.
+func (f *Fetcher) distro() *Distro {
+	if f.Distro == nil {
+		return Debian
+	}
+	return f.Distro
+}
+
+// For returns the fetcher of d's archive: f itself when it reads d's,
+// else the one Other gives.
+func (f *Fetcher) For(d *Distro) (*Fetcher, error) {
+	if d == nil || d == f.distro() {
+		return f, nil
+	}
+	if f.Other == nil {
+		return nil, fmt.Errorf("no fetcher of %s's archive beside %s's", d.Title, f.distro().Title)
+	}
+	return f.Other(d)
+}
+
+// cachePath is where the cache keeps a file of this archive: Debian's
+// at the cache's top, another distro's below its own directory, so that
+// a suite of one never stands for the other's of the same name.
+func (f *Fetcher) cachePath(parts ...string) string {
+	if d := f.distro(); d.cacheDir != "" {
+		parts = append([]string{d.cacheDir}, parts...)
+	}
+	return f.Cache.Path(parts...)
 }
 
 // Log reports progress through Logf.
@@ -107,7 +144,7 @@ func (f *Fetcher) release(ctx context.Context, suite string) (*Release, error) {
 	// Keyed by suite alone: the file is signed, so every mirror of the
 	// archive serves the same one, and a cache filled through one mirror
 	// serves a run whose mirror is down.
-	cached := f.Cache.Path("dists", suite, "InRelease")
+	cached := f.cachePath("dists", suite, "InRelease")
 	st, statErr := os.Stat(cached)
 	if statErr == nil && fresh(f.now().Sub(st.ModTime()), f.IndexMaxAge) {
 		rel, err := f.cachedRelease(cached, suite)
@@ -179,8 +216,8 @@ func (f *Fetcher) verifyRelease(data []byte, suite string) (*Release, error) {
 	if err != nil {
 		return nil, fmt.Errorf("suite %s: %w", suite, err)
 	}
-	if rel.Suite != suite && rel.Archive != suite {
-		return nil, fmt.Errorf("suite %s: the InRelease is that of %s", suite, rel.Suite)
+	if !rel.Is(suite) {
+		return nil, fmt.Errorf("suite %s: the InRelease is that of %s", suite, rel.Name())
 	}
 	if f.CheckValidUntil {
 		if err := rel.CheckValid(f.now()); err != nil {

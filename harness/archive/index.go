@@ -41,7 +41,7 @@ func (f *Fetcher) Packages(ctx context.Context, suite, debArch, prefix string) (
 		return pkgs, nil
 	}
 	keep := func(n string) bool { return strings.HasPrefix(n, prefix) }
-	path := f.Cache.Path("index", suite, debArch, "Packages-"+plain.SHA256)
+	path := f.cachePath("index", suite, debArch, "Packages-"+plain.SHA256)
 	pkgs, err := f.cachedIndex(path, plain, keep)
 	if err != nil {
 		unlock, err := f.Cache.Lock(ctx, "index-"+plain.SHA256[:16])
@@ -234,5 +234,11 @@ func (f *Fetcher) FetchPackage(ctx context.Context, suite, debArch, name, dest s
 		return Package{}, fmt.Errorf("suite %s, %s: %w", suite, debArch, err)
 	}
 	f.Log("downloading %s %s (%d KiB)", p.Name, p.Version, p.Size>>10)
-	return p, f.Download(ctx, f.Mirror+"/"+p.Filename, cache.FileSum{SHA256: p.SHA256, Size: p.Size}, dest)
+	return p, f.DownloadPackage(ctx, p, dest)
+}
+
+// DownloadPackage downloads p, as an index of this archive lists it,
+// into dest, checked against the index's size and SHA256.
+func (f *Fetcher) DownloadPackage(ctx context.Context, p Package, dest string) error {
+	return f.Download(ctx, f.Mirror+"/"+p.Filename, cache.FileSum{SHA256: p.SHA256, Size: p.Size}, dest)
 }

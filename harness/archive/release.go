@@ -18,9 +18,6 @@ import (
 	"github.com/ksystest/ksystest/harness/cache"
 )
 
-// DefaultKeyring is where debian-archive-keyring installs the archive keys.
-const DefaultKeyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
-
 // Release is the verified content of a suite's InRelease.
 type Release struct {
 	Suite      string // the Codename (bookworm-backports), else the Suite
@@ -29,6 +26,27 @@ type Release struct {
 	ValidUntil time.Time // zero when the suite sets none
 	// Files maps a path below dists/SUITE/ to its SHA256 and size.
 	Files map[string]cache.FileSum
+}
+
+// Is reports whether the release is suite's: its Suite field names it
+// (focal-updates, oldstable), or its Codename does (bookworm-backports,
+// bookworm) and its Suite field names no other pocket of that codename:
+// Ubuntu's pockets share their codename (focal-updates is Codename focal),
+// and focal-updates' file must not pass for focal's.
+func (r *Release) Is(suite string) bool {
+	if r.Archive == suite {
+		return true
+	}
+	return r.Suite == suite && !strings.HasPrefix(r.Archive, suite+"-")
+}
+
+// Name names the release by its Codename, or by its Suite field where
+// that is a pocket of the codename (Ubuntu's focal-updates).
+func (r *Release) Name() string {
+	if strings.HasPrefix(r.Archive, r.Suite+"-") {
+		return r.Archive
+	}
+	return r.Suite
 }
 
 // ExpiredError says a Release is past its Valid-Until.
@@ -42,11 +60,16 @@ func (e *ExpiredError) Error() string {
 		e.Suite, e.ValidUntil.Format(time.RFC1123))
 }
 
-// LoadKeyring reads an OpenPGP keyring, binary or armored.
-func LoadKeyring(path string) (openpgp.EntityList, error) {
+// LoadKeyring reads an OpenPGP keyring of Debian's archive, binary or
+// armored.
+func LoadKeyring(path string) (openpgp.EntityList, error) { return Debian.LoadKeyring(path) }
+
+// LoadKeyring reads an OpenPGP keyring, binary or armored, that signs the
+// distro's archive; a missing one says which package installs it.
+func (d *Distro) LoadKeyring(path string) (openpgp.EntityList, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read keyring (install debian-archive-keyring or pass --keyring): %w", err)
+		return nil, fmt.Errorf("read %s's keyring (install %s or pass %s): %w", d.Title, d.KeyringPackage, d.KeyringFlag, err)
 	}
 	keys, err := openpgp.ReadKeyRing(bytes.NewReader(data))
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/ksystest/ksystest/harness/cache"
 )
 
 // Tree returns a directory holding the files under sub (relative to /)
@@ -30,7 +29,7 @@ func (f *Fetcher) Tree(ctx context.Context, suite, debArch, pkg, sub string) (st
 	_, err = f.Cache.File(ctx, "tree-"+p.SHA256[:16], dir, from, func(tmp string) (string, error) {
 		deb := filepath.Join(tmp, "pkg.deb")
 		f.Log("downloading %s %s (%d KiB)", p.Name, p.Version, p.Size>>10)
-		if err := f.Download(ctx, f.Mirror+"/"+p.Filename, cache.FileSum{SHA256: p.SHA256, Size: p.Size}, deb); err != nil {
+		if err := f.DownloadPackage(ctx, p, deb); err != nil {
 			return "", err
 		}
 		r, err := os.Open(deb)
