@@ -1,6 +1,7 @@
-// Package archivetest is a Debian archive for tests: a mirror on
-// 127.0.0.1 whose InRelease files are signed with a fixed test key,
-// packages built on the fly, faults on demand. It is for tests only.
+// Package archivetest is a Debian archive for tests (or one laid out as
+// Ubuntu's): a mirror on 127.0.0.1 whose InRelease files are signed with
+// a fixed test key, packages built on the fly, faults on demand. It is for
+// tests only.
 package archivetest
 
 import (
@@ -168,6 +169,10 @@ type Mirror struct {
 	indexes map[string]map[string][]byte // suite → arch → uncompressed Packages
 	// stop ends handlers that wait forever, so that srv.Close returns.
 	stop chan struct{}
+	// root is the mirror's path below the server ("debian").
+	root string
+	// codename is the Codename a suite's InRelease gives.
+	codename func(suite string) string
 }
 
 // Date and ValidUntil are the dates of every fake InRelease.
@@ -177,8 +182,19 @@ var (
 )
 
 func NewMirror(t testing.TB) *Mirror {
+	return newMirror(t, "debian", func(suite string) string { return suite })
+}
+
+// NewUbuntuMirror is a Mirror laid out as Ubuntu's archive: its pockets
+// share their codename (focal-updates' InRelease says Codename: focal).
+func NewUbuntuMirror(t testing.TB) *Mirror {
+	return newMirror(t, "ubuntu", func(suite string) string { base, _, _ := strings.Cut(suite, "-"); return base })
+}
+
+func newMirror(t testing.TB, root string, codename func(string) string) *Mirror {
 	m := &Mirror{keys: Keys(t), files: map[string][]byte{}, hits: map[string]int{},
-		faults: map[string]http.HandlerFunc{}, indexes: map[string]map[string][]byte{}, stop: make(chan struct{})}
+		faults: map[string]http.HandlerFunc{}, indexes: map[string]map[string][]byte{}, stop: make(chan struct{}),
+		root: root, codename: codename}
 	m.srv = httptest.NewServer(http.HandlerFunc(m.serve))
 	t.Cleanup(func() {
 		close(m.stop)
@@ -189,7 +205,7 @@ func NewMirror(t testing.TB) *Mirror {
 
 func (m *Mirror) serve(w http.ResponseWriter, r *http.Request) {
 	// Web servers resolve ".." in request paths; so does this one.
-	p := strings.TrimPrefix(path.Clean(r.URL.Path), "/debian/")
+	p := strings.TrimPrefix(path.Clean(r.URL.Path), "/"+m.root+"/")
 	m.mu.Lock()
 	m.hits[p]++
 	body, ok := m.files[p]
@@ -206,7 +222,7 @@ func (m *Mirror) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // URL is the mirror's base URL, as a user would give it.
-func (m *Mirror) URL() string { return m.srv.URL + "/debian" }
+func (m *Mirror) URL() string { return m.srv.URL + "/" + m.root }
 
 // Publish puts pkgs into suite's main/binary-ARCH index and signs the
 // suite's InRelease again; extra lines go into the InRelease.
@@ -239,7 +255,7 @@ func (m *Mirror) Publish(t testing.TB, suite, arch string, pkgs []Package, extra
 func (m *Mirror) Sign(t testing.TB, suite string, extra ...string) {
 	var rel strings.Builder
 	fmt.Fprintf(&rel, "Origin: ksystest test\nSuite: %s\nCodename: %s\nDate: %s\nValid-Until: %s\n",
-		suite, suite, Date.Format(time.RFC1123), ValidUntil.Format(time.RFC1123))
+		suite, m.codename(suite), Date.Format(time.RFC1123), ValidUntil.Format(time.RFC1123))
 	for _, e := range extra {
 		rel.WriteString(e + "\n")
 	}
@@ -325,6 +341,40 @@ func KernelPackages(t testing.TB) []Package {
 	return []Package{
 		{Name: "linux-image-amd64", Version: "9", Depends: Kernel + " (= " + Version + ")"},
 		{Name: Kernel, Version: Version, Deb: deb},
+	}
+}
+
+// The standard kernel of the fake Ubuntu archive: the flavour's
+// metapackage points at the signed image package, which depends on the
+// modules package that holds the config, as Ubuntu's do; the unsigned
+// image beside it holds the same kernel.
+const (
+	UbuntuRelease  = "5.4.0-9-generic"
+	UbuntuKernel   = "linux-image-" + UbuntuRelease
+	UbuntuUnsigned = "linux-image-unsigned-" + UbuntuRelease
+	UbuntuModules  = "linux-modules-" + UbuntuRelease
+	UbuntuVersion  = "5.4.0-9.10"
+	// UbuntuConfig is the config in the modules package.
+	UbuntuConfig = "CONFIG_ARCH_HAS_SYSCALL_WRAPPER=y\nCONFIG_DEBUG_INFO_BTF=y\n"
+)
+
+func UbuntuKernelPackages(t testing.TB) []Package {
+	image := func(vmlinuz string) []byte {
+		return BuildDeb(t, "xz",
+			TarEntry{Name: "./boot/", Type: tar.TypeDir},
+			TarEntry{Name: "./boot/vmlinuz-" + UbuntuRelease, Body: vmlinuz},
+			TarEntry{Name: "./usr/share/doc/x/copyright", Body: "copyright"})
+	}
+	modules := BuildDeb(t, "zst",
+		TarEntry{Name: "./boot/System.map-" + UbuntuRelease, Body: "ffffffff81000000 T _text\n"},
+		TarEntry{Name: "./boot/config-" + UbuntuRelease, Body: UbuntuConfig},
+		TarEntry{Name: "./lib/modules/" + UbuntuRelease + "/x.ko", Body: "module"})
+	depends := "kmod, linux-base (>= 4.5ubuntu1~16.04.1), " + UbuntuModules
+	return []Package{
+		{Name: "linux-image-generic", Version: "5.4.0.9.9", Depends: UbuntuKernel + ", linux-modules-extra-" + UbuntuRelease + ", linux-firmware"},
+		{Name: UbuntuKernel, Version: UbuntuVersion, Depends: depends, Deb: image("SIGNED KERNEL")},
+		{Name: UbuntuUnsigned, Version: UbuntuVersion, Depends: depends, Deb: image("KERNEL")},
+		{Name: UbuntuModules, Version: UbuntuVersion, Depends: UbuntuKernel + " | " + UbuntuUnsigned, Deb: modules},
 	}
 }
 
