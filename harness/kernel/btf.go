@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/ksystest/ksystest/harness/archive"
-	"github.com/ksystest/ksystest/harness/cache"
 	"github.com/ksystest/ksystest/harness/result"
 )
 
@@ -50,6 +49,17 @@ func (f Archive) KernelBTF(ctx context.Context, k *Kernel, debArch string, recip
 	}
 	if recipe == nil {
 		return nil, "", fmt.Errorf("BTF for %s: the kernel has none, and no BTF recipe says how to make it", k.Package)
+	}
+	d, err := archive.DistroNamed(k.Distro)
+	if err != nil {
+		return nil, "", err
+	}
+	if !d.DebugPackages {
+		return nil, "", fmt.Errorf("BTF for %s: the kernel has none (CONFIG_DEBUG_INFO_BTF is not set), and %s's archive carries no debug packages "+
+			"to make it from (%s keeps them in an archive of their own, which ksystest does not read): give the target a btf: file", k.Package, d.Title, d.Title)
+	}
+	if f, err = f.of(Ref{Distro: k.Distro}); err != nil {
+		return nil, "", err
 	}
 	b, path, err := f.generateBTF(ctx, k, debArch, recipe)
 	if err != nil {
@@ -104,7 +114,7 @@ func (f Archive) pahole(ctx context.Context, k *Kernel, dbg archive.Package, rec
 	start := time.Now()
 	f.Log("%s has no BTF: downloading %s %s (%d MiB) for pahole", k.Package, dbg.Name, dbg.Version, dbg.Size>>20)
 	deb := filepath.Join(tmp, "dbg.deb")
-	if err := f.Download(ctx, f.Mirror+"/"+dbg.Filename, cache.FileSum{SHA256: dbg.SHA256, Size: dbg.Size}, deb); err != nil {
+	if err := f.DownloadPackage(ctx, dbg, deb); err != nil {
 		return "", err
 	}
 	b.DownloadSec, b.DownloadMB = secsSince(start), float64(dbg.Size)/(1<<20)

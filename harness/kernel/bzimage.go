@@ -17,9 +17,11 @@ import (
 // VmlinuxFromBzImage returns the uncompressed ELF kernel inside an x86
 // bzImage. QEMU boots such an ELF directly through its PVH entry point
 // (CONFIG_PVH), which skips the bzImage's own decompression: about 2.5 s of
-// every x86 boot under emulation. The payload is zstd (Debian 6.12) or xz
-// with the x86 BCJ filter (5.10, 6.1), which the xz tool decodes; without
-// xz this returns an error for those and the caller boots the bzImage.
+// every x86 boot under emulation. The payload is zstd (Debian 6.12), xz
+// with the x86 BCJ filter (Debian 5.10, 6.1), which the xz tool decodes,
+// or LZ4's legacy format (Ubuntu's), which the lz4 tool decodes; without
+// the tool this returns an error for those and the caller boots the
+// bzImage.
 func VmlinuxFromBzImage(ctx context.Context, bz []byte) ([]byte, error) {
 	// Boot protocol (Documentation/arch/x86/boot.rst): setup_sects at
 	// 0x1f1, "HdrS" at 0x202, payload_offset/length at 0x248/0x24c,
@@ -38,28 +40,48 @@ func VmlinuxFromBzImage(ctx context.Context, bz []byte) ([]byte, error) {
 		return nil, errors.New("bzImage payload out of range")
 	}
 	payload := bz[start : start+int(n)]
-	if bytes.HasPrefix(payload, []byte("\x28\xb5\x2f\xfd")) {
+	switch {
+	case bytes.HasPrefix(payload, []byte("\x28\xb5\x2f\xfd")):
 		return unzstdELF(payload)
+	case bytes.HasPrefix(payload, []byte("\xfd7zXZ\x00")):
+		return untoolELF(ctx, "xz", "xz-utils", payload)
+	case bytes.HasPrefix(payload, []byte("\x02\x21\x4c\x18")):
+		return untoolELF(ctx, "lz4", "lz4", payload)
 	}
-	if !bytes.HasPrefix(payload, []byte("\xfd7zXZ\x00")) {
-		return nil, errors.New("bzImage payload is neither xz nor zstd")
-	}
-	xz, err := exec.LookPath("xz")
+	return nil, errors.New("bzImage payload is neither xz, zstd nor lz4")
+}
+
+// untoolELF decodes a payload with tool -dc (package pkg installs it).
+// The kernel appends its size after the compressed stream; xz and lz4
+// report that as trailing garbage, and fail, but have written the whole
+// ELF by then: the ELF's own header says whether it is whole.
+func untoolELF(ctx context.Context, tool, pkg string, payload []byte) ([]byte, error) {
+	path, err := exec.LookPath(tool)
 	if err != nil {
-		return nil, fmt.Errorf("no xz tool to unpack the bzImage: %w", err)
+		return nil, fmt.Errorf("no %s tool (package %s) to unpack the bzImage: %w", tool, pkg, err)
 	}
-	cmd := exec.CommandContext(ctx, xz, "-dc")
+	cmd := exec.CommandContext(ctx, path, "-dc")
 	cmd.Stdin = bytes.NewReader(payload)
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
-	// The kernel appends its size after the xz stream; xz reports that as
-	// trailing garbage but has written the whole ELF by then.
 	err = cmd.Run()
 	elf := out.Bytes()
-	if !bytes.HasPrefix(elf, []byte("\x7fELF")) {
-		return nil, fmt.Errorf("unpack bzImage: %v: %s", err, stderr.String())
+	if !bytes.HasPrefix(elf, []byte("\x7fELF")) || !elfWhole(elf) {
+		return nil, fmt.Errorf("unpack bzImage with %s: %v: %s", tool, err, stderr.String())
 	}
 	return elf, nil
+}
+
+// elfWhole reports whether a 64-bit little-endian ELF (an x86_64 vmlinux)
+// holds its section header table, which the linker puts last; other ELFs
+// (i386's) pass unchecked.
+func elfWhole(elf []byte) bool {
+	if len(elf) < 64 || elf[4] != 2 || elf[5] != 1 {
+		return true
+	}
+	shoff := binary.LittleEndian.Uint64(elf[0x28:])
+	end := shoff + uint64(binary.LittleEndian.Uint16(elf[0x3a:]))*uint64(binary.LittleEndian.Uint16(elf[0x3c:]))
+	return end <= uint64(len(elf))
 }
 
 // ensureVmlinux adds an uncompressed vmlinux to a cached kernel entry when

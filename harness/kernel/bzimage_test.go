@@ -52,8 +52,19 @@ func TestVmlinuxFromBzImage(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, elf, got, "zstd payload (Debian 6.12)")
 
+	if _, err := exec.LookPath("lz4"); err != nil {
+		vmtest.Missing(t, "the lz4 tool (package lz4)")
+	}
+	var lpayload bytes.Buffer
+	cmd := exec.Command("lz4", "-l", "-c")
+	cmd.Stdin, cmd.Stdout = bytes.NewReader(elf), &lpayload
+	require.NoError(t, cmd.Run())
+	got, err = VmlinuxFromBzImage(context.Background(), fakeBzImage(t, lpayload.Bytes()))
+	require.NoError(t, err)
+	assert.Equal(t, elf, got, "lz4 legacy payload (Ubuntu's)")
+
 	_, err = VmlinuxFromBzImage(context.Background(), []byte("MZ not a kernel"))
 	assert.ErrorContains(t, err, "not a bzImage")
 	_, err = VmlinuxFromBzImage(context.Background(), fakeBzImage(t, []byte("\x1f\x8bgzip")))
-	assert.ErrorContains(t, err, "neither xz nor zstd")
+	assert.ErrorContains(t, err, "neither xz, zstd nor lz4")
 }

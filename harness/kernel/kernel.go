@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -16,31 +17,47 @@ import (
 	"github.com/ksystest/ksystest/harness/cache"
 )
 
-// Ref says which Debian kernel to boot: a package by name, or the
-// kernel that linux-image-FLAVOUR points at in that suite.
+// Ref says which kernel to boot: a package of a distro's archive by name,
+// or the kernel that linux-image-FLAVOUR points at in that suite.
 type Ref struct {
+	// Distro is whose archive: "debian" (or empty) or "ubuntu".
+	Distro  string
 	Suite   string
 	DebArch string
 	Package string // linux-image-6.1.0-50-amd64; empty: resolve Flavour
-	Flavour string // amd64, arm64, s390x, armmp-lpae
+	Flavour string // amd64, arm64, s390x, armmp-lpae; Ubuntu's generic
 	// UnpackBzImage asks for the uncompressed vmlinux too (x86: PVH boot).
 	UnpackBzImage bool
 }
 
 // String says what ref asks for: "bookworm amd64 flavour amd64", or
-// "bookworm amd64 linux-image-6.1.0-50-amd64".
+// "bookworm amd64 linux-image-6.1.0-50-amd64"; another distro's than
+// Debian's starts with its name ("ubuntu focal-updates amd64 flavour
+// generic").
 func (ref Ref) String() string {
+	s := ref.Suite + " " + ref.DebArch + " flavour " + ref.Flavour
 	if ref.Package != "" {
-		return ref.Suite + " " + ref.DebArch + " " + ref.Package
+		s = ref.Suite + " " + ref.DebArch + " " + ref.Package
 	}
-	return ref.Suite + " " + ref.DebArch + " flavour " + ref.Flavour
+	if d := distroName(ref.Distro); d != archive.Debian.Name {
+		s = d + " " + s
+	}
+	return s
 }
+
+// distroName is a Ref's or a lock's distro by name; empty is Debian.
+func distroName(name string) string { return cmp.Or(name, archive.Debian.Name) }
 
 // Kernel is a verified, extracted kernel in the cache.
 type Kernel struct {
 	Package string `json:"package"`
 	Version string `json:"version"`
+	Distro  string `json:"distro,omitempty"` // empty: Debian
 	Suite   string `json:"suite"`
+	// Modules is the package the config came from where the image's
+	// package lacks it ("linux-modules-5.4.0-216-generic 5.4.0-216.236",
+	// Ubuntu's); empty otherwise.
+	Modules string `json:"modules,omitempty"`
 	// SHA256 and Size are the .deb's, as the archive's index lists them.
 	SHA256  string `json:"sha256"`
 	Size    int64  `json:"size"`
@@ -102,8 +119,11 @@ func LocalKernel(vmlinuz, config, vmlinux string, boot bool) (*Kernel, error) {
 }
 
 // check refuses names that are not plain Debian names before any of them
-// reaches a path or a URL.
+// reaches a path or a URL, and a distro ksystest does not know.
 func (ref Ref) check() error {
+	if _, err := archive.DistroNamed(ref.Distro); err != nil {
+		return err
+	}
 	if err := archive.CheckSuite(ref.Suite); err != nil {
 		return err
 	}
@@ -116,28 +136,121 @@ func (ref Ref) check() error {
 	return archive.CheckPackage("linux-image-" + ref.Flavour)
 }
 
-// Resolve finds the kernel package ref names, without downloading it.
-func (f Archive) Resolve(ctx context.Context, ref Ref) (archive.Package, error) {
+// Packages are the packages a kernel comes in: the image package, with
+// /boot/vmlinuz, and where that lacks /boot/config (Ubuntu's), the
+// modules package its Depends names, which holds it.
+type Packages struct {
+	Image archive.Package
+	// Modules is nil when the image package holds the config (Debian's).
+	Modules *archive.Package
+}
+
+// String names the packages with their versions.
+func (p Packages) String() string {
+	s := p.Image.Name + " " + p.Image.Version
+	if p.Modules != nil {
+		s += " + " + p.Modules.Name
+	}
+	return s
+}
+
+// key names the kernel these packages make in the cache: the image's
+// hash, and the modules package's where there is one.
+func (p Packages) key() string {
+	if p.Modules == nil {
+		return p.Image.SHA256
+	}
+	return p.Image.SHA256 + "-" + p.Modules.SHA256
+}
+
+func (p Packages) origin() string {
+	if p.Modules == nil {
+		return p.Image.Origin()
+	}
+	return p.Image.Origin() + " + " + p.Modules.Origin()
+}
+
+// of is the archive ref's kernels come from: f's, or the other distro's
+// that f's Fetcher gives.
+func (f Archive) of(ref Ref) (Archive, error) {
+	d, err := archive.DistroNamed(ref.Distro)
+	if err != nil {
+		return Archive{}, err
+	}
+	other, err := f.For(d)
+	return Archive{other}, err
+}
+
+// Resolve finds the kernel packages ref names, without downloading them.
+func (f Archive) Resolve(ctx context.Context, ref Ref) (Packages, error) {
 	if err := ref.check(); err != nil {
-		return archive.Package{}, err
+		return Packages{}, err
+	}
+	f, err := f.of(ref)
+	if err != nil {
+		return Packages{}, err
 	}
 	pkgs, err := f.Packages(ctx, ref.Suite, ref.DebArch, "linux-image-")
 	if err != nil {
-		return archive.Package{}, err
+		return Packages{}, err
 	}
 	name := ref.Package
 	if name == "" {
 		meta, err := archive.FindPackage(pkgs, "linux-image-"+ref.Flavour)
 		if err != nil {
-			return archive.Package{}, fmt.Errorf("suite %s, %s: no kernel flavour %q: %w", ref.Suite, ref.DebArch, ref.Flavour, err)
+			return Packages{}, fmt.Errorf("suite %s, %s: no kernel flavour %q: %w", ref.Suite, ref.DebArch, ref.Flavour, err)
 		}
 		name = meta.FirstDependency()
 	}
 	p, err := archive.FindPackage(pkgs, name)
 	if err != nil {
-		return archive.Package{}, fmt.Errorf("suite %s, %s: %w", ref.Suite, ref.DebArch, err)
+		return Packages{}, fmt.Errorf("suite %s, %s: %w", ref.Suite, ref.DebArch, err)
 	}
-	return p, nil
+	modules := modulesDependency(p)
+	if modules == "" {
+		return Packages{Image: p}, nil
+	}
+	m, err := f.modules(ctx, ref.Suite, ref.DebArch, p, modules)
+	if err != nil {
+		return Packages{}, err
+	}
+	return Packages{Image: p, Modules: &m}, nil
+}
+
+// modules finds the modules package of image in the index: it must be of
+// the image's version, since its config describes one build.
+func (f Archive) modules(ctx context.Context, suite, debArch string, image archive.Package, name string) (archive.Package, error) {
+	pkgs, err := f.Packages(ctx, suite, debArch, modulesPrefix)
+	if err != nil {
+		return archive.Package{}, err
+	}
+	m, err := archive.FindPackage(pkgs, name)
+	if err != nil {
+		return archive.Package{}, fmt.Errorf("suite %s, %s: the modules package of %s, which holds its config: %w", suite, debArch, image.Name, err)
+	}
+	if m.Version != image.Version {
+		return archive.Package{}, fmt.Errorf("suite %s, %s: %s is %s, but %s is %s: its config would not be the kernel's",
+			suite, debArch, image.Name, image.Version, m.Name, m.Version)
+	}
+	return m, nil
+}
+
+const modulesPrefix = "linux-modules-"
+
+// modulesDependency is the linux-modules-RELEASE package an image package
+// depends on (Ubuntu's: it holds /boot/config), or "" (Debian's image
+// package holds its modules and config itself).
+func modulesDependency(p archive.Package) string {
+	for _, dep := range strings.Split(p.Depends, ",") {
+		for _, alt := range strings.Split(dep, "|") {
+			name, _, _ := strings.Cut(strings.TrimSpace(alt), " ")
+			name, _, _ = strings.Cut(name, ":")
+			if strings.HasPrefix(name, modulesPrefix) && !strings.HasPrefix(name, modulesPrefix+"extra-") {
+				return name
+			}
+		}
+	}
+	return ""
 }
 
 // Kernel returns the kernel ref names, downloading and extracting it only
@@ -150,10 +263,15 @@ func (f Archive) Kernel(ctx context.Context, ref Ref) (*Kernel, error) {
 	return f.kernel(ctx, ref, p)
 }
 
-// kernel returns the kernel in package p, as Kernel does.
-func (f Archive) kernel(ctx context.Context, ref Ref, p archive.Package) (*Kernel, error) {
-	dir := f.Cache.Path("kernels", p.SHA256)
-	cached, err := f.Cache.File(ctx, "kernel-"+p.SHA256[:16], dir, p.Origin(), func(tmp string) (string, error) {
+// kernel returns the kernel in packages p of ref's archive, as Kernel
+// does.
+func (f Archive) kernel(ctx context.Context, ref Ref, p Packages) (*Kernel, error) {
+	f, err := f.of(ref)
+	if err != nil {
+		return nil, err
+	}
+	dir := f.Cache.Path("kernels", p.key())
+	cached, err := f.Cache.File(ctx, "kernel-"+p.Image.SHA256[:16], dir, p.origin(), func(tmp string) (string, error) {
 		return f.fetchKernel(ctx, p, tmp)
 	})
 	if err != nil {
@@ -166,35 +284,64 @@ func (f Archive) kernel(ctx context.Context, ref Ref, p archive.Package) (*Kerne
 	// The same .deb may be in several suites: the one asked for is the
 	// one to report, and to find the -dbg package in.
 	k.Suite, k.Cached = ref.Suite, cached
+	if d := distroName(ref.Distro); d != archive.Debian.Name {
+		k.Distro = d
+	}
 	if ref.UnpackBzImage {
 		f.ensureVmlinux(ctx, k, dir)
 	}
 	return k, nil
 }
 
-// origin names a package exactly, for the manifests of the cache entries
-// made from it.
-// fetchKernel downloads p into tmp and lays out a kernel entry there.
-func (f Archive) fetchKernel(ctx context.Context, p archive.Package, tmp string) (string, error) {
-	deb := filepath.Join(tmp, "kernel.deb")
-	start := time.Now()
-	f.Log("downloading %s %s (%d MiB)", p.Name, p.Version, p.Size>>20)
-	if err := f.Download(ctx, f.Mirror+"/"+p.Filename, cache.FileSum{SHA256: p.SHA256, Size: p.Size}, deb); err != nil {
-		return "", err
+// fetchKernel downloads the packages p into tmp and lays out a kernel
+// entry there: the vmlinuz from the image package, the config from it
+// too or from the modules package.
+func (f Archive) fetchKernel(ctx context.Context, p Packages, tmp string) (string, error) {
+	want := archive.BootVmlinuz | archive.BootConfig
+	if p.Modules != nil {
+		want = archive.BootVmlinuz
 	}
-	f.Log("downloaded %s in %s", p.Name, time.Since(start).Round(time.Millisecond))
-	r, err := os.Open(deb)
+	boot, err := f.bootFiles(ctx, p.Image, want, tmp)
 	if err != nil {
 		return "", err
 	}
-	boot, err := archive.ExtractBoot(r)
-	r.Close()
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", p.Name, err)
+	k := &Kernel{Package: p.Image.Name, Version: p.Image.Version, SHA256: p.Image.SHA256, Size: p.Image.Size, Release: boot.Release}
+	if p.Modules != nil {
+		mod, err := f.bootFiles(ctx, *p.Modules, archive.BootConfig, tmp)
+		if err != nil {
+			return "", err
+		}
+		if mod.ConfigRelease != boot.Release {
+			return "", fmt.Errorf("%s holds the config of %s, but %s is %s", p.Modules.Name, mod.ConfigRelease, p.Image.Name, boot.Release)
+		}
+		boot.Config = mod.Config
+		k.Modules = p.Modules.Name + " " + p.Modules.Version
 	}
 	entry := filepath.Join(tmp, "entry")
-	k := &Kernel{Package: p.Name, Version: p.Version, SHA256: p.SHA256, Size: p.Size, Release: boot.Release}
 	return entry, writeKernel(entry, k, boot)
+}
+
+// bootFiles downloads package p into dir and reads the boot files want
+// names from it; the .deb is gone when it returns.
+func (f Archive) bootFiles(ctx context.Context, p archive.Package, want archive.BootParts, dir string) (*archive.BootFiles, error) {
+	deb := filepath.Join(dir, p.SHA256[:16]+".deb")
+	start := time.Now()
+	f.Log("downloading %s %s (%d MiB)", p.Name, p.Version, p.Size>>20)
+	if err := f.DownloadPackage(ctx, p, deb); err != nil {
+		return nil, err
+	}
+	f.Log("downloaded %s in %s", p.Name, time.Since(start).Round(time.Millisecond))
+	defer os.Remove(deb)
+	r, err := os.Open(deb)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	boot, err := archive.ExtractBootParts(r, want)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.Name, err)
+	}
+	return boot, nil
 }
 
 func writeKernel(dir string, k *Kernel, boot *archive.BootFiles) error {

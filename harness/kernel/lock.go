@@ -15,8 +15,8 @@ import (
 	"github.com/ksystest/ksystest/internal/yamlfile"
 )
 
-// Lock pins the exact Debian kernel each target of a matrix boots, as the
-// suite's signed index listed it when the lock was made: a matrix's
+// Lock pins the exact kernel each target of a matrix boots, Debian's or
+// Ubuntu's, as the suite's signed index listed it when the lock was made: a matrix's
 // images/kernels.lock, committed beside it, so that a run next month
 // boots what this one did. The archive keeps the last word: where its
 // index still lists a locked package at the locked version, the hashes
@@ -29,16 +29,28 @@ type Lock struct {
 	File string `yaml:"-"`
 }
 
-// LockedKernel is one target's kernel. Suite, Arch and Flavour say what
-// the target asked for when it was locked, so a lock its matrix has moved
-// away from is noticed.
+// LockedKernel is one target's kernel. Distro, Suite, Arch and Flavour
+// say what the target asked for when it was locked, so a lock its matrix
+// has moved away from is noticed.
 type LockedKernel struct {
 	Target string `yaml:"target"`
+	// Distro is whose archive: debian or ubuntu (a lock without says
+	// debian).
+	Distro string `yaml:"distro"`
 	Suite  string `yaml:"suite"`
 	Arch   string `yaml:"arch"` // Debian's: amd64, armhf, ...
 	// Flavour is the flavour the target follows (linux-image-FLAVOUR
 	// pointed at Package when locked); empty when it names Package.
 	Flavour string `yaml:"flavour,omitempty"`
+	// The image package.
+	LockedPackage `yaml:",inline"`
+	// Modules is the package the kernel's config comes from where the
+	// image package lacks it (Ubuntu's linux-modules-RELEASE).
+	Modules *LockedPackage `yaml:"modules,omitempty"`
+}
+
+// LockedPackage is a package as the index listed it when locked.
+type LockedPackage struct {
 	Package string `yaml:"package"`
 	Version string `yaml:"version"`
 	// Filename is the .deb's path in the archive, as the index gives it
@@ -49,16 +61,30 @@ type LockedKernel struct {
 	SHA256   string `yaml:"sha256"`
 }
 
-func (lk LockedKernel) String() string { return lk.Package + " " + lk.Version }
+func lockedPackage(p archive.Package) LockedPackage {
+	return LockedPackage{Package: p.Name, Version: p.Version, Filename: p.Filename, Size: p.Size, SHA256: p.SHA256}
+}
 
-// pkg is the locked kernel as the index listed it.
-func (lk LockedKernel) pkg() archive.Package {
-	return archive.Package{Name: lk.Package, Version: lk.Version, Arch: lk.Arch, Filename: lk.Filename, SHA256: lk.SHA256, Size: lk.Size}
+func (lp LockedPackage) String() string { return lp.Package + " " + lp.Version }
+
+// pkg is the locked package as the index listed it.
+func (lp LockedPackage) pkg(debArch string) archive.Package {
+	return archive.Package{Name: lp.Package, Version: lp.Version, Arch: debArch, Filename: lp.Filename, SHA256: lp.SHA256, Size: lp.Size}
+}
+
+// equal reports whether two entries lock the same, modules included.
+func (lk LockedKernel) equal(o LockedKernel) bool {
+	a, b := lk, o
+	a.Modules, b.Modules = nil, nil
+	if a != b || (lk.Modules == nil) != (o.Modules == nil) {
+		return false
+	}
+	return lk.Modules == nil || *lk.Modules == *o.Modules
 }
 
 // matches reports whether lk was locked for what ref asks.
 func (lk LockedKernel) matches(ref Ref) bool {
-	if lk.Suite != ref.Suite || lk.Arch != ref.DebArch {
+	if distroName(lk.Distro) != distroName(ref.Distro) || lk.Suite != ref.Suite || lk.Arch != ref.DebArch {
 		return false
 	}
 	if ref.Package != "" {
@@ -70,10 +96,11 @@ func (lk LockedKernel) matches(ref Ref) bool {
 // asked says what the target asked for when lk was locked, as Ref's
 // String does.
 func (lk LockedKernel) asked() string {
+	ref := Ref{Distro: lk.Distro, Suite: lk.Suite, DebArch: lk.Arch, Flavour: lk.Flavour}
 	if lk.Flavour == "" {
-		return Ref{Suite: lk.Suite, DebArch: lk.Arch, Package: lk.Package}.String()
+		ref.Flavour, ref.Package = "", lk.Package
 	}
-	return Ref{Suite: lk.Suite, DebArch: lk.Arch, Flavour: lk.Flavour}.String()
+	return ref.String()
 }
 
 // ReadLock reads a lock file strictly: an unknown key, a wrong type or a
@@ -92,6 +119,10 @@ func ParseLock(file string, data []byte) (*Lock, error) {
 	l := &Lock{File: file}
 	if err := yamlfile.Load(file, data, l, l.validate); err != nil {
 		return nil, err
+	}
+	// Locks written before ksystest took Ubuntu's kernels name no distro.
+	for i := range l.Kernels {
+		l.Kernels[i].Distro = distroName(l.Kernels[i].Distro)
 	}
 	return l, nil
 }
@@ -118,25 +149,48 @@ func (l *Lock) validate() []yamlfile.Problem {
 		if k.Target == "" {
 			ps = append(ps, yamlfile.Problemf(p+".target", "missing: the matrix target this kernel is for"))
 		}
+		if k.Distro != "" {
+			if _, err := archive.DistroNamed(k.Distro); err != nil {
+				ps = append(ps, yamlfile.Problemf(p+".distro", "%v", err))
+			}
+		}
 		check("suite", k.Suite, archive.CheckSuite)
 		check("arch", k.Arch, archive.CheckArch)
 		if k.Flavour != "" {
 			check("flavour", k.Flavour, func(f string) error { return archive.CheckPackage("linux-image-" + f) })
 		}
-		check("package", k.Package, archive.CheckPackage)
-		check("version", k.Version, archive.CheckVersion)
-		check("filename", k.Filename, func(f string) error { return archive.CheckRelPath("filename", f) })
-		if k.Size <= 0 {
-			ps = append(ps, yamlfile.Problemf(p+".size", "%d: want the .deb's size in bytes", k.Size))
+		ps = append(ps, k.LockedPackage.validate(p)...)
+		if k.Modules != nil {
+			ps = append(ps, k.Modules.validate(p+".modules")...)
 		}
-		check("sha256", k.SHA256, archive.CheckSHA256)
 	}
 	return ps
 }
 
+func (lp LockedPackage) validate(p string) []yamlfile.Problem {
+	var ps []yamlfile.Problem
+	check := func(key, value string, plain func(string) error) {
+		if value == "" {
+			ps = append(ps, yamlfile.Problemf(p+"."+key, "missing"))
+		} else if err := plain(value); err != nil {
+			ps = append(ps, yamlfile.Problemf(p+"."+key, "%v", err))
+		}
+	}
+	check("package", lp.Package, archive.CheckPackage)
+	check("version", lp.Version, archive.CheckVersion)
+	check("filename", lp.Filename, func(f string) error { return archive.CheckRelPath("filename", f) })
+	if lp.Size <= 0 {
+		ps = append(ps, yamlfile.Problemf(p+".size", "%d: want the .deb's size in bytes", lp.Size))
+	}
+	check("sha256", lp.SHA256, archive.CheckSHA256)
+	return ps
+}
+
 // lockHeader opens every lock file written.
-const lockHeader = `# The exact Debian kernel each target of the matrix boots, as the suite's
-# signed index listed it when locked. Written by ksystest lock: do not edit.
+const lockHeader = `# The exact kernel each target of the matrix boots, from Debian's archive
+# or Ubuntu's, as the suite's signed index listed it when locked (an
+# Ubuntu kernel's config comes from its modules package, locked with it).
+# Written by ksystest lock: do not edit.
 # ksystest lock --update moves it to what the archive has now, and
 # ksystest lock --check says whether the archive has moved on.
 `
@@ -226,13 +280,14 @@ func (e *LockMismatchError) Error() string {
 func (e *LockMismatchError) Is(target error) bool { return target == ErrLock }
 
 // LockedKernel returns the kernel lock pins for target, and nothing else.
-// Where the signed index lists the locked package at the locked version,
-// its SHA256 and size must be the lock's (else a LockMismatchError); where
-// it lists the locked SHA256 for another package or version, the lock was
-// edited too. Where the archive has moved on, the kernel comes from the
-// cache, which keys kernels by the .deb's SHA256, else from its pool file,
-// which Debian keeps a while after the index drops it, verified against
-// the lock.
+// Where the signed index lists a locked package (the image, and the
+// modules package where there is one) at the locked version, its SHA256
+// and size must be the lock's (else a LockMismatchError); where it lists
+// the locked SHA256 for another package or version, the lock was edited
+// too. Where the archive has moved on, the kernel comes from the cache,
+// which keys kernels by the .debs' SHA256, else from their pool files,
+// which the archive keeps a while after the index drops them, verified
+// against the lock.
 func (f Archive) LockedKernel(ctx context.Context, lock *Lock, target string, ref Ref) (*Kernel, error) {
 	if err := ref.check(); err != nil {
 		return nil, err
@@ -241,34 +296,27 @@ func (f Archive) LockedKernel(ctx context.Context, lock *Lock, target string, re
 	if err != nil {
 		return nil, err
 	}
-	pkgs, err := f.Packages(ctx, lk.Suite, lk.Arch, "linux-image-")
+	if f, err = f.of(ref); err != nil {
+		return nil, err
+	}
+	image, imageListed, err := f.lockedPackage(ctx, lock, target, lk, lk.LockedPackage, "linux-image-")
 	if err != nil {
 		return nil, err
 	}
-	listed, err := archive.FindPackage(pkgs, lk.Package)
-	inIndex := err == nil && listed.Version == lk.Version
-	if inIndex && (listed.SHA256 != lk.SHA256 || listed.Size != lk.Size) {
-		return nil, &LockMismatchError{
-			Lock: lock.File, Target: target, Suite: lk.Suite, Package: lk.Package, Version: lk.Version,
-			Locked: cache.FileSum{SHA256: lk.SHA256, Size: lk.Size}, Index: cache.FileSum{SHA256: listed.SHA256, Size: listed.Size},
+	p, inIndex := Packages{Image: image}, imageListed
+	if lk.Modules != nil {
+		m, listed, err := f.lockedPackage(ctx, lock, target, lk, *lk.Modules, modulesPrefix)
+		if err != nil {
+			return nil, err
 		}
+		p.Modules, inIndex = &m, inIndex && listed
 	}
-	p := listed // the index's pool path, while it lists the kernel
-	if !inIndex {
-		// A .deb is named by its hash: one the index lists under another
-		// name or version is not the locked kernel.
-		for _, other := range pkgs {
-			if other.SHA256 == lk.SHA256 {
-				return nil, lockErrorf("%s: %s locks %s, but %s's signed index lists its sha256 for %s %s: the lock was edited; "+
-					"run ksystest lock --update to lock what the archive has", target, lock.File, lk, lk.Suite, other.Name, other.Version)
-			}
-		}
+	if !imageListed {
 		now := "no kernel for it"
 		if current, err := f.Resolve(ctx, ref); err == nil {
-			now = current.Name + " " + current.Version
+			now = current.Image.Name + " " + current.Image.Version
 		}
 		f.Log("%s: %s's index has moved on to %s; booting the locked %s (ksystest lock --update moves the lock)", target, lk.Suite, now, lk)
-		p = lk.pkg()
 	}
 	k, err := f.kernel(ctx, ref, p)
 	var status *archive.StatusError
@@ -285,6 +333,35 @@ func (f Archive) LockedKernel(ctx context.Context, lock *Lock, target string, re
 	return k, err
 }
 
+// lockedPackage is lp, one of the packages lk locks, as the index (of
+// the packages whose names start with prefix) lists it, and whether it
+// does; where it does not, as the lock records it.
+func (f Archive) lockedPackage(ctx context.Context, lock *Lock, target string, lk LockedKernel, lp LockedPackage, prefix string) (archive.Package, bool, error) {
+	pkgs, err := f.Packages(ctx, lk.Suite, lk.Arch, prefix)
+	if err != nil {
+		return archive.Package{}, false, err
+	}
+	listed, err := archive.FindPackage(pkgs, lp.Package)
+	if err == nil && listed.Version == lp.Version {
+		if listed.SHA256 != lp.SHA256 || listed.Size != lp.Size {
+			return archive.Package{}, false, &LockMismatchError{
+				Lock: lock.File, Target: target, Suite: lk.Suite, Package: lp.Package, Version: lp.Version,
+				Locked: cache.FileSum{SHA256: lp.SHA256, Size: lp.Size}, Index: cache.FileSum{SHA256: listed.SHA256, Size: listed.Size},
+			}
+		}
+		return listed, true, nil // the index's pool path, while it lists the package
+	}
+	// A .deb is named by its hash: one the index lists under another
+	// name or version is not the locked package.
+	for _, other := range pkgs {
+		if other.SHA256 == lp.SHA256 {
+			return archive.Package{}, false, lockErrorf("%s: %s locks %s, but %s's signed index lists its sha256 for %s %s: the lock was edited; "+
+				"run ksystest lock --update to lock what the archive has", target, lock.File, lp, lk.Suite, other.Name, other.Version)
+		}
+	}
+	return lp.pkg(lk.Arch), false, nil
+}
+
 // LockTarget is a target to lock: its name and the kernel it asks for.
 type LockTarget struct {
 	Name string
@@ -299,7 +376,7 @@ type LockChange struct {
 }
 
 // Changed reports whether the entry is not what it was.
-func (c LockChange) Changed() bool { return c.Old == nil || c.New == nil || *c.Old != *c.New }
+func (c LockChange) Changed() bool { return c.Old == nil || c.New == nil || !c.Old.equal(*c.New) }
 
 // String says old → new in packages and versions, or "unchanged".
 func (c LockChange) String() string {
@@ -316,8 +393,18 @@ func (c LockChange) String() string {
 		return fmt.Sprintf("%s: sha256 %s → %s", c.Old, c.Old.SHA256, c.New.SHA256)
 	case c.Old.asked() != c.New.asked():
 		return fmt.Sprintf("%s: locked for %s → %s", c.Old, c.Old.asked(), c.New.asked())
+	case c.Old.Modules == nil || c.New.Modules == nil || *c.Old.Modules != *c.New.Modules:
+		return fmt.Sprintf("%s: modules %s → %s", c.Old, modulesOf(c.Old), modulesOf(c.New))
 	}
 	return fmt.Sprintf("%s: filename and size as the index lists them", c.Old)
+}
+
+// modulesOf names lk's modules package, with its hash.
+func modulesOf(lk *LockedKernel) string {
+	if lk.Modules == nil {
+		return "none"
+	}
+	return lk.Modules.String() + " sha256 " + lk.Modules.SHA256
 }
 
 // LockKernels locks the kernel of each target as the archive lists it
@@ -342,8 +429,12 @@ func (f Archive) LockKernels(ctx context.Context, old *Lock, targets []LockTarge
 			if err != nil {
 				return nil, nil, fmt.Errorf("lock %s: %w", t.Name, err)
 			}
-			now = LockedKernel{Target: t.Name, Suite: t.Ref.Suite, Arch: t.Ref.DebArch,
-				Package: p.Name, Version: p.Version, Filename: p.Filename, Size: p.Size, SHA256: p.SHA256}
+			now = LockedKernel{Target: t.Name, Distro: distroName(t.Ref.Distro), Suite: t.Ref.Suite, Arch: t.Ref.DebArch,
+				LockedPackage: lockedPackage(p.Image)}
+			if p.Modules != nil {
+				m := lockedPackage(*p.Modules)
+				now.Modules = &m
+			}
 			if t.Ref.Package == "" {
 				now.Flavour = t.Ref.Flavour
 			}

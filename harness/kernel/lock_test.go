@@ -72,6 +72,7 @@ func TestLockFileFormat(t *testing.T) {
 	assert.Equal(t, lockHeader+`apiVersion: ksystest/v1
 kernels:
   - target: x86_64-6.1
+    distro: debian
     suite: bookworm
     arch: amd64
     flavour: amd64
@@ -244,8 +245,8 @@ func TestLockFind(t *testing.T) {
 // to what the archive has now. Each change reads old → new.
 func TestLockKernelsKeepAndUpdate(t *testing.T) {
 	m, old := lockedArchive(t)
-	old.Kernels = append(old.Kernels, LockedKernel{Target: "gone", Suite: "bookworm", Arch: "amd64", Package: archivetest.Kernel,
-		Version: archivetest.Version, Filename: "pool/x.deb", Size: 1, SHA256: strings.Repeat("a", 64)})
+	old.Kernels = append(old.Kernels, LockedKernel{Target: "gone", Suite: "bookworm", Arch: "amd64", LockedPackage: LockedPackage{Package: archivetest.Kernel,
+		Version: archivetest.Version, Filename: "pool/x.deb", Size: 1, SHA256: strings.Repeat("a", 64)}})
 	m.Publish(t, "bookworm", "amd64", append(newerKernelPackages(t), archivetest.KernelPackages(t)[1]))
 	var logs archivetest.Log
 	f := testFetcher(m, &cache.Cache{Dir: t.TempDir()}, &logs)
