@@ -108,9 +108,12 @@ type Target struct {
 	BTF string `yaml:"btf"`
 }
 
-// Kernel names a Debian kernel: a package, or a flavour whose metapackage
-// (linux-image-FLAVOUR) points at one; or a kernel on local disk.
+// Kernel names a kernel of Debian's archive or Ubuntu's: a package, or a
+// flavour whose metapackage (linux-image-FLAVOUR) points at one; or a
+// kernel on local disk.
 type Kernel struct {
+	// Distro is whose archive: debian (the default) or ubuntu.
+	Distro  string       `yaml:"distro"`
 	Suite   string       `yaml:"suite"`
 	Package string       `yaml:"package"`
 	Flavour string       `yaml:"flavour"`
@@ -219,9 +222,15 @@ func (m *Matrix) ApplyDefaults() {
 		if t.BootTimeout == 0 {
 			t.BootTimeout = Duration(60 * time.Second)
 		}
+		if t.Kernel.Distro == "" && t.Kernel.Local == nil {
+			t.Kernel.Distro = DistroDebian
+		}
 		a, err := arch.Lookup(t.Arch)
 		if err == nil && t.Kernel.Package == "" && t.Kernel.Flavour == "" && t.Kernel.Local == nil {
 			t.Kernel.Flavour = a.KernelFlavour
+			if t.Kernel.Distro == DistroUbuntu {
+				t.Kernel.Flavour = UbuntuFlavour
+			}
 		}
 		if l := t.Kernel.Local; l != nil {
 			l.Vmlinuz, l.Config, l.Vmlinux = m.Path(l.Vmlinuz), m.Path(l.Config), m.Path(l.Vmlinux)
@@ -231,6 +240,22 @@ func (m *Matrix) ApplyDefaults() {
 		}
 	}
 }
+
+// The distros a kernel comes from (harness/archive knows their archives).
+const (
+	DistroDebian = "debian"
+	DistroUbuntu = "ubuntu"
+	// UbuntuFlavour is the flavour of Ubuntu's kernels a target follows
+	// unless it names one: linux-image-generic, for every arch.
+	UbuntuFlavour = "generic"
+)
+
+// Distros are the distros a target's kernel may come from.
+var Distros = []string{DistroDebian, DistroUbuntu}
+
+// ubuntuArches are the arches of Ubuntu's archive proper; its other
+// arches are in another archive (ports), which ksystest does not read.
+var ubuntuArches = []string{"amd64", "i386"}
 
 var (
 	nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
@@ -300,13 +325,25 @@ func (m *Matrix) Validate() []Problem {
 	seen := map[string]int{}
 	for i, t := range m.Targets.List {
 		p := fmt.Sprintf("targets[%d]", i)
-		if _, err := arch.Lookup(t.Arch); err != nil {
+		a, err := arch.Lookup(t.Arch)
+		if err != nil {
 			add(p+".arch", "%v", err)
+		}
+		distro := t.Kernel.Distro
+		switch {
+		case distro == "" || t.Kernel.Local != nil:
+		case !slices.Contains(Distros, distro):
+			add(p+".kernel.distro", "%q: want %s", distro, strings.Join(Distros, " or "))
+		case distro == DistroUbuntu && err == nil && !slices.Contains(ubuntuArches, a.DebianArch):
+			add(p+".kernel.distro", "ubuntu: ksystest reads Ubuntu's archive for x86_64 and i386 only, not %s (Ubuntu keeps it in its ports archive)", t.Arch)
+		}
+		if distro == "" {
+			distro = DistroDebian
 		}
 		switch l := t.Kernel.Local; {
 		case l != nil:
-			if t.Kernel.Suite != "" || t.Kernel.Package != "" || t.Kernel.Flavour != "" {
-				add(p+".kernel.local", "a local kernel takes no suite, package or flavour")
+			if t.Kernel.Distro != "" || t.Kernel.Suite != "" || t.Kernel.Package != "" || t.Kernel.Flavour != "" {
+				add(p+".kernel.local", "a local kernel takes no suite, package, flavour or distro")
 			}
 			if l.Vmlinuz == "" {
 				add(p+".kernel.local.vmlinuz", "missing: the kernel image to boot")
@@ -314,6 +351,8 @@ func (m *Matrix) Validate() []Problem {
 			if l.Config == "" {
 				add(p+".kernel.local.config", "missing: the kernel's .config (ksystest reads the wrapper and BTF options)")
 			}
+		case t.Kernel.Suite == "" && distro == DistroUbuntu:
+			add(p+".kernel.suite", "missing: which Ubuntu suite (focal-updates, jammy-updates, noble-updates, …)")
 		case t.Kernel.Suite == "":
 			add(p+".kernel.suite", "missing: which Debian suite (bookworm, bookworm-backports, …)")
 		}
