@@ -16,7 +16,8 @@ import (
 
 func cmdLock(ctx context.Context, args []string, s streams) error {
 	fs := newFlagSet("lock [flags]", `
-Pin the exact Debian kernel each target of the matrix boots: write the
+Pin the exact kernel each target of the matrix boots, Debian's or
+Ubuntu's (with the modules package its config comes from): write the
 lock file the matrix names (lock: images/kernels.lock) from the suites'
 signed indexes. Targets the lock already has, for the kernel they ask
 for, keep theirs; --update moves every target to what the archive has

@@ -17,7 +17,9 @@ import (
 )
 
 // DebianKernels is the KernelSource backed by Debian's archive, and by
-// local files for targets that name them.
+// Ubuntu's for targets whose kernel says distro: ubuntu (the fetcher of
+// Debian's gives Ubuntu's: archive.Fetcher.For), and by local files for
+// targets that name them.
 type DebianKernels struct {
 	// Archive gives the fetcher of Debian's archive. It is asked only for
 	// the archive's kernels and their BTF, so a matrix of local kernels
@@ -55,11 +57,11 @@ func Fetched(f *archive.Fetcher) func() (*archive.Fetcher, error) {
 	return func() (*archive.Fetcher, error) { return f, nil }
 }
 
-// KernelRef is the Debian kernel target t asks for (t has no local
+// KernelRef is the archive's kernel target t asks for (t has no local
 // kernel).
 func KernelRef(t matrix.Target, a arch.Arch) kernel.Ref {
 	return kernel.Ref{
-		Suite: t.Kernel.Suite, DebArch: a.DebianArch, Package: t.Kernel.Package, Flavour: t.Kernel.Flavour,
+		Distro: t.Kernel.Distro, Suite: t.Kernel.Suite, DebArch: a.DebianArch, Package: t.Kernel.Package, Flavour: t.Kernel.Flavour,
 		UnpackBzImage: a.BootVmlinux,
 	}
 }
