@@ -21,9 +21,11 @@ import (
 	"github.com/ksystest/ksystest/harness/run"
 )
 
-// archiveFlags are the flags of every command that fetches from Debian.
+// archiveFlags are the flags of every command that fetches from Debian
+// (and from Ubuntu, for targets whose kernels are Ubuntu's).
 type archiveFlags struct {
 	mirror, keyring, cacheDir string
+	ubuntu                    archive.MirrorConfig
 	allowExpired, refresh     bool
 }
 
@@ -33,6 +35,8 @@ func (a *archiveFlags) register(fs interface {
 }) {
 	fs.StringVar(&a.mirror, "debian-mirror", "", "Debian mirror URL (default: $"+archive.MirrorEnv+", else the host's apt sources)")
 	fs.StringVar(&a.keyring, "keyring", archive.DefaultKeyring, "OpenPGP keyring that signs the archive")
+	fs.StringVar(&a.ubuntu.Mirror, "ubuntu-mirror", "", "Ubuntu mirror URL, for Ubuntu's kernels (default: $"+archive.UbuntuMirrorEnv+", else the host's apt sources, else debootstrap's default)")
+	fs.StringVar(&a.ubuntu.Keyring, "ubuntu-keyring", archive.UbuntuKeyring, "OpenPGP keyring that signs Ubuntu's archive (package ubuntu-keyring)")
 	fs.StringVar(&a.cacheDir, "cache-dir", cache.DefaultCacheDir(), "download cache (or $"+cache.CacheEnv+")")
 	fs.BoolVar(&a.allowExpired, "allow-expired-release", false, "accept an InRelease past its Valid-Until (default: follow apt's Acquire::Check-Valid-Until)")
 	fs.BoolVar(&a.refresh, "refresh", false, "ask the mirror for new indexes even if the cached ones are recent")
@@ -46,7 +50,7 @@ func (a *archiveFlags) fetcher(logf func(string, ...any)) (*archive.Fetcher, err
 // --cache-dir).
 func (a *archiveFlags) fetcherWith(store *cache.Cache, logf func(string, ...any)) (*archive.Fetcher, error) {
 	f, mirror, err := archive.NewFetcher(archive.FetcherConfig{
-		Mirror: a.mirror, Keyring: a.keyring, CacheDir: a.cacheDir, Cache: store,
+		Mirror: a.mirror, Keyring: a.keyring, Ubuntu: a.ubuntu, CacheDir: a.cacheDir, Cache: store,
 		AllowExpired: a.allowExpired, Refresh: a.refresh, Logf: logf,
 	})
 	if err != nil {
