@@ -179,7 +179,7 @@ func scriptMirror(text string, vars map[string]string) string {
 		line := strings.TrimSpace(raw)
 		fields := strings.Fields(line)
 		switch {
-		case len(fields) == 4 && fields[0] == "case" && fields[3] == "in" && strings.HasPrefix(fields[1], "$"):
+		case len(fields) == 3 && fields[0] == "case" && fields[2] == "in" && strings.HasPrefix(fields[1], "$"):
 			v := strings.Trim(strings.TrimPrefix(fields[1], "$"), "{}\"")
 			stack = append(stack, frame{value: vars[v], parentSelected: selected()})
 		case line == "esac":
