@@ -29,7 +29,7 @@ type Fetcher struct {
 	// Other gives the fetcher of another distro's archive, sharing this
 	// one's cache and settings (Ubuntu's kernels in a run that takes its
 	// guests' tools from Debian); nil knows no other. See For.
-	Other func(d *Distro) (*Fetcher, error)
+	Other  func(d *Distro) (*Fetcher, error)
 	Client *http.Client
 	// Logf reports progress; nil is quiet.
 	Logf func(format string, args ...any)

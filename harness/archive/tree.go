@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-
 )
 
 // Tree returns a directory holding the files under sub (relative to /)
