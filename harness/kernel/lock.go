@@ -16,9 +16,9 @@ import (
 )
 
 // Lock pins the exact kernel each target of a matrix boots, Debian's or
-// Ubuntu's, as the suite's signed index listed it when the lock was made: a matrix's
-// images/kernels.lock, committed beside it, so that a run next month
-// boots what this one did. The archive keeps the last word: where its
+// Ubuntu's, as the suite's signed index listed it when the lock was made:
+// a matrix's images/kernels.lock, committed beside it, so that a run next
+// month boots what this one did. The archive keeps the last word: where its
 // index still lists a locked package at the locked version, the hashes
 // must agree.
 type Lock struct {
