@@ -1,6 +1,7 @@
-// Package archive is a client of a Debian-format package archive: it
-// finds the mirror in the host's apt sources, verifies the suite's signed
-// InRelease against the archive keyring, reads the Packages indexes it
+// Package archive is a client of a Debian-format package archive,
+// Debian's or Ubuntu's (Distro): it finds the mirror in the host's apt
+// sources (Ubuntu's, failing those, in debootstrap's scripts), verifies
+// the suite's signed InRelease against the archive keyring, reads the Packages indexes it
 // lists, downloads packages and checks them against the hashes the signed
 // text gives, and reads what is inside a .deb. Everything it returns was
 // verified; everything it downloads lands in the cache. It knows nothing
