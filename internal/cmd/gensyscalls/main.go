@@ -1,7 +1,9 @@
 // Command gensyscalls writes harness/syscalls' tables from the kernel's
-// own syscall tables, as Debian's kernel source package carries them. The
-// package is fetched and verified like ksystest's kernels; the few files
-// the tables need are taken out of its tarball once and cached.
+// own syscall tables, as Debian's kernel source package carries them, and
+// the parameters (names and C types) of every entry point they name, from
+// the definitions in the same source. The package is fetched and
+// verified like ksystest's kernels; the files the tables need are taken
+// out of its tarball once and cached.
 //
 //	go generate ./harness/syscalls    (or: make syscalls)
 package main
@@ -52,15 +54,27 @@ func run(ctx context.Context, pkg string, suites []string, out, mirror string) e
 		return err
 	}
 	fsys := os.DirFS(tree)
+	idx, err := indexSource(fsys, builds())
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", p.Name, p.Version, err)
+	}
 	var tables []table
+	var params []paramTable
 	for _, a := range abis() {
 		t, err := build(fsys, a)
 		if err != nil {
 			return fmt.Errorf("%s %s: %w", p.Name, p.Version, err)
 		}
-		logf("%-9s %3d syscalls", t.abi, len(t.syscalls))
+		pt, err := buildParams(fsys, idx, a, t)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", p.Name, p.Version, err)
+		}
+		logf("%-9s %3d syscalls, %3d entry points (%d without parameters), %3d read otherwise by the compat kernel (%d without)", t.abi, len(t.syscalls),
+			len(pt.native), len(missing(pt.native)), len(pt.compat), len(missing(pt.compat)))
 		tables = append(tables, t)
+		params = append(params, pt)
 	}
 	origin := fmt.Sprintf("%s %s (%s), sha256 %s", p.Name, p.Version, suite, p.SHA256)
-	return writeTables(out, origin, tables)
+	version, _, _ := strings.Cut(p.Version, "-")
+	return writeTables(out, origin, version, tables, params)
 }

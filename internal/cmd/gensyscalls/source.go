@@ -2,11 +2,13 @@ package main
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -36,11 +38,11 @@ func findSource(ctx context.Context, f *archive.Fetcher, name string, suites []s
 	return archive.Package{}, "", fmt.Errorf("%w: %s in %s", archive.ErrNoPackage, name, strings.Join(suites, ", "))
 }
 
-// kernelTree returns a directory holding the sourceFiles of the kernel
-// source package p, taken out of its tarball once and cached by the
-// package's hash and the file list.
+// kernelTree returns a directory holding the files of the kernel source
+// package p the generator reads (kept), taken out of its tarball once and
+// cached by the package's hash and the selection.
 func kernelTree(ctx context.Context, f *archive.Fetcher, p archive.Package, suite string) (string, error) {
-	key := sha256.Sum256([]byte(strings.Join(sourceFiles, "\n")))
+	key := sha256.Sum256([]byte(strings.Join(sourceFiles, "\n") + "\n" + selection))
 	dir := f.Cache.Path("syscall-tables", fmt.Sprintf("%s-%x", p.SHA256, key[:4]))
 	_, err := f.Cache.File(ctx, "syscall-tables-"+p.SHA256[:16], dir, p.Name+" "+p.Version+" (sha256 "+p.SHA256+")", func(tmp string) (string, error) {
 		deb := filepath.Join(tmp, p.Name+".deb")
@@ -77,8 +79,10 @@ func kernelTree(ctx context.Context, f *archive.Fetcher, p archive.Package, suit
 }
 
 // extractSourceFiles writes the files of a kernel source tarball (xz)
-// that match sourceFiles into dir, without the tarball's top directory.
-// Symbolic links stay links (arm64's syscall_64.tbl is one).
+// that the generator reads (kept) into dir, without the tarball's top
+// directory. A symbolic link (arm64's syscall_64.tbl) becomes a copy of
+// the file it names, which must be kept too: the cache records regular
+// files only.
 func extractSourceFiles(xzTar io.Reader, dir string) error {
 	dec, err := archive.NewXZReader(xzTar)
 	if err != nil {
@@ -86,7 +90,8 @@ func extractSourceFiles(xzTar io.Reader, dir string) error {
 	}
 	defer dec.Close()
 	tr := tar.NewReader(dec)
-	n := 0
+	links := map[string]string{} // name → the name it links to
+	tables := 0
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -96,40 +101,82 @@ func extractSourceFiles(xzTar io.Reader, dir string) error {
 			return err
 		}
 		_, name, _ := strings.Cut(hdr.Name, "/")
-		if !wanted(name) || strings.Contains(name, "..") {
+		if strings.Contains(name, "..") || !mayKeep(name) {
 			continue
 		}
-		dest := filepath.Join(dir, filepath.FromSlash(name))
 		switch hdr.Typeflag {
 		case tar.TypeReg:
-			err = archive.WriteFrom(dest, tr)
+			body, err := io.ReadAll(io.LimitReader(tr, maxSourceFile+1))
+			if err != nil {
+				return err
+			}
+			if len(body) > maxSourceFile {
+				return fmt.Errorf("%s: more than %d bytes", name, maxSourceFile)
+			}
+			if !kept(name, body) {
+				continue
+			}
+			if err := archive.WriteFrom(filepath.Join(dir, filepath.FromSlash(name)), bytes.NewReader(body)); err != nil {
+				return err
+			}
 		case tar.TypeSymlink:
 			target := path.Join(path.Dir(name), hdr.Linkname)
 			if path.IsAbs(hdr.Linkname) || strings.HasPrefix(target, "../") {
 				return fmt.Errorf("%s: link out of the tree to %s", name, hdr.Linkname)
 			}
-			if err = os.MkdirAll(filepath.Dir(dest), 0o755); err == nil {
-				err = os.Symlink(hdr.Linkname, dest)
-			}
+			links[name] = target
+			continue
 		default:
+			continue
+		}
+		if isTableFile(name) {
+			tables++
+		}
+	}
+	for name, target := range links {
+		body, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(target)))
+		if errors.Is(err, fs.ErrNotExist) {
+			if isTableFile(name) {
+				return fmt.Errorf("%s links to %s, which is not kept", name, target)
+			}
 			continue
 		}
 		if err != nil {
 			return err
 		}
-		n++
+		if err := archive.WriteFrom(filepath.Join(dir, filepath.FromSlash(name)), bytes.NewReader(body)); err != nil {
+			return err
+		}
+		if isTableFile(name) {
+			tables++
+		}
 	}
-	if n == 0 {
+	if tables == 0 {
 		return errors.New("no syscall tables in it")
 	}
 	return nil
 }
 
-func wanted(name string) bool {
+// maxSourceFile bounds one file read from the tarball into memory.
+const maxSourceFile = 16 << 20
+
+// isTableFile reports whether a file is one the syscall tables read.
+func isTableFile(name string) bool {
 	for _, pattern := range sourceFiles {
 		if ok, _ := path.Match(pattern, name); ok {
 			return true
 		}
 	}
 	return false
+}
+
+// mayKeep reports whether a file of the tarball may be kept, from its
+// name alone; kept decides with its text.
+func mayKeep(name string) bool {
+	return isTableFile(name) || paramsFile(name)
+}
+
+// kept reports whether extraction keeps a file.
+func kept(name string, body []byte) bool {
+	return isTableFile(name) || paramsFile(name) && keepSource(name, body)
 }

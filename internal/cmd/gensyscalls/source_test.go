@@ -37,14 +37,32 @@ func TestExtractSourceFiles(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	tarball := sourceTarball(t,
-		map[string]string{"arch/arm64/tools/syscall_64.tbl": "../../../scripts/syscall.tbl"},
-		map[string]string{"scripts/syscall.tbl": "0 common io_setup sys_io_setup\n", "kernel/fork.c": "int x;\n"})
+		map[string]string{"arch/arm64/tools/syscall_64.tbl": "../../../scripts/syscall.tbl", "arch/arm64/boot/dts/x.dts": "../../../arm/y.dts"},
+		map[string]string{
+			"scripts/syscall.tbl":        "0 common io_setup sys_io_setup\n",
+			"kernel/fork.c":              "SYSCALL_DEFINE0(fork)\n{\n}\n",
+			"kernel/panic.c":             "int x;\n",
+			"kernel/Makefile":            "obj-y += fork.o\n",
+			"arch/mips/kernel/scall.S":   "LEAF(sys_syscall)\n",
+			"arch/mips/Kconfig":          "config MIPS\n",
+			"arch/sparc/kernel/sys.c":    "SYSCALL_DEFINE0(sparc)\n{\n}\n",
+			"tools/perf/builtin-trace.c": "SYSCALL_DEFINE0(no)\n",
+		})
 	require.NoError(t, extractSourceFiles(tarball, dir))
 
-	data, err := fs.ReadFile(os.DirFS(dir), "arch/arm64/tools/syscall_64.tbl")
+	fsys := os.DirFS(dir)
+	data, err := fs.ReadFile(fsys, "arch/arm64/tools/syscall_64.tbl")
 	require.NoError(t, err)
 	assert.Equal(t, "0 common io_setup sys_io_setup\n", string(data))
-	assert.NoFileExists(t, filepath.Join(dir, "kernel/fork.c"))
+	info, err := os.Lstat(filepath.Join(dir, "arch/arm64/tools/syscall_64.tbl"))
+	require.NoError(t, err)
+	assert.True(t, info.Mode().IsRegular(), "a link becomes a copy: the cache keeps regular files")
+	for _, kept := range []string{"kernel/fork.c", "kernel/Makefile", "arch/mips/kernel/scall.S", "arch/mips/Kconfig"} {
+		assert.FileExists(t, filepath.Join(dir, kept))
+	}
+	for _, dropped := range []string{"kernel/panic.c", "arch/sparc/kernel/sys.c", "tools/perf/builtin-trace.c", "arch/arm64/boot/dts/x.dts"} {
+		assert.NoFileExists(t, filepath.Join(dir, dropped))
+	}
 }
 
 func TestExtractSourceFilesRefuses(t *testing.T) {
@@ -54,4 +72,7 @@ func TestExtractSourceFilesRefuses(t *testing.T) {
 
 	none := sourceTarball(t, nil, map[string]string{"kernel/fork.c": "int x;\n"})
 	assert.ErrorContains(t, extractSourceFiles(none, t.TempDir()), "no syscall tables")
+
+	dangling := sourceTarball(t, map[string]string{"arch/arm64/tools/syscall_64.tbl": "../../../scripts/gone.tbl"}, nil)
+	assert.ErrorContains(t, extractSourceFiles(dangling, t.TempDir()), "which is not kept")
 }

@@ -39,6 +39,10 @@ type abi struct {
 	generic string
 	// mipsSim names the mips ABI whose offset is read from unistd.h.
 	mipsSim string
+	// kernel is the kernel that runs the ABI's entry points, and
+	// compatKernel the 64-bit one that runs its compat entry points:
+	// where their parameters are read from.
+	kernel, compatKernel *kernelBuild
 }
 
 // evidence is a line a kernel file must contain, whitespace aside.
@@ -50,19 +54,21 @@ func abis() []abi {
 	const mips = "arch/mips/kernel/syscalls/"
 	return []abi{
 		{
-			name: "x86_64", table: x86 + "syscall_64.tbl", rows: []string{"common", "64"},
+			name: "x86_64", table: x86 + "syscall_64.tbl", rows: []string{"common", "64"}, kernel: x86_64,
 			evidence: []evidence{{x86 + "Makefile", "$(uapi)/unistd_64.h: abis := common,64"}},
 		},
 		{
 			name: "i386", table: x86 + "syscall_32.tbl", rows: []string{"i386"}, compatRows: []string{"i386"},
+			kernel: x86_32, compatKernel: x86_64,
 			evidence: []evidence{
 				{x86 + "Makefile", "$(uapi)/unistd_32.h: abis := i386"},
 				{x86 + "Makefile", "$(out)/syscalls_32.h: abis := i386"},
 			},
 		},
-		{name: "arm64", generic: "arm64"},
+		{name: "arm64", generic: "arm64", kernel: arm64},
 		{
 			name: "arm", table: "arch/arm/tools/syscall.tbl", rows: []string{"common", "eabi"},
+			kernel: arm32, compatKernel: arm64,
 			evidence: []evidence{
 				{"arch/arm/tools/Makefile", "cmd_syshdr = $(CONFIG_SHELL) $(syshdr) --abis common,$* \\"},
 				{"arch/arm/tools/Makefile", "uapi-hdrs-y += $(uapi)/unistd-eabi.h"},
@@ -70,7 +76,7 @@ func abis() []abi {
 			compat: &abi{name: "arm64 compat", generic: "arm64"},
 		},
 		{
-			name: "s390x", table: "arch/s390/kernel/syscalls/syscall.tbl",
+			name: "s390x", table: "arch/s390/kernel/syscalls/syscall.tbl", kernel: s390x, compatKernel: s390x,
 			rows: []string{"common", "64"}, compatRows: []string{"common", "32"},
 			evidence: []evidence{
 				{"arch/s390/kernel/syscalls/Makefile", "syshdr_abi_unistd_64 := common,64"},
@@ -78,7 +84,7 @@ func abis() []abi {
 			},
 		},
 		{
-			name: "ppc64", table: "arch/powerpc/kernel/syscalls/syscall.tbl",
+			name: "ppc64", table: "arch/powerpc/kernel/syscalls/syscall.tbl", kernel: ppc64, compatKernel: ppc64,
 			rows: []string{"common", "nospu", "64"}, compatRows: []string{"common", "nospu", "32"},
 			evidence: []evidence{
 				{"arch/powerpc/kernel/syscalls/Makefile", "$(uapi)/unistd_64.h: abis := common,nospu,64"},
@@ -88,19 +94,22 @@ func abis() []abi {
 		// mips builds its headers from every row (no --abis), numbered
 		// from __NR_Linux. n64 tables have no compat column.
 		{
-			name: "mips-n64", table: mips + "syscall_n64.tbl", mipsSim: "n64",
+			name: "mips-n64", table: mips + "syscall_n64.tbl", mipsSim: "n64", kernel: mips64,
 			evidence: []evidence{{mips + "Makefile", "cmd_syshdr = $(CONFIG_SHELL) $(syshdr) --offset __NR_Linux $< $@"}},
 		},
 		{
 			name: "mips-o32", table: mips + "syscall_o32.tbl", mipsSim: "o32", compatRows: []string{"o32"},
+			kernel: mips32, compatKernel: mips64,
 			evidence: []evidence{{mips + "Makefile", "cmd_syshdr = $(CONFIG_SHELL) $(syshdr) --offset __NR_Linux $< $@"}},
 		},
-		{name: "riscv64", generic: "riscv"},
+		{name: "riscv64", generic: "riscv", kernel: riscv64, compatKernel: riscv64},
 	}
 }
 
-// sourceFiles are the kernel files the generator may read, as path.Match
-// patterns: what a cached extraction of the source keeps.
+// sourceFiles are the kernel files the syscall tables read, as path.Match
+// patterns (the parameter tables read paramsFile's).
+
+
 var sourceFiles = []string{
 	"scripts/syscall.tbl",
 	"scripts/Makefile.asm-headers",

@@ -197,9 +197,17 @@ func TestWriteTables(t *testing.T) {
 	stale := filepath.Join(dir, "sparc_table.go")
 	require.NoError(t, os.WriteFile(stale, []byte(generatedBy+"\n\npackage syscalls\n"), 0o644))
 
-	err := writeTables(dir, "linux-source-6.12 1 (trixie), sha256 ab", []table{{
+	err := writeTables(dir, "linux-source-6.12 1 (trixie), sha256 ab", "6.12.1", []table{{
 		abi: "mips-o32", from: "syscall_o32.tbl, all rows",
 		syscalls: []syscall{{nr: 4000, name: "syscall", entry: "sys_syscall", compat: "sys32_syscall"}, {nr: 4017, name: "break"}},
+	}}, []paramTable{{
+		abi: "mips-o32",
+		native: []entryParams{
+			{entry: "sys_getpid", params: []param{}, where: "kernel/sys.c:967", syscalls: []string{"getpid"}},
+			{entry: "sys_syscall", why: "defined in assembly (arch/mips/kernel/scall32-o32.S:183), with no C parameters", syscalls: []string{"syscall"}},
+			{entry: "sys_write", params: []param{{"unsigned int", "fd"}, {"const char __user *", "buf"}, {"size_t", "count"}}, where: "fs/read_write.c:737", syscalls: []string{"write"}},
+		},
+		compat: []entryParams{{entry: "sys_mseal", params: []param{{"unsigned long", "start"}}, where: "mm/mseal.c:264", syscalls: []string{"mseal"}}},
 	}})
 	require.NoError(t, err)
 
@@ -222,4 +230,32 @@ const mips_o32Table = `+"`"+`
 	require.NoError(t, err)
 	assert.Contains(t, string(index), `const Source = "linux-source-6.12 1 (trixie), sha256 ab"`)
 	assert.Contains(t, string(index), `"mips-o32": mips_o32Table,`)
+	assert.Contains(t, string(index), `const KernelVersion = "6.12.1"`)
+	assert.Contains(t, string(index), "case \"mips-o32\":\n\t\treturn mips_o32Params, mips_o32CompatParams\n")
+
+	data, err = os.ReadFile(filepath.Join(dir, "mips_o32_params.go"))
+	require.NoError(t, err)
+	assert.Equal(t, generatedBy+`
+
+// From linux-source-6.12 1 (trixie), sha256 ab:
+// the parameters of each entry point of the mips-o32 table, as its
+// SYSCALL_DEFINE, COMPAT_SYSCALL_DEFINE, asmlinkage function or assembly
+// stub defines them.
+//
+// 3 entry points, 1 without parameters to name:
+//   - sys_syscall (syscall): defined in assembly (arch/mips/kernel/scall32-o32.S:183), with no C parameters
+//
+// 1 read otherwise by the 64-bit kernel that runs them for compat tasks, 0 without parameters to name.
+
+package syscalls
+
+const mips_o32Params = `+"`"+`
+sys_getpid	kernel/sys.c:967
+sys_syscall	-	defined in assembly (arch/mips/kernel/scall32-o32.S:183), with no C parameters
+sys_write	fs/read_write.c:737	unsigned int fd	const char __user * buf	size_t count
+`+"`"+`
+
+const mips_o32CompatParams = `+"`"+`
+sys_mseal	mm/mseal.c:264	unsigned long start
+`+"`\n", string(data))
 }
