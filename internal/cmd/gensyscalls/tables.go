@@ -108,8 +108,6 @@ func abis() []abi {
 
 // sourceFiles are the kernel files the syscall tables read, as path.Match
 // patterns (the parameter tables read paramsFile's).
-
-
 var sourceFiles = []string{
 	"scripts/syscall.tbl",
 	"scripts/Makefile.asm-headers",
