@@ -1,7 +1,10 @@
 // Package syscalls knows every syscall of every ABI ksystest boots or runs
 // programs of: name, number and the kernel's entry points, generated from
-// the kernel's own syscall tables (see Source). Standard library only: the
-// guest agent, built for every guest GOARCH, imports it.
+// the kernel's own syscall tables (see Source), and each entry point's
+// parameters, names and C types, from its definition in the same source
+// (DefinitionOf). Standard library only: the guest agent, built for every
+// guest GOARCH, imports it (and does not carry the parameter tables,
+// which only DefinitionOf reaches).
 package syscalls
 
 //go:generate go run ../../internal/cmd/gensyscalls -out .

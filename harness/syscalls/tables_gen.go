@@ -5,6 +5,9 @@ package syscalls
 // Source is the kernel source package the tables come from.
 const Source = "linux-source-6.12 6.12.95-1~bpo12+1 (bookworm-backports), sha256 a7fe4673af74236c99dad9766eca714a198e50a07e5d659e63ec312ae6afccfe"
 
+// KernelVersion is the upstream version of that kernel source.
+const KernelVersion = "6.12.95"
+
 // tables holds each ABI's table: NR, name, entry point, compat entry
 // point (- for none), tab-separated, a line per syscall, by number.
 var tables = map[string]string{
@@ -17,4 +20,35 @@ var tables = map[string]string{
 	"mips-n64": mips_n64Table,
 	"mips-o32": mips_o32Table,
 	"riscv64":  riscv64Table,
+}
+
+// paramTables returns an ABI's parameter tables: its entry points as
+// the kernel that runs its calls defines them, and, for an ABI that
+// 64-bit kernels run as their compat ABI, where such a kernel defines
+// them otherwise. Each line is ENTRY, WHERE, then TYPE NAME per
+// parameter, tab-separated; WHERE is - when the source gives none, and
+// the third field then says why. A function, not a map, so programs that
+// never ask (the guest agent) do not carry the tables.
+func paramTables(abi string) (native, compat string) {
+	switch abi {
+	case "x86_64":
+		return x86_64Params, ""
+	case "i386":
+		return i386Params, i386CompatParams
+	case "arm64":
+		return arm64Params, ""
+	case "arm":
+		return armParams, armCompatParams
+	case "s390x":
+		return s390xParams, ""
+	case "ppc64":
+		return ppc64Params, ""
+	case "mips-n64":
+		return mips_n64Params, ""
+	case "mips-o32":
+		return mips_o32Params, mips_o32CompatParams
+	case "riscv64":
+		return riscv64Params, ""
+	}
+	return "", ""
 }
