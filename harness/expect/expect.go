@@ -17,6 +17,10 @@ import (
 	"github.com/ksystest/ksystest/harness/sysparams"
 )
 
+// noticePrefix starts what KernelNames.Note says of a label that names no
+// parameter of the kernel's: a notice, not a disagreement.
+const noticePrefix = "notice: "
+
 // Compare judges one planned case on one target.
 func Compare(def matrix.Planned, archName string, got proto.CaseResult) result.Case {
 	if def.CaseDef.Workload != nil {
@@ -45,9 +49,14 @@ func Compare(def matrix.Planned, archName string, got proto.CaseResult) result.C
 	return c
 }
 
-// kernelNames is the kernel's side of the names check, for the report.
+// kernelNames is the kernel's side of the names check, for the report. A
+// notice (a label that names no parameter) rides in Note after what it
+// says otherwise, marked as such: it fails nothing.
 func kernelNames(def matrix.Planned) *result.KernelNames {
 	k := &result.KernelNames{Catalogue: def.Kernel.Catalogue, Agree: def.Kernel.Agree, Note: def.Kernel.Note}
+	if n := def.Kernel.Notice; n != "" {
+		k.Note = strings.TrimPrefix(k.Note+"; "+noticePrefix+n, "; ")
+	}
 	if p := def.Kernel.Params; p != nil {
 		k.Names, k.Source = p.Names, p.Source
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/proto"
+	"github.com/ksystest/ksystest/harness/sysparams"
 )
 
 // Catalogue is a decoded case catalogue (bpf/cases.yaml, or a user's):
@@ -137,6 +138,11 @@ func (p Prediction) String() string {
 // ArgDef is one argument: its value as passed and what is expected of
 // the probe's capture of it.
 type ArgDef struct {
+	// Name labels the argument. A label that names a parameter of the
+	// kernel's (through sysparams' aliases) is checked against the
+	// register the kernel has it in; one that names none is only a label,
+	// noticed in the report. Left out, the kernel source's name for the
+	// parameter in the argument's place is used (Plan).
 	Name  string   `yaml:"name"`
 	Value ArgValue `yaml:"value"`
 	// Expect is match (captured equals passed; the default), ignore (the
@@ -210,9 +216,10 @@ func (c *Catalogue) ApplyDefaults() {
 }
 
 var (
-	valueRE = regexp.MustCompile(`^(-?[0-9]+|0x[0-9a-fA-F]+|fd:/.+|buf:[0-9]+|socket:inet|sockaddr:[0-9.]+:[0-9]+|deref:[1-6]|tls|any)$`)
-	identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
-	vias    = []string{proto.ViaRaw, proto.ViaEffects, proto.ViaGoMmap, proto.ViaGoConnect, proto.ViaGoNetDial}
+	valueRE  = regexp.MustCompile(`^(-?[0-9]+|0x[0-9a-fA-F]+|fd:/.+|buf:[0-9]+|socket:inet|sockaddr:[0-9.]+:[0-9]+|deref:[1-6]|tls|any)$`)
+	identRE  = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+	cIdentRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	vias     = []string{proto.ViaRaw, proto.ViaEffects, proto.ViaGoMmap, proto.ViaGoConnect, proto.ViaGoNetDial}
 )
 
 // Validate returns every problem with the catalogue.
@@ -267,8 +274,19 @@ func validateCases(cases []CaseDef) []Problem {
 			add(p+".args", "%d arguments; a probe reports at most 6", len(cd.Args))
 		}
 		passed := 0
+		labels := map[string]int{} // canonical label → argument
 		for j, a := range cd.Args {
 			ap := fmt.Sprintf("%s.args[%d]", p, j)
+			if a.Name != "" {
+				canon := sysparams.Canon(a.Name)
+				if k, ok := labels[canon]; ok {
+					add(ap+".name", "%q names what args[%d] (%q) names", a.Name, k, cd.Args[k].Name)
+				}
+				labels[canon] = j
+				if !cIdentRE.MatchString(a.Name) {
+					add(ap+".name", "%q: a parameter name, as the kernel writes them (or leave it out for the kernel's)", a.Name)
+				}
+			}
 			if !valueRE.MatchString(string(a.Value)) {
 				add(ap+".value", "%q: want a number, 0xHEX, fd:/PATH, buf:N, socket:inet, sockaddr:IP:PORT, deref:N, tls or any", a.Value)
 			} else if msg := checkValue(cd.Args, j); msg != "" {

@@ -3,6 +3,7 @@ package matrix
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,6 +58,9 @@ type KernelCheck struct {
 	// then fails as a catalogue error, whatever the probe captured.
 	Agree bool
 	Note  string
+	// Notice says what the check noticed without failing the case: a
+	// label of the catalogue's that names no parameter of the kernel's.
+	Notice string
 }
 
 // PlanTarget returns the cases of the catalogue that run on target (of
@@ -148,28 +152,33 @@ func plan(cd CaseDef, a arch.Arch, k sysparams.Kernel) Planned {
 	if q, ok := cd.Quirks[a.Name]; ok {
 		p.Pred = &q
 	}
-	args := cd.passedNames()
+	call, callErr := callOf(cd, a)
+	p.Args = nameArgs(cd, call)
+	args := p.passedNames()
 	p.Kernel = KernelCheck{Catalogue: sysparams.Names(args, p.Order), Agree: true}
 	if slices.Contains(cd.Pack, a.Name) {
 		p.Kernel.Note = "arguments passed in a struct (pack): no register names to check"
 		return p
 	}
-	entry, err := entryOf(cd, a)
-	if err != nil {
-		p.Kernel.Note = err.Error()
+	if callErr != nil {
+		p.Kernel.Note = callErr.Error()
 		return p
 	}
-	params, ok, note := k.Lookup(entry)
+	if k.Source == nil {
+		k.Source = call.source
+	}
+	params, ok, note := k.Lookup(call.entry)
 	if !ok {
 		p.Kernel.Note = note
 		return p
 	}
 	p.Kernel.Params = &params
-	derived, err := sysparams.Order(args, params)
+	derived, unmatched, err := sysparams.Order(args, params)
 	if err != nil {
 		p.Kernel.Agree, p.Kernel.Note = false, err.Error()
 		return p
 	}
+	p.Kernel.Notice = labelNotice(cd, unmatched, derived, params)
 	if p.Order != nil && !slices.Equal(p.Order, derived) {
 		p.Kernel.Agree = false
 		p.Kernel.Note = fmt.Sprintf("the catalogue's order on %s puts (%s) in the registers, but the kernel's %s is (%s)",
@@ -189,26 +198,123 @@ func plan(cd CaseDef, a arch.Arch, k sysparams.Kernel) Planned {
 	return p
 }
 
-// entryOf is the kernel function the case's call enters, from the syscall
+// labelNotice says which labels the catalogue wrote (cd as written)
+// name no parameter of the kernel's, and which parameter each was taken
+// as. A label is the catalogue's word, not the kernel's: it is checked
+// where it names a parameter, and noticed, not failed, where it names
+// none.
+func labelNotice(cd CaseDef, unmatched, order []int, params sysparams.Params) string {
+	passed := cd.passed()
+	var notes []string
+	for _, j := range unmatched {
+		ad := cd.Args[passed[j]]
+		if ad.Name == "" {
+			continue // named by ksystest, from the source
+		}
+		taken := slices.Index(order, j+1)
+		notes = append(notes, fmt.Sprintf("label %q (argument %d) names no parameter of the kernel's (%s) from %s: taken as %q",
+			ad.Name, passed[j]+1, strings.Join(params.Names, ", "), params.Source, params.Names[taken]))
+	}
+	return strings.Join(notes, "; ")
+}
+
+// A call is the kernel entry point a case's call enters on one arch, and
+// where the source table of its ABI has its parameters.
+type call struct {
+	abi, entry string
+	compat     bool
+}
+
+// callOf is the kernel function the case's call enters, from the syscall
 // table of the ABI making it: the native one, or the 32-bit one of a
 // compat call, whose table names the compat entry point when it differs.
-func entryOf(cd CaseDef, a arch.Arch) (string, error) {
+func callOf(cd CaseDef, a arch.Arch) (call, error) {
 	port := a.Go
-	if cd.Compat && a.Compat != nil {
+	compat := cd.Compat && a.Compat != nil
+	if compat {
 		port = *a.Compat
 	}
 	abi, ok := syscalls.ForGOARCH(port.GOARCH)
 	if !ok {
-		return "", fmt.Errorf("no syscall table for GOARCH %s", port.GOARCH)
+		return call{}, fmt.Errorf("no syscall table for GOARCH %s", port.GOARCH)
 	}
 	sc, ok := syscalls.Lookup(abi, cd.Syscall)
 	if !ok {
-		return "", fmt.Errorf("the %s ABI has no syscall %q", abi, cd.Syscall)
+		return call{}, fmt.Errorf("the %s ABI has no syscall %q", abi, cd.Syscall)
 	}
-	if cd.Compat && sc.CompatEntry != "" {
-		return sc.CompatEntry, nil
+	c := call{abi: abi, entry: sc.Entry, compat: compat}
+	if compat && sc.CompatEntry != "" {
+		c.entry = sc.CompatEntry
 	}
-	return sc.Entry, nil
+	return c, nil
+}
+
+// source is what the kernel source of ksystest's syscall tables defines
+// for an entry point of the call's ABI (sysparams.Kernel.Source).
+func (c call) source(entry string) (sysparams.Params, bool, string) {
+	from := "kernel source " + syscalls.KernelVersion
+	d, ok := syscalls.DefinitionOf(c.abi, entry, c.compat)
+	switch {
+	case !ok:
+		return sysparams.Params{}, false, fmt.Sprintf("%s: the %s table has no %s", from, c.abi, entry)
+	case d.Params == nil:
+		return sysparams.Params{}, false, from + ": " + d.Missing
+	}
+	return sysparams.Params{Names: d.Names(), Source: from + " " + d.Where}, true, ""
+}
+
+// referenceABI is the ABI whose parameter order the catalogue writes
+// arguments in (CaseDef.Args).
+const referenceABI = "x86_64"
+
+// nameArgs returns the case's arguments with a name for each the
+// catalogue left unnamed: the kernel source's name for the parameter in
+// its place, in the order the catalogue writes arguments (x86_64's
+// syscall, so the register each goes in is still checked on every
+// target); for a syscall x86_64 lacks, the target ABI's own. A deref
+// argument is named after the argument it reads back ("*buf").
+func nameArgs(cd CaseDef, c call) []ArgDef {
+	if !slices.ContainsFunc(cd.Args, func(ad ArgDef) bool { return ad.Name == "" }) {
+		return cd.Args
+	}
+	passed := cd.passed()
+	var names []string
+	if sc, ok := syscalls.Lookup(referenceABI, cd.Syscall); ok {
+		if d, ok := syscalls.DefinitionOf(referenceABI, sc.Entry, false); ok && len(d.Params) == len(passed) {
+			names = d.Names()
+		}
+	}
+	if names == nil && c.entry != "" {
+		if d, ok := syscalls.DefinitionOf(c.abi, c.entry, c.compat); ok {
+			names = d.Names()
+		}
+	}
+	args := slices.Clone(cd.Args)
+	for j, i := range passed {
+		if args[i].Name != "" {
+			continue
+		}
+		args[i].Name = fmt.Sprintf("arg%d", i+1)
+		if j < len(names) {
+			args[i].Name = names[j]
+		}
+	}
+	for i := range args {
+		if n, ok := derefOf(args[i]); ok && args[i].Name == "" && n >= 1 && n <= len(args) {
+			args[i].Name = "*" + args[n-1].Name
+		}
+	}
+	return args
+}
+
+// derefOf reads a deref:N argument's N.
+func derefOf(ad ArgDef) (int, bool) {
+	rest, ok := strings.CutPrefix(string(ad.Value), "deref:")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(rest)
+	return n, err == nil
 }
 
 // derivePrediction checks a naive case's stated prediction against the
@@ -252,14 +358,23 @@ func sorted(xs []int) []int {
 	return out
 }
 
-// passedNames are the names of the arguments put in registers (deref:
+// passed are the indexes of the arguments put in registers (deref:
 // values are read back, not passed).
+func (cd CaseDef) passed() []int {
+	var out []int
+	for i, a := range cd.Args {
+		if !strings.HasPrefix(string(a.Value), "deref:") {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// passedNames are the names of the arguments put in registers.
 func (cd CaseDef) passedNames() []string {
 	var names []string
-	for _, a := range cd.Args {
-		if !strings.HasPrefix(string(a.Value), "deref:") {
-			names = append(names, a.Name)
-		}
+	for _, i := range cd.passed() {
+		names = append(names, cd.Args[i].Name)
 	}
 	return names
 }

@@ -1,10 +1,12 @@
 // Package sysparams holds what a kernel itself says about a syscall's
 // parameters: their names in the kernel's order, read from the kernel's BTF
-// prototype or derived from its config (clone's CONFIG_CLONE_BACKWARDS*),
-// and how a case catalogue's argument names line up with them. The kernel
-// is the authority: a catalogue that names the registers differently is
-// wrong, whatever the probes capture. It is pure and imports nothing from
-// the project.
+// prototype, derived from its config (clone's CONFIG_CLONE_BACKWARDS*), or,
+// where neither says, from the kernel source the syscall tables were
+// generated from; and how a case catalogue's argument names line up with
+// them. The kernel is the authority: a catalogue that puts a parameter the
+// kernel names in another register is wrong, whatever the probes capture;
+// a label that names no parameter of the kernel's is only a label. It is
+// pure and imports nothing from the project.
 package sysparams
 
 import (
@@ -19,16 +21,23 @@ type Params struct {
 	// carries parameter i.
 	Names []string `json:"names"`
 	// Source says where the names come from: "BTF __se_sys_clone",
-	// "config CONFIG_CLONE_BACKWARDS".
+	// "config CONFIG_CLONE_BACKWARDS", "kernel source 6.12.95
+	// net/socket.c:2199".
 	Source string `json:"source"`
 }
 
 // Kernel answers questions about one kernel. Config returns CONFIG_NAME's
 // value ("y", "" when unset); Prototype, when not nil, returns a BTF
-// function's parameter names.
+// function's parameter names; Source, when not nil, returns what the
+// kernel source ksystest's syscall tables come from defines for an entry
+// point, or why it defines no parameters (note), for kernels whose BTF
+// kept no prototype; matrix's planning gives the generated tables of
+// ksystest's syscall package when it is nil. That source is one version
+// (6.12): for another kernel it stands in, and Params.Source says so.
 type Kernel struct {
 	Config    func(name string) string
 	Prototype func(fn string) ([]string, bool)
+	Source    func(entry string) (p Params, ok bool, note string)
 }
 
 // aliases maps names the kernel uses to the names ksystest's catalogue
@@ -94,16 +103,18 @@ func CloneFromConfig(config func(string) string) Params {
 // syscall, as its syscall table names it ("sys_clone", mips's asm stub
 // "__sys_clone", or a compat entry such as "compat_sys_ia32_clone"): from
 // the BTF prototype of the function that takes the arguments, when the
-// kernel's BTF has one with named parameters, else, for clone, from the
-// config. note says what was missing when ok is false.
+// kernel's BTF has one with named parameters; else, for clone, from the
+// config; else from the source. note says what was missing when ok is
+// false.
 func (k Kernel) Lookup(entry string) (p Params, ok bool, note string) {
-	if strings.HasPrefix(entry, "__sys_") {
-		entry = entry[2:] // an asm stub that calls sys_NAME
+	fn := entry
+	if strings.HasPrefix(fn, "__sys_") {
+		fn = fn[2:] // an asm stub that calls sys_NAME
 	}
 	if k.Prototype != nil {
 		onlyRegs := false
-		for _, fn := range []string{"__do_" + entry, "__se_" + entry, entry} {
-			names, found := k.Prototype(fn)
+		for _, f := range []string{"__do_" + fn, "__se_" + fn, fn} {
+			names, found := k.Prototype(f)
 			if !found {
 				continue
 			}
@@ -111,7 +122,7 @@ func (k Kernel) Lookup(entry string) (p Params, ok bool, note string) {
 				onlyRegs = true
 				continue
 			}
-			return Params{Names: names, Source: "BTF " + fn}, true, ""
+			return Params{Names: names, Source: "BTF " + f}, true, ""
 		}
 		note = "no prototype in BTF"
 		if onlyRegs {
@@ -120,30 +131,55 @@ func (k Kernel) Lookup(entry string) (p Params, ok bool, note string) {
 	} else {
 		note = "no BTF read"
 	}
-	if entry == "sys_clone" && k.Config != nil {
+	// The kernel's own config says which of kernel/fork.c's clones it
+	// built: it wins over a source of another version.
+	if fn == "sys_clone" && k.Config != nil {
 		return CloneFromConfig(k.Config), true, ""
+	}
+	if k.Source != nil {
+		p, ok, why := k.Source(entry)
+		if ok {
+			return p, true, ""
+		}
+		note += "; " + why
 	}
 	return Params{}, false, note
 }
 
-// Order returns the register order of a call whose arguments are named
+// Order returns the register order of a call whose arguments are labelled
 // args (in the catalogue's order): register i gets argument Order[i]
-// (1-based). It fails when the names are not the kernel's parameters.
-func Order(args []string, p Params) ([]int, error) {
+// (1-based). A label names the kernel's parameter it equals (through the
+// aliases); a label that names none of them (unmatched, indexes into args)
+// is no contract of the kernel's: its argument takes the parameter in its
+// own place when no other label names that one, else the first parameter
+// left. It fails only when the counts differ.
+func Order(args []string, p Params) (order []int, unmatched []int, err error) {
 	if len(args) != len(p.Names) {
-		return nil, fmt.Errorf("the catalogue passes %d arguments (%s), the kernel's %s takes %d (%s)",
+		return nil, nil, fmt.Errorf("the catalogue passes %d arguments (%s), the kernel's %s takes %d (%s)",
 			len(args), strings.Join(args, ", "), p.Source, len(p.Names), strings.Join(p.Names, ", "))
 	}
-	order := make([]int, len(p.Names))
-	for i, kn := range p.Names {
-		j := slices.IndexFunc(args, func(a string) bool { return Canon(a) == Canon(kn) })
-		if j < 0 {
-			return nil, fmt.Errorf("the kernel's %s has parameter %d %q, which the catalogue does not name (it passes %s)",
-				p.Source, i+1, kn, strings.Join(args, ", "))
+	order = make([]int, len(p.Names))
+	for j, a := range args {
+		i := slices.IndexFunc(p.Names, func(kn string) bool { return Canon(a) == Canon(kn) })
+		if i < 0 || order[i] != 0 {
+			unmatched = append(unmatched, j)
+			continue
 		}
 		order[i] = j + 1
 	}
-	return order, nil
+	var left []int
+	for _, j := range unmatched {
+		if order[j] == 0 {
+			order[j] = j + 1
+		} else {
+			left = append(left, j)
+		}
+	}
+	for _, j := range left {
+		i := slices.Index(order, 0)
+		order[i] = j + 1
+	}
+	return order, unmatched, nil
 }
 
 // Identity reports whether order keeps every argument in its own register.
