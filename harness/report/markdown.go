@@ -75,6 +75,7 @@ func Markdown(w io.Writer, r *result.Run, logBase string) error {
 
 	var warnings strings.Builder
 	writeLoaderNotes(&warnings, r, "")
+	writeLabelNotices(&warnings, r, "")
 	writeWarnings(&warnings, r, "    ")
 	if warnings.Len() > 0 {
 		fmt.Fprintf(w, "\n### Notes\n\n```%s```\n", warnings.String())

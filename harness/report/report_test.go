@@ -26,7 +26,9 @@ func sampleRun() *result.Run {
 	kernel := result.Kernel{Package: "linux-image-6.1.0-50-amd64", Version: "6.1.176-1", Suite: "bookworm", BTF: &result.BTF{Source: "kernel"},
 		SHA256: "7b5597492a0a65aee61985a492e6bcc3f2cde830072a0e3b3d8c7e1b90279bd3", Release: "6.1.0-50-amd64"}
 	pass := result.Case{Name: "write", Probe: "ksys_write", Syscall: "write", Attach: "sys_write", Verdict: result.Pass, Captures: 1,
-		Args: []result.Arg{{Name: "fd", Expect: "match", Passed: 3, Captured: u64(3), OK: true}}}
+		Args: []result.Arg{{Name: "file", Expect: "match", Passed: 3, Captured: u64(3), OK: true}},
+		Kernel: &result.KernelNames{Names: []string{"fd"}, Source: "kernel source 6.12.95 fs/read_write.c:737", Catalogue: []string{"file"}, Agree: true,
+			Note: `notice: label "file" (argument 1) names no parameter of the kernel's (fd) from kernel source 6.12.95 fs/read_write.c:737: taken as "fd"`}}
 	fail := result.Case{Name: "splice", Probe: "wrong_splice", Syscall: "splice", Attach: "sys_splice", Verdict: result.Fail, Captures: 1,
 		Message: "arg 4 (off_out) expected 0x4444000000004404, captured 0x40a96e",
 		Oracle:  &result.Oracle{Source: "raw_syscalls/sys_enter", Status: result.OracleAgrees, NR: 275},

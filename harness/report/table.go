@@ -120,6 +120,7 @@ func Table(w io.Writer, r *result.Run) error {
 		writeQuirkTable(w, quirks, archesOf(r))
 	}
 	writeLoaderNotes(w, r, "  ")
+	writeLabelNotices(w, r, "  ")
 	writeWarnings(w, r, "  | ")
 	for _, c := range r.Cells {
 		writeEvidence(w, c)
@@ -509,7 +510,52 @@ func kernelLine(k *result.KernelNames) string {
 	case len(k.Names) == 0:
 		return "kernel: " + orDash(k.Note)
 	}
-	return fmt.Sprintf("kernel: (%s) from %s: agrees", strings.Join(k.Names, ", "), k.Source)
+	line := fmt.Sprintf("kernel: (%s) from %s: agrees", strings.Join(k.Names, ", "), k.Source)
+	if k.Note != "" {
+		line += "; " + k.Note
+	}
+	return line
+}
+
+// labelNotice is what the names check noticed of a case without failing
+// it: a label of the catalogue's that names no parameter of the kernel's.
+// An agreeing check with the kernel's names says nothing else in Note,
+// where expect marks it "notice: ".
+func labelNotice(k *result.KernelNames) string {
+	if k == nil || !k.Agree || len(k.Names) == 0 {
+		return ""
+	}
+	return strings.TrimPrefix(k.Note, "notice: ")
+}
+
+// writeLabelNotices lists what the names check noticed, once per case and
+// text, with the targets it was noticed on: a label the kernel does not
+// use is no failure, but the reader should know the report's names are
+// the catalogue's.
+func writeLabelNotices(w io.Writer, r *result.Run, indent string) {
+	type noticed struct{ name, text string }
+	var order []noticed
+	targets := map[noticed][]string{}
+	for _, c := range r.Cells {
+		for _, cs := range c.Cases {
+			n := labelNotice(cs.Kernel)
+			if n == "" {
+				continue
+			}
+			k := noticed{cs.Name, n}
+			if _, ok := targets[k]; !ok {
+				order = append(order, k)
+			}
+			targets[k] = append(targets[k], c.Target)
+		}
+	}
+	if len(order) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nlabel notices:\n")
+	for _, k := range order {
+		fmt.Fprintf(w, "%s%s (%s): %s\n", indent, k.name, strings.Join(targets[k], ", "), k.text)
+	}
 }
 
 // Cases writes every case of every target with its arguments side by
