@@ -172,12 +172,21 @@ func plan(cd CaseDef, a arch.Arch, k sysparams.Kernel) Planned {
 		p.Kernel.Note = note
 		return p
 	}
-	p.Kernel.Params = &params
 	derived, unmatched, err := sysparams.Order(args, params)
-	if err != nil {
+	switch {
+	case err != nil && cd.Via != proto.ViaRaw && cd.Via != proto.ViaEffects:
+		// A library call passes the arguments its own way (Go's
+		// syscall.Mmap packs them for s390x's old_mmap): not the
+		// catalogue's registers to check.
+		p.Kernel.Note = fmt.Sprintf("%s passes the arguments its own way here (the kernel's %s takes %d: %s): no register names to check",
+			cd.Via, params.Source, len(params.Names), strings.Join(params.Names, ", "))
+		return p
+	case err != nil:
+		p.Kernel.Params = &params
 		p.Kernel.Agree, p.Kernel.Note = false, err.Error()
 		return p
 	}
+	p.Kernel.Params = &params
 	p.Kernel.Notice = labelNotice(cd, unmatched, derived, params)
 	if p.Order != nil && !slices.Equal(p.Order, derived) {
 		p.Kernel.Agree = false

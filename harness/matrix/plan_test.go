@@ -129,3 +129,23 @@ func argNames(args []ArgDef) []string {
 	}
 	return out
 }
+
+// A library call that passes the arguments its own way (Go's
+// syscall.Mmap packs them for s390x's old_mmap) has no registers for the
+// catalogue to name: no check, and no catalogue error.
+func TestPlanLibraryCallPacks(t *testing.T) {
+	cd := CaseDef{Name: "mmap-go", Probe: "naive_mmap", Syscall: "mmap", Via: proto.ViaGoMmap, Role: RolePlain,
+		Args: []ArgDef{{Name: "addr", Value: "0"}, {Name: "len", Value: "0x3000"}, {Name: "prot", Value: "1"},
+			{Name: "flags", Value: "0x22"}, {Name: "fd", Value: "-1"}, {Name: "off", Value: "0"}}}
+	p := plan(cd, archOf(t, "s390x"), configOf())
+	assert.True(t, p.Kernel.Agree)
+	assert.Nil(t, p.Kernel.Params)
+	assert.Contains(t, p.Kernel.Note, "go:syscall.Mmap passes the arguments its own way here (the kernel's kernel source "+syscalls.KernelVersion+" mm/mmap.c:")
+	assert.Contains(t, p.Kernel.Note, "takes 1: arg)")
+
+	// A raw call the catalogue makes with the wrong count is its error.
+	cd.Via = proto.ViaRaw
+	p = plan(cd, archOf(t, "s390x"), configOf())
+	assert.False(t, p.Kernel.Agree)
+	assert.Contains(t, p.Kernel.Note, "the catalogue passes 6 arguments")
+}
