@@ -196,6 +196,8 @@ func TestWriteTables(t *testing.T) {
 	require.NoError(t, os.WriteFile(handWritten, []byte("package syscalls\n"), 0o644))
 	stale := filepath.Join(dir, "sparc_table.go")
 	require.NoError(t, os.WriteFile(stale, []byte(generatedBy+"\n\npackage syscalls\n"), 0o644))
+	staleParams := filepath.Join(dir, "sparc_params.go")
+	require.NoError(t, os.WriteFile(staleParams, []byte(generatedBy+"\n\npackage syscalls\n"), 0o644))
 
 	err := writeTables(dir, "linux-source-6.12 1 (trixie), sha256 ab", "6.12.1", []table{{
 		abi: "mips-o32", from: "syscall_o32.tbl, all rows",
@@ -213,6 +215,7 @@ func TestWriteTables(t *testing.T) {
 
 	assert.FileExists(t, handWritten)
 	assert.NoFileExists(t, stale)
+	assert.NoFileExists(t, staleParams)
 	data, err := os.ReadFile(filepath.Join(dir, "mips_o32_table.go"))
 	require.NoError(t, err)
 	assert.Equal(t, generatedBy+`
