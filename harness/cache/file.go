@@ -31,6 +31,14 @@ func HashFile(path string) (FileSum, error) {
 	return FileSum{SHA256: hex.EncodeToString(h.Sum(nil)), Size: n}, err
 }
 
+// Key names the entry made from from: the first 8 bytes of its SHA256,
+// in hex. Everything an entry is made from is in from, so another input
+// is another entry.
+func Key(from string) string {
+	sum := sha256.Sum256([]byte(from))
+	return hex.EncodeToString(sum[:8])
+}
+
 // HashMismatchError says a file's SHA256 is not the one it should have.
 type HashMismatchError struct {
 	URL       string // or the file's path

@@ -67,8 +67,7 @@ func (b *CBuilder) Path(ctx context.Context, dir string, a arch.Arch) (string, e
 	// Everything the program is made from; its hash names the entry.
 	from := fmt.Sprintf("%s for %s from source %s, compiled by %s (%s) with libc.a %s, flags %s",
 		dir, a.Name, srcHash, tc.CC, tc.Version, tc.LibcHash, strings.Join(flags, " "))
-	sum := sha256.Sum256([]byte(from))
-	key := hex.EncodeToString(sum[:8])
+	key := cache.Key(from)
 	name := strings.ReplaceAll(dir, "/", "-") + "." + a.Name
 	out := b.Cache.Path("workload", key, name)
 	_, err = b.Cache.File(ctx, "workload-"+key+"-"+name, out, from, func(tmp string) (string, error) {

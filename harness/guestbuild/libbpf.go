@@ -4,9 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"debug/elf"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -151,8 +149,7 @@ func (b *LibbpfBuilder) Path(ctx context.Context, version string, a arch.Arch) (
 		from += fmt.Sprintf(", linked by %s (%s)", lld.dir, lld.version)
 	}
 	from += ", flags " + strings.Join(libbpfFlags, " ")
-	sum := sha256.Sum256([]byte(from))
-	key := hex.EncodeToString(sum[:8])
+	key := cache.Key(from)
 	out := b.Cache.Path("libbpf", key, "ksystest-libbpf-"+version+"."+a.Name)
 	_, err = b.Cache.File(ctx, "libbpf-"+key, out, from, func(tmp string) (string, error) {
 		b.logf("building ksystest-libbpf %s for %s with %s's %s %s", version, a.Name, suite, pkgs[len(pkgs)-1].Name, pkgs[len(pkgs)-1].Version)
@@ -396,8 +393,7 @@ func isDir(p string) bool {
 // included, is in its PACKAGES file.
 func (b *LibbpfBuilder) sysroot(ctx context.Context, f *archive.Fetcher, suite string, a arch.Arch, multiarch string, pkgs []archive.Package) (string, error) {
 	from := fmt.Sprintf("sysroot of %s for %s (%s, uapi %s): %s", suite, a.DebianArch, multiarch, a.BPF.Linux, origins(pkgs, ", "))
-	sum := sha256.Sum256([]byte(from))
-	key := hex.EncodeToString(sum[:8])
+	key := cache.Key(from)
 	dir := b.Cache.Path("libbpf", "sysroot-"+key)
 	_, err := b.Cache.File(ctx, "libbpf-sysroot-"+key, dir, from, func(tmp string) (string, error) {
 		root := filepath.Join(tmp, "sysroot")
