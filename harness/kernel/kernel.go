@@ -73,6 +73,9 @@ type Kernel struct {
 	ELF string `json:"-"`
 	// Cached is true when nothing was downloaded for this kernel.
 	Cached bool `json:"-"`
+	// pkgs are the packages it came from (Modules downloads them again);
+	// nil for a local kernel.
+	pkgs *Packages
 }
 
 // ConfigValue returns CONFIG_NAME's value from the kernel's config: "y",
@@ -283,7 +286,7 @@ func (f Archive) kernel(ctx context.Context, ref Ref, p Packages) (*Kernel, erro
 	}
 	// The same .deb may be in several suites: the one asked for is the
 	// one to report, and to find the -dbg package in.
-	k.Suite, k.Cached = ref.Suite, cached
+	k.Suite, k.Cached, k.pkgs = ref.Suite, cached, &p
 	if d := distroName(ref.Distro); d != archive.Debian.Name {
 		k.Distro = d
 	}
