@@ -2,16 +2,19 @@ package initramfs
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"path"
-	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/ksystest/ksystest/internal/fuzzseed"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ksystest/ksystest/harness/initramfs/newc"
+	"github.com/ksystest/ksystest/internal/fuzzseed"
 )
 
 var updateSeeds = flag.Bool("update-seeds", false, "rewrite the fuzz seed corpora")
@@ -96,42 +99,23 @@ func fuzzFiles(paths string, kinds, data []byte) []File {
 func readNewc(b []byte) ([]File, error) {
 	var out []File
 	isDir := map[string]bool{"": true}
-	inodes := map[uint64]bool{}
-	for off := 0; ; {
-		if off%4 != 0 || off+110 > len(b) {
-			return nil, fmt.Errorf("offset %d: short or unaligned header", off)
-		}
-		if string(b[off:off+6]) != "070701" {
-			return nil, fmt.Errorf("offset %d: bad magic", off)
-		}
-		var field [13]uint64
-		for i := range field {
-			v, err := strconv.ParseUint(string(b[off+6+8*i:off+14+8*i]), 16, 32)
-			if err != nil {
-				return nil, fmt.Errorf("offset %d: field %d: %w", off, i, err)
-			}
-			field[i] = v
-		}
-		ino, mode, nlink, size, rmaj, rmin, namesize, check := field[0], field[1], field[4], field[6], field[9], field[10], field[11], field[12]
-		nameEnd := off + 110 + int(namesize)
-		if namesize == 0 || nameEnd > len(b) || b[nameEnd-1] != 0 || check != 0 {
-			return nil, fmt.Errorf("offset %d: bad name or check", off)
-		}
-		name := string(b[off+110 : nameEnd-1])
-		if strings.IndexByte(name, 0) >= 0 {
-			return nil, fmt.Errorf("offset %d: NUL inside the name %q", off, name)
-		}
-		dataOff := (nameEnd + 3) &^ 3
-		if dataOff+int(size) > len(b) {
-			return nil, fmt.Errorf("%s: data past the end", name)
-		}
-		data := b[dataOff : dataOff+int(size)]
-		off = (dataOff + int(size) + 3) &^ 3
-		if name == trailer {
-			if off != len(b) {
-				return nil, fmt.Errorf("%d bytes after the trailer", len(b)-off)
+	inodes := map[uint32]bool{}
+	r := newc.NewReader(bytes.NewReader(b))
+	for {
+		h, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			if rest, _ := io.ReadAll(r); len(rest) > 0 {
+				return nil, errors.New("data after the trailer")
 			}
 			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		name := h.Name
+		data, err := io.ReadAll(r)
+		if err != nil {
+			return nil, err
 		}
 		if name == "" || path.Clean(name) != name || strings.HasPrefix(name, "/") || strings.HasPrefix(name, "../") || name == ".." {
 			return nil, fmt.Errorf("name %q", name)
@@ -143,31 +127,31 @@ func readNewc(b []byte) ([]File, error) {
 		if !isDir[parent] {
 			return nil, fmt.Errorf("%s: parent %q is not a directory before it", name, parent)
 		}
-		if _, seen := isDir[name]; seen || inodes[ino] {
+		if _, seen := isDir[name]; seen || inodes[h.Ino] {
 			return nil, fmt.Errorf("%s: twice", name)
 		}
-		inodes[ino] = true
-		f := File{Path: "/" + name, Mode: uint32(mode) & 0o7777}
-		switch mode &^ 0o7777 {
+		inodes[h.Ino] = true
+		f := File{Path: "/" + name, Mode: h.Mode & 0o7777}
+		switch h.Mode & newc.TypeMask {
 		case modeDir:
 			f.Dir = true
 		case modeChar:
-			f.Char, f.Major, f.Minor = true, uint32(rmaj), uint32(rmin)
+			f.Char, f.Major, f.Minor = true, h.RMajor, h.RMin
 		case modeReg:
-			f.Data = append([]byte{}, data...)
+			f.Data = data
 		case modeLink:
-			if size == 0 {
+			if len(data) == 0 {
 				return nil, fmt.Errorf("%s: symlink without a target", name)
 			}
 			f.Symlink = string(data)
 		default:
-			return nil, fmt.Errorf("%s: mode %o", name, mode)
+			return nil, fmt.Errorf("%s: mode %o", name, h.Mode)
 		}
-		if (f.Dir || f.Char) && size > 0 {
+		if (f.Dir || f.Char) && len(data) > 0 {
 			return nil, fmt.Errorf("%s: data on a directory or device", name)
 		}
-		if wantLinks := map[bool]uint64{true: 2, false: 1}[f.Dir]; nlink != wantLinks {
-			return nil, fmt.Errorf("%s: nlink %d", name, nlink)
+		if wantLinks := map[bool]uint32{true: 2, false: 1}[f.Dir]; h.Nlink != wantLinks {
+			return nil, fmt.Errorf("%s: nlink %d", name, h.Nlink)
 		}
 		isDir[name] = f.Dir
 		out = append(out, f)

@@ -8,6 +8,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/ksystest/ksystest/harness/initramfs/newc"
 )
 
 // File is one entry of an initramfs.
@@ -77,15 +79,12 @@ func kinds(f File) int {
 	return n
 }
 
-// trailer names the entry that ends a newc archive.
-const trailer = "TRAILER!!!"
-
-// cpio newc mode type bits.
 const (
-	modeDir  = 0o040000
-	modeReg  = 0o100000
-	modeChar = 0o020000
-	modeLink = 0o120000
+	trailer  = newc.Trailer
+	modeDir  = newc.TypeDir
+	modeReg  = newc.TypeReg
+	modeChar = newc.TypeChar
+	modeLink = newc.TypeSymlink
 )
 
 // WriteInitramfs writes files as an uncompressed newc cpio archive, the
