@@ -41,7 +41,7 @@ type treeStats struct {
 const cpioOverhead = 112
 
 // treeFiles copies the directory dir (absolute, clean) into initramfs
-// files at the same paths: directories, regular files with their
+// files at the same paths: dir itself, directories, regular files with their
 // permission bits, and symlinks as they are. .git directories are left
 // out, and so are sockets, FIFOs and devices, which a copy cannot carry.
 // It fails once the copy would pass limit bytes (contents, names and
@@ -57,10 +57,7 @@ func treeFiles(dir string, limit int64) ([]initramfs.File, treeStats, error) {
 		if err != nil {
 			return err
 		}
-		if path == dir {
-			return nil
-		}
-		if d.IsDir() && d.Name() == ".git" {
+		if d.IsDir() && d.Name() == ".git" && path != dir {
 			return filepath.SkipDir
 		}
 		info, err := d.Info()
@@ -68,6 +65,12 @@ func treeFiles(dir string, limit int64) ([]initramfs.File, treeStats, error) {
 			return err
 		}
 		f := initramfs.File{Path: path, Mode: uint32(info.Mode().Perm())}
+		if path == dir {
+			// The program runs in it, empty or not.
+			f.Dir = true
+			files = append(files, f)
+			return nil
+		}
 		switch {
 		case d.IsDir():
 			f.Dir = true

@@ -667,7 +667,7 @@ func TestVMShell(t *testing.T) {
 			go func() {
 				done <- Shell(context.Background(), ShellOptions{
 					Options: Options{Matrix: o.Matrix, Catalogue: o.Catalogue, Kernels: o.Kernels, Agents: o.Agents, Builtin: ksystest.Data,
-						ExtraCmdline: []string{marker}},
+						Backend: vm.QEMU{}, ExtraCmdline: []string{marker}},
 					Target: tg, Busybox: f.Busybox, Stdin: stdin, Stdout: console,
 				})
 			}()
