@@ -68,8 +68,9 @@ generate-check: generate
 	git diff --exit-code -- bpf/
 
 # Regenerate harness/syscalls' tables (committed) from the syscall tables
-# of Debian's kernel source package, verified like kernels; cached after
-# the first run.
+# of Debian's kernel source package, verified like kernels, and each entry
+# point's parameters from its definitions in the same source; cached
+# after the first run.
 syscalls:
 	$(GO) generate ./harness/syscalls
 
