@@ -112,21 +112,24 @@ func (k Kernel) Lookup(entry string) (p Params, ok bool, note string) {
 		fn = fn[2:] // an asm stub that calls sys_NAME
 	}
 	if k.Prototype != nil {
-		onlyRegs := false
+		note = "no prototype in BTF"
 		for _, f := range []string{"__do_" + fn, "__se_" + fn, fn} {
 			names, found := k.Prototype(f)
-			if !found {
+			switch {
+			case !found:
 				continue
-			}
-			if len(names) == 1 && names[0] == "regs" {
-				onlyRegs = true
+			case len(names) == 1 && (names[0] == "regs" || names[0] == "__unused"):
+				// The wrapper's pt_regs (SYSCALL_DEFINE0's is unused).
+				note = "no prototype in BTF (only the pt_regs wrapper)"
+				continue
+			case len(names) == 0:
+				// What pahole makes of an assembly entry point (arm's
+				// sys_mmap2) looks the same as a call without
+				// parameters: the source tells them apart.
+				note = "no parameters in BTF"
 				continue
 			}
 			return Params{Names: names, Source: "BTF " + f}, true, ""
-		}
-		note = "no prototype in BTF"
-		if onlyRegs {
-			note = "no prototype in BTF (only the pt_regs wrapper)"
 		}
 	} else {
 		note = "no BTF read"

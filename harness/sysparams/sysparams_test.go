@@ -128,6 +128,31 @@ func TestLookupSource(t *testing.T) {
 	assert.Equal(t, "no prototype in BTF (only the pt_regs wrapper); kernel source 6.12.95: not implemented", note)
 }
 
+// BTF's word on a call without parameters is no word: SYSCALL_DEFINE0's
+// wrapper takes an __unused pt_regs, and pahole gives an assembly entry
+// point (arm's sys_mmap2) an empty prototype. The source says which.
+func TestLookupEmptyPrototypes(t *testing.T) {
+	protos := map[string][]string{"__do_sys_getpid": {"__unused"}, "sys_mmap2": {}}
+	source := func(entry string) (Params, bool, string) {
+		if entry == "sys_mmap2" {
+			return Params{Names: []string{"addr", "len", "prot", "flags", "fd", "pgoff"}, Source: "kernel source"}, true, ""
+		}
+		return Params{Names: []string{}, Source: "kernel source"}, true, ""
+	}
+	k := Kernel{Source: source, Prototype: func(fn string) ([]string, bool) { p, ok := protos[fn]; return p, ok }}
+	p, ok, _ := k.Lookup("sys_getpid")
+	require.True(t, ok)
+	assert.Empty(t, p.Names)
+	assert.Equal(t, "kernel source", p.Source)
+	p, ok, _ = k.Lookup("sys_mmap2")
+	require.True(t, ok)
+	assert.Len(t, p.Names, 6)
+
+	_, ok, note := Kernel{Prototype: k.Prototype}.Lookup("sys_mmap2")
+	assert.False(t, ok)
+	assert.Equal(t, "no parameters in BTF", note)
+}
+
 func TestCanon(t *testing.T) {
 	assert.Equal(t, "flags", Canon("clone_flags"))
 	assert.Equal(t, "fd", Canon("fd"))
