@@ -25,7 +25,7 @@ var Data embed.FS
 //
 //go:embed go.mod go.sum
 //go:embed cmd/ksystest-agent cmd/ksystest-compat cmd/ksystest-exec cmd/ksystest-poweroff cmd/ksystest-libbpf workloads
-//go:embed harness/guest harness/proto harness/arch harness/syscalls
+//go:embed harness/guest harness/proto harness/arch harness/syscalls harness/initramfs/newc
 var guestSource embed.FS
 
 // GuestSource is the module source the guest programs build from: the Go

@@ -1,5 +1,6 @@
 // Command ksystest-agent is PID 1 of a ksystest guest: it mounts, runs the
-// cases from the initramfs, reports over the console, and powers off. It is
+// cases from the initramfs (in a saved guest: from the run's files, once a
+// restored copy has them), reports over the console, and powers off. It is
 // built statically, once per guest GOARCH.
 package main
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/ksystest/ksystest/harness/guest/agent"
 	"github.com/ksystest/ksystest/harness/guest/pid1"
+	"github.com/ksystest/ksystest/harness/guest/standby"
 	"github.com/ksystest/ksystest/harness/proto"
 )
 
@@ -19,6 +21,13 @@ func main() {
 		if qerr := pid1.QuietKernel(); qerr != nil {
 			fmt.Fprintln(os.Stderr, "ksystest-agent: quiet kernel:", qerr)
 		}
+		if standby.Standby() {
+			// A saved guest: restored copies go on from here, with the
+			// run's catalogue and objects.
+			err = standby.Wait(os.Stdin, os.Stdout)
+		}
+	}
+	if err == nil {
 		err = agent.Run(em, proto.CataloguePath)
 	}
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ksystest/ksystest/harness/guest/execinit"
 	"github.com/ksystest/ksystest/harness/guest/pid1"
+	"github.com/ksystest/ksystest/harness/guest/standby"
 	"github.com/ksystest/ksystest/harness/proto"
 )
 
@@ -23,6 +24,11 @@ func main() {
 		}
 		// As on a booted system: tests listen and dial on 127.0.0.1.
 		err = pid1.Loopback(true)
+	}
+	if err == nil && standby.Standby() {
+		// A saved guest: restored copies go on from here, with the
+		// run's program and files.
+		err = standby.Wait(os.Stdin, os.Stdout)
 	}
 	if err == nil {
 		err = execinit.Run(w, proto.ExecSpecPath)

@@ -119,6 +119,7 @@ func (f *execFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.verbose, "v", false, "verbose: phases and timings (exec to the program's first instruction), QEMU's command line, the kernel's console")
 	fs.Var(&f.env, "env", "NAME=VALUE for the program's environment, or NAME to pass the host's value (repeatable)")
 	f.guestFlags.register(fs)
+	f.guestFlags.registerFresh(fs)
 }
 
 // findProgram finds the program to run, on PATH when its name has no

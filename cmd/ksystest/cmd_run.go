@@ -118,6 +118,7 @@ in DIR/TARGET/console.log.`, s)
 		gf      guestFlags
 	)
 	gf.register(fs)
+	gf.registerFresh(fs)
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@ type guestFlags struct {
 	accel      string
 	appendArgs string
 	libbpfArgs repeated
+	fresh      bool
 	archive    archiveFlags
 }
 
@@ -41,6 +42,12 @@ func (g *guestFlags) register(fs *flag.FlagSet) {
 	fs.Var(&g.libbpfArgs, "libbpf-arg", "an argument for the libbpf loaders' helper, repeatable: '--libbpf-arg=--deny-kprobe --libbpf-arg=__x64_sys_bpf' "+
 		"makes libbpf believe the kernel lacks that symbol, and so mis-resolve LINUX_HAS_SYSCALL_WRAPPER: how your probes fare when a loader gets it wrong")
 	g.archive.register(fs)
+}
+
+// registerFresh adds --fresh, for the commands that restore saved guests.
+func (g *guestFlags) registerFresh(fs *flag.FlagSet) {
+	fs.BoolVar(&g.fresh, "fresh", false, "boot every guest instead of restoring the kernel's saved one "+
+		"(ksystest saves a booted guest per kernel in its cache on first use, and restores it in a fraction of a boot)")
 }
 
 // accelFor checks --accel for the targets to boot: "" (auto), "tcg" or
@@ -99,7 +106,7 @@ func (g *guestFlags) setup(m *matrix.Matrix, cat *matrix.Catalogue, targets []ma
 	return &booting{archive: archive, Options: run.Options{
 		Matrix: m, Catalogue: cat, Targets: targets,
 		Kernels: kernels, Backend: backend, Agents: agents, Builtin: ksystest.Data, Logf: progress.logf,
-		Accel: accel, ExtraCmdline: strings.Fields(g.appendArgs),
+		Accel: accel, ExtraCmdline: strings.Fields(g.appendArgs), Cache: archive.Cache, Fresh: g.fresh,
 		LoaderArgs: map[string][]string{proto.LoaderLibbpf11: g.libbpfArgs, proto.LoaderLibbpf15: g.libbpfArgs},
 	}}, nil
 }

@@ -56,6 +56,9 @@ type Arch struct {
 	CPU         string
 	// ConsoleArgs attach the chardev "con0" as the guest's console.
 	ConsoleArgs []string
+	// VirtioBus is the suffix of the machine's virtio devices: "pci", or
+	// "ccw" on s390x (virtio-9p-pci, virtio-9p-ccw).
+	VirtioBus string
 	// Console is the kernel's name for that console.
 	Console string
 	// HostGOARCH is the host GOARCH on which KVM can run this guest.
@@ -183,6 +186,7 @@ var table = map[string]Arch{
 		Machine:       "q35",
 		CPU:           "max",
 		ConsoleArgs:   []string{"-serial", "chardev:con0"},
+		VirtioBus:     "pci",
 		Console:       "ttyS0",
 		HostGOARCH:    "amd64",
 		BootVmlinux:   true,
@@ -216,6 +220,7 @@ var table = map[string]Arch{
 		// emulates pointer authentication, which is slow.
 		CPU:         "cortex-a57",
 		ConsoleArgs: []string{"-serial", "chardev:con0"},
+		VirtioBus:   "pci",
 		Console:     "ttyAMA0",
 		HostGOARCH:  "arm64",
 		// cortex-a57 runs AArch32 at EL0, so 32-bit arm programs run.
@@ -247,6 +252,7 @@ var table = map[string]Arch{
 		Machine:       "s390-ccw-virtio",
 		CPU:           "max",
 		ConsoleArgs:   []string{"-device", "sclpconsole,chardev=con0"},
+		VirtioBus:     "ccw",
 		Console:       "ttysclp0",
 		HostGOARCH:    "s390x",
 		TLS:           TLSRead{Regset: 1, Offset: 16 + 16*8, Size: 8}, // acrs[0]:acrs[1] after psw and gprs
@@ -279,6 +285,7 @@ var table = map[string]Arch{
 		Machine:       "virt",
 		CPU:           "cortex-a15",
 		ConsoleArgs:   []string{"-serial", "chardev:con0"},
+		VirtioBus:     "pci",
 		Console:       "ttyAMA0",
 		HostGOARCH:    "arm",
 		TLS:           TLSRead{ThreadArea: 22},
@@ -317,6 +324,7 @@ var table = map[string]Arch{
 		Machine:       "malta",
 		CPU:           "5KEc",
 		ConsoleArgs:   []string{"-serial", "chardev:con0"},
+		VirtioBus:     "pci",
 		Console:       "ttyS0",
 		HostGOARCH:    "mips64le",
 		Compat:        &GoTarget{GOARCH: "mipsle", GOMIPS: "softfloat"},
@@ -355,6 +363,7 @@ var table = map[string]Arch{
 		Machine:     "pseries,x-vof=on",
 		CPU:         "power9",
 		ConsoleArgs: []string{"-device", "spapr-vty,chardev=con0"},
+		VirtioBus:   "pci",
 		Console:     "hvc0",
 		HostGOARCH:  "ppc64le",
 		TLS:         TLSRead{Regset: 1, Offset: 13 * 8, Size: 8}, // gpr[13]
@@ -386,6 +395,7 @@ var table = map[string]Arch{
 		Machine:       "q35",
 		CPU:           "max",
 		ConsoleArgs:   []string{"-serial", "chardev:con0"},
+		VirtioBus:     "pci",
 		Console:       "ttyS0",
 		HostGOARCH:    "386",
 		BootVmlinux:   true,
@@ -420,6 +430,7 @@ var table = map[string]Arch{
 		Machine:         "virt",
 		CPU:             "rv64",
 		ConsoleArgs:     []string{"-serial", "chardev:con0"},
+		VirtioBus:       "pci",
 		Console:         "ttyS0",
 		HostGOARCH:      "riscv64",
 		TLS:             TLSRead{Regset: 1, Offset: 4 * 8, Size: 8}, // user_regs_struct.tp

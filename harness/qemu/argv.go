@@ -5,10 +5,14 @@
 package qemu
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/ksystest/ksystest/harness/arch"
 )
@@ -33,6 +37,19 @@ type Config struct {
 	// Paused starts QEMU with its CPU stopped (-S): the guest never runs.
 	// Tests use it to make a real QEMU that hangs.
 	Paused bool
+	// Shares are host directories the guest may mount (virtio-9p), read
+	// only, by tag. Their devices are part of the machine a saved state
+	// was made on; the directories may differ from run to run.
+	Shares []Share
+	// Restore starts the machine from a saved state read on fd 3
+	// (-incoming fd:3) instead of booting: no kernel, initramfs or
+	// command line, which live in the saved memory.
+	Restore bool
+}
+
+// Share is a host directory a guest may mount over virtio-9p.
+type Share struct {
+	Tag, Dir string
 }
 
 // Cmdline is the kernel command line: the arch's console, exit on panic
@@ -73,16 +90,42 @@ func Argv(c Config) []string {
 		"-chardev", "stdio,id=con0,signal=off",
 	}
 	argv = append(argv, a.ConsoleArgs...)
-	argv = append(argv,
-		"-qmp", "unix:"+c.QMPSocket+",server=on,wait=off",
-		"-kernel", c.Kernel,
-		"-initrd", c.Initrd,
-		"-append", Cmdline(a, c.ExtraCmdline...),
-	)
+	argv = append(argv, "-qmp", "unix:"+c.QMPSocket+",server=on,wait=off")
+	for i, sh := range c.Shares {
+		id := fmt.Sprintf("fs%d", i)
+		argv = append(argv,
+			"-fsdev", "local,id="+id+",path="+sh.Dir+",readonly=on,security_model=none",
+			"-device", "virtio-9p-"+a.VirtioBus+",fsdev="+id+",mount_tag="+sh.Tag)
+	}
+	if c.Restore {
+		argv = append(argv, "-incoming", "fd:3")
+	} else {
+		argv = append(argv,
+			"-kernel", c.Kernel,
+			"-initrd", c.Initrd,
+			"-append", Cmdline(a, c.ExtraCmdline...),
+		)
+	}
 	if c.Paused {
 		argv = append(argv, "-S")
 	}
 	return argv
+}
+
+// Machine is the part of an argv that makes the machine a saved state
+// belongs to: everything but what may change between the save and a
+// restore (the QMP socket, the shares' host directories, the paths of the
+// kernel and initramfs, how it starts).
+// A saved state is keyed by it.
+func Machine(c Config) string {
+	// The kernel and initramfs are named by their contents in the key:
+	// their paths may change.
+	c.QMPSocket, c.Restore, c.Kernel, c.Initrd = "", false, "KERNEL", "INITRD"
+	c.Shares = slices.Clone(c.Shares)
+	for i := range c.Shares {
+		c.Shares[i].Dir = "DIR"
+	}
+	return strings.Join(Argv(c), " ")
 }
 
 // KVMProbe says whether KVM can run guests here. The real one opens the
@@ -139,4 +182,22 @@ func hasFlag(cpuinfo, flag string) bool {
 		}
 	}
 	return false
+}
+
+var versions sync.Map // QEMU binary → its version line
+
+// Version is the first line of the arch's QEMU's --version ("QEMU
+// emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)"), asked once
+// per process: a saved machine is QEMU's own format.
+func Version(ctx context.Context, a arch.Arch) (string, error) {
+	if v, ok := versions.Load(a.QEMU); ok {
+		return v.(string), nil
+	}
+	out, err := exec.CommandContext(ctx, a.QEMU, "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("%s --version: %w", a.QEMU, err)
+	}
+	v, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	versions.Store(a.QEMU, v)
+	return v, nil
 }

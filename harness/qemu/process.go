@@ -29,6 +29,9 @@ type Process struct {
 
 	cmd     *exec.Cmd
 	console io.ReadCloser
+	input   *os.File
+	// state reports the end of the copy of a saved state into QEMU.
+	state   chan error
 	stderr  *lockedBuffer
 	done    chan struct{}
 	waitErr error
@@ -48,9 +51,11 @@ type IO struct {
 }
 
 // Start launches QEMU and connects to its QMP socket. The console is
-// read through Console, unless stdio is given; QEMU's own stderr is kept
-// for error reports.
-func Start(ctx context.Context, c Config, stdio *IO) (*Process, error) {
+// read through Console and written through Input, unless stdio is given;
+// QEMU's own stderr is kept for error reports. With c.Restore, state is
+// the saved machine QEMU reads (on fd 3) before the guest can continue
+// (Resume).
+func Start(ctx context.Context, c Config, stdio *IO, state io.Reader) (*Process, error) {
 	argv := Argv(c)
 	bin, err := exec.LookPath(argv[0])
 	if err != nil {
@@ -87,6 +92,33 @@ func Start(ctx context.Context, c Config, stdio *IO) (*Process, error) {
 		}
 		p.console, cmd.Stdout = closeOnEOF{r}, w
 		defer w.Close() // QEMU holds its own copy once started
+		// The console's input: how the host hands a guest its work.
+		in, out, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		cmd.Stdin, p.input = in, out
+		defer in.Close()
+	}
+	if c.Restore {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		cmd.ExtraFiles = []*os.File{r} // fd 3: -incoming fd:3
+		defer r.Close()
+		p.state = make(chan error, 1)
+		go func() {
+			_, err := io.Copy(w, state)
+			w.Close()
+			if errors.Is(err, syscall.EPIPE) {
+				// QEMU has read what it needs and closed its end (or is
+				// gone): the rest is read anyway, so that the state's
+				// own checks (a hash, a checksum at its end) run.
+				_, err = io.Copy(io.Discard, state)
+			}
+			p.state <- err
+		}()
 	}
 	cmd.Stderr = p.stderr
 	os.Remove(c.QMPSocket)
@@ -146,6 +178,9 @@ func (p *Process) connectQMP(ctx context.Context, sock string) error {
 
 // Console is the guest console (QEMU's stdout); it ends when QEMU exits.
 func (p *Process) Console() io.Reader { return p.console }
+
+// Input is the guest console's input (QEMU's stdin).
+func (p *Process) Input() io.Writer { return p.input }
 
 // Done is closed when QEMU has exited.
 func (p *Process) Done() <-chan struct{} { return p.done }
@@ -298,6 +333,9 @@ func (p *Process) Kill() {
 		_ = p.cmd.Process.Kill()
 	}
 	<-p.done
+	if p.input != nil {
+		p.input.Close()
+	}
 	p.mu.Lock()
 	if p.qmp != nil {
 		// Disconnect after exit: the socket is gone, this only frees.

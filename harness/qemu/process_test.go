@@ -64,16 +64,16 @@ func fakeQEMU(t *testing.T, script string) Config {
 // When QEMU does not come up, the error says what happened to it, not
 // only that QMP failed.
 func TestStartErrorsSayWhatHappened(t *testing.T) {
-	_, err := Start(context.Background(), fakeQEMU(t, "echo 'qemu-fake: could not load kernel /k: No such file or directory' >&2; exit 1"), nil)
+	_, err := Start(context.Background(), fakeQEMU(t, "echo 'qemu-fake: could not load kernel /k: No such file or directory' >&2; exit 1"), nil, nil)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "QEMU exited with status 1 before its monitor answered; QEMU said: qemu-fake: could not load kernel /k: No such file or directory")
 
-	_, err = Start(context.Background(), fakeQEMU(t, "kill -KILL $$"), nil)
+	_, err = Start(context.Background(), fakeQEMU(t, "kill -KILL $$"), nil, nil)
 	assert.ErrorContains(t, err, "QEMU was killed by signal 9 (killed) before its monitor answered")
 
 	ctx, cancel := context.WithCancelCause(context.Background())
 	go func() { time.Sleep(200 * time.Millisecond); cancel(errors.New("interrupt")) }()
-	_, err = Start(ctx, fakeQEMU(t, "exec sleep 30"), nil)
+	_, err = Start(ctx, fakeQEMU(t, "exec sleep 30"), nil, nil)
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "context canceled")
 	assert.Contains(t, err.Error(), "interrupted while waiting for QEMU's monitor: interrupt")
@@ -124,7 +124,7 @@ func TestConsoleReadAfterExit(t *testing.T) {
 	self, err := os.Executable()
 	require.NoError(t, err)
 	c := fakeQEMU(t, "KSYSTEST_FAKE_QEMU=500 exec "+self+` "$@"`)
-	p, err := Start(context.Background(), c, nil)
+	p, err := Start(context.Background(), c, nil, nil)
 	require.NoError(t, err)
 	<-p.Done()
 	out, err := io.ReadAll(p.Console())

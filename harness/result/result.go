@@ -333,13 +333,24 @@ type Timings struct {
 	CaseLoadMS int64 `json:"case_load_ms,omitempty"`
 }
 
+// How a guest came up (Cell.Start).
+const (
+	StartBooted   = "booted"
+	StartRestored = "restored"
+)
+
 // Cell is one target's run.
 type Cell struct {
-	Target  string  `json:"target"`
-	Arch    string  `json:"arch"`
-	Kernel  Kernel  `json:"kernel"`
-	Accel   string  `json:"accel"`
-	Outcome Outcome `json:"outcome"`
+	Target string `json:"target"`
+	Arch   string `json:"arch"`
+	Kernel Kernel `json:"kernel"`
+	Accel  string `json:"accel"`
+	// Start says how the guest came up: booted, or restored from the
+	// kernel's saved guest; StartNote why it was booted where it would
+	// have been restored (a restore that failed).
+	Start     string  `json:"start,omitempty"`
+	StartNote string  `json:"start_note,omitempty"`
+	Outcome   Outcome `json:"outcome"`
 	// Reason says why the outcome is what it is, in one line.
 	Reason  string   `json:"reason,omitempty"`
 	Timings Timings  `json:"timings"`

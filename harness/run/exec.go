@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/ksystest/ksystest/harness/arch"
-	"github.com/ksystest/ksystest/harness/guestbuild"
 	"github.com/ksystest/ksystest/harness/initramfs"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/proto"
@@ -62,6 +61,10 @@ type ExecResult struct {
 	Target string
 	Kernel string // the package and version booted
 	Accel  string
+	// Start says whether the guest was booted or restored
+	// (result.Start*); StartNote why it was booted where it would have
+	// been restored.
+	Start, StartNote string
 	// Initramfs is the size of what the guest booted with; TreeFiles and
 	// TreeBytes what of it is the copy of Dir.
 	Initramfs, TreeBytes int64
@@ -121,12 +124,13 @@ func Exec(ctx context.Context, o ExecOptions) (*ExecResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := g.boot(ctx, &o.Options, files, nil)
+	b, err := g.start(ctx, &o.Options, "exec", files)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Name, err)
 	}
 	defer b.Close()
 	res.Accel, res.Initramfs = b.Accel, b.Initramfs
+	res.Start, res.StartNote = b.Start, b.StartNote
 	timeout := o.Timeout
 	if timeout <= 0 {
 		timeout = DefaultExecTimeout
@@ -156,32 +160,15 @@ func Exec(ctx context.Context, o ExecOptions) (*ExecResult, error) {
 // working directory. The program keeps its host path where it can, so
 // that argv[0] names it.
 func execFiles(ctx context.Context, o *ExecOptions, g *guest, res *ExecResult) ([]initramfs.File, error) {
-	initPath, err := o.Agents.Path(ctx, guestbuild.Exec, g.arch.Go)
-	if err != nil {
-		return nil, err
-	}
-	init, err := os.ReadFile(initPath)
-	if err != nil {
-		return nil, err
-	}
 	layouts, err := readLayouts(o.Builtin)
 	if err != nil {
 		return nil, err
 	}
 	files, err := layouts.Files("exec", g.kernel.Release, func(e initramfs.LayoutEntry, mode uint32) ([]initramfs.File, error) {
+		if files, ok, err := g.baseSource(ctx, &o.Options, e, mode); ok {
+			return files, err
+		}
 		switch e.Source {
-		case "exec-init":
-			return []initramfs.File{{Path: e.Path, Mode: mode, Data: init}}, nil
-		case "kernel-config":
-			k := g.kernel
-			if k.Config == "" || k.Release == "" {
-				return nil, nil
-			}
-			config, err := os.ReadFile(k.Config)
-			if err != nil {
-				return nil, err
-			}
-			return []initramfs.File{{Path: e.Path, Mode: mode, Data: config}}, nil
 		case "program":
 			return nil, nil // below: it needs the copy's paths
 		}

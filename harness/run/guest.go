@@ -105,12 +105,17 @@ type booted struct {
 	Accel, BootImage string
 	// Initramfs is the size of the archive it booted with.
 	Initramfs int64
-	cleanup   func()
+	// Start says whether it was booted or restored (result.Start*);
+	// StartNote why it was booted where a restore was wanted.
+	Start, StartNote string
+	cleanup          func()
 }
 
 // Close stops the guest if it still runs and removes its scratch.
 func (b *booted) Close() {
-	b.Stop(2 * time.Second)
+	if b.Instance != nil {
+		b.Stop(2 * time.Second)
+	}
 	b.cleanup()
 }
 
@@ -128,7 +133,7 @@ func (g *guest) boot(ctx context.Context, o *Options, files []initramfs.File, st
 		cleanup()
 		return nil, err
 	}
-	b := &booted{cleanup: cleanup}
+	b := &booted{cleanup: cleanup, Start: result.StartBooted}
 	if st, err := os.Stat(initrd); err == nil {
 		b.Initramfs = st.Size()
 	}
@@ -213,14 +218,6 @@ func (g *guest) bootImage() (path, kind string) {
 // when a case needs it.
 func (g *guest) files(ctx context.Context, o *Options) ([]initramfs.File, error) {
 	a := g.arch
-	agentPath, err := o.Agents.Path(ctx, guestbuild.Agent, a.Go)
-	if err != nil {
-		return nil, err
-	}
-	agent, err := os.ReadFile(agentPath)
-	if err != nil {
-		return nil, err
-	}
 	userFiles, userCols, err := g.collectionFiles(o)
 	if err != nil {
 		return nil, err
@@ -242,10 +239,11 @@ func (g *guest) files(ctx context.Context, o *Options) ([]initramfs.File, error)
 	}
 	release := g.kernel.Release
 	return layouts.Files("agent", release, func(e initramfs.LayoutEntry, mode uint32) ([]initramfs.File, error) {
+		if files, ok, err := g.baseSource(ctx, o, e, mode); ok {
+			return files, err
+		}
 		file := func(data []byte) []initramfs.File { return []initramfs.File{{Path: e.Path, Mode: mode, Data: data}} }
 		switch e.Source {
-		case "agent":
-			return file(agent), nil
 		case "catalogue":
 			return file(catJSON), nil
 		case "probes":
@@ -254,15 +252,6 @@ func (g *guest) files(ctx context.Context, o *Options) ([]initramfs.File, error)
 			return userFiles, nil
 		case "workloads":
 			return g.workloadFiles(ctx, o)
-		case "kernel-config":
-			if g.kernel.Config == "" || release == "" {
-				return nil, nil
-			}
-			config, err := os.ReadFile(g.kernel.Config)
-			if err != nil {
-				return nil, err
-			}
-			return file(config), nil
 		case "btf":
 			if g.btfSubset != nil {
 				return file(g.btfSubset), nil
@@ -293,6 +282,34 @@ func (g *guest) files(ctx context.Context, o *Options) ([]initramfs.File, error)
 		}
 		return nil, fmt.Errorf("no source %q for an agent guest", e.Source)
 	})
+}
+
+// baseSource fills the layout entries that are the same in every run of
+// the kernel, which a saved guest holds: the guest's init (the agent, the
+// exec init) and the kernel's config. ok is false for other sources.
+func (g *guest) baseSource(ctx context.Context, o *Options, e initramfs.LayoutEntry, mode uint32) (files []initramfs.File, ok bool, err error) {
+	var data []byte
+	switch e.Source {
+	case "agent", "exec-init":
+		cmd := map[string]string{"agent": guestbuild.Agent, "exec-init": guestbuild.Exec}[e.Source]
+		path, err := o.Agents.Path(ctx, cmd, g.arch.Go)
+		if err != nil {
+			return nil, true, err
+		}
+		if data, err = os.ReadFile(path); err != nil {
+			return nil, true, err
+		}
+	case "kernel-config":
+		if g.kernel.Config == "" || g.kernel.Release == "" {
+			return nil, true, nil
+		}
+		if data, err = os.ReadFile(g.kernel.Config); err != nil {
+			return nil, true, err
+		}
+	default:
+		return nil, false, nil
+	}
+	return []initramfs.File{{Path: e.Path, Mode: mode, Data: data}}, true, nil
 }
 
 // readLayouts reads what each kind of guest holds

@@ -52,6 +52,18 @@ func (d DebianKernels) Kernel(ctx context.Context, t matrix.Target, a arch.Arch)
 	return kernel.Archive{Fetcher: f}.Kernel(ctx, KernelRef(t, a))
 }
 
+// Modules gives modules of the target's kernel from its package.
+func (d DebianKernels) Modules(ctx context.Context, t matrix.Target, a arch.Arch, k *kernel.Kernel, names []string) (*kernel.ModuleSet, error) {
+	if t.Kernel.Local != nil {
+		return nil, kernel.ErrNoModules
+	}
+	f, err := d.Archive()
+	if err != nil {
+		return nil, err
+	}
+	return kernel.Archive{Fetcher: f}.Modules(ctx, k, names)
+}
+
 // Fetched is an Archive that gives f, made already.
 func Fetched(f *archive.Fetcher) func() (*archive.Fetcher, error) {
 	return func() (*archive.Fetcher, error) { return f, nil }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/cache"
 	"github.com/ksystest/ksystest/harness/expect"
 	"github.com/ksystest/ksystest/harness/kernel"
 	"github.com/ksystest/ksystest/harness/matrix"
@@ -36,6 +37,9 @@ type KernelSource interface {
 	Kernel(ctx context.Context, t matrix.Target, a arch.Arch) (*kernel.Kernel, error)
 	BTF(ctx context.Context, t matrix.Target, a arch.Arch, k *kernel.Kernel) (*result.BTF, string, error)
 	HostBTF(ctx context.Context, k *kernel.Kernel, btfPath string) (string, error)
+	// Modules gives modules names ask for, with their dependencies, from
+	// the kernel's package (kernel.ErrNoModules: it has none).
+	Modules(ctx context.Context, t matrix.Target, a arch.Arch, k *kernel.Kernel, names []string) (*kernel.ModuleSet, error)
 }
 
 // Options configure a run.
@@ -65,6 +69,11 @@ type Options struct {
 	LoaderArgs map[string][]string
 	// Accel forces "kvm" or "tcg"; empty chooses per target.
 	Accel string
+	// Cache keeps the saved guests cells and execs restore; nil boots
+	// every guest.
+	Cache *cache.Cache
+	// Fresh boots every guest, as if there were no saved ones.
+	Fresh bool
 	// Logf reports progress (stderr).
 	Logf func(format string, args ...any)
 	// ExtraCmdline and Paused reach every guest (tests use them to make
@@ -215,13 +224,14 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 	defer console.Close()
 	cell.ConsoleLog = filepath.Join(t.Name, "console.log")
 
-	b, err := g.boot(ctx, o, files, nil)
+	b, err := g.start(ctx, o, "agent", files)
 	if err != nil {
 		return fail(result.OutcomeInfraError, err.Error())
 	}
 	defer b.Close()
 	cell.Timings.HostSec = secs(b.Started.Sub(cellStart))
 	cell.Accel, cell.Kernel.BootImage = b.Accel, b.BootImage
+	cell.Start, cell.StartNote = b.Start, b.StartNote
 	cases := 0
 	w := vm.Monitor(ctx, b, b.Started, deadlines(t, a, b.Accel, o.TimeScale), console, func(ev proto.Event) {
 		switch ev.Type {

@@ -44,6 +44,10 @@ func (f fakeKernels) BTF(context.Context, matrix.Target, arch.Arch, *kernel.Kern
 
 func (f fakeKernels) HostBTF(context.Context, *kernel.Kernel, string) (string, error) { return "", nil }
 
+func (f fakeKernels) Modules(context.Context, matrix.Target, arch.Arch, *kernel.Kernel, []string) (*kernel.ModuleSet, error) {
+	return nil, kernel.ErrNoModules
+}
+
 func ev(e proto.Event) string { return string(proto.Encode(e)[:len(proto.Encode(e))-1]) }
 
 func hello() string {

@@ -46,6 +46,25 @@ type Spec struct {
 	// Stdio, when set, connects the guest's console to these streams (an
 	// interactive shell) instead of Console.
 	Stdio *qemu.IO
+	// Shares are host directories the guest may mount (virtio-9p).
+	Shares []qemu.Share
+	// State, when set, is a saved machine (Machine.Save) to restore
+	// instead of booting Kernel and Initrd; the guest stays stopped until
+	// Machine.Resume.
+	State io.Reader
+}
+
+// Machine is an Instance whose whole machine can be saved and restored
+// (QEMU's is): a saved guest is restored instead of booted.
+type Machine interface {
+	Instance
+	// Input writes to the guest's console.
+	Input() io.Writer
+	// Save stops the guest, writes its machine to w and ends it.
+	Save(ctx context.Context, w io.Writer) error
+	// Resume lets a restored guest (Spec.State) run once its machine is
+	// loaded, and whole.
+	Resume(ctx context.Context) error
 }
 
 // Backend boots guests.
@@ -64,7 +83,8 @@ func (q QEMU) Start(ctx context.Context, s Spec) (Instance, error) {
 	p, err := qemu.Start(ctx, qemu.Config{
 		Arch: s.Arch, Kernel: s.Kernel, Initrd: s.Initrd, MemoryMB: s.MemoryMB,
 		Accel: s.Accel, QMPSocket: s.Dir + "/qmp.sock", ExtraCmdline: s.ExtraCmdline, Paused: s.Paused,
-	}, s.Stdio)
+		Shares: s.Shares, Restore: s.State != nil,
+	}, s.Stdio, s.State)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,118 @@
+package proto
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// A saved guest is booted once per kernel and machine, up to where its
+// init (ksystest-standby) waits for work, and saved; a run restores it and
+// hands it the run's work. The work crosses two channels that exist in
+// the saved guest and in every restored one: one line on the console (this
+// Work), and a virtio-9p share the guest mounts only once it has the line
+// (QEMU cannot save a guest that has a share mounted). The share holds
+// the run's files as a newc archive, the same files a booted guest would
+// have in its initramfs; the standby init unpacks it into its root and
+// becomes the run's /init. The console lines are the standby init's:
+// StandbyReady when it waits, StandbyTaken when it has the work and
+// executes /init, StandbyFailed when it cannot.
+
+// StandbyMarker starts the standby init's console lines.
+const StandbyMarker = "@@ksystest-standby@@ "
+
+// The standby init's lines, after the marker.
+const (
+	StandbyReady  = "ready"
+	StandbyTaken  = "taken"
+	StandbyFailed = "failed: "
+	// StandbyTook, before StandbyTaken, says how long taking the work
+	// took, step by step.
+	StandbyTook = "took: "
+)
+
+// StandbyVersion is the wire version of Work.
+const StandbyVersion = 1
+
+// ShareTag is the mount tag of the share that carries a run's files;
+// StandbyDir holds what the standby init needs before it has work (the
+// modules that bring the share up, ModulesOrder naming them in load order).
+const (
+	ShareTag     = "ksystest"
+	StandbyDir   = "/ksystest-standby"
+	ModulesOrder = StandbyDir + "/modules"
+)
+
+// Bounds of a work line: the console's line discipline takes 4095 bytes
+// in a line, and the entropy is what the host reads from its own RNG.
+const (
+	MaxWorkLine  = 4000
+	WorkEntropy  = 64
+	maxWorkFile  = 255
+	minTimeNanos = 1_000_000_000 * 1_000_000_000 // 2001-09-09: no host clock is earlier
+)
+
+// Work is what a restored guest is handed on its console.
+type Work struct {
+	Version int `json:"version"`
+	// TimeNS is the host's CLOCK_REALTIME when it sent the work: the guest's
+	// realtime clock stopped when it was saved.
+	TimeNS int64 `json:"time_ns"`
+	// Entropy seeds the guest's RNG afresh (RNDADDENTROPY, then
+	// RNDRESEEDCRNG): every restore of a state would otherwise draw the
+	// same random numbers.
+	Entropy []byte `json:"entropy"`
+	// Archive is the file on the share to unpack into the guest's root.
+	Archive string `json:"archive"`
+}
+
+// Line is w as the console line the host writes.
+func (w Work) Line() []byte {
+	w.Version = StandbyVersion
+	b, err := json.Marshal(w)
+	if err != nil {
+		panic(err) // plain fields only
+	}
+	return append(b, '\n')
+}
+
+// ParseWork reads a work line strictly.
+func ParseWork(line []byte) (Work, error) {
+	var w Work
+	if len(line) > MaxWorkLine {
+		return w, fmt.Errorf("work line of %d bytes, at most %d", len(line), MaxWorkLine)
+	}
+	dec := json.NewDecoder(bytes.NewReader(bytes.TrimRight(line, "\r\n")))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&w); err != nil {
+		return Work{}, fmt.Errorf("work line: %w", err)
+	}
+	if dec.More() {
+		return Work{}, fmt.Errorf("work line: more than one value")
+	}
+	switch {
+	case w.Version != StandbyVersion:
+		return Work{}, fmt.Errorf("work version %d, this init speaks %d", w.Version, StandbyVersion)
+	case w.TimeNS < minTimeNanos:
+		return Work{}, fmt.Errorf("work time %d is no host's clock", w.TimeNS)
+	case len(w.Entropy) != WorkEntropy:
+		return Work{}, fmt.Errorf("work entropy of %d bytes, want %d", len(w.Entropy), WorkEntropy)
+	case w.Archive == "" || len(w.Archive) > maxWorkFile || strings.ContainsAny(w.Archive, "/\x00") || w.Archive == "." || w.Archive == "..":
+		return Work{}, fmt.Errorf("work archive %q is not a file name", w.Archive)
+	}
+	return w, nil
+}
+
+// StandbyLine is the standby init's console line s.
+func StandbyLine(s string) string { return StandbyMarker + s + "\n" }
+
+// ParseStandby reads a console line: what the standby init said, and
+// whether the line is one of its.
+func ParseStandby(line string) (string, bool) {
+	i := strings.Index(line, StandbyMarker)
+	if i < 0 {
+		return "", false
+	}
+	return strings.TrimRight(line[i+len(StandbyMarker):], "\r\n"), true
+}

@@ -1,0 +1,485 @@
+package run
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/ksystest/ksystest/harness/cache"
+	"github.com/ksystest/ksystest/harness/initramfs"
+	"github.com/ksystest/ksystest/harness/kernel"
+	"github.com/ksystest/ksystest/harness/proto"
+	"github.com/ksystest/ksystest/harness/qemu"
+	"github.com/ksystest/ksystest/harness/result"
+	"github.com/ksystest/ksystest/harness/vm"
+)
+
+// A saved guest: each kernel is booted once (per QEMU, machine and
+// standby initramfs) up to where ksystest-standby waits for work, and
+// saved in the cache; cells and execs restore it and hand it the run's
+// files (proto.Work). See proto/standby.go for the channel.
+
+// standbyIdle is how long a standby guest sits idle before it is saved.
+// Under QEMU 7.2's TCG, ppc64le, riscv64 and mips64el guests saved right
+// after activity can come back without their timer interrupt (every sleep
+// then hangs); after two idle seconds none did, in 35 saves and 87
+// restores. The idle costs once per saved guest, so every arch gets it.
+const standbyIdle = 2 * time.Second
+
+// takeTimeout bounds a restored guest's start, from QEMU's start to the
+// standby init's word that it has the work: loading the state and
+// unpacking the run's files (before the arch's slowdown). A restored
+// guest whose timer was lost never says it.
+const takeTimeout = 15 * time.Second
+
+// stateFile is the saved machine in a state's cache entry.
+const stateFile = "state.zst"
+
+// runArchive is the run's files on the share.
+const runArchive = "run.cpio"
+
+// shareOptions are the kernel options a guest needs to mount the share:
+// 9p over virtio, and the virtio transport of the arch's machine (its
+// bus); module names the module an option builds ("" where it is a bool:
+// built in or absent).
+var shareOptions = []struct{ option, module, bus string }{
+	{"9P_FS", "9p", ""},
+	{"NET_9P_VIRTIO", "9pnet_virtio", ""},
+	{"VIRTIO_PCI", "virtio_pci", "pci"},
+	{"S390_GUEST", "", "ccw"}, // virtio_ccw
+}
+
+// standbyModules are the modules the guest loads to mount the share, as
+// the kernel's config says: an option built in needs none, one not set
+// makes the share impossible.
+func (g *guest) standbyModules() ([]string, error) {
+	var names []string
+	for _, o := range shareOptions {
+		if o.bus != "" && o.bus != g.arch.VirtioBus {
+			continue
+		}
+		v, err := g.kernel.ConfigValue(o.option)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case v == "m" && o.module != "":
+			names = append(names, o.module)
+		case v == "y":
+		default:
+			return nil, fmt.Errorf("the kernel's config does not set CONFIG_%s, which the share that carries a run's files needs", o.option)
+		}
+	}
+	return names, nil
+}
+
+// errNoRestore means the run does not restore guests (--fresh, a backend
+// that cannot, a console the user holds): not a failure.
+var errNoRestore = errors.New("not restoring")
+
+// start is how a cell or exec's guest comes up: restored from the
+// kernel's saved guest of that kind (a layout of images/initramfs.yaml:
+// "agent", "exec") when it can be, else booted with files as its
+// initramfs. A restore that fails is said, its state removed, and the
+// guest booted.
+func (g *guest) start(ctx context.Context, o *Options, kind string, files []initramfs.File) (*booted, error) {
+	b, err := g.restore(ctx, o, kind, files)
+	if err == nil {
+		return b, nil
+	}
+	note := ""
+	if !errors.Is(err, errNoRestore) {
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+		note = "restore failed: " + err.Error()
+		o.logf("[%s] %s; booting instead", g.target.Name, note)
+	}
+	b, err = g.boot(ctx, o, files, nil)
+	if b != nil {
+		b.Start, b.StartNote = result.StartBooted, note
+	}
+	return b, err
+}
+
+// restore brings the target's saved guest of kind up with files: the
+// state made if the cache lacks it, the files it lacks written to the
+// share, the machine loaded and resumed, and the work handed over. It
+// returns once the guest's init has taken the work: the rest of the
+// console is its run's.
+func (g *guest) restore(ctx context.Context, o *Options, kind string, files []initramfs.File) (*booted, error) {
+	if o.Fresh || o.Cache == nil || o.Paused || len(o.ExtraCmdline) > 0 {
+		return nil, errNoRestore
+	}
+	if _, ok := o.Backend.(vm.QEMU); !ok {
+		return nil, errNoRestore
+	}
+	base, err := g.standbyFiles(ctx, o, kind)
+	if err != nil {
+		return nil, err
+	}
+	state, err := g.savedState(ctx, o, kind, base)
+	if err != nil {
+		return nil, err
+	}
+	work, cleanup, err := cache.HostScratch(g.target.Name).Make()
+	if err != nil {
+		return nil, err
+	}
+	b := &booted{cleanup: cleanup, Start: result.StartRestored}
+	fail := func(err error) (*booted, error) {
+		b.Close()
+		return nil, err
+	}
+	share := filepath.Join(work, "share")
+	if err := os.Mkdir(share, 0o755); err != nil {
+		return fail(err)
+	}
+	archive := filepath.Join(share, runArchive)
+	if err := writeArchive(archive, without(files, base)); err != nil {
+		return fail(err)
+	}
+	if st, err := os.Stat(archive); err == nil {
+		b.Initramfs = st.Size()
+	}
+	f, err := os.Open(filepath.Join(state.dir, stateFile))
+	if err != nil {
+		return fail(err)
+	}
+	defer f.Close()
+	zr, err := zstd.NewReader(f)
+	if err != nil {
+		return fail(err)
+	}
+	defer zr.Close()
+	b.Accel, b.BootImage = state.accel, "saved guest"
+	o.phase(g.target.Name, "restoring ("+state.accel+")")
+	o.logf("[%s] restoring %s (%s)", g.target.Name, g.kernel.Release, state.accel)
+	b.Started = time.Now()
+	inst, err := o.Backend.Start(ctx, g.spec(o, state.accel, work, "", []qemu.Share{{Tag: proto.ShareTag, Dir: share}}, zr))
+	if err != nil {
+		return fail(err)
+	}
+	b.Instance = inst
+	m, ok := inst.(vm.Machine)
+	if !ok {
+		return fail(errors.New("the backend's guest cannot be restored"))
+	}
+	up := time.Now()
+	taken, err := g.handOver(ctx, m, o)
+	if taken != nil {
+		taken.up = up
+	}
+	if err != nil {
+		// A state that loads but does not run on is not kept.
+		if rerr := o.Cache.Remove(state.dir); rerr == nil {
+			err = fmt.Errorf("%w (the saved guest is removed, and made again next time)", err)
+		}
+		return fail(err)
+	}
+	b.Instance = taken
+	o.logf("[%s] restored: QEMU up in %s, the guest running in %s, its work taken in %s (%s)", g.target.Name,
+		taken.up.Sub(b.Started).Round(time.Millisecond), taken.resumed.Sub(b.Started).Round(time.Millisecond),
+		taken.taken.Sub(b.Started).Round(time.Millisecond), taken.took)
+	return b, nil
+}
+
+// handOver resumes a restored guest, writes it the work and waits until
+// the standby init has taken it. The console it returns starts with what
+// the guest printed until then.
+func (g *guest) handOver(ctx context.Context, m vm.Machine, o *Options) (*consoleFrom, error) {
+	if err := m.Resume(ctx); err != nil {
+		return nil, err
+	}
+	resumed := time.Now()
+	w := proto.Work{TimeNS: time.Now().UnixNano(), Entropy: make([]byte, proto.WorkEntropy), Archive: runArchive}
+	rand.Read(w.Entropy)
+	if _, err := m.Input().Write(w.Line()); err != nil {
+		return nil, fmt.Errorf("hand the guest its work: %w", err)
+	}
+	timeout := g.scaled(o, takeTimeout)
+	var seen bytes.Buffer
+	r := bufio.NewReader(m.Console())
+	said, err := awaitStandby(ctx, r, &seen, m.Done(), timeout, proto.StandbyTaken)
+	if err != nil {
+		return nil, fmt.Errorf("%w%s", err, said)
+	}
+	var took string
+	for _, l := range strings.Split(seen.String(), "\n") {
+		if s, ok := proto.ParseStandby(l); ok && strings.HasPrefix(s, proto.StandbyTook) {
+			took = strings.TrimPrefix(s, proto.StandbyTook)
+		}
+	}
+	return &consoleFrom{Instance: m, console: io.MultiReader(&seen, r), resumed: resumed, taken: time.Now(), took: took}, nil
+}
+
+// awaitStandby reads console lines into seen until the standby init says
+// want, and fails when it says it failed, the guest ends, or timeout
+// passes. said is the console's last lines, for an error.
+func awaitStandby(ctx context.Context, r *bufio.Reader, seen *bytes.Buffer, done <-chan struct{}, timeout time.Duration, want string) (said string, err error) {
+	type line struct {
+		s   string
+		err error
+	}
+	lines := make(chan line)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		// Nothing past the standby init's last word is read here: the
+		// run's console starts after it.
+		for {
+			s, err := r.ReadString('\n')
+			select {
+			case lines <- line{s, err}:
+			case <-stop:
+				return
+			}
+			said, ok := proto.ParseStandby(s)
+			if err != nil || ok && (said == want || strings.HasPrefix(said, proto.StandbyFailed)) {
+				return
+			}
+		}
+	}()
+	var tail []string
+	lastWords := func() string {
+		if len(tail) == 0 {
+			return ""
+		}
+		return "; the console ended with:\n" + strings.Join(tail, "\n")
+	}
+	deadline := time.After(timeout)
+	for {
+		select {
+		case l := <-lines:
+			seen.WriteString(l.s)
+			if t := strings.TrimRight(l.s, "\r\n"); t != "" {
+				tail = append(tail, t)
+				if len(tail) > 20 {
+					tail = tail[1:]
+				}
+			}
+			if s, ok := proto.ParseStandby(l.s); ok {
+				if s == want {
+					return "", nil
+				}
+				if msg, failed := strings.CutPrefix(s, proto.StandbyFailed); failed {
+					return lastWords(), fmt.Errorf("the standby init failed: %s", msg)
+				}
+			}
+			if l.err != nil {
+				return lastWords(), errors.New("the console ended before the standby init was " + want)
+			}
+		case <-done:
+			// What QEMU printed last is still in the pipe: read on.
+			done = nil
+		case <-deadline:
+			return lastWords(), fmt.Errorf("the guest did not say it was %s within %s", want, timeout)
+		case <-ctx.Done():
+			return "", context.Cause(ctx)
+		}
+	}
+}
+
+// consoleFrom is an Instance whose console starts with what was read of
+// it already.
+type consoleFrom struct {
+	vm.Instance
+	console io.Reader
+	// When QEMU was up, the guest resumed and the work taken; how long
+	// the standby init's steps took.
+	up, resumed, taken time.Time
+	took               string
+}
+
+func (c *consoleFrom) Console() io.Reader { return c.console }
+
+// savedGuest is a kernel's saved guest in the cache.
+type savedGuest struct {
+	dir   string
+	accel string
+}
+
+// savedState returns the target's saved guest, making it when the cache
+// has none, or one made from anything else: another QEMU, machine,
+// kernel or standby initramfs (the cache says which, removes it and makes
+// it again).
+func (g *guest) savedState(ctx context.Context, o *Options, kind string, files []initramfs.File) (*savedGuest, error) {
+	var cpio bytes.Buffer
+	if err := initramfs.WriteInitramfs(&cpio, files); err != nil {
+		return nil, err
+	}
+	accel, _ := o.accel(g.arch)
+	version, err := qemu.Version(ctx, g.arch)
+	if err != nil {
+		return nil, err
+	}
+	_, image := g.bootImage()
+	spec := g.spec(o, accel, "", "", []qemu.Share{{Tag: proto.ShareTag}}, nil)
+	machine := qemu.Machine(qemu.Config{
+		Arch: spec.Arch, Kernel: spec.Kernel, MemoryMB: spec.MemoryMB, Accel: spec.Accel, Shares: spec.Shares,
+	})
+	// The kernel by its package's hash (or a local image's own): the
+	// kernel's cache entry is checked against it, and its vmlinux is made
+	// from it.
+	from := fmt.Sprintf("saved %s guest v%d of %s %s sha256 %s (booted from its %s), initramfs %s, %s, machine: %s",
+		kind, proto.StandbyVersion, g.kernel.Package, g.kernel.Version, g.kernel.SHA256, image,
+		cache.Key(cpio.String()), version, machine)
+	dir := o.Cache.Path("states", cache.Key(fmt.Sprintf("%s %s %s %s %d %s", kind, g.arch.Name, g.kernel.Package, g.kernel.SHA256, g.target.MemoryMB, accel)))
+	_, err = o.Cache.File(ctx, "state-"+filepath.Base(dir), dir, from, func(tmp string) (string, error) {
+		return g.saveGuest(ctx, o, kind, accel, cpio.Bytes(), tmp)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("saved guest: %w", err)
+	}
+	return &savedGuest{dir: dir, accel: accel}, nil
+}
+
+// saveGuest boots the standby initramfs, waits until its init is ready,
+// lets the guest idle, and saves it into tmp/entry.
+func (g *guest) saveGuest(ctx context.Context, o *Options, kind, accel string, cpio []byte, tmp string) (string, error) {
+	start := time.Now()
+	o.phase(g.target.Name, "saving a booted guest ("+accel+")")
+	o.logf("[%s] booting %s once to save it (%s guest); later runs restore it", g.target.Name, g.kernel.Release, kind)
+	initrd := filepath.Join(tmp, "standby.cpio")
+	if err := os.WriteFile(initrd, cpio, 0o644); err != nil {
+		return "", err
+	}
+	share := filepath.Join(tmp, "share")
+	if err := os.Mkdir(share, 0o755); err != nil {
+		return "", err
+	}
+	inst, err := o.Backend.Start(ctx, g.spec(o, accel, tmp, initrd, []qemu.Share{{Tag: proto.ShareTag, Dir: share}}, nil))
+	if err != nil {
+		return "", err
+	}
+	defer inst.Stop(time.Second)
+	m, ok := inst.(vm.Machine)
+	if !ok {
+		return "", errors.New("the backend's guest cannot be saved")
+	}
+	dl := deadlines(g.target, g.arch, accel, o.TimeScale)
+	var seen bytes.Buffer
+	if said, err := awaitStandby(ctx, bufio.NewReader(m.Console()), &seen, m.Done(), dl.Boot, proto.StandbyReady); err != nil {
+		return "", fmt.Errorf("boot the guest to save: %w%s", err, said)
+	}
+	select {
+	case <-time.After(standbyIdle):
+	case <-ctx.Done():
+		return "", context.Cause(ctx)
+	}
+	entry := filepath.Join(tmp, "entry")
+	if err := os.Mkdir(entry, 0o755); err != nil {
+		return "", err
+	}
+	out, err := os.Create(filepath.Join(entry, stateFile))
+	if err != nil {
+		return "", err
+	}
+	defer out.Close()
+	zw, err := zstd.NewWriter(out, zstd.WithEncoderLevel(zstd.SpeedDefault))
+	if err != nil {
+		return "", err
+	}
+	if err := m.Save(ctx, zw); err != nil {
+		return "", err
+	}
+	if err := zw.Close(); err != nil {
+		return "", err
+	}
+	if err := out.Close(); err != nil {
+		return "", err
+	}
+	st, _ := os.Stat(filepath.Join(entry, stateFile))
+	o.logf("[%s] saved the booted guest in %s (%d MiB)", g.target.Name, time.Since(start).Round(time.Millisecond), st.Size()>>20)
+	return entry, nil
+}
+
+// standbyFiles are the initramfs of the target's saved guest of kind:
+// the layout's entries that are the same in every run of the kernel
+// (baseSource: the guest's init, the kernel's config, nodes and
+// directories), and the modules that bring the share up, with their
+// order, which also tells the init to wait for work.
+func (g *guest) standbyFiles(ctx context.Context, o *Options, kind string) ([]initramfs.File, error) {
+	layouts, err := readLayouts(o.Builtin)
+	if err != nil {
+		return nil, err
+	}
+	files, err := layouts.Files(kind, g.kernel.Release, func(e initramfs.LayoutEntry, mode uint32) ([]initramfs.File, error) {
+		files, _, err := g.baseSource(ctx, o, e, mode)
+		return files, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	names, err := g.standbyModules()
+	if err != nil {
+		return nil, err
+	}
+	mods, err := o.Kernels.Modules(ctx, g.target, g.arch, g.kernel, names)
+	if errors.Is(err, kernel.ErrNoModules) {
+		return nil, fmt.Errorf("%w: the share's modules come from the kernel's package", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, initramfs.File{Path: proto.ModulesOrder, Mode: 0o644, Data: []byte(strings.Join(mods.Order, "\n") + "\n")})
+	for _, name := range mods.Order {
+		data, err := os.ReadFile(mods.Path(name))
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, initramfs.File{Path: proto.StandbyDir + "/" + name + ".ko", Mode: 0o644, Data: data})
+	}
+	return files, nil
+}
+
+// without is files less those base has by path: what a restored guest
+// of base lacks. Directories base has are kept: they are cheap, and a
+// run's may have another mode.
+func without(files, base []initramfs.File) []initramfs.File {
+	has := map[string]bool{}
+	for _, f := range base {
+		if !f.Dir {
+			has[f.Path] = true
+		}
+	}
+	var out []initramfs.File
+	for _, f := range files {
+		if !has[f.Path] {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// spec is the machine of the target's guests, booted (initrd) or restored
+// (state).
+func (g *guest) spec(o *Options, accel, dir, initrd string, shares []qemu.Share, state io.Reader) vm.Spec {
+	bootImage, _ := g.bootImage()
+	return vm.Spec{
+		Arch: g.arch, Kernel: bootImage, Initrd: initrd, MemoryMB: g.target.MemoryMB, Accel: accel, Dir: dir,
+		Shares: shares, State: state,
+	}
+}
+
+// scaled is d scaled as the target's deadlines are.
+func (g *guest) scaled(o *Options, d time.Duration) time.Duration {
+	scale := g.arch.Slowdown
+	if scale <= 0 {
+		scale = 1
+	}
+	if o.TimeScale > 0 {
+		scale *= o.TimeScale
+	}
+	return time.Duration(float64(d) * scale)
+}
