@@ -287,11 +287,18 @@ const (
 	EventLoaded EventType = "loaded"
 	// EventCase: one case ran; carries what was passed and captured.
 	EventCase EventType = "case"
-	// EventError: the agent hit an error it cannot go on from.
+	// EventError: the agent hit an error it cannot go on from. One that
+	// begins with UnsupportedKernel is the kernel's lack, not the agent's
+	// failure.
 	EventError EventType = "error"
 	// EventDone: every case ran; the agent powers off next.
 	EventDone EventType = "done"
 )
+
+// UnsupportedKernel begins the error of a kernel that lacks what ksystest
+// cannot do without ("unsupported kernel: RELEASE lacks ..."): the agent
+// found it before any case, and its target cannot be tested.
+const UnsupportedKernel = "unsupported kernel: "
 
 // Event is one message from the agent to the host.
 type Event struct {

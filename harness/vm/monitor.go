@@ -160,6 +160,12 @@ func (w *Watch) finish(crashLine string, exit error) {
 		return
 	}
 	for _, ev := range w.Events {
+		if ev.Type == proto.EventError && strings.HasPrefix(ev.Error, proto.UnsupportedKernel) {
+			// The kernel lacks what ksystest cannot do without: the
+			// target names a kernel ksystest cannot test.
+			w.Outcome, w.Reason = result.OutcomeConfigError, ev.Error
+			return
+		}
 		if ev.Type == proto.EventError {
 			// The agent is ksystest's, not the kernel's: its failure is
 			// ksystest's, never a crash.

@@ -191,6 +191,21 @@ func TestMonitorVMEndedFromOutside(t *testing.T) {
 	assert.Equal(t, result.OutcomeCrash, w.Outcome, "a guest that ends by itself without done is still a crash")
 }
 
+// An agent that stops because the kernel lacks what ksystest needs says
+// so once: the target names a kernel ksystest cannot test (config-error),
+// while any other error of the agent's is ksystest's own (infra-error).
+func TestMonitorAgentErrors(t *testing.T) {
+	unsupported := `@@ksystest@@ {"v":2,"seq":2,"type":"error","error":"unsupported kernel: 4.15.0-213-generic lacks global data"}`
+	w := watchFake(t, FakeScript{Lines: fakeLines(helloLine, unsupported)}, io.Discard)
+	assert.Equal(t, result.OutcomeConfigError, w.Outcome)
+	assert.Equal(t, "unsupported kernel: 4.15.0-213-generic lacks global data", w.Reason)
+
+	failed := `@@ksystest@@ {"v":2,"seq":2,"type":"error","error":"read catalogue: no such file"}`
+	w = watchFake(t, FakeScript{Lines: fakeLines(helloLine, failed)}, io.Discard)
+	assert.Equal(t, result.OutcomeInfraError, w.Outcome)
+	assert.Equal(t, "the agent failed: read catalogue: no such file", w.Reason)
+}
+
 // A crash line after done is still the kernel dying: the verdicts of a
 // kernel that oopses on its way out are not trusted.
 func TestMonitorCrashAfterDone(t *testing.T) {
