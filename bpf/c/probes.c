@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * Syscall probes written the way users write them: SEC("ksyscall/NAME") and
- * BPF_KSYSCALL. Each sends the arguments it sees to ksystest's ring buffer
- * (ksystest.h, the header users can include too), but only for calls from
- * the thread making the case's call, so the rest of the guest cannot add
- * noise.
+ * BPF_KSYSCALL. Each sends the arguments it sees to ksystest's ring buffer,
+ * or its perf event array on kernels without ring buffers (ksystest.h, the
+ * header users can include too), but only for calls from the thread making
+ * the case's call, so the rest of the guest cannot add noise.
  *
  * To add a probe: write a function here, regenerate (make generate), and
  * name it as `probe:` in a case of bpf/cases.yaml.
@@ -18,7 +18,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #include "ksystest.h"
 
-#define emit ksystest_emit
+/* Every program here names its context ctx, as BPF_KSYSCALL's does. */
+#define emit(...) ksystest_emit_ctx(ctx, __VA_ARGS__)
 
 #if defined(__TARGET_ARCH_arm)
 /*
@@ -84,7 +85,7 @@ struct {
 SEC("tracepoint/raw_syscalls/sys_enter")
 int oracle_sys_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	struct ksystest_event *e;
+	struct ksystest_event ev, *e = &ev;
 	struct oracle_deref *d;
 	__u32 nr32, narrow[KSYSTEST_MAX_ARGS];
 	int i;
@@ -93,8 +94,7 @@ int oracle_sys_enter(struct trace_event_raw_sys_enter *ctx)
 	d = bpf_map_lookup_elem(&ksystest_oracle_deref, &nr32);
 	if (!d && ksystest_workload())
 		return 0;
-	e = ksystest_reserve();
-	if (!e)
+	if (!ksystest_wanted())
 		return 0;
 	__builtin_memset(e, 0, sizeof(*e));
 	e->tid = (__u32)bpf_get_current_pid_tgid();
@@ -121,7 +121,16 @@ int oracle_sys_enter(struct trace_event_raw_sys_enter *ctx)
 		e->args[5] = ctx->args[5];
 	}
 	if (d && d->arg < 6 && d->words <= KSYSTEST_MAX_ARGS) {
-		const void *p = (const void *)(unsigned long)e->args[d->arg & 7];
+		const void *p = 0;
+
+		/*
+		 * Not e->args[d->arg]: the event is on the stack, and older
+		 * verifiers (focal's 5.4) refuse a stack read at a variable
+		 * offset.
+		 */
+		for (i = 0; i < KSYSTEST_MAX_ARGS; i++)
+			if (i == d->arg)
+				p = (const void *)(unsigned long)e->args[i];
 
 		if (d->wordsize == 8) {
 			bpf_probe_read_user(e->deref, sizeof(e->deref), p);
@@ -132,7 +141,7 @@ int oracle_sys_enter(struct trace_event_raw_sys_enter *ctx)
 				e->deref[i] = narrow[i];
 		}
 	}
-	bpf_ringbuf_submit(e, 0);
+	ksystest_submit(ctx, e);
 	return 0;
 }
 
@@ -372,7 +381,7 @@ int aware_clone(struct pt_regs *ctx)
  * the sockaddr (family, port, address), read from user memory as a careful
  * probe would.
  */
-static __always_inline int emit_connect(unsigned long fd, const void *sa,
+static __always_inline int emit_connect(void *ctx, unsigned long fd, const void *sa,
 					unsigned long len)
 {
 	__u64 head = 0;
@@ -385,7 +394,7 @@ SEC("ksyscall/connect")
 int BPF_KSYSCALL(naive_connect, unsigned long fd, void *uservaddr,
 		 unsigned long addrlen)
 {
-	return emit_connect(fd, uservaddr, addrlen);
+	return emit_connect(ctx, fd, uservaddr, addrlen);
 }
 
 SEC("ksyscall/connect")
@@ -394,7 +403,7 @@ int aware_connect(struct pt_regs *ctx)
 	__u64 a[6];
 
 	syscall_args(ctx, a);
-	return emit_connect(a[0], (const void *)a[1], a[2]);
+	return emit_connect(ctx, a[0], (const void *)a[1], a[2]);
 }
 
 /*
@@ -420,12 +429,12 @@ int aware_connect__socketcall(struct pt_regs *ctx)
 
 		if (bpf_probe_read_user(narrow, sizeof(narrow), (const void *)a[1]))
 			return 0;
-		return emit_connect(narrow[0], (const void *)(unsigned long)narrow[1], narrow[2]);
+		return emit_connect(ctx, narrow[0], (const void *)(unsigned long)narrow[1], narrow[2]);
 	}
 #endif
 	if (bpf_probe_read_user(words, sizeof(words), (const void *)a[1]))
 		return 0;
-	return emit_connect(words[0], (const void *)words[1], words[2]);
+	return emit_connect(ctx, words[0], (const void *)words[1], words[2]);
 }
 
 /* prctl read the aware way: the entry quirk's aware case. */
@@ -499,14 +508,28 @@ int BPF_KPROBE(compat_prctl)
 		    CARG(regs, 3), CARG(regs, 4), 0);
 }
 
-SEC(COMPAT_CLONE)
-int BPF_KPROBE(compat_clone)
+static __always_inline int emit_compat_clone(struct pt_regs *ctx)
 {
 	struct pt_regs *regs = COMPAT_REGS(ctx);
 
 	return emit(5, CARG(regs, 0), CARG(regs, 1), CARG(regs, 2),
 		    CARG(regs, 4), CARG(regs, 3), 0);
 }
+
+SEC(COMPAT_CLONE)
+int BPF_KPROBE(compat_clone)
+{
+	return emit_compat_clone(ctx);
+}
+
+#if defined(__TARGET_ARCH_x86)
+/* The same entry point, as focal's 5.4 names it. */
+SEC("kprobe/__ia32_compat_sys_x86_clone")
+int BPF_KPROBE(compat_clone__x86)
+{
+	return emit_compat_clone(ctx);
+}
+#endif
 #endif
 
 /*
