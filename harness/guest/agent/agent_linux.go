@@ -62,11 +62,21 @@ func Run(em *Emitter, cataloguePath string) error {
 	// Without run counts, "never ran" and "reported nothing" look alike;
 	// the cases still run.
 	_ = EnableStats()
+	// A kernel ksystest cannot test says so once, before any case.
+	feat, err := ProbeKernel()
+	if err != nil {
+		return err
+	}
+	if !feat.RingBuf {
+		fmt.Fprintln(os.Stderr, "ksystest-agent: the kernel has no BPF ring buffers: probes report through perf event arrays")
+	}
 
 	r := &runner{thread: trigger.NewThread(), res: &trigger.GuestResources{},
-		cols: map[string]*Probes{}, loadErrs: map[string]error{}}
+		cols: map[string]*Probes{}, loadErrs: map[string]error{}, features: feat}
 	defer r.close()
-	r.load(cat)
+	if err := r.load(cat); err != nil {
+		return err
+	}
 	if b := r.cols[proto.Builtin]; b != nil {
 		if err := b.AttachOracle(); err != nil {
 			r.oracleErr = err.Error()
@@ -123,6 +133,10 @@ type runner struct {
 	loadErrs map[string]error
 	// oracleErr says why the syscall tracepoint is not there.
 	oracleErr string
+	// features are what the kernel offers; wrapper what kallsyms said of
+	// the syscall wrapper, whether or not ksystest's probes loaded.
+	features Features
+	wrapper  proto.Wrapper
 	// btfTime is what reading the kernel's types took, symbolsTime
 	// reading kallsyms.
 	btfTime, symbolsTime time.Duration
@@ -133,25 +147,25 @@ type runner struct {
 // load loads every collection on its own: ksystest's probes first,
 // against the kernel's BTF (or the one shipped beside them), then the
 // users', whose constants may name the thread the calls come from. One
-// that fails to load fails its own cases only.
-func (r *runner) load(cat proto.Catalogue) {
+// that fails to load fails its own cases only; without the kernel's
+// types, which every collection needs, nothing runs.
+func (r *runner) load(cat proto.Catalogue) error {
+	o := LoadOptions{PID: os.Getpid(), TID: r.thread.TID, Features: r.features}
 	start := time.Now()
-	kt, err := KernelTypes(proto.BTFPath)
-	r.btfTime = time.Since(start)
-	if err != nil {
-		for _, c := range cat.Collections {
-			r.loadErrs[c.Name] = err
-		}
-		return
-	}
-	o := LoadOptions{KernelTypes: kt, PID: os.Getpid(), TID: r.thread.TID}
-	start = time.Now()
 	syms, err := kernelSymbols()
 	r.symbolsTime = time.Since(start)
 	if err != nil {
 		o.SymbolsError = err.Error()
+		r.wrapper.ReadError = "kallsyms: " + err.Error()
 	} else {
 		o.Symbols, o.Syscalls, o.Aliases = syms.BPFEntries, syms.Syscalls, syms.Aliases
+		r.wrapper.Symbols = syms.BPFEntries
+	}
+	start = time.Now()
+	o.KernelTypes, err = KernelTypes(proto.BTFPath)
+	r.btfTime = time.Since(start)
+	if err != nil {
+		return err
 	}
 	for _, c := range cat.Collections {
 		o.Constants = c.Constants
@@ -166,6 +180,7 @@ func (r *runner) load(cat proto.Catalogue) {
 	if _, ok := r.cols[proto.Builtin]; !ok && r.loadErrs[proto.Builtin] == nil {
 		r.loadErrs[proto.Builtin] = fmt.Errorf("the catalogue names no %s collection", proto.Builtin)
 	}
+	return nil
 }
 
 // loadTime is what creating maps and loading programs has taken so far,
@@ -181,7 +196,7 @@ func (r *runner) loadTime() time.Duration {
 // loaded is what loading took and learnt: ksystest's wrapper facts, and
 // each collection's programs and time.
 func (r *runner) loaded(cat proto.Catalogue) *proto.Loaded {
-	l := &proto.Loaded{}
+	l := &proto.Loaded{Wrapper: r.wrapper}
 	for _, c := range cat.Collections {
 		cl := proto.CollectionLoad{Name: c.Name, Loader: c.Loader}
 		if err := r.loadErrs[c.Name]; err != nil {
@@ -281,12 +296,19 @@ func (r *runner) run(res *proto.CaseResult, c proto.Case) {
 		}
 	}
 	d, err := builtin.Drain()
+	if err == nil && d.Lost > 0 {
+		err = fmt.Errorf("the kernel lost %d of the call's reports", d.Lost)
+	}
 	if err != nil {
 		res.Error = err.Error()
 	}
 	res.Oracle, res.OracleError = d.Oracle, r.oracleErr
 	if col != builtin {
-		if d, err = col.Drain(); err != nil {
+		d, err = col.Drain()
+		if err == nil && d.Lost > 0 {
+			err = fmt.Errorf("the kernel lost %d of the call's reports to %s", d.Lost, col.Name)
+		}
+		if err != nil {
 			res.Error = err.Error()
 		}
 	}

@@ -11,7 +11,8 @@ import (
 type kallsyms struct {
 	// BPFEntries are the names that start with "__" and end in
 	// "_sys_bpf": a kernel with the syscall wrapper has its arch's
-	// (__x64_sys_bpf, …).
+	// (__x64_sys_bpf, …). Empty, never nil, once kallsyms is read: nil
+	// says it was not.
 	BPFEntries []string
 	// Syscalls are the names that start with "sys_" (the entry points of
 	// a kernel without the wrapper, or ppc64le's) or with "__" and hold
@@ -29,7 +30,7 @@ type kallsyms struct {
 // it in large pieces and looking only at the lines that hold what is
 // wanted keeps the guest's side of that cheap under emulation.
 func readKallsyms(r io.Reader) (kallsyms, error) {
-	k := kallsyms{Syscalls: map[string]bool{}, Aliases: map[string][]string{}}
+	k := kallsyms{BPFEntries: []string{}, Syscalls: map[string]bool{}, Aliases: map[string][]string{}}
 	buf := make([]byte, 1<<20)
 	keep := 0 // bytes of an unfinished line at buf's start
 	for {

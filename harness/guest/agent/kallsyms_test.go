@@ -14,7 +14,7 @@ import (
 // naiveKallsyms reads kallsyms line by line: what readKallsyms must
 // agree with.
 func naiveKallsyms(text string) kallsyms {
-	k := kallsyms{Syscalls: map[string]bool{}, Aliases: map[string][]string{}}
+	k := kallsyms{BPFEntries: []string{}, Syscalls: map[string]bool{}, Aliases: map[string][]string{}}
 	sc := bufio.NewScanner(strings.NewReader(text))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
@@ -82,6 +82,10 @@ func TestReadKallsyms(t *testing.T) {
 	assert.Equal(t, kallsyms{BPFEntries: []string{"__arm64_sys_bpf"}, Syscalls: map[string]bool{"__arm64_sys_bpf": true, "sys_write": true},
 		Aliases: map[string][]string{"0": {"__arm64_sys_bpf", "sys_write"}}}, got,
 		"the last line without a newline")
+	got, err = readKallsyms(strings.NewReader("0 T sys_write\n"))
+	require.NoError(t, err)
+	assert.NotNil(t, got.BPFEntries, "read, and none: empty, not nil (unread)")
+	assert.Empty(t, got.BPFEntries)
 	_, err = readKallsyms(iotest.ErrReader(fmt.Errorf("boom")))
 	assert.ErrorContains(t, err, "boom")
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/perf"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/proto"
@@ -51,7 +52,10 @@ type Probes struct {
 	owner  io.Closer
 	libbpf *libbpfHelper
 	opts   ebpf.CollectionOptions
-	events *ringbuf.Reader
+	events eventReader
+	// lostReports counts the reports the kernel could not write: a perf
+	// event array says how many (a full ring buffer drops them unsaid).
+	lostReports uint64
 	// Wrapper is what loading learnt about the syscall wrapper (from the
 	// first program loaded that reads LINUX_HAS_SYSCALL_WRAPPER).
 	Wrapper proto.Wrapper
@@ -92,6 +96,8 @@ type LoadOptions struct {
 	// ${tid}: PID, TID are the thread making the cases' calls).
 	Constants map[string]string
 	PID, TID  int
+	// Features are what the kernel offers (ProbeKernel).
+	Features Features
 }
 
 // KernelTypes loads the BTF at path when it exists: the kernel's own is
@@ -142,6 +148,9 @@ func LoadProbes(c proto.Collection, o LoadOptions) (*Probes, error) {
 	if err := setConstants(spec, o.Constants, o.PID, o.TID); err != nil {
 		return nil, fmt.Errorf("%s: %w", c.Name, err)
 	}
+	if c.Loader == proto.LoaderKsystest && !o.Features.RingBuf {
+		perfEvents(spec)
+	}
 	switch {
 	case c.Loader == proto.LoaderCiliumEBPF:
 		err = p.loadWhole()
@@ -158,12 +167,83 @@ func LoadProbes(c proto.Collection, o LoadOptions) (*Probes, error) {
 		return nil, fmt.Errorf("%s: %w", c.Name, err)
 	}
 	if m := p.maps[eventsMap]; m != nil {
-		if p.events, err = ringbuf.NewReader(m); err != nil {
+		if p.events, err = newEventReader(m); err != nil {
 			p.Close()
-			return nil, fmt.Errorf("open ring buffer of %s: %w", c.Name, err)
+			return nil, fmt.Errorf("read %s of %s: %w", eventsMap, c.Name, err)
 		}
 	}
 	return p, nil
+}
+
+// perfEvents makes the collection's ksystest_events, a ring buffer, a perf
+// event array with a buffer per CPU (cilium/ebpf sizes it), for a kernel
+// without ring buffers. ksystest.h's ksystest_submit writes there with
+// bpf_perf_event_output on such a kernel.
+func perfEvents(spec *ebpf.CollectionSpec) {
+	m := spec.Maps[eventsMap]
+	if m == nil || m.Type != ebpf.RingBuf {
+		return
+	}
+	m.Type, m.KeySize, m.ValueSize, m.MaxEntries = ebpf.PerfEventArray, 4, 4, 0
+}
+
+// perfBuffer is each CPU's buffer of a perf event array: as much as
+// ksystest.h's ring buffer holds.
+const perfBuffer = 1 << 18
+
+// eventReader reads a collection's reports from its ring buffer or its
+// perf event array, oldest first, waiting for more until the deadline
+// (os.ErrDeadlineExceeded when none came).
+type eventReader interface {
+	SetDeadline(time.Time)
+	// next returns a report, or how many the kernel lost instead.
+	next() (raw []byte, lost uint64, err error)
+	Close() error
+}
+
+type ringEvents struct{ *ringbuf.Reader }
+
+func (r ringEvents) next() ([]byte, uint64, error) {
+	rec, err := r.Read()
+	return rec.RawSample, 0, err
+}
+
+type perfEventReader struct{ *perf.Reader }
+
+func (r perfEventReader) next() ([]byte, uint64, error) {
+	rec, err := r.Read()
+	return rec.RawSample, rec.LostSamples, err
+}
+
+func newEventReader(m *ebpf.Map) (eventReader, error) {
+	if m.Type() == ebpf.PerfEventArray {
+		r, err := perf.NewReader(m, perfBuffer)
+		if err != nil {
+			return nil, err
+		}
+		return perfEventReader{r}, nil
+	}
+	r, err := ringbuf.NewReader(m)
+	if err != nil {
+		return nil, err
+	}
+	return ringEvents{r}, nil
+}
+
+// nextEvent reads the next report, counting what the kernel lost on the
+// way.
+func (p *Probes) nextEvent() (event, error) {
+	for {
+		raw, lost, err := p.events.next()
+		if err != nil {
+			return event{}, err
+		}
+		if lost > 0 {
+			p.lostReports += lost
+			continue
+		}
+		return decodeEvent(raw)
+	}
 }
 
 // loadMaps creates the collection's maps, for its programs to load one by
@@ -321,7 +401,7 @@ func (p *Probes) SetWorkload(agent int) error {
 	return nil
 }
 
-// ReadEvents returns the ring buffer's events, in order, waiting for more
+// ReadEvents returns the reported events, in order, waiting for more
 // until deadline.
 func (p *Probes) ReadEvents(deadline time.Time) ([]event, error) {
 	if p.events == nil {
@@ -330,16 +410,12 @@ func (p *Probes) ReadEvents(deadline time.Time) ([]event, error) {
 	var out []event
 	p.events.SetDeadline(deadline)
 	for {
-		rec, err := p.events.Read()
+		ev, err := p.nextEvent()
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return out, nil
 		}
 		if err != nil {
-			return out, fmt.Errorf("read ring buffer: %w", err)
-		}
-		ev, err := decodeEvent(rec.RawSample)
-		if err != nil {
-			return out, err
+			return out, fmt.Errorf("read %s: %w", eventsMap, err)
 		}
 		out = append(out, ev)
 		// Return what there is as soon as the ring is empty.
@@ -563,34 +639,34 @@ func (p *Probes) absent(sym string) bool {
 	return p.prefix == "" || !p.syscalls[p.prefix+sym]
 }
 
-// Drained is what the ring buffer held: probe captures (set 0), rows of
-// other capture sets by number, and the syscall tracepoint's records.
+// Drained is what the reports held: probe captures (set 0), rows of other
+// capture sets by number, and the syscall tracepoint's records.
 type Drained struct {
 	Captures [][]uint64
 	Sets     map[uint8][][]uint64
 	Oracle   []proto.OracleCall
+	// Lost is how many reports the kernel could not write meanwhile.
+	Lost uint64
 }
 
-// Drain returns every event in the ring buffer, without waiting: the
-// probes run inside the syscall and submit before it returns, so its
-// events are already there when Drain is called.
+// Drain returns every event reported, without waiting: the probes run
+// inside the syscall and submit before it returns, so its events are
+// already there when Drain is called.
 func (p *Probes) Drain() (Drained, error) {
 	var d Drained
 	if p.events == nil {
 		return d, nil
 	}
 	p.events.SetDeadline(time.Now())
+	lost := p.lostReports
 	for {
-		rec, err := p.events.Read()
+		ev, err := p.nextEvent()
 		if errors.Is(err, os.ErrDeadlineExceeded) {
+			d.Lost = p.lostReports - lost
 			return d, nil
 		}
 		if err != nil {
-			return d, fmt.Errorf("read ring buffer: %w", err)
-		}
-		ev, err := decodeEvent(rec.RawSample)
-		if err != nil {
-			return d, err
+			return d, fmt.Errorf("read %s: %w", eventsMap, err)
 		}
 		switch {
 		case ev.kind == kindOracle:

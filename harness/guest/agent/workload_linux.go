@@ -27,8 +27,9 @@ const (
 // runWorkload runs a workload case: the program once per round, with the
 // round's probes attached and the syscall tracepoint recording the calls
 // they watch. It pairs each probe report with the call the tracepoint
-// recorded last on the same thread: both come through one ring buffer, in
-// order, and no two probes of a round watch the same number.
+// recorded last on the same thread: both come through one ring buffer (on
+// a kernel without, the perf buffer of the CPU the call ran on), in order,
+// and no two probes of a round watch the same number.
 func (r *runner) runWorkload(res *proto.CaseResult, c proto.Case) {
 	if err := r.loadErrs[proto.Builtin]; err != nil {
 		res.Error = err.Error()
@@ -98,8 +99,10 @@ func (r *runner) workloadRound(b *Probes, w *proto.Workload, probes []proto.Work
 		return out
 	}
 
-	// Read the ring while the program runs: it may make more calls than
-	// the ring holds.
+	// Read the reports while the program runs: it may make more calls
+	// than the ring holds. What the kernel could not write is counted
+	// lost (a perf event array says how many).
+	lostBefore := b.lostReports
 	var (
 		events []event
 		lost   int
@@ -134,6 +137,7 @@ func (r *runner) workloadRound(b *Probes, w *proto.Workload, probes []proto.Work
 	out.Exit, out.Signal, out.Stdout, out.Stderr, out.Error = runProgram(w)
 	close(stop)
 	<-done
+	lost += int(b.lostReports - lostBefore)
 	_ = b.SetTarget(r.thread.TID)
 	if rerr != nil && out.Error == "" {
 		out.Error = rerr.Error()
