@@ -36,7 +36,8 @@ func checkWrapper(t matrix.Target, a arch.Arch, k *kernel.Kernel, w *vm.Watch) *
 		}
 		gw := ev.Loaded.Wrapper
 		wr.Symbols, wr.ResolvedBy = gw.Symbols, gw.ResolvedBy
-		if gw.Symbols != nil || gw.ReadError == "" {
+		// No symbols (nil, not empty) is kallsyms unread: unknown, not no.
+		if gw.Symbols != nil {
 			if a.SyscallPrefix == "" {
 				wr.Guest = ptr(!slices.Contains(gw.Symbols, "__se_sys_bpf"))
 			} else {

@@ -55,6 +55,11 @@ func TestCheckWrapper(t *testing.T) {
 		"loader wrong as predicted, config too": {arch: "ppc64le", declared: true, kernel: config(false), watch: loaded(0, "sys_bpf"),
 			note: "syscall wrapper: the matrix declares yes, but kernel config no"},
 		"nothing known": {arch: "x86_64", declared: false, kernel: &kernel.Kernel{}, watch: &vm.Watch{}, agree: true},
+		"kallsyms unread is unknown": {arch: "x86_64", declared: true, kernel: config(true), agree: true,
+			watch: &vm.Watch{Events: []proto.Event{{Type: proto.EventLoaded, Loaded: &proto.Loaded{Wrapper: proto.Wrapper{ReadError: "kallsyms: no such file"}}}}}},
+		"no symbol read is no": {arch: "arm", declared: false, kernel: config(false), watch: loaded(0, []string{}...), agree: true},
+		"no symbol read, but the matrix says yes": {arch: "x86_64", declared: true, kernel: config(true), watch: loaded(1, []string{}...),
+			note: "guest kallsyms (__x64_sys_bpf) no"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			a := mustArch(t, tc.arch)
