@@ -3,6 +3,7 @@ package kernel
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,6 +15,11 @@ import (
 	"github.com/ksystest/ksystest/harness/archive"
 	"github.com/ksystest/ksystest/harness/result"
 )
+
+// ErrNoBTF ends the error of a kernel without BTF that ksystest cannot
+// make BTF for: its target must name one (a matter of the configuration,
+// not of the host).
+var ErrNoBTF = errors.New("give the target a btf: file")
 
 // HasOwnBTF reports whether the kernel was built with its BTF
 // (CONFIG_DEBUG_INFO_BTF=y).
@@ -56,7 +62,7 @@ func (f Archive) KernelBTF(ctx context.Context, k *Kernel, debArch string, recip
 	}
 	if !d.DebugPackages {
 		return nil, "", fmt.Errorf("BTF for %s: the kernel has none (CONFIG_DEBUG_INFO_BTF is not set), and %s's archive carries no debug packages "+
-			"to make it from (%s keeps them in an archive of their own, which ksystest does not read): give the target a btf: file", k.Package, d.Title, d.Title)
+			"to make it from (%s keeps them in an archive of their own, which ksystest does not read): %w", k.Package, d.Title, d.Title, ErrNoBTF)
 	}
 	if f, err = f.of(Ref{Distro: k.Distro}); err != nil {
 		return nil, "", err

@@ -196,4 +196,5 @@ func TestUbuntuKernelWithoutBTFSaysSo(t *testing.T) {
 	assert.ErrorContains(t, err, "BTF for linux-image-4.15.0-9-generic: the kernel has none (CONFIG_DEBUG_INFO_BTF is not set), "+
 		"and Ubuntu's archive carries no debug packages")
 	assert.ErrorContains(t, err, "give the target a btf: file")
+	assert.ErrorIs(t, err, ErrNoBTF)
 }

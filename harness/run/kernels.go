@@ -2,6 +2,7 @@ package run
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -95,14 +96,18 @@ func (d DebianKernels) BTF(ctx context.Context, t matrix.Target, a arch.Arch, k 
 	case k.HasOwnBTF():
 		return &result.BTF{Source: result.BTFKernel}, "", nil
 	case t.Kernel.Local != nil:
-		return nil, "", fmt.Errorf("local kernel %s has no BTF (CONFIG_DEBUG_INFO_BTF is not set): give the target a btf: file "+
-			"(pahole --btf_encode_detached=FILE vmlinux makes one from a vmlinux with debug info)", k.Vmlinuz)
+		return nil, "", &ConfigError{fmt.Errorf("local kernel %s has no BTF (CONFIG_DEBUG_INFO_BTF is not set): give the target a btf: file "+
+			"(pahole --btf_encode_detached=FILE vmlinux makes one from a vmlinux with debug info)", k.Vmlinuz)}
 	}
 	f, err := d.Archive()
 	if err != nil {
 		return nil, "", err
 	}
-	return kernel.Archive{Fetcher: f}.KernelBTF(ctx, k, a.DebianArch, d.BTFRecipe)
+	b, path, err := kernel.Archive{Fetcher: f}.KernelBTF(ctx, k, a.DebianArch, d.BTFRecipe)
+	if errors.Is(err, kernel.ErrNoBTF) {
+		err = &ConfigError{err} // nothing to make it from: the target must name it
+	}
+	return b, path, err
 }
 
 func fileBTF(path string) (*result.BTF, string, error) {
