@@ -27,6 +27,7 @@ import (
 	"github.com/ksystest/ksystest/harness/kernel"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/proto"
+	"github.com/ksystest/ksystest/harness/report"
 	"github.com/ksystest/ksystest/harness/result"
 	"github.com/ksystest/ksystest/harness/sysparams"
 	"github.com/ksystest/ksystest/harness/vm"
@@ -139,62 +140,177 @@ func TestVMDefaultMatrix(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, res.Cells, len(o.Targets))
 	for _, c := range res.Cells {
-		assert.Equal(t, result.OutcomePass, c.Outcome, "%s: %s %v", c.Target, c.Reason, c.ConsoleTail)
-		assert.Len(t, c.Kernel.SHA256, 64)
-		assert.NotEmpty(t, c.Kernel.Version)
-		if c.Arch == "x86_64" {
-			assert.Equal(t, "vmlinux", c.Kernel.BootImage, "x86 boots the unpacked kernel through PVH")
-		}
-		require.NotNil(t, c.Wrapper, c.Target)
-		assert.True(t, c.Wrapper.Agree, "%s: %+v", c.Target, c.Wrapper)
-		for name, v := range map[string]*bool{"config": c.Wrapper.Config, "guest": c.Wrapper.Guest} {
-			require.NotNil(t, v, "%s: wrapper %s unknown", c.Target, name)
-			assert.Equal(t, c.Wrapper.Declared, *v, "%s: wrapper per %s", c.Target, name)
-		}
-		require.NotNil(t, c.Wrapper.Loader, c.Target)
-		// Only where the loader looks for a symbol the kernel lacks
-		// (ppc64le: __powerpc64_sys_bpf) does it resolve otherwise.
-		assert.Equal(t, c.Wrapper.Declared != c.Wrapper.LoaderWrong, *c.Wrapper.Loader, "%s: loader", c.Target)
-		assert.Equal(t, c.Arch == "ppc64le", c.Wrapper.LoaderWrong, c.Target)
-		require.NotNil(t, c.Kernel.BTF)
-		assert.Contains(t, []string{result.BTFKernel, result.BTFPahole}, c.Kernel.BTF.Source, c.Target)
-		if c.Kernel.BTF.Source == result.BTFPahole {
-			assert.NotZero(t, c.Kernel.BTF.Bytes)
-		}
-		if c.Arch == "arm" || c.Target == "s390x-6.1" {
-			assert.Equal(t, result.BTFPahole, c.Kernel.BTF.Source, "%s has no BTF of its own", c.Target)
-		}
-		assert.NotZero(t, c.Timings.AgentStartSec)
-		assert.NotZero(t, c.Timings.DoneSec)
-		workloads := 0
-		for _, cs := range c.Cases {
-			assert.True(t, cs.Verdict.OK(), "%s/%s: %s %s", c.Target, cs.Name, cs.Verdict, cs.Message)
-			if cs.Workload != nil {
-				workloads++
-				assertWorkload(t, c.Target, cs)
-				continue
-			}
-			require.NotNil(t, cs.Oracle, "%s/%s", c.Target, cs.Name)
-			if cs.Via == proto.ViaRaw || cs.Via == proto.ViaEffects {
-				assert.Equal(t, result.OracleAgrees, cs.Oracle.Status, "%s/%s: the syscall tracepoint saw what was passed", c.Target, cs.Name)
-			} else {
-				assert.Equal(t, result.OracleNA, cs.Oracle.Status, "%s/%s", c.Target, cs.Name)
-			}
-			if cs.Verdict == result.Pass || cs.Verdict == result.Handled {
-				for _, a := range cs.Args {
-					require.NotNil(t, a.Captured, "%s/%s/%s", c.Target, cs.Name, a.Name)
-					if a.Expect == "match" {
-						assert.Equal(t, a.Passed, *a.Captured, "%s/%s/%s", c.Target, cs.Name, a.Name)
-					}
-				}
-			}
-		}
-		assert.Equal(t, 2, workloads, c.Target)
-		t.Logf("%s: agent %.2fs done %.2fs exit %.2fs (guest uptime at agent %.2fs, probe load %dms)",
-			c.Target, c.Timings.AgentStartSec, c.Timings.DoneSec, c.Timings.ExitSec, c.Timings.GuestUptimeSec, c.Timings.ProbeLoadMS)
+		assertCellPasses(t, c, 2)
 	}
 	assert.FileExists(t, filepath.Join(o.OutDir, "results.json"))
 	assertQuirks(t, res)
+}
+
+// requireUbuntu skips or fails t (vmtest.Missing) without Ubuntu's
+// archive keyring, which Ubuntu's kernels are verified with.
+func requireUbuntu(t testing.TB) {
+	t.Helper()
+	if _, err := os.Stat(archive.UbuntuKeyring); err != nil {
+		vmtest.Missing(t, "the Ubuntu archive keyring (package ubuntu-keyring)")
+	}
+}
+
+// focal's 5.4 has no BPF ring buffers (5.8), no bpf_probe_read_kernel or
+// _user (5.5), no fentry, no module BTF: every case runs there, ksystest's
+// probes reporting through a perf event array, workloads included, and
+// the wrapper's four sources agree.
+func TestVMUbuntuFocal(t *testing.T) {
+	o := vmOptions(t, "", "", "x86_64")
+	requireUbuntu(t)
+	o.Targets = targetsNamed(t, o.Targets, "x86_64-ubuntu-5.4")
+	requireCrossCompilers(t, o.Targets)
+	m := *o.Matrix
+	m.Catalogues = []string{matrix.BuiltinCatalogue, matrix.BuiltinWorkloadsCatalogue}
+	cat, err := m.Catalogue()
+	require.NoError(t, err)
+	o.Catalogue = cat
+	o.Workloads = testWorkloads(t)
+	res, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	require.Len(t, res.Cells, 1)
+	c := res.Cells[0]
+	assert.True(t, strings.HasPrefix(c.Kernel.Release, "5.4.0-"), c.Kernel.Release)
+	assertCellPasses(t, c, 2)
+	for _, cs := range c.Cases {
+		assert.False(t, cs.NotRun, "%s ran", cs.Name)
+	}
+	w := c.Wrapper
+	for name, v := range map[string]*bool{"kernel config": w.Config, "guest kallsyms": w.Guest, "loader": w.Loader} {
+		if assert.NotNil(t, v, "wrapper per %s unknown", name) {
+			assert.True(t, *v, "wrapper per %s", name)
+		}
+	}
+	assert.True(t, w.Declared)
+	console, err := os.ReadFile(filepath.Join(o.OutDir, c.ConsoleLog))
+	require.NoError(t, err)
+	assert.Contains(t, string(console), "probes report through perf event arrays")
+	var table strings.Builder
+	require.NoError(t, report.Table(&table, res))
+	t.Logf("%s", table.String())
+}
+
+// A kernel without what ksystest needs is one clear message per target
+// before any case, exit 2, and no case reads as failed: bionic's 4.15 from
+// a test matrix, first as it is (no BTF, which Ubuntu's archive has
+// nothing to make from: the host asks for a btf: file and boots nothing),
+// then given one (focal's: the host needs one to boot it at all, and the
+// agent stops before it loads anything), where the agent finds the kernel
+// without global data in BPF programs.
+func TestVMUnsupportedKernel(t *testing.T) {
+	o := vmOptions(t, "", "", "x86_64")
+	requireUbuntu(t)
+	focal := targetsNamed(t, o.Targets, "x86_64-ubuntu-5.4")[0]
+	a := mustArch(t, "x86_64")
+	k, err := o.Kernels.Kernel(context.Background(), focal, a)
+	require.NoError(t, err)
+	focalBTF, err := o.Kernels.HostBTF(context.Background(), k, "")
+	require.NoError(t, err)
+
+	m, err := matrix.Load("testdata/ubuntu-bionic.yaml", ksystest.Data)
+	require.NoError(t, err)
+	bionic := m.Targets.List[0]
+	withBTF := bionic
+	withBTF.Name, withBTF.BTF = bionic.Name+"-btf", focalBTF
+	o.Matrix, o.Targets = m, []matrix.Target{bionic, withBTF}
+	res, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	require.Len(t, res.Cells, 2)
+
+	noBTF, lacks := res.Cells[0], res.Cells[1]
+	assert.Equal(t, result.OutcomeConfigError, noBTF.Outcome, noBTF.Reason)
+	assert.Contains(t, noBTF.Reason, "the kernel has none (CONFIG_DEBUG_INFO_BTF is not set)")
+	assert.Contains(t, noBTF.Reason, "give the target a btf: file")
+	assert.Empty(t, noBTF.ConsoleLog, "nothing booted")
+
+	assert.Equal(t, result.OutcomeConfigError, lacks.Outcome, "%s %v", lacks.Reason, lacks.ConsoleTail)
+	assert.True(t, strings.HasPrefix(lacks.Kernel.Release, "4.15.0-"), lacks.Kernel.Release)
+	assert.Equal(t, fmt.Sprintf("unsupported kernel: %s lacks global data in BPF programs (BPF_PSEUDO_MAP_VALUE, Linux 5.2), "+
+		"which BPF_KSYSCALL's LINUX_HAS_SYSCALL_WRAPPER is read from", lacks.Kernel.Release), lacks.Reason,
+		"one message, naming only what the kernel lacks (it has kprobes through tracefs, and perf event arrays)")
+	assert.NotZero(t, lacks.Timings.AgentStartSec, "the agent ran")
+	for _, c := range res.Cells {
+		require.NotEmpty(t, c.Cases, c.Target)
+		for _, cs := range c.Cases {
+			assert.True(t, cs.NotRun, "%s/%s: not run, not failed", c.Target, cs.Name)
+		}
+	}
+	assert.Equal(t, 2, res.ExitCode())
+	var table strings.Builder
+	require.NoError(t, report.Table(&table, res))
+	for _, cs := range res.Cells[0].Cases {
+		for _, line := range strings.Split(table.String(), "\n") {
+			if strings.HasPrefix(line, cs.Name+" ") {
+				assert.Equal(t, []string{cs.Name, "not", "run", "not", "run"}, strings.Fields(line), "the table's row")
+			}
+		}
+	}
+	assert.Contains(t, table.String(), "config-error")
+	t.Logf("%s", table.String())
+}
+
+// assertCellPasses checks a cell of ksystest's own cases beyond its
+// outcome: the kernel it booted, the wrapper's sources agreeing, and every
+// case's captures and tracepoint record; wantWorkloads workload cases ran.
+func assertCellPasses(t *testing.T, c result.Cell, wantWorkloads int) {
+	t.Helper()
+	assert.Equal(t, result.OutcomePass, c.Outcome, "%s: %s %v", c.Target, c.Reason, c.ConsoleTail)
+	assert.Len(t, c.Kernel.SHA256, 64)
+	assert.NotEmpty(t, c.Kernel.Version)
+	if c.Arch == "x86_64" {
+		assert.Equal(t, "vmlinux", c.Kernel.BootImage, "x86 boots the unpacked kernel through PVH")
+	}
+	require.NotNil(t, c.Wrapper, c.Target)
+	assert.True(t, c.Wrapper.Agree, "%s: %+v", c.Target, c.Wrapper)
+	for name, v := range map[string]*bool{"config": c.Wrapper.Config, "guest": c.Wrapper.Guest} {
+		require.NotNil(t, v, "%s: wrapper %s unknown", c.Target, name)
+		assert.Equal(t, c.Wrapper.Declared, *v, "%s: wrapper per %s", c.Target, name)
+	}
+	require.NotNil(t, c.Wrapper.Loader, c.Target)
+	// Only where the loader looks for a symbol the kernel lacks
+	// (ppc64le: __powerpc64_sys_bpf) does it resolve otherwise.
+	assert.Equal(t, c.Wrapper.Declared != c.Wrapper.LoaderWrong, *c.Wrapper.Loader, "%s: loader", c.Target)
+	assert.Equal(t, c.Arch == "ppc64le", c.Wrapper.LoaderWrong, c.Target)
+	require.NotNil(t, c.Kernel.BTF)
+	assert.Contains(t, []string{result.BTFKernel, result.BTFPahole}, c.Kernel.BTF.Source, c.Target)
+	if c.Kernel.BTF.Source == result.BTFPahole {
+		assert.NotZero(t, c.Kernel.BTF.Bytes)
+	}
+	if c.Arch == "arm" || c.Target == "s390x-6.1" {
+		assert.Equal(t, result.BTFPahole, c.Kernel.BTF.Source, "%s has no BTF of its own", c.Target)
+	}
+	assert.NotZero(t, c.Timings.AgentStartSec)
+	assert.NotZero(t, c.Timings.DoneSec)
+	workloads := 0
+	for _, cs := range c.Cases {
+		assert.True(t, cs.Verdict.OK(), "%s/%s: %s %s", c.Target, cs.Name, cs.Verdict, cs.Message)
+		if cs.Workload != nil {
+			workloads++
+			assertWorkload(t, c.Target, cs)
+			continue
+		}
+		require.NotNil(t, cs.Oracle, "%s/%s", c.Target, cs.Name)
+		if cs.Via == proto.ViaRaw || cs.Via == proto.ViaEffects {
+			assert.Equal(t, result.OracleAgrees, cs.Oracle.Status, "%s/%s: the syscall tracepoint saw what was passed", c.Target, cs.Name)
+		} else {
+			assert.Equal(t, result.OracleNA, cs.Oracle.Status, "%s/%s", c.Target, cs.Name)
+		}
+		if cs.Verdict == result.Pass || cs.Verdict == result.Handled {
+			for _, a := range cs.Args {
+				require.NotNil(t, a.Captured, "%s/%s/%s", c.Target, cs.Name, a.Name)
+				if a.Expect == "match" {
+					assert.Equal(t, a.Passed, *a.Captured, "%s/%s/%s", c.Target, cs.Name, a.Name)
+				}
+			}
+		}
+	}
+	assert.Equal(t, wantWorkloads, workloads, c.Target)
+	t.Logf("%s: agent %.2fs done %.2fs exit %.2fs (guest uptime at agent %.2fs, probe load %dms)",
+		c.Target, c.Timings.AgentStartSec, c.Timings.DoneSec, c.Timings.ExitSec, c.Timings.GuestUptimeSec, c.Timings.ProbeLoadMS)
 }
 
 // assertWorkload checks a workload case from its counts and runs, not
