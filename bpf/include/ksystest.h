@@ -107,13 +107,11 @@ static __always_inline struct ksystest_event *ksystest_reserve(void)
 	return bpf_ringbuf_reserve(&ksystest_events, sizeof(struct ksystest_event), 0);
 }
 
-static __always_inline int ksystest_emit_set(__u8 set, __u8 nargs, __u64 a0, __u64 a1,
-					     __u64 a2, __u64 a3, __u64 a4, __u64 a5)
+/* ksystest_probe_event fills e with a probe's report of the current call. */
+static __always_inline void ksystest_probe_event(struct ksystest_event *e, __u8 set, __u8 nargs,
+						 __u64 a0, __u64 a1, __u64 a2, __u64 a3,
+						 __u64 a4, __u64 a5)
 {
-	struct ksystest_event *e = ksystest_reserve();
-
-	if (!e)
-		return 0;
 	__builtin_memset(e, 0, sizeof(*e));
 	e->tid = (__u32)bpf_get_current_pid_tgid();
 	e->kind = KSYSTEST_KIND_PROBE;
@@ -125,6 +123,16 @@ static __always_inline int ksystest_emit_set(__u8 set, __u8 nargs, __u64 a0, __u
 	e->args[3] = a3;
 	e->args[4] = a4;
 	e->args[5] = a5;
+}
+
+static __always_inline int ksystest_emit_set(__u8 set, __u8 nargs, __u64 a0, __u64 a1,
+					     __u64 a2, __u64 a3, __u64 a4, __u64 a5)
+{
+	struct ksystest_event *e = ksystest_reserve();
+
+	if (!e)
+		return 0;
+	ksystest_probe_event(e, set, nargs, a0, a1, a2, a3, a4, a5);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
@@ -169,17 +177,7 @@ static __always_inline int ksystest_emit_set_ctx(void *ctx, __u8 set, __u8 nargs
 
 	if (!ksystest_wanted())
 		return 0;
-	__builtin_memset(&e, 0, sizeof(e));
-	e.tid = (__u32)bpf_get_current_pid_tgid();
-	e.kind = KSYSTEST_KIND_PROBE;
-	e.nargs = nargs;
-	e.set = set;
-	e.args[0] = a0;
-	e.args[1] = a1;
-	e.args[2] = a2;
-	e.args[3] = a3;
-	e.args[4] = a4;
-	e.args[5] = a5;
+	ksystest_probe_event(&e, set, nargs, a0, a1, a2, a3, a4, a5);
 	ksystest_submit(ctx, &e);
 	return 0;
 }
