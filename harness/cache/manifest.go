@@ -59,25 +59,72 @@ func (m *manifest) write(path string) error {
 	return WriteFileAtomic(path, append(data, '\n'), 0o644)
 }
 
-// Check verifies the entry at path against its manifest and that it was
-// made from from. fs.ErrNotExist means there is no entry at all.
-func (c *Cache) Check(path, from string) error {
+// Sums checks the manifest of the entry at path, that it was made from
+// from and that its files have the sizes it says, and returns its sums by
+// file ("." for an entry that is a file): for an entry too large to hash
+// before each use, whose user hashes it while it reads it, and compares.
+// fs.ErrNotExist means there is no entry at all.
+func (c *Cache) Sums(path, from string) (map[string]FileSum, error) {
+	m, err := c.manifest(path, from)
+	if err != nil {
+		return nil, err
+	}
+	for name, want := range m.Files {
+		st, err := os.Stat(m.path(path, name))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", c.Rel(path), err)
+		}
+		if st.Size() != want.Size {
+			return nil, fmt.Errorf("%s: %d bytes, want %d", c.Rel(m.path(path, name)), st.Size(), want.Size)
+		}
+	}
+	return m.Files, nil
+}
+
+// manifest reads the manifest of the entry at path and checks it: made
+// from from, its file names plain.
+func (c *Cache) manifest(path, from string) (*manifest, error) {
 	data, err := ReadFileLimit(manifestPath(path), maxManifest)
 	if errors.Is(err, fs.ErrNotExist) {
 		if _, serr := os.Lstat(path); serr == nil {
-			return fmt.Errorf("%s: no manifest (an interrupted write, or an older ksystest's)", c.Rel(path))
+			return nil, fmt.Errorf("%s: no manifest (an interrupted write, or an older ksystest's)", c.Rel(path))
 		}
-		return err
+		return nil, err
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var m manifest
 	if err := json.Unmarshal(data, &m); err != nil || len(m.Files) == 0 {
-		return fmt.Errorf("%s: damaged manifest", c.Rel(path))
+		return nil, fmt.Errorf("%s: damaged manifest", c.Rel(path))
 	}
 	if m.From != from {
-		return fmt.Errorf("%s: made from %s, want %s", c.Rel(path), m.From, from)
+		return nil, fmt.Errorf("%s: made from %s, want %s", c.Rel(path), m.From, from)
+	}
+	for name := range m.Files {
+		if name != "." {
+			if err := CheckRelPath("manifest entry", name); err != nil {
+				return nil, fmt.Errorf("%s: %w", c.Rel(path), err)
+			}
+		}
+	}
+	return &m, nil
+}
+
+// path is where the entry at entry holds its file name.
+func (m *manifest) path(entry, name string) string {
+	if name == "." {
+		return entry
+	}
+	return filepath.Join(entry, filepath.FromSlash(name))
+}
+
+// Check verifies the entry at path against its manifest and that it was
+// made from from. fs.ErrNotExist means there is no entry at all.
+func (c *Cache) Check(path, from string) error {
+	m, err := c.manifest(path, from)
+	if err != nil {
+		return err
 	}
 	names := make([]string, 0, len(m.Files))
 	for name := range m.Files {
@@ -85,13 +132,7 @@ func (c *Cache) Check(path, from string) error {
 	}
 	sort.Strings(names) // the same file is named first each time
 	for _, name := range names {
-		p := path
-		if name != "." {
-			if err := CheckRelPath("manifest entry", name); err != nil {
-				return fmt.Errorf("%s: %w", c.Rel(path), err)
-			}
-			p = filepath.Join(path, filepath.FromSlash(name))
-		}
+		p := m.path(path, name)
 		if err := CheckFile(p, m.Files[name]); err != nil {
 			return fmt.Errorf("%s: %w", c.Rel(p), err)
 		}

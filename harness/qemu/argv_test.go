@@ -7,9 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ksystest/ksystest/harness/arch"
 )
 
 func mustArch(t *testing.T, name string) arch.Arch {

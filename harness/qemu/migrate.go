@@ -15,7 +15,7 @@ import (
 // Save stops the guest and writes its whole machine state to w (QEMU's
 // migration stream, through a pipe QEMU gets over QMP), then ends QEMU.
 // QEMU 7.2 has no file: migration; fd: streams it to a pipe ksystest
-// reads, so the state is compressed and hashed on its way to the cache.
+// reads.
 func (p *Process) Save(ctx context.Context, w io.Writer) error {
 	defer p.Kill()
 	if err := p.run(`{"execute":"stop"}`); err != nil {
@@ -55,42 +55,26 @@ func (p *Process) Save(ctx context.Context, w io.Writer) error {
 	}
 }
 
-// Resume waits until QEMU has read a saved state (Config.Restore), then
-// lets the guest run on from where it was saved.
-func (p *Process) Resume(ctx context.Context) error {
-	if p.state == nil {
+// Resume waits until QEMU has read a saved state (Config.Restore), then,
+// if verify (which may check the state's file meanwhile) accepts it, lets
+// the guest run on from where it was saved.
+func (p *Process) Resume(ctx context.Context, verify func() error) error {
+	if !p.restoring {
 		return errors.New("restore: QEMU was not started from a saved state")
 	}
 	if err := p.awaitMigration(ctx); err != nil {
-		select {
-		case serr := <-p.state:
-			if serr != nil {
-				return fmt.Errorf("restore: the saved state: %w", serr)
-			}
-		default:
-		}
 		return fmt.Errorf("restore: %w", err)
 	}
-	// The guest goes on only from a state that was whole to its end.
-	select {
-	case err := <-p.state:
-		if err != nil {
+	if verify != nil {
+		if err := verify(); err != nil {
 			return fmt.Errorf("restore: the saved state: %w", err)
 		}
-	case <-time.After(stateTailTimeout):
-		return fmt.Errorf("restore: the saved state was not read to its end within %s of QEMU loading it", stateTailTimeout)
-	case <-ctx.Done():
-		return context.Cause(ctx)
 	}
 	if err := p.run(`{"execute":"cont"}`); err != nil {
 		return fmt.Errorf("restore: continue the guest: %w", err)
 	}
 	return nil
 }
-
-// stateTailTimeout bounds the read of a saved state's tail once QEMU has
-// loaded it: a checksum, and the zstd frame's end.
-const stateTailTimeout = 10 * time.Second
 
 // awaitMigration polls the migration until it completes.
 func (p *Process) awaitMigration(ctx context.Context) error {
@@ -119,7 +103,7 @@ func (p *Process) awaitMigration(ctx context.Context) error {
 			return context.Cause(ctx)
 		case <-p.done:
 			return fmt.Errorf("QEMU %s during the migration%s", p.exitDescription(), lastWords(p.Stderr()))
-		case <-time.After(10 * time.Millisecond):
+		case <-time.After(2 * time.Millisecond):
 		}
 	}
 }

@@ -30,11 +30,11 @@ type Process struct {
 	cmd     *exec.Cmd
 	console io.ReadCloser
 	input   *os.File
-	// state reports the end of the copy of a saved state into QEMU.
-	state   chan error
-	stderr  *lockedBuffer
-	done    chan struct{}
-	waitErr error
+	// restoring says QEMU was started from a saved state.
+	restoring bool
+	stderr    *lockedBuffer
+	done      chan struct{}
+	waitErr   error
 	// killed says ksystest sent the SIGKILL QEMU may have died of.
 	killed atomic.Bool
 
@@ -53,9 +53,9 @@ type IO struct {
 // Start launches QEMU and connects to its QMP socket. The console is
 // read through Console and written through Input, unless stdio is given;
 // QEMU's own stderr is kept for error reports. With c.Restore, state is
-// the saved machine QEMU reads (on fd 3) before the guest can continue
-// (Resume).
-func Start(ctx context.Context, c Config, stdio *IO, state io.Reader) (*Process, error) {
+// the saved machine, a file QEMU reads itself (as fd 3: no copy, no pipe)
+// before the guest can continue (Resume).
+func Start(ctx context.Context, c Config, stdio *IO, state *os.File) (*Process, error) {
 	argv := Argv(c)
 	bin, err := exec.LookPath(argv[0])
 	if err != nil {
@@ -101,24 +101,11 @@ func Start(ctx context.Context, c Config, stdio *IO, state io.Reader) (*Process,
 		defer in.Close()
 	}
 	if c.Restore {
-		r, w, err := os.Pipe()
-		if err != nil {
-			return nil, err
+		if state == nil {
+			return nil, errors.New("a restore without a saved state")
 		}
-		cmd.ExtraFiles = []*os.File{r} // fd 3: -incoming fd:3
-		defer r.Close()
-		p.state = make(chan error, 1)
-		go func() {
-			_, err := io.Copy(w, state)
-			w.Close()
-			if errors.Is(err, syscall.EPIPE) {
-				// QEMU has read what it needs and closed its end (or is
-				// gone): the rest is read anyway, so that the state's
-				// own checks (a hash, a checksum at its end) run.
-				_, err = io.Copy(io.Discard, state)
-			}
-			p.state <- err
-		}()
+		cmd.ExtraFiles = []*os.File{state} // fd 3: -incoming fd:3
+		p.restoring = true
 	}
 	cmd.Stderr = p.stderr
 	os.Remove(c.QMPSocket)
@@ -168,7 +155,7 @@ func (p *Process) connectQMP(ctx context.Context, sock string) error {
 			return fmt.Errorf("QEMU %s before its monitor answered", p.exitDescription())
 		case <-ctx.Done():
 			return fmt.Errorf("interrupted while waiting for QEMU's monitor: %w", context.Cause(ctx))
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(5 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("QEMU did not open its monitor socket %s within %s: %w", sock, qmpConnectTimeout, err)

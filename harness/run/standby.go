@@ -8,12 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/ksystest/ksystest/harness/cache"
 	"github.com/ksystest/ksystest/harness/initramfs"
@@ -42,8 +41,15 @@ const standbyIdle = 2 * time.Second
 // guest whose timer was lost never says it.
 const takeTimeout = 15 * time.Second
 
-// stateFile is the saved machine in a state's cache entry.
-const stateFile = "state.zst"
+// stateFile is the saved machine in a state's cache entry, as QEMU wrote
+// it: QEMU reads it straight from the file, which on two cores loads a
+// machine in about a third of the time a decompressing pipe takes (0.18
+// s against 0.65 s for x86_64-6.1's 71 MiB), at the cost of 3-5 times the
+// disk.
+const stateFile = "state"
+
+// savedFormat is the version of what a saved guest's cache entry holds.
+const savedFormat = 2
 
 // runArchive is the run's files on the share.
 const runArchive = "run.cpio"
@@ -157,16 +163,23 @@ func (g *guest) restore(ctx context.Context, o *Options, kind string, files []in
 		return fail(err)
 	}
 	defer f.Close()
-	zr, err := zstd.NewReader(f)
-	if err != nil {
-		return fail(err)
+	// The state is hashed while QEMU loads it, and the guest goes on only
+	// if it is the one the manifest says was saved.
+	hashed := make(chan error, 1)
+	go func() { hashed <- cache.CheckFile(f.Name(), state.sum) }()
+	verify := func() error {
+		select {
+		case err := <-hashed:
+			return err
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
 	}
-	defer zr.Close()
 	b.Accel, b.BootImage = state.accel, "saved guest"
 	o.phase(g.target.Name, "restoring ("+state.accel+")")
 	o.logf("[%s] restoring %s (%s)", g.target.Name, g.kernel.Release, state.accel)
 	b.Started = time.Now()
-	inst, err := o.Backend.Start(ctx, g.spec(o, state.accel, work, "", []qemu.Share{{Tag: proto.ShareTag, Dir: share}}, zr))
+	inst, err := o.Backend.Start(ctx, g.spec(o, state.accel, work, "", []qemu.Share{{Tag: proto.ShareTag, Dir: share}}, f))
 	if err != nil {
 		return fail(err)
 	}
@@ -176,7 +189,7 @@ func (g *guest) restore(ctx context.Context, o *Options, kind string, files []in
 		return fail(errors.New("the backend's guest cannot be restored"))
 	}
 	up := time.Now()
-	taken, err := g.handOver(ctx, m, o)
+	taken, err := g.handOver(ctx, m, o, verify)
 	if taken != nil {
 		taken.up = up
 	}
@@ -197,8 +210,8 @@ func (g *guest) restore(ctx context.Context, o *Options, kind string, files []in
 // handOver resumes a restored guest, writes it the work and waits until
 // the standby init has taken it. The console it returns starts with what
 // the guest printed until then.
-func (g *guest) handOver(ctx context.Context, m vm.Machine, o *Options) (*consoleFrom, error) {
-	if err := m.Resume(ctx); err != nil {
+func (g *guest) handOver(ctx context.Context, m vm.Machine, o *Options, verify func() error) (*consoleFrom, error) {
+	if err := m.Resume(ctx, verify); err != nil {
 		return nil, err
 	}
 	resumed := time.Now()
@@ -307,6 +320,8 @@ func (c *consoleFrom) Console() io.Reader { return c.console }
 type savedGuest struct {
 	dir   string
 	accel string
+	// sum is what the manifest says the state's file holds.
+	sum cache.FileSum
 }
 
 // savedState returns the target's saved guest, making it when the cache
@@ -331,17 +346,31 @@ func (g *guest) savedState(ctx context.Context, o *Options, kind string, files [
 	// The kernel by its package's hash (or a local image's own): the
 	// kernel's cache entry is checked against it, and its vmlinux is made
 	// from it.
-	from := fmt.Sprintf("saved %s guest v%d of %s %s sha256 %s (booted from its %s), initramfs %s, %s, machine: %s",
-		kind, proto.StandbyVersion, g.kernel.Package, g.kernel.Version, g.kernel.SHA256, image,
+	from := fmt.Sprintf("saved %s guest v%d (work v%d) of %s %s sha256 %s (booted from its %s), initramfs %s, %s, machine: %s",
+		kind, savedFormat, proto.StandbyVersion, g.kernel.Package, g.kernel.Version, g.kernel.SHA256, image,
 		cache.Key(cpio.String()), version, machine)
 	dir := o.Cache.Path("states", cache.Key(fmt.Sprintf("%s %s %s %s %d %s", kind, g.arch.Name, g.kernel.Package, g.kernel.SHA256, g.target.MemoryMB, accel)))
-	_, err = o.Cache.File(ctx, "state-"+filepath.Base(dir), dir, from, func(tmp string) (string, error) {
-		return g.saveGuest(ctx, o, kind, accel, cpio.Bytes(), tmp)
-	})
+	// The state is hashed while it is restored (restore), not before: it
+	// is tens of MB. A manifest that says anything else makes it again.
+	sums, err := o.Cache.Sums(dir, from)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			o.logf("[%s] %v: saving the guest again", g.target.Name, err)
+			if rerr := o.Cache.Remove(dir); rerr != nil {
+				return nil, rerr
+			}
+		}
+		_, err = o.Cache.File(ctx, "state-"+filepath.Base(dir), dir, from, func(tmp string) (string, error) {
+			return g.saveGuest(ctx, o, kind, accel, cpio.Bytes(), tmp)
+		})
+		if err == nil {
+			sums, err = o.Cache.Sums(dir, from)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("saved guest: %w", err)
 	}
-	return &savedGuest{dir: dir, accel: accel}, nil
+	return &savedGuest{dir: dir, accel: accel, sum: sums[stateFile]}, nil
 }
 
 // saveGuest boots the standby initramfs, waits until its init is ready,
@@ -386,14 +415,7 @@ func (g *guest) saveGuest(ctx context.Context, o *Options, kind, accel string, c
 		return "", err
 	}
 	defer out.Close()
-	zw, err := zstd.NewWriter(out, zstd.WithEncoderLevel(zstd.SpeedDefault))
-	if err != nil {
-		return "", err
-	}
-	if err := m.Save(ctx, zw); err != nil {
-		return "", err
-	}
-	if err := zw.Close(); err != nil {
+	if err := m.Save(ctx, out); err != nil {
 		return "", err
 	}
 	if err := out.Close(); err != nil {
@@ -464,7 +486,7 @@ func without(files, base []initramfs.File) []initramfs.File {
 
 // spec is the machine of the target's guests, booted (initrd) or restored
 // (state).
-func (g *guest) spec(o *Options, accel, dir, initrd string, shares []qemu.Share, state io.Reader) vm.Spec {
+func (g *guest) spec(o *Options, accel, dir, initrd string, shares []qemu.Share, state *os.File) vm.Spec {
 	bootImage, _ := g.bootImage()
 	return vm.Spec{
 		Arch: g.arch, Kernel: bootImage, Initrd: initrd, MemoryMB: g.target.MemoryMB, Accel: accel, Dir: dir,

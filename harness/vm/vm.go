@@ -8,6 +8,7 @@ package vm
 import (
 	"context"
 	"io"
+	"os"
 	"time"
 
 	"github.com/ksystest/ksystest/harness/arch"
@@ -51,7 +52,7 @@ type Spec struct {
 	// State, when set, is a saved machine (Machine.Save) to restore
 	// instead of booting Kernel and Initrd; the guest stays stopped until
 	// Machine.Resume.
-	State io.Reader
+	State *os.File
 }
 
 // Machine is an Instance whose whole machine can be saved and restored
@@ -63,8 +64,8 @@ type Machine interface {
 	// Save stops the guest, writes its machine to w and ends it.
 	Save(ctx context.Context, w io.Writer) error
 	// Resume lets a restored guest (Spec.State) run once its machine is
-	// loaded, and whole.
-	Resume(ctx context.Context) error
+	// loaded, if verify (nil: no check) accepts the state.
+	Resume(ctx context.Context, verify func() error) error
 }
 
 // Backend boots guests.
