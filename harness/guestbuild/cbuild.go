@@ -28,6 +28,9 @@ const (
 	// HTTPGet is the Go program serving and GETting a page over
 	// net/http (GoBuilder.Package builds it).
 	HTTPGet = "workloads/httpget"
+	// True exits at once: the program ksystest bench times exec with
+	// (GoBuilder.Package builds it).
+	True = "workloads/true"
 )
 
 // flags is how every C workload is compiled and linked: static, since a

@@ -2,23 +2,37 @@ package run
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
 	"time"
 
+	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/result"
+	"github.com/ksystest/ksystest/harness/vm"
 )
 
-// BenchRow is one target measured: its boot floor and its cell side by
-// side, medians of the runs, in seconds, QEMU start to exit; and where
-// the cell's time went.
+// BenchRow is one target measured: its boot floor, its cell booted and
+// its cell restored from the kernel's saved guest side by side, medians
+// of the runs, in seconds, QEMU start to exit; where the booted cell's
+// time went; and how soon ksystest exec starts a static program in a
+// restored guest.
 type BenchRow struct {
 	Target string  `json:"target"`
 	Floor  float64 `json:"floor_sec"`
 	Cell   float64 `json:"cell_sec"`
 	Ratio  float64 `json:"ratio"`
+	// Restored is the cell restored instead of booted; RestoredRatio
+	// Restored ÷ Floor.
+	Restored      float64 `json:"restored_sec"`
+	RestoredRatio float64 `json:"restored_ratio"`
+	// ExecStart is QEMU's start to a static program's execve in a
+	// restored exec guest; ExecFirst the same from when exec was asked
+	// (the host's preparation included).
+	ExecStart float64 `json:"exec_start_sec"`
+	ExecFirst float64 `json:"exec_first_instruction_sec"`
 	// Phases of the cell (medians), which add up to it: QEMU start to
 	// the kernel's first tick, the kernel's boot to the agent; in the
 	// agent, before its first case: reading BTF, reading kallsyms, the
@@ -46,16 +60,19 @@ type BenchRow struct {
 // BenchOptions configure Bench.
 type BenchOptions struct {
 	Options
-	// Runs per target, of the floor and of the cell each, alternately.
+	// Runs per target, of the floor, the booted cell, the restored cell
+	// and the exec each, in turn.
 	Runs int
 	// OnRow sees each target's row as soon as it is measured.
 	OnRow func(BenchRow)
 }
 
-// Bench measures, one guest at a time, each target's boot floor (Floor)
-// and its cell (a run of the target alone, its cases as o's catalogue
-// says), alternately, Runs times each, and returns a row per target with
-// the medians.
+// Bench measures, one guest at a time, each target's boot floor (Floor),
+// its cell booted (a run of the target alone, its cases as o's catalogue
+// says, --fresh) and restored, and an exec of a program that exits at
+// once in a restored guest, in turn, Runs times each, and returns a row
+// per target with the medians. The saved guests are made (or checked)
+// first, outside the measures.
 func Bench(ctx context.Context, o BenchOptions) ([]BenchRow, error) {
 	if o.Runs < 1 {
 		o.Runs = 3
@@ -64,7 +81,17 @@ func Bench(ctx context.Context, o BenchOptions) ([]BenchRow, error) {
 	for _, t := range o.Targets {
 		row := BenchRow{Target: t.Name, Runs: o.Runs}
 		var floors []float64
-		var cells []result.Timings
+		var cells, restored []result.Timings
+		var execs []ExecTimings
+		fresh, warm := o.Options, o.Options
+		fresh.Fresh, warm.Fresh = true, false
+		_, err := benchCell(ctx, warm, t, result.StartRestored)
+		if err == nil {
+			_, err = benchExec(ctx, warm, t)
+		}
+		if err != nil {
+			row.Error = err.Error()
+		}
 		for i := 0; i < o.Runs && row.Error == ""; i++ {
 			if err := ctx.Err(); err != nil {
 				return rows, err
@@ -75,15 +102,26 @@ func Bench(ctx context.Context, o BenchOptions) ([]BenchRow, error) {
 				break
 			}
 			floors = append(floors, f.Seconds())
-			tm, err := benchCell(ctx, o.Options, t)
+			tm, err := benchCell(ctx, fresh, t, result.StartBooted)
 			if err != nil {
 				row.Error = err.Error()
 				break
 			}
 			cells = append(cells, tm)
+			if tm, err = benchCell(ctx, warm, t, result.StartRestored); err != nil {
+				row.Error = err.Error()
+				break
+			}
+			restored = append(restored, tm)
+			et, err := benchExec(ctx, warm, t)
+			if err != nil {
+				row.Error = err.Error()
+				break
+			}
+			execs = append(execs, et)
 		}
 		if row.Error == "" {
-			row.fill(floors, cells)
+			row.fill(floors, cells, restored, execs)
 		}
 		rows = append(rows, row)
 		if o.OnRow != nil {
@@ -93,9 +131,37 @@ func Bench(ctx context.Context, o BenchOptions) ([]BenchRow, error) {
 	return rows, nil
 }
 
+// benchExec runs a program that exits at once on target t with ksystest
+// exec, in a restored guest, and returns its timings.
+func benchExec(ctx context.Context, o Options, t matrix.Target) (ExecTimings, error) {
+	a, err := arch.Lookup(t.Arch)
+	if err != nil {
+		return ExecTimings{}, err
+	}
+	if o.Workloads == nil {
+		return ExecTimings{}, errors.New("bench: no way to build the program exec runs")
+	}
+	prog, err := o.Workloads.Program(ctx, "true", a)
+	if err != nil {
+		return ExecTimings{}, err
+	}
+	o.OnPhase = nil
+	res, err := Exec(ctx, ExecOptions{Options: o, Target: t, Program: prog, Args: []string{"true"}, Timeout: time.Minute})
+	if err != nil {
+		return ExecTimings{}, err
+	}
+	switch {
+	case res.Outcome != vm.ExecExited || res.Exit.Code != 0:
+		return ExecTimings{}, fmt.Errorf("%s: exec of a program that exits 0: %s (status %d) %s", t.Name, res.Outcome, res.Exit.Code, res.Reason)
+	case res.Start != result.StartRestored:
+		return ExecTimings{}, fmt.Errorf("%s: exec: the guest was booted, not restored: %s", t.Name, res.StartNote)
+	}
+	return res.Timings, nil
+}
+
 // benchCell runs target t alone and returns its timings; a cell that does
 // not pass measures nothing worth comparing.
-func benchCell(ctx context.Context, o Options, t matrix.Target) (result.Timings, error) {
+func benchCell(ctx context.Context, o Options, t matrix.Target, how string) (result.Timings, error) {
 	out, err := os.MkdirTemp("", "ksystest-bench-")
 	if err != nil {
 		return result.Timings{}, err
@@ -112,13 +178,16 @@ func benchCell(ctx context.Context, o Options, t matrix.Target) (result.Timings,
 	if c.Outcome != result.OutcomePass {
 		return result.Timings{}, fmt.Errorf("%s: the cell's outcome is %s (%s), not pass: nothing to measure", t.Name, c.Outcome, c.Reason)
 	}
+	if c.Start != how {
+		return result.Timings{}, fmt.Errorf("%s: the cell was %s, not %s: %s", t.Name, c.Start, how, c.StartNote)
+	}
 	if c.Timings.HostSec == 0 {
 		c.Timings.HostSec = time.Since(start).Seconds() - c.Timings.ExitSec
 	}
 	return c.Timings, nil
 }
 
-func (r *BenchRow) fill(floors []float64, cells []result.Timings) {
+func (r *BenchRow) fill(floors []float64, cells, restored []result.Timings, execs []ExecTimings) {
 	pick := func(f func(result.Timings) float64) float64 {
 		var vs []float64
 		for _, c := range cells {
@@ -129,8 +198,24 @@ func (r *BenchRow) fill(floors []float64, cells []result.Timings) {
 	ms := func(v int64) float64 { return float64(v) / 1000 }
 	r.Floor = median(floors)
 	r.Cell = pick(func(t result.Timings) float64 { return t.ExitSec })
+	var vs []float64
+	for _, c := range restored {
+		vs = append(vs, c.ExitSec)
+	}
+	r.Restored = median(vs)
+	vs = nil
+	for _, e := range execs {
+		vs = append(vs, e.Boot.Seconds())
+	}
+	r.ExecStart = median(vs)
+	vs = nil
+	for _, e := range execs {
+		vs = append(vs, e.FirstInstruction.Seconds())
+	}
+	r.ExecFirst = median(vs)
 	if r.Floor > 0 {
 		r.Ratio = r.Cell / r.Floor
+		r.RestoredRatio = r.Restored / r.Floor
 	}
 	r.Host = pick(func(t result.Timings) float64 { return t.HostSec })
 	r.QEMUToKern = pick(func(t result.Timings) float64 { return max(0, t.AgentStartSec-t.GuestUptimeSec) })

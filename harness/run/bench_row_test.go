@@ -2,6 +2,7 @@ package run
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 
@@ -18,10 +19,17 @@ func TestBenchRowMedians(t *testing.T) {
 		return result.Timings{ExitSec: exit, DoneSec: exit - 0.2, AgentStartSec: 2, GuestUptimeSec: 1.5, HostSec: exit / 10,
 			SetupMS: 900, BTFMS: 5, KallsymsMS: 250, CasesMS: int64(900 + caseLoad), CaseLoadMS: int64(caseLoad), AttachMS: 200}
 	}
-	r.fill([]float64{2, 1, 3}, []result.Timings{one(4, 500), one(5, 600), one(6, 700)})
+	restored := []result.Timings{{ExitSec: 0.9}, {ExitSec: 0.7}, {ExitSec: 0.8}}
+	execs := []ExecTimings{{Boot: 400 * time.Millisecond, FirstInstruction: 600 * time.Millisecond},
+		{Boot: 300 * time.Millisecond, FirstInstruction: 500 * time.Millisecond}, {Boot: 500 * time.Millisecond, FirstInstruction: 700 * time.Millisecond}}
+	r.fill([]float64{2, 1, 3}, []result.Timings{one(4, 500), one(5, 600), one(6, 700)}, restored, execs)
 	assert.Equal(t, 2.0, r.Floor)
 	assert.Equal(t, 5.0, r.Cell)
 	assert.Equal(t, 2.5, r.Ratio)
+	assert.Equal(t, 0.8, r.Restored)
+	assert.InDelta(t, 0.4, r.RestoredRatio, 1e-9)
+	assert.Equal(t, 0.4, r.ExecStart)
+	assert.Equal(t, 0.6, r.ExecFirst)
 	assert.InDelta(t, 0.5, r.QEMUToKern, 1e-9)
 	assert.Equal(t, 1.5, r.KernToAgent)
 	assert.Equal(t, 0.6, r.Load)

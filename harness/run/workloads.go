@@ -31,6 +31,8 @@ func (c CarriedWorkloads) Program(ctx context.Context, name string, a arch.Arch)
 		return c.C.Path(ctx, guestbuild.Client, a)
 	case "httpget":
 		return c.Go.Package(ctx, guestbuild.HTTPGet, a.Go)
+	case "true":
+		return c.Go.Package(ctx, guestbuild.True, a.Go)
 	}
 	return "", fmt.Errorf("ksystest carries no workload %q", name)
 }
