@@ -22,8 +22,10 @@ func main() {
 			fmt.Fprintln(os.Stderr, "ksystest-agent: quiet kernel:", qerr)
 		}
 		if standby.Standby() {
-			// A saved guest: restored copies go on from here, with the
-			// run's catalogue and objects.
+			// A saved guest: restored copies go on from here, past the
+			// work that is the same in every run, with the run's
+			// catalogue and objects.
+			agent.Prepare()
 			err = standby.Wait(os.Stdin, os.Stdout)
 		}
 	}

@@ -45,6 +45,36 @@ func (e *Emitter) Emit(ev proto.Event) {
 	e.w.Write(proto.Encode(ev))
 }
 
+// prepared is the agent's work that is the same in every run of a
+// kernel, done by Prepare before a saved guest is saved.
+var prepared *preparation
+
+type preparation struct {
+	symbols    kallsyms
+	symbolsErr error
+	features   Features
+	featureErr error
+}
+
+// Prepare does, in a guest about to be saved, the agent's work that is
+// the same in every run of the kernel, so that restored copies start past
+// it: reading /proc/kallsyms (the saved guest's modules are the run's),
+// and asking the kernel what it has (ProbeKernel; cilium/ebpf keeps its
+// own answers too). A booted agent does both in Run.
+func Prepare() {
+	p := &preparation{}
+	p.symbols, p.symbolsErr = readKernelSymbols()
+	p.features, p.featureErr = ProbeKernel()
+	prepared = p
+}
+
+func probeKernel() (Features, error) {
+	if prepared != nil {
+		return prepared.features, prepared.featureErr
+	}
+	return ProbeKernel()
+}
+
 // Run is the agent's whole life after mounts: hello, load, every case,
 // done. A fatal problem is sent as an error event; the caller powers off
 // either way.
@@ -63,7 +93,7 @@ func Run(em *Emitter, cataloguePath string) error {
 	// the cases still run.
 	_ = EnableStats()
 	// A kernel ksystest cannot test says so once, before any case.
-	feat, err := ProbeKernel()
+	feat, err := probeKernel()
 	if err != nil {
 		return err
 	}

@@ -18,8 +18,16 @@ import (
 
 const wrapperExtern = "LINUX_HAS_SYSCALL_WRAPPER"
 
-// kernelSymbols reads the running kernel's /proc/kallsyms.
+// kernelSymbols is the running kernel's /proc/kallsyms, as Prepare read
+// it, or read now.
 func kernelSymbols() (kallsyms, error) {
+	if prepared != nil {
+		return prepared.symbols, prepared.symbolsErr
+	}
+	return readKernelSymbols()
+}
+
+func readKernelSymbols() (kallsyms, error) {
 	f, err := os.Open("/proc/kallsyms")
 	if err != nil {
 		return kallsyms{}, err
