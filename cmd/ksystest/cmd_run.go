@@ -36,7 +36,8 @@ func (a *archiveFlags) register(fs interface {
 	fs.StringVar(&a.mirror, "debian-mirror", "", "Debian mirror URL (default: $"+archive.MirrorEnv+", else the host's apt sources)")
 	fs.StringVar(&a.keyring, "keyring", archive.DefaultKeyring, "OpenPGP keyring that signs the archive")
 	fs.StringVar(&a.ubuntu.Mirror, "ubuntu-mirror", "", "Ubuntu mirror URL, for Ubuntu's kernels (default: $"+archive.UbuntuMirrorEnv+", else the host's apt sources, else debootstrap's default)")
-	fs.StringVar(&a.ubuntu.Keyring, "ubuntu-keyring", archive.UbuntuKeyring, "OpenPGP keyring that signs Ubuntu's archive (package ubuntu-keyring)")
+	fs.StringVar(&a.ubuntu.Keyring, "ubuntu-keyring", "", "OpenPGP keyring that signs Ubuntu's archive (default: the host's "+archive.UbuntuKeyring+
+		", package ubuntu-keyring; without it, the keyring of Debian's ubuntu-keyring package, fetched and verified through Debian's signed index)")
 	fs.StringVar(&a.cacheDir, "cache-dir", cache.DefaultCacheDir(), "download cache (or $"+cache.CacheEnv+")")
 	fs.BoolVar(&a.allowExpired, "allow-expired-release", false, "accept an InRelease past its Valid-Until (default: follow apt's Acquire::Check-Valid-Until)")
 	fs.BoolVar(&a.refresh, "refresh", false, "ask the mirror for new indexes even if the cached ones are recent")

@@ -48,7 +48,12 @@ func NewFetcher(c FetcherConfig) (*Fetcher, string, error) {
 		return nil, "", err
 	}
 	ubuntu := sync.OnceValues(func() (*Fetcher, error) {
-		u, from, err := newFetcher(Ubuntu, c.Ubuntu, store, c)
+		mc := c.Ubuntu
+		var err error
+		if mc.Keyring, err = ubuntuKeyring(f, mc.Keyring); err != nil {
+			return nil, err
+		}
+		u, from, err := newFetcher(Ubuntu, mc, store, c)
 		if err != nil {
 			return nil, err
 		}

@@ -12,16 +12,16 @@ import (
 	"path/filepath"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
 )
 
 // VmlinuxFromBzImage returns the uncompressed ELF kernel inside an x86
 // bzImage. QEMU boots such an ELF directly through its PVH entry point
 // (CONFIG_PVH), which skips the bzImage's own decompression: about 2.5 s of
 // every x86 boot under emulation. The payload is zstd (Debian 6.12), xz
-// with the x86 BCJ filter (Debian 5.10, 6.1), which the xz tool decodes,
-// or LZ4's legacy format (Ubuntu's), which the lz4 tool decodes; without
-// the tool this returns an error for those and the caller boots the
-// bzImage.
+// with the x86 BCJ filter (Debian 5.10, 6.1), which the xz tool decodes
+// (without it this returns an error and the caller boots the bzImage),
+// or LZ4's legacy format (Ubuntu's 5.4).
 func VmlinuxFromBzImage(ctx context.Context, bz []byte) ([]byte, error) {
 	// Boot protocol (Documentation/arch/x86/boot.rst): setup_sects at
 	// 0x1f1, "HdrS" at 0x202, payload_offset/length at 0x248/0x24c,
@@ -46,15 +46,15 @@ func VmlinuxFromBzImage(ctx context.Context, bz []byte) ([]byte, error) {
 	case bytes.HasPrefix(payload, []byte("\xfd7zXZ\x00")):
 		return untoolELF(ctx, "xz", "xz-utils", payload)
 	case bytes.HasPrefix(payload, []byte("\x02\x21\x4c\x18")):
-		return untoolELF(ctx, "lz4", "lz4", payload)
+		return unlz4ELF(payload)
 	}
 	return nil, errors.New("bzImage payload is neither xz, zstd nor lz4")
 }
 
 // untoolELF decodes a payload with tool -dc (package pkg installs it).
-// The kernel appends its size after the compressed stream; xz and lz4
-// report that as trailing garbage, and fail, but have written the whole
-// ELF by then: the ELF's own header says whether it is whole.
+// The kernel appends its size after the compressed stream; xz reports
+// that as trailing garbage, and fails, but has written the whole ELF by
+// then: the ELF's own header says whether it is whole.
 func untoolELF(ctx context.Context, tool, pkg string, payload []byte) ([]byte, error) {
 	path, err := exec.LookPath(tool)
 	if err != nil {
@@ -114,6 +114,23 @@ func (f Archive) ensureVmlinux(ctx context.Context, k *Kernel, dir string) {
 
 // unzstdELF decodes a zstd payload. The kernel's size trailer follows
 // the frame; the decoder may complain about it once the ELF is out.
+// unlz4ELF decodes LZ4's legacy format. The kernel's size after the
+// stream reads as one more block header; the ELF's own header says
+// whether what came before is whole.
+func unlz4ELF(payload []byte) ([]byte, error) {
+	var out bytes.Buffer
+	_, err := io.Copy(&out, io.LimitReader(lz4.NewReader(bytes.NewReader(payload)), maxVmlinux))
+	elf := out.Bytes()
+	if !bytes.HasPrefix(elf, []byte("\x7fELF")) || !elfWhole(elf) {
+		return nil, fmt.Errorf("unpack bzImage (lz4): %v", err)
+	}
+	return elf, nil
+}
+
+// maxVmlinux bounds an unpacked kernel: Ubuntu's x86 vmlinux is about 60
+// MB.
+const maxVmlinux = 1 << 30
+
 func unzstdELF(payload []byte) ([]byte, error) {
 	d, err := zstd.NewReader(bytes.NewReader(payload))
 	if err != nil {

@@ -8,10 +8,12 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
-	"github.com/ksystest/ksystest/internal/vmtest"
+	"github.com/pierrec/lz4/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/ulikunitz/xz"
+
+	"github.com/ksystest/ksystest/internal/vmtest"
 )
 
 // fakeBzImage lays out a bzImage the way the x86 boot protocol does, with
@@ -52,13 +54,12 @@ func TestVmlinuxFromBzImage(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, elf, got, "zstd payload (Debian 6.12)")
 
-	if _, err := exec.LookPath("lz4"); err != nil {
-		vmtest.Missing(t, "the lz4 tool (package lz4)")
-	}
 	var lpayload bytes.Buffer
-	cmd := exec.Command("lz4", "-l", "-c")
-	cmd.Stdin, cmd.Stdout = bytes.NewReader(elf), &lpayload
-	require.NoError(t, cmd.Run())
+	lw := lz4.NewWriter(&lpayload)
+	require.NoError(t, lw.Apply(lz4.LegacyOption(true)))
+	_, err = lw.Write(elf)
+	require.NoError(t, err)
+	require.NoError(t, lw.Close())
 	got, err = VmlinuxFromBzImage(context.Background(), fakeBzImage(t, lpayload.Bytes()))
 	require.NoError(t, err)
 	assert.Equal(t, elf, got, "lz4 legacy payload (Ubuntu's)")

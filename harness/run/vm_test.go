@@ -146,22 +146,12 @@ func TestVMDefaultMatrix(t *testing.T) {
 	assertQuirks(t, res)
 }
 
-// requireUbuntu skips or fails t (vmtest.Missing) without Ubuntu's
-// archive keyring, which Ubuntu's kernels are verified with.
-func requireUbuntu(t testing.TB) {
-	t.Helper()
-	if _, err := os.Stat(archive.UbuntuKeyring); err != nil {
-		vmtest.Missing(t, "the Ubuntu archive keyring (package ubuntu-keyring)")
-	}
-}
-
 // focal's 5.4 has no BPF ring buffers (5.8), no bpf_probe_read_kernel or
 // _user (5.5), no fentry, no module BTF: every case runs there, ksystest's
 // probes reporting through a perf event array, workloads included, and
 // the wrapper's four sources agree.
 func TestVMUbuntuFocal(t *testing.T) {
 	o := vmOptions(t, "", "", "x86_64")
-	requireUbuntu(t)
 	o.Targets = targetsNamed(t, o.Targets, "x86_64-ubuntu-5.4")
 	requireCrossCompilers(t, o.Targets)
 	m := *o.Matrix
@@ -203,7 +193,6 @@ func TestVMUbuntuFocal(t *testing.T) {
 // without global data in BPF programs.
 func TestVMUnsupportedKernel(t *testing.T) {
 	o := vmOptions(t, "", "", "x86_64")
-	requireUbuntu(t)
 	focal := targetsNamed(t, o.Targets, "x86_64-ubuntu-5.4")[0]
 	a := mustArch(t, "x86_64")
 	k, err := o.Kernels.Kernel(context.Background(), focal, a)
