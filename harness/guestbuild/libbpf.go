@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,8 +46,14 @@ var libbpfSuites = map[string]string{
 // binutils of Debian 12 cannot link: trixie's riscv64 glibc (built with
 // gcc 14 and binutils 2.44) carries R_RISCV_SET_ULEB128/SUB_ULEB128
 // relocations, on which riscv64-linux-gnu-ld 2.40 crashes. LLVM's lld
-// links them.
+// links them from version MinLLD.
 var lldArches = map[string][]string{"trixie": {"riscv64"}}
+
+// MinLLD is the oldest LLVM whose ld.lld links what lldArches name: lld
+// 18 knows R_RISCV_SET_ULEB128/SUB_ULEB128 (llvm-project#72610, #77261);
+// lld 17 calls them unknown relocations (60 and 61), and so does 14,
+// Debian 12's and Ubuntu 22.04's default. .ci/install-deps installs one.
+const MinLLD = 18
 
 // libbpfFlags are how every loader is compiled and linked, besides the
 // paths into its sysroot: static and stripped, since a guest has no C
@@ -72,13 +79,21 @@ func LibbpfVersions() []string {
 
 // LibbpfUnavailableError means the suite that ships a libbpf version has
 // no libbpf-dev for an arch (trixie has no mips64el, bookworm no
-// riscv64): there is no loader as Debian ships it to test with there. It
-// is a fact about Debian, not a failure of a kernel.
+// riscv64), or this host cannot link it (Host says what it lacks: an
+// lld of MinLLD or newer for trixie's riscv64, which Ubuntu 22.04 does
+// not package): there is no loader as Debian ships it to test with
+// there. It is a fact about Debian or the host, not a failure of a
+// kernel.
 type LibbpfUnavailableError struct {
 	Version, Suite, DebianArch string
+	// Host is what this host lacks; empty when Debian ships none.
+	Host string
 }
 
 func (e *LibbpfUnavailableError) Error() string {
+	if e.Host != "" {
+		return fmt.Sprintf("this host cannot link %s's libbpf for %s: %s", e.Suite, e.DebianArch, e.Host)
+	}
 	return fmt.Sprintf("%s has no libbpf-dev for %s", e.Suite, e.DebianArch)
 }
 
@@ -138,8 +153,8 @@ func (b *LibbpfBuilder) Path(ctx context.Context, version string, a arch.Arch) (
 	}
 	var lld linker
 	if needsLLD(suite, a.DebianArch) {
-		if lld, err = findLLD(ctx, a, suite); err != nil {
-			return "", err
+		if lld, err = findLLD(ctx, lldGlob); err != nil {
+			return "", &LibbpfUnavailableError{Version: version, Suite: suite, DebianArch: a.DebianArch, Host: err.Error()}
 		}
 	}
 	// Everything the loader is made from; its hash names the entry.
@@ -269,24 +284,42 @@ func needsLLD(suite, debArch string) bool {
 // ld.lld, and what its --version says.
 type linker struct{ dir, version string }
 
-// findLLD finds the newest ld.lld Debian installs (/usr/lib/llvm-N/bin),
-// else one on PATH.
-func findLLD(ctx context.Context, a arch.Arch, suite string) (linker, error) {
-	lds, _ := filepath.Glob("/usr/lib/llvm-*/bin/ld.lld")
+// lldGlob is where Debian and Ubuntu install each LLVM's ld.lld.
+const lldGlob = "/usr/lib/llvm-*/bin/ld.lld"
+
+// lldMajor reads LLVM's major version out of ld.lld --version ("Debian
+// LLD 19.1.7 (compatible with GNU linkers)").
+var lldMajor = regexp.MustCompile(`\bLLD (\d+)\.`)
+
+// findLLD finds the newest ld.lld of LLVM MinLLD or newer of those glob
+// matches, else the one on PATH if it is that new. What it finds older
+// is named in its error, which says what to install.
+func findLLD(ctx context.Context, glob string) (linker, error) {
+	lds, _ := filepath.Glob(glob)
 	sort.Slice(lds, func(i, j int) bool { return llvmMajor(lds[i]) > llvmMajor(lds[j]) })
 	if p, err := exec.LookPath("ld.lld"); err == nil {
 		lds = append(lds, p)
 	}
-	if len(lds) == 0 {
-		return linker{}, &MissingToolchainError{Arch: a.Name,
-			Missing:  "no ld.lld: " + suite + "'s " + a.DebianArch + " C library needs LLVM's linker (binutils 2.40's ld crashes on it)",
-			Packages: []string{"lld-19"}}
+	var old []string
+	for _, ld := range lds {
+		version, err := output(ctx, ld, "--version")
+		if err != nil {
+			old = append(old, ld+": "+err.Error())
+			continue
+		}
+		version, _, _ = strings.Cut(version, "\n")
+		if m := lldMajor.FindStringSubmatch(version); m != nil {
+			if n, _ := strconv.Atoi(m[1]); n >= MinLLD {
+				return linker{dir: filepath.Dir(ld), version: version}, nil
+			}
+		}
+		old = append(old, ld+": "+version)
 	}
-	version, err := output(ctx, lds[0], "--version")
-	if err != nil {
-		return linker{}, err
+	found := ""
+	if len(old) > 0 {
+		found = " (found " + strings.Join(old, "; ") + ")"
 	}
-	return linker{dir: filepath.Dir(lds[0]), version: version}, nil
+	return linker{}, fmt.Errorf("no ld.lld of LLVM %d or newer%s: binutils 2.40's ld crashes on its relocations, older lld does not know them (apt-get install lld-19, or lld where it is %d or newer)", MinLLD, found, MinLLD)
 }
 
 // llvmMajor is N of /usr/lib/llvm-N/bin/ld.lld.

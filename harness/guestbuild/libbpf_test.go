@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -479,4 +480,47 @@ func testDenyKprobe(t *testing.T, loader string, a arch.Arch) {
 			}
 		})
 	}
+}
+
+// findLLD takes the newest ld.lld of LLVM MinLLD or newer, by what each
+// says it is, and refuses older ones (lld 17 does not know trixie's
+// riscv64 relocations) by name: a missing one makes the riscv64 loader
+// unavailable on this host, saying what to install.
+func TestFindLLD(t *testing.T) {
+	t.Setenv("PATH", t.TempDir()) // no ld.lld on PATH
+	dir := t.TempDir()
+	lld := func(n int, says string) {
+		p := filepath.Join(dir, "llvm-"+strconv.Itoa(n), "bin", "ld.lld")
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte("#!/bin/sh\necho '"+says+"'\n"), 0o755))
+	}
+	glob := filepath.Join(dir, "llvm-*", "bin", "ld.lld")
+	ctx := context.Background()
+
+	_, err := findLLD(ctx, glob)
+	assert.EqualError(t, err, "no ld.lld of LLVM 18 or newer: binutils 2.40's ld crashes on its relocations, older lld does not know them (apt-get install lld-19, or lld where it is 18 or newer)")
+
+	lld(14, "Debian LLD 14.0.6 (compatible with GNU linkers)")
+	lld(17, "Ubuntu LLD 17.0.6 (compatible with GNU linkers)")
+	_, err = findLLD(ctx, glob)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "(found "+filepath.Join(dir, "llvm-17/bin/ld.lld")+": Ubuntu LLD 17.0.6 (compatible with GNU linkers); "+
+		filepath.Join(dir, "llvm-14/bin/ld.lld")+": Debian LLD 14.0.6 (compatible with GNU linkers))")
+
+	lld(18, "Ubuntu LLD 18.1.3 (compatible with GNU linkers)")
+	got, err := findLLD(ctx, glob)
+	require.NoError(t, err)
+	assert.Equal(t, linker{dir: filepath.Join(dir, "llvm-18", "bin"), version: "Ubuntu LLD 18.1.3 (compatible with GNU linkers)"}, got)
+
+	lld(19, "Debian LLD 19.1.7 (compatible with GNU linkers)")
+	got, err = findLLD(ctx, glob)
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join(dir, "llvm-19", "bin"), got.dir, "the newest")
+
+	// Else the one on PATH, if it is new enough.
+	path := os.Getenv("PATH")
+	require.NoError(t, os.WriteFile(filepath.Join(path, "ld.lld"), []byte("#!/bin/sh\necho 'LLD 20.1.2 (compatible with GNU linkers)'\n"), 0o755))
+	got, err = findLLD(ctx, filepath.Join(t.TempDir(), "llvm-*", "bin", "ld.lld"))
+	require.NoError(t, err)
+	assert.Equal(t, path, got.dir)
 }
