@@ -24,6 +24,7 @@ const (
 	logEnv     = "INSTALLDEPS_LOG"     // one line per command the script ran
 	sudoEnv    = "INSTALLDEPS_SUDO"    // set by the sudo stub for what it runs
 	bpftoolEnv = "INSTALLDEPS_BPFTOOL" // "wrapper": bpftool is Ubuntu's wrapper without tools
+	lldEnv     = "INSTALLDEPS_LLD"     // what ld.lld --version says, when not LLD 19
 )
 
 // replayed are the commands whose answers come from the capture.
@@ -105,6 +106,13 @@ func stub(name string, args []string) int {
 			}
 		}
 		return 0
+	case line == "ld.lld --version":
+		says := os.Getenv(lldEnv)
+		if says == "" {
+			says = "Debian LLD 19.1.7 (compatible with GNU linkers)"
+		}
+		fmt.Println(says)
+		return 0
 	case name == "bpftool" && os.Getenv(bpftoolEnv) == "wrapper":
 		fmt.Fprintln(os.Stderr, "WARNING: bpftool not found for kernel 6.8.0-1021-azure")
 		return 2
@@ -151,8 +159,8 @@ func readAnswers(path string) (map[string]string, error) {
 
 // installDeps runs the script with only the stubs and tools on PATH and
 // root as the root its files are looked for under, and returns the
-// commands it ran, in order.
-func installDeps(t *testing.T, system, root string, tools []string, env ...string) []string {
+// commands it ran, in order, and what it printed.
+func installDeps(t *testing.T, system, root string, tools []string, env ...string) (calls []string, printed string) {
 	t.Helper()
 	self, err := os.Executable()
 	require.NoError(t, err)
@@ -175,12 +183,16 @@ func installDeps(t *testing.T, system, root string, tools []string, env ...strin
 	require.NoError(t, err, "%s", out)
 	data, err := os.ReadFile(log)
 	require.NoError(t, err)
-	return strings.Split(strings.TrimSpace(string(data)), "\n")
+	return strings.Split(strings.TrimSpace(string(data)), "\n"), string(out)
 }
 
+// noLLD is what the script says where apt has no lld new enough.
+const noLLD = "install-deps: apt has no lld 18 or newer here: without one ksystest cannot link the riscv64 libbpf-1.5 helper, and riscv64 targets run no libbpf-1.5 cases (their notes say so)\n"
+
 // On each system, with nothing of what it installs present, the script
-// asks apt two questions and installs exactly these packages, each of
-// which apt there can install.
+// asks apt which packages hold s390x's QEMU, bpftool and an lld 18 or
+// newer, and installs exactly these packages, each of which apt there can
+// install.
 func TestInstallDeps(t *testing.T) {
 	// The compilers and static glibc for every guest arch (gcc and
 	// libc6-dev for the host's own), the same everywhere.
@@ -192,33 +204,49 @@ func TestInstallDeps(t *testing.T) {
 	}
 	want := func(pkgs ...string) []string { return append(pkgs, toolchains...) }
 	for _, tc := range []struct {
-		system  string
+		system string
+		// lld are the lld packages it asks about.
+		lld     []string
 		install []string
+		printed string
 	}{
 		// Debian 12 has s390x in qemu-system-misc (qemu-system-s390x
-		// is a name it provides, with no candidate of its own).
-		{"debian-12", want("debian-archive-keyring", "ca-certificates", "qemu-system-x86", "qemu-system-arm", "qemu-system-misc",
-			"qemu-system-mips", "qemu-system-ppc", "dwarves", "xz-utils", "clang", "llvm", "bpftool")},
-		{"debian-13", want("debian-archive-keyring", "ca-certificates", "qemu-system-x86", "qemu-system-arm", "qemu-system-s390x",
-			"qemu-system-mips", "qemu-system-ppc", "qemu-system-misc", "dwarves", "xz-utils", "clang", "llvm", "bpftool")},
+		// is a name it provides, with no candidate of its own), and
+		// lld 14 by default: lld-19 is the one that links riscv64.
+		{system: "debian-12", lld: []string{"lld", "lld-19"},
+			install: want("debian-archive-keyring", "ca-certificates", "qemu-system-x86", "qemu-system-arm", "qemu-system-misc",
+				"qemu-system-mips", "qemu-system-ppc", "dwarves", "xz-utils", "clang", "llvm", "bpftool", "lld-19")},
+		// Debian 13's lld is 19.
+		{system: "debian-13", lld: []string{"lld"},
+			install: want("debian-archive-keyring", "ca-certificates", "qemu-system-x86", "qemu-system-arm", "qemu-system-s390x",
+				"qemu-system-mips", "qemu-system-ppc", "qemu-system-misc", "dwarves", "xz-utils", "clang", "llvm", "bpftool", "lld")},
 		// Ubuntu has no bpftool package: the generic kernel's tools
-		// hold one, under /usr/lib/linux-tools.
-		{"ubuntu-22.04", want("debian-archive-keyring", "ca-certificates", "qemu-system-x86", "qemu-system-arm", "qemu-system-s390x",
-			"qemu-system-mips", "qemu-system-ppc", "qemu-system-misc", "dwarves", "xz-utils", "clang", "llvm", "linux-tools-generic")},
-		{"ubuntu-24.04", want("debian-archive-keyring", "ca-certificates", "qemu-system-x86", "qemu-system-arm", "qemu-system-s390x",
-			"qemu-system-mips", "qemu-system-ppc", "qemu-system-misc", "dwarves", "xz-utils", "clang", "llvm", "linux-tools-generic")},
+		// hold one, under /usr/lib/linux-tools. Ubuntu 22.04 has no
+		// lld newer than 15, and says so.
+		{system: "ubuntu-22.04", lld: []string{"lld", "lld-19"}, printed: noLLD,
+			install: want("debian-archive-keyring", "ca-certificates", "qemu-system-x86", "qemu-system-arm", "qemu-system-s390x",
+				"qemu-system-mips", "qemu-system-ppc", "qemu-system-misc", "dwarves", "xz-utils", "clang", "llvm", "linux-tools-generic")},
+		// Ubuntu 24.04's lld is 18, the LLVM of its clang.
+		{system: "ubuntu-24.04", lld: []string{"lld"},
+			install: want("debian-archive-keyring", "ca-certificates", "qemu-system-x86", "qemu-system-arm", "qemu-system-s390x",
+				"qemu-system-mips", "qemu-system-ppc", "qemu-system-misc", "dwarves", "xz-utils", "clang", "llvm", "linux-tools-generic", "lld")},
 	} {
 		t.Run(tc.system, func(t *testing.T) {
 			t.Parallel()
-			calls := installDeps(t, tc.system, t.TempDir(), nil)
-			assert.Equal(t, []string{
+			calls, printed := installDeps(t, tc.system, t.TempDir(), nil)
+			asked := []string{
 				"dpkg --print-architecture",
 				"id -u",
 				"sudo apt-get update -qq",
 				"apt-cache policy qemu-system-s390x",
 				"apt-cache policy bpftool",
-				"sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends " + strings.Join(tc.install, " "),
-			}, calls)
+			}
+			for _, p := range tc.lld {
+				asked = append(asked, "apt-cache policy "+p)
+			}
+			asked = append(asked, "sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "+strings.Join(tc.install, " "))
+			assert.Equal(t, asked, calls)
+			assert.Equal(t, tc.printed+"install-deps: installing "+strings.Join(tc.install, " ")+"\n", printed)
 			answers, err := readAnswers(filepath.Join("testdata", tc.system+".txt"))
 			require.NoError(t, err)
 			for _, p := range tc.install {
@@ -230,24 +258,49 @@ func TestInstallDeps(t *testing.T) {
 
 // Where everything is present the script asks apt nothing. Ubuntu's
 // bpftool wrapper without the running kernel's tools is not a bpftool;
-// any kernel's tools are.
+// any kernel's tools are. An lld older than 18 is not the linker it
+// wants; where apt has none newer, it says so without updating apt's
+// lists, on every run.
 func TestInstallDepsNothingMissing(t *testing.T) {
-	tools := []string{"pahole", "xz", "clang", "llvm-strip", "bpftool", "qemu-aarch64-static"}
+	tools := []string{"pahole", "xz", "clang", "llvm-strip", "bpftool", "ld.lld", "qemu-aarch64-static"}
 	for _, a := range arch.All() {
 		tools = append(tools, a.QEMU, a.CrossCC)
 	}
 	root := t.TempDir()
-	for _, f := range []string{"usr/share/keyrings/debian-archive-keyring.gpg", "etc/ssl/certs/ca-certificates.crt"} {
+	touch := func(f string, mode os.FileMode) {
 		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(root, f)), 0o755))
-		require.NoError(t, os.WriteFile(filepath.Join(root, f), nil, 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(root, f), nil, mode))
 	}
-	assert.Equal(t, []string{"dpkg --print-architecture"}, installDeps(t, "ubuntu-24.04", root, tools))
+	touch("usr/share/keyrings/debian-archive-keyring.gpg", 0o644)
+	touch("etc/ssl/certs/ca-certificates.crt", 0o644)
+	nothing := []string{"dpkg --print-architecture"}
+	calls, printed := installDeps(t, "ubuntu-24.04", root, tools)
+	assert.Equal(t, nothing, calls)
+	assert.Empty(t, printed)
 
-	calls := installDeps(t, "ubuntu-24.04", root, tools, bpftoolEnv+"=wrapper")
+	calls, _ = installDeps(t, "ubuntu-24.04", root, tools, bpftoolEnv+"=wrapper")
 	assert.Equal(t, "sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends linux-tools-generic", calls[len(calls)-1])
 
-	tool := filepath.Join(root, "usr/lib/linux-tools/6.8.0-90-generic/bpftool")
-	require.NoError(t, os.MkdirAll(filepath.Dir(tool), 0o755))
-	require.NoError(t, os.WriteFile(tool, nil, 0o755))
-	assert.Equal(t, []string{"dpkg --print-architecture"}, installDeps(t, "ubuntu-24.04", root, tools, bpftoolEnv+"=wrapper"))
+	touch("usr/lib/linux-tools/6.8.0-90-generic/bpftool", 0o755)
+	calls, _ = installDeps(t, "ubuntu-24.04", root, tools, bpftoolEnv+"=wrapper")
+	assert.Equal(t, nothing, calls)
+
+	// lld 14 on PATH (Debian's and Ubuntu's default lld) and in
+	// /usr/lib/llvm-14.
+	old := lldEnv + "=Ubuntu LLD 14.0.0 (compatible with GNU linkers)"
+	touch("usr/lib/llvm-14/bin/ld.lld", 0o755)
+	calls, printed = installDeps(t, "ubuntu-22.04", root, tools, old)
+	assert.Equal(t, []string{"dpkg --print-architecture", "id -u", "apt-cache policy lld", "apt-cache policy lld-19"}, calls, "no lld new enough: apt's lists not updated")
+	assert.Equal(t, noLLD, printed)
+	calls, printed = installDeps(t, "debian-12", root, tools, old)
+	assert.Equal(t, []string{
+		"dpkg --print-architecture", "id -u", "apt-cache policy lld", "apt-cache policy lld-19",
+		"sudo apt-get update -qq", "apt-cache policy qemu-system-s390x", "apt-cache policy bpftool",
+		"sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends lld-19",
+	}, calls)
+	assert.Equal(t, "install-deps: installing lld-19\n", printed)
+
+	touch("usr/lib/llvm-18/bin/ld.lld", 0o755)
+	calls, _ = installDeps(t, "ubuntu-22.04", root, tools, old)
+	assert.Equal(t, nothing, calls, "lld 18 in /usr/lib/llvm-18")
 }
