@@ -41,6 +41,9 @@ type guest struct {
 	planned []matrix.Planned
 	// notes say what the target cannot run of what was asked.
 	notes []string
+	// libbpf are the libbpf loaders' helpers for the arch, by loader
+	// (planLibbpf).
+	libbpf map[string]string
 	// entryOffset is how far into a function ksystest attaches kprobes
 	// (past an ftrace patch site the kernel refuses to probe).
 	entryOffset uint64
@@ -73,6 +76,9 @@ func prepare(ctx context.Context, o *Options, t matrix.Target, a arch.Arch) (*gu
 	}
 	if o.Catalogue != nil {
 		g.planned, g.notes = o.Catalogue.PlanTarget(t.Name, a, g.facts)
+		if err := g.planLibbpf(ctx, o); err != nil {
+			return g, err
+		}
 		if err := g.buildCollections(ctx, o, hostBTF); err != nil {
 			return g, err
 		}
@@ -265,7 +271,7 @@ func (g *guest) files(ctx context.Context, o *Options) ([]initramfs.File, error)
 			}
 			return file(btf), nil
 		case "libbpf":
-			return g.libbpfFiles(ctx, o)
+			return g.libbpfFiles()
 		case "compat":
 			if !needsCompat(g.planned) {
 				return nil, nil
@@ -325,30 +331,6 @@ func needsCompat(planned []matrix.Planned) bool {
 		}
 	}
 	return false
-}
-
-// libbpfFiles are the helpers of the libbpf loaders the planned cases
-// name, built for the guest's arch.
-func (g *guest) libbpfFiles(ctx context.Context, o *Options) ([]initramfs.File, error) {
-	var files []initramfs.File
-	for _, l := range loadersOf(g.planned) {
-		if !proto.IsLibbpf(l) {
-			continue
-		}
-		if o.Libbpf == nil {
-			return nil, fmt.Errorf("%s: this run has no libbpf helpers", l)
-		}
-		path, err := o.Libbpf.Path(ctx, proto.LibbpfVersion(l), g.arch)
-		if err != nil {
-			return nil, fmt.Errorf("the %s helper for %s: %w", l, g.arch.Name, err)
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, initramfs.File{Path: proto.LibbpfPath(l), Mode: 0o755, Data: data})
-	}
-	return files, nil
 }
 
 // loadersOf are the loaders the planned cases name, in their order.
