@@ -5,8 +5,9 @@
 #   internal/installdeps/capture.sh [WORKDIR]
 #
 # For each system it builds a root with mmdebstrap (--variant=apt), runs
-# the real script in it with nothing of what it installs present and the
-# commands it calls recorded (apt-get only records), and adds
+# the real script in it with nothing of what it installs present (an
+# empty root with only the system's os-release) and the commands it calls
+# recorded (apt-get only records), and adds
 # `apt-cache policy` of every package it would install, so the test also
 # checks each has an installation candidate there. Debian's roots come
 # from the Debian mirror ksystest uses (internal/cmd/debmirror), Ubuntu's
@@ -88,7 +89,8 @@ for system in "${systems[@]}"; do
 			"deb $mirror $suite ${comps//,/ }" "deb $mirror $suite-updates ${comps//,/ }"
 	fi
 	rm -rf "$dir/capture"
-	mkdir -p "$dir/capture/bin" "$dir/capture/empty"
+	mkdir -p "$dir/capture/bin" "$dir/capture/empty/etc"
+	cp "$dir/etc/os-release" "$dir/capture/empty/etc/os-release"
 	cp .ci/install-deps "$dir/capture/install-deps"
 	printf '%s\n' "$record" >"$dir/capture/bin/record"
 	printf '%s\n' "$aptget" >"$dir/capture/bin/apt-get"

@@ -200,9 +200,12 @@ func TestInstallDeps(t *testing.T) {
 		"gcc", "libc6-dev", "gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross", "gcc-arm-linux-gnueabihf", "libc6-dev-armhf-cross",
 		"gcc-i686-linux-gnu", "libc6-dev-i386-cross", "gcc-mips64el-linux-gnuabi64", "libc6-dev-mips64el-cross",
 		"gcc-powerpc64le-linux-gnu", "libc6-dev-ppc64el-cross", "gcc-riscv64-linux-gnu", "libc6-dev-riscv64-cross",
-		"gcc-s390x-linux-gnu", "libc6-dev-s390x-cross", "qemu-user-static",
+		"gcc-s390x-linux-gnu", "libc6-dev-s390x-cross", "qemu-user-static", "cpio",
 	}
 	want := func(pkgs ...string) []string { return append(pkgs, toolchains...) }
+	// Ubuntu's kernels come from the mirror debootstrap's scripts
+	// name, on a host whose apt sources name none: any but Ubuntu.
+	debian := func(pkgs ...string) []string { return append(want(pkgs...), "debootstrap") }
 	for _, tc := range []struct {
 		system string
 		// lld are the lld packages it asks about.
@@ -214,11 +217,11 @@ func TestInstallDeps(t *testing.T) {
 		// is a name it provides, with no candidate of its own), and
 		// lld 14 by default: lld-19 is the one that links riscv64.
 		{system: "debian-12", lld: []string{"lld", "lld-19"},
-			install: want("debian-archive-keyring", "ca-certificates", "qemu-system-x86", "qemu-system-arm", "qemu-system-misc",
+			install: debian("debian-archive-keyring", "ca-certificates", "qemu-system-x86", "qemu-system-arm", "qemu-system-misc",
 				"qemu-system-mips", "qemu-system-ppc", "dwarves", "xz-utils", "clang", "llvm", "bpftool", "lld-19")},
 		// Debian 13's lld is 19.
 		{system: "debian-13", lld: []string{"lld"},
-			install: want("debian-archive-keyring", "ca-certificates", "qemu-system-x86", "qemu-system-arm", "qemu-system-s390x",
+			install: debian("debian-archive-keyring", "ca-certificates", "qemu-system-x86", "qemu-system-arm", "qemu-system-s390x",
 				"qemu-system-mips", "qemu-system-ppc", "qemu-system-misc", "dwarves", "xz-utils", "clang", "llvm", "bpftool", "lld")},
 		// Ubuntu has no bpftool package: the generic kernel's tools
 		// hold one, under /usr/lib/linux-tools. Ubuntu 22.04 has no
@@ -233,7 +236,13 @@ func TestInstallDeps(t *testing.T) {
 	} {
 		t.Run(tc.system, func(t *testing.T) {
 			t.Parallel()
-			calls, printed := installDeps(t, tc.system, t.TempDir(), nil)
+			// Nothing installed: an empty root with only the
+			// system's os-release, as capture.sh ran it.
+			root := t.TempDir()
+			id, _, _ := strings.Cut(tc.system, "-")
+			require.NoError(t, os.Mkdir(filepath.Join(root, "etc"), 0o755))
+			require.NoError(t, os.WriteFile(filepath.Join(root, "etc/os-release"), []byte("ID="+id+"\n"), 0o644))
+			calls, printed := installDeps(t, tc.system, root, nil)
 			asked := []string{
 				"dpkg --print-architecture",
 				"id -u",
@@ -262,7 +271,7 @@ func TestInstallDeps(t *testing.T) {
 // wants; where apt has none newer, it says so without updating apt's
 // lists, on every run.
 func TestInstallDepsNothingMissing(t *testing.T) {
-	tools := []string{"pahole", "xz", "clang", "llvm-strip", "bpftool", "ld.lld", "qemu-aarch64-static"}
+	tools := []string{"pahole", "xz", "clang", "llvm-strip", "bpftool", "ld.lld", "qemu-aarch64-static", "cpio"}
 	for _, a := range arch.All() {
 		tools = append(tools, a.QEMU, a.CrossCC)
 	}
@@ -273,6 +282,7 @@ func TestInstallDepsNothingMissing(t *testing.T) {
 	}
 	touch("usr/share/keyrings/debian-archive-keyring.gpg", 0o644)
 	touch("etc/ssl/certs/ca-certificates.crt", 0o644)
+	touch("usr/share/debootstrap/scripts/gutsy", 0o644)
 	nothing := []string{"dpkg --print-architecture"}
 	calls, printed := installDeps(t, "ubuntu-24.04", root, tools)
 	assert.Equal(t, nothing, calls)
