@@ -41,7 +41,7 @@ func serve() error {
 		if err != nil {
 			r.Error = err.Error()
 		}
-		r.Passed, r.Regs, r.NArgs, r.NR, r.Ret, r.Errno = call.Passed, call.Regs, call.NArgs, call.NR, call.Ret, call.Errno
+		r.Passed, r.Regs, r.NArgs, r.NR, r.Ret, r.Errno, r.Contents = call.Passed, call.Regs, call.NArgs, call.NR, call.Ret, call.Errno, call.Contents
 		if err := out.Encode(r); err != nil {
 			return err
 		}

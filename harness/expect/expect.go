@@ -26,7 +26,7 @@ func Compare(def matrix.Planned, archName string, got proto.CaseResult) result.C
 	if def.CaseDef.Workload != nil {
 		return workloadCase(def, got)
 	}
-	c := compare(def, got)
+	c := compare(def, archName, got)
 	c.Kernel = kernelNames(def)
 	if !def.Kernel.Agree {
 		c.Verdict = result.Fail
@@ -63,7 +63,7 @@ func kernelNames(def matrix.Planned) *result.KernelNames {
 	return k
 }
 
-func compare(def matrix.Planned, got proto.CaseResult) result.Case {
+func compare(def matrix.Planned, archName string, got proto.CaseResult) result.Case {
 	c := result.Case{
 		Name: def.Name, Probe: def.Probe, Syscall: def.Syscall, Via: def.Via, Compat: def.Compat,
 		Attach: got.Attach, Quirk: def.Quirk, Role: def.Role,
@@ -118,7 +118,7 @@ func compare(def matrix.Planned, got proto.CaseResult) result.Case {
 	}
 	refused := predicted && pred.Refused && c.Verdict == result.QuirkConfirmed
 	if got.Error == "" && got.LoadError == "" && !refused {
-		judgeSets(&c, def, got)
+		judgeSets(&c, def, archName, got)
 	}
 	return c
 }
@@ -137,9 +137,9 @@ func notReported(probe string, runs *uint64) string {
 
 // judgeSets judges each capture set on its own: a wrong set fails the
 // case, whatever the others say.
-func judgeSets(c *result.Case, def matrix.Planned, got proto.CaseResult) {
+func judgeSets(c *result.Case, def matrix.Planned, archName string, got proto.CaseResult) {
 	for i, cd := range def.Captures {
-		set := result.CaptureSet{Name: cd.Name, Program: cd.Program}
+		set := result.CaptureSet{Name: cd.Name, Program: strings.Join(cd.AllPrograms(), ", ")}
 		if n, ok := got.Runs[cd.Program]; ok {
 			set.Runs = &n
 		}
@@ -148,31 +148,17 @@ func judgeSets(c *result.Case, def matrix.Planned, got proto.CaseResult) {
 			sr = got.Sets[i]
 		}
 		expect := def.SetExpect[i]
-		if cd.Emit != nil {
+		switch {
+		case cd.Events != "":
+			set.Args, set.Message = judgeRecords(cd, def, archName, got, sr, expect)
+		case cd.Emit != nil:
 			row := bestRow(sr.Rows, got.Passed, def.Args)
 			set.Args = compareArgs(def.Args, expect, got, row)
 			if len(sr.Rows) == 0 {
 				set.Message = notReported(cd.Program, set.Runs)
 			}
-		} else {
-			row := make([]uint64, len(def.Args))
-			readable := true
-			for j := range def.Args {
-				if j < len(sr.Values) && sr.Values[j] != nil {
-					row[j] = *sr.Values[j]
-				} else if expect[j] != matrix.ExpectIgnore {
-					readable = false
-				}
-			}
-			set.Args = compareArgs(def.Args, expect, got, row)
-			for j := range set.Args {
-				if j < len(sr.Errors) && sr.Errors[j] != "" && expect[j] != matrix.ExpectIgnore {
-					set.Args[j].Captured, set.Args[j].OK, set.Args[j].Note = nil, false, sr.Errors[j]
-				}
-			}
-			if !readable {
-				set.Message = "could not read every value"
-			}
+		default:
+			set.Args, set.Message = judgeGlobals(def, archName, got, sr, expect)
 		}
 		for j := range set.Args {
 			set.Args[j].From = readFrom(cd, j)
@@ -192,6 +178,169 @@ func judgeSets(c *result.Case, def matrix.Planned, got proto.CaseResult) {
 	}
 }
 
+// judgeGlobals judges a set of globals and map values; a global that is
+// an array or a struct is content, compared with what its argument
+// pointed to.
+func judgeGlobals(def matrix.Planned, archName string, got proto.CaseResult, sr proto.SetResult, expect []string) ([]result.Arg, string) {
+	row := make([]uint64, len(def.Args))
+	readable := true
+	content := func(j int) (proto.Field, []byte, bool) {
+		if j < len(sr.Fields) && j < len(sr.Contents) && sr.Fields[j].Content {
+			return sr.Fields[j], sr.Contents[j], true
+		}
+		return proto.Field{}, nil, false
+	}
+	for j := range def.Args {
+		_, _, isContent := content(j)
+		switch {
+		case j < len(sr.Values) && sr.Values[j] != nil:
+			row[j] = *sr.Values[j]
+		case isContent:
+		case expect[j] != matrix.ExpectIgnore:
+			readable = false
+		}
+	}
+	args := compareArgs(def.Args, expect, got, row)
+	for j := range args {
+		if f, b, ok := content(j); ok && (j >= len(sr.Errors) || sr.Errors[j] == "") {
+			judgeContent(&args[j], def, archName, got, j, f, b)
+			if b == nil && expect[j] != matrix.ExpectIgnore {
+				args[j].OK, args[j].Note = false, "not read"
+			}
+			continue
+		}
+		if j < len(sr.Errors) && sr.Errors[j] != "" && expect[j] != matrix.ExpectIgnore {
+			args[j].Captured, args[j].OK, args[j].Note = nil, false, sr.Errors[j]
+		}
+	}
+	if !readable {
+		return args, "could not read every value"
+	}
+	return args, ""
+}
+
+// judgeRecords judges a set read from the records a program wrote to its
+// own ring buffer or perf event array: the records of the call's thread
+// (or process; every record when the record names neither), the one
+// matching best shown, its fields compared with what was passed.
+func judgeRecords(cd matrix.CaptureDef, def matrix.Planned, archName string, got proto.CaseResult, sr proto.SetResult, expect []string) ([]result.Arg, string) {
+	none := compareArgs(def.Args, expect, got, nil)
+	fail := func(msg string) ([]result.Arg, string) {
+		for j := range none {
+			if !none[j].OK {
+				none[j].Note = msg
+			}
+		}
+		return none, msg
+	}
+	if sr.Error != "" {
+		return fail("records not read: " + sr.Error)
+	}
+	var mine []proto.Record
+	others := 0
+	for _, r := range sr.Records {
+		switch {
+		case cd.TID != "" && (r.Thread == nil || *r.Thread != uint64(got.TID)):
+			others++
+		case cd.PID != "" && (r.Thread == nil || *r.Thread != uint64(got.PID)):
+			others++
+		default:
+			mine = append(mine, r)
+		}
+	}
+	if len(mine) == 0 {
+		var runs *uint64
+		if n, ok := got.Runs[cd.Program]; ok {
+			runs = &n
+		}
+		msg := "no record in " + cd.Events + " for the call: " + notReported(cd.Program, runs)
+		if others > 0 {
+			msg += fmt.Sprintf(" (%d record(s) of other threads: field %s is none of the call's %s)", others, cd.TID+cd.PID, threadWord(cd))
+		}
+		if sr.Lost > 0 {
+			msg += fmt.Sprintf("; %d record(s) lost", sr.Lost)
+		}
+		return fail(msg)
+	}
+	var best []result.Arg
+	bestScore := -1
+	for _, r := range mine {
+		args := recordArgs(def, archName, got, sr.Fields, r, expect)
+		score := 0
+		for _, a := range args {
+			if a.OK {
+				score++
+			}
+		}
+		if score > bestScore {
+			best, bestScore = args, score
+		}
+	}
+	msg := ""
+	if len(mine) > 1 {
+		msg = fmt.Sprintf("%d records for one call; the best-matching is shown", len(mine))
+	}
+	if sr.Lost > 0 {
+		msg = strings.TrimPrefix(msg+"; ", "; ") + fmt.Sprintf("%d record(s) lost", sr.Lost)
+	}
+	if !allOK(best) {
+		for j := range best {
+			best[j].From = readFrom(cd, j)
+		}
+		msg = strings.TrimPrefix(describeFrom(def, got.Passed, best)+"; "+msg, "; ")
+		msg = strings.TrimSuffix(msg, "; ")
+	}
+	return best, msg
+}
+
+func threadWord(cd matrix.CaptureDef) string {
+	if cd.TID != "" {
+		return "thread"
+	}
+	return "process"
+}
+
+// recordArgs compares one record's fields with what was passed.
+func recordArgs(def matrix.Planned, archName string, got proto.CaseResult, fields []proto.Field, r proto.Record, expect []string) []result.Arg {
+	row := make([]uint64, len(def.Args))
+	for j := range row {
+		if j < len(r.Values) && r.Values[j] != nil {
+			row[j] = *r.Values[j]
+		}
+	}
+	args := compareArgs(def.Args, expect, got, row)
+	for j := range args {
+		if expect[j] == matrix.ExpectIgnore {
+			args[j].Captured = nil
+			continue
+		}
+		if j >= len(fields) {
+			args[j].Captured, args[j].OK, args[j].Note = nil, false, "no field reported"
+			continue
+		}
+		f := fields[j]
+		var b []byte
+		if j < len(r.Bytes) {
+			b = r.Bytes[j]
+		}
+		switch {
+		case f.Error != "":
+			args[j].Captured, args[j].OK, args[j].Note = nil, false, f.Error
+		case f.Content && b == nil:
+			args[j].Captured, args[j].OK, args[j].Note = nil, false, notInRecord(r, f)
+		case f.Content:
+			judgeContent(&args[j], def, archName, got, j, f, b)
+		case j >= len(r.Values) || r.Values[j] == nil:
+			args[j].Captured, args[j].OK, args[j].Note = nil, false, notInRecord(r, f)
+		}
+	}
+	return args
+}
+
+func notInRecord(r proto.Record, f proto.Field) string {
+	return fmt.Sprintf("not in the record: it is %d bytes, the field ends at %d", r.Size, f.Offset+f.Size)
+}
+
 // readFrom names where a capture set reads argument j.
 func readFrom(cd matrix.CaptureDef, j int) string {
 	if cd.Emit != nil {
@@ -202,6 +351,8 @@ func readFrom(cd matrix.CaptureDef, j int) string {
 	}
 	a := cd.Args[j]
 	switch {
+	case a.Field != "":
+		return "field " + a.Field
 	case a.Global != "":
 		return "global " + a.Global
 	case a.Map != "":
@@ -402,31 +553,62 @@ func describe(def matrix.Planned, passed []uint64, args []result.Arg) string {
 	return strings.Join(parts, "; ")
 }
 
-// describeFrom is describe, naming where each wrong reading came from.
+// describeFrom is describe, naming where each wrong reading came from:
+// two readings that hold each other's values are said as a swap, a copy
+// of content by what it holds.
 func describeFrom(def matrix.Planned, passed []uint64, args []result.Arg) string {
 	var parts []string
+	reported := map[int]bool{}
+	from := func(a result.Arg) string {
+		if a.From == "" {
+			return ""
+		}
+		return " from " + a.From
+	}
 	for i, a := range args {
-		if a.OK {
+		if a.OK || reported[i] {
+			continue
+		}
+		if a.PassedContent != "" || a.Truncated {
+			parts = append(parts, fmt.Sprintf("arg %d (%s)%s: %s", i+1, a.Name, from(a), a.Note))
+			continue
+		}
+		if j := swapPartner(i, passed, args); a.Captured != nil && j >= 0 && a.Expect != matrix.ExpectDiffer && args[j].Expect != matrix.ExpectDiffer {
+			b := args[j]
+			parts = append(parts, fmt.Sprintf("args %d (%s) and %d (%s) are swapped: %s holds %#x, passed as %s; %s holds %#x, passed as %s",
+				i+1, a.Name, j+1, b.Name, orArg(a.From, i), *a.Captured, b.Name, orArg(b.From, j), *b.Captured, a.Name))
+			reported[j] = true
 			continue
 		}
 		captured := "nothing"
 		if a.Captured != nil {
 			captured = fmt.Sprintf("%#x", *a.Captured)
 		}
-		from := ""
-		if a.From != "" {
-			from = " from " + a.From
-		}
 		what := fmt.Sprintf("expected %#x", a.Passed)
 		if a.Expect == matrix.ExpectDiffer {
 			what = fmt.Sprintf("expected to differ from %#x", a.Passed)
 		}
-		parts = append(parts, fmt.Sprintf("arg %d (%s) %s, captured %s%s", i+1, a.Name, what, captured, from))
+		note := ""
+		if a.Captured == nil && a.Note != "" && a.Note != "not captured" {
+			note = ": " + a.Note
+		}
+		parts = append(parts, fmt.Sprintf("arg %d (%s) %s, captured %s%s%s", i+1, a.Name, what, captured, from(a), note))
 	}
 	return strings.Join(parts, "; ")
 }
 
+// orArg names where argument i was read, or the argument.
+func orArg(from string, i int) string {
+	if from == "" {
+		return fmt.Sprintf("arg %d", i+1)
+	}
+	return from
+}
+
 func swapPartner(i int, passed []uint64, args []result.Arg) int {
+	if args[i].Captured == nil {
+		return -1
+	}
 	for j := range args {
 		if j == i || j >= len(passed) || i >= len(passed) || args[j].Captured == nil {
 			continue

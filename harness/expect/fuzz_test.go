@@ -45,6 +45,7 @@ func fuzzDefs(t testing.TB) []fuzzDef {
 		d.Pred = &p
 		defs = append(defs, fuzzDef{d, "arm"})
 	}
+	defs = append(defs, fuzzDef{plannedWithoutSource(openat, "s390x"), "s390x"}) // a program's own records
 	cat, err := matrix.LoadCatalogue("../../bpf/cases.yaml")
 	require.NoError(t, err)
 	for _, a := range arch.All() {
@@ -132,7 +133,10 @@ func fuzzSeeds() map[string]struct {
 		"agent-error":        {7, proto.CaseResult{Error: "probe did not load", LoadError: "verifier says no"}},
 		"negative-nargs":     {8, proto.CaseResult{Passed: cloneArgs, NArgs: -7, Regs: regs, Captures: [][]uint64{{9, 9, 9, 9, 9}}}},
 		"library-path":       {9, proto.CaseResult{Passed: cloneArgs, NR: -1, Oracle: []proto.OracleCall{{NR: 1}, {NR: 2, Args: nil}}}},
-		"builtin-first-case": {10, proto.CaseResult{Passed: []uint64{1, 2, 3}, Captures: [][]uint64{{1, 2, 3}, {}}}},
+		"builtin-first-case": {11, proto.CaseResult{Passed: []uint64{1, 2, 3}, Captures: [][]uint64{{1, 2, 3}, {}}}},
+		"records": {10, proto.CaseResult{Passed: []uint64{0xffffffffffffff9c, 0x7000, 0xa0000, 0x1a0}, PID: 40, TID: 42,
+			Contents: [][]byte{nil, []byte("/etc/hostname")}, Sets: []proto.SetResult{{Fields: openatFields[:3],
+				Records: []proto.Record{openatRecord(40, "/etc/host", 0xa0000, 0x1a0), {Size: 1, Thread: u64p(40), Values: []*uint64{nil}}}}}}},
 	}
 	return seeds
 }

@@ -216,7 +216,7 @@ func (c *Catalogue) ApplyDefaults() {
 }
 
 var (
-	valueRE  = regexp.MustCompile(`^(-?[0-9]+|0x[0-9a-fA-F]+|fd:/.+|buf:[0-9]+|socket:inet|sockaddr:[0-9.]+:[0-9]+|deref:[1-6]|tls|any)$`)
+	valueRE  = regexp.MustCompile(`^(-?[0-9]+|0x[0-9a-fA-F]+|fd:/.+|buf:[0-9]+|str:.+|socket:inet|sockaddr:[0-9.]+:[0-9]+|deref:[1-6]|tls|any)$`)
 	identRE  = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 	cIdentRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	vias     = []string{proto.ViaRaw, proto.ViaEffects, proto.ViaGoMmap, proto.ViaGoConnect, proto.ViaGoNetDial}
@@ -288,7 +288,7 @@ func validateCases(cases []CaseDef) []Problem {
 				}
 			}
 			if !valueRE.MatchString(string(a.Value)) {
-				add(ap+".value", "%q: want a number, 0xHEX, fd:/PATH, buf:N, socket:inet, sockaddr:IP:PORT, deref:N, tls or any", a.Value)
+				add(ap+".value", "%q: want a number, 0xHEX, fd:/PATH, buf:N, str:TEXT, socket:inet, sockaddr:IP:PORT, deref:N, tls or any", a.Value)
 			} else if msg := checkValue(cd.Args, j); msg != "" {
 				add(ap+".value", "%q: %s", a.Value, msg)
 			}
@@ -377,8 +377,12 @@ func validateCases(cases []CaseDef) []Problem {
 }
 
 // maxBuffer is the largest buf:N the agent makes (trigger.ResolveArgs
-// holds the same bound; a test holds the two together).
-const maxBuffer = 1 << 20
+// holds the same bound; a test holds the two together); maxString bounds
+// a str: value with its NUL (trigger.MaxContent).
+const (
+	maxBuffer = 1 << 20
+	maxString = 4096
+)
 
 // checkValue says what is wrong with the value of args[i], which has the
 // form valueRE allows, as the agent will read it: "" when nothing is. A
@@ -409,6 +413,8 @@ func checkValue(args []ArgDef, i int) string {
 		}
 	case kind == "fd" && strings.ContainsAny(rest, "\x00\n"):
 		return "a path without NUL or newline"
+	case kind == "str" && (strings.ContainsRune(rest, 0) || len(rest) >= maxString):
+		return fmt.Sprintf("a string of at most %d bytes, without NUL", maxString-1)
 	}
 	return ""
 }

@@ -143,32 +143,76 @@ func (c CollectionDef) resolve(p string) string {
 }
 
 // CaptureDef is one set of readings of a call, from where a user's
-// program put them: its global variables, a map, or ksystest's ring
-// buffer (ksystest.h's ksystest_emit_set). A case may have several: each
-// is checked and shown on its own.
+// program put them: its global variables, a map, ksystest's ring buffer
+// (ksystest.h's ksystest_emit_set), or the records it writes to a ring
+// buffer or perf event array of its own (Events). A case may have
+// several: each is checked and shown on its own.
 type CaptureDef struct {
 	Name string `yaml:"name"`
 	// Program is the BPF program that records this set: it is attached
 	// for the case, and its run count tells "never ran" from "ran and
 	// recorded nothing".
 	Program string `yaml:"program"`
+	// Programs are more programs attached for the set: an exit program
+	// (kretsyscall/) that completes the record its entry program began.
+	Programs []string `yaml:"programs"`
 	// Emit reads the set from the ring buffer rows with this set number,
 	// instead of from Args' globals and maps.
 	Emit *int `yaml:"emit"`
+	// Events is the collection's ring buffer or perf event array the
+	// program writes its records to, and Record the struct a record is
+	// (by its name in the object's BTF); each argument is then a field of
+	// it. TID or PID names the field holding the thread or the process
+	// that made the call, which ties a record to its call; without
+	// either, records are tied to calls by their order.
+	Events string `yaml:"events"`
+	Record string `yaml:"record"`
+	TID    string `yaml:"tid"`
+	PID    string `yaml:"pid"`
+	// Select keeps the records whose fields hold these numbers: where the
+	// program writes several kinds of record to one map, the kind this
+	// set reads ({op: 1}).
+	Select map[string]ArgValue `yaml:"select"`
 	// Args say where each of the case's arguments is read from, in the
 	// case's order.
 	Args []CaptureArg `yaml:"args"`
 }
 
-// CaptureArg is where one argument's reading is: a global variable, or
-// the value of a map at a key (at Offset, Size bytes; default the whole
-// value up to 8 bytes). With Emit, only Expect is used.
+// proto is the set as the agent reads it.
+func (c CaptureDef) proto() proto.Capture {
+	pc := proto.Capture{Name: c.Name, Program: c.Program, Programs: c.Programs, Emit: c.Emit,
+		Events: c.Events, Record: c.Record, TID: c.TID, PID: c.PID}
+	for f, v := range c.Select {
+		if pc.Select == nil {
+			pc.Select = map[string]uint64{}
+		}
+		pc.Select[f], _ = parseNumber(string(v)) // validated
+	}
+	for _, ca := range c.Args {
+		pc.Args = append(pc.Args, proto.CaptureArg{Global: ca.Global, Map: ca.Map, Key: string(ca.Key), Offset: ca.Offset, Size: ca.Size, Field: ca.Field})
+	}
+	return pc
+}
+
+// AllPrograms lists the programs the set attaches: Program, then
+// Programs.
+func (c CaptureDef) AllPrograms() []string {
+	return append([]string{c.Program}, c.Programs...)
+}
+
+// CaptureArg is where one argument's reading is: a global variable, the
+// value of a map at a key (at Offset, Size bytes; default the whole value
+// up to 8 bytes), or a field of the set's records (Events: path,
+// addr.sin_port, args[2]). With Emit, only Expect is used. A global or a
+// field that is an array or a struct is content: compared with what the
+// argument pointed to (str:, sockaddr:, buf:).
 type CaptureArg struct {
 	Global string   `yaml:"global"`
 	Map    string   `yaml:"map"`
 	Key    ArgValue `yaml:"key"`
 	Offset int      `yaml:"offset"`
 	Size   int      `yaml:"size"`
+	Field  string   `yaml:"field"`
 	Expect Expect   `yaml:"expect"`
 }
 
@@ -256,6 +300,9 @@ func (e Expect) validate(path string, add func(path, format string, args ...any)
 		check(path+"."+a, v)
 	}
 }
+
+// fieldRE is a field path of a record: members and array indexes.
+var fieldRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\[[0-9]+\])*(\.[A-Za-z_][A-Za-z0-9_]*(\[[0-9]+\])*)*$`)
 
 var placeholderRE = regexp.MustCompile(`^(-?[0-9]+|0x[0-9a-fA-F]+|\$\{pid\}|\$\{tid\})$`)
 
@@ -368,8 +415,40 @@ func validateCaptures(p string, cd CaseDef, add func(path, format string, args .
 		if !identRE.MatchString(c.Program) {
 			add(cp+".program", "%q: name the BPF program that records this set", c.Program)
 		}
+		for j, pr := range c.Programs {
+			if !identRE.MatchString(pr) || pr == c.Program || slices.Index(c.Programs, pr) != j {
+				add(fmt.Sprintf("%s.programs[%d]", cp, j), "%q: name another BPF program, once", pr)
+			}
+		}
 		if c.Emit != nil && (*c.Emit < 0 || *c.Emit > 255) {
 			add(cp+".emit", "%d: a set number is 0..255", *c.Emit)
+		}
+		records := c.Events != ""
+		switch {
+		case records && c.Emit != nil:
+			add(cp+".events", "a set reads the program's own records (events) or ksystest's ring buffer (emit), not both")
+		case records && !cIdentRE.MatchString(c.Events):
+			add(cp+".events", "%q: name the program's ring buffer or perf event array", c.Events)
+		case records && !cIdentRE.MatchString(c.Record):
+			add(cp+".record", "%q: name the struct of its records (struct event: event)", c.Record)
+		case !records && (c.Record != "" || c.TID != "" || c.PID != "" || len(c.Select) > 0):
+			add(cp, "record, tid, pid and select go with events")
+		}
+		for f, v := range c.Select {
+			if !fieldRE.MatchString(f) {
+				add(cp+".select", "%q: a field of the record (name, name.member, name[N])", f)
+			}
+			if _, err := parseNumber(string(v)); !isNumber(string(v)) || err != nil {
+				add(cp+".select."+f, "%q: want a number", v)
+			}
+		}
+		if c.TID != "" && c.PID != "" {
+			add(cp, "name the thread's field (tid) or the process's (pid), not both")
+		}
+		for _, kf := range [][2]string{{"tid", c.TID}, {"pid", c.PID}} {
+			if kf[1] != "" && !fieldRE.MatchString(kf[1]) {
+				add(cp+"."+kf[0], "%q: a field of the record (name, name.member, name[N])", kf[1])
+			}
 		}
 		if len(c.Args) != len(cd.Args) {
 			add(cp+".args", "%d readings for the case's %d arguments", len(c.Args), len(cd.Args))
@@ -390,10 +469,22 @@ func validateCaptures(p string, cd CaseDef, add func(path, format string, args .
 					add(ap+".key", "%q: %s", a.Key, msg)
 				}
 			}
+			if a.Field != "" {
+				if !fieldRE.MatchString(a.Field) {
+					add(ap+".field", "%q: a field of the record (name, name.member, name[N])", a.Field)
+				}
+				if !records {
+					add(ap+".field", "a field is read from the records the program writes: give the set events and record")
+				}
+			}
 			switch {
 			case c.Emit != nil && from > 0:
 				add(ap, "a set read from the ring buffer takes no global or map")
-			case c.Emit == nil && from != 1 && a.Expect.For("") != ExpectIgnore:
+			case records && from > 0:
+				add(ap, "a set read from the program's records takes fields, not globals or maps")
+			case records && a.Field == "" && a.Expect.For("") != ExpectIgnore:
+				add(ap, "give field (or expect: ignore)")
+			case c.Emit == nil && !records && from != 1 && a.Expect.For("") != ExpectIgnore:
 				add(ap, "give global or map (or expect: ignore)")
 			}
 			if a.Offset < 0 || a.Size < 0 || a.Size > 8 || (a.Size != 0 && a.Size&(a.Size-1) != 0) {

@@ -809,3 +809,72 @@ collections:
 		assert.Contains(t, err.Error(), want)
 	}
 }
+
+// A set read from the program's own records takes fields, a record type,
+// and at most one of tid and pid; fields go with events only; str: is a
+// string without NUL.
+func TestRecordCaptureProblems(t *testing.T) {
+	f := writeFile(t, "ksystest.yaml", `apiVersion: ksystest/v1
+targets: default
+collections:
+  - name: snoop
+    source: snoop.bpf.c
+cases:
+  - name: good
+    collection: snoop
+    syscall: openat
+    args: [{value: -100}, {value: "str:/etc/hostname"}, {value: 0}, {value: 0}]
+    captures:
+      - name: event
+        program: enter
+        programs: [exit]
+        events: events
+        record: event
+        tid: tid
+        select: {op: 1}
+        args: [{field: dfd}, {field: path}, {field: "args[2]"}, {field: addr.sin_port}]
+  - name: bad
+    collection: snoop
+    syscall: openat
+    args: [{value: -100}, {value: "str:"}, {value: 0}]
+    captures:
+      - name: event
+        program: enter
+        programs: [enter, "x-y"]
+        events: events
+        tid: tid
+        pid: pid
+        select: {"op-": x}
+        args: [{global: g}, {field: "1path"}, {}]
+      - name: globals
+        program: enter
+        record: event
+        args: [{field: dfd}, {global: a}, {global: b}]
+      - name: both
+        program: enter
+        emit: 1
+        events: events
+        record: event
+        args: [{expect: ignore}, {expect: ignore}, {expect: ignore}]
+`)
+	_, err := Load(f, builtinFiles)
+	require.Error(t, err)
+	for _, want := range []string{
+		`cases[1].args[1].value: "str:": want a number`,
+		`cases[1].captures[0].programs[0]: "enter": name another BPF program, once`,
+		`cases[1].captures[0].programs[1]: "x-y": name another BPF program, once`,
+		`cases[1].captures[0].record: "": name the struct of its records`,
+		"cases[1].captures[0]: name the thread's field (tid) or the process's (pid), not both",
+		`cases[1].captures[0].select: "op-": a field of the record`,
+		`cases[1].captures[0].select.op-: "x": want a number`,
+		"cases[1].captures[0].args[0]: a set read from the program's records takes fields, not globals or maps",
+		`cases[1].captures[0].args[1].field: "1path": a field of the record`,
+		"cases[1].captures[0].args[2]: give field (or expect: ignore)",
+		"cases[1].captures[1]: record, tid, pid and select go with events",
+		"cases[1].captures[1].args[0].field: a field is read from the records the program writes: give the set events and record",
+		"cases[1].captures[2].events: a set reads the program's own records (events) or ksystest's ring buffer (emit), not both",
+	} {
+		assert.Contains(t, err.Error(), want)
+	}
+	assert.NotContains(t, err.Error(), "cases[0]")
+}

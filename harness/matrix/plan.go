@@ -401,11 +401,7 @@ func ProtoOf(a arch.Arch, planned []Planned) proto.Catalogue {
 			pc.Collection = p.CollectionKey()
 		}
 		for _, c := range p.Captures {
-			pcap := proto.Capture{Name: c.Name, Program: c.Program, Emit: c.Emit}
-			for _, ca := range c.Args {
-				pcap.Args = append(pcap.Args, proto.CaptureArg{Global: ca.Global, Map: ca.Map, Key: string(ca.Key), Offset: ca.Offset, Size: ca.Size})
-			}
-			pc.Captures = append(pc.Captures, pcap)
+			pc.Captures = append(pc.Captures, c.proto())
 		}
 		for _, ad := range p.Args {
 			pc.Args = append(pc.Args, proto.Arg{Name: ad.Name, Value: string(ad.Value)})

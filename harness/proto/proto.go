@@ -157,6 +157,12 @@ type Workload struct {
 	Path       string   `json:"path"`
 	Args       []string `json:"args,omitempty"`
 	TimeoutSec int      `json:"timeout_sec"`
+	// Collection is the user's collection (NAME@LOADER) whose programs
+	// the rounds attach; empty: ksystest's own probes. It is loaded again
+	// for each run of the program, its ${pid} and ${tid} constants then
+	// the program's (the process started, stopped before its first
+	// instruction), and the tracepoint records that process only.
+	Collection string `json:"collection,omitempty"`
 	// Rounds: no two probes of a round watch the same syscall number, so
 	// the tracepoint record before a probe's report on the same thread
 	// says which probe reported.
@@ -169,20 +175,48 @@ type Workload struct {
 // WorkloadProbe is a program attached for a round and the syscall
 // numbers whose calls it should see.
 type WorkloadProbe struct {
-	Program    string  `json:"program"`
-	Collection string  `json:"collection,omitempty"`
-	NRs        []int64 `json:"nrs"`
+	Program string  `json:"program"`
+	NRs     []int64 `json:"nrs"`
+	// Set, for a program of the user's collection (Workload.Collection),
+	// is where it records its readings: the capture set of its case, read
+	// from the collection's ring buffer or perf event array. The agent
+	// sends its records (WorkloadRound.Sets); the host ties each to its
+	// call.
+	Set *Capture `json:"set,omitempty"`
 }
 
 // Watch is one syscall number the tracepoint records during a workload,
 // and the words it copies from where argument DerefArg (0-based) points
-// (Words of WordSize bytes; Words 0: none).
+// (Words of WordSize bytes; Words 0: none), and the user memory it reads
+// at entry through argument registers (Contents).
 type Watch struct {
-	NR       int64 `json:"nr"`
-	DerefArg uint8 `json:"deref_arg,omitempty"`
-	Words    uint8 `json:"words,omitempty"`
-	WordSize uint8 `json:"word_size,omitempty"`
+	NR       int64          `json:"nr"`
+	DerefArg uint8          `json:"deref_arg,omitempty"`
+	Words    uint8          `json:"words,omitempty"`
+	WordSize uint8          `json:"word_size,omitempty"`
+	Contents []WatchContent `json:"contents,omitempty"`
 }
+
+// WatchContent is user memory the tracepoint copies at a call's entry:
+// the string argument Arg (0-based register) points to, or the bytes it
+// points to, as many as register LenArg holds (at most ContentMax).
+type WatchContent struct {
+	Arg    uint8  `json:"arg"`
+	Kind   string `json:"kind"`
+	LenArg uint8  `json:"len_arg,omitempty"`
+}
+
+// Content kinds: what an argument points to, as a case passes it and as
+// the tracepoint reads it.
+const (
+	ContentString   = "string"   // NUL-terminated (str:PATH, const char __user *)
+	ContentSockaddr = "sockaddr" // a socket address of the length another argument gives
+	ContentBytes    = "bytes"    // N bytes (buf:N)
+)
+
+// ContentMax bounds the user memory the tracepoint copies per argument
+// (ksystest.h's KSYSTEST_CONTENT_MAX).
+const ContentMax = 256
 
 // WorkloadResult is what a workload did, per round: the program's exit,
 // its output's tail, and every watched call with what the probe reported.
@@ -210,6 +244,25 @@ type WorkloadRound struct {
 	// Errors are probes that did not load or attach, by program.
 	Errors map[string]string `json:"errors,omitempty"`
 	Error  string            `json:"error,omitempty"`
+	// PID is the program's process ID; Sets are the records the user's
+	// programs wrote, per program, in the order they were written.
+	PID  int           `json:"pid,omitempty"`
+	Sets []WorkloadSet `json:"sets,omitempty"`
+	// LoadError says the user's collection did not load for the run.
+	LoadError string `json:"load_error,omitempty"`
+}
+
+// WorkloadSet is what one program of the user's collection recorded
+// while the program ran: its capture set's fields and records.
+type WorkloadSet struct {
+	Program string   `json:"program"`
+	Fields  []Field  `json:"fields,omitempty"`
+	Records []Record `json:"records,omitempty"`
+	// Lost counts records the kernel could not write or the agent did not
+	// keep; Agent those of the agent's own threads (not the program's).
+	Lost  int    `json:"lost,omitempty"`
+	Agent int    `json:"agent,omitempty"`
+	Error string `json:"error,omitempty"`
 }
 
 // WorkloadCall is one call as the tracepoint saw it and what the round's
@@ -223,27 +276,55 @@ type WorkloadCall struct {
 	// Program is the probe watching NR this round.
 	Program  string     `json:"program"`
 	Captured [][]uint64 `json:"captured,omitempty"`
+	// Contents are what the tracepoint read through the call's arguments
+	// (Watch.Contents), in that order.
+	Contents []Content `json:"contents,omitempty"`
+}
+
+// Content is user memory the tracepoint read at a call's entry: Data, or
+// the error the read gave (Err, negative).
+type Content struct {
+	Arg  uint8  `json:"arg"`
+	Data []byte `json:"data,omitempty"`
+	Err  int    `json:"err,omitempty"`
 }
 
 // Capture is one set of readings of a call: globals or map values per
-// argument, or the ring buffer rows a program emitted with set number
-// Emit.
+// argument, the ring buffer rows a program emitted with set number Emit,
+// or fields of the records the program writes to a ring buffer or perf
+// event array of its own (Events).
 type Capture struct {
-	Name    string       `json:"name"`
-	Program string       `json:"program"`
-	Emit    *int         `json:"emit,omitempty"`
-	Args    []CaptureArg `json:"args"`
+	Name    string `json:"name"`
+	Program string `json:"program"`
+	// Programs are more programs attached for the set: an exit program
+	// (kretsyscall/) that completes the record its entry program began.
+	Programs []string `json:"programs,omitempty"`
+	Emit     *int     `json:"emit,omitempty"`
+	// Events is the collection's ring buffer or perf event array the
+	// program writes its records to, Record the BTF struct of a record.
+	// TID and PID name the record's fields that hold the thread and the
+	// process that made the call (none: records are tied to calls by
+	// their order).
+	Events string `json:"events,omitempty"`
+	Record string `json:"record,omitempty"`
+	TID    string `json:"tid,omitempty"`
+	PID    string `json:"pid,omitempty"`
+	// Select keeps the records whose fields hold these values (an event
+	// type, where the program writes several kinds of record to one map).
+	Select map[string]uint64 `json:"select,omitempty"`
+	Args   []CaptureArg      `json:"args"`
 }
 
-// CaptureArg is where one reading is: a global, or a map's value at Key
-// (Offset, Size bytes; Size 0: the value, up to 8 bytes). Neither: not
-// read.
+// CaptureArg is where one reading is: a global, a map's value at Key
+// (Offset, Size bytes; Size 0: the value, up to 8 bytes), or a field of
+// the set's records (path, addr.sin_port, args[2]). None: not read.
 type CaptureArg struct {
 	Global string `json:"global,omitempty"`
 	Map    string `json:"map,omitempty"`
 	Key    string `json:"key,omitempty"`
 	Offset int    `json:"offset,omitempty"`
 	Size   int    `json:"size,omitempty"`
+	Field  string `json:"field,omitempty"`
 }
 
 // Pad is what a raw call puts in register i (0-based) when the syscall
@@ -271,6 +352,7 @@ const (
 //	a number           passed as is (decimal, 0x hex, or negative)
 //	fd:PATH            a file descriptor for PATH, opened read-write
 //	buf:N              the address of an N-byte buffer filled with a pattern
+//	str:TEXT           the address of TEXT, NUL-terminated
 type Arg struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
@@ -395,6 +477,13 @@ type CaseResult struct {
 	// for Go library paths. NArgs of them are the call's arguments.
 	Regs  []uint64 `json:"regs,omitempty"`
 	NArgs int      `json:"nargs,omitempty"`
+	// Contents are, per argument passed as a pointer to content (str:,
+	// sockaddr:, buf:), the bytes it pointed to (a string without its
+	// NUL); nil for the others.
+	Contents [][]byte `json:"contents,omitempty"`
+	// PID and TID are the process and thread that made the call.
+	PID int `json:"pid,omitempty"`
+	TID int `json:"tid,omitempty"`
 	// Ret and Errno are the syscall's result.
 	Ret   int64 `json:"ret"`
 	Errno int   `json:"errno"`
@@ -432,12 +521,48 @@ type CaseResult struct {
 }
 
 // SetResult is one capture set's readings: per argument a value (nil:
-// not read, with Errors saying why), or the ring buffer rows of its set
-// number.
+// not read, with Errors saying why) and, for a global that is an array,
+// its bytes (Contents); the ring buffer rows of its set number; or the
+// records of its own ring buffer or perf event array, with where each
+// argument's field is in them.
 type SetResult struct {
-	Values []*uint64  `json:"values,omitempty"`
-	Errors []string   `json:"errors,omitempty"`
-	Rows   [][]uint64 `json:"rows,omitempty"`
+	Values   []*uint64  `json:"values,omitempty"`
+	Errors   []string   `json:"errors,omitempty"`
+	Rows     [][]uint64 `json:"rows,omitempty"`
+	Contents [][]byte   `json:"contents,omitempty"`
+	// Fields describe each argument's field (Events) or global (Contents).
+	Fields  []Field  `json:"fields,omitempty"`
+	Records []Record `json:"records,omitempty"`
+	// Lost counts records the kernel could not write, or past what the
+	// agent keeps; Error says why the records could not be read at all;
+	// Unselected counts the records Select left out.
+	Lost       int    `json:"lost,omitempty"`
+	Error      string `json:"error,omitempty"`
+	Unselected int    `json:"unselected,omitempty"`
+}
+
+// Field is where an argument's reading is in a record (or what a global
+// is), from the object's BTF: its C type, offset and size in bytes. The
+// bytes of an array or a struct are content (a string or a socket address
+// the program copied: Content), anything else a number, widened with its
+// sign. Error says why the field was not found.
+type Field struct {
+	Type    string `json:"type,omitempty"`
+	Offset  int    `json:"offset,omitempty"`
+	Size    int    `json:"size,omitempty"`
+	Content bool   `json:"content,omitempty"`
+	Signed  bool   `json:"signed,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+// Record is one record a program wrote, Size bytes, decoded per argument:
+// a number (Values) or a content field's bytes (Bytes), nil where the
+// field is not in the record; Thread is its TID or PID field.
+type Record struct {
+	Size   int       `json:"size"`
+	Thread *uint64   `json:"thread,omitempty"`
+	Values []*uint64 `json:"values"`
+	Bytes  [][]byte  `json:"bytes,omitempty"`
 }
 
 // Effects is what a real clone did: the child's thread id, the 32-bit

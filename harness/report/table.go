@@ -468,18 +468,25 @@ func writeSets(w io.Writer, cs result.Case) {
 		if !set.OK {
 			status = "FAIL"
 		}
-		runs := ""
-		if set.Runs != nil {
+		runs, word := "", "program"
+		first, _, several := strings.Cut(set.Program, ", ")
+		if several {
+			word = "programs"
+		}
+		switch {
+		case set.Runs != nil && several:
+			runs = fmt.Sprintf("; %s ran %d time(s)", first, *set.Runs)
+		case set.Runs != nil:
 			runs = fmt.Sprintf(", ran %d time(s)", *set.Runs)
 		}
-		fmt.Fprintf(w, "    set %s (program %s%s): %s\n", set.Name, set.Program, runs, status)
+		fmt.Fprintf(w, "    set %s (%s %s%s): %s\n", set.Name, word, set.Program, runs, status)
 		if set.Message != "" && !set.OK {
 			fmt.Fprintf(w, "      %s\n", set.Message)
 		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintf(tw, "      ARG\tNAME\tFROM\tEXPECT\tPASSED\tCAPTURED\tRESULT\n")
 		for i, a := range set.Args {
-			fmt.Fprintf(tw, "      %d\t%s\t%s\t%s\t%#x\t%s\t%s\n", i+1, a.Name, orDash(a.From), a.Expect, a.Passed, captured(a.Captured), argResult(a))
+			fmt.Fprintf(tw, "      %d\t%s\t%s\t%s\t%s\t%s\t%s\n", i+1, a.Name, orDash(a.From), a.Expect, passedValue(a), capturedValue(a), argResult(a))
 		}
 		tw.Flush()
 	}
@@ -589,10 +596,30 @@ func Cases(w io.Writer, r *result.Run) error {
 	return nil
 }
 
+// passedValue is what was passed for an argument: what it pointed to,
+// where the reading is a copy of that, else its value.
+func passedValue(a result.Arg) string {
+	if a.PassedContent != "" {
+		return a.PassedContent
+	}
+	return fmt.Sprintf("%#x", a.Passed)
+}
+
+// capturedValue is what a reading held: the content it copied, or its
+// value.
+func capturedValue(a result.Arg) string {
+	if a.PassedContent != "" {
+		return orDash(a.CapturedContent)
+	}
+	return captured(a.Captured)
+}
+
 func argResult(a result.Arg) string {
 	switch {
 	case a.Expect == "ignore":
 		return "ignored"
+	case a.Truncated:
+		return "TRUNCATED: " + strings.TrimPrefix(a.Note, "truncated: ")
 	case a.OK && a.Expect == "differ":
 		return "ok: differs, as expected"
 	case !a.OK && a.Note != "":

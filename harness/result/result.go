@@ -74,8 +74,16 @@ type Arg struct {
 	// for real ("wrote the child's TID here").
 	Effect string `json:"effect,omitempty"`
 	// From is where a capture set read the argument: "global arg1",
-	// "map counts[1234]", "ring set 2".
+	// "map counts[1234]", "ring set 2", "events field path".
 	From string `json:"from,omitempty"`
+	// PassedContent and CapturedContent are, for an argument compared by
+	// what it points to, what it pointed to and what the program copied,
+	// rendered (a quoted string, "AF_INET 127.0.0.1:9", hex); Truncated
+	// marks a copy that holds less than was passed and equals it as far
+	// as it goes (not OK, and not a mismatch either).
+	PassedContent   string `json:"passed_content,omitempty"`
+	CapturedContent string `json:"captured_content,omitempty"`
+	Truncated       bool   `json:"truncated,omitempty"`
 }
 
 // Case is one case's verdict and evidence.

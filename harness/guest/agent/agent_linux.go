@@ -311,6 +311,10 @@ func (r *runner) run(res *proto.CaseResult, c proto.Case) {
 			return
 		}
 	}
+	if err := col.DrainRecords(c); err != nil {
+		res.Error = err.Error()
+		return
+	}
 	before := col.Runs(progs)
 	call, err := issue()
 	if err != nil {
@@ -318,7 +322,11 @@ func (r *runner) run(res *proto.CaseResult, c proto.Case) {
 		return
 	}
 	res.Passed, res.Regs, res.NArgs, res.NR, res.Ret, res.Errno = call.Passed, call.Regs, call.NArgs, call.NR, call.Ret, call.Errno
-	res.Effects = call.Effects
+	res.Effects, res.Contents = call.Effects, contentsOf(call.Contents)
+	res.PID, res.TID = os.Getpid(), tid
+	if c.Compat {
+		res.PID = r.compat.cmd.Process.Pid
+	}
 	if after := col.Runs(progs); before != nil && after != nil {
 		res.Runs = map[string]uint64{}
 		for n, v := range after {
@@ -349,6 +357,8 @@ func (r *runner) run(res *proto.CaseResult, c proto.Case) {
 	}
 	for _, capt := range c.Captures {
 		switch {
+		case capt.Events != "":
+			res.Sets = append(res.Sets, col.ReadRecords(capt))
 		case capt.Emit == nil:
 			res.Sets = append(res.Sets, col.ReadSet(capt, os.Getpid(), tid))
 		case *capt.Emit == 0:
@@ -376,7 +386,7 @@ type attached struct {
 func attachKey(c proto.Case) string {
 	key := c.Collection + "|" + c.Probe + fmt.Sprintf("|%v|", c.AtEntry)
 	for _, capt := range c.Captures {
-		key += capt.Program + ","
+		key += strings.Join(capturePrograms(capt), "+") + ","
 	}
 	return key
 }
@@ -430,8 +440,10 @@ func (r *runner) attach(res *proto.CaseResult, col *Probes, c proto.Case) (progs
 		names = append(names, c.Probe)
 	}
 	for _, capt := range c.Captures {
-		if !slices.Contains(names, capt.Program) {
-			names = append(names, capt.Program)
+		for _, n := range capturePrograms(capt) {
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
 		}
 	}
 	for _, n := range names {
@@ -462,6 +474,21 @@ func (r *runner) attach(res *proto.CaseResult, col *Probes, c proto.Case) (progs
 		}
 	}
 	return progs, detach, true
+}
+
+// capturePrograms are the programs a capture set attaches.
+func capturePrograms(c proto.Capture) []string {
+	return append([]string{c.Program}, c.Programs...)
+}
+
+// contentsOf is contents, or nil when no argument points to content.
+func contentsOf(contents [][]byte) [][]byte {
+	for _, c := range contents {
+		if c != nil {
+			return contents
+		}
+	}
+	return nil
 }
 
 // uniqueProbes is ps without repeats (a builtin case's collection is the

@@ -91,10 +91,26 @@ func (p *Probes) ResetGlobals() error {
 	return nil
 }
 
-// ReadSet reads one capture set's globals and map values after a call.
+// ReadSet reads one capture set's globals and map values after a call; a
+// global that is an array or a struct is read as content, whole.
 func (p *Probes) ReadSet(c proto.Capture, pid, tid int) proto.SetResult {
 	var sr proto.SetResult
-	for _, a := range c.Args {
+	for j, a := range c.Args {
+		if f, content := p.globalField(a.Global); a.Global != "" && content {
+			if sr.Contents == nil {
+				sr.Contents, sr.Fields = make([][]byte, len(c.Args)), make([]proto.Field, len(c.Args))
+			}
+			sr.Fields[j] = f
+			b, err := p.readGlobal(p.spec.Variables[a.Global])
+			msg := ""
+			if err != nil {
+				msg = fmt.Sprintf("read global %s: %v", a.Global, err)
+			} else {
+				sr.Contents[j] = b[:min(len(b), maxFieldContent)]
+			}
+			sr.Values, sr.Errors = append(sr.Values, nil), append(sr.Errors, msg)
+			continue
+		}
 		v, err := p.read(a, pid, tid)
 		if err != nil {
 			sr.Values, sr.Errors = append(sr.Values, nil), append(sr.Errors, err.Error())

@@ -77,7 +77,7 @@ func (h *compatHelper) issue(c proto.Case) (trigger.Call, error) {
 	if r.Error != "" {
 		return trigger.Call{}, errors.New(r.Error)
 	}
-	return trigger.Call{Passed: r.Passed, Regs: r.Regs, NArgs: r.NArgs, NR: r.NR, Ret: r.Ret, Errno: r.Errno}, nil
+	return trigger.Call{Passed: r.Passed, Regs: r.Regs, NArgs: r.NArgs, NR: r.NR, Ret: r.Ret, Errno: r.Errno, Contents: r.Contents}, nil
 }
 
 func (h *compatHelper) close() {

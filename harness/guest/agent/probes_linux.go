@@ -63,6 +63,9 @@ type Probes struct {
 	loadErr map[string]error
 	// globals are the writable data sections as loaded (ResetGlobals).
 	globals map[string][]byte
+	// readers read the user's ring buffers and perf event arrays that
+	// capture sets name, by map.
+	readers map[string]*records
 	// LoadTime is what creating the maps and loading programs took.
 	LoadTime time.Duration
 	oracle   link.Link
@@ -526,12 +529,18 @@ func (p *Probes) attachOne(name string, optional bool) (string, io.Closer, error
 		sym  string
 		opts link.KprobeOptions
 	)
+	ret := false
 	switch section {
-	case "ksyscall":
+	case "tracepoint", "tp":
+		return p.attachTracepoint(name, target)
+	case "ksyscall", "kretsyscall":
 		// cilium/ebpf retries with this arch's wrapper prefix (__x64_…)
 		// when the plain symbol does not exist.
 		sym = "sys_" + target
 		opts.Offset = p.entryOffset()
+		ret = section == "kretsyscall"
+	case "kretprobe":
+		sym, ret = target, true
 	case "kprobe":
 		// libbpf's form: kprobe/SYMBOL or kprobe/SYMBOL+OFFSET.
 		var off string
@@ -546,9 +555,12 @@ func (p *Probes) attachOne(name string, optional bool) (string, io.Closer, error
 			opts.Offset = p.entryOffset()
 		}
 	default:
-		return "", nil, fmt.Errorf("probe %s: section %q is not ksyscall/ or kprobe/", name, ps.SectionName)
+		return "", nil, fmt.Errorf("probe %s: section %q is not ksyscall/, kretsyscall/, kprobe/, kretprobe/ or tracepoint/", name, ps.SectionName)
 	}
 	label := sym
+	if ret {
+		opts.Offset = 0 // a return probe fires at the function's return, whatever its entry
+	}
 	if opts.Offset != 0 {
 		label = fmt.Sprintf("%s+%d", sym, opts.Offset)
 	}
@@ -566,6 +578,8 @@ func (p *Probes) attachOne(name string, optional bool) (string, io.Closer, error
 		// libbpf decides where a program attaches, as its users' do.
 		label = ps.SectionName
 		l, err = p.libbpf.attach(name)
+	} else if ret {
+		l, err = p.kretprobe(sym, prog)
 	} else {
 		l, err = p.kprobe(sym, prog, &opts)
 	}
@@ -618,6 +632,44 @@ func (p *Probes) kprobe(sym string, prog *ebpf.Program, opts *link.KprobeOptions
 		}
 	}
 	return link.Kprobe(sym, prog, opts)
+}
+
+// kretprobe is link.Kretprobe, tried first on the arch's prefixed name
+// where kallsyms has only that one, as kprobe does.
+func (p *Probes) kretprobe(sym string, prog *ebpf.Program) (link.Link, error) {
+	if prefixed, ok := p.prefixedOnly(sym); ok {
+		if l, err := link.Kretprobe(prefixed, prog, nil); err == nil {
+			return l, nil
+		}
+	}
+	return link.Kretprobe(sym, prog, nil)
+}
+
+// attachTracepoint attaches a tracepoint/CATEGORY/NAME program, as its
+// loader does (libbpf's auto-attach, link.Tracepoint).
+func (p *Probes) attachTracepoint(name, target string) (string, io.Closer, error) {
+	prog, err := p.program(name)
+	if err != nil {
+		return target, nil, &LoadError{Err: err}
+	}
+	start := time.Now()
+	defer func() { attachTime += time.Since(start) }()
+	if p.libbpf != nil {
+		l, err := p.libbpf.attach(name)
+		if err != nil {
+			return target, nil, fmt.Errorf("attach %s to %s: %w", name, target, err)
+		}
+		return target, l, nil
+	}
+	category, event, ok := strings.Cut(target, "/")
+	if !ok {
+		return target, nil, fmt.Errorf("probe %s: tracepoint %q is not CATEGORY/NAME", name, target)
+	}
+	l, err := link.Tracepoint(category, event, prog, nil)
+	if err != nil {
+		return target, nil, fmt.Errorf("attach %s to %s: %w", name, target, err)
+	}
+	return target, l, nil
 }
 
 // prefixedOnly returns the arch's prefixed name for a sys_* symbol that
@@ -781,6 +833,9 @@ func (p *Probes) Close() {
 	}
 	if p.events != nil {
 		p.events.Close()
+	}
+	for _, r := range p.readers {
+		r.r.Close()
 	}
 	for _, prog := range p.progs {
 		prog.Close()

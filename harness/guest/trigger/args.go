@@ -62,7 +62,15 @@ type Resolved struct {
 	// thread pointer it asks for.
 	TLSArg  int
 	TLSWant uint64
+	// Contents are, for the arguments that point to content (str:,
+	// sockaddr:, buf:), the bytes they point to (a string without its
+	// NUL), at most MaxContent of them; nil for the others.
+	Contents [][]byte
 }
+
+// MaxContent bounds the content of an argument the agent reports: a
+// probe's copy is compared with at most this much.
+const MaxContent = 4096
 
 // Registers returns the passed (not derived) values in argument order.
 func (r Resolved) Registers() []uint64 {
@@ -80,13 +88,15 @@ func (r Resolved) Registers() []uint64 {
 //	a number            passed as is
 //	fd:PATH             an fd for PATH, opened read-write
 //	buf:N               the address of an N-byte buffer
+//	str:TEXT            the address of TEXT, NUL-terminated
 //	socket:inet         an AF_INET stream socket
 //	sockaddr:IP:PORT    the address of a struct sockaddr_in
 //	deref:N             not passed: the first 8 bytes argument N points to
 //	tls                 a thread pointer for clone(CLONE_SETTLS) (see Resources.TLS)
 //	any                 decided by the code path making the call (reported as 0 until then)
 func ResolveArgs(args []proto.Arg, res Resources) (Resolved, error) {
-	r := Resolved{Values: make([]uint64, len(args)), Derived: make([]bool, len(args)), Buffer: make([]bool, len(args)), TLSArg: -1}
+	r := Resolved{Values: make([]uint64, len(args)), Derived: make([]bool, len(args)), Buffer: make([]bool, len(args)), TLSArg: -1,
+		Contents: make([][]byte, len(args))}
 	var derefs []int
 	for i, a := range args {
 		kind, rest, hasKind := strings.Cut(a.Value, ":")
@@ -113,6 +123,19 @@ func ResolveArgs(args []proto.Arg, res Resources) (Resolved, error) {
 				v, err = res.Buffer(n, nil)
 				r.Buffer[i] = true
 			}
+			if err == nil {
+				var b []byte
+				b, err = res.Peek(v, min(n, MaxContent))
+				r.Contents[i] = b
+			}
+		case kind == "str":
+			if strings.ContainsRune(rest, 0) || len(rest) >= MaxContent {
+				err = fmt.Errorf("a string of at most %d bytes, without NUL", MaxContent-1)
+				break
+			}
+			v, err = res.Buffer(len(rest)+1, append([]byte(rest), 0))
+			r.Buffer[i] = true
+			r.Contents[i] = []byte(rest)
 		case kind == "socket" && rest == "inet":
 			v, err = res.Socket()
 		case kind == "sockaddr":
@@ -120,12 +143,13 @@ func ResolveArgs(args []proto.Arg, res Resources) (Resolved, error) {
 			if ap, err = Sockaddr(rest); err == nil {
 				v, err = res.Buffer(16, SockaddrIn(ap))
 				r.Buffer[i] = true
+				r.Contents[i] = SockaddrIn(ap)
 			}
 		case kind == "deref":
 			r.Derived[i] = true
 			derefs = append(derefs, i)
 		default:
-			err = fmt.Errorf("unknown kind %q (want a number, fd:PATH, buf:N, socket:inet, sockaddr:IP:PORT, deref:N or any)", kind)
+			err = fmt.Errorf("unknown kind %q (want a number, fd:PATH, buf:N, str:TEXT, socket:inet, sockaddr:IP:PORT, deref:N or any)", kind)
 		}
 		if err != nil {
 			return Resolved{}, fmt.Errorf("argument %d (%s = %q): %w", i+1, a.Name, a.Value, err)

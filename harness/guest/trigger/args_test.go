@@ -88,3 +88,25 @@ func TestResolveArgsErrors(t *testing.T) {
 		assert.ErrorContains(t, err, want, value)
 	}
 }
+
+// str:TEXT passes the address of TEXT with its NUL, and reports TEXT as
+// what the argument points to; buf:N and sockaddr: report their bytes
+// too, and numbers nothing.
+func TestResolveContents(t *testing.T) {
+	res := &fakeResources{}
+	r, err := ResolveArgs([]proto.Arg{
+		{Name: "dfd", Value: "-100"},
+		{Name: "path", Value: "str:/etc/hostname"},
+		{Name: "buf", Value: "buf:4"},
+		{Name: "addr", Value: "sockaddr:127.0.0.1:9"},
+	}, res)
+	require.NoError(t, err)
+	assert.Equal(t, append([]byte("/etc/hostname"), 0), res.mem[r.Values[1]], "the string, NUL-terminated, in the guest's memory")
+	assert.Nil(t, r.Contents[0])
+	assert.Equal(t, []byte("/etc/hostname"), r.Contents[1])
+	assert.Len(t, r.Contents[2], 4)
+	assert.Equal(t, SockaddrIn(netip.MustParseAddrPort("127.0.0.1:9")), r.Contents[3])
+
+	_, err = ResolveArgs([]proto.Arg{{Name: "p", Value: "str:a\x00b"}}, res)
+	assert.ErrorContains(t, err, "without NUL")
+}

@@ -25,6 +25,9 @@ type Call struct {
 	Errno int
 	// Effects is what a ViaEffects call did.
 	Effects *proto.Effects
+	// Contents are what the arguments that point to content pointed to
+	// (Resolved.Contents).
+	Contents [][]byte
 }
 
 // Issue makes c's call on t.
@@ -40,15 +43,19 @@ func Issue(t *Thread, c proto.Case, res Resources) (Call, error) {
 			r.Values[i] = uint64(uintptr(r.Values[i]))
 		}
 	}
+	var call Call
 	switch c.Via {
 	case "", proto.ViaRaw, proto.ViaEffects:
-		return issueRaw(t, c, r, res)
+		call, err = issueRaw(t, c, r, res)
 	case proto.ViaGoMmap:
-		return goMmap(t, r.Values)
+		call, err = goMmap(t, r.Values)
 	case proto.ViaGoConnect, proto.ViaGoNetDial:
-		return goConnect(t, c, r)
+		call, err = goConnect(t, c, r)
+	default:
+		return Call{}, fmt.Errorf("unknown via %q", c.Via)
 	}
-	return Call{}, fmt.Errorf("unknown via %q", c.Via)
+	call.Contents = r.Contents
+	return call, err
 }
 
 func issueRaw(t *Thread, c proto.Case, r Resolved, res Resources) (Call, error) {
