@@ -394,7 +394,9 @@ func TestVMUserProbesBesideBuiltin(t *testing.T) {
 }
 
 // A source that does not compile is a config error naming file and line,
-// found before any guest boots: it says nothing about a kernel.
+// found before any guest boots: it says nothing about a kernel. The run
+// says it in one line per target, the first error; the compiler's whole
+// output is in the results and in a log beside the target's.
 func TestCompileErrorIsConfigError(t *testing.T) {
 	vmtest.Require(t, nil, "clang")
 	dir := project(t, "../../examples/syscall-macro")
@@ -405,10 +407,17 @@ func TestCompileErrorIsConfigError(t *testing.T) {
 	require.NoError(t, os.WriteFile(src, data, 0o644))
 	code, _, errs := ksystestIn(t, dir, "run", "--matrix", "ksystest.yaml", "--only", "x86_64-6.1", "--out", "out")
 	assert.Equal(t, 2, code)
-	assert.Regexp(t, `syscall_macro\.bpf\.c:\d+:\d+: error: expected`, errs)
+	assert.Regexp(t, `collection macro does not build for x86_64: syscall_macro\.bpf\.c:\d+:\d+: expected expression \(the compiler's whole output: \S+build-macro\.log and results\.json\)`, errs)
+	assert.NotContains(t, errs, "note:", "not the compiler's whole output")
+	log, err := os.ReadFile(filepath.Join(dir, "out", "x86_64-6.1", "build-macro.log"))
+	require.NoError(t, err)
+	assert.Contains(t, string(log), "error: expected expression")
 	r := readResults(t, filepath.Join(dir, "out", "results.json"))
 	require.Len(t, r.Cells, 1)
 	assert.Equal(t, result.OutcomeConfigError, r.Cells[0].Outcome)
+	require.Len(t, r.Cells[0].Builds, 1)
+	assert.Contains(t, r.Cells[0].Builds[0].Output, "note: expanded from macro 'READ_REG'")
+	assert.Regexp(t, `^syscall_macro\.bpf\.c:\d+:\d+: expected expression$`, r.Cells[0].Builds[0].Error)
 	assert.Zero(t, r.Cells[0].Timings.AgentStartSec, "no guest booted")
 	_, err = os.Stat(filepath.Join(dir, "out", "x86_64-6.1", "console.log"))
 	assert.True(t, os.IsNotExist(err), "no console: nothing booted")

@@ -393,6 +393,10 @@ type Build struct {
 	// VmlinuxH is the vmlinux.h dumped from the target kernel's BTF, when
 	// the source includes one.
 	VmlinuxH string `json:"vmlinux_h,omitempty"`
+	// Error is, for a source that does not build, its first error in one
+	// line, and Output the compiler's whole output.
+	Error  string `json:"error,omitempty"`
+	Output string `json:"output,omitempty"`
 }
 
 // CaseLoader is how a user's case's collection was loaded: by which

@@ -74,6 +74,9 @@ func (g *guest) buildCollections(ctx context.Context, o *Options, hostBTF string
 			}
 			b.Object = obj
 		} else if err := g.compile(ctx, o, col, hostBTF, &b); err != nil {
+			if b.Error != "" {
+				g.builds = append(g.builds, b) // the compiler's whole output, for the results
+			}
 			return err
 		}
 		g.builds = append(g.builds, b)
@@ -129,13 +132,52 @@ func (g *guest) compile(ctx context.Context, o *Options, col matrix.CollectionDe
 	r, err := tc.Compiler.Compile(ctx, bpfbuild.Unit{Source: src, Includes: includes, Defines: col.Defines, Flags: col.CFlags, Target: g.arch.BPF})
 	var ce *bpfbuild.CompileError
 	if errors.As(err, &ce) {
-		return &ConfigError{fmt.Errorf("collection %s: %w\n%s", col.Name, err, ce.Output)}
+		b.Error, b.Output = buildError(col, ce), ce.Output
+		log := g.buildLog(o, col.Name, ce.Output)
+		return &ConfigError{fmt.Errorf("collection %s does not build for %s: %s (the compiler's whole output: %s)", col.Name, g.arch.Name, b.Error, log)}
 	}
 	if err != nil {
 		return err
 	}
 	b.Object, b.Warnings, b.Cached = r.Object, r.Warnings, r.Cached
 	return nil
+}
+
+// buildError is a compile error in one line: the first error, where it
+// is (relative to the collection's directory), and how many there were.
+func buildError(col matrix.CollectionDef, ce *bpfbuild.CompileError) string {
+	n := strings.Count(ce.Output, ": error: ")
+	if ce.File == "" {
+		return fmt.Sprintf("%s (%d errors)", strings.TrimSpace(firstLine(ce.Output)), n)
+	}
+	file := ce.File
+	if rel, err := filepath.Rel(col.Dir, file); err == nil && !strings.HasPrefix(rel, "..") {
+		file = rel
+	}
+	msg := fmt.Sprintf("%s:%d:%d: %s", file, ce.Line, ce.Col, ce.Msg)
+	if n > 1 {
+		msg += fmt.Sprintf(" (and %d more errors)", n-1)
+	}
+	return msg
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+// buildLog writes the compiler's whole output beside the target's
+// console log (OUT/TARGET/build-COLLECTION.log) and says where it is; or,
+// without an output directory, where else it is.
+func (g *guest) buildLog(o *Options, collection, output string) string {
+	if o.OutDir != "" {
+		dir := filepath.Join(o.OutDir, g.target.Name)
+		path := filepath.Join(dir, "build-"+collection+".log")
+		if os.MkdirAll(dir, 0o755) == nil && os.WriteFile(path, []byte(output), 0o644) == nil {
+			return path + " and results.json"
+		}
+	}
+	return "results.json"
 }
 
 // wantsVmlinuxH: the collection says so, or its source includes one.
