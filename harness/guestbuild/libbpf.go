@@ -291,6 +291,18 @@ const lldGlob = "/usr/lib/llvm-*/bin/ld.lld"
 // LLD 19.1.7 (compatible with GNU linkers)").
 var lldMajor = regexp.MustCompile(`\bLLD (\d+)\.`)
 
+// LLD finds the ld.lld a build links riscv64's libbpf-1.5 helper with
+// (MinLLD or newer; the newest of /usr/lib/llvm-N, else the one on
+// PATH): its path and what it says it is. Its error names what it found
+// too old, and what to install.
+func LLD(ctx context.Context) (path, version string, err error) {
+	l, err := findLLD(ctx, lldGlob)
+	if err != nil {
+		return "", "", err
+	}
+	return filepath.Join(l.dir, "ld.lld"), l.version, nil
+}
+
 // findLLD finds the newest ld.lld of LLVM MinLLD or newer of those glob
 // matches, else the one on PATH if it is that new. What it finds older
 // is named in its error, which says what to install.
