@@ -203,4 +203,3 @@ func reseed(entropy []byte) error {
 	}
 	return nil
 }
-
