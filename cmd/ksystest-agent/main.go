@@ -21,7 +21,8 @@ func main() {
 		if qerr := pid1.QuietKernel(); qerr != nil {
 			fmt.Fprintln(os.Stderr, "ksystest-agent: quiet kernel:", qerr)
 		}
-		if standby.Standby() {
+		err = pid1.SetHostname()
+		if err == nil && standby.Standby() {
 			// A saved guest: restored copies go on from here, past the
 			// work that is the same in every run, with the run's
 			// catalogue and objects.

@@ -22,8 +22,15 @@ func main() {
 		if qerr := pid1.QuietKernel(); qerr != nil {
 			fmt.Fprintln(os.Stderr, "ksystest-exec: quiet kernel:", qerr)
 		}
-		// As on a booted system: tests listen and dial on 127.0.0.1.
+		// As on a booted system: tests listen and dial on 127.0.0.1,
+		// and the machine has a name.
 		err = pid1.Loopback(true)
+		if err == nil {
+			err = pid1.SetHostname()
+		}
+		if err == nil {
+			err = execinit.InstallBusybox()
+		}
 	}
 	if err == nil && standby.Standby() {
 		// A saved guest: restored copies go on from here, with the

@@ -33,7 +33,7 @@ type LayoutEntry struct {
 // LayoutSources are the sources each kind of guest's entries may name.
 var LayoutSources = map[string][]string{
 	"agent": {"agent", "catalogue", "probes", "collections", "workloads", "kernel-config", "btf", "compat", "libbpf"},
-	"exec":  {"exec-init", "kernel-config", "program"},
+	"exec":  {"exec-init", "kernel-config", "busybox", "program"},
 	"floor": {"poweroff"},
 }
 

@@ -35,6 +35,9 @@ type ExecSpec struct {
 	Env []string `json:"env"`
 	// Dir is its working directory.
 	Dir string `json:"dir"`
+	// Modules are loaded, with what they depend on, from the guest's
+	// /lib/modules/RELEASE before the program runs.
+	Modules []string `json:"modules,omitempty"`
 }
 
 // ExecStart is a start frame's payload, sent just before the init

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"path"
 	"strings"
 )
 
@@ -65,7 +66,25 @@ type Work struct {
 	Entropy []byte `json:"entropy"`
 	// Archive is the file on the share to unpack into the guest's root.
 	Archive string `json:"archive"`
+	// Binds are host files and directories the guest mounts, read-only,
+	// from the host's share (HostShareTag) at the paths they name.
+	Binds []Bind `json:"binds,omitempty"`
 }
+
+// Bind is a host path (a file or a directory, symlinks resolved) the
+// guest mounts at Guest, read-only.
+type Bind struct {
+	Host  string `json:"host"`
+	Guest string `json:"guest"`
+}
+
+// HostShareTag is the mount tag of the share of the host's root, read
+// only, that exec guests have: the program, its module root, the host's
+// C library are mounted from it where they are on the host (Work.Binds).
+const HostShareTag = "host"
+
+// MaxBinds bounds a work's binds.
+const MaxBinds = 32
 
 // Line is w as the console line the host writes.
 func (w Work) Line() []byte {
@@ -100,8 +119,23 @@ func ParseWork(line []byte) (Work, error) {
 		return Work{}, fmt.Errorf("work entropy of %d bytes, want %d", len(w.Entropy), WorkEntropy)
 	case w.Archive == "" || len(w.Archive) > maxWorkFile || strings.ContainsAny(w.Archive, "/\x00") || w.Archive == "." || w.Archive == "..":
 		return Work{}, fmt.Errorf("work archive %q is not a file name", w.Archive)
+	case len(w.Binds) > MaxBinds:
+		return Work{}, fmt.Errorf("%d binds, at most %d", len(w.Binds), MaxBinds)
+	}
+	for _, b := range w.Binds {
+		for _, p := range []string{b.Host, b.Guest} {
+			if !CleanAbs(p) || p == "/" {
+				return Work{}, fmt.Errorf("work bind %q → %q: not a clean absolute path", b.Host, b.Guest)
+			}
+		}
 	}
 	return w, nil
+}
+
+// CleanAbs says whether p is an absolute path as path.Clean writes it,
+// without NUL.
+func CleanAbs(p string) bool {
+	return path.IsAbs(p) && path.Clean(p) == p && !strings.ContainsRune(p, 0)
 }
 
 // StandbyLine is the standby init's console line s.

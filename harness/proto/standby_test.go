@@ -12,7 +12,8 @@ import (
 )
 
 func testWork() Work {
-	return Work{TimeNS: 1_800_000_000_000_000_000, Entropy: bytes.Repeat([]byte{7}, WorkEntropy), Archive: "run.cpio"}
+	return Work{TimeNS: 1_800_000_000_000_000_000, Entropy: bytes.Repeat([]byte{7}, WorkEntropy), Archive: "run.cpio",
+		Binds: []Bind{{Host: "/home/u/src/mod", Guest: "/home/u/src/mod"}, {Host: "/usr/lib/x86_64-linux-gnu", Guest: "/lib/x86_64-linux-gnu"}}}
 }
 
 func TestWorkRoundTrip(t *testing.T) {
@@ -35,6 +36,10 @@ func TestParseWorkRefuses(t *testing.T) {
 		"empty":       func(w *Work) { w.Archive = "" },
 		"nul":         func(w *Work) { w.Archive = "a\x00b" },
 		"long a name": func(w *Work) { w.Archive = strings.Repeat("a", 300) },
+		"bind dots":   func(w *Work) { w.Binds = []Bind{{Host: "/a/../etc", Guest: "/x"}} },
+		"bind rel":    func(w *Work) { w.Binds = []Bind{{Host: "/a", Guest: "x"}} },
+		"bind root":   func(w *Work) { w.Binds = []Bind{{Host: "/", Guest: "/"}} },
+		"many binds":  func(w *Work) { w.Binds = make([]Bind, MaxBinds+1) },
 	} {
 		w := testWork()
 		mutate(&w)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"sync"
 	"syscall"
 	"time"
@@ -46,6 +47,9 @@ var (
 func Run(w *Writer, specPath string) error {
 	spec, err := readSpec(specPath)
 	if err != nil {
+		return err
+	}
+	if err := LoadModules(spec.Modules); err != nil {
 		return err
 	}
 	devNull, err := os.Open(os.DevNull)
@@ -194,4 +198,20 @@ func uptime() int64 {
 		return 0
 	}
 	return ts.Nano()
+}
+
+// Busybox is where an exec guest's busybox is, when it has one.
+const Busybox = "/bin/busybox"
+
+// InstallBusybox links busybox's applets into /bin (sh, ls, cat, modprobe
+// ...), as a small system has them on PATH. No busybox, nothing to do.
+func InstallBusybox() error {
+	if _, err := os.Stat(Busybox); err != nil {
+		return nil
+	}
+	cmd := exec.Command(Busybox, "--install", "-s", "/bin")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("busybox --install: %v: %s", err, out)
+	}
+	return nil
 }

@@ -30,6 +30,11 @@ var Mounts = []Mount{
 	{"tracefs", "/sys/kernel/tracing", "tracefs", false},
 	{"debugfs", "/sys/kernel/debug", "debugfs", true},
 	{"bpf", "/sys/fs/bpf", "bpf", true},
+	// As a booted system has them: programs attach to cgroups, share
+	// memory and keep runtime files.
+	{"cgroup2", "/sys/fs/cgroup", "cgroup2", true},
+	{"tmpfs", "/dev/shm", "tmpfs", true},
+	{"tmpfs", "/run", "tmpfs", false},
 	{"tmpfs", "/tmp", "tmpfs", false},
 }
 

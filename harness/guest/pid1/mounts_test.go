@@ -33,5 +33,5 @@ func TestMountAllOrderAndErrors(t *testing.T) {
 	require.Error(t, err)
 	assert.ErrorContains(t, err, "mount tracefs on /sys/kernel/tracing: no tracefs")
 	assert.NotContains(t, err.Error(), "bpf")
-	assert.Equal(t, []string{"/proc", "/sys", "/sys/kernel/debug", "/tmp"}, sys.mounted)
+	assert.Equal(t, []string{"/proc", "/sys", "/sys/kernel/debug", "/sys/fs/cgroup", "/dev/shm", "/run", "/tmp"}, sys.mounted)
 }

@@ -61,3 +61,10 @@ func Loopback(up bool) error {
 	}
 	return nil
 }
+
+// Hostname is every guest's name: a booted system has one, and programs
+// read it (uname -n, os.Hostname).
+const Hostname = "ksystest"
+
+// SetHostname gives the guest its name.
+func SetHostname() error { return unix.Sethostname([]byte(Hostname)) }

@@ -173,8 +173,66 @@ func Take(w proto.Work) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("unpack %s: %w", w.Archive, err)
 	}
+	t3 := time.Now()
+	if err := bind(w.Binds); err != nil {
+		return "", err
+	}
 	ms := func(d time.Duration) string { return d.Round(time.Millisecond).String() }
-	return fmt.Sprintf("clock and RNG %s, share %s, unpack %s (%d files, %d bytes)", ms(t1.Sub(t0)), ms(t2.Sub(t1)), ms(time.Since(t2)), files, n), nil
+	return fmt.Sprintf("clock and RNG %s, share %s, unpack %s (%d files, %d bytes), %d binds %s",
+		ms(t1.Sub(t0)), ms(t2.Sub(t1)), ms(t3.Sub(t2)), files, n, len(w.Binds), ms(time.Since(t3))), nil
+}
+
+// hostDir is where the host's share is mounted when a run binds paths of
+// it.
+const hostDir = "/ksystest-host"
+
+// bind mounts the host's share and each bind's host path at its guest
+// path, read-only, without setuid or devices (which also keeps exec from
+// asking 9p for file capabilities: mips64el's 9p answers with the host's
+// errno numbers, which mean something else there).
+func bind(binds []proto.Bind) error {
+	if len(binds) == 0 {
+		return nil
+	}
+	const flags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV
+	if err := os.MkdirAll(hostDir, 0o755); err != nil {
+		return err
+	}
+	if err := unix.Mount(proto.HostShareTag, hostDir, "9p", flags, "trans=virtio,version=9p2000.L,msize=512000,cache=loose"); err != nil {
+		return fmt.Errorf("mount the host's share: %w", err)
+	}
+	for _, b := range binds {
+		src := hostDir + b.Host
+		st, err := os.Stat(src)
+		if err != nil {
+			return fmt.Errorf("bind %s: %w", b.Host, err)
+		}
+		// A mount follows a symlink where it lands: one in the guest
+		// (busybox's /bin/sh) is replaced, not mounted through.
+		if lst, err := os.Lstat(b.Guest); err == nil && lst.Mode()&os.ModeSymlink != 0 {
+			if err := os.Remove(b.Guest); err != nil {
+				return fmt.Errorf("bind %s at %s: %w", b.Host, b.Guest, err)
+			}
+		}
+		if st.IsDir() {
+			err = os.MkdirAll(b.Guest, 0o755)
+		} else if err = os.MkdirAll(filepath.Dir(b.Guest), 0o755); err == nil {
+			var f *os.File
+			if f, err = os.OpenFile(b.Guest, os.O_CREATE|os.O_RDONLY, 0o755); err == nil {
+				f.Close()
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("bind %s at %s: %w", b.Host, b.Guest, err)
+		}
+		if err := unix.Mount(src, b.Guest, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind %s at %s: %w", b.Host, b.Guest, err)
+		}
+		if err := unix.Mount("", b.Guest, "", unix.MS_BIND|unix.MS_REMOUNT|flags, ""); err != nil {
+			return fmt.Errorf("bind %s at %s read-only: %w", b.Host, b.Guest, err)
+		}
+	}
+	return nil
 }
 
 func mknod(path string, mode, major, minor uint32) error {
