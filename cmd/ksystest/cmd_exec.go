@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,9 +39,11 @@ var execPassEnv = []string{"GODEBUG", "GOTRACEBACK", "GOGC", "GOMEMLIMIT", "GOMA
 func cmdExec(ctx context.Context, args []string, s streams) error {
 	begin := time.Now()
 	fs := newFlagSet("exec [flags] [--] PROGRAM [ARG...]", `
-Boot a target's guest and run PROGRAM (a static binary) in it as root,
-with proc, sys, tracefs, debugfs and bpffs mounted, in a copy of the
-current directory at the same path. Its stdout and stderr are this
+Boot (or restore) a target's guest and run PROGRAM in it as root, in the
+current directory: the guest shows the directory's Go module root, the
+program, its libraries and the Go toolchain read-only at their host
+paths, and has busybox, /bin/bash, cgroup2, tracefs, debugfs, bpffs, two
+CPUs and the kernel's modules on request. Its stdout and stderr are this
 command's, and its exit status is this command's. For go test:
 
   GOARCH=arm64 go test -exec 'ksystest exec --target 6.1' ./pkg
@@ -110,12 +113,20 @@ type execFlags struct {
 	treeLimit int
 	verbose   bool
 	env       envFlag
+	shares    repeated
+	cpus      int
+	memory    string
+	modules   string
 }
 
 func (f *execFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.target, "target", "", "a target of the matrix (arm64-6.1), or a kernel only (6.1: that target of the program's arch); default: the matrix's first target of the program's arch")
 	fs.DurationVar(&f.timeout, "timeout", 0, "how long the program may run (default 10m; -test.timeout=D among its arguments makes it D+1m)")
-	fs.IntVar(&f.treeLimit, "tree-limit", run.DefaultTreeLimit>>20, "MiB of the current directory to copy into the guest at most (.git left out)")
+	fs.IntVar(&f.treeLimit, "tree-limit", run.DefaultTreeLimit>>20, "MiB of the current directory to copy into a guest that cannot show it from the host (.git left out)")
+	fs.Var(&f.shares, "share", "a host directory the guest shows at the same path, read-only, besides the current directory's module root (repeatable)")
+	fs.IntVar(&f.cpus, "cpus", 0, fmt.Sprintf("the guest's CPUs (default: the target's cpus:, else %d)", matrix.DefaultExecCPUs))
+	fs.StringVar(&f.memory, "memory", "", "the guest's memory: 512M, 2G, or MiB (default: the target's memoryMB:, else 512M)")
+	fs.StringVar(&f.modules, "modules", "", "kernel modules to load before the program, comma-separated, from the kernel's own package with what they depend on (besides the target's modules:)")
 	fs.BoolVar(&f.verbose, "v", false, "verbose: phases and timings (exec to the program's first instruction), QEMU's command line, the kernel's console")
 	fs.Var(&f.env, "env", "NAME=VALUE for the program's environment, or NAME to pass the host's value (repeatable)")
 	f.guestFlags.register(fs)
@@ -172,8 +183,47 @@ func (f *execFlags) options(prog *run.Program, progress ui) (*run.ExecOptions, e
 	if err != nil {
 		return nil, &exitError{code: execFailed, err: err}
 	}
-	return &run.ExecOptions{Options: b.Options, Target: t, Program: prog.Path, Env: execEnv(f.env),
-		Dir: cwd, TreeLimit: int64(f.treeLimit) << 20, Timeout: f.timeout}, nil
+	eo := &run.ExecOptions{Options: b.Options, Target: t, Program: prog.Path, Env: execEnv(f.env),
+		Dir: cwd, Shares: f.shares, TreeLimit: int64(f.treeLimit) << 20, Timeout: f.timeout, CPUs: f.cpus}
+	if f.cpus < 0 || f.cpus > matrix.MaxCPUs {
+		return nil, &exitError{code: execFailed, err: fmt.Errorf("--cpus %d: want 1 to %d", f.cpus, matrix.MaxCPUs)}
+	}
+	if f.memory != "" {
+		if eo.MemoryMB, err = parseMemory(f.memory); err != nil {
+			return nil, &exitError{code: execFailed, err: fmt.Errorf("--memory: %w", err)}
+		}
+	}
+	for _, m := range strings.Split(f.modules, ",") {
+		if m = strings.TrimSpace(m); m == "" {
+			continue
+		}
+		if !matrix.ModuleName(m) {
+			return nil, &exitError{code: execFailed, err: fmt.Errorf("--modules: %q is not a kernel module's name", m)}
+		}
+		eo.Modules = append(eo.Modules, m)
+	}
+	return eo, nil
+}
+
+// parseMemory reads a memory size: a number of MiB, or one with M or G
+// (MiB, GiB), between 128 MiB and 64 GiB.
+func parseMemory(s string) (int, error) {
+	mult, num := 1, strings.TrimSuffix(strings.ToUpper(s), "B")
+	switch {
+	case strings.HasSuffix(num, "G"):
+		mult, num = 1024, strings.TrimSuffix(num, "G")
+	case strings.HasSuffix(num, "M"):
+		num = strings.TrimSuffix(num, "M")
+	}
+	n, err := strconv.Atoi(num)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q: want a size such as 512M or 2G", s)
+	}
+	mb := n * mult
+	if mb < 128 || mb > 64<<10 {
+		return 0, fmt.Errorf("%q: want 128M to 64G", s)
+	}
+	return mb, nil
 }
 
 // pickTarget finds the target to run prog on: the one --target names, the
@@ -304,8 +354,21 @@ func execOutcome(res *run.ExecResult, stderr io.Writer) error {
 
 func logExecTimings(logf func(string, ...any), res *run.ExecResult) {
 	tm := res.Timings
-	logf("%s: %s, %s, initramfs %s (the directory's copy: %d files, %s)", res.Target, res.Kernel, res.Accel,
-		mibs(res.Initramfs), res.TreeFiles, mibs(res.TreeBytes))
+	if len(res.Binds) > 0 || res.TreeFiles == 0 {
+		var shown []string
+		for _, b := range res.Binds {
+			if b.Host == b.Guest {
+				shown = append(shown, b.Guest)
+			} else {
+				shown = append(shown, b.Guest+" (the host's "+b.Host+")")
+			}
+		}
+		logf("%s: %s, %s guest, %s, run files %s; shown from the host, read-only: %s", res.Target, res.Kernel, res.Start, res.Accel,
+			mibs(res.Initramfs), strings.Join(shown, ", "))
+	} else {
+		logf("%s: %s, %s guest, %s, initramfs %s (the directory's copy: %d files, %s)", res.Target, res.Kernel, res.Start, res.Accel,
+			mibs(res.Initramfs), res.TreeFiles, mibs(res.TreeBytes))
+	}
 	if res.Started > 0 {
 		logf("%s: exec to the program's first instruction %.2fs: prepare %.2fs, QEMU start to execve %.2fs (guest kernel uptime %.2fs)",
 			res.Target, tm.FirstInstruction.Seconds(), tm.Prepare.Seconds(), tm.Boot.Seconds(), tm.GuestUptime.Seconds())

@@ -34,7 +34,7 @@ QEMU with it.`, s)
 		return err
 	}
 	err = run.Shell(ctx, run.ShellOptions{
-		Options: b.Options, Target: targets[0], Busybox: b.archive.Busybox, Stdin: os.Stdin, Stdout: s.out,
+		Options: b.Options, Target: targets[0], Stdin: os.Stdin, Stdout: s.out,
 		// The guest owns the terminal from here on.
 		OnStart: progress.close,
 	})

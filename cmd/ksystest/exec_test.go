@@ -106,3 +106,16 @@ func TestExecOutcome(t *testing.T) {
 		assert.Equal(t, tc.tail, bytes.Contains(stderr.Bytes(), []byte("  Kernel panic")), "%s: console tail", tc.res.Outcome)
 	}
 }
+
+func TestParseMemory(t *testing.T) {
+	for in, want := range map[string]int{"512": 512, "512M": 512, "512m": 512, "512MB": 512, "2G": 2048, "1g": 1024, "64G": 65536} {
+		got, err := parseMemory(in)
+		if assert.NoError(t, err, in) {
+			assert.Equal(t, want, got, in)
+		}
+	}
+	for _, in := range []string{"", "lots", "-1G", "0", "127M", "65G", "1.5G", "2T", "99999999999999999999G"} {
+		_, err := parseMemory(in)
+		assert.Error(t, err, in)
+	}
+}

@@ -152,21 +152,62 @@ func TestVMGoTestExec(t *testing.T) {
 	})
 }
 
+// The guest is a machine cilium/ebpf's own tests pass on, with no flag
+// beyond --target: on the host's arch with the cgo (dynamically linked)
+// test binaries go test builds by default, the host's /usr, bash and Go;
+// on arm64 with the host's cross C library, Debian's arm64 bash and
+// Go's arm64 toolchain. The tests that failed for want of the machine
+// (cgroup2, /bin/bash, a Go binary to probe, module BTF, two CPUs, the
+// module's shared testdata) pass.
+func TestVMGoTestExecRealMachine(t *testing.T) {
+	for _, tc := range []struct {
+		target, goarch, cgo string
+	}{
+		{"x86_64-6.12", "amd64", "1"},
+		{"arm64-6.12", "arm64", "0"},
+	} {
+		t.Run(tc.target, func(t *testing.T) {
+			requireExecVMs(t, targetNamed(t, tc.target))
+			env := []string{"GOARCH=" + tc.goarch, "CGO_ENABLED=" + tc.cgo}
+			link := []string{"TestDetachLinkFail", "TestUprobeProgramCall", "TestExecutable", "TestAttachCgroup", "TestLinkCgroup"}
+			out, code := goTestEnv(t, env, "ksystest exec --target "+tc.target,
+				"-v", "-run", "^("+strings.Join(link, "|")+"|TestParseModuleSplitSpec)$",
+				"github.com/cilium/ebpf/link", "github.com/cilium/ebpf/btf")
+			require.Equal(t, 0, code, out)
+			for _, test := range append(link, "TestUprobeProgramCall/bash", "TestUprobeProgramCall/go-binary", "TestParseModuleSplitSpec") {
+				assert.Regexp(t, `--- PASS: `+test+` `, out, "%s ran and passed", test)
+			}
+
+			dynamic := map[string]string{"1": "--env GOTEST_DYNAMIC=1 ", "0": ""}[tc.cgo]
+			out, code = goTestEnv(t, env, "ksystest exec --target "+tc.target+" --modules dummy --env GOTEST_MODULES=dummy "+dynamic,
+				"-v", "-run", "^TestGuestMachine$", "./testdata/gotest")
+			require.Equal(t, 0, code, out)
+			assert.Contains(t, out, "--- PASS: TestGuestMachine ")
+		})
+	}
+}
+
 // goTest runs go test -exec with the installed ksystest for goarch, one
 // package at a time (one guest at a time), and returns its output and
 // exit code.
 func goTest(t *testing.T, goarch, execCmd string, args ...string) (string, int) {
+	t.Helper()
+	return goTestEnv(t, []string{"GOARCH=" + goarch, "CGO_ENABLED=0"}, execCmd, args...)
+}
+
+// goTestEnv is goTest with env (GOARCH=, CGO_ENABLED=) as given.
+func goTestEnv(t *testing.T, env []string, execCmd string, args ...string) (string, int) {
 	t.Helper()
 	bin := install(t)
 	execCmd = strings.Replace(execCmd, "ksystest", bin, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", append([]string{"test", "-count=1", "-p=1", "-exec", execCmd}, args...)...)
-	cmd.Env = append(os.Environ(), "GOARCH="+goarch, "CGO_ENABLED=0")
+	cmd.Env = append(os.Environ(), env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	code := statusOf(t, cmd.Run())
-	t.Logf("GOARCH=%s go test -exec '%s' %s: exit %d\n%s", goarch, execCmd, strings.Join(args, " "), code, out.String())
+	t.Logf("%s go test -exec '%s' %s: exit %d\n%s", strings.Join(env, " "), execCmd, strings.Join(args, " "), code, out.String())
 	return out.String(), code
 }
 

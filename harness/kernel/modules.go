@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+
 	"github.com/ksystest/ksystest/harness/archive"
 	"github.com/ksystest/ksystest/harness/cache"
 )
@@ -95,20 +98,29 @@ func (f Archive) Modules(ctx context.Context, k *Kernel, names []string) (*Modul
 	return set, nil
 }
 
+// unpackPackage downloads p into tmp (for what it is wanted) and unpacks
+// release's module tree from it into dir, the .deb then removed.
+func (f Archive) unpackPackage(ctx context.Context, p archive.Package, release, tmp, dir, what string) (*moduleTree, error) {
+	deb := filepath.Join(tmp, p.SHA256[:16]+".deb")
+	f.Log("downloading %s %s (%d MiB) for its %s", p.Name, p.Version, p.Size>>20, what)
+	if err := f.DownloadPackage(ctx, p, deb); err != nil {
+		return nil, err
+	}
+	t, err := unpackModules(deb, release, dir)
+	os.Remove(deb)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.Name, err)
+	}
+	return t, nil
+}
+
 // extractModules downloads p, unpacks its module tree into tmp and lays
 // out the entry: the modules names need, decompressed, and their order.
 func (f Archive) extractModules(ctx context.Context, p archive.Package, release string, names []string, tmp string) (string, error) {
-	deb := filepath.Join(tmp, p.SHA256[:16]+".deb")
 	start := time.Now()
-	f.Log("downloading %s %s (%d MiB) for its modules", p.Name, p.Version, p.Size>>20)
-	if err := f.DownloadPackage(ctx, p, deb); err != nil {
-		return "", err
-	}
-	tree := filepath.Join(tmp, "tree")
-	t, err := unpackModules(deb, release, tree)
-	os.Remove(deb)
+	t, err := f.unpackPackage(ctx, p, release, tmp, filepath.Join(tmp, "tree"), "modules")
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", p.Name, err)
+		return "", err
 	}
 	order, err := t.order(names)
 	if err != nil {
@@ -174,7 +186,21 @@ func unpackModules(deb, release, dir string) (*moduleTree, error) {
 					t.builtin[n] = true
 				}
 			}
-			return nil
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(dir, rel), data, 0o644)
+		case !strings.Contains(rel, "/") && strings.HasPrefix(rel, "modules."):
+			// The build's listings (modules.order, modules.builtin
+			// .modinfo): the tree keeps them.
+			data, err := readLimit(body, hdr.Size, maxModuleListing, name)
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(dir, rel), data, 0o644)
 		case !strings.HasPrefix(rel, "kernel/") && !strings.HasPrefix(rel, "updates/") && !strings.HasPrefix(rel, "extra/"):
 			return nil
 		}
@@ -258,6 +284,11 @@ func validModuleName(n string) bool {
 // order is names and the modules they depend on, each after its
 // dependencies; built-in names are left out.
 func (t *moduleTree) order(names []string) ([]string, error) {
+	return t.orderBy(names, t.depends)
+}
+
+// orderBy is order with what each module depends on from depends.
+func (t *moduleTree) orderBy(names []string, depends func(string) ([]string, error)) ([]string, error) {
 	var out []string
 	state := map[string]int{} // 1: visiting, 2: done
 	var visit func(name, by string) error
@@ -279,7 +310,7 @@ func (t *moduleTree) order(names []string) ([]string, error) {
 			return fmt.Errorf("the kernel has no module %s, and does not have it built in", name)
 		}
 		state[name] = 1
-		deps, err := t.depends(name)
+		deps, err := depends(name)
 		if err != nil {
 			return err
 		}
@@ -339,11 +370,11 @@ func (t *moduleTree) read(name string) ([]byte, error) {
 	var r io.Reader = f
 	switch {
 	case strings.HasSuffix(rel, ".xz"):
-		x, err := archive.NewXZReader(f)
+		// In process: a module is small, and a tree has thousands.
+		x, err := xz.NewReader(bufio.NewReader(f))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", rel, err)
 		}
-		defer x.Close()
 		r = x
 	case strings.HasSuffix(rel, ".zst"):
 		z, err := zstd.NewReader(f)

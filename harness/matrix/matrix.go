@@ -99,6 +99,13 @@ type Target struct {
 	// expects, and ksystest checks it.
 	SyscallWrapper *bool `yaml:"syscallWrapper"`
 	MemoryMB       int   `yaml:"memoryMB"`
+	// CPUs is how many CPUs the target's exec guests have (default
+	// DefaultExecCPUs): multi-CPU tests run there. Cells run on one: the
+	// agent reads its probes' reports as one ordered stream.
+	CPUs int `yaml:"cpus"`
+	// Modules are kernel modules the target's exec guests load before the
+	// program, by name, from the kernel's own package.
+	Modules []string `yaml:"modules"`
 	// BootTimeout bounds QEMU start to agent start before emulation
 	// slowdown is applied; default from the arch.
 	BootTimeout Duration `yaml:"bootTimeout"`
@@ -218,6 +225,9 @@ func (m *Matrix) ApplyDefaults() {
 		if t.MemoryMB == 0 {
 			t.MemoryMB = 512
 		}
+		if t.CPUs == 0 {
+			t.CPUs = DefaultExecCPUs
+		}
 		t.BTF = m.Path(t.BTF)
 		if t.BootTimeout == 0 {
 			t.BootTimeout = Duration(60 * time.Second)
@@ -265,6 +275,29 @@ var (
 	suiteRE   = regexp.MustCompile(`^[a-z][a-z0-9.-]*$`)
 	packageRE = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]*$`)
 )
+
+// ModuleName says whether s can name a kernel module: letters, digits,
+// '_' and '-' (which the kernel reads as '_'), at most 64.
+func ModuleName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// DefaultExecCPUs is how many CPUs an exec guest has unless its target
+// says otherwise: enough for tests that need two (cilium/ebpf's skip or
+// fail below GOMAXPROCS 2), no more than a small host's cores.
+const DefaultExecCPUs = 2
+
+// MaxCPUs bounds a guest's CPUs (QEMU's machines take more; TCG gains
+// nothing past the host's cores).
+const MaxCPUs = 16
 
 // maxMemoryMB bounds a guest's memory: far more than a test guest needs.
 const maxMemoryMB = 1 << 20
@@ -380,6 +413,14 @@ func (m *Matrix) Validate() []Problem {
 		}
 		if t.BootTimeout <= 0 {
 			add(p+".bootTimeout", "%s: want a positive duration such as 90s", time.Duration(t.BootTimeout))
+		}
+		if t.CPUs < 1 || t.CPUs > MaxCPUs {
+			add(p+".cpus", "%d: want 1 to %d", t.CPUs, MaxCPUs)
+		}
+		for j, m := range t.Modules {
+			if !ModuleName(m) {
+				add(fmt.Sprintf("%s.modules[%d]", p, j), "%q is not a kernel module's name", m)
+			}
 		}
 		for _, n := range []struct {
 			key, name string

@@ -194,6 +194,8 @@ targets:
 	assert.Equal(t, "arm64-bookworm", tg.Name)
 	assert.Equal(t, "arm64", tg.Kernel.Flavour)
 	assert.Equal(t, Duration(2*time.Minute), tg.BootTimeout)
+	assert.Equal(t, DefaultExecCPUs, tg.CPUs, "exec guests run multi-CPU tests by default")
+	assert.Empty(t, tg.Modules)
 	assert.Equal(t, []string{BuiltinCatalogue}, m.Catalogues, "ksystest's own cases unless the file has its own")
 }
 
@@ -553,6 +555,15 @@ targets:
     bootTimeout: -5s
     memoryMB: 99999999
     btf: "a\nb"
+  - arch: arm64
+    kernel: {suite: bookworm}
+    syscallWrapper: true
+    cpus: 17
+    modules: [veth, "../x", "dummy"]
+  - arch: s390x
+    kernel: {suite: bookworm}
+    syscallWrapper: true
+    cpus: -1
 cases:
   - name: big
     probe: p
@@ -587,13 +598,16 @@ cases:
 		`:6: targets[0].bootTimeout: -5s: want a positive duration`,
 		`:7: targets[0].memoryMB: 99999999: a guest gets at most 1048576`,
 		`:8: targets[0].btf: `,
-		`:14: cases[0].args[0].value: "99999999999999999999": does not fit in 64 bits`,
-		`:15: cases[0].args[1].value: "-9223372036854775809": does not fit in 64 bits`,
-		`:16: cases[0].args[2].value: "0x10000000000000000": does not fit in 64 bits`,
-		`:17: cases[0].args[3].value: "buf:0": a buffer of 1 to 1048576 bytes`,
-		`:18: cases[0].args[4].value: "sockaddr:10.0.0.1:65536": want sockaddr:IPv4:PORT`,
-		`:19: cases[0].args[5].value: "deref:6": argument 6 is not another argument that is passed`,
-		`:33: cases[2].args[0].value: "09": not a number the agent reads`,
+		`:12: targets[1].cpus: 17: want 1 to 16`,
+		`:13: targets[1].modules[1]: "../x" is not a kernel module's name`,
+		`:17: targets[2].cpus: -1: want 1 to 16`,
+		`:23: cases[0].args[0].value: "99999999999999999999": does not fit in 64 bits`,
+		`:24: cases[0].args[1].value: "-9223372036854775809": does not fit in 64 bits`,
+		`:25: cases[0].args[2].value: "0x10000000000000000": does not fit in 64 bits`,
+		`:26: cases[0].args[3].value: "buf:0": a buffer of 1 to 1048576 bytes`,
+		`:27: cases[0].args[4].value: "sockaddr:10.0.0.1:65536": want sockaddr:IPv4:PORT`,
+		`:28: cases[0].args[5].value: "deref:6": argument 6 is not another argument that is passed`,
+		`:42: cases[2].args[0].value: "09": not a number the agent reads`,
 	} {
 		assert.Contains(t, err.Error(), f+want)
 	}

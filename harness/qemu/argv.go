@@ -29,7 +29,9 @@ type Config struct {
 	Kernel   string // vmlinuz path
 	Initrd   string // initramfs path
 	MemoryMB int
-	Accel    string // AccelKVM or AccelTCG
+	// CPUs is the guest's CPU count (0: 1).
+	CPUs  int
+	Accel string // AccelKVM or AccelTCG
 	// QMPSocket is the unix socket QEMU listens on for QMP.
 	QMPSocket string
 	// ExtraCmdline is appended to the kernel command line.
@@ -84,7 +86,7 @@ func Argv(c Config) []string {
 		"-machine", a.Machine,
 		"-accel", c.Accel,
 		"-cpu", cpu,
-		"-smp", "1",
+		"-smp", fmt.Sprint(max(c.CPUs, 1)),
 		"-m", fmt.Sprint(c.MemoryMB),
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
 		"-chardev", "stdio,id=con0,signal=off",

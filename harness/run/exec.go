@@ -1,11 +1,13 @@
 package run
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,9 +42,18 @@ type ExecOptions struct {
 	Args    []string
 	// Env is the program's whole environment (see ExecBaseEnv).
 	Env []string
-	// Dir is copied into the guest at the same path, and the program runs
-	// in it there; "" copies nothing and runs the program in /.
+	// Dir is where the program runs, at the same path in the guest: shown
+	// there, with its module root (the nearest go.mod above it), from the
+	// host's share; copied in where the guest has no share. "" runs the
+	// program in /.
 	Dir string
+	// Shares are more host directories the guest shows at their own
+	// paths, read-only.
+	Shares []string
+	// CPUs and MemoryMB, when not 0, override the target's.
+	CPUs, MemoryMB int
+	// Modules are loaded before the program, besides the target's.
+	Modules []string
 	// TreeLimit bounds the copy of Dir (0: DefaultTreeLimit).
 	TreeLimit int64
 	// Timeout bounds the program's run from its start (0:
@@ -65,6 +76,8 @@ type ExecResult struct {
 	// (result.Start*); StartNote why it was booted where it would have
 	// been restored.
 	Start, StartNote string
+	// Binds are the host paths the guest showed, read-only.
+	Binds []proto.Bind
 	// Initramfs is the size of what the guest booted with; TreeFiles and
 	// TreeBytes what of it is the copy of Dir.
 	Initramfs, TreeBytes int64
@@ -115,16 +128,32 @@ func Exec(ctx context.Context, o ExecOptions) (*ExecResult, error) {
 	if !prog.RunsOn(a) {
 		return nil, &ProgramError{o.Program, fmt.Errorf("built for %s, which %s guests do not run", prog.Arch.Name, t.Name)}
 	}
+	if o.MemoryMB != 0 {
+		t.MemoryMB = o.MemoryMB
+	}
 	g, err := prepareKernel(ctx, &o.Options, t, a)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Name, err)
 	}
+	g.cpus = cmp.Or(o.CPUs, t.CPUs, 1)
 	res := &ExecResult{Target: t.Name, Kernel: g.kernel.Package + " " + g.kernel.Version}
-	files, err := execFiles(ctx, &o, g, res)
+	// A guest that can wait for work has the host's share: the program,
+	// its directory and libraries are shown where they are. One that
+	// cannot (a local kernel without 9p) gets copies in its initramfs.
+	var files []initramfs.File
+	var binds []proto.Bind
+	if _, serr := g.Standby(ctx, &o.Options, "exec"); serr == nil {
+		files, binds, err = execShared(ctx, &o, g, prog, res)
+	} else {
+		o.logf("[%s] copying the program and its directory into the initramfs: %v", t.Name, serr)
+		if err = prog.Static(); err == nil {
+			files, err = execFiles(ctx, &o, g, res)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
-	b, err := g.start(ctx, &o.Options, "exec", files)
+	b, err := g.start(ctx, &o.Options, "exec", files, binds)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Name, err)
 	}
@@ -153,6 +182,114 @@ func Exec(ctx context.Context, o ExecOptions) (*ExecResult, error) {
 		tm.PowerOff = w.Gone - w.Exited
 	}
 	return res, nil
+}
+
+// execShared is what an exec guest with the host's share gets: the exec
+// init's files and the spec, and the host paths it shows (execBinds): the
+// program runs from its own path, in the working directory, under the
+// module root, as go test runs it.
+func execShared(ctx context.Context, o *ExecOptions, g *guest, prog *Program, res *ExecResult) ([]initramfs.File, []proto.Bind, error) {
+	layouts, err := readLayouts(o.Builtin)
+	if err != nil {
+		return nil, nil, err
+	}
+	files, err := layouts.Files("exec", g.kernel.Release, func(e initramfs.LayoutEntry, mode uint32) ([]initramfs.File, error) {
+		if files, ok, err := g.baseSource(ctx, &o.Options, e, mode); ok {
+			return files, err
+		}
+		if e.Source == "program" {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("no source %q for an exec guest", e.Source)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	progPath, err := filepath.Abs(o.Program)
+	if err != nil {
+		return nil, nil, err
+	}
+	spec := proto.ExecSpec{Version: proto.ExecVersion, Path: progPath, Args: o.Args, Env: o.Env, Dir: "/"}
+	if spec.Env == nil {
+		spec.Env = ExecBaseEnv
+	}
+	if len(spec.Args) == 0 {
+		spec.Args = []string{o.Program}
+	}
+	dir := ""
+	if o.Dir != "" {
+		if dir, err = filepath.Abs(o.Dir); err != nil {
+			return nil, nil, err
+		}
+		spec.Dir = dir
+	}
+	shown := *prog
+	shown.Path = progPath
+	var bash string
+	if !hostRuns(g.arch) && o.Bash != nil {
+		// Without it a program that opens /bin/bash fails there, as it
+		// would on a machine without bash; with the host's it would find
+		// another arch's.
+		if bash, err = o.Bash(ctx, g.arch.DebianArch); err != nil {
+			return nil, nil, fmt.Errorf("/bin/bash for %s: %w", g.arch.Name, err)
+		}
+	}
+	var goroot string
+	if !hostRuns(g.arch) {
+		if goroot, err = goToolchain(ctx, progPath, g.arch); err != nil {
+			o.logf("[%s] no Go toolchain of the guest's arch at GOROOT (a test that runs go fails there): %v", g.target.Name, err)
+		}
+	}
+	binds, err := execBinds(ctx, dir, o.Shares, &shown, g.arch, bash, goroot)
+	if err != nil {
+		return nil, nil, &ProgramError{o.Program, err}
+	}
+	// Modules asked for come with the kernel's whole module tree, where
+	// modprobe finds them and what they need.
+	spec.Modules = append(slices.Clone(g.target.Modules), o.Modules...)
+	if len(spec.Modules) > 0 {
+		tree, err := o.Kernels.ModuleTree(ctx, g.target, g.kernel)
+		if err != nil {
+			return nil, nil, fmt.Errorf("modules %s: %w", strings.Join(spec.Modules, ", "), err)
+		}
+		binds = append(binds, proto.Bind{Host: tree.Dir, Guest: "/lib/modules/" + g.kernel.Release})
+	}
+	res.Binds = binds
+	if hostRuns(g.arch) {
+		spec.Env = withHostPath(spec.Env, binds)
+	}
+	specJSON, err := json.Marshal(spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	return append(files, initramfs.File{Path: proto.ExecSpecPath, Mode: 0o644, Data: specJSON}), binds, nil
+}
+
+// withHostPath adds to env's PATH the directories of the host's PATH the
+// guest shows (binds): the host's programs run there, and a go test
+// binary runs go from where the host has it.
+func withHostPath(env []string, binds []proto.Bind) []string {
+	env = slices.Clone(env)
+	for i, kv := range env {
+		path, ok := strings.CutPrefix(kv, "PATH=")
+		if !ok {
+			continue
+		}
+		have := filepath.SplitList(path)
+		for _, d := range filepath.SplitList(os.Getenv("PATH")) {
+			if !filepath.IsAbs(d) || slices.Contains(have, d) {
+				continue
+			}
+			for _, b := range binds {
+				if d == b.Guest || strings.HasPrefix(d, b.Guest+"/") {
+					have = append(have, d)
+					break
+				}
+			}
+		}
+		env[i] = "PATH=" + strings.Join(have, string(filepath.ListSeparator))
+	}
+	return env
 }
 
 // execFiles is an exec guest's initramfs: the exec init as /init, the

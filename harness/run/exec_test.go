@@ -79,7 +79,10 @@ func TestReadProgram(t *testing.T) {
 
 	dyn := filepath.Join(dir, "dynamic")
 	fakeELF(t, dyn, arm64, "/lib/ld-linux-aarch64.so.1")
-	_, err = ReadProgram(dyn)
+	prog, err = ReadProgram(dyn)
+	require.NoError(t, err)
+	assert.Equal(t, "/lib/ld-linux-aarch64.so.1", prog.Interp)
+	err = prog.Static()
 	var pe *ProgramError
 	require.ErrorAs(t, err, &pe)
 	assert.ErrorIs(t, err, ErrNotStatic)

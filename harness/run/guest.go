@@ -52,6 +52,10 @@ type guest struct {
 	// btfSubset, when set, is what the guest loads probes against
 	// instead of btfPath or the kernel's own (subsetBTF).
 	btfSubset []byte
+	// base are the saved guests' initramfs by kind (Standby).
+	base map[string][]initramfs.File
+	// cpus is how many CPUs the guest has (0: one, as cells do).
+	cpus int
 }
 
 // prepare fetches the target's kernel and BTF and plans its cases.
@@ -150,7 +154,7 @@ func (g *guest) boot(ctx context.Context, o *Options, files []initramfs.File, st
 	o.logf("[%s] booting %s (%s: %s)", g.target.Name, g.kernel.Release, accel, why)
 	b.Started = time.Now()
 	b.Instance, err = o.Backend.Start(ctx, vm.Spec{
-		Arch: g.arch, Kernel: bootImage, Initrd: initrd, MemoryMB: g.target.MemoryMB, Accel: accel, Dir: work,
+		Arch: g.arch, Kernel: bootImage, Initrd: initrd, MemoryMB: g.target.MemoryMB, CPUs: g.cpus, Accel: accel, Dir: work,
 		ExtraCmdline: o.ExtraCmdline, Paused: o.Paused, Stdio: stdio,
 	})
 	if err != nil {
@@ -292,7 +296,8 @@ func (g *guest) files(ctx context.Context, o *Options) ([]initramfs.File, error)
 
 // baseSource fills the layout entries that are the same in every run of
 // the kernel, which a saved guest holds: the guest's init (the agent, the
-// exec init) and the kernel's config. ok is false for other sources.
+// exec init), the kernel's config, busybox. ok is false for other
+// sources.
 func (g *guest) baseSource(ctx context.Context, o *Options, e initramfs.LayoutEntry, mode uint32) (files []initramfs.File, ok bool, err error) {
 	var data []byte
 	switch e.Source {
@@ -310,6 +315,17 @@ func (g *guest) baseSource(ctx context.Context, o *Options, e initramfs.LayoutEn
 			return nil, true, nil
 		}
 		if data, err = os.ReadFile(g.kernel.Config); err != nil {
+			return nil, true, err
+		}
+	case "busybox":
+		if o.Busybox == nil {
+			return nil, true, nil
+		}
+		path, err := o.Busybox(ctx, g.target.Kernel.Suite, g.arch.DebianArch)
+		if err != nil {
+			return nil, true, fmt.Errorf("busybox: %w", err)
+		}
+		if data, err = os.ReadFile(path); err != nil {
 			return nil, true, err
 		}
 	default:

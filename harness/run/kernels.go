@@ -65,6 +65,18 @@ func (d DebianKernels) Modules(ctx context.Context, t matrix.Target, a arch.Arch
 	return kernel.Archive{Fetcher: f}.Modules(ctx, k, names)
 }
 
+// ModuleTree gives the target's kernel's module tree from its package.
+func (d DebianKernels) ModuleTree(ctx context.Context, t matrix.Target, k *kernel.Kernel) (*kernel.ModuleTree, error) {
+	if t.Kernel.Local != nil {
+		return nil, kernel.ErrNoModules
+	}
+	f, err := d.Archive()
+	if err != nil {
+		return nil, err
+	}
+	return kernel.Archive{Fetcher: f}.ModuleTree(ctx, k)
+}
+
 // Fetched is an Archive that gives f, made already.
 func Fetched(f *archive.Fetcher) func() (*archive.Fetcher, error) {
 	return func() (*archive.Fetcher, error) { return f, nil }

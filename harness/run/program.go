@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/ksystest/ksystest/harness/arch"
@@ -21,7 +22,7 @@ func (e *ProgramError) Error() string { return e.Path + ": " + e.Err.Error() }
 func (e *ProgramError) Unwrap() error { return e.Err }
 
 // ErrNotStatic means a program needs a dynamic loader and libraries,
-// which guests do not have.
+// which a guest booted without the host's share does not have.
 var ErrNotStatic = errors.New("dynamically linked")
 
 // Program is what a program's ELF header says of where it runs.
@@ -29,11 +30,23 @@ type Program struct {
 	Path string
 	// Arch is the arch whose guests run it natively.
 	Arch arch.Arch
+	// Interp is its program interpreter (dynamic loader); "" for a
+	// static program.
+	Interp string
 }
 
-// ReadProgram reads path's ELF header: the arch it is built for, and
-// that it is static (no program interpreter), since a guest has no
-// dynamic loader or libraries.
+// Static refuses a dynamically linked program where the guest has no
+// libraries to give it.
+func (p *Program) Static() error {
+	if p.Interp == "" {
+		return nil
+	}
+	return &ProgramError{p.Path, fmt.Errorf("%w (it asks for %s): this guest has no dynamic loader or libraries; "+
+		"build it static (Go: CGO_ENABLED=0; C: -static)", ErrNotStatic, p.Interp)}
+}
+
+// ReadProgram reads path's ELF header: the arch it is built for, and its
+// program interpreter, if any.
 func ReadProgram(path string) (*Program, error) {
 	file, err := os.Open(path)
 	if err != nil {
@@ -60,9 +73,9 @@ func ReadProgram(path string) (*Program, error) {
 	}
 	for _, prog := range f.Progs {
 		if prog.Type == elf.PT_INTERP {
-			interp, _ := readInterp(prog)
-			return nil, &ProgramError{path, fmt.Errorf("%w (it asks for %s): guests have no dynamic loader or libraries; "+
-				"build it static (Go: CGO_ENABLED=0; C: -static)", ErrNotStatic, interp)}
+			if p.Interp, err = readInterp(prog); err != nil {
+				return nil, &ProgramError{path, err}
+			}
 		}
 	}
 	return p, nil
@@ -70,13 +83,17 @@ func ReadProgram(path string) (*Program, error) {
 
 func readInterp(p *elf.Prog) (string, error) {
 	if p.Filesz > 4096 {
-		return "a program interpreter", nil
+		return "", fmt.Errorf("a program interpreter name of %d bytes", p.Filesz)
 	}
 	b := make([]byte, p.Filesz)
 	if _, err := p.ReadAt(b, 0); err != nil {
-		return "a program interpreter", err
+		return "", fmt.Errorf("its program interpreter: %w", err)
 	}
-	return strings.TrimRight(string(b), "\x00"), nil
+	interp := strings.TrimRight(string(b), "\x00")
+	if !filepath.IsAbs(interp) || strings.ContainsRune(interp, 0) {
+		return "", fmt.Errorf("program interpreter %q is not an absolute path", interp)
+	}
+	return filepath.Clean(interp), nil
 }
 
 // RunsOn reports whether guests of a run the program: natively, or as

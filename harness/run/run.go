@@ -40,6 +40,8 @@ type KernelSource interface {
 	// Modules gives modules names ask for, with their dependencies, from
 	// the kernel's package (kernel.ErrNoModules: it has none).
 	Modules(ctx context.Context, t matrix.Target, a arch.Arch, k *kernel.Kernel, names []string) (*kernel.ModuleSet, error)
+	// ModuleTree gives the kernel's whole module tree, as installed.
+	ModuleTree(ctx context.Context, t matrix.Target, k *kernel.Kernel) (*kernel.ModuleTree, error)
 }
 
 // Options configure a run.
@@ -74,6 +76,13 @@ type Options struct {
 	Cache *cache.Cache
 	// Fresh boots every guest, as if there were no saved ones.
 	Fresh bool
+	// Busybox gives a static busybox for a Debian suite and arch: an
+	// exec guest's /bin (sh and the usual applets). nil: none.
+	Busybox func(ctx context.Context, suite, debArch string) (string, error)
+	// Bash gives Debian's bash for a Debian arch: a directory with
+	// "bash" and "lib/libtinfo.so.6" (archive.Fetcher.Bash), shown as
+	// /bin/bash in exec guests whose arch is not the host's. nil: none.
+	Bash func(ctx context.Context, debArch string) (string, error)
 	// Logf reports progress (stderr).
 	Logf func(format string, args ...any)
 	// ExtraCmdline and Paused reach every guest (tests use them to make
@@ -224,7 +233,7 @@ func runCell(ctx context.Context, o *Options, t matrix.Target) result.Cell {
 	defer console.Close()
 	cell.ConsoleLog = filepath.Join(t.Name, "console.log")
 
-	b, err := g.start(ctx, o, "agent", files)
+	b, err := g.start(ctx, o, "agent", files, nil)
 	if err != nil {
 		return fail(result.OutcomeInfraError, err.Error())
 	}

@@ -48,6 +48,10 @@ func (f fakeKernels) Modules(context.Context, matrix.Target, arch.Arch, *kernel.
 	return nil, kernel.ErrNoModules
 }
 
+func (f fakeKernels) ModuleTree(context.Context, matrix.Target, *kernel.Kernel) (*kernel.ModuleTree, error) {
+	return nil, kernel.ErrNoModules
+}
+
 func ev(e proto.Event) string { return string(proto.Encode(e)[:len(proto.Encode(e))-1]) }
 
 func hello() string {

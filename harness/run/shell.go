@@ -2,6 +2,7 @@ package run
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -40,10 +41,8 @@ poweroff -f
 type ShellOptions struct {
 	Options
 	Target matrix.Target
-	// Busybox gives a static busybox for a Debian suite and arch.
-	Busybox func(ctx context.Context, suite, debArch string) (string, error)
-	Stdin   io.Reader
-	Stdout  io.Writer
+	Stdin  io.Reader
+	Stdout io.Writer
 	// OnStart, when set, is called once the guest has the terminal.
 	OnStart func()
 }
@@ -61,6 +60,9 @@ func Shell(ctx context.Context, o ShellOptions) error {
 	g, err := prepare(ctx, &o.Options, t, a)
 	if err != nil {
 		return err
+	}
+	if o.Busybox == nil {
+		return errors.New("shell: no busybox to give the guest")
 	}
 	busybox, err := o.Busybox(ctx, t.Kernel.Suite, a.DebianArch)
 	if err != nil {

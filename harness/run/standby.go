@@ -89,74 +89,85 @@ func (g *guest) standbyModules() ([]string, error) {
 	return names, nil
 }
 
-// errNoRestore means the run does not restore guests (--fresh, a backend
-// that cannot, a console the user holds): not a failure.
-var errNoRestore = errors.New("not restoring")
+// Standby reports whether the target's guests of kind can wait for
+// work (the share, and for exec the host's share, with them): returns
+// the saved guest's initramfs, or why not. They cannot without the
+// modules of the share (a local kernel that does not build them in), on
+// a backend that is not QEMU (tests), or paused on purpose (tests).
+func (g *guest) Standby(ctx context.Context, o *Options, kind string) ([]initramfs.File, error) {
+	if g.base == nil {
+		g.base = map[string][]initramfs.File{}
+	}
+	if base, ok := g.base[kind]; ok {
+		return base, nil
+	}
+	if _, ok := o.Backend.(vm.QEMU); !ok || o.Paused {
+		return nil, errors.New("this backend's guests boot with all their files")
+	}
+	base, err := g.standbyFiles(ctx, o, kind)
+	if err != nil {
+		return nil, err
+	}
+	g.base[kind] = base
+	return base, nil
+}
 
-// start is how a cell or exec's guest comes up: restored from the
-// kernel's saved guest of that kind (a layout of images/initramfs.yaml:
-// "agent", "exec") when it can be, else booted with files as its
-// initramfs. A restore that fails is said, its state removed, and the
-// guest booted.
-func (g *guest) start(ctx context.Context, o *Options, kind string, files []initramfs.File) (*booted, error) {
-	b, err := g.restore(ctx, o, kind, files)
-	if err == nil {
-		return b, nil
+// start is how a cell or exec's guest comes up, with files (and, for
+// exec, binds of host paths):
+//   - restored from the kernel's saved guest of that kind (a layout of
+//     images/initramfs.yaml: "agent", "exec"), and handed the work;
+//   - with --fresh, a kernel command line of the run's own, or a restore
+//     that failed (said, its state removed): booted with the saved
+//     guest's initramfs and handed the same work, so the guest is the
+//     same but for the boot;
+//   - where the guest cannot wait for work (Standby): booted with files
+//     as its whole initramfs; binds are then impossible, and the caller
+//     has copied what they would have shown.
+func (g *guest) start(ctx context.Context, o *Options, kind string, files []initramfs.File, binds []proto.Bind) (*booted, error) {
+	base, err := g.Standby(ctx, o, kind)
+	if err != nil {
+		if len(binds) > 0 {
+			return nil, err
+		}
+		o.logf("[%s] booting with every file in the initramfs: %v", g.target.Name, err)
+		return g.boot(ctx, o, files, nil)
 	}
 	note := ""
-	if !errors.Is(err, errNoRestore) {
+	if !o.Fresh && o.Cache != nil && len(o.ExtraCmdline) == 0 {
+		b, err := g.restore(ctx, o, kind, base, files, binds)
+		if err == nil {
+			return b, nil
+		}
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
 		}
 		note = "restore failed: " + err.Error()
 		o.logf("[%s] %s; booting instead", g.target.Name, note)
 	}
-	b, err = g.boot(ctx, o, files, nil)
+	b, err := g.bootStandby(ctx, o, kind, base, files, binds)
 	if b != nil {
-		b.Start, b.StartNote = result.StartBooted, note
+		b.StartNote = note
 	}
 	return b, err
 }
 
-// restore brings the target's saved guest of kind up with files: the
-// state made if the cache lacks it, the files it lacks written to the
+// restore brings the target's saved guest of kind up: the state made if
+// the cache lacks it, the files the saved guest lacks written to the
 // share, the machine loaded and resumed, and the work handed over. It
 // returns once the guest's init has taken the work: the rest of the
 // console is its run's.
-func (g *guest) restore(ctx context.Context, o *Options, kind string, files []initramfs.File) (*booted, error) {
-	if o.Fresh || o.Cache == nil || o.Paused || len(o.ExtraCmdline) > 0 {
-		return nil, errNoRestore
-	}
-	if _, ok := o.Backend.(vm.QEMU); !ok {
-		return nil, errNoRestore
-	}
-	base, err := g.standbyFiles(ctx, o, kind)
-	if err != nil {
-		return nil, err
-	}
+func (g *guest) restore(ctx context.Context, o *Options, kind string, base, files []initramfs.File, binds []proto.Bind) (*booted, error) {
 	state, err := g.savedState(ctx, o, kind, base)
 	if err != nil {
 		return nil, err
 	}
-	work, cleanup, err := cache.HostScratch(g.target.Name).Make()
+	b, work, share, err := g.workShare(result.StartRestored, base, files)
 	if err != nil {
 		return nil, err
 	}
-	b := &booted{cleanup: cleanup, Start: result.StartRestored}
 	fail := func(err error) (*booted, error) {
 		b.Close()
 		return nil, err
-	}
-	share := filepath.Join(work, "share")
-	if err := os.Mkdir(share, 0o755); err != nil {
-		return fail(err)
-	}
-	archive := filepath.Join(share, runArchive)
-	if err := writeArchive(archive, without(files, base)); err != nil {
-		return fail(err)
-	}
-	if st, err := os.Stat(archive); err == nil {
-		b.Initramfs = st.Size()
 	}
 	f, err := os.Open(filepath.Join(state.dir, stateFile))
 	if err != nil {
@@ -179,7 +190,7 @@ func (g *guest) restore(ctx context.Context, o *Options, kind string, files []in
 	o.phase(g.target.Name, "restoring ("+state.accel+")")
 	o.logf("[%s] restoring %s (%s)", g.target.Name, g.kernel.Release, state.accel)
 	b.Started = time.Now()
-	inst, err := o.Backend.Start(ctx, g.spec(o, state.accel, work, "", []qemu.Share{{Tag: proto.ShareTag, Dir: share}}, f))
+	inst, err := o.Backend.Start(ctx, g.spec(o, state.accel, work, "", g.shares(kind, share), f))
 	if err != nil {
 		return fail(err)
 	}
@@ -189,7 +200,8 @@ func (g *guest) restore(ctx context.Context, o *Options, kind string, files []in
 		return fail(errors.New("the backend's guest cannot be restored"))
 	}
 	up := time.Now()
-	taken, err := g.handOver(ctx, m, o, verify)
+	var seen bytes.Buffer
+	taken, err := g.handOver(ctx, m, o, bufio.NewReader(m.Console()), &seen, verify, binds)
 	if taken != nil {
 		taken.up = up
 	}
@@ -207,33 +219,121 @@ func (g *guest) restore(ctx context.Context, o *Options, kind string, files []in
 	return b, nil
 }
 
-// handOver resumes a restored guest, writes it the work and waits until
-// the standby init has taken it. The console it returns starts with what
-// the guest printed until then.
-func (g *guest) handOver(ctx context.Context, m vm.Machine, o *Options, verify func() error) (*consoleFrom, error) {
-	if err := m.Resume(ctx, verify); err != nil {
-		return nil, err
+// handOver resumes a restored guest (verify, nil for a booted one, checks
+// its state meanwhile), writes it the work and waits until its init has
+// taken it; r reads the console, seen holds what was read of it already.
+// The console it returns starts with all of it.
+func (g *guest) handOver(ctx context.Context, m vm.Machine, o *Options, r *bufio.Reader, seen *bytes.Buffer, verify func() error, binds []proto.Bind) (*consoleFrom, error) {
+	if verify != nil {
+		if err := m.Resume(ctx, verify); err != nil {
+			return nil, err
+		}
 	}
 	resumed := time.Now()
-	w := proto.Work{TimeNS: time.Now().UnixNano(), Entropy: make([]byte, proto.WorkEntropy), Archive: runArchive}
+	w := proto.Work{TimeNS: time.Now().UnixNano(), Entropy: make([]byte, proto.WorkEntropy), Archive: runArchive, Binds: binds}
 	rand.Read(w.Entropy)
 	if _, err := m.Input().Write(w.Line()); err != nil {
 		return nil, fmt.Errorf("hand the guest its work: %w", err)
 	}
 	timeout := g.scaled(o, takeTimeout)
-	var seen bytes.Buffer
-	r := bufio.NewReader(m.Console())
-	said, err := awaitStandby(ctx, r, &seen, m.Done(), timeout, proto.StandbyTaken)
+	start := seen.Len()
+	said, err := awaitStandby(ctx, r, seen, m.Done(), timeout, proto.StandbyTaken)
 	if err != nil {
 		return nil, fmt.Errorf("%w%s", err, said)
 	}
 	var took string
-	for _, l := range strings.Split(seen.String(), "\n") {
+	for _, l := range strings.Split(seen.String()[start:], "\n") {
 		if s, ok := proto.ParseStandby(l); ok && strings.HasPrefix(s, proto.StandbyTook) {
 			took = strings.TrimPrefix(s, proto.StandbyTook)
 		}
 	}
-	return &consoleFrom{Instance: m, console: io.MultiReader(&seen, r), resumed: resumed, taken: time.Now(), took: took}, nil
+	return &consoleFrom{Instance: m, console: io.MultiReader(seen, r), resumed: resumed, taken: time.Now(), took: took}, nil
+}
+
+// workShare makes a guest's scratch directory (work) and the run's share
+// in it (share), holding the archive of files the base lacks; b, marked
+// as starting by start, removes them when closed.
+func (g *guest) workShare(start string, base, files []initramfs.File) (b *booted, work, share string, err error) {
+	work, cleanup, err := cache.HostScratch(g.target.Name).Make()
+	if err != nil {
+		return nil, "", "", err
+	}
+	b = &booted{cleanup: cleanup, Start: start}
+	share = filepath.Join(work, "share")
+	archive := filepath.Join(share, runArchive)
+	if err = os.Mkdir(share, 0o755); err == nil {
+		err = writeArchive(archive, without(files, base))
+	}
+	if err != nil {
+		b.Close()
+		return nil, "", "", err
+	}
+	if st, err := os.Stat(archive); err == nil {
+		b.Initramfs = st.Size()
+	}
+	return b, work, share, nil
+}
+
+// bootStandby boots the saved guest's initramfs instead of restoring it,
+// waits until its init is ready, and hands it the work as a restore
+// would: the same guest, but for the boot.
+func (g *guest) bootStandby(ctx context.Context, o *Options, kind string, base, files []initramfs.File, binds []proto.Bind) (*booted, error) {
+	b, work, share, err := g.workShare(result.StartBooted, base, files)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*booted, error) {
+		b.Close()
+		return nil, err
+	}
+	initrd := filepath.Join(work, "standby.cpio")
+	if err := writeArchive(initrd, base); err != nil {
+		return fail(err)
+	}
+	accel, why := o.accel(g.arch)
+	_, image := g.bootImage()
+	b.Accel, b.BootImage = accel, image
+	o.phase(g.target.Name, "booting ("+accel+")")
+	o.logf("[%s] booting %s (%s: %s)", g.target.Name, g.kernel.Release, accel, why)
+	spec := g.spec(o, accel, work, initrd, g.shares(kind, share), nil)
+	spec.ExtraCmdline = o.ExtraCmdline
+	b.Started = time.Now()
+	inst, err := o.Backend.Start(ctx, spec)
+	if err != nil {
+		return fail(err)
+	}
+	b.Instance = inst
+	m, ok := inst.(vm.Machine)
+	if !ok {
+		return fail(errors.New("the backend's guest cannot be handed work"))
+	}
+	dl := deadlines(g.target, g.arch, accel, o.TimeScale)
+	var seen bytes.Buffer
+	r := bufio.NewReader(m.Console())
+	if said, err := awaitStandby(ctx, r, &seen, m.Done(), dl.Boot, proto.StandbyReady); err != nil {
+		// The guest's own words decide what this was (a panic, a hang):
+		// the monitor reads them again.
+		b.Instance = &consoleFrom{Instance: m, console: io.MultiReader(&seen, r)}
+		_ = said
+		return b, nil
+	}
+	taken, err := g.handOver(ctx, m, o, r, &seen, nil, binds)
+	if err != nil {
+		return fail(err)
+	}
+	b.Instance = taken
+	return b, nil
+}
+
+// shares are the guest's 9p devices: the run's files, and for exec the
+// host's root (read-only), whose paths a run binds. dir is the run's
+// share ("" for a key).
+func (g *guest) shares(kind, dir string) []qemu.Share {
+	shares := []qemu.Share{{Tag: proto.ShareTag, Dir: dir}}
+	if kind == "exec" {
+		shares = append(shares, qemu.Share{Tag: proto.HostShareTag, Dir: "/"})
+	}
+	return shares
 }
 
 // awaitStandby reads console lines into seen until the standby init says
@@ -339,9 +439,9 @@ func (g *guest) savedState(ctx context.Context, o *Options, kind string, files [
 		return nil, err
 	}
 	_, image := g.bootImage()
-	spec := g.spec(o, accel, "", "", []qemu.Share{{Tag: proto.ShareTag}}, nil)
+	spec := g.spec(o, accel, "", "", g.shares(kind, ""), nil)
 	machine := qemu.Machine(qemu.Config{
-		Arch: spec.Arch, Kernel: spec.Kernel, MemoryMB: spec.MemoryMB, Accel: spec.Accel, Shares: spec.Shares,
+		Arch: spec.Arch, Kernel: spec.Kernel, MemoryMB: spec.MemoryMB, CPUs: spec.CPUs, Accel: spec.Accel, Shares: spec.Shares,
 	})
 	// The kernel by its package's hash (or a local image's own): the
 	// kernel's cache entry is checked against it, and its vmlinux is made
@@ -349,7 +449,8 @@ func (g *guest) savedState(ctx context.Context, o *Options, kind string, files [
 	from := fmt.Sprintf("saved %s guest v%d (work v%d) of %s %s sha256 %s (booted from its %s), initramfs %s, %s, machine: %s",
 		kind, savedFormat, proto.StandbyVersion, g.kernel.Package, g.kernel.Version, g.kernel.SHA256, image,
 		cache.Key(cpio.String()), version, machine)
-	dir := o.Cache.Path("states", cache.Key(fmt.Sprintf("%s %s %s %s %d %s", kind, g.arch.Name, g.kernel.Package, g.kernel.SHA256, g.target.MemoryMB, accel)))
+	dir := o.Cache.Path("states", cache.Key(fmt.Sprintf("%s %s %s %s %d MB %d CPUs %s", kind, g.arch.Name, g.kernel.Package, g.kernel.SHA256,
+		g.target.MemoryMB, max(g.cpus, 1), accel)))
 	// The state is hashed while it is restored (restore), not before: it
 	// is tens of MB. A manifest that says anything else makes it again.
 	sums, err := o.Cache.Sums(dir, from)
@@ -387,7 +488,7 @@ func (g *guest) saveGuest(ctx context.Context, o *Options, kind, accel string, c
 	if err := os.Mkdir(share, 0o755); err != nil {
 		return "", err
 	}
-	inst, err := o.Backend.Start(ctx, g.spec(o, accel, tmp, initrd, []qemu.Share{{Tag: proto.ShareTag, Dir: share}}, nil))
+	inst, err := o.Backend.Start(ctx, g.spec(o, accel, tmp, initrd, g.shares(kind, share), nil))
 	if err != nil {
 		return "", err
 	}
@@ -489,7 +590,7 @@ func without(files, base []initramfs.File) []initramfs.File {
 func (g *guest) spec(o *Options, accel, dir, initrd string, shares []qemu.Share, state *os.File) vm.Spec {
 	bootImage, _ := g.bootImage()
 	return vm.Spec{
-		Arch: g.arch, Kernel: bootImage, Initrd: initrd, MemoryMB: g.target.MemoryMB, Accel: accel, Dir: dir,
+		Arch: g.arch, Kernel: bootImage, Initrd: initrd, MemoryMB: g.target.MemoryMB, CPUs: g.cpus, Accel: accel, Dir: dir,
 		Shares: shares, State: state,
 	}
 }

@@ -772,8 +772,8 @@ func TestVMShell(t *testing.T) {
 			go func() {
 				done <- Shell(context.Background(), ShellOptions{
 					Options: Options{Matrix: o.Matrix, Catalogue: o.Catalogue, Kernels: o.Kernels, Agents: o.Agents, Builtin: ksystest.Data,
-						Backend: vm.QEMU{}, ExtraCmdline: []string{marker}},
-					Target: tg, Busybox: f.Busybox, Stdin: stdin, Stdout: console,
+						Backend: vm.QEMU{}, ExtraCmdline: []string{marker}, Busybox: f.Busybox},
+					Target: tg, Stdin: stdin, Stdout: console,
 				})
 			}()
 			require.True(t, console.WaitFor(ShellPrompt, 2*time.Minute), "no prompt; console:\n%s", console.String())

@@ -39,6 +39,7 @@ type Spec struct {
 	Kernel   string
 	Initrd   string
 	MemoryMB int
+	CPUs     int
 	Accel    string
 	// Dir is a private scratch directory for sockets.
 	Dir          string
@@ -82,7 +83,7 @@ type QEMU struct {
 // Start boots s under QEMU.
 func (q QEMU) Start(ctx context.Context, s Spec) (Instance, error) {
 	p, err := qemu.Start(ctx, qemu.Config{
-		Arch: s.Arch, Kernel: s.Kernel, Initrd: s.Initrd, MemoryMB: s.MemoryMB,
+		Arch: s.Arch, Kernel: s.Kernel, Initrd: s.Initrd, MemoryMB: s.MemoryMB, CPUs: s.CPUs,
 		Accel: s.Accel, QMPSocket: s.Dir + "/qmp.sock", ExtraCmdline: s.ExtraCmdline, Paused: s.Paused,
 		Shares: s.Shares, Restore: s.State != nil,
 	}, s.Stdio, s.State)
