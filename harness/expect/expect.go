@@ -7,10 +7,12 @@ package expect
 
 import (
 	"cmp"
+	"debug/elf"
 	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/proto"
 	"github.com/ksystest/ksystest/harness/result"
@@ -303,9 +305,16 @@ func threadWord(cd matrix.CaptureDef) string {
 // recordArgs compares one record's fields with what was passed.
 func recordArgs(def matrix.Planned, archName string, got proto.CaseResult, fields []proto.Field, r proto.Record, expect []string) []result.Arg {
 	row := make([]uint64, len(def.Args))
+	narrow := registerBytes(archName, def.Compat) == 4
 	for j := range row {
 		if j < len(r.Values) && r.Values[j] != nil {
 			row[j] = *r.Values[j]
+			// The agent sign-extends a signed field to 64 bits; a 32-bit
+			// task's register, what was passed, holds 32 (int dfd = -100
+			// on arm is 0xffffff9c).
+			if narrow && j < len(fields) && fields[j].Signed && fields[j].Size <= 4 {
+				row[j] &= 0xffffffff
+			}
 		}
 	}
 	args := compareArgs(def.Args, expect, got, row)
@@ -335,6 +344,16 @@ func recordArgs(def matrix.Planned, archName string, got proto.CaseResult, field
 		}
 	}
 	return args
+}
+
+// registerBytes is the width of the calling task's registers: 4 for a
+// 32-bit arch or a compat case (a 32-bit program on a 64-bit kernel).
+func registerBytes(archName string, compat bool) int {
+	a, err := arch.Lookup(archName)
+	if err == nil && (a.ELFClass == elf.ELFCLASS32 || compat && a.Compat != nil) {
+		return 4
+	}
+	return 8
 }
 
 func notInRecord(r proto.Record, f proto.Field) string {

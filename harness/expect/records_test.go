@@ -123,3 +123,20 @@ func TestCompareSockaddr(t *testing.T) {
 		compareContent(proto.ContentString, []byte("x"), proto.Field{}, b, binary.LittleEndian)
 	}
 }
+
+// On a 32-bit arch a signed field is what a register holds: int dfd =
+// -100 is 0xffffff9c there, as passed, though the agent sign-extends it
+// to 64 bits.
+func TestRecordsSignedOn32Bit(t *testing.T) {
+	def := plannedWithoutSource(openat, "arm")
+	got := openatGot(openatRecord(40, "/etc/hostname", 0xa0000, 0x1a0))
+	got.Passed[0] = 0xffffff9c
+	c := Compare(def, "arm", got)
+	assert.Equal(t, result.Pass, c.Verdict, c.Message)
+	require.NotNil(t, c.Sets[0].Args[0].Captured)
+	assert.Equal(t, uint64(0xffffff9c), *c.Sets[0].Args[0].Captured)
+
+	// On a 64-bit arch the register holds all 64 bits of it.
+	got.Passed[0] = 0xffffffffffffff9c
+	assert.Equal(t, result.Pass, Compare(plannedWithoutSource(openat, "x86_64"), "x86_64", got).Verdict)
+}
