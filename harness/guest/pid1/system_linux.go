@@ -66,5 +66,34 @@ func Loopback(up bool) error {
 // read it (uname -n, os.Hostname).
 const Hostname = "ksystest"
 
-// SetHostname gives the guest its name.
-func SetHostname() error { return unix.Sethostname([]byte(Hostname)) }
+// SetHostname gives the guest its name, and the files in /etc a system
+// has where programs look for it and for root (EtcFiles).
+func SetHostname() error {
+	if err := unix.Sethostname([]byte(Hostname)); err != nil {
+		return err
+	}
+	for _, dir := range []string{"/etc", "/root"} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	for name, data := range EtcFiles {
+		if _, err := os.Lstat(name); err == nil {
+			continue // the initramfs has its own
+		}
+		if err := os.WriteFile(name, []byte(data), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// EtcFiles are what a guest without them gets in /etc: its name, the
+// loopback's names, and root as a user and group (the C library's
+// getpwuid, as os/user calls it with cgo, reads /etc/passwd).
+var EtcFiles = map[string]string{
+	"/etc/hostname": Hostname + "\n",
+	"/etc/hosts":    "127.0.0.1\tlocalhost " + Hostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+	"/etc/passwd":   "root:x:0:0:root:/root:/bin/sh\n",
+	"/etc/group":    "root:x:0:\n",
+}

@@ -4,6 +4,7 @@ import (
 	"debug/elf"
 	"os"
 	"os/exec"
+	"os/user" // with cgo on, the C library's getpwuid: the test binary is dynamically linked
 	"runtime"
 	"strings"
 	"testing"
@@ -14,8 +15,10 @@ import (
 // TestGuestMachine passes only in a guest that is a small real machine,
 // as ksystest exec gives one: several CPUs, a host name, cgroup2, tmpfs
 // on /dev/shm and /run, a shell and busybox's applets, bash, the
-// module's shared testdata one directory up, a writable root, and the
-// modules GOTEST_MODULES names loaded with their BTF.
+// module's shared testdata one directory up, a writable root, root in
+// /etc/passwd, and the modules GOTEST_MODULES names loaded with their
+// BTF. With GOTEST_DYNAMIC set, it checks it was linked dynamically (go
+// test with cgo on) and so ran with the host's loader and libraries.
 func TestGuestMachine(t *testing.T) {
 	if n := runtime.NumCPU(); n < 2 {
 		t.Errorf("%d CPUs, want 2 or more", n)
@@ -42,6 +45,9 @@ func TestGuestMachine(t *testing.T) {
 	}
 	if err := os.WriteFile("/etc/ksystest-gotest", []byte("x"), 0o644); err != nil {
 		t.Errorf("the root is not writable: %v", err)
+	}
+	if u, err := user.Current(); err != nil || u.Username != "root" || u.HomeDir != "/root" {
+		t.Errorf("user.Current: %+v, %v; want root, at home in /root", u, err)
 	}
 	for _, m := range strings.FieldsFunc(os.Getenv("GOTEST_MODULES"), func(r rune) bool { return r == ',' }) {
 		for _, p := range []string{"/sys/module/" + m, "/sys/kernel/btf/" + m} {
