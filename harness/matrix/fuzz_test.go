@@ -21,7 +21,7 @@ var updateSeeds = flag.Bool("update-seeds", false, "rewrite the hand-made seeds 
 // config error that names a file, without a panic; what loads holds what
 // Validate promises and plans on every arch.
 func FuzzLoadMatrix(f *testing.F) {
-	for _, p := range []string{"../../matrix.yaml", "../../examples/syscall-macro/ksystest.yaml"} {
+	for _, p := range []string{"../../matrix.yaml", "../../examples/syscall-macro/ksystest.yaml", "../../examples/snoop/ksystest.yaml"} {
 		data, err := os.ReadFile(p)
 		require.NoError(f, err)
 		f.Add(data)
