@@ -15,7 +15,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	ksystest "github.com/ksystest/ksystest"
 	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/qemu"
 	"github.com/ksystest/ksystest/harness/result"
 	"github.com/ksystest/ksystest/harness/run"
@@ -150,6 +152,66 @@ func TestInit(t *testing.T) {
 	code, _, errs = runCLI(t, "init", dir)
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, errs, "exists: give --force to overwrite it")
+}
+
+// init on examples/snoop writes the captures its own config has, by
+// hand: for each tool the program, its exit program, the ring buffer or
+// perf buffer, the record, the thread or process field, the kind of
+// record, and the field holding each argument; it says how many of each
+// record's fields it found, and ksystest loads what it wrote.
+func TestInitSnoop(t *testing.T) {
+	dir := t.TempDir()
+	ents, err := os.ReadDir("../../examples/snoop")
+	require.NoError(t, err)
+	for _, e := range ents {
+		if e.Name() == "ksystest.yaml" {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join("../../examples/snoop", e.Name()))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, e.Name()), data, 0o644))
+	}
+	code, _, errs := runCLI(t, "init", dir)
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, errs, "3 collections, 4 cases")
+	assert.Contains(t, errs, "opensnoop-openat: struct event in events: 4 of its 5 fields hold openat's arguments (dfd, flags, mode, path), pid the process")
+	assert.Contains(t, errs, "netsnoop-sendto: struct net_event in events: 5 of its 8 fields hold sendto's arguments")
+
+	written, err := matrix.Load(filepath.Join(dir, "ksystest.yaml"), ksystest.Data)
+	require.NoError(t, err)
+	got, err := written.Catalogue()
+	require.NoError(t, err)
+	example, err := matrix.Load("../../examples/snoop/ksystest.yaml", ksystest.Data)
+	require.NoError(t, err)
+	want, err := example.Catalogue()
+	require.NoError(t, err)
+	for name, wantName := range map[string]string{
+		"opensnoop-openat":      "opensnoop-openat",
+		"opensnoop_perf-openat": "opensnoop-perf-openat",
+		"netsnoop-connect":      "netsnoop-connect",
+		"netsnoop-sendto":       "netsnoop-sendto",
+	} {
+		g, ok := got.Find(name)
+		require.True(t, ok, name)
+		w, ok := want.Find(wantName)
+		require.True(t, ok, wantName)
+		assert.Equal(t, w.Collection, g.Collection, name)
+		assert.Equal(t, len(w.Args), len(g.Args), name)
+		require.Len(t, g.Captures, 1, name)
+		require.Len(t, w.Captures, 1, name)
+		gs, ws := g.Captures[0], w.Captures[0]
+		assert.Equal(t, ws.Program, gs.Program, name)
+		assert.Equal(t, ws.Programs, gs.Programs, name)
+		assert.Equal(t, ws.Events, gs.Events, name)
+		assert.Equal(t, ws.Record, gs.Record, name)
+		assert.Equal(t, ws.TID, gs.TID, name)
+		assert.Equal(t, ws.PID, gs.PID, name)
+		assert.Equal(t, ws.Select, gs.Select, name)
+		require.Len(t, gs.Args, len(ws.Args), name)
+		for i := range ws.Args {
+			assert.Equal(t, ws.Args[i].Field, gs.Args[i].Field, "%s arg %d", name, i+1)
+		}
+	}
 }
 
 // The reusable workflow other repositories call uses only flags ksystest

@@ -18,9 +18,12 @@ Write a starter config (ksystest.yaml) for the syscall probes under DIR
 (default: the current directory): a collection for each *.bpf.c source
 and each set of bpf2go objects (NAME_ARCH_bpfel.o), their const volatile
 PID filters set to ${pid}, and a case for each syscall they probe, with
-captures from the globals the programs store each argument in. What it
-cannot tell is written as a comment to finish by hand. Nothing is
-compiled or booted; then run: ksystest run --matrix ksystest.yaml`, s)
+captures from where the programs store each argument: globals (through
+casts and inline helpers), and the fields of the records they submit to
+a ring buffer or perf event array of their own (strings and socket
+addresses they copy by what they point to). What it cannot tell is
+written as a comment to finish by hand. Nothing is compiled or booted;
+then run: ksystest run --matrix ksystest.yaml`, s)
 	var (
 		out   = fs.String("out", "ksystest.yaml", "config file to write, relative to DIR")
 		force = fs.Bool("force", false, "overwrite an existing config")
@@ -69,6 +72,9 @@ compiled or booted; then run: ksystest run --matrix ksystest.yaml`, s)
 		fmt.Fprintf(s.err, ", %d more to finish by hand (commented out)", commented)
 	}
 	fmt.Fprintln(s.err)
+	for _, f := range scaffold.Findings(p) {
+		fmt.Fprintf(s.err, "  %s\n", f)
+	}
 	// The config must load as written: check it the way run will.
 	if _, err := matrix.Load(file, ksystest.Data); err != nil {
 		return fmt.Errorf("the config init wrote does not load (a bug in ksystest init): %w", err)

@@ -80,13 +80,14 @@ catalogues: [builtin]
 	for _, c := range p.Collections {
 		for _, sc := range syscallsOf(c) {
 			progs := programsFor(c, sc)
-			def, ok := safeCase(builtin, sc)
+			args, whence, ok := caseArgs(builtin, sc)
 			if !ok {
 				todo = append(todo, commentedCase(c, sc, progs))
 				continue
 			}
-			sets := captureSets(progs, len(def.Args))
-			if len(sets) == 0 {
+			sets := captureSets(progs, len(args))
+			recs := recordSets(c, progs, len(args))
+			if len(sets)+len(recs) == 0 {
 				todo = append(todo, commentedCase(c, sc, progs))
 				continue
 			}
@@ -97,12 +98,19 @@ catalogues: [builtin]
 			if arches := objectArches(c); arches != "" {
 				w("    arches: [%s]\n", arches)
 			}
-			w("    # Values from ksystest's own %s case: the call fails harmlessly after entry.\n", def.Name)
+			w("    # %s: the call fails harmlessly after entry.\n", whence)
 			w("    args:\n")
-			for _, a := range def.Args {
-				w("      - {name: %s, value: %s}\n", a.Name, a.Value)
+			for _, a := range args {
+				if a.Name == "" {
+					w("      - {value: %s}\n", yamlValue(a.Value))
+					continue
+				}
+				w("      - {name: %s, value: %s}\n", a.Name, yamlValue(a.Value))
 			}
 			w("    captures:\n")
+			for _, r := range recs {
+				writeRecordSet(w, c, sc, r)
+			}
 			for _, s := range sets {
 				w("      - name: %s\n", s.name)
 				w("        program: %s\n", s.program)
@@ -131,8 +139,9 @@ catalogues: [builtin]
 func Cases(p *Project, builtin *matrix.Catalogue) (written, commented int) {
 	for _, c := range p.Collections {
 		for _, sc := range syscallsOf(c) {
-			def, ok := safeCase(builtin, sc)
-			if ok && len(captureSets(programsFor(c, sc), len(def.Args))) > 0 {
+			args, _, ok := caseArgs(builtin, sc)
+			progs := programsFor(c, sc)
+			if ok && len(captureSets(progs, len(args)))+len(recordSets(c, progs, len(args))) > 0 {
 				written++
 			} else {
 				commented++

@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -52,10 +51,15 @@ type Program struct {
 	Name    string
 	Section string
 	Syscall string
+	// Exit is a program run as the syscall returns (kretsyscall/NAME):
+	// it completes what its entry program began.
+	Exit bool
 	// Line is where its SEC() is in the source (0 for objects).
 	Line int
 	// Reads are the globals it stores an argument in, by set.
 	Reads []Read
+	// Records are what it writes to ring buffers and perf event arrays.
+	Records []Record
 }
 
 // Read is one global a program stores argument Arg (1-based) in. Set
@@ -120,7 +124,9 @@ func Scan(dir string) (*Project, error) {
 			for i, inc := range g.Includes {
 				g.Includes[i] = filepath.Join(filepath.Dir(f), inc)
 			}
-			gens[filepath.Join(filepath.Dir(f), g.Ident)] = g
+			// bpf2go names the objects after the ident lowercased
+			// (Sniff: sniff_x86_bpfel.o).
+			gens[strings.ToLower(filepath.Join(filepath.Dir(f), g.Ident))] = g
 		}
 	}
 	byIdent := map[string]*Collection{}
@@ -144,10 +150,22 @@ func Scan(dir string) (*Project, error) {
 	sort.Strings(idents)
 	for _, key := range idents {
 		c := byIdent[key]
-		if g, ok := gens[key]; ok {
+		if g, ok := gens[strings.ToLower(key)]; ok {
 			if _, err := os.Stat(filepath.Join(dir, g.Source)); err == nil {
 				c.Source, c.Includes = g.Source, g.Includes
 				usedSource[g.Source] = true
+			}
+		}
+		if c.Source == "" {
+			// No go:generate line names it: the source beside the
+			// objects that bears their name (sniff.bpf.c beside
+			// sniff_x86_bpfel.o) is theirs, not a collection of its own.
+			for _, src := range sources {
+				if !usedSource[src] && filepath.Dir(src) == filepath.Dir(key) && strings.EqualFold(strings.TrimSuffix(filepath.Base(src), ".bpf.c"), c.Name) {
+					c.Source = src
+					usedSource[src] = true
+					break
+				}
 			}
 		}
 		if err := scanObjects(dir, c); err != nil {
@@ -295,6 +313,8 @@ func scanObjects(dir string, c *Collection) error {
 		case elf.ST_TYPE(s.Info) == elf.STT_FUNC && elf.ST_BIND(s.Info) == elf.STB_GLOBAL:
 			if sc := syscallOf(sec); sc != "" {
 				c.Programs = append(c.Programs, Program{Name: s.Name, Section: sec, Syscall: sc})
+			} else if sc := exitSyscallOf(sec); sc != "" {
+				c.Programs = append(c.Programs, Program{Name: s.Name, Section: sec, Syscall: sc, Exit: true})
 			}
 		case elf.ST_TYPE(s.Info) != elf.STT_OBJECT:
 		case sec == ".bss" || sec == ".data":
@@ -322,19 +342,29 @@ func syscallOf(sec string) string {
 	return ""
 }
 
+// exitSyscallOf is the syscall a program's section attaches to as it
+// returns, or "".
+func exitSyscallOf(sec string) string {
+	if name, ok := strings.CutPrefix(sec, "kretsyscall/"); ok {
+		return name
+	}
+	if target, ok := strings.CutPrefix(sec, "kretprobe/"); ok {
+		return syscallOf("kprobe/" + target)
+	}
+	return ""
+}
+
 var (
 	secCall    = regexp.MustCompile(`\bSEC\(\s*((?:"[^"]*"\s*|\w+\s*)+)\)`)
-	progHeader = regexp.MustCompile(`^\s*(?:static\s+)?(?:__always_inline\s+)?int\s+(?:(BPF_KSYSCALL|BPF_KPROBE|BPF_PROG|BPF_KPROBE_SYSCALL)\(\s*(\w+)\s*([^)]*)\)|(\w+)\s*\(([^)]*)\))`)
-	globalDecl = regexp.MustCompile(`^\s*(const\s+volatile\s+)?(?:(?:unsigned|signed|long|int|short|char|_Bool|bool|__[us]\d+|[us]\d+|u?int\d+_t|pid_t|size_t|struct\s+\w+|\w+_t)\s+\**)+\s*(\w+)\s*(?:\[[^\]]*\])?\s*(?:=[^;]*)?;`)
-	storeTo    = regexp.MustCompile(`^\s*(?:(\w+)\s*=\s*(.*)|\w+\(\s*&?(\w+)\s*,\s*(.*)\))$`)
-	regsParm   = regexp.MustCompile(`\bPT_REGS_PARM(\d)_(CORE_)?SYSCALL\b`)
-	castPrefix = regexp.MustCompile(`^\((?:[\w\s]+\**)\)\s*`)
+	progHeader = regexp.MustCompile(`^\s*(?:static\s+)?(?:__always_inline\s+)?int\s+(?:(BPF_\w+)\(\s*(\w+)\s*([^)]*)\)|(\w+)\s*\(([^)]*)\))`)
+	globalDecl = regexp.MustCompile(`^\s*(?:static\s+)?(const\s+volatile\s+|volatile\s+const\s+)?(?:volatile\s+)?(?:(?:unsigned|signed|long|int|short|char|_Bool|bool|__[us]\d+|[us]\d+|u?int\d+_t|pid_t|size_t|struct\s+\w+|\w+_t)\s+\**)+\s*(\**\s*\w+\s*(?:\[[^\]]*\])?\s*(?:=[^;,]*)?(?:,\s*\**\s*\w+\s*(?:\[[^\]]*\])?\s*(?:=[^;,]*)?)*)\s*;`)
 	includeVml = regexp.MustCompile(`^\s*#\s*include\s+["<]vmlinux\.h[">]`)
 )
 
-// scanSource reads a source's programs, globals and the globals each
-// program stores an argument in. With known set (objects scanned first),
-// only the readings are added.
+// scanSource reads a source's programs, globals and what each program
+// stores of its arguments: globals, and the records it writes to ring
+// buffers and perf event arrays. With known set (objects scanned first),
+// only what the programs store is added.
 func scanSource(dir string, c *Collection, known bool) error {
 	path := filepath.Join(dir, c.Source)
 	data, err := os.ReadFile(path)
@@ -344,9 +374,7 @@ func scanSource(dir string, c *Collection, known bool) error {
 	if len(data) > maxSourceSize {
 		return fmt.Errorf("%s: larger than %d MiB", path, maxSourceSize>>20)
 	}
-	text := stripComments(string(data))
-	lines := strings.Split(text, "\n")
-
+	lines := strings.Split(stripComments(string(data)), "\n")
 	for _, l := range lines {
 		if includeVml.MatchString(l) {
 			if _, err := os.Stat(filepath.Join(filepath.Dir(path), "vmlinux.h")); err != nil {
@@ -354,6 +382,8 @@ func scanSource(dir string, c *Collection, known bool) error {
 			}
 		}
 	}
+	src := newCSource()
+	lines = src.read(dir, path, c.Includes, lines, 0, map[string]bool{path: true})
 
 	// Globals: declarations at brace depth 0.
 	depth := 0
@@ -361,10 +391,12 @@ func scanSource(dir string, c *Collection, known bool) error {
 	for _, l := range lines {
 		if depth == 0 && !known && !strings.Contains(l, "SEC(") && !strings.Contains(l, "extern") {
 			if m := globalDecl.FindStringSubmatch(l); m != nil {
-				if m[1] != "" {
-					c.Constants = append(c.Constants, m[2])
-				} else {
-					c.Globals = append(c.Globals, m[2])
+				for _, name := range declaredNames(m[2]) {
+					if m[1] != "" {
+						c.Constants = append(c.Constants, name)
+					} else {
+						c.Globals = append(c.Globals, name)
+					}
 				}
 			}
 		}
@@ -378,13 +410,23 @@ func scanSource(dir string, c *Collection, known bool) error {
 	}
 
 	// Programs: SEC("...") then a function header, then its body.
+	type found struct {
+		prog   Program
+		body   []string
+		first  int
+		params []string
+	}
+	var progs []found
 	for i := 0; i < len(lines); i++ {
 		m := secCall.FindStringSubmatch(lines[i])
 		if m == nil {
 			continue
 		}
 		sec := joinCStrings(m[1])
-		sc := syscallOf(sec)
+		sc, exit := syscallOf(sec), false
+		if sc == "" {
+			sc, exit = exitSyscallOf(sec), true
+		}
 		if sc == "" {
 			continue
 		}
@@ -405,17 +447,40 @@ func scanSource(dir string, c *Collection, known bool) error {
 		if macro == "" {
 			name, params = h[4], ""
 		}
-		prog := Program{Name: name, Section: sec, Syscall: sc, Line: i + 1}
 		var paramNames []string
 		if macro == "BPF_KSYSCALL" || macro == "BPF_KPROBE_SYSCALL" {
 			paramNames = cParamNames(params)
 		}
 		body, start := functionBody(lines, j)
-		prog.Reads = reads(body, start, globals, paramNames)
-		mergeProgram(c, prog, known)
+		progs = append(progs, found{Program{Name: name, Section: sec, Syscall: sc, Exit: exit, Line: i + 1}, body, start, paramNames})
 		i = j
 	}
+	// Twice: an exit program reads what its entry program left in a map,
+	// whichever comes first in the source.
+	fl := &flow{funcs: src.funcs, globals: globals, consts: src.consts, mapValues: map[string]*object{}}
+	for _, f := range progs {
+		fl.program(f.body, f.first, f.params)
+	}
+	for _, f := range progs {
+		f.prog.Reads, f.prog.Records = fl.program(f.body, f.first, f.params)
+		for k := range f.prog.Records {
+			f.prog.Records[k].StructFields = src.structs[f.prog.Records[k].Struct]
+		}
+		mergeProgram(c, f.prog, known)
+	}
 	return nil
+}
+
+// declaredNames are the names a global declaration declares (a, b[2] = {0}).
+func declaredNames(decl string) []string {
+	var out []string
+	for _, d := range splitArgs(decl) {
+		d, _, _ = strings.Cut(d, "=")
+		if m := memberName.FindStringSubmatch(strings.TrimSpace(strings.TrimLeft(d, "* "))); m != nil {
+			out = append(out, m[1])
+		}
+	}
+	return out
 }
 
 func inIncludes(dir string, includes []string) bool {
@@ -432,7 +497,7 @@ func inIncludes(dir string, includes []string) bool {
 func mergeProgram(c *Collection, prog Program, known bool) {
 	for i := range c.Programs {
 		if c.Programs[i].Name == prog.Name {
-			c.Programs[i].Reads, c.Programs[i].Line = prog.Reads, prog.Line
+			c.Programs[i].Reads, c.Programs[i].Records, c.Programs[i].Line = prog.Reads, prog.Records, prog.Line
 			return
 		}
 	}
@@ -461,53 +526,6 @@ func functionBody(lines []string, from int) ([]string, int) {
 		return nil, 0
 	}
 	return lines[start:], start + 1
-}
-
-// reads finds, statement by statement, a global stored from a syscall
-// argument: a BPF_KSYSCALL parameter (possibly cast), or a
-// PT_REGS_PARMn_SYSCALL / _CORE_SYSCALL reading, assigned or handed to a
-// macro as its first argument (READ_REG(g, PT_REGS_PARM2_SYSCALL(regs))).
-func reads(body []string, first int, globals map[string]bool, params []string) []Read {
-	var out []Read
-	seen := map[string]bool{}
-	for k, l := range body {
-		for _, stmt := range strings.Split(l, ";") {
-			m := storeTo.FindStringSubmatch(strings.TrimSpace(strings.Trim(strings.TrimSpace(stmt), "{}")))
-			if m == nil {
-				continue
-			}
-			g, rhs := m[1], m[2]
-			if g == "" {
-				g, rhs = m[3], m[4]
-			}
-			if !globals[g] || seen[g] {
-				continue
-			}
-			r := Read{Global: g, Line: first + k}
-			if pm := regsParm.FindStringSubmatch(rhs); pm != nil {
-				r.Arg, _ = strconv.Atoi(pm[1])
-				r.Set = "syscall"
-				if pm[2] != "" {
-					r.Set = "core"
-				}
-			} else {
-				v := strings.TrimSpace(rhs)
-				for castPrefix.MatchString(v) {
-					v = castPrefix.ReplaceAllString(v, "")
-				}
-				for pi, p := range params {
-					if v == p {
-						r.Arg, r.Set = pi+1, "ksyscall"
-					}
-				}
-			}
-			if r.Arg >= 1 && r.Arg <= 6 {
-				seen[g] = true
-				out = append(out, r)
-			}
-		}
-	}
-	return out
 }
 
 // cParamNames are the names in a C parameter list ("int fd, long *off").
