@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -83,4 +85,105 @@ func TestVMSnoopExample(t *testing.T) {
 	assert.NotZero(t, contents, "paths and socket addresses were compared by content")
 	assert.NotZero(t, differs, "the readings of the wrapper's registers on ppc64le-6.1 were checked")
 	assert.Equal(t, 38, refused, "every declared refusal was checked")
+}
+
+// snoopOn runs examples/snoop, changed by edit, on one target, and
+// returns its exit code, the report and the target's cell.
+func snoopOn(t *testing.T, target string, edit func(dir string)) (int, string, result.Cell) {
+	t.Helper()
+	var targets []matrix.Target
+	for _, tg := range defaultTargets(t) {
+		if tg.Name == target {
+			targets = append(targets, tg)
+		}
+	}
+	require.Len(t, targets, 1)
+	requireVMs(t, targets)
+	dir := project(t, "../../examples/snoop")
+	edit(dir)
+	code, stdout, _ := ksystestIn(t, dir, "run", "--matrix", "ksystest.yaml", "--only", target, "--out", "out")
+	r := readResults(t, filepath.Join(dir, "out", "results.json"))
+	require.Len(t, r.Cells, 1)
+	return code, stdout, r.Cells[0]
+}
+
+// replaceIn replaces old with new in file, which must hold old.
+func replaceIn(t *testing.T, file, old, new string) {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	require.NoError(t, err)
+	require.Contains(t, string(data), old)
+	require.NoError(t, os.WriteFile(file, bytes.Replace(data, []byte(old), []byte(new), 1), 0o644))
+}
+
+// opensnoop with a bug on purpose, flags and mode swapped as it fills its
+// event: under both loaders the report names the call, both fields and
+// both values; the tools without the bug still pass.
+func TestVMSnoopSwappedFields(t *testing.T) {
+	code, stdout, c := snoopOn(t, "x86_64-6.12", func(dir string) {
+		replaceIn(t, filepath.Join(dir, "opensnoop.bpf.c"), "e->flags = flags;\n\te->mode = mode;", "e->flags = mode;\n\te->mode = flags;")
+	})
+	assert.Equal(t, 1, code, "a swap is a finding")
+	assert.Equal(t, result.OutcomeFail, c.Outcome)
+	swapped := 0
+	for _, cs := range c.Cases {
+		if !strings.HasPrefix(cs.Name, "opensnoop-openat@") {
+			assert.Equal(t, result.Pass, cs.Verdict, "%s: %s", cs.Name, cs.Message)
+			continue
+		}
+		swapped++
+		assert.Equal(t, result.Fail, cs.Verdict, cs.Name)
+		assert.Equal(t, "capture set event: args 3 (flags) and 4 (mode) are swapped: field flags holds 0x1a0, passed as mode; field mode holds 0xa0000, passed as flags", cs.Message, cs.Name)
+		require.Len(t, cs.Sets, 1)
+		args := cs.Sets[0].Args
+		require.Len(t, args, 4)
+		assert.True(t, args[0].OK && args[1].OK, "%s: dfd and the path are right", cs.Name)
+		assert.Equal(t, "field flags", args[2].From)
+		require.NotNil(t, args[2].Captured)
+		assert.Equal(t, uint64(0x1a0), *args[2].Captured)
+		assert.Equal(t, uint64(0xa0000), args[2].Passed)
+	}
+	assert.Equal(t, 2, swapped, "under cilium/ebpf and libbpf")
+	assert.Regexp(t, `opensnoop-openat@cilium/ebpf\s+FAIL`, stdout)
+	assert.Contains(t, stdout, "args 3 (flags) and 4 (mode) are swapped: field flags holds 0x1a0, passed as mode; field mode holds 0xa0000, passed as flags")
+}
+
+// opensnoop built with room for 16 bytes of path (PATH_LEN, as a user
+// would set it for a smaller record): the path the call passed is cut
+// short in every record, reported as truncated, not as a mismatch; every
+// other field is right.
+func TestVMSnoopTruncatedPath(t *testing.T) {
+	code, stdout, c := snoopOn(t, "x86_64-6.12", func(dir string) {
+		cfg := filepath.Join(dir, "ksystest.yaml")
+		replaceIn(t, cfg, "    source: opensnoop.bpf.c\n", "    source: opensnoop.bpf.c\n    defines: {PATH_LEN: \"16\"}\n")
+		replaceIn(t, cfg, "    source: opensnoop_perf.bpf.c\n", "    source: opensnoop_perf.bpf.c\n    defines: {PATH_LEN: \"16\"}\n")
+	})
+	assert.Equal(t, 1, code, "a path cut short is a finding")
+	truncated := 0
+	for _, cs := range c.Cases {
+		if strings.HasPrefix(cs.Name, "netsnoop-") {
+			assert.Equal(t, result.Pass, cs.Verdict, "%s: %s", cs.Name, cs.Message)
+			continue
+		}
+		assert.Equal(t, result.Fail, cs.Verdict, cs.Name)
+		require.Len(t, cs.Sets, 1)
+		args := cs.Sets[0].Args
+		require.Len(t, args, 4)
+		for i, a := range args {
+			if i != 1 {
+				assert.True(t, a.OK, "%s/%s: %s", cs.Name, a.Name, a.Note)
+				continue
+			}
+			truncated++
+			assert.False(t, a.OK, cs.Name)
+			assert.True(t, a.Truncated, "%s: %s", cs.Name, a.Note)
+			assert.Equal(t, "truncated: the field (char[16]) holds the first 15 of the string's 36 bytes", a.Note, cs.Name)
+			assert.Equal(t, `"/tmp/ksystest-opensnoop/no/such/file"`, a.PassedContent)
+			assert.Equal(t, `"/tmp/ksystest-o"`, a.CapturedContent)
+		}
+		assert.Contains(t, cs.Message, "arg 2 (filename) from field path: truncated", cs.Name)
+		assert.NotContains(t, cs.Message, "differs", cs.Name)
+	}
+	assert.Equal(t, 4, truncated, "opensnoop and opensnoop_perf, under cilium/ebpf and libbpf")
+	assert.Contains(t, stdout, "truncated: the field (char[16]) holds the first 15 of the string's 36 bytes")
 }
