@@ -10,37 +10,57 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
-// BashSuite is where a foreign arch guest's /bin/bash comes from: the
-// oldest suite with every arch, so its C library needs are met by any
-// host's cross C library (Debian 12's 2.36, Ubuntu 22.04's 2.35).
-const BashSuite = "bookworm"
+// BashSuites are where a foreign arch guest's /bin/bash comes from: the
+// first with the arch (riscv64 is Debian's from trixie on). The oldest
+// first, so that its C library needs are met by the host's cross C
+// library (Debian 12's 2.36, Ubuntu 22.04's 2.35).
+var BashSuites = []string{"bookworm", "trixie"}
 
 // Bash returns a directory holding Debian's bash for debArch ("bash",
-// executable) and the one library it needs beyond the C library
-// ("lib/libtinfo.so.6"): from BashSuite's bash and libtinfo6 packages,
-// verified like kernels and cached by both packages' hashes. Programs
+// executable), the one library it needs beyond the C library
+// ("lib/libtinfo.so.6") and the C library of the same suite with its
+// dynamic loader ("libc/libc.so.6", "libc/ld-....so.N"): from the first
+// of BashSuites with the arch, its bash, libtinfo6 and libc6 packages,
+// verified like kernels and cached by the packages' hashes. Programs
 // under test open /bin/bash to probe it (cilium/ebpf's uprobe tests do);
 // a guest whose arch is not the host's cannot run the host's.
 func (f *Fetcher) Bash(ctx context.Context, debArch string) (string, error) {
-	var pkgs [2]Package
-	for i, name := range []string{"bash", "libtinfo6"} {
-		index, err := f.Packages(ctx, BashSuite, debArch, name)
+	suite := ""
+	for _, s := range BashSuites {
+		rel, err := f.Release(ctx, s)
+		if err != nil {
+			return "", err
+		}
+		if rel.HasArch(debArch) {
+			suite = s
+			break
+		}
+	}
+	if suite == "" {
+		return "", fmt.Errorf("none of %s has %s", strings.Join(BashSuites, ", "), debArch)
+	}
+	var pkgs [3]Package
+	for i, name := range []string{"bash", "libtinfo6", "libc6"} {
+		index, err := f.Packages(ctx, suite, debArch, name)
 		if err != nil {
 			return "", err
 		}
 		if pkgs[i], err = FindPackage(index, name); err != nil {
-			return "", fmt.Errorf("%s %s: %w", BashSuite, debArch, err)
+			return "", fmt.Errorf("%s %s: %w", suite, debArch, err)
 		}
 	}
-	sum := sha256.Sum256([]byte(pkgs[0].SHA256 + "\n" + pkgs[1].SHA256))
+	var from []string
+	for _, p := range pkgs {
+		from = append(from, fmt.Sprintf("%s %s (sha256 %s)", p.Name, p.Version, p.SHA256))
+	}
+	sum := sha256.Sum256([]byte(strings.Join(from, "\n")))
 	key := hex.EncodeToString(sum[:])
 	dir := f.Cache.Path("tools", "bash-"+debArch+"-"+key)
-	from := fmt.Sprintf("%s %s (sha256 %s) and %s %s (sha256 %s) for %s", pkgs[0].Name, pkgs[0].Version, pkgs[0].SHA256,
-		pkgs[1].Name, pkgs[1].Version, pkgs[1].SHA256, debArch)
-	_, err := f.Cache.File(ctx, "bash-"+key[:16], dir, from, func(tmp string) (string, error) {
+	_, err := f.Cache.File(ctx, "bash-"+key[:16], dir, strings.Join(from, ", ")+" for "+debArch, func(tmp string) (string, error) {
 		out := filepath.Join(tmp, "bash")
 		for _, p := range pkgs {
 			deb := filepath.Join(tmp, p.Name+".deb")
@@ -57,43 +77,56 @@ func (f *Fetcher) Bash(ctx context.Context, debArch string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	// The cache keeps contents, not modes.
-	return dir, os.Chmod(filepath.Join(dir, "bash"), 0o755)
+	// The cache keeps contents, not modes: the kernel execs bash and
+	// maps the loader only when they are executable.
+	loaders, _ := filepath.Glob(filepath.Join(dir, "libc", "ld*"))
+	for _, p := range append(loaders, filepath.Join(dir, "bash")) {
+		if err := os.Chmod(p, 0o755); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
 }
 
-// extractBash takes from the package pkg at deb the file Bash keeps:
-// bash's /bin/bash (/usr/bin/bash after usrmerge) as out/bash, or
+// extractBash takes from the package pkg at deb the files Bash keeps:
+// bash's /bin/bash (/usr/bin/bash after usrmerge) as out/bash;
 // libtinfo6's libtinfo.so.6.N, from its multiarch directory, as
-// out/lib/libtinfo.so.6 (its soname).
+// out/lib/libtinfo.so.6 (its soname); libc6's libc.so.6 and dynamic
+// loader (ld-*.so.N) as out/libc/NAME.
 func extractBash(deb, pkg, out string) error {
 	r, err := os.Open(deb)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	found := false
+	var found []string
 	err = WalkDeb(r, func(name string, hdr *tar.Header, body io.Reader) error {
 		if hdr.Typeflag != tar.TypeReg || hdr.Size > maxExtract {
 			return nil
 		}
+		base := path.Base(name)
+		inLib := strings.HasPrefix(name, "lib") || strings.HasPrefix(name, "usr/lib")
 		var dest string
 		switch {
 		case pkg == "bash" && (name == "bin/bash" || name == "usr/bin/bash"):
 			dest = filepath.Join(out, "bash")
-		case pkg == "libtinfo6" && strings.HasPrefix(path.Base(name), "libtinfo.so.6.") &&
-			(strings.HasPrefix(name, "lib/") || strings.HasPrefix(name, "usr/lib/")):
+		case pkg == "libtinfo6" && inLib && strings.HasPrefix(base, "libtinfo.so.6."):
 			dest = filepath.Join(out, "lib", "libtinfo.so.6")
+		case pkg == "libc6" && inLib && !strings.Contains(name, "/gconv/") &&
+			(base == "libc.so.6" || strings.HasPrefix(base, "ld") && strings.Contains(base, ".so.")):
+			dest = filepath.Join(out, "libc", base)
 		default:
 			return nil
 		}
-		if err := WriteFrom(dest, body); err != nil {
-			return err
+		if slices.Contains(found, dest) {
+			return fmt.Errorf("two files for %s", path.Base(dest))
 		}
-		found = true
-		return StopWalk()
+		found = append(found, dest)
+		return WriteFrom(dest, body)
 	})
-	if err == nil && !found {
-		err = fmt.Errorf("no %s in the package", map[string]string{"bash": "/bin/bash", "libtinfo6": "libtinfo.so.6"}[pkg])
+	want := map[string]int{"bash": 1, "libtinfo6": 1, "libc6": 2}[pkg]
+	if err == nil && len(found) != want {
+		err = fmt.Errorf("%d of the %d files ksystest takes from it", len(found), want)
 	}
 	return err
 }

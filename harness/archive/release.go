@@ -28,6 +28,18 @@ type Release struct {
 	Files map[string]cache.FileSum
 }
 
+// HasArch reports whether the release indexes packages for debArch in
+// its main component.
+func (r *Release) HasArch(debArch string) bool {
+	prefix := "main/binary-" + debArch + "/"
+	for name := range r.Files {
+		if strings.HasPrefix(name, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
 // Is reports whether the release is suite's: its Suite field names it
 // (focal-updates, oldstable), or its Codename does (bookworm-backports,
 // bookworm) and its Suite field names no other pocket of that codename:

@@ -138,6 +138,13 @@ func Exec(ctx context.Context, o ExecOptions) (*ExecResult, error) {
 		return nil, fmt.Errorf("%s: %w", t.Name, err)
 	}
 	g.cpus = cmp.Or(o.CPUs, t.CPUs, 1)
+	if a.MaxCPUs > 0 && g.cpus > a.MaxCPUs {
+		if o.CPUs > a.MaxCPUs {
+			return nil, fmt.Errorf("%s: --cpus %d: %s guests (QEMU's %s with a %s) run on at most %d", t.Name, o.CPUs, a.Name, a.Machine, a.CPU, a.MaxCPUs)
+		}
+		o.logf("[%s] %d CPUs, not %d: %s guests (QEMU's %s with a %s) run on at most %d", t.Name, a.MaxCPUs, g.cpus, a.Name, a.Machine, a.CPU, a.MaxCPUs)
+		g.cpus = a.MaxCPUs
+	}
 	res := &ExecResult{Target: t.Name, Kernel: g.kernel.Package + " " + g.kernel.Version}
 	// A guest that can wait for work has the host's share: the program,
 	// its directory and libraries are shown where they are. One that

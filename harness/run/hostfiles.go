@@ -183,25 +183,34 @@ func execBinds(ctx context.Context, dir string, shares []string, prog *Program, 
 	return b.list, nil
 }
 
-// foreignBash shows Debian's bash for a at /bin/bash, with the host's
-// cross C library for a and libtinfo beside it in /usr/lib/TRIPLET,
-// which a's dynamic loader searches.
+// foreignBash shows Debian's bash for a at /bin/bash (archive.Bash's
+// directory dir), libtinfo beside it in /usr/lib/TRIPLET and the C
+// library and loader of its own suite at /lib/TRIPLET, which a's dynamic
+// loader searches; where a dynamically linked program has the host's
+// cross C library there already, bash runs with that one.
 func (b *binds) foreignBash(dir string, a arch.Arch) error {
 	bash := filepath.Join(dir, "bash")
 	p, err := ReadProgram(bash)
 	if err != nil {
 		return err
 	}
-	if !p.RunsOn(a) {
-		return fmt.Errorf("%s is not a program for %s", bash, a.Name)
+	if !p.RunsOn(a) || p.Interp == "" {
+		return fmt.Errorf("%s is not a dynamically linked program for %s", bash, a.Name)
 	}
 	if err := b.add(bash, "/bin/bash"); err != nil {
 		return err
 	}
-	if err := b.libraries(p.Interp, a); err != nil {
-		return err
+	if !b.covers(p.Interp) {
+		if err := b.add(filepath.Join(dir, "libc", filepath.Base(p.Interp)), p.Interp); err != nil {
+			return err
+		}
 	}
-	return b.add(filepath.Join(dir, "lib"), "/usr/lib/"+crossTriplet(a))
+	if lib := "/lib/" + multiarch(a); !b.covers(lib) {
+		if err := b.add(filepath.Join(dir, "libc"), lib); err != nil {
+			return err
+		}
+	}
+	return b.add(filepath.Join(dir, "lib"), "/usr/lib/"+multiarch(a))
 }
 
 // hostRuns says whether the host's own programs are of a's arch.
@@ -212,16 +221,22 @@ func hostRuns(a arch.Arch) bool { return a.Go.GOARCH == runtime.GOARCH }
 // (/usr/TRIPLET/lib, which the install step brings) as the loader's own
 // directory for the arch, /lib/TRIPLET.
 func (b *binds) libraries(interp string, a arch.Arch) error {
-	triplet := crossTriplet(a)
-	cross := filepath.Join(crossRoot, triplet, "lib")
-	if _, err := os.Stat(filepath.Join(cross, filepath.Base(interp))); err != nil {
+	root := filepath.Join(crossRoot, crossTriplet(a))
+	cross := filepath.Join(root, "lib")
+	// The loader where the guest looks for it (lib64/ld.so.1 for
+	// mips64el), else beside the C library (lib/ld64.so.2 for ppc64le).
+	loader := filepath.Join(root, interp)
+	if _, err := os.Stat(loader); err != nil {
+		loader = filepath.Join(cross, filepath.Base(interp))
+	}
+	if _, err := os.Stat(loader); err != nil {
 		return fmt.Errorf("it asks for %s, and the host has no C library for %s to give it "+
 			"(%s: install %s, or build it static)", interp, a.Name, cross, crossLibcPackage(a))
 	}
-	if err := b.add(filepath.Join(cross, filepath.Base(interp)), interp); err != nil {
+	if err := b.add(loader, interp); err != nil {
 		return err
 	}
-	return b.add(cross, "/lib/"+triplet)
+	return b.add(cross, "/lib/"+multiarch(a))
 }
 
 // crossRoot holds the host's cross C libraries, TRIPLET/lib (tests
@@ -230,6 +245,16 @@ var crossRoot = "/usr"
 
 // crossTriplet is a's GNU triplet, as its cross compiler is named.
 func crossTriplet(a arch.Arch) string { return strings.TrimSuffix(filepath.Base(a.CrossCC), "-gcc") }
+
+// multiarch is a's directory below /lib and /usr/lib where Debian's
+// dynamic loader for it looks: its triplet, but i386-linux-gnu for i386
+// (whose cross compiler is i686-linux-gnu-gcc).
+func multiarch(a arch.Arch) string {
+	if a.DebianArch == "i386" {
+		return "i386-linux-gnu"
+	}
+	return crossTriplet(a)
+}
 
 // crossLibcPackage is Debian's package of a's cross C library.
 func crossLibcPackage(a arch.Arch) string { return "libc6-" + a.DebianArch + "-cross" }

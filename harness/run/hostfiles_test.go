@@ -70,6 +70,8 @@ func TestExecBindsForeignArch(t *testing.T) {
 	bashDir := t.TempDir()
 	fakeELF(t, filepath.Join(bashDir, "bash"), arm64, "/lib/ld-linux-aarch64.so.1")
 	require.NoError(t, os.MkdirAll(filepath.Join(bashDir, "lib"), 0o755))
+	require.NoError(t, os.MkdirAll(filepath.Join(bashDir, "libc"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(bashDir, "libc", "ld-linux-aarch64.so.1"), nil, 0o755))
 	cross := t.TempDir()
 	crossLib := filepath.Join(cross, "aarch64-linux-gnu", "lib")
 	require.NoError(t, os.MkdirAll(crossLib, 0o755))
@@ -89,8 +91,9 @@ func TestExecBindsForeignArch(t *testing.T) {
 	assert.Equal(t, real(share), got[share])
 	assert.NotContains(t, got, prog, "the program is below the module root")
 	assert.Equal(t, real(filepath.Join(bashDir, "bash")), got["/bin/bash"])
-	assert.Equal(t, real(filepath.Join(crossLib, "ld-linux-aarch64.so.1")), got["/lib/ld-linux-aarch64.so.1"])
-	assert.Equal(t, real(crossLib), got["/lib/aarch64-linux-gnu"])
+	assert.Equal(t, real(filepath.Join(bashDir, "libc", "ld-linux-aarch64.so.1")), got["/lib/ld-linux-aarch64.so.1"],
+		"a static program: bash with the C library of its own suite")
+	assert.Equal(t, real(filepath.Join(bashDir, "libc")), got["/lib/aarch64-linux-gnu"])
 	assert.Equal(t, real(filepath.Join(bashDir, "lib")), got["/usr/lib/aarch64-linux-gnu"])
 	assert.NotContains(t, got, "/usr", "the host's programs are another arch's")
 	if dirs := goDirs(); dirs != nil {
@@ -107,12 +110,21 @@ func TestExecBindsForeignArch(t *testing.T) {
 		assert.NotContains(t, got, dirs[0])
 	}
 
-	// A dynamic program of that arch without the host's cross C library.
-	crossRoot = t.TempDir()
+	// A dynamic program of that arch: the host's cross C library, which
+	// bash then shares.
 	dyn := filepath.Join(pkg, "dyn")
 	fakeELF(t, dyn, arm64, "/lib/ld-linux-aarch64.so.1")
 	p, err = ReadProgram(dyn)
 	require.NoError(t, err)
+	binds, err = execBinds(context.Background(), pkg, nil, p, arm64, bashDir, "")
+	require.NoError(t, err)
+	got = guestPaths(binds)
+	assert.Equal(t, real(filepath.Join(crossLib, "ld-linux-aarch64.so.1")), got["/lib/ld-linux-aarch64.so.1"])
+	assert.Equal(t, real(crossLib), got["/lib/aarch64-linux-gnu"])
+	assert.Equal(t, real(filepath.Join(bashDir, "bash")), got["/bin/bash"])
+
+	// ... and without it.
+	crossRoot = t.TempDir()
 	_, err = execBinds(context.Background(), pkg, nil, p, arm64, "", "")
 	assert.ErrorContains(t, err, "is dynamically linked: it asks for /lib/ld-linux-aarch64.so.1")
 	assert.ErrorContains(t, err, "install libc6-arm64-cross, or build it static")
