@@ -264,9 +264,10 @@ func execShared(ctx context.Context, o *ExecOptions, g *guest, prog *Program, re
 		binds = append(binds, proto.Bind{Host: tree.Dir, Guest: "/lib/modules/" + g.kernel.Release})
 	}
 	res.Binds = binds
-	if hostRuns(g.arch) {
-		spec.Env = withHostPath(spec.Env, binds)
-	}
+	// The host's PATH directories the guest shows: the host's own where
+	// the arch is the host's; else GOROOT/bin, which holds the guest
+	// arch's go.
+	spec.Env = withHostPath(spec.Env, binds)
 	specJSON, err := json.Marshal(spec)
 	if err != nil {
 		return nil, nil, err
