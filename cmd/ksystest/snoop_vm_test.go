@@ -36,15 +36,20 @@ func TestVMSnoopExample(t *testing.T) {
 		"cilium/ebpf": {"arm-6.1", "arm-6.12", "mips64el-6.12", "ppc64le-6.12", "riscv64-6.12"},
 		"libbpf":      {"ppc64le-6.1", "ppc64le-6.12", "riscv64-6.12"},
 	}
-	ringbuf := map[string]bool{"opensnoop-openat": true, "netsnoop-connect": true, "netsnoop-sendto": true}
-	refused, contents, differs := 0, 0, 0
+	ringbuf := map[string]bool{"opensnoop-openat": true, "netsnoop-connect": true, "netsnoop-sendto": true,
+		"opensnoop-client": true, "netsnoop-client": true, "netsnoop-httpget": true}
+	refused, contents, differs, workloads := 0, 0, 0, 0
 	for _, c := range r.Cells {
 		assert.Equal(t, result.OutcomePass, c.Outcome, "%s: %s", c.Target, c.Reason)
 		if c.Arch == "i386" {
 			assert.Empty(t, c.Cases, "the example's cases exclude i386")
 			continue
 		}
-		require.Len(t, c.Cases, 8, "%s: four cases, two loaders", c.Target)
+		want := 8 // four cases, two loaders
+		if c.Arch == "x86_64" || c.Arch == "arm64" {
+			want += 8 // and four workloads
+		}
+		require.Len(t, c.Cases, want, c.Target)
 		for _, cs := range c.Cases {
 			require.NotNil(t, cs.Loader, "%s/%s", c.Target, cs.Name)
 			base, _, _ := strings.Cut(cs.Name, "@")
@@ -59,6 +64,13 @@ func TestVMSnoopExample(t *testing.T) {
 				continue
 			}
 			assert.Equal(t, result.Pass, cs.Verdict, "%s/%s: %s", c.Target, cs.Name, cs.Message)
+			if w := cs.Workload; w != nil {
+				// Every call the program made is in a record, as passed.
+				assert.NotZero(t, w.Summary.Made, "%s/%s", c.Target, cs.Name)
+				assert.Equal(t, w.Summary.Made, w.Summary.Matching, "%s/%s", c.Target, cs.Name)
+				workloads++
+				continue
+			}
 			require.Len(t, cs.Sets, 1, "%s/%s", c.Target, cs.Name)
 			set := cs.Sets[0]
 			assert.True(t, set.OK, "%s/%s: %s", c.Target, cs.Name, set.Message)
@@ -84,7 +96,8 @@ func TestVMSnoopExample(t *testing.T) {
 	}
 	assert.NotZero(t, contents, "paths and socket addresses were compared by content")
 	assert.NotZero(t, differs, "the readings of the wrapper's registers on ppc64le-6.1 were checked")
-	assert.Equal(t, 38, refused, "every declared refusal was checked")
+	assert.Equal(t, 44, refused, "every declared refusal was checked")
+	assert.NotZero(t, workloads, "the tools were checked under the workloads")
 }
 
 // snoopOn runs examples/snoop, changed by edit, on one target, and
@@ -125,8 +138,19 @@ func TestVMSnoopSwappedFields(t *testing.T) {
 	})
 	assert.Equal(t, 1, code, "a swap is a finding")
 	assert.Equal(t, result.OutcomeFail, c.Outcome)
-	swapped := 0
+	swapped, wrongCalls := 0, 0
 	for _, cs := range c.Cases {
+		if strings.HasPrefix(cs.Name, "opensnoop-client@") {
+			// Under the C client too: its open(O_RDWR|O_CREAT|O_TRUNC,
+			// 0600) recorded with flags and mode swapped.
+			wrongCalls++
+			assert.Equal(t, result.Fail, cs.Verdict, cs.Name)
+			require.NotNil(t, cs.Workload, cs.Name)
+			assert.Equal(t, cs.Workload.Summary.Made, cs.Workload.Summary.Wrong, cs.Name)
+			require.NotEmpty(t, cs.Workload.Calls, cs.Name)
+			assert.Equal(t, "arg 3 (flags): tracepoint 0x242, probe 0x180", cs.Workload.Calls[0].Note, cs.Name)
+			continue
+		}
 		if !strings.HasPrefix(cs.Name, "opensnoop-openat@") {
 			assert.Equal(t, result.Pass, cs.Verdict, "%s: %s", cs.Name, cs.Message)
 			continue
@@ -144,6 +168,7 @@ func TestVMSnoopSwappedFields(t *testing.T) {
 		assert.Equal(t, uint64(0xa0000), args[2].Passed)
 	}
 	assert.Equal(t, 2, swapped, "under cilium/ebpf and libbpf")
+	assert.Equal(t, 2, wrongCalls, "the workload under cilium/ebpf and libbpf")
 	assert.Regexp(t, `opensnoop-openat@cilium/ebpf\s+FAIL`, stdout)
 	assert.Contains(t, stdout, "args 3 (flags) and 4 (mode) are swapped: field flags holds 0x1a0, passed as mode; field mode holds 0xa0000, passed as flags")
 }
@@ -161,7 +186,7 @@ func TestVMSnoopTruncatedPath(t *testing.T) {
 	assert.Equal(t, 1, code, "a path cut short is a finding")
 	truncated := 0
 	for _, cs := range c.Cases {
-		if strings.HasPrefix(cs.Name, "netsnoop-") {
+		if strings.HasPrefix(cs.Name, "netsnoop-") || cs.Workload != nil {
 			assert.Equal(t, result.Pass, cs.Verdict, "%s: %s", cs.Name, cs.Message)
 			continue
 		}
@@ -186,4 +211,49 @@ func TestVMSnoopTruncatedPath(t *testing.T) {
 	}
 	assert.Equal(t, 4, truncated, "opensnoop and opensnoop_perf, under cilium/ebpf and libbpf")
 	assert.Contains(t, stdout, "truncated: the field (char[16]) holds the first 15 of the string's 36 bytes")
+}
+
+// examples/snoop's tools under ksystest's workloads, the C client and Go's
+// net/http client, on x86_64-6.12 and arm64-6.12, under cilium/ebpf and
+// libbpf: each tool loaded for each run with targ_tgid the program's
+// PID, every openat and connect the program made found in one record of
+// the tool's own ring buffer or perf buffer, each number field as the
+// raw_syscalls/sys_enter tracepoint saw the call pass it.
+func TestVMSnoopWorkloads(t *testing.T) {
+	var targets []matrix.Target
+	for _, tg := range defaultTargets(t) {
+		if tg.Name == "x86_64-6.12" || tg.Name == "arm64-6.12" {
+			targets = append(targets, tg)
+		}
+	}
+	require.Len(t, targets, 2)
+	requireVMs(t, targets)
+	dir := project(t, "../../examples/snoop")
+	code, stdout, errs := ksystestIn(t, dir, "run", "--matrix", "ksystest.yaml", "--only", "x86_64-6.12,arm64-6.12", "--out", "out")
+	require.Equal(t, 0, code, errs)
+	r := readResults(t, filepath.Join(dir, "out", "results.json"))
+	require.Len(t, r.Cells, 2)
+	for _, c := range r.Cells {
+		var seen []string
+		for _, cs := range c.Cases {
+			if cs.Workload == nil {
+				continue
+			}
+			seen = append(seen, cs.Name)
+			assert.Equal(t, result.Pass, cs.Verdict, "%s/%s: %s", c.Target, cs.Name, cs.Message)
+			s := cs.Workload.Summary
+			assert.NotZero(t, s.Made, "%s/%s", c.Target, cs.Name)
+			assert.Equal(t, result.WorkloadCounts{Made: s.Made, Captured: s.Made, Matching: s.Made}, s, "%s/%s", c.Target, cs.Name)
+			for _, run := range cs.Workload.Runs {
+				assert.Equal(t, 0, run.Exit, "%s/%s", c.Target, cs.Name)
+			}
+		}
+		assert.ElementsMatch(t, []string{
+			"opensnoop-client@cilium/ebpf", "opensnoop-client@libbpf-1.5",
+			"opensnoop-perf-httpget@cilium/ebpf", "opensnoop-perf-httpget@libbpf-1.5",
+			"netsnoop-client@cilium/ebpf", "netsnoop-client@libbpf-1.5",
+			"netsnoop-httpget@cilium/ebpf", "netsnoop-httpget@libbpf-1.5",
+		}, seen, c.Target)
+	}
+	assert.Regexp(t, `netsnoop-httpget@libbpf-1.5\s+pass\s+pass`, stdout)
 }

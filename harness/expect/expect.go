@@ -26,7 +26,7 @@ const noticePrefix = "notice: "
 // Compare judges one planned case on one target.
 func Compare(def matrix.Planned, archName string, got proto.CaseResult) result.Case {
 	if def.CaseDef.Workload != nil {
-		return workloadCase(def, got)
+		return workloadCase(def, archName, got)
 	}
 	c := compare(def, archName, got)
 	c.Kernel = kernelNames(def)

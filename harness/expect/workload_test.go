@@ -205,3 +205,101 @@ func TestWorkloadDecodedForms(t *testing.T) {
 	c = judge(p, rounds(p, with(pages, []uint64{0, 0x1000, 3, 1, 3, 1})))
 	assert.Equal(t, result.Fail, c.Verdict, "the offset in bytes, not pages")
 }
+
+// snoopWorkload plans a workload of examples/snoop's tools on x86_64-6.12
+// under cilium/ebpf.
+func snoopWorkload(t *testing.T, name string) matrix.Planned {
+	t.Helper()
+	m, err := matrix.Load("../../examples/snoop/ksystest.yaml", ksystest.Data)
+	require.NoError(t, err)
+	cat, err := m.Catalogue()
+	require.NoError(t, err)
+	a, err := arch.Lookup("x86_64")
+	require.NoError(t, err)
+	planned, _ := cat.PlanTarget("x86_64-6.12", a, sysparams.Kernel{})
+	for _, p := range planned {
+		if p.Name == name+"@cilium/ebpf" {
+			require.NoError(t, p.WorkloadErr)
+			return p
+		}
+	}
+	t.Fatalf("no %s", name)
+	return matrix.Planned{}
+}
+
+func u64(v uint64) *uint64 { return &v }
+
+// openat(AT_FDCWD, path, O_RDWR|O_CREAT|O_TRUNC, 0600) as a C program
+// passes it: int dfd in a register whose upper half is zero.
+func openatCall(tid uint32) proto.WorkloadCall {
+	return proto.WorkloadCall{TID: tid, NR: 257, Program: "openat_entry", Args: []uint64{0xffffff9c, 0x4000, 0x242, 0x180, 0, 0}}
+}
+
+// opensnoop_perf's record: tid, dfd (int, widened with its sign), the
+// path (content), flags, mode.
+func openRecord(tid uint64, dfd, flags, mode uint64) proto.Record {
+	return proto.Record{Size: 280, Thread: &tid, Values: []*uint64{u64(dfd), nil, u64(flags), u64(mode)}, Bytes: [][]byte{nil, []byte("/tmp/x"), nil, nil}}
+}
+
+var openFields = []proto.Field{{Type: "int", Size: 4, Signed: true}, {Type: "char[256]", Offset: 16, Size: 256, Content: true}, {Type: "int", Size: 4, Signed: true}, {Type: "unsigned int", Size: 4}}
+
+// A user's tool under a workload: each record is tied to its thread's
+// call of the same rank, its fields compared with the tracepoint's
+// values as the kernel's parameters hold them (int dfd: -100 either way);
+// a record of a thread that made no such call, a call with no record, or
+// a wrong field fails.
+func TestWorkloadUserRecords(t *testing.T) {
+	p := snoopWorkload(t, "opensnoop-perf-httpget")
+	require.Len(t, p.Workload.Rounds, 1)
+	run := func(calls []proto.WorkloadCall, recs ...proto.Record) result.Case {
+		return judge(p, &proto.WorkloadResult{Rounds: []proto.WorkloadRound{{PID: 40, Calls: calls,
+			Sets: []proto.WorkloadSet{{Program: "openat_entry", Fields: openFields, Records: recs}}}}})
+	}
+	dfd := uint64(0xffffffffffffff9c)
+	calls := []proto.WorkloadCall{openatCall(41), openatCall(42), openatCall(41)}
+	calls[2].Args[2] = 0 // O_RDONLY
+
+	// Records of two threads, in another order than the calls.
+	c := run(calls, openRecord(42, dfd, 0x242, 0x180), openRecord(41, dfd, 0x242, 0x180), openRecord(41, dfd, 0, 0x180))
+	assert.Equal(t, result.Pass, c.Verdict, c.Message)
+	assert.Equal(t, result.WorkloadCounts{Made: 3, Captured: 3, Matching: 3}, c.Workload.Summary)
+
+	// Thread 41's records swapped: its first call's flags are wrong.
+	c = run(calls, openRecord(42, dfd, 0x242, 0x180), openRecord(41, dfd, 0, 0x180), openRecord(41, dfd, 0x242, 0x180))
+	assert.Equal(t, result.Fail, c.Verdict)
+	assert.Equal(t, 2, c.Workload.Summary.Wrong)
+	require.NotEmpty(t, c.Workload.Calls)
+	assert.Contains(t, c.Workload.Calls[0].Note, "arg 3 (flags): tracepoint 0x242, probe 0x0")
+	assert.Equal(t, "content, not compared in workloads", c.Workload.Calls[0].Args[1].Note)
+
+	// A call with no record: not seen.
+	c = run(calls, openRecord(42, dfd, 0x242, 0x180), openRecord(41, dfd, 0x242, 0x180))
+	assert.Equal(t, result.Fail, c.Verdict)
+	assert.Equal(t, 1, c.Workload.Summary.Wrong)
+	assert.Equal(t, 2, c.Workload.Summary.Captured)
+
+	// A record of a thread that made no watched call.
+	c = run(calls, openRecord(42, dfd, 0x242, 0x180), openRecord(41, dfd, 0x242, 0x180), openRecord(41, dfd, 0, 0x180), openRecord(43, dfd, 0, 0))
+	assert.Equal(t, result.Fail, c.Verdict)
+	assert.Contains(t, c.Message, "1 record(s) of openat_entry tied to no call the program made")
+
+	// The collection did not load for the run; its records not read.
+	c = judge(p, &proto.WorkloadResult{Rounds: []proto.WorkloadRound{{LoadError: "map events: EINVAL", Calls: calls}}})
+	assert.Equal(t, result.Fail, c.Verdict)
+	assert.Contains(t, c.Message, "run 1: the collection did not load: map events: EINVAL")
+}
+
+// Where the collection's loader is declared to refuse it, the workload
+// is that refusal; where it is not, a refusal fails.
+func TestWorkloadUserRefusal(t *testing.T) {
+	p := snoopWorkload(t, "opensnoop-client")
+	got := proto.CaseResult{Name: p.Name, LoadError: "collection opensnoop@cilium/ebpf did not load: map events: EINVAL"}
+	c := Compare(p, "x86_64", got)
+	assert.Equal(t, result.Fail, c.Verdict)
+	p.Pred = &matrix.Prediction{Refused: true, Why: "no ring buffers"}
+	c = Compare(p, "x86_64", got)
+	assert.Equal(t, result.QuirkConfirmed, c.Verdict)
+	assert.Equal(t, "refused, as declared: collection opensnoop@cilium/ebpf did not load: map events: EINVAL", c.Message)
+	c = Compare(p, "x86_64", proto.CaseResult{Name: p.Name, Workload: &proto.WorkloadResult{}})
+	assert.Equal(t, result.Fail, c.Verdict, "declared refused, but it loaded")
+}

@@ -532,7 +532,7 @@ func (m *Matrix) Catalogue() (*Catalogue, error) {
 			continue
 		}
 		for _, prog := range cd.Workload.Probes {
-			if !slices.ContainsFunc(out.Cases, func(c CaseDef) bool { return c.Workload == nil && c.Probe == prog }) {
+			if !slices.ContainsFunc(out.Cases, func(c CaseDef) bool { return c.Workload == nil && c.usesProgram(prog) }) {
 				missing = append(missing, Problem{File: where["case "+cd.Name],
 					Msg: fmt.Sprintf("workload %q: no case uses probe %q, so nothing says what it watches (add %q to catalogues)", cd.Name, prog, BuiltinCatalogue)})
 			}

@@ -71,8 +71,8 @@ func (c *Catalogue) PlanTarget(target string, a arch.Arch, k sysparams.Kernel) (
 	return c.ForLoaders(c.Plan(a, k), target, a)
 }
 
-// ForLoaders puts each case of a user's collection once per loader of the
-// collection, named NAME@LOADER ("libbpf" becomes the newest libbpf
+// ForLoaders puts each case of a user's collection (and each workload of
+// its programs) once per loader of the collection, named NAME@LOADER ("libbpf" becomes the newest libbpf
 // Debian ships for a); where the collection declares that the loader
 // refuses it on target (LoadFails), the case is predicted not to load. A
 // loader a cannot run (a libbpf Debian does not ship for it) runs nothing
@@ -86,8 +86,12 @@ func (c *Catalogue) ForLoaders(planned []Planned, target string, a arch.Arch) ([
 	var notes []string
 	noted := map[string]bool{}
 	for _, p := range planned {
-		col, ok := cols[p.Collection]
-		if !ok || p.Workload != nil {
+		name := p.Collection
+		if p.Workload != nil {
+			name = p.Workload.Collection
+		}
+		col, ok := cols[name]
+		if !ok {
 			out = append(out, p)
 			continue
 		}
@@ -414,6 +418,9 @@ func ProtoOf(a arch.Arch, planned []Planned) proto.Catalogue {
 			pc.Probe, pc.Syscall, pc.Via = "", "", ""
 			pc.Workload = &proto.Workload{Path: WorkloadPath(p.CaseDef), Args: p.CaseDef.Workload.Args,
 				TimeoutSec: int(timeout.Seconds()), Rounds: w.Rounds, Watch: w.Watch}
+			if w.Collection != "" {
+				pc.Workload.Collection = CollectionKey(w.Collection, p.Loader)
+			}
 		}
 		out.Cases = append(out.Cases, pc)
 	}

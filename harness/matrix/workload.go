@@ -24,10 +24,13 @@ type WorkloadDef struct {
 	// Objects are static programs per arch, relative to the file.
 	Objects map[string]string `yaml:"objects"`
 	Args    []string          `yaml:"args"`
-	// Probes are ring-buffer probes of ksystest's collection, each named
-	// by its program: the case of the catalogue that uses it says which
-	// syscall it watches, which arguments it reports and how it is
-	// predicted to go wrong on each arch.
+	// Probes are ring-buffer probes of ksystest's collection, or programs
+	// of one user's collection that write records to its own ring buffer
+	// or perf event array, each named by its program: the case of the
+	// catalogue that uses it (its probe, or the program of one of its
+	// capture sets that reads records) says which syscall it watches,
+	// which arguments it reports and how it is predicted to go wrong on
+	// each arch.
 	Probes  []string `yaml:"probes"`
 	Timeout Duration `yaml:"timeout"`
 	// Dir is the directory of the file declaring it.
@@ -110,6 +113,71 @@ type Form struct {
 	// DerefFor is the argument (0-based, in the probe's order) whose
 	// value is Deref's first word: a deref:N argument of a direct call.
 	DerefFor int
+	// Params are, per register, what the kernel's parameter keeps of it
+	// (a direct call's, from the kernel source's definition; nil: not
+	// known).
+	Params []Param
+}
+
+// Param is what a kernel function's parameter keeps of the register that
+// carries it: its C type's size in bytes and sign (int dfd: the low 4
+// bytes, signed, whatever the upper half of the register holds). Size 0:
+// not known, the register whole.
+type Param struct {
+	Size   uint8
+	Signed bool
+}
+
+// Of is v as the parameter holds it, widened to 64 bits with its sign.
+func (p Param) Of(v uint64) uint64 {
+	if p.Size == 0 || p.Size >= 8 {
+		return v
+	}
+	bits := 8 * uint(p.Size)
+	v &= 1<<bits - 1
+	if p.Signed && v&(1<<(bits-1)) != 0 {
+		v |= ^uint64(0) << bits
+	}
+	return v
+}
+
+// paramOf is what a parameter of C type t (as the kernel source spells
+// it) keeps of a register, ws the ABI's long.
+func paramOf(t string, ws uint8) Param {
+	if strings.Contains(t, "*") {
+		return Param{Size: ws}
+	}
+	t = strings.TrimSpace(strings.TrimPrefix(t, "const "))
+	switch t {
+	case "int", "pid_t", "clockid_t", "timer_t", "mqd_t", "key_t", "key_serial_t", "rwf_t", "s32", "__s32":
+		return Param{Size: 4, Signed: true}
+	case "unsigned int", "unsigned", "u32", "__u32", "uid_t", "gid_t", "qid_t":
+		return Param{Size: 4}
+	case "umode_t", "u16", "__u16":
+		return Param{Size: 2}
+	case "long", "off_t":
+		return Param{Size: ws, Signed: true}
+	case "unsigned long", "size_t", "aio_context_t":
+		return Param{Size: ws}
+	case "u64", "__u64":
+		return Param{Size: 8}
+	case "loff_t", "s64", "__s64":
+		return Param{Size: 8, Signed: true}
+	}
+	return Param{}
+}
+
+// paramsOf are what entry's parameters keep of each register on abi.
+func paramsOf(abi, entry string, ws uint8) []Param {
+	d, ok := syscalls.DefinitionOf(abi, entry, false)
+	if !ok || d.Params == nil {
+		return nil
+	}
+	var out []Param
+	for _, p := range d.Params {
+		out = append(out, paramOf(p.Type, ws))
+	}
+	return out
 }
 
 // Form kinds.
@@ -157,9 +225,9 @@ func Forms(a arch.Arch, p Planned) []Form {
 	ws := wordSize(a)
 	var out []Form
 	if sc, ok := syscalls.Lookup(abi, name); ok && sc.Entry != "" {
-		f := Form{NR: int64(sc.NR), Entry: sc.Entry, Kind: FormDirect, Order: p.Order, DerefFor: -1}
+		f := Form{NR: int64(sc.NR), Entry: sc.Entry, Kind: FormDirect, Order: p.Order, DerefFor: -1, Params: paramsOf(abi, sc.Entry, ws)}
 		if sc.Entry == "sys_old_mmap" {
-			f.Kind, f.Order = FormPacked, nil
+			f.Kind, f.Order, f.Params = FormPacked, nil, nil
 			f.Deref = proto.Watch{NR: f.NR, DerefArg: 0, Words: 6, WordSize: ws}
 		} else {
 			f.Deref = proto.Watch{NR: f.NR}
@@ -193,9 +261,12 @@ func Forms(a arch.Arch, p Planned) []Form {
 // with the case that describes it and the forms of its syscall, the
 // rounds the agent runs the program in, and what the tracepoint watches.
 type PlannedWorkload struct {
-	Probes []PlannedProbe
-	Rounds [][]proto.WorkloadProbe
-	Watch  []proto.Watch
+	// Collection is the user's collection the probes are programs of
+	// (empty: ksystest's own); the case then runs once per loader of it.
+	Collection string
+	Probes     []PlannedProbe
+	Rounds     [][]proto.WorkloadProbe
+	Watch      []proto.Watch
 	// Skipped are probes with no case on this arch, and why.
 	Skipped []string
 }
@@ -211,6 +282,9 @@ type PlannedProbe struct {
 	// call (or not to load), if one is: it explains calls the probe
 	// cannot see.
 	Never *Planned
+	// Set is, for a program of a user's collection, the capture set of
+	// Case it records (its program is Program); -1 for ksystest's probes.
+	Set int
 }
 
 // Form returns the probe's form for syscall number nr.
@@ -229,16 +303,39 @@ func PlanWorkload(cd CaseDef, a arch.Arch, planned []Planned) (*PlannedWorkload,
 	pw := &PlannedWorkload{}
 	watch := map[int64]proto.Watch{}
 	var order []int64
+	builtin := 0
 	for _, prog := range cd.Workload.Probes {
-		c, ok := probeCase(planned, prog)
+		c, set, ok := probeCase(planned, prog)
 		if !ok {
 			pw.Skipped = append(pw.Skipped, fmt.Sprintf("%s: no case of the catalogue uses it on %s", prog, a.Name))
 			continue
 		}
-		if c.Collection != "" && c.Collection != proto.Builtin {
-			return nil, fmt.Errorf("workload %s: probe %s is in collection %s: workloads check ksystest's own probes", cd.Name, prog, c.Collection)
+		pp := PlannedProbe{Program: prog, Case: c, Forms: Forms(a, c), Set: set}
+		wp := proto.WorkloadProbe{Program: prog}
+		switch {
+		case set < 0 && c.Collection != "" && c.Collection != proto.Builtin:
+			return nil, fmt.Errorf("workload %s: probe %s of collection %s reports through ksystest's ring buffer: a workload of a user's collection reads the records of its own (a capture set's events:)",
+				cd.Name, prog, c.Collection)
+		case set < 0:
+			builtin++
+		default:
+			// The agent loads the collection again for each run, its
+			// ${pid} the program's: one collection per workload.
+			if pw.Collection != "" && pw.Collection != c.Collection {
+				return nil, fmt.Errorf("workload %s: probe %s is in collection %s, an earlier one in %s: a workload's probes come from one collection",
+					cd.Name, prog, c.Collection, pw.Collection)
+			}
+			pw.Collection = c.Collection
+			capt := c.Captures[set]
+			if capt.Events == "" {
+				return nil, fmt.Errorf("workload %s: program %s stores its readings in globals or maps (case %s, set %s): a workload reads the records a program writes to its ring buffer or perf event array (events:), one per call",
+					cd.Name, prog, c.Name, capt.Name)
+			}
+			// The set's expectations are the probe's.
+			pp.Case.Expect = c.SetExpect[set]
+			pc := capt.proto()
+			wp.Set = &pc
 		}
-		pp := PlannedProbe{Program: prog, Case: c, Forms: Forms(a, c)}
 		for i := range planned {
 			if q := planned[i]; q.Probe == prog && !q.Compat && q.Pred != nil && (q.Pred.Never || q.Pred.NoLoad) {
 				pp.Never = &planned[i]
@@ -250,9 +347,8 @@ func PlanWorkload(cd CaseDef, a arch.Arch, planned []Planned) (*PlannedWorkload,
 			continue
 		}
 		pw.Probes = append(pw.Probes, pp)
-		var nrs []int64
 		for _, f := range pp.Forms {
-			nrs = append(nrs, f.NR)
+			wp.NRs = append(wp.NRs, f.NR)
 			if w, ok := watch[f.NR]; !ok || w.Words == 0 && f.Deref.Words > 0 {
 				if !ok {
 					order = append(order, f.NR)
@@ -265,19 +361,22 @@ func PlanWorkload(cd CaseDef, a arch.Arch, planned []Planned) (*PlannedWorkload,
 		for r := range pw.Rounds {
 			clash := false
 			for _, other := range pw.Rounds[r] {
-				for _, nr := range nrs {
+				for _, nr := range wp.NRs {
 					clash = clash || slices.Contains(other.NRs, nr)
 				}
 			}
 			if !clash {
-				pw.Rounds[r] = append(pw.Rounds[r], proto.WorkloadProbe{Program: prog, NRs: nrs})
+				pw.Rounds[r] = append(pw.Rounds[r], wp)
 				placed = true
 				break
 			}
 		}
 		if !placed {
-			pw.Rounds = append(pw.Rounds, []proto.WorkloadProbe{{Program: prog, NRs: nrs}})
+			pw.Rounds = append(pw.Rounds, []proto.WorkloadProbe{wp})
 		}
+	}
+	if pw.Collection != "" && builtin > 0 {
+		return nil, fmt.Errorf("workload %s: probes of ksystest's and of collection %s: a workload checks the probes of one collection", cd.Name, pw.Collection)
 	}
 	for _, nr := range order {
 		pw.Watch = append(pw.Watch, watch[nr])
@@ -285,24 +384,43 @@ func PlanWorkload(cd CaseDef, a arch.Arch, planned []Planned) (*PlannedWorkload,
 	return pw, nil
 }
 
+// usesProgram reports whether the case attaches prog: as its probe, or
+// as the program of a capture set.
+func (cd CaseDef) usesProgram(prog string) bool {
+	return cd.Probe == prog || slices.ContainsFunc(cd.Captures, func(c CaptureDef) bool { return c.Program == prog })
+}
+
 // probeCase is the case describing probe prog on the target: a raw call
-// of it, else any.
-func probeCase(planned []Planned, prog string) (Planned, bool) {
+// of it, else any; for a program of a user's collection, the case with a
+// capture set of its records, and which set (-1: prog is the case's
+// probe).
+func probeCase(planned []Planned, prog string) (Planned, int, bool) {
 	var found *Planned
+	foundSet := -1
 	for i := range planned {
 		p := &planned[i]
-		if p.Probe != prog || p.Workload != nil || p.Compat {
+		if p.Workload != nil || p.Compat {
 			continue
 		}
+		set := -1
+		if p.Probe != prog {
+			set = slices.IndexFunc(p.Captures, func(c CaptureDef) bool { return c.Program == prog && c.Events != "" })
+			if set < 0 {
+				set = slices.IndexFunc(p.Captures, func(c CaptureDef) bool { return c.Program == prog })
+			}
+			if set < 0 {
+				continue
+			}
+		}
 		if p.Via == proto.ViaRaw || p.Via == "" {
-			return *p, true
+			return *p, set, true
 		}
 		if found == nil {
-			found = p
+			found, foundSet = p, set
 		}
 	}
 	if found != nil {
-		return *found, true
+		return *found, foundSet, true
 	}
-	return Planned{}, false
+	return Planned{}, -1, false
 }

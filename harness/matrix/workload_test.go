@@ -2,6 +2,7 @@ package matrix
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -158,4 +159,131 @@ cases:
 	require.NoError(t, err)
 	_, err = m.Catalogue()
 	assert.ErrorContains(t, err, `workload "workload-client": no case uses probe "ksys_write"`)
+}
+
+// A workload of a user's tool runs once per loader of its collection,
+// named CASE@LOADER, loading COLLECTION@LOADER; each probe reads the
+// records of its case's capture set, with that set's expectations, and a
+// declared refusal is the workload's prediction too.
+func TestWorkloadOfUserCollection(t *testing.T) {
+	m, err := Load("../../examples/snoop/ksystest.yaml", builtinFiles)
+	require.NoError(t, err)
+	cat, err := m.Catalogue()
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		target, arch string
+		// refused: both loaders are declared to refuse opensnoop there (no
+		// ring buffers before 5.8).
+		refused bool
+	}{
+		{"x86_64-6.12", "x86_64", false},
+		{"x86_64-ubuntu-5.4", "x86_64", true},
+	} {
+		a, err := arch.Lookup(tc.arch)
+		require.NoError(t, err)
+		planned, _ := cat.PlanTarget(tc.target, a, sysparams.Kernel{})
+		var names []string
+		for _, p := range planned {
+			if p.Workload == nil || !strings.HasPrefix(p.Name, "opensnoop-client@") {
+				continue
+			}
+			names = append(names, p.Name)
+			require.NoError(t, p.WorkloadErr)
+			pw := p.Workload
+			assert.Equal(t, "opensnoop", pw.Collection)
+			require.Len(t, pw.Probes, 1)
+			pp := pw.Probes[0]
+			assert.Equal(t, "trace_openat", pp.Program)
+			assert.Equal(t, "opensnoop-openat", pp.Case.Name)
+			assert.Equal(t, 0, pp.Set)
+			assert.Equal(t, []string{"match", "match", "match", "match"}, pp.Case.Expect)
+			require.Len(t, pw.Rounds, 1)
+			require.NotNil(t, pw.Rounds[0][0].Set)
+			assert.Equal(t, "events", pw.Rounds[0][0].Set.Events)
+			assert.Equal(t, "pid", pw.Rounds[0][0].Set.PID)
+			assert.Equal(t, []int64{257}, pw.Rounds[0][0].NRs)
+			// int dfd, const char __user *filename, int flags, umode_t mode
+			require.Len(t, pp.Forms, 1)
+			assert.Equal(t, []Param{{4, true}, {8, false}, {4, true}, {2, false}}, pp.Forms[0].Params)
+
+			cat := ProtoOf(a, []Planned{p})
+			require.NotNil(t, cat.Cases[0].Workload)
+			assert.Equal(t, "opensnoop@"+p.Loader, cat.Cases[0].Workload.Collection)
+			if tc.refused {
+				require.NotNil(t, p.Pred, p.Name)
+				assert.True(t, p.Pred.Refused, p.Name)
+			} else {
+				assert.Nil(t, p.Pred, p.Name)
+			}
+		}
+		assert.Equal(t, []string{"opensnoop-client@cilium/ebpf", "opensnoop-client@libbpf-1.5"}, names, tc.target)
+	}
+	// opensnoop_perf's record is written by its exit program, attached
+	// with the entry one.
+	a, _ := arch.Lookup("arm64")
+	planned, _ := cat.PlanTarget("arm64-6.12", a, sysparams.Kernel{})
+	i := slices.IndexFunc(planned, func(p Planned) bool { return p.Name == "opensnoop-perf-httpget@cilium/ebpf" })
+	require.GreaterOrEqual(t, i, 0)
+	set := planned[i].Workload.Rounds[0][0].Set
+	require.NotNil(t, set)
+	assert.Equal(t, []string{"openat_exit"}, set.Programs)
+	assert.Equal(t, "tid", set.TID)
+}
+
+// A workload checks one collection's programs, each read from records.
+func TestWorkloadOfUserCollectionProblems(t *testing.T) {
+	f := writeFile(t, "ksystest.yaml", `apiVersion: ksystest/v1
+targets: default
+catalogues: [builtin]
+collections:
+  - {name: one, source: one.bpf.c}
+  - {name: two, source: two.bpf.c}
+cases:
+  - name: rec
+    collection: one
+    syscall: write
+    args: [{value: 1}, {value: "buf:4"}, {value: 4}]
+    captures:
+      - {name: e, program: on_write, events: events, record: ev, tid: tid, args: [{field: fd}, {expect: ignore}, {field: n}]}
+      - {name: g, program: on_write_g, args: [{global: fd}, {expect: ignore}, {global: n}]}
+  - name: rec2
+    collection: two
+    syscall: openat
+    args: [{value: -100}, {value: "str:/x"}, {value: 0}, {value: 0}]
+    captures:
+      - {name: e, program: on_openat, events: events, record: ev, tid: tid, args: [{field: dfd}, {expect: ignore}, {expect: ignore}, {expect: ignore}]}
+  - name: mixed
+    workload: {program: client, probes: [on_write, on_openat]}
+  - name: globals
+    workload: {program: client, probes: [on_write_g]}
+  - name: with-builtin
+    workload: {program: client, probes: [on_write, aware_connect]}
+`)
+	m, err := Load(f, builtinFiles)
+	require.NoError(t, err)
+	cat, err := m.Catalogue()
+	require.NoError(t, err)
+	a, _ := arch.Lookup("x86_64")
+	errs := map[string]string{}
+	for _, p := range cat.Plan(a, sysparams.Kernel{}) {
+		if p.CaseDef.Workload != nil {
+			require.Error(t, p.WorkloadErr, p.Name)
+			errs[p.Name] = p.WorkloadErr.Error()
+		}
+	}
+	assert.Contains(t, errs["mixed"], "probe on_openat is in collection two, an earlier one in one: a workload's probes come from one collection")
+	assert.Contains(t, errs["globals"], "program on_write_g stores its readings in globals or maps (case rec, set g)")
+	assert.Contains(t, errs["with-builtin"], "probes of ksystest's and of collection one")
+}
+
+// A parameter keeps its type's part of the register, with its sign.
+func TestParamOf(t *testing.T) {
+	assert.Equal(t, uint64(0xffffffffffffff9c), Param{4, true}.Of(0xffffff9c))
+	assert.Equal(t, uint64(0xffffffffffffff9c), Param{4, true}.Of(0xffffffffffffff9c))
+	assert.Equal(t, uint64(0x1a0), Param{2, false}.Of(0xdead000000001a0))
+	assert.Equal(t, uint64(0xffffff9c), Param{4, false}.Of(0xffffffffffffff9c))
+	assert.Equal(t, uint64(0x1234), Param{}.Of(0x1234))
+	assert.Equal(t, Param{4, false}, paramOf("unsigned long", 4), "a 32-bit arch's long")
+	assert.Equal(t, Param{8, false}, paramOf("const char __user *", 8))
+	assert.Equal(t, Param{}, paramOf("struct whatever", 8))
 }

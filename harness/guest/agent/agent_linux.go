@@ -172,6 +172,12 @@ type runner struct {
 	btfTime, symbolsTime time.Duration
 	// cur is what the last case attached.
 	cur *attached
+	// defs and opts are each collection as the catalogue gives it and
+	// what it was loaded with: a workload of a user's collection loads it
+	// again for each run, with the program's ${pid}.
+	defs        map[string]proto.Collection
+	opts        LoadOptions
+	entryOffset uint64
 }
 
 // load loads every collection on its own: ksystest's probes first,
@@ -197,7 +203,9 @@ func (r *runner) load(cat proto.Catalogue) error {
 	if err != nil {
 		return err
 	}
+	r.opts, r.entryOffset, r.defs = o, cat.EntryOffset, map[string]proto.Collection{}
 	for _, c := range cat.Collections {
+		r.defs[c.Name] = c
 		o.Constants = c.Constants
 		p, err := LoadProbes(c, o)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+
 	"github.com/ksystest/ksystest/harness/proto"
 )
 
@@ -94,18 +95,8 @@ func (p *Probes) DrainRecords(c proto.Case) error {
 // where each argument's field is in them.
 func (p *Probes) ReadRecords(c proto.Capture) proto.SetResult {
 	var sr proto.SetResult
-	s, err := recordType(p.spec.Types, c.Record)
-	if err != nil {
-		sr.Error = err.Error()
-		return sr
-	}
-	fields, thread, err := layout(s, c)
-	sr.Fields = fields
-	if err != nil {
-		sr.Error = err.Error()
-		return sr
-	}
-	sel, err := selectionOf(s, c.Select)
+	dec, err := p.recordDecoder(c)
+	sr.Fields = dec.fields
 	if err != nil {
 		sr.Error = err.Error()
 		return sr
@@ -121,14 +112,48 @@ func (p *Probes) ReadRecords(c proto.Capture) proto.SetResult {
 		sr.Error = fmt.Sprintf("read %s: %v", c.Events, err)
 	}
 	for _, b := range raw {
-		if !sel.selects(b) {
+		rec, ok := dec.decode(b)
+		if !ok {
 			sr.Unselected++
 			continue
 		}
-		sr.Records = append(sr.Records, decodeRecord(b, fields, thread))
+		sr.Records = append(sr.Records, rec)
 	}
 	sr.Lost = dropped + int(r.lost-lost)
 	return sr
+}
+
+// recordDecoder reads a capture set's records: where each argument's
+// field is, which field holds the thread, and which records the set
+// selects.
+type recordDecoder struct {
+	fields []proto.Field
+	thread *proto.Field
+	sel    selection
+}
+
+// recordDecoder finds the set's record struct and its fields in the
+// object's BTF; fields are returned with what was found even on error.
+func (p *Probes) recordDecoder(c proto.Capture) (recordDecoder, error) {
+	var d recordDecoder
+	s, err := recordType(p.spec.Types, c.Record)
+	if err != nil {
+		return d, err
+	}
+	if d.fields, d.thread, err = layout(s, c); err != nil {
+		return d, err
+	}
+	d.sel, err = selectionOf(s, c.Select)
+	return d, err
+}
+
+// decode decodes a raw record; ok is false when the set does not select
+// it.
+func (d recordDecoder) decode(raw []byte) (proto.Record, bool) {
+	if !d.sel.selects(raw) {
+		return proto.Record{}, false
+	}
+	return decodeRecord(raw, d.fields, d.thread), true
 }
 
 // globalField says what a global is: a number, or content (an array or a

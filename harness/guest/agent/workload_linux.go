@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -29,7 +30,9 @@ const (
 // they watch. It pairs each probe report with the call the tracepoint
 // recorded last on the same thread: both come through one ring buffer (on
 // a kernel without, the perf buffer of the CPU the call ran on), in order,
-// and no two probes of a round watch the same number.
+// and no two probes of a round watch the same number. Programs of a
+// user's collection write records of their own instead: those are sent
+// as they are (WorkloadRound.Sets), for the host to tie to the calls.
 func (r *runner) runWorkload(res *proto.CaseResult, c proto.Case) {
 	if err := r.loadErrs[proto.Builtin]; err != nil {
 		res.Error = err.Error()
@@ -62,15 +65,61 @@ func (r *runner) runWorkload(res *proto.CaseResult, c proto.Case) {
 	// Down again after: on s390x 6.12 under TCG, a blocking connect to a
 	// closed port on an up loopback was seen never to return.
 	defer pid1.Loopback(false)
+	if w := c.Workload; w.Collection != "" {
+		var refused *LoadError
+		switch err := r.loadErrs[w.Collection]; {
+		case errors.As(err, &refused):
+			// Its verdict is the refusal, as for the collection's cases.
+			res.LoadError = fmt.Sprintf("collection %s did not load: %v", w.Collection, err)
+			return
+		case err != nil:
+			res.Error = fmt.Sprintf("collection %s did not load: %v", w.Collection, err)
+			return
+		}
+		if _, ok := r.defs[w.Collection]; !ok {
+			res.Error = fmt.Sprintf("no collection %s in this guest", w.Collection)
+			return
+		}
+	}
 	res.Workload = &proto.WorkloadResult{}
 	for _, round := range c.Workload.Rounds {
 		res.Workload.Rounds = append(res.Workload.Rounds, r.workloadRound(b, c.Workload, round))
 	}
 }
 
+// workloadRound runs the program once with the round's probes attached:
+// ksystest's, or programs of the user's collection, loaded for this run
+// with the program's ${pid} and ${tid} (the program started and stopped
+// before its first instruction meanwhile), their records read from the
+// collection's own ring buffers and perf event arrays.
 func (r *runner) workloadRound(b *Probes, w *proto.Workload, probes []proto.WorkloadProbe) proto.WorkloadRound {
 	var out proto.WorkloadRound
 	progFor := map[int64]string{}
+	col := b
+	var prog *program
+	if w.Collection != "" {
+		// The thread that starts a traced program is the one that must
+		// let it go.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		var err error
+		if prog, err = startProgram(w, true); err != nil {
+			out.Error = err.Error()
+			return out
+		}
+		out.PID = prog.cmd.Process.Pid
+		defer prog.kill()
+		o := r.opts
+		def := r.defs[w.Collection]
+		o.Constants, o.PID, o.TID = def.Constants, out.PID, out.PID
+		if col, err = LoadProbes(def, o); err != nil {
+			out.LoadError = err.Error()
+			return out
+		}
+		col.EntryOffset = r.entryOffset
+		defer col.Close()
+	}
+	// Detached before the collection closes.
 	var detaches []func()
 	defer func() {
 		for _, d := range detaches {
@@ -78,18 +127,25 @@ func (r *runner) workloadRound(b *Probes, w *proto.Workload, probes []proto.Work
 		}
 	}()
 	for _, p := range probes {
-		_, detach, err := b.Attach(p.Program)
-		detaches = append(detaches, detach)
-		if err != nil {
-			if out.Errors == nil {
-				out.Errors = map[string]string{}
+		names := []string{p.Program}
+		if p.Set != nil {
+			names = append(names, p.Set.Programs...)
+		}
+		for _, n := range names {
+			_, detach, err := col.Attach(n)
+			detaches = append(detaches, detach)
+			if err != nil && (out.Errors == nil || out.Errors[p.Program] == "") {
+				if out.Errors == nil {
+					out.Errors = map[string]string{}
+				}
+				out.Errors[p.Program] = err.Error()
 			}
-			out.Errors[p.Program] = err.Error()
 		}
 		for _, nr := range p.NRs {
 			progFor[nr] = p.Program
 		}
 	}
+	sets := newWorkloadSets(col, probes)
 	if _, err := b.Drain(); err != nil {
 		out.Error = err.Error()
 		return out
@@ -116,11 +172,14 @@ func (r *runner) workloadRound(b *Probes, w *proto.Workload, probes []proto.Work
 			select {
 			case <-stop:
 				rest, err := b.ReadEvents(time.Now())
-				events, rerr = append(events, rest...), errors.Join(rerr, err)
+				events, rerr = append(events, rest...), errors.Join(rerr, err, sets.read())
 				return
 			default:
 			}
 			evs, err := b.ReadEvents(time.Now().Add(50 * time.Millisecond))
+			if err == nil {
+				err = sets.read()
+			}
 			if err != nil {
 				rerr = err
 				return
@@ -134,10 +193,21 @@ func (r *runner) workloadRound(b *Probes, w *proto.Workload, probes []proto.Work
 			}
 		}
 	}()
-	out.Exit, out.Signal, out.Stdout, out.Stderr, out.Error = runProgram(w)
+	if prog == nil {
+		var err error
+		if prog, err = startProgram(w, false); err != nil {
+			out.Error = err.Error()
+		}
+	} else if err := prog.release(); err != nil {
+		out.Error = err.Error()
+	}
+	if out.Error == "" {
+		out.Exit, out.Signal, out.Stdout, out.Stderr, out.Error = prog.wait()
+	}
 	close(stop)
 	<-done
 	lost += int(b.lostReports - lostBefore)
+	out.Sets = sets.results()
 	_ = b.SetTarget(r.thread.TID)
 	if rerr != nil && out.Error == "" {
 		out.Error = rerr.Error()
@@ -174,30 +244,86 @@ func (r *runner) workloadRound(b *Probes, w *proto.Workload, probes []proto.Work
 	return out
 }
 
-// runProgram runs the workload's program in /tmp in a process group of
-// its own, killed whole when it outlives its timeout, and returns how it
-// ended and the ends of its output.
-func runProgram(w *proto.Workload) (exit int, signal, stdout, stderr, errMsg string) {
-	timeout := time.Duration(w.TimeoutSec) * time.Second
-	if timeout <= 0 {
-		timeout = time.Minute
+// program is a workload's program, running in /tmp in a process group of
+// its own, killed whole when it outlives its timeout.
+type program struct {
+	cmd       *exec.Cmd
+	ctx       context.Context
+	cancel    context.CancelFunc
+	timeout   time.Duration
+	out, errs tail
+	stopped   bool
+	waited    bool
+}
+
+// startProgram starts the workload's program; stopped, it stops before
+// its first instruction (traced: the caller's thread, locked, must
+// release it) so that what watches the process can be set up for its PID
+// before it runs.
+func startProgram(w *proto.Workload, stopped bool) (*program, error) {
+	p := &program{timeout: time.Duration(w.TimeoutSec) * time.Second, stopped: stopped}
+	if p.timeout <= 0 {
+		p.timeout = time.Minute
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, w.Path, w.Args...)
+	p.ctx, p.cancel = context.WithTimeout(context.Background(), p.timeout)
+	cmd := exec.CommandContext(p.ctx, w.Path, w.Args...)
 	cmd.Dir = "/tmp"
 	cmd.Env = []string{"PATH=/bin:/usr/bin", "HOME=/tmp", "TMPDIR=/tmp"}
-	var out, errs tail
-	cmd.Stdout, cmd.Stderr = &out, &errs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Stdout, cmd.Stderr = &p.out, &p.errs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Ptrace: stopped}
 	cmd.Cancel = func() error { return unix.Kill(-cmd.Process.Pid, unix.SIGKILL) }
-	err := cmd.Run()
-	stdout, stderr = out.String(), errs.String()
+	p.cmd = cmd
+	if err := cmd.Start(); err != nil {
+		p.cancel()
+		return nil, fmt.Errorf("start %s: %w", w.Path, err)
+	}
+	if stopped {
+		// A traced program stops with SIGTRAP once execve is done.
+		var ws unix.WaitStatus
+		if _, err := unix.Wait4(cmd.Process.Pid, &ws, 0, nil); err != nil || !ws.Stopped() {
+			p.kill()
+			return nil, fmt.Errorf("start %s stopped: %v (status %v)", w.Path, err, ws)
+		}
+	}
+	return p, nil
+}
+
+// release lets a stopped program run.
+func (p *program) release() error {
+	if !p.stopped {
+		return nil
+	}
+	p.stopped = false
+	if err := unix.PtraceDetach(p.cmd.Process.Pid); err != nil {
+		return fmt.Errorf("release %s: %w", p.cmd.Path, err)
+	}
+	return nil
+}
+
+// kill kills a program that has not been waited for.
+func (p *program) kill() {
+	if p.waited {
+		return
+	}
+	_ = unix.Kill(-p.cmd.Process.Pid, unix.SIGKILL)
+	_ = p.cmd.Process.Kill()
+	_ = p.cmd.Wait()
+	p.waited = true
+	p.cancel()
+}
+
+// wait waits for the program, and returns how it ended and the ends of
+// its output.
+func (p *program) wait() (exit int, signal, stdout, stderr, errMsg string) {
+	err := p.cmd.Wait()
+	p.waited = true
+	defer p.cancel()
+	stdout, stderr = p.out.String(), p.errs.String()
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
-	case ctx.Err() != nil:
-		return -1, "SIGKILL", stdout, stderr, fmt.Sprintf("killed after %s", timeout)
+	case p.ctx.Err() != nil:
+		return -1, "SIGKILL", stdout, stderr, fmt.Sprintf("killed after %s", p.timeout)
 	case errors.As(err, &ee):
 		if st, ok := ee.Sys().(syscall.WaitStatus); ok && st.Signaled() {
 			return -1, unix.SignalName(st.Signal()), stdout, stderr, ""
@@ -207,6 +333,95 @@ func runProgram(w *proto.Workload) (exit int, signal, stdout, stderr, errMsg str
 		return -1, "", stdout, stderr, err.Error()
 	}
 	return 0, "", stdout, stderr, ""
+}
+
+// workloadSets reads, while a workload's program runs, the records the
+// round's programs of a user's collection write, each map once however
+// many sets read it.
+type workloadSets struct {
+	sets []workloadSet
+	maps map[string]*workloadMap
+}
+
+type workloadSet struct {
+	out proto.WorkloadSet
+	dec recordDecoder
+	m   *workloadMap
+}
+
+type workloadMap struct {
+	r       *records
+	raw     [][]byte
+	dropped int
+	lost    uint64
+	err     error
+}
+
+func newWorkloadSets(col *Probes, probes []proto.WorkloadProbe) *workloadSets {
+	ws := &workloadSets{maps: map[string]*workloadMap{}}
+	for _, p := range probes {
+		if p.Set == nil {
+			continue
+		}
+		s := workloadSet{out: proto.WorkloadSet{Program: p.Program}}
+		dec, err := col.recordDecoder(*p.Set)
+		s.dec, s.out.Fields = dec, dec.fields
+		if err != nil {
+			s.out.Error = err.Error()
+			ws.sets = append(ws.sets, s)
+			continue
+		}
+		m := ws.maps[p.Set.Events]
+		if m == nil {
+			r, err := col.recordReader(p.Set.Events)
+			m = &workloadMap{r: r, err: err}
+			if r != nil {
+				m.lost = r.lost
+			}
+			ws.maps[p.Set.Events] = m
+		}
+		s.m = m
+		ws.sets = append(ws.sets, s)
+	}
+	return ws
+}
+
+// read takes the records there are now.
+func (ws *workloadSets) read() error {
+	for name, m := range ws.maps {
+		if m.r == nil || m.err != nil {
+			continue
+		}
+		raw, dropped, err := m.r.read(time.Now(), 4*maxWorkloadCalls-len(m.raw))
+		m.raw, m.dropped = append(m.raw, raw...), m.dropped+dropped
+		if err != nil {
+			m.err = fmt.Errorf("read %s: %w", name, err)
+			return m.err
+		}
+	}
+	return nil
+}
+
+// results decodes each set's records.
+func (ws *workloadSets) results() []proto.WorkloadSet {
+	var out []proto.WorkloadSet
+	for _, s := range ws.sets {
+		if m := s.m; m != nil {
+			if m.err != nil {
+				s.out.Error = m.err.Error()
+			}
+			if m.r != nil {
+				s.out.Lost = m.dropped + int(m.r.lost-m.lost)
+			}
+			for _, b := range m.raw {
+				if rec, ok := s.dec.decode(b); ok {
+					s.out.Records = append(s.out.Records, rec)
+				}
+			}
+		}
+		out = append(out, s.out)
+	}
+	return out
 }
 
 // tail keeps the last outputTail bytes written to it.
