@@ -82,10 +82,105 @@ struct {
 	__type(value, struct oracle_deref);
 } ksystest_oracle_deref SEC(".maps");
 
+/*
+ * While a workload of a user's tool runs, the oracle also copies what a
+ * watched call's arguments point to, as the call passed it: the string
+ * register ARG points to (KIND 1), or as many bytes as register LEN holds
+ * (KIND 2: a socket address), at most KSYSTEST_CONTENT_MAX - 1. Each copy
+ * is a record of its own, right after the call's: struct
+ * oracle_content_record, kind KSYSTEST_KIND_CONTENT (the agent's
+ * decodeEvent reads it).
+ */
+#define KSYSTEST_KIND_CONTENT 2
+#define KSYSTEST_CONTENT_MAX 256
+#define CONTENT_STRING 1
+#define CONTENT_BYTES 2
+
+struct oracle_content_spec {
+	__u8 arg;
+	__u8 kind;
+	__u8 len;
+	__u8 pad;
+};
+
+struct oracle_content {
+	__u8 n;
+	__u8 pad[3];
+	struct oracle_content_spec c[2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, struct oracle_content);
+} ksystest_oracle_content SEC(".maps");
+
+struct oracle_content_record {
+	__u32 tid;
+	__u16 kind;
+	__u8 arg;
+	__u8 pad;
+	__s32 len;	/* bytes copied (a string's NUL included), or -errno */
+	__u32 pad2;
+	__u8 data[KSYSTEST_CONTENT_MAX];
+};
+
+/* Too big for the stack beside the call's record: one per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct oracle_content_record);
+} ksystest_oracle_scratch SEC(".maps");
+
+static __always_inline void oracle_copy(void *ctx, struct ksystest_event *e, struct oracle_content_spec s)
+{
+	struct oracle_content_record *r;
+	const void *p = 0;
+	__u64 n = 0;
+	__u32 zero = 0;
+	int i;
+
+	r = bpf_map_lookup_elem(&ksystest_oracle_scratch, &zero);
+	if (!r)
+		return;
+	for (i = 0; i < KSYSTEST_MAX_ARGS; i++) {
+		if (i == s.arg)
+			p = (const void *)(unsigned long)e->args[i];
+		if (i == s.len)
+			n = e->args[i];
+	}
+	r->tid = e->tid;
+	r->kind = KSYSTEST_KIND_CONTENT;
+	r->arg = s.arg;
+	r->pad = 0;
+	r->pad2 = 0;
+	if (s.kind == CONTENT_STRING) {
+		r->len = bpf_probe_read_user_str(r->data, sizeof(r->data), p);
+	} else {
+		/* A socket address's length is an int: what the kernel reads. */
+		if ((__s32)n < 0)
+			n = 0;
+		if (n > KSYSTEST_CONTENT_MAX - 1)
+			n = KSYSTEST_CONTENT_MAX - 1;
+		n &= KSYSTEST_CONTENT_MAX - 1;
+		r->len = n;
+		if (n && bpf_probe_read_user(r->data, n, p))
+			r->len = -14; /* EFAULT */
+	}
+	if (bpf_core_enum_value_exists(enum bpf_func_id___ksystest, BPF_FUNC_ringbuf_output___ksystest))
+		bpf_ringbuf_output(&ksystest_events, r, sizeof(*r), 0);
+	else
+		bpf_perf_event_output(ctx, &ksystest_events, 0xffffffffULL /* BPF_F_CURRENT_CPU */,
+				      r, sizeof(*r));
+}
+
 SEC("tracepoint/raw_syscalls/sys_enter")
 int oracle_sys_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	struct ksystest_event ev, *e = &ev;
+	struct oracle_content *c;
 	struct oracle_deref *d;
 	__u32 nr32, narrow[KSYSTEST_MAX_ARGS];
 	int i;
@@ -142,6 +237,11 @@ int oracle_sys_enter(struct trace_event_raw_sys_enter *ctx)
 		}
 	}
 	ksystest_submit(ctx, e);
+	c = bpf_map_lookup_elem(&ksystest_oracle_content, &nr32);
+	if (c && c->n > 0)
+		oracle_copy(ctx, e, c->c[0]);
+	if (c && c->n > 1)
+		oracle_copy(ctx, e, c->c[1]);
 	return 0;
 }
 

@@ -184,9 +184,21 @@ func TestVMSnoopTruncatedPath(t *testing.T) {
 		replaceIn(t, cfg, "    source: opensnoop_perf.bpf.c\n", "    source: opensnoop_perf.bpf.c\n    defines: {PATH_LEN: \"16\"}\n")
 	})
 	assert.Equal(t, 1, code, "a path cut short is a finding")
-	truncated := 0
+	truncated, workloadTruncated := 0, 0
 	for _, cs := range c.Cases {
-		if strings.HasPrefix(cs.Name, "netsnoop-") || cs.Workload != nil {
+		if cs.Workload != nil && strings.HasPrefix(cs.Name, "opensnoop-") {
+			// Under the workloads too: the paths the programs open are
+			// cut short in the records, said as such.
+			workloadTruncated++
+			assert.Equal(t, result.Fail, cs.Verdict, cs.Name)
+			require.NotEmpty(t, cs.Workload.Calls, cs.Name)
+			call := cs.Workload.Calls[0]
+			assert.Contains(t, call.Note, "arg 2 (filename): truncated: the field (char[16]) holds the first 15 of the string's", cs.Name)
+			require.Len(t, call.Args, 4, cs.Name)
+			assert.True(t, call.Args[1].Truncated, cs.Name)
+			continue
+		}
+		if strings.HasPrefix(cs.Name, "netsnoop-") {
 			assert.Equal(t, result.Pass, cs.Verdict, "%s: %s", cs.Name, cs.Message)
 			continue
 		}
@@ -210,6 +222,7 @@ func TestVMSnoopTruncatedPath(t *testing.T) {
 		assert.NotContains(t, cs.Message, "differs", cs.Name)
 	}
 	assert.Equal(t, 4, truncated, "opensnoop and opensnoop_perf, under cilium/ebpf and libbpf")
+	assert.Equal(t, 4, workloadTruncated, "opensnoop under the client, opensnoop_perf under net/http, both loaders")
 	assert.Contains(t, stdout, "truncated: the field (char[16]) holds the first 15 of the string's 36 bytes")
 }
 
@@ -218,7 +231,9 @@ func TestVMSnoopTruncatedPath(t *testing.T) {
 // libbpf: each tool loaded for each run with targ_tgid the program's
 // PID, every openat and connect the program made found in one record of
 // the tool's own ring buffer or perf buffer, each number field as the
-// raw_syscalls/sys_enter tracepoint saw the call pass it.
+// raw_syscalls/sys_enter tracepoint saw the call pass it, each path and
+// socket address as the tracepoint copied it at the call's entry
+// (TestVMSnoopTruncatedPath shows them compared).
 func TestVMSnoopWorkloads(t *testing.T) {
 	var targets []matrix.Target
 	for _, tg := range defaultTargets(t) {
@@ -248,6 +263,7 @@ func TestVMSnoopWorkloads(t *testing.T) {
 				assert.Equal(t, 0, run.Exit, "%s/%s", c.Target, cs.Name)
 			}
 		}
+
 		assert.ElementsMatch(t, []string{
 			"opensnoop-client@cilium/ebpf", "opensnoop-client@libbpf-1.5",
 			"opensnoop-perf-httpget@cilium/ebpf", "opensnoop-perf-httpget@libbpf-1.5",

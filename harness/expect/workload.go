@@ -1,6 +1,8 @@
 package expect
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,9 +16,9 @@ import (
 // sockaddr behind a socketcall array).
 const notRecorded = "not in the tracepoint's record"
 
-// notANumber marks an argument a record holds content for (a string, a
-// socket address), not compared in workloads yet.
-const notANumber = "content, not compared in workloads"
+// notRead marks an argument a record holds no number for and no content
+// the tracepoint copied to compare with.
+const notRead = "no number in the record, and no copy of the tracepoint's to compare with"
 
 // callsShown bounds how many calls per probe the result keeps beyond the
 // counts: enough to see what went wrong, not every call of a busy program.
@@ -65,7 +67,7 @@ func workloadCase(def matrix.Planned, archName string, got proto.CaseResult) res
 		return c
 	}
 	t := newWorkloadTally(w, pw)
-	t.narrow = registerBytes(archName, false) == 4
+	t.narrow, t.archName = registerBytes(archName, false) == 4, archName
 	if len(got.Workload.Rounds) != len(pw.Rounds) {
 		t.problem("%d runs reported for %d rounds of probes", len(got.Workload.Rounds), len(pw.Rounds))
 	}
@@ -94,7 +96,8 @@ type workloadTally struct {
 	problems []string
 	// narrow: the program's registers are 32 bits (what the tracepoint
 	// records of a signed field's argument).
-	narrow bool
+	narrow   bool
+	archName string
 }
 
 func newWorkloadTally(w *result.Workload, pw *matrix.PlannedWorkload) *workloadTally {
@@ -151,16 +154,16 @@ func (t *workloadTally) round(i int, round proto.WorkloadRound) {
 			wp.Error = msg
 		}
 	}
-	var unread [][]bool
+	var ties []*recordTie
 	if i < len(t.pw.Rounds) {
-		unread = t.tieRecords(i, t.pw.Rounds[i], &round)
+		ties = t.tieRecords(i, t.pw.Rounds[i], &round)
 	}
 	for j, call := range round.Calls {
-		var u []bool
-		if j < len(unread) {
-			u = unread[j]
+		var tie *recordTie
+		if j < len(ties) {
+			tie = ties[j]
 		}
-		t.call(call, round.Errors, u)
+		t.call(call, round.Errors, tie)
 	}
 }
 
@@ -168,10 +171,10 @@ func (t *workloadTally) round(i int, round proto.WorkloadRound) {
 // in run i on the calls they are of: the k-th record of a thread (the
 // set's tid field) is that of its k-th call the program watches; with a
 // pid field or neither, of the program's k-th call. It returns, per call,
-// the arguments no number was read for (content, or no field), and counts
-// records tied to no call as problems.
-func (t *workloadTally) tieRecords(i int, probes []proto.WorkloadProbe, round *proto.WorkloadRound) [][]bool {
-	unread := make([][]bool, len(round.Calls))
+// the record's content and the arguments it holds no number for, and
+// counts records tied to no call as problems.
+func (t *workloadTally) tieRecords(i int, probes []proto.WorkloadProbe, round *proto.WorkloadRound) []*recordTie {
+	ties := make([]*recordTie, len(round.Calls))
 	round.Calls = slices.Clone(round.Calls) // the agent's result stays as it was
 	for _, p := range probes {
 		if p.Set == nil {
@@ -232,13 +235,69 @@ func (t *workloadTally) tieRecords(i int, probes []proto.WorkloadProbe, round *p
 			queue[key] = q[1:]
 			row, u := t.recordRow(pp, set.Fields, rec)
 			round.Calls[j].Captured = append(round.Calls[j].Captured, row)
-			unread[j] = u
+			ties[j] = &recordTie{unread: u, fields: set.Fields, bytes: rec.Bytes, bo: byteOrder(t.archName)}
 		}
 		if untied > 0 {
 			t.problem("run %d: %d record(s) of %s tied to no call the program made", i+1, untied, p.Program)
 		}
 	}
-	return unread
+	return ties
+}
+
+// recordTie is what the record tied to a call holds besides numbers: per
+// argument, whether it holds no number (unread), and the content fields'
+// bytes, in the guest's byte order bo.
+type recordTie struct {
+	unread []bool
+	fields []proto.Field
+	bytes  [][]byte
+	bo     binary.ByteOrder
+}
+
+// content compares the record's content field for argument i with what
+// the tracepoint copied of register reg at the call's entry; ok is false
+// when there is nothing to compare.
+func (rt *recordTie) content(a *result.Arg, i int, kind string, reg int, call proto.WorkloadCall) bool {
+	if rt == nil || kind == "" || reg < 0 || i >= len(rt.fields) || i >= len(rt.bytes) || !rt.fields[i].Content || rt.bytes[i] == nil {
+		return false
+	}
+	k := slices.IndexFunc(call.Contents, func(c proto.Content) bool { return int(c.Arg) == reg })
+	if k < 0 {
+		return false
+	}
+	c := call.Contents[k]
+	if c.Err != 0 {
+		// Nothing to compare with: not the tool's fault. BPF programs
+		// read user memory without faulting pages in (EFAULT where the
+		// call's own copy, later, would fault the page in).
+		a.OK = true
+		if a.Expect != matrix.ExpectIgnore {
+			a.Expect = matrix.ExpectIgnore
+			a.Note = fmt.Sprintf("not compared: the tracepoint could not read what register %d points to at the call's entry (error %d)", reg+1, c.Err)
+		}
+		return true
+	}
+	passed, cut := c.Data, false
+	if kind == proto.ContentString {
+		// probe_read_user_str: the string and its NUL, cut short at
+		// ContentMax bytes.
+		cut = len(passed) >= proto.ContentMax
+		passed = bytes.TrimSuffix(passed, []byte{0})
+	}
+	v := compareContent(kind, passed, rt.fields[i], rt.bytes[i], rt.bo)
+	if !v.ok && cut && bytes.HasPrefix(rt.bytes[i], passed) {
+		v.ok, v.truncated, v.note = true, false, fmt.Sprintf("the tracepoint copied the first %d bytes, which the field holds", len(passed))
+	}
+	a.PassedContent, a.CapturedContent = v.passed, v.captured
+	switch a.Expect {
+	case matrix.ExpectDiffer:
+		a.OK = !v.ok
+	case matrix.ExpectIgnore:
+		a.OK = true
+	default:
+		a.OK, a.Truncated, a.Note = v.ok, v.truncated, v.note
+	}
+	return true
 }
 
 // recordRow is a record's numbers in the probe's argument order, and the
@@ -268,13 +327,13 @@ func firstLine(s string) string {
 
 // call counts one watched call under its probe, and keeps a few of each
 // verdict to show.
-func (t *workloadTally) call(call proto.WorkloadCall, probeErrors map[string]string, unread []bool) {
+func (t *workloadTally) call(call proto.WorkloadCall, probeErrors map[string]string, tie *recordTie) {
 	pp, ok := plannedProbe(t.pw, call.Program)
 	if !ok {
 		t.problem("a call (nr %d) reported for probe %q, which the workload does not have", call.NR, call.Program)
 		return
 	}
-	wc, counted := judgeCall(pp, call, probeErrors[call.Program] != "", unread)
+	wc, counted := judgeCall(pp, call, probeErrors[call.Program] != "", tie)
 	if !counted {
 		return
 	}
@@ -333,9 +392,10 @@ func plannedProbe(pw *matrix.PlannedWorkload, prog string) (matrix.PlannedProbe,
 
 // judgeCall compares one call with what its probe reported. counted is
 // false for a call that is not one of the probe's syscall after all
-// (socketcall of another socket call). unread marks the arguments the
-// report holds no number for (a record's content field, or no field).
-func judgeCall(pp matrix.PlannedProbe, call proto.WorkloadCall, notAttached bool, unread []bool) (wc result.WorkloadCall, counted bool) {
+// (socketcall of another socket call). tie is what a user's record tied
+// to the call holds besides numbers: its content fields, compared with
+// what the tracepoint copied.
+func judgeCall(pp matrix.PlannedProbe, call proto.WorkloadCall, notAttached bool, tie *recordTie) (wc result.WorkloadCall, counted bool) {
 	wc = result.WorkloadCall{Program: pp.Program, TID: call.TID, NR: call.NR}
 	f, ok := pp.Form(call.NR)
 	if !ok {
@@ -366,20 +426,25 @@ func judgeCall(pp matrix.PlannedProbe, call proto.WorkloadCall, notAttached bool
 		if i < len(pp.Case.Expect) && pp.Case.Expect[i] != "" {
 			a.Expect = pp.Case.Expect[i]
 		}
-		skipped := i < len(unread) && unread[i] && len(call.Captured) > 0
-		switch {
-		case !known[i]:
-			a.Expect, a.Note = matrix.ExpectIgnore, notRecorded
-		case skipped && a.Expect != matrix.ExpectIgnore:
-			a.Expect, a.Note = matrix.ExpectIgnore, notANumber
-		}
 		a.Passed = asParam(i, want[i])
-		if i < len(got) && !skipped {
-			v := asParam(i, got[i])
-			a.Captured = &v
-			a.OK = a.Expect == matrix.ExpectIgnore || a.Expect == matrix.ExpectDiffer && v != a.Passed || a.Expect == matrix.ExpectMatch && v == a.Passed
-		} else if skipped {
+		unread := tie != nil && i < len(tie.unread) && tie.unread[i] && len(call.Captured) > 0
+		switch {
+		case unread && tie.content(&a, i, contentKind(ad.Value), f.Register(pp.Case, i), call):
+			// A string or socket address, compared by content.
+		case unread:
 			a.OK = true
+			if a.Expect != matrix.ExpectIgnore {
+				a.Expect, a.Note = matrix.ExpectIgnore, notRead
+			}
+		default:
+			if !known[i] {
+				a.Expect, a.Note = matrix.ExpectIgnore, notRecorded
+			}
+			if i < len(got) {
+				v := asParam(i, got[i])
+				a.Captured = &v
+				a.OK = a.Expect == matrix.ExpectIgnore || a.Expect == matrix.ExpectDiffer && v != a.Passed || a.Expect == matrix.ExpectMatch && v == a.Passed
+			}
 		}
 		wc.Args = append(wc.Args, a)
 	}
@@ -411,10 +476,15 @@ func judgeCall(pp matrix.PlannedProbe, call proto.WorkloadCall, notAttached bool
 	}
 	mismatch := ""
 	for i, a := range wc.Args {
-		if !a.OK {
+		switch {
+		case a.OK:
+			continue
+		case a.PassedContent != "" || a.Captured == nil && a.Note != "":
+			mismatch = fmt.Sprintf("arg %d (%s): %s", i+1, a.Name, a.Note)
+		default:
 			mismatch = fmt.Sprintf("arg %d (%s): tracepoint 0x%x, probe %s", i+1, a.Name, a.Passed, captured(a.Captured))
-			break
 		}
+		break
 	}
 	if mismatch == "" {
 		wc.Verdict = result.CallMatch

@@ -231,17 +231,26 @@ func u64(v uint64) *uint64 { return &v }
 
 // openat(AT_FDCWD, path, O_RDWR|O_CREAT|O_TRUNC, 0600) as a C program
 // passes it: int dfd in a register whose upper half is zero.
+// The tracepoint copied the path (register 2) with its NUL.
 func openatCall(tid uint32) proto.WorkloadCall {
-	return proto.WorkloadCall{TID: tid, NR: 257, Program: "openat_entry", Args: []uint64{0xffffff9c, 0x4000, 0x242, 0x180, 0, 0}}
+	return proto.WorkloadCall{TID: tid, NR: 257, Program: "openat_entry", Args: []uint64{0xffffff9c, 0x4000, 0x242, 0x180, 0, 0},
+		Contents: []proto.Content{{Arg: 1, Data: []byte("/tmp/x\x00")}}}
 }
 
 // opensnoop_perf's record: tid, dfd (int, widened with its sign), the
 // path (content), flags, mode.
 func openRecord(tid uint64, dfd, flags, mode uint64) proto.Record {
-	return proto.Record{Size: 280, Thread: &tid, Values: []*uint64{u64(dfd), nil, u64(flags), u64(mode)}, Bytes: [][]byte{nil, []byte("/tmp/x"), nil, nil}}
+	return pathRecord(tid, dfd, flags, mode, "/tmp/x")
 }
 
-var openFields = []proto.Field{{Type: "int", Size: 4, Signed: true}, {Type: "char[256]", Offset: 16, Size: 256, Content: true}, {Type: "int", Size: 4, Signed: true}, {Type: "unsigned int", Size: 4}}
+func pathRecord(tid uint64, dfd, flags, mode uint64, path string) proto.Record {
+	field := make([]byte, 8)
+	copy(field, path)
+	return proto.Record{Size: 32, Thread: &tid, Values: []*uint64{u64(dfd), nil, u64(flags), u64(mode)}, Bytes: [][]byte{nil, field, nil, nil}}
+}
+
+// The tool's path field has room for 7 bytes and its NUL.
+var openFields = []proto.Field{{Type: "int", Size: 4, Signed: true}, {Type: "char[8]", Offset: 24, Size: 8, Content: true}, {Type: "int", Size: 4, Signed: true}, {Type: "unsigned int", Size: 4}}
 
 // A user's tool under a workload: each record is tied to its thread's
 // call of the same rank, its fields compared with the tracepoint's
@@ -270,7 +279,38 @@ func TestWorkloadUserRecords(t *testing.T) {
 	assert.Equal(t, 2, c.Workload.Summary.Wrong)
 	require.NotEmpty(t, c.Workload.Calls)
 	assert.Contains(t, c.Workload.Calls[0].Note, "arg 3 (flags): tracepoint 0x242, probe 0x0")
-	assert.Equal(t, "content, not compared in workloads", c.Workload.Calls[0].Args[1].Note)
+	assert.True(t, c.Workload.Calls[0].Args[1].OK, "the path is right")
+	assert.Equal(t, `"/tmp/x"`, c.Workload.Calls[0].Args[1].PassedContent)
+	assert.Equal(t, `"/tmp/x"`, c.Workload.Calls[0].Args[1].CapturedContent)
+
+	// The path compared with the tracepoint's copy: another path is
+	// wrong, a path the field cannot hold whole is truncated.
+	other := openRecord(41, dfd, 0, 0x180)
+	other.Bytes[1] = []byte("/tmp/y\x00\x00")
+	c = run(calls, openRecord(41, dfd, 0x242, 0x180), openRecord(42, dfd, 0x242, 0x180), other)
+	assert.Equal(t, result.Fail, c.Verdict)
+	require.Len(t, c.Workload.Calls, 1)
+	assert.Equal(t, `arg 2 (filename): the string differs: captured "/tmp/y", passed "/tmp/x"`, c.Workload.Calls[0].Note)
+	long := calls[2]
+	long.Contents = []proto.Content{{Arg: 1, Data: []byte("/tmp/xyzzy\x00")}}
+	c = run([]proto.WorkloadCall{long}, pathRecord(41, dfd, 0, 0x180, "/tmp/xy"))
+	assert.Equal(t, result.Fail, c.Verdict)
+	require.Len(t, c.Workload.Calls, 1)
+	assert.True(t, c.Workload.Calls[0].Args[1].Truncated)
+	assert.Equal(t, "arg 2 (filename): truncated: the field (char[8]) holds the first 7 of the string's 10 bytes", c.Workload.Calls[0].Note)
+
+	// The tracepoint could not read the path (a page not yet faulted in):
+	// not compared.
+	faulted := calls[2]
+	faulted.Contents = []proto.Content{{Arg: 1, Err: -14}}
+	c = run([]proto.WorkloadCall{faulted}, openRecord(41, dfd, 0, 0x180))
+	assert.Equal(t, result.Pass, c.Verdict, c.Message)
+
+	// No copy of the tracepoint's (a call through memory): not compared.
+	bare := calls[2]
+	bare.Contents = nil
+	c = run([]proto.WorkloadCall{bare}, openRecord(41, dfd, 0, 0x180))
+	assert.Equal(t, result.Pass, c.Verdict, c.Message)
 
 	// A call with no record: not seen.
 	c = run(calls, openRecord(42, dfd, 0x242, 0x180), openRecord(41, dfd, 0x242, 0x180))

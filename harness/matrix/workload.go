@@ -287,6 +287,51 @@ type PlannedProbe struct {
 	Set int
 }
 
+// Register is the register (0-based) that carries argument i of case pc
+// in form f: a direct call's, -1 in any other form or for an argument
+// read back (deref:).
+func (f Form) Register(pc Planned, i int) int {
+	if f.Kind != FormDirect {
+		return -1
+	}
+	var passed []int
+	for j, ad := range pc.Args {
+		if !strings.HasPrefix(string(ad.Value), "deref:") {
+			passed = append(passed, j)
+		}
+	}
+	for reg := range passed {
+		k := reg
+		if f.Order != nil && reg < len(f.Order) {
+			k = f.Order[reg] - 1
+		}
+		if k >= 0 && k < len(passed) && passed[k] == i {
+			return reg
+		}
+	}
+	return -1
+}
+
+// contents are what the oracle copies at a direct call of form f for the
+// user's program whose case is pc: what each str: argument (a string) and
+// sockaddr: argument (as many bytes as the next register, the kernel's
+// addrlen, holds) points to.
+func (f Form) contents(pc Planned) []proto.WatchContent {
+	var out []proto.WatchContent
+	for i, ad := range pc.Args {
+		kind, _, _ := strings.Cut(string(ad.Value), ":")
+		reg := f.Register(pc, i)
+		switch {
+		case reg < 0:
+		case kind == "str":
+			out = append(out, proto.WatchContent{Arg: uint8(reg), Kind: proto.ContentString})
+		case kind == "sockaddr" && reg+1 < 6:
+			out = append(out, proto.WatchContent{Arg: uint8(reg), Kind: proto.ContentSockaddr, LenArg: uint8(reg + 1)})
+		}
+	}
+	return out
+}
+
 // Form returns the probe's form for syscall number nr.
 func (pp PlannedProbe) Form(nr int64) (Form, bool) {
 	for _, f := range pp.Forms {
@@ -333,6 +378,9 @@ func PlanWorkload(cd CaseDef, a arch.Arch, planned []Planned) (*PlannedWorkload,
 			}
 			// The set's expectations are the probe's.
 			pp.Case.Expect = c.SetExpect[set]
+			for j := range pp.Forms {
+				pp.Forms[j].Deref.Contents = pp.Forms[j].contents(c)
+			}
 			pc := capt.proto()
 			wp.Set = &pc
 		}
@@ -349,12 +397,18 @@ func PlanWorkload(cd CaseDef, a arch.Arch, planned []Planned) (*PlannedWorkload,
 		pw.Probes = append(pw.Probes, pp)
 		for _, f := range pp.Forms {
 			wp.NRs = append(wp.NRs, f.NR)
-			if w, ok := watch[f.NR]; !ok || w.Words == 0 && f.Deref.Words > 0 {
-				if !ok {
-					order = append(order, f.NR)
-				}
-				watch[f.NR] = f.Deref
+			w, ok := watch[f.NR]
+			if !ok {
+				order = append(order, f.NR)
+				w = f.Deref
 			}
+			if w.Words == 0 && f.Deref.Words > 0 {
+				w.DerefArg, w.Words, w.WordSize = f.Deref.DerefArg, f.Deref.Words, f.Deref.WordSize
+			}
+			if len(w.Contents) == 0 {
+				w.Contents = f.Deref.Contents
+			}
+			watch[f.NR] = w
 		}
 		// The first round with none of these numbers.
 		placed := false

@@ -205,6 +205,9 @@ func TestWorkloadOfUserCollection(t *testing.T) {
 			// int dfd, const char __user *filename, int flags, umode_t mode
 			require.Len(t, pp.Forms, 1)
 			assert.Equal(t, []Param{{4, true}, {8, false}, {4, true}, {2, false}}, pp.Forms[0].Params)
+			// The tracepoint copies the path openat's 2nd register points to.
+			require.Len(t, pw.Watch, 1)
+			assert.Equal(t, []proto.WatchContent{{Arg: 1, Kind: proto.ContentString}}, pw.Watch[0].Contents)
 
 			cat := ProtoOf(a, []Planned{p})
 			require.NotNil(t, cat.Cases[0].Workload)
@@ -228,6 +231,11 @@ func TestWorkloadOfUserCollection(t *testing.T) {
 	require.NotNil(t, set)
 	assert.Equal(t, []string{"openat_exit"}, set.Programs)
 	assert.Equal(t, "tid", set.TID)
+	// connect's address, as many bytes as its 3rd register says.
+	i = slices.IndexFunc(planned, func(p Planned) bool { return p.Name == "netsnoop-client@libbpf-1.5" })
+	require.GreaterOrEqual(t, i, 0)
+	require.Len(t, planned[i].Workload.Watch, 1)
+	assert.Equal(t, []proto.WatchContent{{Arg: 1, Kind: proto.ContentSockaddr, LenArg: 2}}, planned[i].Workload.Watch[0].Contents)
 }
 
 // A workload checks one collection's programs, each read from records.

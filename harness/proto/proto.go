@@ -198,8 +198,10 @@ type Watch struct {
 }
 
 // WatchContent is user memory the tracepoint copies at a call's entry:
-// the string argument Arg (0-based register) points to, or the bytes it
-// points to, as many as register LenArg holds (at most ContentMax).
+// the string argument Arg (0-based register) points to (at most
+// ContentMax bytes, its NUL included), or the bytes it points to, as many
+// as register LenArg holds (at most ContentMax - 1). At most two per
+// syscall number.
 type WatchContent struct {
 	Arg    uint8  `json:"arg"`
 	Kind   string `json:"kind"`
@@ -215,7 +217,7 @@ const (
 )
 
 // ContentMax bounds the user memory the tracepoint copies per argument
-// (ksystest.h's KSYSTEST_CONTENT_MAX).
+// (probes.c's KSYSTEST_CONTENT_MAX).
 const ContentMax = 256
 
 // WorkloadResult is what a workload did, per round: the program's exit,
@@ -281,8 +283,9 @@ type WorkloadCall struct {
 	Contents []Content `json:"contents,omitempty"`
 }
 
-// Content is user memory the tracepoint read at a call's entry: Data, or
-// the error the read gave (Err, negative).
+// Content is user memory the tracepoint read at a call's entry: Data (a
+// string with its NUL, unless it was cut at ContentMax bytes), or the
+// error the read gave (Err, negative).
 type Content struct {
 	Arg  uint8  `json:"arg"`
 	Data []byte `json:"data,omitempty"`

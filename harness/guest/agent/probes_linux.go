@@ -27,6 +27,7 @@ const (
 	eventsMap     = "ksystest_events"
 	targetMap     = "ksystest_target"
 	derefMap      = "ksystest_oracle_deref"
+	contentMap    = "ksystest_oracle_content"
 	oracleProgram = "oracle_sys_enter"
 )
 
@@ -721,6 +722,8 @@ func (p *Probes) Drain() (Drained, error) {
 			return d, fmt.Errorf("read %s: %w", eventsMap, err)
 		}
 		switch {
+		case ev.kind == kindContent:
+			// Only workloads ask for contents.
 		case ev.kind == kindOracle:
 			d.Oracle = append(d.Oracle, proto.OracleCall{NR: int64(ev.nr), Args: ev.args, Deref: nonZero(ev.deref)})
 		case ev.set == 0:
@@ -772,6 +775,28 @@ func (p *Probes) SetDeref(nr uint32, arg, words, wordSize uint8) error {
 	return m.Put(nr, [4]uint8{arg, words, wordSize, 0})
 }
 
+// SetContents tells the oracle to copy, at each call of syscall nr, what
+// its arguments point to (at most two: a path, a socket address).
+func (p *Probes) SetContents(nr uint32, cs []proto.WatchContent) error {
+	m := p.maps[contentMap]
+	if m == nil {
+		return fmt.Errorf("%s has no %s map", p.Name, contentMap)
+	}
+	if len(cs) > 2 {
+		return fmt.Errorf("the oracle copies at most 2 arguments' contents per call, not %d", len(cs))
+	}
+	var v [12]uint8
+	v[0] = uint8(len(cs))
+	for i, c := range cs {
+		kind := uint8(2) // bytes, as many as register LenArg holds
+		if c.Kind == proto.ContentString {
+			kind = 1
+		}
+		v[4+4*i], v[5+4*i], v[6+4*i] = c.Arg, kind, c.LenArg
+	}
+	return m.Put(nr, v)
+}
+
 // ClearDeref stops the oracle reading through syscall nr's arguments.
 func (p *Probes) ClearDeref(nr uint32) error {
 	m := p.maps[derefMap]
@@ -781,15 +806,23 @@ func (p *Probes) ClearDeref(nr uint32) error {
 	if err := m.Delete(nr); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		return err
 	}
+	if m := p.maps[contentMap]; m != nil {
+		if err := m.Delete(nr); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return err
+		}
+	}
 	return nil
 }
 
 const (
-	kindProbe  = 0
-	kindOracle = 1
-	maxArgs    = 6
+	kindProbe   = 0
+	kindOracle  = 1
+	kindContent = 2
+	maxArgs     = 6
 	// eventSize is struct ksystest_event (ksystest.h).
 	eventSize = 8 + 8*maxArgs + 8 + 8*maxArgs
+	// contentSize is probes.c's struct oracle_content_record.
+	contentSize = 16 + proto.ContentMax
 )
 
 type event struct {
@@ -799,14 +832,32 @@ type event struct {
 	nr    uint64
 	args  []uint64
 	deref []uint64
+	// content is a kindContent record's: what an argument of the call
+	// the oracle recorded just before on the thread pointed to.
+	content *proto.Content
 }
 
-// decodeEvent reads struct ksystest_event in the guest's byte order.
+// decodeEvent reads struct ksystest_event (or the oracle's content
+// record) in the guest's byte order.
 func decodeEvent(raw []byte) (event, error) {
+	bo := binary.NativeEndian
+	if len(raw) >= 8 && bo.Uint16(raw[4:6]) == kindContent {
+		if len(raw) < contentSize {
+			return event{}, fmt.Errorf("content record of %d bytes, want %d", len(raw), contentSize)
+		}
+		ev := event{tid: bo.Uint32(raw[0:4]), kind: kindContent, content: &proto.Content{Arg: raw[6]}}
+		n := int(int32(bo.Uint32(raw[8:12])))
+		switch {
+		case n < 0:
+			ev.content.Err = n
+		default:
+			ev.content.Data = append([]byte{}, raw[16:16+min(n, proto.ContentMax)]...)
+		}
+		return ev, nil
+	}
 	if len(raw) < eventSize {
 		return event{}, fmt.Errorf("event of %d bytes, want %d", len(raw), eventSize)
 	}
-	bo := binary.NativeEndian
 	n := int(raw[6])
 	if n > maxArgs {
 		return event{}, fmt.Errorf("event claims %d arguments", n)

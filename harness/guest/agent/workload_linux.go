@@ -48,6 +48,13 @@ func (r *runner) runWorkload(res *proto.CaseResult, c proto.Case) {
 			res.Error = err.Error()
 			return
 		}
+		if len(w.Contents) == 0 {
+			continue
+		}
+		if err := b.SetContents(uint32(w.NR), w.Contents); err != nil {
+			res.Error = err.Error()
+			return
+		}
 	}
 	defer func() {
 		for _, w := range c.Workload.Watch {
@@ -215,6 +222,13 @@ func (r *runner) workloadRound(b *Probes, w *proto.Workload, probes []proto.Work
 
 	last := map[uint32]int{}
 	for _, ev := range events {
+		if ev.kind == kindContent {
+			// Written right after its call's record, by the same program.
+			if i, ok := last[ev.tid]; ok {
+				out.Calls[i].Contents = append(out.Calls[i].Contents, *ev.content)
+			}
+			continue
+		}
 		if ev.kind == kindOracle {
 			prog := progFor[int64(ev.nr)]
 			if prog == "" {
