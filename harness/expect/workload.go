@@ -255,8 +255,8 @@ type recordTie struct {
 }
 
 // content compares the record's content field for argument i with what
-// the tracepoint copied of register reg at the call's entry; ok is false
-// when there is nothing to compare.
+// the tracepoint copied of register reg at the call's entry, and says
+// false when there is nothing to compare.
 func (rt *recordTie) content(a *result.Arg, i int, kind string, reg int, call proto.WorkloadCall) bool {
 	if rt == nil || kind == "" || reg < 0 || i >= len(rt.fields) || i >= len(rt.bytes) || !rt.fields[i].Content || rt.bytes[i] == nil {
 		return false

@@ -294,12 +294,7 @@ func (f Form) Register(pc Planned, i int) int {
 	if f.Kind != FormDirect {
 		return -1
 	}
-	var passed []int
-	for j, ad := range pc.Args {
-		if !strings.HasPrefix(string(ad.Value), "deref:") {
-			passed = append(passed, j)
-		}
-	}
+	passed := pc.passed()
 	for reg := range passed {
 		k := reg
 		if f.Order != nil && reg < len(f.Order) {
