@@ -47,6 +47,8 @@ func workloadCase(def matrix.Planned, archName string, got proto.CaseResult) res
 		return c
 	}
 	w.Skipped = pw.Skipped
+	t := newWorkloadTally(w, pw)
+	t.narrow, t.archName = registerBytes(archName, false) == 4, archName
 	refused := def.Pred != nil && def.Pred.Refused
 	switch {
 	case got.Error != "":
@@ -66,8 +68,6 @@ func workloadCase(def matrix.Planned, archName string, got proto.CaseResult) res
 		c.Message = "the agent reported no workload result"
 		return c
 	}
-	t := newWorkloadTally(w, pw)
-	t.narrow, t.archName = registerBytes(archName, false) == 4, archName
 	if len(got.Workload.Rounds) != len(pw.Rounds) {
 		t.problem("%d runs reported for %d rounds of probes", len(got.Workload.Rounds), len(pw.Rounds))
 	}

@@ -340,6 +340,8 @@ func TestWorkloadUserRefusal(t *testing.T) {
 	c = Compare(p, "x86_64", got)
 	assert.Equal(t, result.QuirkConfirmed, c.Verdict)
 	assert.Equal(t, "refused, as declared: collection opensnoop@cilium/ebpf did not load: map events: EINVAL", c.Message)
+	require.Len(t, c.Workload.Probes, 1, "the report names the probes it would have checked")
+	assert.Equal(t, "trace_openat", c.Workload.Probes[0].Program)
 	c = Compare(p, "x86_64", proto.CaseResult{Name: p.Name, Workload: &proto.WorkloadResult{}})
 	assert.Equal(t, result.Fail, c.Verdict, "declared refused, but it loaded")
 }
