@@ -118,11 +118,15 @@ func TestDownloadIdleTimeout(t *testing.T) {
 	assert.ErrorContains(t, err, "no data for 300ms")
 	assert.NoFileExists(t, dest)
 
+	// The trickle's gaps are an eighth of the idle timeout, so that a
+	// loaded machine (the VM tests beside this one) does not stretch one
+	// past it.
+	f.IdleTimeout = 2 * time.Second
 	m.Fault("pool/x.deb", func(w http.ResponseWriter, r *http.Request) {
 		for i := 0; i < len(body); i += len(body) / 10 {
 			w.Write(body[i:min(i+len(body)/10, len(body))])
 			w.(http.Flusher).Flush()
-			time.Sleep(100 * time.Millisecond)
+			time.Sleep(f.IdleTimeout / 8)
 		}
 	})
 	start := time.Now()

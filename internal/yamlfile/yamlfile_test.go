@@ -50,7 +50,9 @@ func TestDecodeBounds(t *testing.T) {
 			var v doc
 			err := Decode([]byte(tc.yaml), &v)
 			assert.ErrorContains(t, err, tc.want)
-			assert.Less(t, time.Since(start), 3*time.Second)
+			// Bounded work, not a speed: unbounded work on these inputs
+			// takes minutes; -race on a loaded 2-core machine takes 4 s.
+			assert.Less(t, time.Since(start), 30*time.Second)
 		})
 	}
 
