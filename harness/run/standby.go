@@ -312,8 +312,13 @@ func (g *guest) bootStandby(ctx context.Context, o *Options, kind string, base, 
 	r := bufio.NewReader(m.Console())
 	if said, err := awaitStandby(ctx, r, &seen, m.Done(), dl.Boot, proto.StandbyReady); err != nil {
 		// The guest's own words decide what this was (a panic, a hang):
-		// the monitor reads them again.
-		b.Instance = &consoleFrom{Instance: m, console: io.MultiReader(&seen, r)}
+		// the monitor reads them again, and the rest of the console if it
+		// has not ended (once it has, its pipe is closed).
+		var rest io.Reader = r
+		if errors.Is(err, errConsoleEnded) {
+			rest = eofReader{}
+		}
+		b.Instance = &consoleFrom{Instance: m, console: io.MultiReader(&seen, rest)}
 		_ = said
 		return b, nil
 	}
@@ -390,7 +395,7 @@ func awaitStandby(ctx context.Context, r *bufio.Reader, seen *bytes.Buffer, done
 				}
 			}
 			if l.err != nil {
-				return lastWords(), errors.New("the console ended before the standby init was " + want)
+				return lastWords(), fmt.Errorf("%w before the standby init was %s", errConsoleEnded, want)
 			}
 		case <-done:
 			// What QEMU printed last is still in the pipe: read on.
@@ -402,6 +407,15 @@ func awaitStandby(ctx context.Context, r *bufio.Reader, seen *bytes.Buffer, done
 		}
 	}
 }
+
+// errConsoleEnded means the guest's console reached its end (QEMU is
+// gone) while ksystest waited for the standby init's word.
+var errConsoleEnded = errors.New("the console ended")
+
+// eofReader is a console that has ended.
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
 // consoleFrom is an Instance whose console starts with what was read of
 // it already.
