@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -61,8 +62,13 @@ func workloadCase(def matrix.Planned, archName string, got proto.CaseResult) res
 	case got.LoadError != "":
 		c.Message = got.LoadError
 		return c
+	case refused && attachRefusal(got.Workload) != "":
+		// The loader loaded the collection but would not attach it (a
+		// ksyscall/ section to a function this kernel lacks).
+		c.Verdict, c.Message = result.QuirkConfirmed, "refused, as declared: "+attachRefusal(got.Workload)
+		return c
 	case refused:
-		c.Message = fmt.Sprintf("declared that %s, but it loaded", def.Pred)
+		c.Message = fmt.Sprintf("declared that %s, but it loaded and attached", def.Pred)
 		return c
 	case got.Workload == nil:
 		c.Message = "the agent reported no workload result"
@@ -84,6 +90,20 @@ func workloadCase(def matrix.Planned, archName string, got proto.CaseResult) res
 	}
 	c.Verdict = result.Pass
 	return c
+}
+
+// attachRefusal is the first program's error of the first run in which a
+// program did not attach ("" when every one attached).
+func attachRefusal(w *proto.WorkloadResult) string {
+	if w == nil {
+		return ""
+	}
+	for _, r := range w.Rounds {
+		for _, prog := range slices.Sorted(maps.Keys(r.Errors)) {
+			return prog + ": " + firstLine(r.Errors[prog])
+		}
+	}
+	return ""
 }
 
 // workloadTally counts a workload's calls, per probe, as its rounds are

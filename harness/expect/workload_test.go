@@ -344,4 +344,10 @@ func TestWorkloadUserRefusal(t *testing.T) {
 	assert.Equal(t, "trace_openat", c.Workload.Probes[0].Program)
 	c = Compare(p, "x86_64", proto.CaseResult{Name: p.Name, Workload: &proto.WorkloadResult{}})
 	assert.Equal(t, result.Fail, c.Verdict, "declared refused, but it loaded")
+	// Loaded, but its ksyscall/ program would not attach (libbpf on
+	// ppc64le: __se_sys_openat, which a wrapper kernel lacks).
+	c = Compare(p, "x86_64", proto.CaseResult{Name: p.Name, Workload: &proto.WorkloadResult{Rounds: []proto.WorkloadRound{
+		{Errors: map[string]string{"trace_openat": "attach: no such file or directory"}}}}})
+	assert.Equal(t, result.QuirkConfirmed, c.Verdict)
+	assert.Equal(t, "refused, as declared: trace_openat: attach: no such file or directory", c.Message)
 }
