@@ -295,11 +295,6 @@ func ModuleName(s string) bool {
 // fail below GOMAXPROCS 2), no more than a small host's cores.
 const DefaultExecCPUs = 2
 
-// DefaultExecMemoryMB is the least memory an exec guest has unless
-// --memory says otherwise: a test that builds Go in the guest (bpf2go's)
-// is killed for want of memory in the 512 MiB a cell needs.
-const DefaultExecMemoryMB = 2048
-
 // MaxCPUs bounds a guest's CPUs (QEMU's machines take more; TCG gains
 // nothing past the host's cores).
 const MaxCPUs = 16

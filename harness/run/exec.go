@@ -130,8 +130,6 @@ func Exec(ctx context.Context, o ExecOptions) (*ExecResult, error) {
 	}
 	if o.MemoryMB != 0 {
 		t.MemoryMB = o.MemoryMB
-	} else {
-		t.MemoryMB = max(t.MemoryMB, matrix.DefaultExecMemoryMB)
 	}
 	g, err := prepareKernel(ctx, &o.Options, t, a)
 	if err != nil {
