@@ -62,17 +62,9 @@ func (f Archive) Modules(ctx context.Context, k *Kernel, names []string) (*Modul
 	if len(names) == 0 {
 		return &ModuleSet{}, nil
 	}
-	if k.pkgs == nil {
-		return nil, ErrNoModules
-	}
-	// Ubuntu's kernels download from Ubuntu's archive.
-	f, err := f.of(Ref{Distro: k.Distro})
+	f, p, err := f.modulesPackage(k)
 	if err != nil {
 		return nil, err
-	}
-	p := k.pkgs.Image
-	if k.pkgs.Modules != nil {
-		p = *k.pkgs.Modules
 	}
 	names = slices.Sorted(slices.Values(names))
 	from := fmt.Sprintf("%s %s sha256 %s: %s", p.Name, p.Version, p.SHA256, strings.Join(names, " "))
@@ -96,6 +88,23 @@ func (f Archive) Modules(ctx context.Context, k *Kernel, names []string) (*Modul
 		set.Order = append(set.Order, name)
 	}
 	return set, nil
+}
+
+// modulesPackage is the package holding k's modules (the image's, or
+// Ubuntu's separate modules package) and the archive it comes from
+// (Ubuntu's kernels download from Ubuntu's).
+func (f Archive) modulesPackage(k *Kernel) (Archive, archive.Package, error) {
+	if k.pkgs == nil {
+		return f, archive.Package{}, ErrNoModules
+	}
+	f, err := f.of(Ref{Distro: k.Distro})
+	if err != nil {
+		return f, archive.Package{}, err
+	}
+	if k.pkgs.Modules != nil {
+		return f, *k.pkgs.Modules, nil
+	}
+	return f, k.pkgs.Image, nil
 }
 
 // unpackPackage downloads p into tmp (for what it is wanted) and unpacks

@@ -34,16 +34,9 @@ type ModuleTree struct {
 // cached. Its manifest is checked by size at each use (the tree is
 // hundreds of MB; it was hashed when made).
 func (f Archive) ModuleTree(ctx context.Context, k *Kernel) (*ModuleTree, error) {
-	if k.pkgs == nil {
-		return nil, ErrNoModules
-	}
-	f, err := f.of(Ref{Distro: k.Distro})
+	f, p, err := f.modulesPackage(k)
 	if err != nil {
 		return nil, err
-	}
-	p := k.pkgs.Image
-	if k.pkgs.Modules != nil {
-		p = *k.pkgs.Modules
 	}
 	from := fmt.Sprintf("module tree v1 of %s %s sha256 %s", p.Name, p.Version, p.SHA256)
 	key := cache.Key(from)
