@@ -243,7 +243,11 @@ func execShared(ctx context.Context, o *ExecOptions, g *guest, prog *Program, re
 	}
 	var goroot string
 	if !hostRuns(g.arch) {
-		if goroot, err = goToolchain(ctx, progPath, g.arch); err != nil {
+		var notServed func(string) string
+		if o.Cache != nil {
+			notServed = func(version string) string { return o.Cache.Path("tools", "go-not-served-"+version) }
+		}
+		if goroot, err = goToolchain(ctx, progPath, g.arch, notServed); err != nil {
 			o.logf("[%s] no Go toolchain of the guest's arch at GOROOT (a test that runs go fails there): %v", g.target.Name, err)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/proto"
@@ -335,7 +336,11 @@ var goDirs = sync.OnceValue(func() []string {
 // database): "" with no error when path is not a Go program. A Go test
 // binary runs its toolchain's go (cilium/ebpf's uprobe tests probe it),
 // and the host's is another arch's.
-func goToolchain(ctx context.Context, path string, a arch.Arch) (string, error) {
+//
+// A version the proxy answered it does not have is remembered in
+// notServed (a file; "" for none) for a day, so that every exec does not
+// ask again.
+func goToolchain(ctx context.Context, path string, a arch.Arch, notServed func(version string) string) (string, error) {
 	info, err := buildinfo.ReadFile(path)
 	if err != nil || !strings.HasPrefix(info.GoVersion, "go1.") {
 		return "", nil
@@ -345,11 +350,24 @@ func goToolchain(ctx context.Context, path string, a arch.Arch) (string, error) 
 		goarch = "armv6l" // the one arm distribution Go publishes
 	}
 	version := "v0.0.1-" + info.GoVersion + ".linux-" + goarch
+	marker := ""
+	if notServed != nil {
+		marker = notServed(version)
+	}
+	if st, err := os.Stat(marker); marker != "" && err == nil && time.Since(st.ModTime()) < 24*time.Hour {
+		return "", fmt.Errorf("golang.org/toolchain@%s: the module proxy said it has none, %s ago (%s; remove it to ask again)",
+			version, time.Since(st.ModTime()).Round(time.Minute), marker)
+	}
 	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", "golang.org/toolchain@"+version)
 	cmd.Dir = os.TempDir() // outside any module: no go.mod to consult
 	out, err := cmd.Output()
 	var got struct{ Dir, Error string }
 	if jerr := json.Unmarshal(out, &got); jerr == nil && got.Error != "" {
+		if marker != "" && strings.Contains(got.Error, "not available") {
+			if os.MkdirAll(filepath.Dir(marker), 0o755) == nil {
+				_ = os.WriteFile(marker, []byte(got.Error+"\n"), 0o644)
+			}
+		}
 		return "", fmt.Errorf("go mod download golang.org/toolchain@%s: %s", version, got.Error)
 	}
 	if err != nil {

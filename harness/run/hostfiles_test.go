@@ -160,3 +160,25 @@ func TestWithHostPath(t *testing.T) {
 	env := withHostPath([]string{"HOME=/", "PATH=/bin:/usr/bin"}, []proto.Bind{{Host: "/usr/local/go", Guest: "/usr/local/go"}})
 	assert.Equal(t, []string{"HOME=/", "PATH=/bin:/usr/bin:/usr/local/go/bin"}, env)
 }
+
+// A toolchain the proxy said it does not have is not asked for again
+// within a day; a program that is not Go needs none.
+func TestGoToolchainNotServed(t *testing.T) {
+	arm64 := mustArch(t, "arm64")
+	marker := filepath.Join(t.TempDir(), "go-not-served")
+	require.NoError(t, os.WriteFile(marker, []byte("not available\n"), 0o644))
+	notServed := func(version string) string {
+		assert.Regexp(t, `^v0\.0\.1-go1\.[0-9.]+\.linux-arm64$`, version)
+		return marker
+	}
+	self, err := os.Executable()
+	require.NoError(t, err)
+	_, err = goToolchain(context.Background(), self, arm64, notServed)
+	assert.ErrorContains(t, err, "the module proxy said it has none")
+
+	notGo := filepath.Join(t.TempDir(), "prog")
+	fakeELF(t, notGo, arm64, "")
+	dir, err := goToolchain(context.Background(), notGo, arm64, notServed)
+	assert.NoError(t, err)
+	assert.Empty(t, dir)
+}
