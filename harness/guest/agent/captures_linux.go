@@ -10,6 +10,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
+
 	"github.com/ksystest/ksystest/harness/proto"
 )
 
@@ -200,30 +201,10 @@ func signed(v *btf.Var) bool {
 // widen reads 1, 2, 4 or 8 bytes in the guest's byte order as a register
 // would hold them.
 func widen(b []byte, signExtend bool) (*uint64, error) {
-	bo := binary.NativeEndian
-	var v uint64
-	switch len(b) {
-	case 1:
-		v = uint64(b[0])
-		if signExtend {
-			v = uint64(int64(int8(b[0])))
-		}
-	case 2:
-		v = uint64(bo.Uint16(b))
-		if signExtend {
-			v = uint64(int64(int16(bo.Uint16(b))))
-		}
-	case 4:
-		v = uint64(bo.Uint32(b))
-		if signExtend {
-			v = uint64(int64(int32(bo.Uint32(b))))
-		}
-	case 8:
-		v = bo.Uint64(b)
-	default:
-		return nil, fmt.Errorf("%d bytes: ksystest reads integers of 1, 2, 4 or 8 bytes", len(b))
+	if v := number(b, signExtend); v != nil {
+		return v, nil
 	}
-	return &v, nil
+	return nil, fmt.Errorf("%d bytes: ksystest reads integers of 1, 2, 4 or 8 bytes", len(b))
 }
 
 func putUint(b []byte, v uint64) error {
