@@ -121,6 +121,10 @@ type booted struct {
 	cleanup          func()
 }
 
+// Lines is the guest's console as its watch reads it: from where a
+// standby's hand-over left it, or from its start.
+func (b *booted) Lines() *vm.Lines { return vm.ConsoleLines(b.Instance) }
+
 // Close stops the guest if it still runs and removes its scratch.
 func (b *booted) Close() {
 	if b.Instance != nil {

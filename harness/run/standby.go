@@ -1,13 +1,11 @@
 package run
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -200,12 +198,13 @@ func (g *guest) restore(ctx context.Context, o *Options, kind string, base, file
 		return fail(errors.New("the backend's guest cannot be restored"))
 	}
 	up := time.Now()
-	var seen bytes.Buffer
-	taken, err := g.handOver(ctx, m, o, bufio.NewReader(m.Console()), &seen, verify, binds)
+	lines := vm.LinesOf(m.Console())
+	taken, err := g.handOver(ctx, m, o, lines, verify, binds)
 	if taken != nil {
 		taken.up = up
 	}
 	if err != nil {
+		lines.Close()
 		// A state that loads but does not run on is not kept.
 		if rerr := o.Cache.Remove(state.dir); rerr == nil {
 			err = fmt.Errorf("%w (the saved guest is removed, and made again next time)", err)
@@ -221,9 +220,9 @@ func (g *guest) restore(ctx context.Context, o *Options, kind string, base, file
 
 // handOver resumes a restored guest (verify, nil for a booted one, checks
 // its state meanwhile), writes it the work and waits until its init has
-// taken it; r reads the console, seen holds what was read of it already.
-// The console it returns starts with all of it.
-func (g *guest) handOver(ctx context.Context, m vm.Machine, o *Options, r *bufio.Reader, seen *bytes.Buffer, verify func() error, binds []proto.Bind) (*consoleFrom, error) {
+// taken it; lines is its console, holding what was read of it already.
+// The instance it returns reads on from there.
+func (g *guest) handOver(ctx context.Context, m vm.Machine, o *Options, lines *vm.Lines, verify func() error, binds []proto.Bind) (*consoleFrom, error) {
 	if verify != nil {
 		if err := m.Resume(ctx, verify); err != nil {
 			return nil, err
@@ -236,18 +235,16 @@ func (g *guest) handOver(ctx context.Context, m vm.Machine, o *Options, r *bufio
 		return nil, fmt.Errorf("hand the guest its work: %w", err)
 	}
 	timeout := g.scaled(o, takeTimeout)
-	start := seen.Len()
-	said, err := awaitStandby(ctx, r, seen, m.Done(), timeout, proto.StandbyTaken)
+	var took string
+	said, err := awaitStandby(ctx, lines, m.Done(), timeout, proto.StandbyTaken, func(s string) {
+		if t, ok := strings.CutPrefix(s, proto.StandbyTook); ok {
+			took = t
+		}
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%w%s", err, said)
 	}
-	var took string
-	for _, l := range strings.Split(seen.String()[start:], "\n") {
-		if s, ok := proto.ParseStandby(l); ok && strings.HasPrefix(s, proto.StandbyTook) {
-			took = strings.TrimPrefix(s, proto.StandbyTook)
-		}
-	}
-	return &consoleFrom{Instance: m, console: io.MultiReader(seen, r), resumed: resumed, taken: time.Now(), took: took}, nil
+	return &consoleFrom{Instance: m, lines: lines, resumed: resumed, taken: time.Now(), took: took}, nil
 }
 
 // workShare makes a guest's scratch directory (work) and the run's share
@@ -308,22 +305,16 @@ func (g *guest) bootStandby(ctx context.Context, o *Options, kind string, base, 
 		return fail(errors.New("the backend's guest cannot be handed work"))
 	}
 	dl := deadlines(g.target, g.arch, accel, o.TimeScale)
-	var seen bytes.Buffer
-	r := bufio.NewReader(m.Console())
-	if said, err := awaitStandby(ctx, r, &seen, m.Done(), dl.Boot, proto.StandbyReady); err != nil {
+	lines := vm.LinesOf(m.Console())
+	if _, err := awaitStandby(ctx, lines, m.Done(), dl.Boot, proto.StandbyReady, nil); err != nil {
 		// The guest's own words decide what this was (a panic, a hang):
-		// the monitor reads them again, and the rest of the console if it
-		// has not ended (once it has, its pipe is closed).
-		var rest io.Reader = r
-		if errors.Is(err, errConsoleEnded) {
-			rest = eofReader{}
-		}
-		b.Instance = &consoleFrom{Instance: m, console: io.MultiReader(&seen, rest)}
-		_ = said
+		// the watch reads them again, and the rest of the console.
+		b.Instance = &consoleFrom{Instance: m, lines: lines}
 		return b, nil
 	}
-	taken, err := g.handOver(ctx, m, o, r, &seen, nil, binds)
+	taken, err := g.handOver(ctx, m, o, lines, nil, binds)
 	if err != nil {
+		lines.Close()
 		return fail(err)
 	}
 	b.Instance = taken
@@ -341,33 +332,11 @@ func (g *guest) shares(kind, dir string) []qemu.Share {
 	return shares
 }
 
-// awaitStandby reads console lines into seen until the standby init says
-// want, and fails when it says it failed, the guest ends, or timeout
-// passes. said is the console's last lines, for an error.
-func awaitStandby(ctx context.Context, r *bufio.Reader, seen *bytes.Buffer, done <-chan struct{}, timeout time.Duration, want string) (said string, err error) {
-	type line struct {
-		s   string
-		err error
-	}
-	lines := make(chan line)
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		// Nothing past the standby init's last word is read here: the
-		// run's console starts after it.
-		for {
-			s, err := r.ReadString('\n')
-			select {
-			case lines <- line{s, err}:
-			case <-stop:
-				return
-			}
-			said, ok := proto.ParseStandby(s)
-			if err != nil || ok && (said == want || strings.HasPrefix(said, proto.StandbyFailed)) {
-				return
-			}
-		}
-	}()
+// awaitStandby reads console lines, holding each for the watch after
+// it, until the standby init says want; each of its other words goes to
+// word (when not nil). It fails when the init says it failed, the
+// console ends, or timeout passes; said is then the console's last lines.
+func awaitStandby(ctx context.Context, lines *vm.Lines, done <-chan struct{}, timeout time.Duration, want string, word func(string)) (said string, err error) {
 	var tail []string
 	lastWords := func() string {
 		if len(tail) == 0 {
@@ -375,32 +344,35 @@ func awaitStandby(ctx context.Context, r *bufio.Reader, seen *bytes.Buffer, done
 		}
 		return "; the console ended with:\n" + strings.Join(tail, "\n")
 	}
-	deadline := time.After(timeout)
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
 	for {
 		select {
-		case l := <-lines:
-			seen.WriteString(l.s)
-			if t := strings.TrimRight(l.s, "\r\n"); t != "" {
+		case l, ok := <-lines.C():
+			if !ok {
+				return lastWords(), fmt.Errorf("the console ended before the standby init was %s", want)
+			}
+			lines.Hold(l)
+			if t := strings.TrimSpace(string(l)); t != "" {
 				tail = append(tail, t)
 				if len(tail) > 20 {
 					tail = tail[1:]
 				}
 			}
-			if s, ok := proto.ParseStandby(l.s); ok {
-				if s == want {
-					return "", nil
-				}
-				if msg, failed := strings.CutPrefix(s, proto.StandbyFailed); failed {
-					return lastWords(), fmt.Errorf("the standby init failed: %s", msg)
-				}
-			}
-			if l.err != nil {
-				return lastWords(), fmt.Errorf("%w before the standby init was %s", errConsoleEnded, want)
+			s, ok := proto.ParseStandby(string(l))
+			switch {
+			case !ok:
+			case s == want:
+				return "", nil
+			case strings.HasPrefix(s, proto.StandbyFailed):
+				return lastWords(), fmt.Errorf("the standby init failed: %s", strings.TrimPrefix(s, proto.StandbyFailed))
+			case word != nil:
+				word(s)
 			}
 		case <-done:
 			// What QEMU printed last is still in the pipe: read on.
 			done = nil
-		case <-deadline:
+		case <-deadline.C:
 			return lastWords(), fmt.Errorf("the guest did not say it was %s within %s", want, timeout)
 		case <-ctx.Done():
 			return "", context.Cause(ctx)
@@ -408,27 +380,19 @@ func awaitStandby(ctx context.Context, r *bufio.Reader, seen *bytes.Buffer, done
 	}
 }
 
-// errConsoleEnded means the guest's console reached its end (QEMU is
-// gone) while ksystest waited for the standby init's word.
-var errConsoleEnded = errors.New("the console ended")
-
-// eofReader is a console that has ended.
-type eofReader struct{}
-
-func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
-
-// consoleFrom is an Instance whose console starts with what was read of
-// it already.
+// consoleFrom is an Instance whose console is being read already (Lines,
+// holding what the standby's hand-over read): the watch reads on from
+// there.
 type consoleFrom struct {
 	vm.Instance
-	console io.Reader
+	lines *vm.Lines
 	// When QEMU was up, the guest resumed and the work taken; how long
 	// the standby init's steps took.
 	up, resumed, taken time.Time
 	took               string
 }
 
-func (c *consoleFrom) Console() io.Reader { return c.console }
+func (c *consoleFrom) Lines() *vm.Lines { return c.lines }
 
 // savedGuest is a kernel's saved guest in the cache.
 type savedGuest struct {
@@ -512,8 +476,9 @@ func (g *guest) saveGuest(ctx context.Context, o *Options, kind, accel string, c
 		return "", errors.New("the backend's guest cannot be saved")
 	}
 	dl := deadlines(g.target, g.arch, accel, o.TimeScale)
-	var seen bytes.Buffer
-	if said, err := awaitStandby(ctx, bufio.NewReader(m.Console()), &seen, m.Done(), dl.Boot, proto.StandbyReady); err != nil {
+	lines := vm.LinesOf(m.Console())
+	defer lines.Close()
+	if said, err := awaitStandby(ctx, lines, m.Done(), dl.Boot, proto.StandbyReady, nil); err != nil {
 		return "", fmt.Errorf("boot the guest to save: %w%s", err, said)
 	}
 	select {

@@ -1,10 +1,8 @@
 package vm
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"io"
 	"time"
 )
 
@@ -54,40 +52,39 @@ const MaxLine = 1 << 20
 // before the guest is gone: every path that gives up on it stops it
 // first. It returns the time from start to the guest's end.
 func Follow(ctx context.Context, inst Instance, start time.Time, first, drain time.Duration, c Console) time.Duration {
-	lines := make(chan []byte, 256)
-	// readErr holds why the console could not be read to its end (a host
-	// I/O error), once lines is closed.
-	var readErr error
-	go func() {
-		defer close(lines)
-		readErr = readLines(inst.Console(), lines)
-	}()
+	lines := ConsoleLines(inst)
 	timer := time.NewTimer(first)
 	defer timer.Stop()
 	var crash string
 	interrupt := ctx.Done()
+	take := func(line []byte) {
+		next := c.Line(line, time.Since(start))
+		switch {
+		case crash == "" && next.Text && IsCrashLine(string(line)):
+			crash = string(line)
+			resetTimer(timer, drain)
+		case next.Wait > 0 && crash == "":
+			resetTimer(timer, next.Wait)
+		}
+		if next.Stop {
+			inst.Stop(2 * time.Second)
+		}
+	}
+	for _, l := range lines.Held() {
+		take(l)
+	}
 	for {
 		select {
-		case line, ok := <-lines:
+		case l, ok := <-lines.C():
 			if !ok {
-				if readErr != nil {
+				if lines.Err() != nil {
 					inst.Stop(2 * time.Second)
 				}
 				<-inst.Done()
-				c.Ended(readErr, inst.ExitError(), crash)
+				c.Ended(lines.Err(), inst.ExitError(), crash)
 				return time.Since(start)
 			}
-			next := c.Line(line, time.Since(start))
-			switch {
-			case crash == "" && next.Text && IsCrashLine(string(line)):
-				crash = string(line)
-				resetTimer(timer, drain)
-			case next.Wait > 0 && crash == "":
-				resetTimer(timer, next.Wait)
-			}
-			if next.Stop {
-				inst.Stop(2 * time.Second)
-			}
+			take(l)
 		case <-timer.C:
 			if c.Expired(crash) {
 				inst.Stop(2 * time.Second)
@@ -98,19 +95,6 @@ func Follow(ctx context.Context, inst Instance, start time.Time, first, drain ti
 			inst.Stop(2 * time.Second)
 		}
 	}
-}
-
-// readLines sends each line of r, without its line ending; a line longer
-// than MaxLine comes in pieces. It returns why r could not be read to its
-// end (nil at EOF).
-func readLines(r io.Reader, out chan<- []byte) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), MaxLine)
-	sc.Split((&lineSplitter{}).split)
-	for sc.Scan() {
-		out <- bytes.Clone(sc.Bytes())
-	}
-	return sc.Err()
 }
 
 // lineSplitter is bufio.ScanLines, but a line longer than MaxLine comes in
