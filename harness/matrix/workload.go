@@ -93,6 +93,18 @@ func validateWorkload(p string, cd CaseDef, add func(path, format string, args .
 	if w.Timeout < 0 {
 		add(p+".workload.timeout", "negative")
 	}
+	for a, q := range cd.Quirks {
+		qp := p + ".quirks." + a
+		if _, err := arch.Lookup(a); err != nil {
+			add(qp, "%v", err)
+		}
+		if q.Never == q.WrongRegs || len(q.Swap) > 0 || q.Pointer || len(q.Regs) > 0 || q.NoLoad {
+			add(qp, "a workload's probes are predicted per arch with one of never (they do not see calls that enter elsewhere, as through socketcall) or wrongRegs (they read registers that are not the call's)")
+		}
+		if strings.TrimSpace(q.Why) == "" {
+			add(qp+".why", "missing: say why the probes go wrong there (the report shows it with every call it explains)")
+		}
+	}
 }
 
 // Form is one way a call to a syscall reaches the kernel on an ABI, and
@@ -269,6 +281,11 @@ type PlannedWorkload struct {
 	Watch      []proto.Watch
 	// Skipped are probes with no case on this arch, and why.
 	Skipped []string
+	// Quirk is the workload case's own prediction on this arch (its
+	// quirks:), nil when it has none: how its probes go wrong under the
+	// program (never: they do not see calls that enter elsewhere, as
+	// socketcall; wrongRegs: they read registers that are not the call's).
+	Quirk *Prediction
 }
 
 // PlannedProbe is one probe of a workload.
@@ -341,6 +358,9 @@ func (pp PlannedProbe) Form(nr int64) (Form, bool) {
 // the target's other planned cases.
 func PlanWorkload(cd CaseDef, a arch.Arch, planned []Planned) (*PlannedWorkload, error) {
 	pw := &PlannedWorkload{}
+	if q, ok := cd.Quirks[a.Name]; ok {
+		pw.Quirk = &q
+	}
 	watch := map[int64]proto.Watch{}
 	var order []int64
 	builtin := 0
@@ -384,6 +404,14 @@ func PlanWorkload(cd CaseDef, a arch.Arch, planned []Planned) (*PlannedWorkload,
 				pp.Never = &planned[i]
 				break
 			}
+		}
+		// The workload's own prediction on this arch comes before its
+		// probes' cases'.
+		switch {
+		case pw.Quirk != nil && pw.Quirk.Never:
+			pp.Never = &Planned{CaseDef: cd, Pred: pw.Quirk}
+		case pw.Quirk != nil:
+			pp.Case.Pred = pw.Quirk
 		}
 		if len(pp.Forms) == 0 {
 			pw.Skipped = append(pw.Skipped, fmt.Sprintf("%s: %s has no number on %s", prog, c.Syscall, a.Name))

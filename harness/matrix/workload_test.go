@@ -141,6 +141,10 @@ cases:
     workload: {program: nope, probes: []}
   - name: v
     workload: {objects: {x86_64: bin/prog}, program: client, probes: [ksys_write], timeout: -1s}
+    quirks:
+      s390x: {swap: [1, 2], why: two}
+      ppc64le: {wrongRegs: true}
+      vax: {never: true, why: no such arch}
 `)
 	_, err := Load(f, builtinFiles)
 	require.Error(t, err)
@@ -150,6 +154,9 @@ cases:
 		"cases[0].workload.probes: missing",
 		"cases[1].workload: give program",
 		"cases[1].workload.timeout: negative",
+		"cases[1].quirks.s390x: a workload's probes are predicted per arch with one of never",
+		"cases[1].quirks.ppc64le.why: missing",
+		`cases[1].quirks.vax: unknown arch "vax"`,
 	} {
 		assert.Contains(t, err.Error(), want)
 	}
