@@ -102,19 +102,28 @@ func (b *CBuilder) compile(ctx context.Context, tc *Toolchain, dir string, files
 	}
 	out := filepath.Join(tmp, path.Base(dir))
 	args := append(append(append([]string{}, flags...), "-o", out), units...)
-	c := exec.CommandContext(ctx, tc.CC, args...)
-	c.Dir = src
-	// The C locale keeps gcc's messages in English for the error.
-	c.Env = append(os.Environ(), "LC_ALL=C")
-	var stderr bytes.Buffer
-	c.Stderr = &stderr
-	if err := c.Run(); err != nil {
-		return "", fmt.Errorf("%s: %w: %s", tc.CC, err, strings.TrimSpace(stderr.String()))
+	if _, err := runCC(ctx, tc.CC, src, args); err != nil {
+		return "", err
 	}
 	if err := CheckProgram(out, tc.Arch); err != nil {
 		return "", fmt.Errorf("%s: %w", tc.CC, err)
 	}
 	return out, nil
+}
+
+// runCC runs the C compiler cc in dir with args; what it said on stderr
+// is the error when it fails, its warnings when it does not.
+func runCC(ctx context.Context, cc, dir string, args []string) (warnings string, err error) {
+	c := exec.CommandContext(ctx, cc, args...)
+	c.Dir = dir
+	// The C locale keeps gcc's messages in English for the error.
+	c.Env = append(os.Environ(), "LC_ALL=C")
+	var stderr bytes.Buffer
+	c.Stderr = &stderr
+	if err := c.Run(); err != nil {
+		return "", fmt.Errorf("%s: %w: %s", cc, err, strings.TrimSpace(stderr.String()))
+	}
+	return strings.TrimSpace(stderr.String()), nil
 }
 
 // CheckProgram reports whether the file at p is a static ELF program for

@@ -190,17 +190,7 @@ func libbpfPackages(ctx context.Context, f *archive.Fetcher, version, suite, deb
 	if _, ok := rel.Files["main/binary-"+debArch+"/Packages"]; !ok {
 		return nil, unavailable
 	}
-	find := func(name string) (archive.Package, error) {
-		pkgs, err := f.Packages(ctx, suite, debArch, name)
-		if err != nil {
-			return archive.Package{}, err
-		}
-		p, err := archive.FindPackage(pkgs, name)
-		if err != nil {
-			return archive.Package{}, fmt.Errorf("suite %s, %s: %w", suite, debArch, err)
-		}
-		return p, nil
-	}
+	find := func(name string) (archive.Package, error) { return findIn(ctx, f, suite, debArch, name) }
 	libbpf, err := find("libbpf-dev")
 	if errors.Is(err, archive.ErrNoPackage) {
 		return nil, unavailable
@@ -410,16 +400,12 @@ func (b *LibbpfBuilder) build(ctx context.Context, f *archive.Fetcher, tc *Toolc
 			args = append(args, "-lzstd")
 		}
 	}
-	c := exec.CommandContext(ctx, tc.CC, args...)
-	c.Dir = src
-	c.Env = append(os.Environ(), "LC_ALL=C")
-	var stderr bytes.Buffer
-	c.Stderr = &stderr
-	if err := c.Run(); err != nil {
-		return "", fmt.Errorf("%s: %w: %s", tc.CC, err, strings.TrimSpace(stderr.String()))
+	warnings, err := runCC(ctx, tc.CC, src, args)
+	if err != nil {
+		return "", err
 	}
-	if w := strings.TrimSpace(stderr.String()); w != "" {
-		b.logf("%s: %s", tc.CC, w)
+	if warnings != "" {
+		b.logf("%s: %s", tc.CC, warnings)
 	}
 	if err := CheckProgram(out, tc.Arch); err != nil {
 		return "", fmt.Errorf("%s: %w", tc.CC, err)

@@ -524,31 +524,24 @@ var fieldPath = regexp.MustCompile(`^[A-Za-z_]\w*(\.[A-Za-z_]\w*|\[\d+\])*$`)
 
 // assignIndex is the index of the '=' of a plain assignment, or -1.
 func assignIndex(s string) int {
-	depth := 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '(', '[':
-			depth++
-		case ')', ']':
-			depth--
-		case '=':
-			if depth != 0 {
-				continue
-			}
-			if i+1 < len(s) && s[i+1] == '=' {
-				return -1
-			}
-			if i > 0 && strings.ContainsRune("=!<>+-*/%&|^", rune(s[i-1])) {
-				return -1
-			}
-			return i
-		}
+	i := topLevel(s, func(i int) bool { return s[i] == '=' })
+	switch {
+	case i < 0:
+		return -1
+	case i+1 < len(s) && s[i+1] == '=', i > 0 && strings.ContainsRune("=!<>+-*/%&|^", rune(s[i-1])):
+		return -1 // a comparison or a compound assignment
 	}
-	return -1
+	return i
 }
 
 // topLevelIndex is the first index of op outside parentheses.
 func topLevelIndex(s, op string) int {
+	return topLevel(s, func(i int) bool { return strings.HasPrefix(s[i:], op) })
+}
+
+// topLevel is the first index of s outside parentheses and brackets at
+// which at holds, or -1.
+func topLevel(s string, at func(i int) bool) int {
 	depth := 0
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
@@ -557,7 +550,7 @@ func topLevelIndex(s, op string) int {
 		case ')', ']':
 			depth--
 		default:
-			if depth == 0 && strings.HasPrefix(s[i:], op) {
+			if depth == 0 && at(i) {
 				return i
 			}
 		}
