@@ -3,9 +3,11 @@ package proto
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
 	"strings"
+	"unicode/utf8"
 )
 
 // A saved guest is booted once per kernel and machine, up to where its
@@ -89,11 +91,15 @@ const MaxBinds = 32
 // Line is w as the console line the host writes.
 func (w Work) Line() []byte {
 	w.Version = StandbyVersion
-	b, err := json.Marshal(w)
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	// Paths as they are: '<' or '&' escaped would make a line six times
+	// longer than what was read.
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(w); err != nil {
 		panic(err) // plain fields only
 	}
-	return append(b, '\n')
+	return b.Bytes() // Encode ends it with '\n'
 }
 
 // ParseWork reads a work line strictly.
@@ -101,6 +107,11 @@ func ParseWork(line []byte) (Work, error) {
 	var w Work
 	if len(line) > MaxWorkLine {
 		return w, fmt.Errorf("work line of %d bytes, at most %d", len(line), MaxWorkLine)
+	}
+	// A host writes UTF-8 (JSON's); the decoder would take other bytes
+	// for U+FFFD, and a path for another.
+	if !utf8.Valid(line) {
+		return w, errors.New("work line: not UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(bytes.TrimRight(line, "\r\n")))
 	dec.DisallowUnknownFields()
@@ -128,6 +139,11 @@ func ParseWork(line []byte) (Work, error) {
 				return Work{}, fmt.Errorf("work bind %q → %q: not a clean absolute path", b.Host, b.Guest)
 			}
 		}
+	}
+	// What parses is what a host could have written: its line again
+	// within the bound (JSON writes U+2028 in six bytes, however it came).
+	if n := len(w.Line()); n > MaxWorkLine {
+		return Work{}, fmt.Errorf("work line of %d bytes written again, at most %d", n, MaxWorkLine)
 	}
 	return w, nil
 }

@@ -52,10 +52,22 @@ func TestParseWorkRefuses(t *testing.T) {
 		"two":      string(testWork().Line()) + string(testWork().Line()),
 		"too long": strings.Repeat(" ", MaxWorkLine+1),
 		"garbage":  "hello",
+		// JSON cannot carry it: written again it would name another path.
+		"not utf-8": notUTF8Work(),
+		// Within the bound as read, past it as written again.
+		"rewritten long": rewrittenLongWork(),
 	} {
 		_, err := ParseWork([]byte(line))
 		assert.Error(t, err, name)
 	}
+}
+
+func notUTF8Work() string {
+	return strings.Replace(string(testWork().Line()), `/home/u/src/mod"`, "/home/u/src/mod\xff\"", 1)
+}
+
+func rewrittenLongWork() string {
+	return strings.Replace(string(testWork().Line()), `/home/u/src/mod"`, "/home/u/src/mod/"+strings.Repeat("\u2028", 700)+`"`, 1)
 }
 
 func TestParseStandby(t *testing.T) {
@@ -88,6 +100,9 @@ func TestStandbyFuzzSeeds(t *testing.T) {
 		"work":    testWork().Line(),
 		"escape":  []byte(`{"version":1,"time_ns":1800000000000000000,"entropy":"` + strings.Repeat("A", 86) + `==","archive":"../x"}`),
 		"garbage": []byte("{\"version\":1,"),
+		// Found by the fuzzer: a bind path with bytes that are not UTF-8.
+		"not-utf8":       []byte(notUTF8Work()),
+		"rewritten-long": []byte(rewrittenLongWork()),
 	}
 	fuzzseed.Check(t, "FuzzParseWork", seeds, *updateSeeds)
 	fuzzseed.NoOthers(t, "FuzzParseWork", seeds)

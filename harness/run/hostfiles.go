@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ksystest/ksystest/harness/arch"
 	"github.com/ksystest/ksystest/harness/proto"
@@ -56,6 +57,10 @@ func (b *binds) add(host, guest string) error {
 	}
 	if k := keptBy(guest); k != "" {
 		return fmt.Errorf("%s cannot be shown in the guest at %s: the guest keeps %s for itself", host, guest, k)
+	}
+	if !utf8.ValidString(real) || !utf8.ValidString(guest) {
+		// The guest is told its binds in JSON, which carries UTF-8 only.
+		return fmt.Errorf("%q cannot be shown in the guest: its path is not UTF-8", host)
 	}
 	for _, have := range b.list {
 		if have.Guest == guest {

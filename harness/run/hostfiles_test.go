@@ -26,6 +26,11 @@ func TestBindsKeepTheGuestsOwn(t *testing.T) {
 	assert.True(t, b.covers("/home/me/src/pkg/x.test"))
 	assert.False(t, b.covers("/home/me/srcx"))
 	assert.ErrorIs(t, b.add(filepath.Join(dir, "missing"), "/missing"), os.ErrNotExist)
+	// The guest is told its binds in JSON: a path that is not UTF-8 would
+	// reach it as another path.
+	latin1 := filepath.Join(dir, "caf\xe9")
+	require.NoError(t, os.Mkdir(latin1, 0o755))
+	assert.ErrorContains(t, b.add(latin1, latin1), "not UTF-8")
 
 	for len(b.list) < proto.MaxBinds {
 		require.NoError(t, b.add(dir, "/many/"+string(rune('a'+len(b.list)))))

@@ -231,7 +231,11 @@ func (g *guest) handOver(ctx context.Context, m vm.Machine, o *Options, lines *v
 	resumed := time.Now()
 	w := proto.Work{TimeNS: time.Now().UnixNano(), Entropy: make([]byte, proto.WorkEntropy), Archive: runArchive, Binds: binds}
 	rand.Read(w.Entropy)
-	if _, err := m.Input().Write(w.Line()); err != nil {
+	line := w.Line()
+	if len(line) > proto.MaxWorkLine {
+		return nil, fmt.Errorf("the guest's work is %d bytes, more than the %d its init reads: show it fewer or shorter host paths (--share)", len(line), proto.MaxWorkLine)
+	}
+	if _, err := m.Input().Write(line); err != nil {
 		return nil, fmt.Errorf("hand the guest its work: %w", err)
 	}
 	timeout := g.scaled(o, takeTimeout)
