@@ -1,8 +1,10 @@
 // Package vm runs one guest to its end: a narrow Instance interface over a
-// running VM, a monitor loop that watches the console for events, panics
-// and progress (WatchExec for ksystest exec's frames), and a fake backend
-// for testing the orchestrator without QEMU. It imports qemu (for the
-// real backend) and proto.
+// running VM, the one reader of its console (Lines) and the one loop over
+// it (Follow), with what each use makes of the lines: agent events,
+// panics and progress (Monitor), ksystest exec's frames (WatchExec), the
+// boot floor (WatchPowerOff); and a fake backend for testing the
+// orchestrator without QEMU. It imports qemu (for the real backend) and
+// proto.
 package vm
 
 import (
