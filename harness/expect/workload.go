@@ -470,6 +470,9 @@ func judgeCall(pp matrix.PlannedProbe, call proto.WorkloadCall, notAttached bool
 			a.OK = true
 			if a.Expect != matrix.ExpectIgnore {
 				a.Expect, a.Note = matrix.ExpectIgnore, notRead
+				if contentKind(ad.Value) == proto.ContentString && pp.NoStrings != "" {
+					a.Note = "not compared: the tracepoint copies no strings at a call's entry on this arch (" + pp.NoStrings + ")"
+				}
 			}
 		default:
 			if !known[i] {

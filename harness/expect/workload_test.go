@@ -410,3 +410,22 @@ func TestWorkloadUserQuirks(t *testing.T) {
 	assert.Equal(t, result.Fail, c.Verdict, "read right where the case predicts wrong registers")
 	assert.Contains(t, c.Message, "no longer appears")
 }
+
+// Where the tracepoint copies no strings (mips64el), a path field is not
+// compared, and the call says why; its numbers still are.
+func TestWorkloadNoStringsAtEntry(t *testing.T) {
+	p := snoopWorkloadOn(t, "mips64el-6.1", "opensnoop-perf-httpget")
+	run := func(calls []proto.WorkloadCall, recs ...proto.Record) result.Case {
+		return judge(p, &proto.WorkloadResult{Rounds: []proto.WorkloadRound{{PID: 40, Calls: calls,
+			Sets: []proto.WorkloadSet{{Program: "openat_entry", Fields: openFields, Records: recs}}}}})
+	}
+	call := openatCall(41)
+	call.NR = 5247 // mips64el n64's openat
+	call.Contents = nil
+	c := run([]proto.WorkloadCall{call}, openRecord(41, 0xffffffffffffff9c, 0x242, 0x180))
+	assert.Equal(t, result.Pass, c.Verdict, c.Message)
+	c = run([]proto.WorkloadCall{call}, openRecord(41, 0xffffffffffffff9c, 0x242, 0x181))
+	assert.Equal(t, result.Fail, c.Verdict, "a wrong mode is still wrong")
+	require.NotEmpty(t, c.Workload.Calls)
+	assert.Contains(t, c.Workload.Calls[0].Args[1].Note, "the tracepoint copies no strings at a call's entry on this arch")
+}

@@ -302,6 +302,10 @@ type PlannedProbe struct {
 	// Set is, for a program of a user's collection, the capture set of
 	// Case it records (its program is Program); -1 for ksystest's probes.
 	Set int
+	// NoStrings says why the tracepoint copies none of the call's string
+	// arguments on this arch (arch.Arch.NoStringsAtEntry), when it does
+	// not: they are then not compared.
+	NoStrings string
 }
 
 // Register is the register (0-based) that carries argument i of case pc
@@ -328,13 +332,14 @@ func (f Form) Register(pc Planned, i int) int {
 // user's program whose case is pc: what each str: argument (a string) and
 // sockaddr: argument (as many bytes as the next register, the kernel's
 // addrlen, holds) points to.
-func (f Form) contents(pc Planned) []proto.WatchContent {
+func (f Form) contents(pc Planned, a arch.Arch) []proto.WatchContent {
 	var out []proto.WatchContent
 	for i, ad := range pc.Args {
 		kind, _, _ := strings.Cut(string(ad.Value), ":")
 		reg := f.Register(pc, i)
 		switch {
 		case reg < 0:
+		case kind == "str" && a.NoStringsAtEntry != "":
 		case kind == "str":
 			out = append(out, proto.WatchContent{Arg: uint8(reg), Kind: proto.ContentString})
 		case kind == "sockaddr" && reg+1 < 6:
@@ -394,8 +399,9 @@ func PlanWorkload(cd CaseDef, a arch.Arch, planned []Planned) (*PlannedWorkload,
 			// The set's expectations are the probe's.
 			pp.Case.Expect = c.SetExpect[set]
 			for j := range pp.Forms {
-				pp.Forms[j].Deref.Contents = pp.Forms[j].contents(c)
+				pp.Forms[j].Deref.Contents = pp.Forms[j].contents(c, a)
 			}
+			pp.NoStrings = a.NoStringsAtEntry
 			pc := capt.proto()
 			wp.Set = &pc
 		}

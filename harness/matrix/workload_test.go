@@ -243,6 +243,20 @@ func TestWorkloadOfUserCollection(t *testing.T) {
 	require.GreaterOrEqual(t, i, 0)
 	require.Len(t, planned[i].Workload.Watch, 1)
 	assert.Equal(t, []proto.WatchContent{{Arg: 1, Kind: proto.ContentSockaddr, LenArg: 2}}, planned[i].Workload.Watch[0].Contents)
+
+	// On mips64el the tracepoint copies no strings at entry (its 6.12
+	// kernel oopses): the path is not copied, the address still is.
+	a, _ = arch.Lookup("mips64el")
+	planned, _ = cat.PlanTarget("mips64el-6.12", a, sysparams.Kernel{})
+	i = slices.IndexFunc(planned, func(p Planned) bool { return p.Name == "opensnoop-client@libbpf-1.1" })
+	require.GreaterOrEqual(t, i, 0)
+	require.NoError(t, planned[i].WorkloadErr)
+	require.Len(t, planned[i].Workload.Watch, 1)
+	assert.Empty(t, planned[i].Workload.Watch[0].Contents)
+	assert.Contains(t, planned[i].Workload.Probes[0].NoStrings, "oopses")
+	i = slices.IndexFunc(planned, func(p Planned) bool { return p.Name == "netsnoop-client@libbpf-1.1" })
+	require.GreaterOrEqual(t, i, 0)
+	assert.Equal(t, []proto.WatchContent{{Arg: 1, Kind: proto.ContentSockaddr, LenArg: 2}}, planned[i].Workload.Watch[0].Contents)
 }
 
 // A workload checks one collection's programs, each read from records.
