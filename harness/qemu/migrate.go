@@ -144,23 +144,7 @@ func (p *Process) runOutput(cmd string) ([]byte, error) {
 	return out, nil
 }
 
-// withMonitor runs f with QEMU's monitor, bounded in time: go-qemu can
-// block for ever on a socket QEMU closed mid-command.
+// withMonitor runs f with QEMU's monitor, within 20 s (qmpCall).
 func (p *Process) withMonitor(f func(*qmp.SocketMonitor) error) error {
-	p.mu.Lock()
-	mon := p.qmp
-	p.mu.Unlock()
-	if mon == nil {
-		return errors.New("QEMU's monitor is not connected")
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- f(mon) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-time.After(20 * time.Second):
-		return errors.New("QEMU's monitor did not answer within 20s")
-	case <-p.done:
-		return fmt.Errorf("QEMU %s before its monitor answered", p.exitDescription())
-	}
+	return p.monitorCall(20*time.Second, f)
 }

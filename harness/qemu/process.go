@@ -259,29 +259,42 @@ func lastLine(s string) string {
 // Stderr is what QEMU printed on stderr.
 func (p *Process) Stderr() string { return p.stderr.String() }
 
-// qmpCall runs f against the raw QMP API with a time bound: go-qemu can
-// block forever on a socket QEMU closed mid-command.
+// qmpCall runs f against the raw QMP API within timeout (monitorCall).
 func (p *Process) qmpCall(timeout time.Duration, f func(*raw.Monitor) error) error {
+	err := p.monitorCall(timeout, func(mon *qmp.SocketMonitor) error { return f(raw.NewMonitor(mon)) })
+	var unanswered *monitorGone
+	if err != nil && !errors.As(err, &unanswered) {
+		return fmt.Errorf("QEMU's monitor: %w", err)
+	}
+	return err
+}
+
+// monitorCall runs f with QEMU's monitor, bounded by timeout: go-qemu can
+// block for ever on a socket QEMU closed mid-command.
+func (p *Process) monitorCall(timeout time.Duration, f func(*qmp.SocketMonitor) error) error {
 	p.mu.Lock()
 	mon := p.qmp
 	p.mu.Unlock()
 	if mon == nil {
-		return errors.New("QEMU's monitor is not connected")
+		return &monitorGone{"QEMU's monitor is not connected"}
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- f(raw.NewMonitor(mon)) }()
+	go func() { errc <- f(mon) }()
 	select {
 	case err := <-errc:
-		if err != nil {
-			return fmt.Errorf("QEMU's monitor: %w", err)
-		}
-		return nil
+		return err
 	case <-time.After(timeout):
-		return fmt.Errorf("QEMU's monitor did not answer within %s", timeout)
+		return &monitorGone{fmt.Sprintf("QEMU's monitor did not answer within %s", timeout)}
 	case <-p.done:
-		return fmt.Errorf("QEMU %s before its monitor answered", p.exitDescription())
+		return &monitorGone{fmt.Sprintf("QEMU %s before its monitor answered", p.exitDescription())}
 	}
 }
+
+// monitorGone is a monitor call that got no answer: no monitor, none in
+// time, or QEMU gone.
+type monitorGone struct{ msg string }
+
+func (e *monitorGone) Error() string { return e.msg }
 
 // Status asks QEMU for the guest's run state ("running", "paused", …).
 func (p *Process) Status() (string, error) {
