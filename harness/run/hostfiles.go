@@ -113,8 +113,13 @@ func execBinds(ctx context.Context, dir string, shares []string, prog *Program, 
 		if root == "" || keptBy(root) != "" {
 			root = dir
 		}
-		if err := b.add(root, root); err != nil {
-			return nil, err
+		// A working directory that is one of the guest's own (/tmp) is
+		// the guest's: the program starts in it there, with its files
+		// (below, each shown) and none of the host's others.
+		if keptBy(root) == "" {
+			if err := b.add(root, root); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for _, s := range shares {

@@ -160,6 +160,25 @@ func TestExecBindsHostArch(t *testing.T) {
 	}
 }
 
+// Run from /tmp, a directory the guest has of its own: the program is
+// shown, the directory is the guest's.
+func TestExecBindsFromGuestsOwnDir(t *testing.T) {
+	host, err := ReadProgram("/proc/self/exe")
+	require.NoError(t, err)
+	dir, err := os.MkdirTemp("/tmp", "ksystest-bindtest-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	prog := filepath.Join(dir, "x")
+	fakeELF(t, prog, host.Arch, "")
+	p, err := ReadProgram(prog)
+	require.NoError(t, err)
+	list, err := execBinds(context.Background(), "/tmp", nil, p, host.Arch, "", "")
+	require.NoError(t, err)
+	got := guestPaths(list)
+	assert.NotContains(t, got, "/tmp")
+	assert.Contains(t, got, prog)
+}
+
 func TestWithHostPath(t *testing.T) {
 	t.Setenv("PATH", "/usr/local/go/bin:/opt/tools/bin:relative:/usr/bin")
 	env := withHostPath([]string{"HOME=/", "PATH=/bin:/usr/bin"}, []proto.Bind{{Host: "/usr/local/go", Guest: "/usr/local/go"}})
