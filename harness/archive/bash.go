@@ -44,11 +44,12 @@ func (f *Fetcher) Bash(ctx context.Context, debArch string) (string, error) {
 		return "", fmt.Errorf("none of %s has %s", strings.Join(BashSuites, ", "), debArch)
 	}
 	var pkgs [3]Package
-	for i, name := range []string{"bash", "libtinfo6", "libc6"} {
-		index, err := f.Packages(ctx, suite, debArch, name)
-		if err != nil {
-			return "", err
-		}
+	names := []string{"bash", "libtinfo6", "libc6"}
+	index, err := f.PackagesNamed(ctx, suite, debArch, names...)
+	if err != nil {
+		return "", err
+	}
+	for i, name := range names {
 		if pkgs[i], err = FindPackage(index, name); err != nil {
 			return "", fmt.Errorf("%s %s: %w", suite, debArch, err)
 		}
@@ -60,7 +61,7 @@ func (f *Fetcher) Bash(ctx context.Context, debArch string) (string, error) {
 	sum := sha256.Sum256([]byte(strings.Join(from, "\n")))
 	key := hex.EncodeToString(sum[:])
 	dir := f.Cache.Path("tools", "bash-"+debArch+"-"+key)
-	_, err := f.Cache.File(ctx, "bash-"+key[:16], dir, strings.Join(from, ", ")+" for "+debArch, func(tmp string) (string, error) {
+	_, err = f.Cache.File(ctx, "bash-"+key[:16], dir, strings.Join(from, ", ")+" for "+debArch, func(tmp string) (string, error) {
 		out := filepath.Join(tmp, "bash")
 		for _, p := range pkgs {
 			deb := filepath.Join(tmp, p.Name+".deb")

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/ksystest/ksystest/harness/cache"
@@ -22,6 +23,19 @@ import (
 // fetched again, never believed. Within one Fetcher a selection is parsed
 // once.
 func (f *Fetcher) Packages(ctx context.Context, suite, debArch, prefix string) ([]Package, error) {
+	return f.packages(ctx, suite, debArch, prefix, nil)
+}
+
+// PackagesNamed returns the packages of suite/main for a Debian arch with
+// one of names, reading the index once for all of them, as Packages
+// does.
+func (f *Fetcher) PackagesNamed(ctx context.Context, suite, debArch string, names ...string) ([]Package, error) {
+	return f.packages(ctx, suite, debArch, "", func(n string) bool { return slices.Contains(names, n) })
+}
+
+// packages is Packages with named, when not nil, selecting instead of
+// prefix (and nothing remembered).
+func (f *Fetcher) packages(ctx context.Context, suite, debArch, prefix string, named func(string) bool) ([]Package, error) {
 	if err := CheckArch(debArch); err != nil {
 		return nil, err
 	}
@@ -37,10 +51,12 @@ func (f *Fetcher) Packages(ctx context.Context, suite, debArch, prefix string) (
 	if !ok || !okXZ {
 		return nil, fmt.Errorf("suite %s has no %s.xz: is %s a Debian architecture of that suite?", suite, name, debArch)
 	}
-	if pkgs, ok := f.selected(plain.SHA256, prefix); ok {
+	keep := func(n string) bool { return strings.HasPrefix(n, prefix) }
+	if named != nil {
+		keep = named
+	} else if pkgs, ok := f.selected(plain.SHA256, prefix); ok {
 		return pkgs, nil
 	}
-	keep := func(n string) bool { return strings.HasPrefix(n, prefix) }
 	path := f.cachePath("index", suite, debArch, "Packages-"+plain.SHA256)
 	pkgs, err := f.cachedIndex(path, plain, keep)
 	if err != nil {
@@ -59,7 +75,9 @@ func (f *Fetcher) Packages(ctx context.Context, suite, debArch, prefix string) (
 			}
 		}
 	}
-	f.remember(plain.SHA256, prefix, pkgs)
+	if named == nil {
+		f.remember(plain.SHA256, prefix, pkgs)
+	}
 	return pkgs, nil
 }
 

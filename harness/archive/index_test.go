@@ -200,3 +200,25 @@ func TestCachedIndexEditedIsFetchedAgain(t *testing.T) {
 	_, err = kernels(testFetcher(dead, store, &logs))
 	assert.Error(t, err)
 }
+
+// Packages of several names come from one read of the index, exactly
+// those names (bash, not bash-static).
+func TestPackagesNamed(t *testing.T) {
+	t.Parallel()
+	m := archivetest.NewMirror(t)
+	var pkgs []archivetest.Package
+	for _, n := range []string{"bash", "bash-static", "libc6", "libtinfo6"} {
+		pkgs = append(pkgs, archivetest.Package{Name: n, Version: "1", Deb: []byte("!<arch>\n")})
+	}
+	m.Publish(t, "bookworm", "amd64", pkgs)
+	store := &cache.Cache{Dir: t.TempDir()}
+	f := testFetcher(m, store, &archivetest.Log{})
+	got, err := f.PackagesNamed(context.Background(), "bookworm", "amd64", "bash", "libc6")
+	require.NoError(t, err)
+	var names []string
+	for _, p := range got {
+		names = append(names, p.Name)
+	}
+	assert.ElementsMatch(t, []string{"bash", "libc6"}, names)
+	assert.Equal(t, 1, m.HitsOf("dists/bookworm/main/binary-amd64/Packages.xz"))
+}
