@@ -27,8 +27,8 @@ func (f *Fetcher) Packages(ctx context.Context, suite, debArch, prefix string) (
 }
 
 // PackagesNamed returns the packages of suite/main for a Debian arch with
-// one of names, reading the index once for all of them, as Packages
-// does.
+// one of names, reading the index once for all of them, checked as
+// Packages checks it (the selection is not remembered).
 func (f *Fetcher) PackagesNamed(ctx context.Context, suite, debArch string, names ...string) ([]Package, error) {
 	return f.packages(ctx, suite, debArch, "", func(n string) bool { return slices.Contains(names, n) })
 }

@@ -493,7 +493,11 @@ func judgeCall(pp matrix.PlannedProbe, call proto.WorkloadCall, notAttached bool
 		// attaches, or when it did not attach at all: explained only
 		// when its case predicts exactly that on this arch.
 		elsewhere := f.Kind != matrix.FormDirect || f.Entry != "sys_"+pp.Case.Syscall
-		if pp.Never != nil && (elsewhere || notAttached) {
+		// A probe case's never also explains a probe that did not attach
+		// (it predicts that); a workload's own speaks of calls that enter
+		// elsewhere only.
+		own := pp.Never != nil && pp.Never.CaseDef.Workload != nil
+		if pp.Never != nil && (elsewhere || notAttached && !own) {
 			wc.Verdict = result.CallExplained
 			where := fmt.Sprintf("it entered %s (nr %d)", f.Entry, f.NR)
 			if notAttached {
@@ -571,7 +575,7 @@ func predicted(p matrix.Prediction, args []result.Arg, got []uint64, call proto.
 		// Registers that are not the call's: wrong in some argument the
 		// probe reports (a reading right in every one is not the quirk).
 		for _, a := range args {
-			if a.Expect != matrix.ExpectIgnore && a.Captured != nil && *a.Captured != a.Passed {
+			if a.Expect != matrix.ExpectIgnore && a.Captured != nil && *a.Captured != a.Passed || !a.OK && a.PassedContent != "" {
 				return true
 			}
 		}

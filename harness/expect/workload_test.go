@@ -386,6 +386,14 @@ func TestWorkloadUserQuirks(t *testing.T) {
 	assert.Equal(t, result.Fail, c.Verdict, "a direct connect must be seen")
 	assert.Equal(t, 1, c.Workload.Summary.Wrong)
 
+	// The workload's never speaks of calls that enter elsewhere: a probe
+	// that did not attach misses the direct ones, and that is wrong.
+	c = judge(p, &proto.WorkloadResult{Rounds: []proto.WorkloadRound{{PID: 40, Calls: []proto.WorkloadCall{viaSocketcall, direct},
+		Errors: map[string]string{"trace_connect": "attach: no such function"},
+		Sets:   []proto.WorkloadSet{{Program: "trace_connect", Fields: fields}}}}})
+	assert.Equal(t, result.Fail, c.Verdict, "not attached is not the quirk")
+	assert.Equal(t, 1, c.Workload.Summary.Wrong)
+
 	tid := uint64(41)
 	seen := proto.Record{Size: 32, Thread: &tid, Values: []*uint64{u64(4), nil, u64(16)}, Bytes: [][]byte{nil, nil, nil}}
 	c = run([]proto.WorkloadCall{direct}, seen)
@@ -406,6 +414,9 @@ func TestWorkloadUserQuirks(t *testing.T) {
 	c = runOpen([]proto.WorkloadCall{call}, pathRecord(41, 0x1fe7d960, 0, 0, ""))
 	assert.Equal(t, result.QuirkConfirmed, c.Verdict, "every call explained: "+c.Message)
 	assert.Equal(t, 1, c.Workload.Summary.Explained)
+	// Every number right, the path not: read wrong too.
+	c = runOpen([]proto.WorkloadCall{call}, pathRecord(41, 0xffffffffffffff9c, 0x242, 0, "/tmp/y"))
+	assert.Equal(t, result.QuirkConfirmed, c.Verdict, c.Message)
 	c = runOpen([]proto.WorkloadCall{call}, openRecord(41, 0xffffffffffffff9c, 0x242, 0))
 	assert.Equal(t, result.Fail, c.Verdict, "read right where the case predicts wrong registers")
 	assert.Contains(t, c.Message, "no longer appears")

@@ -144,7 +144,7 @@ func (p *Process) runOutput(cmd string) ([]byte, error) {
 	return out, nil
 }
 
-// withMonitor runs f with QEMU's monitor, within 20 s (qmpCall).
+// withMonitor runs f with QEMU's monitor, within 20 s (monitorCall).
 func (p *Process) withMonitor(f func(*qmp.SocketMonitor) error) error {
 	return p.monitorCall(20*time.Second, f)
 }

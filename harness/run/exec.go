@@ -265,6 +265,9 @@ func execShared(ctx context.Context, o *ExecOptions, g *guest, prog *Program, re
 		}
 		binds = append(binds, proto.Bind{Host: tree.Dir, Guest: "/lib/modules/" + g.kernel.Release})
 	}
+	if err := checkWork(binds); err != nil {
+		return nil, nil, &ProgramError{o.Program, err}
+	}
 	res.Binds = binds
 	// The host's PATH directories the guest shows: the host's own where
 	// the arch is the host's; else GOROOT/bin, which holds the guest

@@ -2,8 +2,10 @@ package run
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -205,4 +207,16 @@ func TestGoToolchainNotServed(t *testing.T) {
 	dir, err := goToolchain(context.Background(), notGo, arm64, notServed)
 	assert.NoError(t, err)
 	assert.Empty(t, dir)
+}
+
+// A work line past what the guest's init reads is refused before any
+// guest starts, with what to do.
+func TestCheckWork(t *testing.T) {
+	assert.NoError(t, checkWork([]proto.Bind{{Host: "/home/me/src", Guest: "/home/me/src"}}))
+	var many []proto.Bind
+	for i := range proto.MaxBinds {
+		p := "/" + strings.Repeat("d", 120) + fmt.Sprint(i)
+		many = append(many, proto.Bind{Host: p, Guest: p})
+	}
+	assert.ErrorContains(t, checkWork(many), "show it fewer or shorter host paths")
 }

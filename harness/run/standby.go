@@ -6,10 +6,12 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"testing/iotest"
 	"time"
 
 	"github.com/ksystest/ksystest/harness/cache"
@@ -205,9 +207,12 @@ func (g *guest) restore(ctx context.Context, o *Options, kind string, base, file
 	}
 	if err != nil {
 		lines.Close()
-		// A state that loads but does not run on is not kept.
-		if rerr := o.Cache.Remove(state.dir); rerr == nil {
-			err = fmt.Errorf("%w (the saved guest is removed, and made again next time)", err)
+		// A state that loads but does not run on is not kept; a run
+		// interrupted meanwhile says nothing of it.
+		if ctx.Err() == nil {
+			if rerr := o.Cache.Remove(state.dir); rerr == nil {
+				err = fmt.Errorf("%w (the saved guest is removed, and made again next time)", err)
+			}
 		}
 		return fail(err)
 	}
@@ -229,13 +234,8 @@ func (g *guest) handOver(ctx context.Context, m vm.Machine, o *Options, lines *v
 		}
 	}
 	resumed := time.Now()
-	w := proto.Work{TimeNS: time.Now().UnixNano(), Entropy: make([]byte, proto.WorkEntropy), Archive: runArchive, Binds: binds}
-	rand.Read(w.Entropy)
-	line := w.Line()
-	if len(line) > proto.MaxWorkLine {
-		return nil, fmt.Errorf("the guest's work is %d bytes, more than the %d its init reads: show it fewer or shorter host paths (--share)", len(line), proto.MaxWorkLine)
-	}
-	if _, err := m.Input().Write(line); err != nil {
+	w := newWork(binds)
+	if _, err := m.Input().Write(w.Line()); err != nil {
 		return nil, fmt.Errorf("hand the guest its work: %w", err)
 	}
 	timeout := g.scaled(o, takeTimeout)
@@ -249,6 +249,23 @@ func (g *guest) handOver(ctx context.Context, m vm.Machine, o *Options, lines *v
 		return nil, fmt.Errorf("%w%s", err, said)
 	}
 	return &consoleFrom{Instance: m, lines: lines, resumed: resumed, taken: time.Now(), took: took}, nil
+}
+
+// newWork is the work a standby guest is handed: the clock, fresh
+// entropy, the run's files and binds.
+func newWork(binds []proto.Bind) proto.Work {
+	w := proto.Work{TimeNS: time.Now().UnixNano(), Entropy: make([]byte, proto.WorkEntropy), Archive: runArchive, Binds: binds}
+	rand.Read(w.Entropy)
+	return w
+}
+
+// checkWork says, before a guest starts, whether the work binds make is
+// one its init reads.
+func checkWork(binds []proto.Bind) error {
+	if n := len(newWork(binds).Line()); n > proto.MaxWorkLine {
+		return fmt.Errorf("the guest's work with these host paths is %d bytes, more than the %d its init reads: show it fewer or shorter host paths (--share)", n, proto.MaxWorkLine)
+	}
+	return nil
 }
 
 // workShare makes a guest's scratch directory (work) and the run's share
@@ -397,6 +414,11 @@ type consoleFrom struct {
 }
 
 func (c *consoleFrom) Lines() *vm.Lines { return c.lines }
+
+// Console is not to be read: Lines reads it already.
+func (c *consoleFrom) Console() io.Reader {
+	return iotest.ErrReader(errors.New("the console is read through Lines"))
+}
 
 // savedGuest is a kernel's saved guest in the cache.
 type savedGuest struct {

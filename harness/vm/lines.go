@@ -47,7 +47,7 @@ func LinesOf(r io.Reader) *Lines {
 func (l *Lines) C() <-chan []byte { return l.c }
 
 // Err is, once C is closed, why the console could not be read to its end
-// (nil: it was).
+// (nil: it was, or Close stopped the reading).
 func (l *Lines) Err() error { return l.err }
 
 // Hold keeps a line read from C for the next use.
