@@ -45,11 +45,8 @@ func TestVMSnoopExample(t *testing.T) {
 			assert.Empty(t, c.Cases, "the example's cases exclude i386")
 			continue
 		}
-		want := 8 // four cases, two loaders
-		if slices.Contains([]string{"x86_64", "arm64", "arm", "riscv64"}, c.Arch) {
-			want += 8 // and four workloads
-		}
-		require.Len(t, c.Cases, want, c.Target)
+		// Four cases and four workloads, two loaders.
+		require.Len(t, c.Cases, 16, c.Target)
 		for _, cs := range c.Cases {
 			require.NotNil(t, cs.Loader, "%s/%s", c.Target, cs.Name)
 			base, _, _ := strings.Cut(cs.Name, "@")
@@ -63,14 +60,23 @@ func TestVMSnoopExample(t *testing.T) {
 				refused++
 				continue
 			}
-			assert.Equal(t, result.Pass, cs.Verdict, "%s/%s: %s", c.Target, cs.Name, cs.Message)
 			if w := cs.Workload; w != nil {
-				// Every call the program made is in a record, as passed.
 				assert.NotZero(t, w.Summary.Made, "%s/%s", c.Target, cs.Name)
-				assert.Equal(t, w.Summary.Made, w.Summary.Matching, "%s/%s", c.Target, cs.Name)
 				workloads++
+				// The workloads' own quirks: netsnoop never sees s390x's
+				// socketcall connects; on ppc64le-6.1 cilium/ebpf's tools
+				// read the wrapper's registers.
+				if c.Arch == "s390x" && strings.HasPrefix(base, "netsnoop-") || c.Arch == "ppc64le" {
+					assert.Equal(t, result.QuirkConfirmed, cs.Verdict, "%s/%s: %s", c.Target, cs.Name, cs.Message)
+					assert.Equal(t, w.Summary.Made, w.Summary.Explained, "%s/%s", c.Target, cs.Name)
+					continue
+				}
+				// Every call the program made is in a record, as passed.
+				assert.Equal(t, result.Pass, cs.Verdict, "%s/%s: %s", c.Target, cs.Name, cs.Message)
+				assert.Equal(t, w.Summary.Made, w.Summary.Matching, "%s/%s", c.Target, cs.Name)
 				continue
 			}
+			assert.Equal(t, result.Pass, cs.Verdict, "%s/%s: %s", c.Target, cs.Name, cs.Message)
 			require.Len(t, cs.Sets, 1, "%s/%s", c.Target, cs.Name)
 			set := cs.Sets[0]
 			assert.True(t, set.OK, "%s/%s: %s", c.Target, cs.Name, set.Message)
@@ -96,7 +102,7 @@ func TestVMSnoopExample(t *testing.T) {
 	}
 	assert.NotZero(t, contents, "paths and socket addresses were compared by content")
 	assert.NotZero(t, differs, "the readings of the wrapper's registers on ppc64le-6.1 were checked")
-	assert.Equal(t, 44+16, refused, "every declared refusal was checked, the workloads' on arm and riscv64 too")
+	assert.Equal(t, 38+38, refused, "every declared refusal was checked, the workloads' too")
 	assert.NotZero(t, workloads, "the tools were checked under the workloads")
 }
 
