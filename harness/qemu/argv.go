@@ -81,21 +81,10 @@ func Argv(c Config) []string {
 	if c.Accel == AccelKVM {
 		cpu = "host"
 	}
-	accel := c.Accel
-	if accel == AccelTCG && c.CPUs > 1 {
-		// One host thread runs every vCPU in turn. With a thread each
-		// (QEMU 7.2's default), an x86_64 6.12 guest with two CPUs oopsed
-		// at boot on an int3 that text_poke_bp had already taken back
-		// ("Oops: int3" in sched_clock_cpu, then a panic; seen once in a
-		// fresh exec guest): code one vCPU patched was run stale by the
-		// other. The kernel did nothing wrong there, and a guest's crash
-		// must be the kernel's.
-		accel += ",thread=single"
-	}
 	argv := []string{
 		a.QEMU,
 		"-machine", a.Machine,
-		"-accel", accel,
+		"-accel", c.Accel,
 		"-cpu", cpu,
 		"-smp", fmt.Sprint(max(c.CPUs, 1)),
 		"-m", fmt.Sprint(c.MemoryMB),

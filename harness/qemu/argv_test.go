@@ -63,19 +63,6 @@ func TestArgvAlwaysExitsOnPanic(t *testing.T) {
 	}
 }
 
-// Several vCPUs under TCG run on one host thread in turn; one, or KVM,
-// as they are.
-func TestArgvSeveralCPUs(t *testing.T) {
-	x86 := mustArch(t, "x86_64")
-	argv := Argv(Config{Arch: x86, Accel: AccelTCG, CPUs: 2, MemoryMB: 512})
-	assert.Equal(t, "tcg,thread=single", argv[indexOf(argv, "-accel")+1])
-	assert.Equal(t, "2", argv[indexOf(argv, "-smp")+1])
-	argv = Argv(Config{Arch: x86, Accel: AccelTCG, CPUs: 1, MemoryMB: 512})
-	assert.Equal(t, "tcg", argv[indexOf(argv, "-accel")+1])
-	argv = Argv(Config{Arch: x86, Accel: AccelKVM, CPUs: 2, MemoryMB: 512})
-	assert.Equal(t, "kvm", argv[indexOf(argv, "-accel")+1])
-}
-
 func indexOf(s []string, v string) int {
 	for i := range s {
 		if s[i] == v {
