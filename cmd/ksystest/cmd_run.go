@@ -100,6 +100,15 @@ func (a *archiveSource) Busybox(ctx context.Context, suite, debArch string) (str
 	return f.Busybox(ctx, suite, debArch)
 }
 
+// Userland is the fetcher's Userland, made on first use.
+func (a *archiveSource) Userland(ctx context.Context, debArch string) (*archive.Userland, error) {
+	f, err := a.Fetcher()
+	if err != nil {
+		return nil, err
+	}
+	return f.Userland(ctx, debArch)
+}
+
 func cmdRun(ctx context.Context, args []string, s streams) error {
 	fs := newFlagSet("run [flags]", `
 Boot one QEMU guest per matrix target, run every case of the catalogue in

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"strings"
@@ -108,7 +107,7 @@ func (g *guestFlags) setup(m *matrix.Matrix, cat *matrix.Catalogue, targets []ma
 		Matrix: m, Catalogue: cat, Targets: targets,
 		Kernels: kernels, Backend: backend, Agents: agents, Builtin: ksystest.Data, Logf: progress.logf,
 		Accel: accel, ExtraCmdline: strings.Fields(g.appendArgs), Cache: archive.Cache, Fresh: g.fresh, Busybox: archive.Busybox,
-		Bash:       archive.Bash,
+		Userland:   archive.Userland,
 		LoaderArgs: map[string][]string{proto.LoaderLibbpf11: g.libbpfArgs, proto.LoaderLibbpf15: g.libbpfArgs},
 	}}, nil
 }
@@ -121,13 +120,4 @@ func (b *booting) withBPF() *booting {
 	b.BPF = bpfToolchain(b.archive)
 	b.Libbpf = &guestbuild.LibbpfBuilder{Archive: b.archive.Fetcher, Cache: b.archive.Cache, Source: ksystest.GuestSource(), Logf: b.Logf}
 	return b
-}
-
-// Bash is the fetcher's Bash, made on first use.
-func (a *archiveSource) Bash(ctx context.Context, debArch string) (string, error) {
-	f, err := a.Fetcher()
-	if err != nil {
-		return "", err
-	}
-	return f.Bash(ctx, debArch)
 }

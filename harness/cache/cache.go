@@ -2,7 +2,8 @@
 // guest programs, compiled probes) on disk by content: each entry is
 // written under a temporary name and renamed into place, guarded by a
 // file lock, and has a manifest with the SHA256 of its files and what it
-// was made from, checked before every use. It also owns scratch space
+// was made from, checked before every use (beside it, for the largest:
+// FileChecked). It also owns scratch space
 // and the one way ksystest hashes a file. It imports nothing from the
 // project.
 package cache
@@ -14,6 +15,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -207,4 +209,31 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// FileChecked is File for an entry too large to hash before each use (a
+// compiler and its libraries): an entry whose manifest and sizes are
+// right is used at once while its files are hashed in the background,
+// and check, which waits for that, must pass before anything made with
+// the entry is believed. An entry check finds wrong is removed, to be
+// made again on the next use. An entry File makes is whole: its check is
+// nil at once.
+func (c *Cache) FileChecked(ctx context.Context, lock, path, from string, build func(tmp string) (string, error)) (check func() error, err error) {
+	if _, err := c.Sums(path, from); err == nil {
+		done := make(chan error, 1)
+		go func() {
+			err := c.Check(path, from)
+			if err != nil {
+				if rerr := c.Remove(path); rerr == nil {
+					err = fmt.Errorf("%w (removed: it is made again on the next use)", err)
+				}
+			}
+			done <- err
+		}()
+		return sync.OnceValue(func() error { return <-done }), nil
+	}
+	if _, err := c.File(ctx, lock, path, from, build); err != nil {
+		return nil, err
+	}
+	return func() error { return nil }, nil
 }

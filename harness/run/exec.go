@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/archive"
 	"github.com/ksystest/ksystest/harness/initramfs"
 	"github.com/ksystest/ksystest/harness/matrix"
 	"github.com/ksystest/ksystest/harness/proto"
@@ -83,6 +84,10 @@ type ExecResult struct {
 	Initramfs, TreeBytes int64
 	TreeFiles            int
 	Timings              ExecTimings
+	// checks are those of the cache entries the guest showed that are
+	// hashed while it runs (cache.FileChecked): the run counts only if
+	// they pass.
+	checks []func() error
 }
 
 // ExecTimings are the phases of an exec, from ExecOptions.Start.
@@ -188,6 +193,11 @@ func Exec(ctx context.Context, o ExecOptions) (*ExecResult, error) {
 		tm.Run = w.Exited - w.Started
 		tm.PowerOff = w.Gone - w.Exited
 	}
+	for _, check := range res.checks {
+		if err := check(); err != nil {
+			return nil, fmt.Errorf("%s: the guest ran with a damaged cache entry, so its run says nothing: %w", t.Name, err)
+		}
+	}
 	return res, nil
 }
 
@@ -232,13 +242,18 @@ func execShared(ctx context.Context, o *ExecOptions, g *guest, prog *Program, re
 	}
 	shown := *prog
 	shown.Path = progPath
-	var bash string
-	if !hostRuns(g.arch) && o.Bash != nil {
-		// Without it a program that opens /bin/bash fails there, as it
-		// would on a machine without bash; with the host's it would find
-		// another arch's.
-		if bash, err = o.Bash(ctx, g.arch.DebianArch); err != nil {
+	var user *archive.Userland
+	if !hostRuns(g.arch) && o.Userland != nil {
+		// Without it a program that opens /bin/bash or runs clang fails
+		// there, as it would on a machine without them; with the host's
+		// it would find another arch's.
+		if user, err = o.Userland(ctx, g.arch.DebianArch); err != nil {
 			return nil, nil, fmt.Errorf("/bin/bash for %s: %w", g.arch.Name, err)
+		}
+		if user.Clang == nil {
+			o.logf("[%s] no clang in the guest (a test that runs it fails there): %v", g.target.Name, user.ClangErr)
+		} else {
+			res.checks = append(res.checks, user.Clang.Check)
 		}
 	}
 	var goroot string
@@ -251,7 +266,7 @@ func execShared(ctx context.Context, o *ExecOptions, g *guest, prog *Program, re
 			o.logf("[%s] no Go toolchain of the guest's arch at GOROOT (a test that runs go fails there): %v", g.target.Name, err)
 		}
 	}
-	binds, err := execBinds(ctx, dir, o.Shares, &shown, g.arch, bash, goroot)
+	binds, err := execBinds(ctx, dir, o.Shares, &shown, g.arch, user, goroot)
 	if err != nil {
 		return nil, nil, &ProgramError{o.Program, err}
 	}
@@ -273,11 +288,25 @@ func execShared(ctx context.Context, o *ExecOptions, g *guest, prog *Program, re
 	// the arch is the host's; else GOROOT/bin, which holds the guest
 	// arch's go.
 	spec.Env = withHostPath(spec.Env, binds)
+	if user != nil && user.Clang != nil {
+		spec.Env = withPath(spec.Env, llvmDir(user.Clang)+"/bin")
+	}
 	specJSON, err := json.Marshal(spec)
 	if err != nil {
 		return nil, nil, err
 	}
 	return append(files, initramfs.File{Path: proto.ExecSpecPath, Mode: 0o644, Data: specJSON}), binds, nil
+}
+
+// withPath adds dir to the end of env's PATH, if it has one.
+func withPath(env []string, dir string) []string {
+	env = slices.Clone(env)
+	for i, kv := range env {
+		if path, ok := strings.CutPrefix(kv, "PATH="); ok && !slices.Contains(filepath.SplitList(path), dir) {
+			env[i] = kv + string(filepath.ListSeparator) + dir
+		}
+	}
+	return env
 }
 
 // withHostPath adds to env's PATH the directories of the host's PATH the

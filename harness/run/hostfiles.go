@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/archive"
 	"github.com/ksystest/ksystest/harness/proto"
 )
 
@@ -104,9 +105,10 @@ func moduleRoot(dir string) string {
 // program's dynamic loader and libraries, the Go toolchain (a go test
 // binary runs go), and /bin/bash (programs probe it, as cilium/ebpf's
 // uprobe tests do): the host's, or for another arch, Debian's from
-// foreignBash (archive.Fetcher.Bash's directory; "" for none). The Go
-// toolchain of another arch is foreignGo (goToolchain; "" for none).
-func execBinds(ctx context.Context, dir string, shares []string, prog *Program, guest arch.Arch, foreignBash, foreignGo string) ([]proto.Bind, error) {
+// foreign (archive.Fetcher.Userland's; nil for none), with its clang.
+// The Go toolchain of another arch is foreignGo (goToolchain; "" for
+// none).
+func execBinds(ctx context.Context, dir string, shares []string, prog *Program, guest arch.Arch, foreign *archive.Userland, foreignGo string) ([]proto.Bind, error) {
 	var b binds
 	if dir != "" {
 		root := moduleRoot(dir)
@@ -186,20 +188,23 @@ func execBinds(ctx context.Context, dir string, shares []string, prog *Program, 
 		if err := b.hostLibraries(ctx, bash); err != nil {
 			return nil, fmt.Errorf("/bin/bash: %w", err)
 		}
-	} else if foreignBash != "" && !hostRuns(guest) {
-		if err := b.foreignBash(foreignBash, guest); err != nil {
+	} else if foreign != nil && !hostRuns(guest) {
+		if err := b.userland(foreign, guest); err != nil {
 			return nil, fmt.Errorf("/bin/bash: %w", err)
 		}
 	}
 	return b.list, nil
 }
 
-// foreignBash shows Debian's bash for a at /bin/bash (archive.Bash's
-// directory dir), libtinfo beside it in /usr/lib/TRIPLET and the C
-// library and loader of its own suite at /lib/TRIPLET, which a's dynamic
-// loader searches; where a dynamically linked program has the host's
-// cross C library there already, bash runs with that one.
-func (b *binds) foreignBash(dir string, a arch.Arch) error {
+// userland shows Debian's bash for a at /bin/bash (u.Bash), libtinfo
+// beside it in /usr/lib/TRIPLET and the C library and loader of its own
+// suite at /lib/TRIPLET, which a's dynamic loader searches; where a
+// dynamically linked program has the host's cross C library there
+// already, bash runs with that one. With u.Clang, clang's libraries are
+// /usr/lib/TRIPLET instead (they hold bash's) and LLVM's directory is
+// /usr/lib/llvm-N, as Debian installs them.
+func (b *binds) userland(u *archive.Userland, a arch.Arch) error {
+	dir := u.Bash
 	bash := filepath.Join(dir, "bash")
 	p, err := ReadProgram(bash)
 	if err != nil {
@@ -221,8 +226,22 @@ func (b *binds) foreignBash(dir string, a arch.Arch) error {
 			return err
 		}
 	}
-	return b.add(filepath.Join(dir, "lib"), "/usr/lib/"+multiarch(a))
+	if u.Clang == nil {
+		return b.add(filepath.Join(dir, "lib"), "/usr/lib/"+multiarch(a))
+	}
+	for _, lib := range archive.BashLibs {
+		if _, err := os.Stat(filepath.Join(u.Clang.Dir, "lib", lib)); err != nil {
+			return fmt.Errorf("clang's libraries lack bash's: %w", err)
+		}
+	}
+	if err := b.add(filepath.Join(u.Clang.Dir, "lib"), "/usr/lib/"+multiarch(a)); err != nil {
+		return err
+	}
+	return b.add(filepath.Join(u.Clang.Dir, "llvm"), llvmDir(u.Clang))
 }
+
+// llvmDir is where Debian installs clang's LLVM: /usr/lib/llvm-N.
+func llvmDir(c *archive.Clang) string { return "/usr/lib/llvm-" + c.Major }
 
 // hostRuns says whether the host's own programs are of a's arch.
 func hostRuns(a arch.Arch) bool { return a.Go.GOARCH == runtime.GOARCH }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ksystest/ksystest/harness/archive"
 	"github.com/ksystest/ksystest/harness/proto"
 )
 
@@ -90,7 +91,8 @@ func TestExecBindsForeignArch(t *testing.T) {
 
 	p, err := ReadProgram(prog)
 	require.NoError(t, err)
-	binds, err := execBinds(context.Background(), pkg, []string{share}, p, arm64, bashDir, goroot)
+	user := &archive.Userland{Bash: bashDir}
+	binds, err := execBinds(context.Background(), pkg, []string{share}, p, arm64, user, goroot)
 	require.NoError(t, err)
 	got := guestPaths(binds)
 	real := func(p string) string { r, err := filepath.EvalSymlinks(p); require.NoError(t, err); return r }
@@ -109,7 +111,7 @@ func TestExecBindsForeignArch(t *testing.T) {
 	}
 
 	// No toolchain of its arch: the host's GOROOT is not shown.
-	binds, err = execBinds(context.Background(), pkg, nil, p, arm64, "", "")
+	binds, err = execBinds(context.Background(), pkg, nil, p, arm64, nil, "")
 	require.NoError(t, err)
 	got = guestPaths(binds)
 	assert.NotContains(t, got, "/bin/bash")
@@ -123,16 +125,32 @@ func TestExecBindsForeignArch(t *testing.T) {
 	fakeELF(t, dyn, arm64, "/lib/ld-linux-aarch64.so.1")
 	p, err = ReadProgram(dyn)
 	require.NoError(t, err)
-	binds, err = execBinds(context.Background(), pkg, nil, p, arm64, bashDir, "")
+	binds, err = execBinds(context.Background(), pkg, nil, p, arm64, user, "")
 	require.NoError(t, err)
 	got = guestPaths(binds)
 	assert.Equal(t, real(filepath.Join(crossLib, "ld-linux-aarch64.so.1")), got["/lib/ld-linux-aarch64.so.1"])
 	assert.Equal(t, real(crossLib), got["/lib/aarch64-linux-gnu"])
 	assert.Equal(t, real(filepath.Join(bashDir, "bash")), got["/bin/bash"])
 
+	// With clang: LLVM's directory where Debian has it, and its
+	// libraries, which hold bash's, at /usr/lib/TRIPLET.
+	clangDir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(clangDir, "llvm", "bin"), 0o755))
+	require.NoError(t, os.MkdirAll(filepath.Join(clangDir, "lib"), 0o755))
+	user.Clang = &archive.Clang{Dir: clangDir, Major: "14"}
+	_, err = execBinds(context.Background(), pkg, nil, p, arm64, user, "")
+	assert.ErrorContains(t, err, "clang's libraries lack bash's", "a layout without libtinfo")
+	require.NoError(t, os.WriteFile(filepath.Join(clangDir, "lib", "libtinfo.so.6"), nil, 0o644))
+	binds, err = execBinds(context.Background(), pkg, nil, p, arm64, user, "")
+	require.NoError(t, err)
+	got = guestPaths(binds)
+	assert.Equal(t, real(filepath.Join(clangDir, "llvm")), got["/usr/lib/llvm-14"])
+	assert.Equal(t, real(filepath.Join(clangDir, "lib")), got["/usr/lib/aarch64-linux-gnu"])
+	assert.Equal(t, real(filepath.Join(bashDir, "bash")), got["/bin/bash"])
+
 	// ... and without it.
 	crossRoot = t.TempDir()
-	_, err = execBinds(context.Background(), pkg, nil, p, arm64, "", "")
+	_, err = execBinds(context.Background(), pkg, nil, p, arm64, nil, "")
 	assert.ErrorContains(t, err, "is dynamically linked: it asks for /lib/ld-linux-aarch64.so.1")
 	assert.ErrorContains(t, err, "install libc6-arm64-cross, or build it static")
 }
@@ -147,7 +165,7 @@ func TestExecBindsHostArch(t *testing.T) {
 	fakeELF(t, prog, host.Arch, "")
 	p, err := ReadProgram(prog)
 	require.NoError(t, err)
-	list, err := execBinds(context.Background(), dir, nil, p, host.Arch, "", "")
+	list, err := execBinds(context.Background(), dir, nil, p, host.Arch, nil, "")
 	require.NoError(t, err)
 	got := guestPaths(list)
 	assert.Contains(t, got, "/usr")
@@ -174,7 +192,7 @@ func TestExecBindsFromGuestsOwnDir(t *testing.T) {
 	fakeELF(t, prog, host.Arch, "")
 	p, err := ReadProgram(prog)
 	require.NoError(t, err)
-	list, err := execBinds(context.Background(), "/tmp", nil, p, host.Arch, "", "")
+	list, err := execBinds(context.Background(), "/tmp", nil, p, host.Arch, nil, "")
 	require.NoError(t, err)
 	got := guestPaths(list)
 	assert.NotContains(t, got, "/tmp")

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ksystest/ksystest/harness/arch"
+	"github.com/ksystest/ksystest/harness/archive"
 	"github.com/ksystest/ksystest/harness/cache"
 	"github.com/ksystest/ksystest/harness/expect"
 	"github.com/ksystest/ksystest/harness/kernel"
@@ -79,10 +80,10 @@ type Options struct {
 	// Busybox gives a static busybox for a Debian suite and arch: an
 	// exec guest's /bin (sh and the usual applets). nil: none.
 	Busybox func(ctx context.Context, suite, debArch string) (string, error)
-	// Bash gives Debian's bash for a Debian arch: a directory with
-	// "bash" and "lib/libtinfo.so.6" (archive.Fetcher.Bash), shown as
-	// /bin/bash in exec guests whose arch is not the host's. nil: none.
-	Bash func(ctx context.Context, debArch string) (string, error)
+	// Userland gives Debian's bash and clang for a Debian arch
+	// (archive.Fetcher.Userland), shown in exec guests whose arch is not
+	// the host's as /bin/bash, /usr/lib/llvm-N and on PATH. nil: none.
+	Userland func(ctx context.Context, debArch string) (*archive.Userland, error)
 	// Logf reports progress (stderr).
 	Logf func(format string, args ...any)
 	// ExtraCmdline and Paused reach every guest (tests use them to make
