@@ -15,6 +15,14 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == proto.CacheProgArg && os.Getpid() != 1 {
+		// The go command's cache program, in the guest (proto.CacheProgEnv).
+		if err := execinit.CacheProg(os.Stdin, os.Stdout, execinit.CacheProgLocal, os.Args[2]); err != nil {
+			fmt.Fprintln(os.Stderr, "ksystest-exec:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	w := execinit.NewWriter(os.Stdout)
 	err := pid1.MountAll(pid1.Linux{}, execinit.Mounts())
 	if err == nil {

@@ -125,7 +125,7 @@ func (f *execFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.treeLimit, "tree-limit", run.DefaultTreeLimit>>20, "MiB of the current directory to copy into a guest that cannot show it from the host (.git left out)")
 	fs.Var(&f.shares, "share", "a host directory the guest shows at the same path, read-only, besides the current directory's module root (repeatable)")
 	fs.IntVar(&f.cpus, "cpus", 0, fmt.Sprintf("the guest's CPUs (default: the target's cpus:, else %d)", matrix.DefaultExecCPUs))
-	fs.StringVar(&f.memory, "memory", "", "the guest's memory: 512M, 2G, or MiB (default: the target's memoryMB:, else 512M; a test that runs the Go compiler in the guest wants 2G)")
+	fs.StringVar(&f.memory, "memory", "", fmt.Sprintf("the guest's memory: 512M, 2G, or MiB (default: the target's memoryMB:, else %dM: enough for the go command in the guest)", matrix.DefaultExecMemoryMB))
 	fs.StringVar(&f.modules, "modules", "", "kernel modules to load before the program, comma-separated, from the kernel's own package with what they depend on (besides the target's modules:)")
 	fs.BoolVar(&f.verbose, "v", false, "verbose: phases and timings (exec to the program's first instruction), QEMU's command line, the kernel's console")
 	fs.Var(&f.env, "env", "NAME=VALUE for the program's environment, or NAME to pass the host's value (repeatable)")

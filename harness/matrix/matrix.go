@@ -98,7 +98,11 @@ type Target struct {
 	// CONFIG_ARCH_HAS_SYSCALL_WRAPPER. Required: a matrix says what it
 	// expects, and ksystest checks it.
 	SyscallWrapper *bool `yaml:"syscallWrapper"`
-	MemoryMB       int   `yaml:"memoryMB"`
+	// MemoryMB is the guest's memory: default 512 for cells, and
+	// DefaultExecMemoryMB for exec guests (ExecMemoryMB).
+	MemoryMB int `yaml:"memoryMB"`
+	// memorySet says the matrix gave MemoryMB.
+	memorySet bool
 	// CPUs is how many CPUs the target's exec guests have (default
 	// DefaultExecCPUs): multi-CPU tests run there. Cells run on one: the
 	// agent reads its probes' reports as one ordered stream.
@@ -222,6 +226,7 @@ func (m *Matrix) ApplyDefaults() {
 		if t.Name == "" {
 			t.Name = t.Arch + "-" + t.Kernel.Suite
 		}
+		t.memorySet = t.MemoryMB != 0
 		if t.MemoryMB == 0 {
 			t.MemoryMB = 512
 		}
@@ -294,6 +299,21 @@ func ModuleName(s string) bool {
 // says otherwise: enough for tests that need two (cilium/ebpf's skip or
 // fail below GOMAXPROCS 2), no more than a small host's cores.
 const DefaultExecCPUs = 2
+
+// DefaultExecMemoryMB is an exec guest's memory unless its target says
+// otherwise: a test that runs the go command in the guest (bpf2go's
+// build for three arches) is killed for want of memory in 512 MiB, and
+// /tmp, a tmpfs of half the memory, fills up.
+const DefaultExecMemoryMB = 1024
+
+// ExecMemoryMB is the memory of t's exec guests: its memoryMB if the
+// matrix gives one, else DefaultExecMemoryMB.
+func (t Target) ExecMemoryMB() int {
+	if t.memorySet {
+		return t.MemoryMB
+	}
+	return DefaultExecMemoryMB
+}
 
 // MaxCPUs bounds a guest's CPUs (QEMU's machines take more; TCG gains
 // nothing past the host's cores).

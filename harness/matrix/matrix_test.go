@@ -36,7 +36,12 @@ func TestLoadDefaultMatrixAndCatalogue(t *testing.T) {
 	for _, tg := range m.Targets.List {
 		assert.NotEmpty(t, tg.Kernel.Flavour+tg.Kernel.Package, tg.Name)
 		assert.Equal(t, 512, tg.MemoryMB)
+		assert.Equal(t, DefaultExecMemoryMB, tg.ExecMemoryMB(), "exec guests get more unless the matrix says")
 	}
+	m, err = Load(writeFile(t, "matrix.yaml", "apiVersion: ksystest/v1\ntargets:\n  - arch: x86_64\n    kernel: {suite: bookworm}\n    syscallWrapper: true\n    memoryMB: 768\n"), builtinFiles)
+	require.NoError(t, err)
+	assert.Equal(t, 768, m.Targets.List[0].MemoryMB)
+	assert.Equal(t, 768, m.Targets.List[0].ExecMemoryMB(), "the matrix's memoryMB is every guest's")
 	cat, err := m.Catalogue()
 	require.NoError(t, err)
 	splice, ok := cat.Find("splice")

@@ -21,6 +21,18 @@ import (
 // ExecSpecPath holds the ExecSpec in the initramfs.
 const ExecSpecPath = "/ksystest/exec.json"
 
+// CacheProgArg is the exec init's first argument when the go command
+// runs it as its GOCACHEPROG: it then serves the guest's Go build cache,
+// with the host's shown read-only at HostGoCache behind it.
+const CacheProgArg = "gocacheprog"
+
+// HostGoCache is where an exec guest shows the host's Go build cache.
+const HostGoCache = "/run/ksystest/host-go-build"
+
+// CacheProgEnv is the GOCACHEPROG an exec guest's programs get where it
+// shows the host's Go build cache: the exec init itself, /init.
+const CacheProgEnv = "GOCACHEPROG=/init " + CacheProgArg + " " + HostGoCache
+
 // ExecVersion is the wire version of ExecSpec and of frames.
 const ExecVersion = 1
 

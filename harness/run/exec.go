@@ -51,7 +51,8 @@ type ExecOptions struct {
 	// Shares are more host directories the guest shows at their own
 	// paths, read-only.
 	Shares []string
-	// CPUs and MemoryMB, when not 0, override the target's.
+	// CPUs and MemoryMB, when not 0, override the target's (its cpus:,
+	// else matrix.DefaultExecCPUs; its ExecMemoryMB).
 	CPUs, MemoryMB int
 	// Modules are loaded before the program, besides the target's.
 	Modules []string
@@ -133,9 +134,7 @@ func Exec(ctx context.Context, o ExecOptions) (*ExecResult, error) {
 	if !prog.RunsOn(a) {
 		return nil, &ProgramError{o.Program, fmt.Errorf("built for %s, which %s guests do not run", prog.Arch.Name, t.Name)}
 	}
-	if o.MemoryMB != 0 {
-		t.MemoryMB = o.MemoryMB
-	}
+	t.MemoryMB = cmp.Or(o.MemoryMB, t.ExecMemoryMB())
 	g, err := prepareKernel(ctx, &o.Options, t, a)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Name, err)
@@ -288,6 +287,10 @@ func execShared(ctx context.Context, o *ExecOptions, g *guest, prog *Program, re
 	// the arch is the host's; else GOROOT/bin, which holds the guest
 	// arch's go.
 	spec.Env = withHostPath(spec.Env, binds)
+	if slices.ContainsFunc(binds, func(b proto.Bind) bool { return b.Guest == proto.HostGoCache }) &&
+		!slices.ContainsFunc(spec.Env, func(kv string) bool { return strings.HasPrefix(kv, "GOCACHEPROG=") }) {
+		spec.Env = append(spec.Env, proto.CacheProgEnv)
+	}
 	if user != nil && user.Clang != nil {
 		spec.Env = withPath(spec.Env, llvmDir(user.Clang)+"/bin")
 	}

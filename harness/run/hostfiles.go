@@ -181,6 +181,16 @@ func execBinds(ctx context.Context, dir string, shares []string, prog *Program, 
 			}
 		}
 	}
+	if b.showsGo() {
+		// The host's build cache, behind the guest's own (the exec init
+		// serves both as the go command's GOCACHEPROG): a go command in
+		// the guest builds only what the host has not built already.
+		if cache := hostGoCache(); cache != "" {
+			if err := b.add(cache, proto.HostGoCache); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if bash, err := exec.LookPath("bash"); err == nil && hostRuns(guest) {
 		if err := b.add(bash, "/bin/bash"); err != nil {
 			return nil, err
@@ -339,6 +349,26 @@ func (b *binds) hostLibraries(ctx context.Context, path string) error {
 	}
 	return nil
 }
+
+// showsGo says whether a Go toolchain is shown: the host's GOROOT path
+// is, or is below, a bind (the host's /usr holds /usr/local/go).
+func (b *binds) showsGo() bool {
+	dirs := goDirs()
+	return len(dirs) > 0 && b.covers(dirs[0])
+}
+
+// hostGoCache is the host's Go build cache directory ("" for none).
+var hostGoCache = sync.OnceValue(func() string {
+	out, err := exec.Command("go", "env", "GOCACHE").Output()
+	if err != nil {
+		return ""
+	}
+	dir := strings.TrimSpace(string(out))
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() || !filepath.IsAbs(dir) {
+		return ""
+	}
+	return dir
+})
 
 // goDirs are the host's Go toolchain's root and its module cache (both
 // absolute directories, else none); none without a go command.
