@@ -16,8 +16,9 @@ import (
 // as ksystest exec gives one: several CPUs, a host name, cgroup2, tmpfs
 // on /dev/shm and /run, a shell and busybox's applets, bash, the
 // module's shared testdata one directory up, a writable root, root in
-// /etc/passwd, and the modules GOTEST_MODULES names loaded with their
-// BTF. With GOTEST_DYNAMIC set, it checks it was linked dynamically (go
+// /etc/passwd, clang and llvm-strip building a BPF object (as bpf2go
+// does), and the modules GOTEST_MODULES names loaded with their BTF.
+// With GOTEST_DYNAMIC set, it checks it was linked dynamically (go
 // test with cgo on) and so ran with the host's loader and libraries.
 func TestGuestMachine(t *testing.T) {
 	if n := runtime.NumCPU(); n < 2 {
@@ -48,6 +49,24 @@ func TestGuestMachine(t *testing.T) {
 	}
 	if u, err := user.Current(); err != nil || u.Username != "root" || u.HomeDir != "/root" {
 		t.Errorf("user.Current: %+v, %v; want root, at home in /root", u, err)
+	}
+	src, obj := t.TempDir()+"/probe.c", t.TempDir()+"/probe.o"
+	if err := os.WriteFile(src, []byte("#include <stddef.h>\n__attribute__((section(\"socket\"), used)) int prog(void *ctx) { return sizeof(size_t); }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range [][]string{{"clang", "-target", "bpfel", "-O2", "-g", "-c", src, "-o", obj}, {"llvm-strip", "-g", obj}} {
+		if out, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput(); err != nil {
+			t.Errorf("%s: %v: %s", strings.Join(cmd, " "), err, out)
+		}
+	}
+	if f, err := elf.Open(obj); err != nil {
+		t.Errorf("clang's object: %v", err)
+	} else {
+		if f.Machine != elf.EM_BPF || f.Section("socket") == nil || f.Section(".debug_info") != nil {
+			t.Errorf("clang's object: machine %v, socket section %v, debug info %v; want BPF, a socket section, stripped",
+				f.Machine, f.Section("socket") != nil, f.Section(".debug_info") != nil)
+		}
+		f.Close()
 	}
 	for _, m := range strings.FieldsFunc(os.Getenv("GOTEST_MODULES"), func(r rune) bool { return r == ',' }) {
 		for _, p := range []string{"/sys/module/" + m, "/sys/kernel/btf/" + m} {
