@@ -61,7 +61,9 @@ func dynELF(t *testing.T, soname string, needed ...string) string {
 // dependencies are not published (they must not be followed).
 func userlandPackages(t *testing.T, llvmNeeds ...string) []archivetest.Package {
 	deb := func(entries ...archivetest.TarEntry) []byte { return archivetest.BuildDeb(t, "xz", entries...) }
-	file := func(name, body string) archivetest.TarEntry { return archivetest.TarEntry{Name: "./" + name, Body: body} }
+	file := func(name, body string) archivetest.TarEntry {
+		return archivetest.TarEntry{Name: "./" + name, Body: body}
+	}
 	link := func(name, target string) archivetest.TarEntry {
 		return archivetest.TarEntry{Name: "./" + name, Type: tar.TypeSymlink, Linkname: target}
 	}
