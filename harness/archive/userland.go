@@ -33,9 +33,10 @@ type Userland struct {
 	// libraries beside it ("libc/libc.so.6", "libc/libm.so.6",
 	// "libc/ld-....so.N").
 	Bash string
-	// Clang is the suite's clang; nil where it could not be had, and
-	// ClangErr says why (the guest then has none, as a machine without
-	// it).
+	// Clang is the suite's clang; nil where the suite has none for the
+	// arch, and ClangErr (a NoClangError) says why: the guest then has
+	// none, as a machine without it. Failing to fetch or make it is
+	// Userland's error.
 	Clang    *Clang
 	ClangErr error
 }
@@ -96,12 +97,25 @@ func (f *Fetcher) Userland(ctx context.Context, debArch string) (*Userland, erro
 	if u.Bash, err = f.bash(ctx, suite, debArch, index); err != nil {
 		return nil, err
 	}
-	u.Clang, u.ClangErr = f.clang(ctx, suite, debArch, index)
-	if u.ClangErr != nil && ctx.Err() != nil {
-		return nil, context.Cause(ctx)
+	u.Clang, err = f.clang(ctx, suite, debArch, index)
+	var none *NoClangError
+	switch {
+	case errors.As(err, &none):
+		u.ClangErr = err
+	case err != nil:
+		// A download or the disk failing is ksystest's, not a guest
+		// without clang whose tests then fail.
+		return nil, err
 	}
 	return u, nil
 }
+
+// NoClangError says a suite's clang cannot be had for an arch: the suite
+// has none, or its packages do not hold what it needs.
+type NoClangError struct{ Err error }
+
+func (e *NoClangError) Error() string { return e.Err.Error() }
+func (e *NoClangError) Unwrap() error { return e.Err }
 
 // bash makes Userland's Bash from the suite's bash, libtinfo6 and libc6.
 func (f *Fetcher) bash(ctx context.Context, suite, debArch string, index []Package) (string, error) {
@@ -283,7 +297,7 @@ func clangPackages(index []Package) (major string, pkgs []Package, err error) {
 func (f *Fetcher) clang(ctx context.Context, suite, debArch string, index []Package) (*Clang, error) {
 	major, pkgs, err := clangPackages(index)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", suite, debArch, err)
+		return nil, &NoClangError{fmt.Errorf("%s %s: %w", suite, debArch, err)}
 	}
 	dir, from, lock := f.userlandEntry("clang", debArch, pkgs)
 	var packed int64
@@ -311,6 +325,10 @@ func (f *Fetcher) clang(ctx context.Context, suite, debArch string, index []Pack
 		}
 		return out, nil
 	})
+	var none *NoClangError
+	if errors.As(err, &none) {
+		return nil, &NoClangError{fmt.Errorf("clang-%s for %s: %w", major, debArch, err)}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("clang-%s for %s: %w", major, debArch, err)
 	}
@@ -510,7 +528,7 @@ func keepNeeded(bin, libs, lib string, also ...string) error {
 			if isLibc(soname) {
 				continue
 			}
-			return fmt.Errorf("%s needs %s, which none of the packages holds", needer[soname], soname)
+			return &NoClangError{fmt.Errorf("%s needs %s, which none of the packages holds", needer[soname], soname)}
 		}
 		_, needed, err := elfDynamic(src)
 		if err != nil {

@@ -6,6 +6,8 @@ import (
 	"context"
 	"debug/elf"
 	"encoding/binary"
+	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -198,4 +200,20 @@ func TestClangPackages(t *testing.T) {
 	index = index[:4]
 	_, _, err = clangPackages(index)
 	assert.ErrorContains(t, err, "libllvm19's dependency: package not found: libedit2")
+}
+
+// A clang that fails to download is ksystest's error, not a guest
+// without clang: its tests would fail as if the guest lacked it.
+func TestUserlandClangDownloadFails(t *testing.T) {
+	m := archivetest.NewMirror(t)
+	pkgs := userlandPackages(t)
+	m.Publish(t, "bookworm", "amd64", pkgs)
+	m.Fault(pkgs[7].Filename(), func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) })
+	var logs archivetest.Log
+	f := testFetcher(m, &cache.Cache{Dir: t.TempDir()}, &logs)
+	_, err := f.Userland(context.Background(), "amd64")
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "libllvm14")
+	var none *NoClangError
+	assert.False(t, errors.As(err, &none))
 }

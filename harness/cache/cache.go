@@ -138,6 +138,24 @@ func (c *Cache) File(ctx context.Context, lock, path, from string, build func(tm
 	return false, nil
 }
 
+// removeDamaged removes the entry at path that failed its check (err),
+// under its lock and only if it fails again there: another run may have
+// made it again meanwhile.
+func (c *Cache) removeDamaged(lock, path, from string, err error) error {
+	unlock, lerr := c.Lock(context.Background(), lock)
+	if lerr != nil {
+		return err
+	}
+	defer unlock()
+	if c.Check(path, from) == nil {
+		return err // made again: this run used the damaged one
+	}
+	if rerr := c.Remove(path); rerr != nil {
+		return err
+	}
+	return fmt.Errorf("%w (removed: it is made again on the next use)", err)
+}
+
 // Remove removes the entry at path, its manifest first: an entry whose
 // inputs outside the cache changed (the headers of a compiled object).
 func (c *Cache) Remove(path string) error {
@@ -224,9 +242,7 @@ func (c *Cache) FileChecked(ctx context.Context, lock, path, from string, build 
 		go func() {
 			err := c.Check(path, from)
 			if err != nil {
-				if rerr := c.Remove(path); rerr == nil {
-					err = fmt.Errorf("%w (removed: it is made again on the next use)", err)
-				}
+				err = c.removeDamaged(lock, path, from, err)
 			}
 			done <- err
 		}()

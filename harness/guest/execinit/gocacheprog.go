@@ -54,11 +54,12 @@ type cacheResponse struct {
 // CacheProg serves the go command's build cache over in and out (its
 // GOCACHEPROG protocol) from two directories laid out as the go
 // command's own cache: local, the guest's, which takes what the go
-// command puts, and host, the host's build cache shown read-only, which
-// is read when local misses. A go command in the guest so builds only
-// what the host has not built already, as it would on the machine that
-// built the test; what it builds stays in the guest. An entry of the
-// host's that is not whole is a miss, never an error.
+// command puts, and host, the host's build cache shown read-only, whose
+// compiled packages are used when local misses. A go command in the
+// guest so compiles only what the host has not compiled already, as it
+// would on the machine that built the test; what it builds stays in the
+// guest. An entry of the host's that is not whole, or not a compiled
+// package (a test's cached result among them), is a miss.
 func CacheProg(in io.Reader, out io.Writer, local, host string) error {
 	if err := os.MkdirAll(local, 0o755); err != nil {
 		return err
@@ -127,12 +128,29 @@ func cacheGet(req cacheRequest, local, host string) cacheResponse {
 	if len(req.ActionID) != hashSize {
 		return cacheResponse{Err: fmt.Sprintf("action ID of %d bytes", len(req.ActionID))}
 	}
-	for _, dir := range []string{local, host} {
-		if resp, ok := cacheLookup(dir, req.ActionID); ok {
-			return resp
-		}
+	if resp, ok := cacheLookup(local, req.ActionID); ok {
+		return resp
+	}
+	// Of the host's, compiled packages only: the go command keeps test
+	// results in the same cache, and a result the host's kernel gave must
+	// never pass for the guest's ("ok (cached)").
+	if resp, ok := cacheLookup(host, req.ActionID); ok && isArchive(resp.DiskPath) {
+		return resp
 	}
 	return cacheResponse{Miss: true}
+}
+
+// isArchive says whether the file at path is an ar archive, as the
+// compiler writes a package.
+func isArchive(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	magic := make([]byte, 8)
+	_, err = io.ReadFull(f, magic)
+	return err == nil && string(magic) == "!<arch>\n"
 }
 
 // cacheLookup reads action's entry in dir and checks that its output is

@@ -57,6 +57,20 @@ func TestCacheProgGoBuild(t *testing.T) {
 	assert.Contains(t, third, "/compile ")
 	assert.Equal(t, hostFiles, countFiles(t, host), "nothing written to the host's cache")
 	assert.NotZero(t, countFiles(t, local))
+
+	// A test result the host cached is not the guest's: its test runs.
+	require.NoError(t, os.WriteFile(filepath.Join(mod, "x_test.go"), []byte("package main\n\nimport \"testing\"\n\nfunc TestX(t *testing.T) {}\n"), 0o644))
+	goTest := func(cache, prog string) string {
+		cmd := exec.Command("go", "test", ".")
+		cmd.Dir = mod
+		cmd.Env = append(os.Environ(), "GOCACHE="+cache, "GOFLAGS=", "CGO_ENABLED=0", "GOCACHEPROG="+prog, "KSYSTEST_CACHEPROG_LOCAL="+local)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		return string(out)
+	}
+	goTest(host, "")
+	require.Contains(t, goTest(host, ""), "(cached)", "the host's result is cached there")
+	assert.NotContains(t, goTest(filepath.Join(dir, "guest3"), wrapper+" "+host), "(cached)")
 }
 
 // TestMain serves CacheProg instead of testing when TestCacheProgGoBuild
@@ -84,7 +98,8 @@ func countFiles(t *testing.T, dir string) int {
 }
 
 // The protocol by hand: the first answer names the commands; a get of a
-// host entry whose output is missing or of another size is a miss; a
+// host entry whose output is missing, of another size or no compiled
+// package is a miss; a
 // put's body comes back from a get; close ends it.
 func TestCacheProgProtocol(t *testing.T) {
 	local, host := t.TempDir(), t.TempDir()
@@ -98,7 +113,9 @@ func TestCacheProgProtocol(t *testing.T) {
 			require.NoError(t, os.WriteFile(f.path, []byte(f.data), 0o644))
 		}
 	}
-	put(host, action, output, 5, "hello")
+	put(host, action, output, 13, "!<arch>\nhello")
+	result := bytes.Repeat([]byte{0x55}, hashSize)
+	put(host, result, bytes.Repeat([]byte{0x66}, hashSize), 20, "ok  \tx\t0.01s\nPASS\n")
 	short := bytes.Repeat([]byte{0x11}, hashSize)
 	put(host, short, bytes.Repeat([]byte{0x22}, hashSize), 9, "cut")
 	newAction, newOutput := bytes.Repeat([]byte{0x33}, hashSize), bytes.Repeat([]byte{0x44}, hashSize)
@@ -111,7 +128,8 @@ func TestCacheProgProtocol(t *testing.T) {
 	enc.Encode(base64.StdEncoding.EncodeToString([]byte("new")))
 	enc.Encode(cacheRequest{ID: 4, Command: "get", ActionID: newAction})
 	enc.Encode(cacheRequest{ID: 5, Command: "get", ActionID: []byte("short")})
-	enc.Encode(cacheRequest{ID: 6, Command: "close"})
+	enc.Encode(cacheRequest{ID: 6, Command: "get", ActionID: result})
+	enc.Encode(cacheRequest{ID: 7, Command: "close"})
 	var out bytes.Buffer
 	require.NoError(t, CacheProg(&in, &out, local, host))
 
@@ -122,10 +140,10 @@ func TestCacheProgProtocol(t *testing.T) {
 		require.NoError(t, dec.Decode(&r))
 		got = append(got, r)
 	}
-	require.Len(t, got, 7)
+	require.Len(t, got, 8)
 	assert.Equal(t, []string{"get", "put", "close"}, got[0].KnownCommands)
 	assert.Equal(t, output, got[1].OutputID)
-	assert.Equal(t, int64(5), got[1].Size)
+	assert.Equal(t, int64(13), got[1].Size)
 	assert.Equal(t, cacheFile(host, output, "d"), got[1].DiskPath)
 	assert.True(t, got[2].Miss, "an output of another size than its entry says")
 	assert.Equal(t, cacheFile(local, newOutput, "d"), got[3].DiskPath)
@@ -135,5 +153,6 @@ func TestCacheProgProtocol(t *testing.T) {
 	assert.Equal(t, "new", string(data))
 	assert.True(t, strings.HasPrefix(got[4].DiskPath, local))
 	assert.Contains(t, got[5].Err, "action ID of 5 bytes")
-	assert.Equal(t, int64(6), got[6].ID)
+	assert.True(t, got[6].Miss, "a host entry that is no compiled package (a test's result)")
+	assert.Equal(t, int64(7), got[7].ID)
 }
