@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gofrs/flock"
+
 	"github.com/ksystest/ksystest/harness/arch"
 )
 
@@ -55,6 +57,7 @@ func Require(t testing.TB, arches []string, tools ...string) {
 		}
 	}
 	if len(missing) == 0 {
+		hold(t)
 		return
 	}
 	msg := "VM test needs " + strings.Join(missing, ", ") + "; `make deps` installs them"
@@ -62,6 +65,40 @@ func Require(t testing.TB, arches []string, tools ...string) {
 		t.Fatal(msg)
 	}
 	t.Skip(msg)
+}
+
+// guests serializes VM tests across test binaries: go test runs
+// packages at once, and two packages' guests on a 2-core host starve
+// each other (a restored mips64el cell took 32 s to start its agent, not
+// 8, with cmd/ksystest's exec guests beside it). Within a binary, VM
+// tests run as they are written (some in parallel, with their own bounds).
+var guests struct {
+	sync.Mutex
+	held int
+	lock *flock.Flock
+}
+
+// hold takes the host-wide VM test lock for t, unless this binary holds
+// it already, until t and the others of this binary holding it are done.
+func hold(t testing.TB) {
+	guests.Lock()
+	defer guests.Unlock()
+	if guests.held == 0 {
+		if guests.lock == nil {
+			guests.lock = flock.New(filepath.Join(os.TempDir(), "ksystest-vmtests.lock"))
+		}
+		if err := guests.lock.Lock(); err != nil {
+			t.Fatalf("the VM test lock: %v", err)
+		}
+	}
+	guests.held++
+	t.Cleanup(func() {
+		guests.Lock()
+		defer guests.Unlock()
+		if guests.held--; guests.held == 0 {
+			guests.lock.Unlock()
+		}
+	})
 }
 
 var (

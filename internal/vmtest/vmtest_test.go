@@ -1,11 +1,15 @@
 package vmtest
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 
+	"github.com/gofrs/flock"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // A VM test skips under -short, CI or not (make unit boots nothing);
@@ -40,4 +44,25 @@ func TestRequire(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The VM test lock: held once per binary however many of its tests hold
+// it, kept from other binaries meanwhile, and let go with the last.
+func TestHoldSerializesBinaries(t *testing.T) {
+	other := flock.New(filepath.Join(os.TempDir(), "ksystest-vmtests.lock"))
+	t.Run("holders", func(t *testing.T) {
+		for i := 0; i < 2; i++ {
+			t.Run(fmt.Sprint(i), func(t *testing.T) {
+				t.Parallel()
+				hold(t) // the second does not wait for the first
+				ok, err := other.TryLock()
+				require.NoError(t, err)
+				assert.False(t, ok, "another binary waits")
+			})
+		}
+	})
+	ok, err := other.TryLock()
+	require.NoError(t, err)
+	assert.True(t, ok, "let go with the last holder")
+	require.NoError(t, other.Unlock())
 }
