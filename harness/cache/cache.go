@@ -233,20 +233,21 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 // compiler and its libraries): an entry whose manifest and sizes are
 // right is used at once while its files are hashed in the background,
 // and check, which waits for that, must pass before anything made with
-// the entry is believed. An entry check finds wrong is removed, to be
-// made again on the next use. An entry File makes is whole: its check is
+// the entry is believed. An entry check finds wrong is removed then, to
+// be made again on the next use. An entry File makes is whole: its check is
 // nil at once.
 func (c *Cache) FileChecked(ctx context.Context, lock, path, from string, build func(tmp string) (string, error)) (check func() error, err error) {
 	if _, err := c.Sums(path, from); err == nil {
 		done := make(chan error, 1)
-		go func() {
-			err := c.Check(path, from)
-			if err != nil {
-				err = c.removeDamaged(lock, path, from, err)
+		go func() { done <- c.Check(path, from) }()
+		// The entry is removed when check is called, once its user is
+		// done with it: not under a guest still about to show it.
+		return sync.OnceValue(func() error {
+			if err := <-done; err != nil {
+				return c.removeDamaged(lock, path, from, err)
 			}
-			done <- err
-		}()
-		return sync.OnceValue(func() error { return <-done }), nil
+			return nil
+		}), nil
 	}
 	if _, err := c.File(ctx, lock, path, from, build); err != nil {
 		return nil, err
