@@ -235,23 +235,25 @@ func (b *binds) userland(u *archive.Userland, a arch.Arch) error {
 			return err
 		}
 	}
-	clang := u.Clang != nil
-	for _, lib := range archive.BashLibs {
-		if !clang {
-			break
-		}
-		if _, err := os.Stat(filepath.Join(u.Clang.Dir, "lib", lib)); err != nil {
-			// A damaged entry, which its check reports: bash still runs.
-			clang = false
-		}
-	}
-	if !clang {
+	// A clang entry damaged so that it lacks bash's libraries (its check
+	// reports that): bash still runs, with its own.
+	if u.Clang == nil || !holdsAll(filepath.Join(u.Clang.Dir, "lib"), archive.BashLibs) {
 		return b.add(filepath.Join(dir, "lib"), "/usr/lib/"+multiarch(a))
 	}
 	if err := b.add(filepath.Join(u.Clang.Dir, "lib"), "/usr/lib/"+multiarch(a)); err != nil {
 		return err
 	}
 	return b.add(filepath.Join(u.Clang.Dir, "llvm"), llvmDir(u.Clang))
+}
+
+// holdsAll says whether dir holds every one of names.
+func holdsAll(dir string, names []string) bool {
+	for _, n := range names {
+		if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // llvmDir is where Debian installs clang's LLVM: /usr/lib/llvm-N.
@@ -361,36 +363,38 @@ func (b *binds) showsGo() bool {
 	return len(dirs) > 0 && b.covers(dirs[0])
 }
 
-// hostGoCache is the host's Go build cache directory ("" for none).
-var hostGoCache = sync.OnceValue(func() string {
-	out, err := exec.Command("go", "env", "GOCACHE").Output()
-	if err != nil {
-		return ""
-	}
-	dir := strings.TrimSpace(string(out))
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() || !filepath.IsAbs(dir) {
-		return ""
-	}
-	return dir
-})
-
 // goDirs are the host's Go toolchain's root and its module cache (both
 // absolute directories, else none); none without a go command.
-var goDirs = sync.OnceValue(func() []string {
-	out, err := exec.Command("go", "env", "GOROOT", "GOMODCACHE").Output()
+func goDirs() []string { return hostGo().dirs }
+
+// hostGoCache is the host's Go build cache directory ("" for none).
+func hostGoCache() string { return hostGo().cache }
+
+// hostGo asks the host's go command, once, for its GOROOT, GOMODCACHE
+// and GOCACHE.
+var hostGo = sync.OnceValue(func() (g struct {
+	dirs  []string
+	cache string
+}) {
+	out, err := exec.Command("go", "env", "GOROOT", "GOMODCACHE", "GOCACHE").Output()
 	if err != nil {
-		return nil
+		return g
 	}
-	dirs := strings.Fields(string(out))
-	if len(dirs) != 2 {
-		return nil
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 3 {
+		return g
 	}
-	for _, d := range dirs {
-		if st, err := os.Stat(d); err != nil || !st.IsDir() || !filepath.IsAbs(d) {
-			return nil
-		}
+	isDir := func(d string) bool {
+		st, err := os.Stat(d)
+		return err == nil && st.IsDir() && filepath.IsAbs(d)
 	}
-	return dirs
+	if isDir(lines[0]) && isDir(lines[1]) {
+		g.dirs = lines[:2]
+	}
+	if isDir(lines[2]) {
+		g.cache = lines[2]
+	}
+	return g
 })
 
 // goToolchain is a Go distribution for a's guests, of the Go that built
