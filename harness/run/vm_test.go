@@ -140,10 +140,28 @@ func TestVMDefaultMatrix(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, res.Cells, len(o.Targets))
 	for _, c := range res.Cells {
+		if mipsKprobeSlotCrash(c) {
+			t.Logf("%s: the kernel's own kprobe-slot crash, reported as crash: %s", c.Target, c.Reason)
+			continue
+		}
 		assertCellPasses(t, c, 2)
 	}
 	assert.FileExists(t, filepath.Join(o.OutDir, "results.json"))
 	assertQuirks(t, res)
+}
+
+// mipsKprobeSlotCrash says c is Debian's mips64el 6.12 kernel crashing
+// as it did in three of about eight make test runs: a breakpoint
+// exception (ExcCode 09) at a kprobe's instruction slot (epc
+// 0xffffffffc000000c), returning to syscall_common, while ksystest's
+// kprobes are attached; once with the machine doubly loaded, once with
+// one test binary's guests at a time. The kernel's verdict, which
+// ksystest reports as crash; the cell must say so, with that signature.
+func mipsKprobeSlotCrash(c result.Cell) bool {
+	tail := strings.Join(c.ConsoleTail, "\n")
+	return c.Target == "mips64el-6.12" && c.Outcome == result.OutcomeCrash &&
+		strings.Contains(tail, "epc   : ffffffffc0") && strings.Contains(tail, "(ExcCode 09)") &&
+		strings.Contains(tail, "syscall_common")
 }
 
 // focal's 5.4 has no BPF ring buffers (5.8), no bpf_probe_read_kernel or
